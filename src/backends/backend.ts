@@ -1,0 +1,119 @@
+import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../core/job.js";
+
+/** A job as enqueue hands it to the backend: validated, args already JSON. */
+export interface NewJob {
+  task: string;
+  queue: string;
+  args: string;
+  priority: number;
+  runAt: number;
+  maxAttempts: number;
+  key: string | null;
+  createdAt: number;
+}
+
+export interface EnqueueResult {
+  id: string;
+  /** false when `key` matched a job that was already ready or running: that job's id is returned. */
+  created: boolean;
+}
+
+export interface ClaimParams {
+  workerId: string;
+  /** null: every queue. */
+  queues: readonly string[] | null;
+  /** Only tasks this worker can run are claimed; the others wait for a worker that can. */
+  tasks: readonly string[];
+  limit: number;
+  now: number;
+  leaseMs: number;
+}
+
+/** A claimed job. `token` fences every later write of this attempt. */
+export interface ClaimedJob {
+  id: string;
+  token: string;
+  task: string;
+  queue: string;
+  args: string;
+  attempt: number;
+  maxAttempts: number;
+  priority: number;
+}
+
+export type Outcome =
+  | { id: string; token: string; kind: "succeeded"; result: string | null }
+  /** retryAt null: no attempts left, the job ends failed. */
+  | { id: string; token: string; kind: "failed"; error: AttemptError; retryAt: number | null };
+
+export interface Counts {
+  queue: string;
+  state: JobState;
+  count: number;
+}
+
+export interface ListParams {
+  state?: JobState | undefined;
+  task?: string | undefined;
+  queue?: string | undefined;
+  /** Keyset pagination: ids below this one (jobs are listed newest first). */
+  before?: string | undefined;
+  limit: number;
+}
+
+export interface WorkerInfo {
+  id: string;
+  hostname: string;
+  pid: number;
+  queues: readonly string[] | null;
+  tasks: readonly string[];
+  concurrency: number;
+}
+
+export interface WaitingTask {
+  task: string;
+  count: number;
+  oldestRunAt: Date;
+}
+
+/**
+ * The only storage boundary. Methods are named for what happens to a job and speak in batches where the worker's
+ * hot path needs it. Anything that depends on time takes `now` (ms since epoch) from the caller's clock.
+ */
+export interface Backend {
+  readonly kind: string;
+  /** Creates or upgrades the schema; refuses a schema newer than this code. */
+  migrate(): Promise<void>;
+  enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]>;
+  claim(params: ClaimParams): Promise<ClaimedJob[]>;
+  /** Writes finished attempts; returns the ids whose lease was no longer held (their outcome was dropped). */
+  complete(outcomes: readonly Outcome[], now: number): Promise<string[]>;
+  /** Gives leased jobs back untouched (not counted as an attempt), e.g. on shutdown. */
+  release(jobs: readonly { id: string; token: string }[], now: number, note: AttemptError | null): Promise<void>;
+  /** Renews this worker's leases and presence; returns the ids it still holds. */
+  heartbeat(worker: WorkerInfo, now: number, leaseMs: number): Promise<string[]>;
+  progress(id: string, token: string, progress: string): Promise<boolean>;
+  /** Jobs whose lease expired go back to ready (or end failed when out of attempts). Returns how many. */
+  rescueExpired(now: number, retryAt: (attempt: number) => number): Promise<number>;
+  /** The earliest run time of a ready job this worker could claim, to sleep until then. */
+  nextRunAt(params: { queues: readonly string[] | null; tasks: readonly string[] }): Promise<number | null>;
+  get(id: string): Promise<JobRecord | null>;
+  list(params: ListParams): Promise<JobRecord[]>;
+  counts(): Promise<Counts[]>;
+  /** Ready jobs per task (due now), for telling which tasks no worker serves. */
+  waitingByTask(now: number): Promise<WaitingTask[]>;
+  oldestWaiting(now: number): Promise<Date | null>;
+  workers(aliveSince: number): Promise<WorkerRecord[]>;
+  removeWorker(id: string): Promise<void>;
+  cancel(id: string, now: number): Promise<JobState | null>;
+  /** failed or cancelled → ready now, with at least one attempt left. Returns the ids changed. */
+  retry(params: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number }, now: number): Promise<string[]>;
+  remove(id: string): Promise<boolean>;
+  /** Deletes succeeded and cancelled jobs that finished before `finishedBefore`, at most `limit`. */
+  prune(finishedBefore: number, limit: number): Promise<number>;
+  /** Calls back when jobs may have changed, in this process or (best effort) another one. */
+  onChange(listener: () => void): () => void;
+  close(): Promise<void>;
+}
+
+export type { JobState };

@@ -1,0 +1,475 @@
+import Database from "better-sqlite3";
+import { randomBytes } from "node:crypto";
+import { existsSync, watch, type FSWatcher } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { BackendUnavailableError, ErrandError } from "../../core/errors.js";
+import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
+import type {
+  Backend,
+  ClaimedJob,
+  ClaimParams,
+  Counts,
+  EnqueueResult,
+  ListParams,
+  NewJob,
+  Outcome,
+  WaitingTask,
+  WorkerInfo,
+} from "../backend.js";
+import { isBusy, retryWhileBusy, SYNC_BUSY_TIMEOUT_MS } from "./busy.js";
+import { MIGRATIONS } from "./migrations/index.js";
+import * as Q from "./queries.js";
+
+export interface SqliteOptions {
+  /** A file path, or ":memory:" for a database that lives and dies with this process. */
+  file: string;
+  /** "normal": survives a process crash, may lose the last commits on power loss. "full": survives both. */
+  durability: "normal" | "full";
+}
+
+type Row = Record<string, unknown>;
+type Statement = Database.Statement<unknown[], Row>;
+
+export class SqliteBackend implements Backend {
+  readonly kind = "sqlite";
+  readonly file: string;
+  private readonly db: Database.Database;
+  private readonly stmts = new Map<string, Statement>();
+  private readonly listeners = new Set<() => void>();
+  private watcher: FSWatcher | null = null;
+  private emitQueued = false;
+
+  constructor(options: SqliteOptions) {
+    this.file = options.file === ":memory:" ? ":memory:" : resolve(options.file);
+    this.db = openDatabase(this.file, options.durability);
+  }
+
+  private stmt(sql: string): Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql) as Statement;
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Runs a synchronous database call; lock contention is waited out asynchronously. */
+  private run<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      if (isBusy(error)) return retryWhileBusy(this.file, fn);
+      return Promise.reject(error);
+    }
+  }
+
+  private transaction<T>(fn: () => T): () => T {
+    const tx = this.db.transaction(fn);
+    // IMMEDIATE takes the write lock up front: a deferred transaction that reads first can fail to upgrade.
+    return () => tx.immediate();
+  }
+
+  async migrate(): Promise<void> {
+    await this.run(
+      this.transaction(() => {
+        const version = this.db.pragma("user_version", { simple: true }) as number;
+        if (version > MIGRATIONS.length) {
+          throw new ErrandError(
+            "ERRAND_SCHEMA_NEWER",
+            `SQLite database ${this.file} has errand schema version ${version}, but this errand knows only ` +
+              `${MIGRATIONS.length}: a newer errand migrated it. Upgrade errand here too (npm install errand@latest).`,
+          );
+        }
+        if (version > 0 && !this.hasJobsTable()) {
+          throw new ErrandError(
+            "ERRAND_NOT_ERRAND_DB",
+            `SQLite database ${this.file} belongs to another application (user_version ${version}, no errand tables). ` +
+              `Give errand its own file, e.g. database: "sqlite:./errand.db".`,
+          );
+        }
+        for (let v = version; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+      }),
+    );
+  }
+
+  private hasJobsTable(): boolean {
+    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'errand_jobs'").get() !== undefined;
+  }
+
+  enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
+    const one = (job: NewJob): EnqueueResult => {
+      if (job.key === null) {
+        const info = this.stmt(Q.INSERT_JOB).run(job.task, job.queue, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt);
+        return { id: String(info.lastInsertRowid), created: true };
+      }
+      const info = this.stmt(Q.INSERT_JOB_WITH_KEY).run(
+        job.task, job.queue, job.args, job.priority, job.runAt, job.maxAttempts, job.key, job.createdAt,
+      );
+      if (info.changes === 1) return { id: String(info.lastInsertRowid), created: true };
+      const existing = this.stmt(Q.FIND_BY_KEY).get(job.key) as { id: number };
+      return { id: String(existing.id), created: false };
+    };
+    const write = jobs.length === 1 && jobs[0]!.key === null ? () => [one(jobs[0]!)] : this.transaction(() => jobs.map(one));
+    return this.run(write).then((results) => {
+      this.changed();
+      return results;
+    });
+  }
+
+  claim(p: ClaimParams): Promise<ClaimedJob[]> {
+    const token = randomBytes(8).toString("hex");
+    const sql = p.queues === null ? Q.CLAIM_ANY_QUEUE : Q.CLAIM_FROM_QUEUES;
+    const params: Row = {
+      token,
+      expires: p.now + p.leaseMs,
+      worker: p.workerId,
+      now: p.now,
+      tasks: JSON.stringify(p.tasks),
+      limit: p.limit,
+    };
+    if (p.queues !== null) params.queues = JSON.stringify(p.queues);
+    return this.run(() => this.stmt(sql).all(params)).then((rows) => {
+      // RETURNING does not keep the subquery's order.
+      rows.sort(
+        (a, b) =>
+          (a.priority as number) - (b.priority as number) ||
+          (a.run_at as number) - (b.run_at as number) ||
+          (a.id as number) - (b.id as number),
+      );
+      return rows.map((r) => ({
+        id: String(r.id),
+        token,
+        task: r.task as string,
+        queue: r.queue as string,
+        args: r.args as string,
+        attempt: r.attempt as number,
+        maxAttempts: r.max_attempts as number,
+        priority: r.priority as number,
+      }));
+    });
+  }
+
+  complete(outcomes: readonly Outcome[], now: number): Promise<string[]> {
+    const write = this.transaction(() => {
+      const lost: string[] = [];
+      // Plain successes share their claim's token: one statement per token.
+      const plain = new Map<string, string[]>();
+      for (const o of outcomes) {
+        if (o.kind === "succeeded" && o.result === null) {
+          let ids = plain.get(o.token);
+          if (!ids) plain.set(o.token, (ids = []));
+          ids.push(o.id);
+        } else if (o.kind === "succeeded") {
+          if (this.stmt(Q.SUCCEED_WITH_RESULT).run(o.result, now, o.id, o.token).changes === 0) lost.push(o.id);
+        } else {
+          const changed = this.stmt(Q.FAIL).run({
+            retry_at: o.retryAt,
+            now,
+            error: JSON.stringify(o.error),
+            id: o.id,
+            token: o.token,
+          }).changes;
+          if (changed === 0) lost.push(o.id);
+        }
+      }
+      for (const [token, ids] of plain) {
+        const held = this.stmt(Q.SUCCEED_MANY).all(now, JSON.stringify(ids.map(Number)), token);
+        if (held.length !== ids.length) {
+          const written = new Set(held.map((r) => String(r.id)));
+          for (const id of ids) if (!written.has(id)) lost.push(id);
+        }
+      }
+      return lost;
+    });
+    return this.run(write).then((lost) => {
+      this.changed();
+      return lost;
+    });
+  }
+
+  release(jobs: readonly { id: string; token: string }[], now: number, note: AttemptError | null): Promise<void> {
+    const noteJson = note === null ? null : JSON.stringify(note);
+    const write = this.transaction(() => {
+      for (const j of jobs) this.stmt(Q.RELEASE).run({ now, note: noteJson, id: j.id, token: j.token });
+    });
+    return this.run(write).then(() => this.changed());
+  }
+
+  heartbeat(w: WorkerInfo, now: number, leaseMs: number): Promise<string[]> {
+    const write = this.transaction(() => {
+      this.stmt(Q.UPSERT_WORKER).run({
+        id: w.id,
+        hostname: w.hostname,
+        pid: w.pid,
+        queues: w.queues === null ? null : JSON.stringify(w.queues),
+        tasks: JSON.stringify(w.tasks),
+        concurrency: w.concurrency,
+        now,
+      });
+      return this.stmt(Q.RENEW_LEASES).all(now + leaseMs, w.id).map((r) => String(r.id));
+    });
+    return this.run(write);
+  }
+
+  progress(id: string, token: string, progress: string): Promise<boolean> {
+    return this.run(() => this.stmt(Q.SET_PROGRESS).run(progress, id, token).changes === 1);
+  }
+
+  rescueExpired(now: number, retryAt: (attempt: number) => number): Promise<number> {
+    const write = this.transaction(() => {
+      let rescued = 0;
+      for (const row of this.stmt(Q.EXPIRED_LEASES).all(now)) {
+        const attempt = row.attempt as number;
+        const error: AttemptError = {
+          attempt,
+          at: new Date(now).toISOString(),
+          name: "LeaseExpired",
+          message:
+            `The lease of worker ${String(row.worker_id)} expired before the attempt finished: ` +
+            `the worker crashed, was killed, or was blocked longer than the lease.`,
+          ...(row.worker_id ? { workerId: row.worker_id as string } : {}),
+        };
+        rescued += this.stmt(Q.RESCUE_EXPIRED).run({
+          id: row.id,
+          now,
+          retry_at: attempt >= (row.max_attempts as number) ? now : retryAt(attempt),
+          error: JSON.stringify(error),
+        }).changes;
+      }
+      return rescued;
+    });
+    return this.run(write).then((n) => {
+      if (n > 0) this.changed();
+      return n;
+    });
+  }
+
+  nextRunAt(p: { queues: readonly string[] | null; tasks: readonly string[] }): Promise<number | null> {
+    const params: Row = { tasks: JSON.stringify(p.tasks) };
+    if (p.queues !== null) params.queues = JSON.stringify(p.queues);
+    const sql = p.queues === null ? Q.NEXT_RUN_AT_ANY_QUEUE : Q.NEXT_RUN_AT_FROM_QUEUES;
+    return this.run(() => (this.stmt(sql).get(params)?.run_at as number | null | undefined) ?? null);
+  }
+
+  get(id: string): Promise<JobRecord | null> {
+    return this.run(() => {
+      const row = this.stmt(Q.GET_JOB).get(id);
+      return row ? toJobRecord(row) : null;
+    });
+  }
+
+  list(p: ListParams): Promise<JobRecord[]> {
+    return this.run(() =>
+      this.stmt(Q.LIST_JOBS)
+        .all({
+          state: p.state ?? null,
+          task: p.task ?? null,
+          queue: p.queue ?? null,
+          before: p.before === undefined ? null : Number(p.before),
+          limit: p.limit,
+        })
+        .map(toJobRecord),
+    );
+  }
+
+  counts(): Promise<Counts[]> {
+    return this.run(() => this.stmt(Q.COUNTS).all() as unknown as Counts[]);
+  }
+
+  waitingByTask(now: number): Promise<WaitingTask[]> {
+    return this.run(() =>
+      this.stmt(Q.WAITING_BY_TASK)
+        .all(now)
+        .map((r) => ({ task: r.task as string, count: r.count as number, oldestRunAt: new Date(r.oldest as number) })),
+    );
+  }
+
+  oldestWaiting(now: number): Promise<Date | null> {
+    return this.run(() => {
+      const oldest = this.stmt(Q.OLDEST_WAITING).get(now)?.oldest as number | null | undefined;
+      return oldest == null ? null : new Date(oldest);
+    });
+  }
+
+  workers(aliveSince: number): Promise<WorkerRecord[]> {
+    return this.run(() =>
+      this.stmt(Q.LIVE_WORKERS)
+        .all(aliveSince)
+        .map((r) => ({
+          id: r.id as string,
+          hostname: r.hostname as string,
+          pid: r.pid as number,
+          queues: r.queues === null ? null : (JSON.parse(r.queues as string) as string[]),
+          tasks: JSON.parse(r.tasks as string) as string[],
+          concurrency: r.concurrency as number,
+          startedAt: new Date(r.started_at as number),
+          heartbeatAt: new Date(r.heartbeat_at as number),
+        })),
+    );
+  }
+
+  removeWorker(id: string): Promise<void> {
+    return this.run(() => {
+      this.stmt(Q.DELETE_WORKER).run(id);
+    });
+  }
+
+  cancel(id: string, now: number): Promise<JobState | null> {
+    const write = this.transaction(() => {
+      this.stmt(Q.CANCEL).run(now, id);
+      return (this.stmt(Q.GET_STATE).get(id)?.state as JobState | undefined) ?? null;
+    });
+    return this.run(write).then((state) => {
+      this.changed();
+      return state;
+    });
+  }
+
+  retry(p: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number }, now: number): Promise<string[]> {
+    return this.run(() => {
+      const rows =
+        p.ids !== undefined
+          ? this.stmt(Q.RETRY_IDS).all({ now, ids: JSON.stringify(p.ids.map(Number)) })
+          : this.stmt(Q.RETRY_STATE).all({ now, state: p.state ?? "failed", limit: p.limit ?? 1000 });
+      return rows.map((r) => String(r.id));
+    }).then((ids) => {
+      if (ids.length > 0) this.changed();
+      return ids;
+    });
+  }
+
+  remove(id: string): Promise<boolean> {
+    return this.run(() => this.stmt(Q.DELETE_JOB).run(id).changes === 1);
+  }
+
+  prune(finishedBefore: number, limit: number): Promise<number> {
+    return this.run(() => {
+      this.stmt(Q.DELETE_DEAD_WORKERS).run(finishedBefore);
+      return this.stmt(Q.PRUNE).run(finishedBefore, limit).changes;
+    });
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    this.watchOtherProcesses();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) {
+        this.watcher?.close();
+        this.watcher = null;
+      }
+    };
+  }
+
+  /** Tells this process's listeners, once per tick however many writes it made. */
+  private changed(): void {
+    if (this.listeners.size === 0 || this.emitQueued) return;
+    this.emitQueued = true;
+    queueMicrotask(() => {
+      this.emitQueued = false;
+      for (const l of this.listeners) l();
+    });
+  }
+
+  /**
+   * Other processes' commits append to the WAL file: an inotify watch on it wakes idle workers within a fraction
+   * of a millisecond, with no polling. Callers keep a slow poll as the fallback (network file systems, rare misses).
+   */
+  private watchOtherProcesses(): void {
+    if (this.watcher || this.file === ":memory:") return;
+    const wal = `${this.file}-wal`;
+    if (!existsSync(wal)) return;
+    try {
+      this.watcher = watch(wal, { persistent: false }, () => {
+        for (const l of this.listeners) l();
+      });
+      this.watcher.on("error", () => {
+        this.watcher?.close();
+        this.watcher = null;
+      });
+    } catch {
+      this.watcher = null;
+    }
+  }
+
+  close(): Promise<void> {
+    this.watcher?.close();
+    this.watcher = null;
+    this.listeners.clear();
+    if (this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+}
+
+function openDatabase(file: string, durability: "normal" | "full"): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { timeout: SYNC_BUSY_TIMEOUT_MS });
+    db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
+    // A burst can grow the WAL a lot; once checkpointed it is cut back to this size instead of staying large.
+    db.pragma("journal_size_limit = 67108864");
+    return db;
+  } catch (error) {
+    db?.close();
+    throw explainOpenError(file, error);
+  }
+}
+
+function explainOpenError(file: string, error: unknown): Error {
+  const code = (error as { code?: string }).code ?? "";
+  const dir = dirname(file);
+  if (code === "SQLITE_NOTADB") {
+    return new BackendUnavailableError(
+      `${file} is not a SQLite database (${code}). errand needs its own SQLite file: ` +
+        `point database at a new path such as "sqlite:./errand.db".`,
+      { cause: error },
+    );
+  }
+  if (code === "SQLITE_CANTOPEN" || code === "SQLITE_READONLY" || code === "SQLITE_PERM") {
+    const why = existsSync(dir) ? "the directory or the file is not writable" : `the directory ${dir} does not exist`;
+    return new BackendUnavailableError(
+      `Cannot open SQLite database ${file}: ${why} (${code}). Create the directory or choose a writable path ` +
+        `with the database option or ERRAND_DATABASE_URL.`,
+      { cause: error },
+    );
+  }
+  if (isBusy(error)) {
+    return new BackendUnavailableError(`SQLite database ${file} is locked by another process (${code}); try again.`, {
+      cause: error,
+    });
+  }
+  return new BackendUnavailableError(`Cannot open SQLite database ${file}: ${(error as Error).message}`, { cause: error });
+}
+
+function toDate(ms: unknown): Date | null {
+  return ms === null || ms === undefined ? null : new Date(ms as number);
+}
+
+function parseJson(text: unknown): unknown {
+  return text === null || text === undefined ? null : JSON.parse(text as string);
+}
+
+function toJobRecord(r: Row): JobRecord {
+  return {
+    id: String(r.id),
+    task: r.task as string,
+    queue: r.queue as string,
+    state: r.state as JobState,
+    args: parseJson(r.args),
+    priority: r.priority as number,
+    attempt: r.attempt as number,
+    maxAttempts: r.max_attempts as number,
+    key: (r.key as string | null) ?? null,
+    runAt: new Date(r.run_at as number),
+    createdAt: new Date(r.created_at as number),
+    startedAt: toDate(r.started_at),
+    finishedAt: toDate(r.finished_at),
+    leaseExpiresAt: toDate(r.lease_expires_at),
+    workerId: (r.worker_id as string | null) ?? null,
+    result: parseJson(r.result),
+    progress: parseJson(r.progress),
+    errors: parseJson(r.errors) as AttemptError[],
+  };
+}

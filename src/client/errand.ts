@@ -1,0 +1,249 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { Backend, Counts, WaitingTask } from "../backends/backend.js";
+import { DEFAULT_DATABASE, openBackend } from "../backends/open.js";
+import { toMs, type Duration } from "../core/duration.js";
+import { checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
+import type { JobRecord, JobState, WorkerRecord } from "../core/job.js";
+import { JOB_STATES } from "../core/job.js";
+import { consoleLogger, type Logger } from "../core/logger.js";
+import { Task, type Handler, type TaskDefinition, type TaskHost, type TaskOptions } from "../task/define.js";
+import { Worker, type WorkerHost, type WorkerOptions } from "../worker/worker.js";
+import { Job } from "./job.js";
+
+export interface ErrandOptions {
+  /** "sqlite:./errand.db" (the default), another SQLite file, or "memory:". Else ERRAND_DATABASE_URL. */
+  database?: string;
+  /** SQLite: "normal" (default) survives a process crash; "full" also survives power loss, at a cost per write. */
+  durability?: "normal" | "full";
+  logger?: Logger;
+  /** How long succeeded and cancelled jobs are kept before pruning. Failed jobs stay until retried or deleted. Default "3d". */
+  retention?: Duration;
+  /** Largest args, as JSON bytes, that enqueue accepts. Default 1 MB. */
+  maxPayloadBytes?: number;
+  /** Create or upgrade the schema on first use. Default true; set false to run `errand migrate` yourself. */
+  migrate?: boolean;
+  /** Time source in ms, for tests that move time forward. Default Date.now. */
+  clock?: () => number;
+}
+
+const ERRAND_OPTIONS = ["database", "durability", "logger", "retention", "maxPayloadBytes", "migrate", "clock"] as const;
+
+/** How long since its last heartbeat a worker still counts as alive. */
+const WORKER_ALIVE_MS = 60_000;
+
+export interface Status {
+  counts: Counts[];
+  workers: WorkerRecord[];
+  oldestWaiting: Date | null;
+  /** Ready jobs whose task no live worker has registered. */
+  unserved: WaitingTask[];
+  /** Plain-words problems, e.g. jobs waiting and no worker running. */
+  warnings: string[];
+}
+
+/** The entry point: defines tasks, enqueues jobs, runs workers, and reads job state. */
+export class Errand {
+  readonly database: string;
+  readonly logger: Logger;
+  readonly retentionMs: number;
+  readonly maxPayloadBytes: number;
+  readonly now: () => number;
+  private readonly durability: "normal" | "full";
+  private readonly autoMigrate: boolean;
+  private readonly registry = new Map<string, TaskDefinition>();
+  private opened: Promise<Backend> | null = null;
+  private openedBackend: Backend | null = null;
+  private readonly workersStarted = new Set<Worker>();
+  private readonly host: TaskHost & WorkerHost;
+
+  constructor(options: ErrandOptions = {}) {
+    checkOptionNames("new Errand()", options, ERRAND_OPTIONS);
+    this.database = options.database ?? process.env.ERRAND_DATABASE_URL ?? DEFAULT_DATABASE;
+    if (typeof this.database !== "string" || this.database === "") {
+      throw new InvalidArgsError(`new Errand(): database must be a connection string such as "sqlite:./errand.db", got ${JSON.stringify(options.database)}.`);
+    }
+    const durability = options.durability ?? "normal";
+    if (durability !== "normal" && durability !== "full") {
+      throw new InvalidArgsError(`new Errand(): durability must be "normal" or "full", got ${JSON.stringify(durability)}.`);
+    }
+    this.durability = durability;
+    this.logger = options.logger ?? consoleLogger();
+    this.retentionMs = toMs(options.retention ?? "3d", "new Errand() retention");
+    this.maxPayloadBytes = options.maxPayloadBytes ?? 1_000_000;
+    if (!Number.isSafeInteger(this.maxPayloadBytes) || this.maxPayloadBytes < 1) {
+      throw new InvalidArgsError(`new Errand(): maxPayloadBytes must be a positive whole number, got ${String(options.maxPayloadBytes)}.`);
+    }
+    this.autoMigrate = options.migrate ?? true;
+    this.now = options.clock ?? Date.now;
+    this.host = {
+      backend: () => this.backend(),
+      now: () => this.now(),
+      tasks: () => this.tasks(),
+      logger: this.logger,
+      maxPayloadBytes: this.maxPayloadBytes,
+      retentionMs: this.retentionMs,
+    };
+  }
+
+  /** Defines a task. Its name is stored with every job, so keep it stable across deploys. */
+  task<S extends StandardSchemaV1, R>(
+    name: string,
+    handler: Handler<StandardSchemaV1.InferOutput<S>, R>,
+    options: TaskOptions & { schema: S },
+  ): Task<StandardSchemaV1.InferInput<S>, Awaited<R>>;
+  task<A, R>(name: string, handler: Handler<A, R>, options?: TaskOptions): Task<A, Awaited<R>>;
+  task(name: string, handler: Handler<unknown, unknown>, options?: TaskOptions): Task<unknown, unknown> {
+    if (this.registry.has(name)) {
+      throw new InvalidArgsError(`errand.task("${name}"): a task with this name is already defined. Task names must be unique; choose another name.`);
+    }
+    const task = new Task(this.host, name, handler, options);
+    this.registry.set(name, task);
+    return task;
+  }
+
+  /**
+   * A function that enqueues when called, in the spirit of django-background-tasks' @background;
+   * `.now(args)` runs the handler inline instead, and `.task` is the underlying Task.
+   */
+  background<A, R>(name: string, handler: Handler<A, R>, options?: TaskOptions): Background<A, Awaited<R>> {
+    const task = this.task<A, R>(name, handler, options);
+    const call = ((args: A, enqueueOptions?: Parameters<typeof task.enqueue>[1]) => task.enqueue(args, enqueueOptions)) as Background<A, Awaited<R>>;
+    call.task = task;
+    call.now = async (args: A): Promise<Awaited<R>> => await handler(args, inlineContext(name, task.queue, this.logger));
+    return call;
+  }
+
+  /** Starts a worker in this process. Resolves once it is claiming jobs. */
+  async work(options: WorkerOptions = {}): Promise<Worker> {
+    const worker = new Worker(this.host, options);
+    this.workersStarted.add(worker);
+    await worker.start();
+    return worker;
+  }
+
+  /** A worker that is not started, for the CLI and for tests that step it with runOnce(). */
+  worker(options: WorkerOptions = {}): Worker {
+    const worker = new Worker(this.host, options);
+    this.workersStarted.add(worker);
+    return worker;
+  }
+
+  /** A handle on a stored job, or null when there is none with this id. */
+  async getJob(id: string | number): Promise<Job | null> {
+    const record = await (await this.backend()).get(String(id));
+    return record ? new Job(this.host, record.id, record.task) : null;
+  }
+
+  async listJobs(filter: { state?: JobState; task?: string; queue?: string; before?: string; limit?: number } = {}): Promise<JobRecord[]> {
+    if (filter.state !== undefined && !JOB_STATES.includes(filter.state)) {
+      throw new InvalidArgsError(`listJobs(): state must be one of ${JOB_STATES.join(", ")}, got ${JSON.stringify(filter.state)}.`);
+    }
+    return (await this.backend()).list({ ...filter, limit: filter.limit ?? 50 });
+  }
+
+  /** Puts a failed or cancelled job back to ready, with at least one more attempt. Returns false if it was neither. */
+  async retry(id: string | number): Promise<boolean> {
+    const ids = await (await this.backend()).retry({ ids: [String(id)] }, this.now());
+    return ids.length === 1;
+  }
+
+  /** Retries up to `limit` failed jobs; returns their ids. */
+  async retryFailed(limit = 1000): Promise<string[]> {
+    return (await this.backend()).retry({ state: "failed", limit }, this.now());
+  }
+
+  /** Cancels a ready or running job (a running one has its AbortSignal aborted at the worker's next heartbeat). */
+  async cancel(id: string | number): Promise<JobState> {
+    return new Job(this.host, String(id), "").cancel();
+  }
+
+  /** Deletes a job that is not running. */
+  async deleteJob(id: string | number): Promise<boolean> {
+    return (await this.backend()).remove(String(id));
+  }
+
+  async status(): Promise<Status> {
+    const backend = await this.backend();
+    const now = this.now();
+    const [counts, workers, oldestWaiting, waiting] = await Promise.all([
+      backend.counts(),
+      backend.workers(now - WORKER_ALIVE_MS),
+      backend.oldestWaiting(now),
+      backend.waitingByTask(now),
+    ]);
+    const served = new Set(workers.flatMap((w) => w.tasks));
+    const unserved = workers.length === 0 ? [] : waiting.filter((w) => !served.has(w.task));
+    const warnings: string[] = [];
+    const ready = waiting.reduce((n, w) => n + w.count, 0);
+    if (ready > 0 && workers.length === 0) {
+      warnings.push(
+        `No worker is running, and ${ready} job(s) are waiting (the oldest since ${oldestWaiting?.toISOString()}). ` +
+          `Start one with: npx errand worker ./path/to/tasks.ts`,
+      );
+    }
+    for (const u of unserved) {
+      warnings.push(
+        `${u.count} job(s) of task "${u.task}" are waiting, but no running worker defines that task. ` +
+          `Deploy the code that defines it to a worker, or restart the workers with it.`,
+      );
+    }
+    return { counts, workers, oldestWaiting, unserved, warnings };
+  }
+
+  /** Creates or upgrades the database schema now (it also happens on first use unless migrate: false). */
+  async migrate(): Promise<void> {
+    await (await this.backend({ migrate: false })).migrate();
+  }
+
+  /** Stops this process's workers and closes the database. */
+  async close(): Promise<void> {
+    await Promise.all([...this.workersStarted].map((w) => w.stop()));
+    const backend = this.openedBackend;
+    this.opened = null;
+    this.openedBackend = null;
+    await backend?.close();
+  }
+
+  tasks(): ReadonlyMap<string, TaskDefinition> {
+    return this.registry;
+  }
+
+  /** The storage backend, opened (and migrated) on first use rather than on import. */
+  backend(options: { migrate?: boolean } = {}): Promise<Backend> {
+    if (this.openedBackend) return Promise.resolve(this.openedBackend);
+    this.opened ??= (async () => {
+      const backend = openBackend(this.database, { durability: this.durability });
+      try {
+        if (options.migrate ?? this.autoMigrate) await backend.migrate();
+      } catch (error) {
+        await backend.close();
+        throw error;
+      }
+      this.openedBackend = backend;
+      return backend;
+    })().catch((error: unknown) => {
+      this.opened = null;
+      throw error instanceof ErrandError ? error : new ErrandError("ERRAND_BACKEND_UNAVAILABLE", `Cannot open database ${this.database}: ${(error as Error).message}`, { cause: error });
+    });
+    return this.opened;
+  }
+
+}
+
+export type Background<A, R> = ((args: A, options?: Parameters<Task<A, R>["enqueue"]>[1]) => Promise<Job<R>>) & {
+  task: Task<A, R>;
+  now(args: A): Promise<R>;
+};
+
+function inlineContext(task: string, queue: string, log: Logger) {
+  return {
+    id: "inline",
+    task,
+    queue,
+    attempt: 1,
+    maxAttempts: 1,
+    signal: new AbortController().signal,
+    log,
+    progress: () => Promise.resolve(),
+  };
+}

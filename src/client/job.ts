@@ -1,0 +1,76 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { toMs, type Duration, formatMs } from "../core/duration.js";
+import { ErrandError, JobFailedError } from "../core/errors.js";
+import type { JobRecord, JobState } from "../core/job.js";
+import type { Backend } from "../backends/backend.js";
+
+export interface JobSource {
+  backend(): Promise<Backend>;
+  now(): number;
+}
+
+/** A handle on a stored job. R is the task handler's result type. */
+export class Job<R = unknown> {
+  constructor(
+    private readonly source: JobSource,
+    readonly id: string,
+    readonly task: string,
+    /** false when `key` matched a job already waiting or running, whose handle this is. */
+    readonly created = true,
+  ) {}
+
+  async get(): Promise<JobRecord> {
+    const record = await (await this.source.backend()).get(this.id);
+    if (!record) throw new ErrandError("ERRAND_JOB_NOT_FOUND", `Job ${this.id} (${this.task}) no longer exists: it was deleted or pruned after its retention period.`);
+    return record;
+  }
+
+  async status(): Promise<JobState> {
+    return (await this.get()).state;
+  }
+
+  async cancel(): Promise<JobState> {
+    const state = await (await this.source.backend()).cancel(this.id, this.source.now());
+    if (state === null) throw new ErrandError("ERRAND_JOB_NOT_FOUND", `Job ${this.id} does not exist.`);
+    return state;
+  }
+
+  /**
+   * Waits until the job has finished and returns its handler's result. Throws JobFailedError when it failed or
+   * was cancelled, and ErrandError ERRAND_WAIT_TIMEOUT when `timeout` passes first (the job keeps going).
+   */
+  async result(options: { timeout?: Duration } = {}): Promise<R> {
+    const timeoutMs = options.timeout === undefined ? Infinity : toMs(options.timeout, "job.result() timeout");
+    const backend = await this.source.backend();
+    const deadline = Date.now() + timeoutMs;
+    let wake: (() => void) | null = null;
+    const off = backend.onChange(() => wake?.());
+    try {
+      for (let poll = 10; ; poll = Math.min(poll * 2, 500)) {
+        const job = await this.get();
+        if (job.state === "succeeded") return job.result as R;
+        if (job.state === "failed") {
+          const last = job.errors[job.errors.length - 1];
+          throw new JobFailedError(this.id, `Job ${this.id} (${this.task}) failed after ${job.attempt} attempt(s): ${last?.message ?? "no error recorded"}`);
+        }
+        if (job.state === "cancelled") {
+          throw new JobFailedError(this.id, `Job ${this.id} (${this.task}) was cancelled.`, "ERRAND_JOB_CANCELLED");
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new ErrandError("ERRAND_WAIT_TIMEOUT", `Job ${this.id} (${this.task}) is still ${job.state} after ${formatMs(timeoutMs)}; it keeps going. Is a worker running? (npx errand status)`);
+        }
+        const ac = new AbortController();
+        wake = () => ac.abort();
+        await sleep(Math.min(poll, left), undefined, { signal: ac.signal }).catch(() => {});
+        wake = null;
+      }
+    } finally {
+      off();
+    }
+  }
+
+  toJSON(): { id: string; task: string } {
+    return { id: this.id, task: this.task };
+  }
+}

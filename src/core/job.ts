@@ -1,0 +1,59 @@
+/**
+ * The glossary, used everywhere in errand:
+ * - a **task** is a named handler;
+ * - a **job** is one stored request to run a task;
+ * - a **queue** groups jobs;
+ * - a **worker** claims and runs jobs;
+ * - a **lease** is a worker's claim on a job, limited in time;
+ * - a **backend** stores jobs.
+ */
+
+/** ready: waiting for its run time or a worker; running: leased by a worker; the rest are final. */
+export type JobState = "ready" | "running" | "succeeded" | "failed" | "cancelled";
+
+export const JOB_STATES: readonly JobState[] = ["ready", "running", "succeeded", "failed", "cancelled"];
+export const FINAL_STATES: readonly JobState[] = ["succeeded", "failed", "cancelled"];
+
+/** One failed attempt, kept on the job for good (retries append, never overwrite). */
+export interface AttemptError {
+  attempt: number;
+  at: string;
+  message: string;
+  name?: string;
+  stack?: string;
+  workerId?: string;
+}
+
+/** Everything stored about a job, as the API, CLI and dashboard see it. */
+export interface JobRecord {
+  id: string;
+  task: string;
+  queue: string;
+  state: JobState;
+  args: unknown;
+  priority: number;
+  attempt: number;
+  maxAttempts: number;
+  key: string | null;
+  runAt: Date;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  leaseExpiresAt: Date | null;
+  workerId: string | null;
+  result: unknown;
+  progress: unknown;
+  errors: AttemptError[];
+}
+
+/** A live worker as it last reported itself. */
+export interface WorkerRecord {
+  id: string;
+  hostname: string;
+  pid: number;
+  queues: string[] | null;
+  tasks: string[];
+  concurrency: number;
+  startedAt: Date;
+  heartbeatAt: Date;
+}

@@ -1,0 +1,23 @@
+/** What errand logs through. pino, winston and console-like objects fit it. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+const LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+type Level = (typeof LEVELS)[number];
+
+/** Lines on stderr, from ERRAND_LOG_LEVEL (default info) up. */
+export function consoleLogger(level: string = process.env.ERRAND_LOG_LEVEL ?? "info"): Logger {
+  const min = Math.max(0, LEVELS.indexOf(level as Level));
+  const at = (lvl: Exclude<Level, "silent">) => (message: string, fields?: Record<string, unknown>) => {
+    if (LEVELS.indexOf(lvl) < min) return;
+    const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : "";
+    process.stderr.write(`errand ${lvl}: ${message}${extra}\n`);
+  };
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

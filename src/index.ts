@@ -1,0 +1,16 @@
+export { Errand, type ErrandOptions, type Status, type Background } from "./client/errand.js";
+export { Job } from "./client/job.js";
+export { Task, type TaskOptions, type EnqueueOptions, type Handler } from "./task/define.js";
+export type { JobContext } from "./task/context.js";
+export { Worker, type WorkerOptions } from "./worker/worker.js";
+export type { JobRecord, JobState, AttemptError, WorkerRecord } from "./core/job.js";
+export type { Duration } from "./core/duration.js";
+export type { Logger } from "./core/logger.js";
+export type { BackoffOptions } from "./core/backoff.js";
+export {
+  ErrandError,
+  InvalidArgsError,
+  JobTimeoutError,
+  JobFailedError,
+  BackendUnavailableError,
+} from "./core/errors.js";

@@ -1,0 +1,50 @@
+import type { Logger } from "../core/logger.js";
+
+/** What a handler gets beside its arguments. */
+export interface JobContext {
+  readonly id: string;
+  readonly task: string;
+  readonly queue: string;
+  /** 1 on the first run, 2 on the first retry, … */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** Aborted when the attempt times out, the job is cancelled, its lease is lost, or the worker shuts down. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  /** Stores progress (any JSON value, e.g. a percentage) for job.get(), the CLI and the dashboard to show. */
+  progress(value: unknown): Promise<void>;
+}
+
+/** The executor's context. The AbortController is made on first use: most handlers never look at it. */
+export class RunContext implements JobContext {
+  private controller: AbortController | null = null;
+  private abortedWith: Error | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly task: string,
+    readonly queue: string,
+    readonly attempt: number,
+    readonly maxAttempts: number,
+    readonly log: Logger,
+    private readonly saveProgress: (value: unknown) => Promise<void>,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortedWith) this.controller.abort(this.abortedWith);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: Error): void {
+    if (this.abortedWith) return;
+    this.abortedWith = reason;
+    this.controller?.abort(reason);
+  }
+
+  progress(value: unknown): Promise<void> {
+    return this.saveProgress(value);
+  }
+}

@@ -1,0 +1,207 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { Backend, NewJob } from "../backends/backend.js";
+import { Job } from "../client/job.js";
+import { backoffFn, type BackoffOptions } from "../core/backoff.js";
+import { toMs, type Duration } from "../core/duration.js";
+import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
+import { findUnsafeJson } from "../core/json-safe.js";
+import type { JobContext } from "./context.js";
+
+export type Handler<A, R> = (args: A, ctx: JobContext) => R | Promise<R>;
+
+export interface TaskOptions {
+  /** Default "default". */
+  queue?: string;
+  /** Lower runs first, as in Oban and BullMQ. Default 0. */
+  priority?: number;
+  /** Runs in all, the first included. Default 3. */
+  maxAttempts?: number;
+  /** One attempt's limit; its AbortSignal is aborted then and the attempt fails. Default "15m". */
+  timeout?: Duration;
+  /** Delay between attempts; default exponential from 1s, capped at 1h, with jitter. */
+  backoff?: BackoffOptions | ((attempt: number) => number);
+  /** Any Standard Schema (zod, valibot, arktype…): args are checked at enqueue and parsed before the handler. */
+  schema?: StandardSchemaV1;
+}
+
+export interface EnqueueOptions {
+  /** Run no sooner than this long from now. */
+  delay?: Duration;
+  /** Run no sooner than this time. */
+  runAt?: Date;
+  priority?: number;
+  queue?: string;
+  /** While a job with this key is ready or running, enqueue returns that job instead of storing another. */
+  key?: string;
+  maxAttempts?: number;
+}
+
+const TASK_OPTIONS = ["queue", "priority", "maxAttempts", "timeout", "backoff", "schema"] as const;
+const ENQUEUE_OPTIONS = ["delay", "runAt", "priority", "queue", "key", "maxAttempts"] as const;
+
+/** What a task needs from the Errand that defined it. */
+export interface TaskHost {
+  backend(): Promise<Backend>;
+  now(): number;
+  readonly maxPayloadBytes: number;
+}
+
+/** A task as the worker sees it. */
+export interface TaskDefinition {
+  readonly name: string;
+  readonly queue: string;
+  readonly timeoutMs: number;
+  readonly retryDelay: (attempt: number) => number;
+  readonly schema: StandardSchemaV1 | undefined;
+  readonly handler: Handler<unknown, unknown>;
+}
+
+export class Task<A = unknown, R = unknown> implements TaskDefinition {
+  readonly queue: string;
+  readonly priority: number;
+  readonly maxAttempts: number;
+  readonly timeoutMs: number;
+  readonly retryDelay: (attempt: number) => number;
+  readonly schema: StandardSchemaV1 | undefined;
+  readonly handler: Handler<unknown, unknown>;
+
+  constructor(
+    private readonly host: TaskHost,
+    readonly name: string,
+    handler: Handler<A, R>,
+    options: TaskOptions = {},
+  ) {
+    const where = `errand.task("${name}")`;
+    if (typeof name !== "string" || name.trim() === "") {
+      throw new InvalidArgsError(`errand.task(): the task name must be a non-empty string, got ${JSON.stringify(name)}. Choose a stable name such as "send-welcome-email": it is stored with every job.`);
+    }
+    if (typeof handler !== "function") {
+      throw new InvalidArgsError(`${where}: the handler must be a function (args, ctx) => ..., got ${typeof handler}.`);
+    }
+    checkOptionNames(where, options, TASK_OPTIONS);
+    this.handler = handler as Handler<unknown, unknown>;
+    this.queue = checkQueue(options.queue ?? "default", where);
+    this.priority = checkPriority(options.priority ?? 0, where);
+    this.maxAttempts = checkMaxAttempts(options.maxAttempts ?? 3, where);
+    this.timeoutMs = toMs(options.timeout ?? "15m", `${where} timeout`, { allowZero: false });
+    this.retryDelay = backoffFn(options.backoff, where);
+    if (options.schema !== undefined && typeof options.schema?.["~standard"]?.validate !== "function") {
+      throw new InvalidArgsError(`${where}: schema must be a Standard Schema (zod 3.24+, valibot 1+, arktype 2+…); this object has no ~standard.validate.`);
+    }
+    this.schema = options.schema;
+  }
+
+  /** Stores a job to run this task and returns at once. Nothing is stored when args or options are invalid. */
+  async enqueue(args: A, options?: EnqueueOptions): Promise<Job<R>> {
+    const job = this.schema ? await this.prepareChecked(args, options) : this.prepare(args, options);
+    const [result] = await (await this.host.backend()).enqueue([job]);
+    return new Job<R>(this.host, result!.id, this.name, result!.created);
+  }
+
+  /** `enqueue(args)` with this task's defaults, under Celery's name. */
+  delay(args: A): Promise<Job<R>> {
+    return this.enqueue(args);
+  }
+
+  /** Stores many jobs in one transaction: all of them, or none when any is invalid. */
+  async enqueueMany(argsList: readonly A[], options?: EnqueueOptions): Promise<Job<R>[]> {
+    if (!Array.isArray(argsList)) {
+      throw new InvalidArgsError(`${this.name}.enqueueMany(): expected an array of args, got ${typeof argsList}. Nothing was stored.`);
+    }
+    const jobs: NewJob[] = [];
+    for (let i = 0; i < argsList.length; i++) {
+      jobs.push(this.schema ? await this.prepareChecked(argsList[i]!, options, i) : this.prepare(argsList[i]!, options, i));
+    }
+    if (jobs.length === 0) return [];
+    const results = await (await this.host.backend()).enqueue(jobs);
+    return results.map((r) => new Job<R>(this.host, r.id, this.name, r.created));
+  }
+
+  private async prepareChecked(args: A, options: EnqueueOptions | undefined, index?: number): Promise<NewJob> {
+    const outcome = await this.schema!["~standard"].validate(args);
+    if (outcome.issues) {
+      const issues = outcome.issues
+        .map((i) => `${describePath(i.path)}: ${i.message}`)
+        .join("; ");
+      throw new InvalidArgsError(`${this.callName(index)}: invalid args (${issues}). Nothing was stored.`);
+    }
+    return this.prepare(args, options, index);
+  }
+
+  /** Validation and encoding happen here, before any write, so a bad call stores nothing. */
+  private prepare(args: A, options: EnqueueOptions | undefined, index?: number): NewJob {
+    const where = this.callName(index);
+    const unsafe = findUnsafeJson(args);
+    if (unsafe !== undefined) throw new InvalidArgsError(`${where}: ${unsafe}. Nothing was stored.`);
+    const json = JSON.stringify(args === undefined ? null : args);
+    // JSON is mostly ASCII: the cheap length check settles almost every payload without encoding it.
+    if (json.length * 3 > this.host.maxPayloadBytes && Buffer.byteLength(json) > this.host.maxPayloadBytes) {
+      throw new InvalidArgsError(
+        `${where}: args take ${Buffer.byteLength(json)} bytes as JSON, over the ${this.host.maxPayloadBytes}-byte limit. ` +
+          `Store large data elsewhere (a file, a table) and pass its id, or raise maxPayloadBytes. Nothing was stored.`,
+      );
+    }
+    const now = this.host.now();
+    if (options === undefined) {
+      return { task: this.name, queue: this.queue, args: json, priority: this.priority, runAt: now, maxAttempts: this.maxAttempts, key: null, createdAt: now };
+    }
+    checkOptionNames(where, options, ENQUEUE_OPTIONS);
+    let runAt = now;
+    if (options.delay !== undefined && options.runAt !== undefined) {
+      throw new InvalidArgsError(`${where}: give either delay or runAt, not both. Nothing was stored.`);
+    }
+    if (options.delay !== undefined) runAt = now + toMs(options.delay, `${where} delay`);
+    if (options.runAt !== undefined) {
+      if (!(options.runAt instanceof Date) || Number.isNaN(options.runAt.getTime())) {
+        throw new InvalidArgsError(`${where}: runAt must be a valid Date, got ${String(options.runAt)}. Nothing was stored.`);
+      }
+      runAt = options.runAt.getTime();
+    }
+    if (options.key !== undefined && (typeof options.key !== "string" || options.key === "")) {
+      throw new InvalidArgsError(`${where}: key must be a non-empty string, got ${JSON.stringify(options.key)}. Nothing was stored.`);
+    }
+    return {
+      task: this.name,
+      queue: options.queue === undefined ? this.queue : checkQueue(options.queue, where),
+      args: json,
+      priority: options.priority === undefined ? this.priority : checkPriority(options.priority, where),
+      runAt,
+      maxAttempts: options.maxAttempts === undefined ? this.maxAttempts : checkMaxAttempts(options.maxAttempts, where),
+      key: options.key ?? null,
+      createdAt: now,
+    };
+  }
+
+  private callName(index: number | undefined): string {
+    return index === undefined ? `${this.name}.enqueue()` : `${this.name}.enqueueMany() item ${index}`;
+  }
+}
+
+function describePath(path: StandardSchemaV1.Issue["path"]): string {
+  if (!path || path.length === 0) return "args";
+  return "args" + path.map((p) => {
+    const key = typeof p === "object" ? p.key : p;
+    return typeof key === "number" ? `[${key}]` : `.${String(key)}`;
+  }).join("");
+}
+
+function checkQueue(queue: unknown, where: string): string {
+  if (typeof queue !== "string" || queue.trim() === "") {
+    throw new InvalidArgsError(`${where}: queue must be a non-empty string, got ${JSON.stringify(queue)}.`);
+  }
+  return queue;
+}
+
+function checkPriority(priority: unknown, where: string): number {
+  if (!Number.isSafeInteger(priority)) {
+    throw new InvalidArgsError(`${where}: priority must be an integer (lower runs first), got ${String(priority)}.`);
+  }
+  return priority as number;
+}
+
+function checkMaxAttempts(n: unknown, where: string): number {
+  if (!Number.isSafeInteger(n) || (n as number) < 1) {
+    throw new InvalidArgsError(`${where}: maxAttempts must be a whole number of at least 1 (1 means no retries), got ${String(n)}.`);
+  }
+  return n as number;
+}

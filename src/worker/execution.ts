@@ -1,0 +1,128 @@
+import type { Backend, ClaimedJob } from "../backends/backend.js";
+import { formatMs } from "../core/duration.js";
+import { ErrandError, JobTimeoutError } from "../core/errors.js";
+import type { AttemptError } from "../core/job.js";
+import { findUnsafeJson } from "../core/json-safe.js";
+import type { Logger } from "../core/logger.js";
+import { RunContext } from "../task/context.js";
+import type { TaskDefinition } from "../task/define.js";
+
+export type Settled =
+  | { kind: "succeeded"; result: string | null }
+  | { kind: "failed"; error: AttemptError }
+  | { kind: "lost" };
+
+/** One attempt of one job: runs the handler, enforces the timeout, and reports exactly one outcome. */
+export class Execution {
+  private timer: NodeJS.Timeout | null = null;
+  private isSettled = false;
+  private ctx: RunContext | null = null;
+  readonly retryDelay: (attempt: number) => number;
+
+  constructor(
+    readonly job: ClaimedJob,
+    private readonly task: TaskDefinition | undefined,
+    private readonly workerId: string,
+    private readonly log: Logger,
+    private readonly backend: Backend,
+    private readonly onSettled: (exec: Execution, settled: Settled) => void,
+  ) {
+    this.retryDelay = task?.retryDelay ?? (() => 60_000);
+  }
+
+  run(): void {
+    const { job, task } = this;
+    if (!task) {
+      // Claims only ask for registered tasks, so this means the registry changed under a running worker.
+      this.fail(new ErrandError("ERRAND_UNKNOWN_TASK", `No task named "${job.task}" is defined in worker ${this.workerId}.`));
+      return;
+    }
+    const ctx = (this.ctx = new RunContext(job.id, job.task, job.queue, job.attempt, job.maxAttempts, this.log, (value) =>
+      this.saveProgress(value),
+    ));
+    let pending: unknown;
+    try {
+      const args: unknown = JSON.parse(job.args);
+      pending = task.schema ? this.parseThenRun(task, args, ctx) : task.handler(args, ctx);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    this.timer = setTimeout(() => this.timeOut(), task.timeoutMs);
+    if (isThenable(pending)) pending.then((v) => this.succeed(v), (e) => this.fail(e));
+    else this.succeed(pending);
+  }
+
+  private async parseThenRun(task: TaskDefinition, args: unknown, ctx: RunContext): Promise<unknown> {
+    const parsed = await task.schema!["~standard"].validate(args);
+    if (parsed.issues) {
+      throw new ErrandError("ERRAND_INVALID", `stored args no longer match the task's schema: ${parsed.issues.map((i) => i.message).join("; ")}`);
+    }
+    return task.handler(parsed.value, ctx);
+  }
+
+  private timeOut(): void {
+    const error = new JobTimeoutError(
+      `Job ${this.job.id} (${this.job.task}) attempt ${this.job.attempt} ran past its ${formatMs(this.task!.timeoutMs)} timeout; its AbortSignal was aborted.`,
+    );
+    this.ctx?.abort(error);
+    this.fail(error);
+  }
+
+  /** Stops the attempt without an outcome of its own: the lease is gone or the worker is shutting down. */
+  lose(reason: string): void {
+    if (this.isSettled) return;
+    this.log.warn(`stopping job ${this.job.id} (${this.job.task}): ${reason}`);
+    this.ctx?.abort(new ErrandError("ERRAND_LEASE_LOST", `Job ${this.job.id} was stopped: ${reason}`));
+    this.settle({ kind: "lost" });
+  }
+
+  private succeed(value: unknown): void {
+    if (this.isSettled) return;
+    if (value === undefined) return this.settle({ kind: "succeeded", result: null });
+    const unsafe = findUnsafeJson(value, "result");
+    if (unsafe !== undefined) {
+      return this.fail(new ErrandError("ERRAND_BAD_RESULT", `The handler of ${this.job.task} returned a value that cannot be stored: ${unsafe}.`));
+    }
+    this.settle({ kind: "succeeded", result: JSON.stringify(value) });
+  }
+
+  private fail(error: unknown): void {
+    if (this.isSettled) return;
+    this.settle({ kind: "failed", error: toAttemptError(error, this.job.attempt, this.workerId) });
+  }
+
+  private settle(settled: Settled): void {
+    this.isSettled = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.onSettled(this, settled);
+  }
+
+  private async saveProgress(value: unknown): Promise<void> {
+    const unsafe = findUnsafeJson(value, "progress");
+    if (unsafe !== undefined) throw new ErrandError("ERRAND_INVALID", `ctx.progress(): ${unsafe}.`);
+    if (this.isSettled) return;
+    const held = await this.backend.progress(this.job.id, this.job.token, JSON.stringify(value));
+    if (!held) this.lose("its lease was lost while it reported progress");
+  }
+}
+
+export function toAttemptError(error: unknown, attempt: number, workerId: string): AttemptError {
+  const at = new Date().toISOString();
+  if (error instanceof Error) {
+    const out: AttemptError = { attempt, at, name: error.name, message: error.message || error.name, workerId };
+    if (error.stack) out.stack = error.stack;
+    return out;
+  }
+  let shown: string;
+  try {
+    shown = typeof error === "string" ? error : (JSON.stringify(error) ?? String(error));
+  } catch {
+    shown = String(error);
+  }
+  return { attempt, at, name: "NonError", message: `the handler threw a non-Error value: ${shown}`, workerId };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}

@@ -1,0 +1,399 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Backend, ClaimedJob, Outcome, WorkerInfo } from "../backends/backend.js";
+import { toMs, type Duration } from "../core/duration.js";
+import { checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import type { TaskDefinition } from "../task/define.js";
+import { Execution, type Settled } from "./execution.js";
+
+export interface WorkerOptions {
+  /** Handlers running at once. Default 10. */
+  concurrency?: number;
+  /** Queues to take jobs from; default every queue. */
+  queues?: readonly string[];
+  /** How long a claim holds without renewal; renewed every third of it. Default "15s". */
+  lease?: Duration;
+  /** On stop, how long running handlers may take to finish before they are aborted and released. Default "10s". */
+  grace?: Duration;
+  /** Fallback check for new jobs when no wake-up arrives. Default "1s". */
+  pollInterval?: Duration;
+  /** Most jobs claimed in one statement. Default 500. */
+  maxBatch?: number;
+}
+
+const WORKER_OPTIONS = ["concurrency", "queues", "lease", "grace", "pollInterval", "maxBatch"] as const;
+
+export interface WorkerHost {
+  backend(): Promise<Backend>;
+  now(): number;
+  readonly logger: Logger;
+  readonly retentionMs: number;
+  tasks(): ReadonlyMap<string, TaskDefinition>;
+}
+
+/** Claims jobs in batches, runs at most `concurrency` handlers, and writes their outcomes in batches. */
+export class Worker {
+  readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  readonly concurrency: number;
+  readonly queues: readonly string[] | null;
+  private readonly leaseMs: number;
+  private readonly graceMs: number;
+  private readonly pollMs: number;
+  private readonly maxBatch: number;
+  private readonly log: Logger;
+
+  private backend!: Backend;
+  private taskMap!: ReadonlyMap<string, TaskDefinition>;
+  private taskNames: string[] = [];
+  private buffer: ClaimedJob[] = [];
+  private head = 0;
+  private readonly running = new Map<string, Execution>();
+  private outcomes: Outcome[] = [];
+  private fetching = false;
+  private isIdle = false;
+  private isStopping = false;
+  private manual = false;
+  private flushing: Promise<void> | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
+  private offChange: (() => void) | null = null;
+  private lastFetchAt = 0;
+  private finishedSinceFetch = 0;
+  private lastNextRunCheck = 0;
+  private stopped: Promise<void> | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private backoffMs = 0;
+  /** Totals since start, for logs, tests and the CLI. */
+  readonly stats = { succeeded: 0, failed: 0, lost: 0 };
+
+  constructor(
+    private readonly host: WorkerHost,
+    options: WorkerOptions = {},
+  ) {
+    checkOptionNames("errand.work()", options, WORKER_OPTIONS);
+    const concurrency = options.concurrency ?? 10;
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+      throw new InvalidArgsError(`errand.work(): concurrency must be a whole number of at least 1, got ${String(concurrency)}.`);
+    }
+    this.concurrency = concurrency;
+    if (options.queues !== undefined && (!Array.isArray(options.queues) || options.queues.length === 0 || options.queues.some((q) => typeof q !== "string" || q === ""))) {
+      throw new InvalidArgsError(`errand.work(): queues must be a non-empty list of queue names, got ${JSON.stringify(options.queues)}. Leave it out to take every queue.`);
+    }
+    this.queues = options.queues ? [...options.queues] : null;
+    this.leaseMs = toMs(options.lease ?? "15s", "errand.work() lease", { allowZero: false });
+    this.graceMs = toMs(options.grace ?? "10s", "errand.work() grace");
+    this.pollMs = toMs(options.pollInterval ?? "1s", "errand.work() pollInterval", { allowZero: false });
+    this.maxBatch = options.maxBatch ?? 500;
+    if (!Number.isSafeInteger(this.maxBatch) || this.maxBatch < 1) {
+      throw new InvalidArgsError(`errand.work(): maxBatch must be a whole number of at least 1, got ${String(options.maxBatch)}.`);
+    }
+    this.log = host.logger;
+  }
+
+  /** Starts the loops; resolves once the worker has registered itself and is claiming. */
+  async start(): Promise<this> {
+    await this.prepare();
+    await this.heartbeat();
+    this.heartbeatTimer = setInterval(() => void this.maintain(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.pruneTimer = setInterval(() => void this.prune(), 60_000 + Math.floor(Math.random() * 10_000));
+    this.pruneTimer.unref();
+    this.offChange = this.backend.onChange(() => this.wake());
+    this.log.info(`worker ${this.id} started`, {
+      concurrency: this.concurrency,
+      queues: this.queues ?? "all",
+      tasks: this.taskNames,
+    });
+    this.pump();
+    return this;
+  }
+
+  private async prepare(): Promise<void> {
+    this.backend = await this.host.backend();
+    this.taskMap = this.host.tasks();
+    this.taskNames = [...this.taskMap.keys()];
+    if (this.taskNames.length === 0) {
+      throw new ErrandError("ERRAND_NO_TASKS", "errand.work(): no tasks are defined on this Errand, so the worker could run nothing. Define tasks with errand.task(...) before starting it.");
+    }
+  }
+
+  /** Claims one batch, runs it to the end and writes the outcomes; returns how many jobs ran. For tests. */
+  async runOnce(): Promise<number> {
+    this.manual = true;
+    if (!this.backend) await this.prepare();
+    const claimed = await this.claim(this.concurrency);
+    this.buffer.push(...claimed);
+    this.pump();
+    await this.drained();
+    await this.flush();
+    return claimed.length;
+  }
+
+  private drained(): Promise<void> {
+    if (this.running.size === 0 && this.head >= this.buffer.length) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** New jobs may be ready: from this process, another process's commit, or the poll timer. */
+  private wake = (): void => {
+    if (!this.isIdle || this.isStopping) return;
+    this.isIdle = false;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    this.pump();
+  };
+
+  private pump(): void {
+    while (this.running.size < this.concurrency && this.head < this.buffer.length) {
+      this.startJob(this.buffer[this.head++]!);
+    }
+    if (this.head > 0 && this.head >= this.buffer.length) {
+      this.buffer = [];
+      this.head = 0;
+    }
+    if (this.running.size === 0 && this.head >= this.buffer.length && this.idleWaiters.length > 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+    if (this.manual || this.isStopping || this.fetching || this.isIdle) return;
+    if (this.buffer.length - this.head < this.concurrency) void this.fetch();
+  }
+
+  private startJob(job: ClaimedJob): void {
+    const task = this.taskMap.get(job.task);
+    const exec = new Execution(job, task, this.id, this.log, this.backend, (e, s) => this.settle(e, s));
+    this.running.set(job.id, exec);
+    exec.run();
+  }
+
+  private settle(exec: Execution, settled: Settled): void {
+    this.running.delete(exec.job.id);
+    this.finishedSinceFetch++;
+    if (settled.kind === "lost") {
+      this.stats.lost++;
+    } else {
+      if (settled.kind === "succeeded") {
+        this.stats.succeeded++;
+        this.outcomes.push({ id: exec.job.id, token: exec.job.token, kind: "succeeded", result: settled.result });
+      } else {
+        this.stats.failed++;
+        const { job } = exec;
+        const retryAt = job.attempt < job.maxAttempts ? this.host.now() + exec.retryDelay(job.attempt) : null;
+        if (retryAt === null) this.log.warn(`job ${job.id} (${job.task}) failed for good after ${job.attempt} attempt(s): ${settled.error.message}`);
+        else this.log.info(`job ${job.id} (${job.task}) attempt ${job.attempt} failed, retrying in ${Math.round((retryAt - this.host.now()) / 1000)}s: ${settled.error.message}`);
+        this.outcomes.push({ id: job.id, token: job.token, kind: "failed", error: settled.error, retryAt });
+      }
+      this.scheduleFlush();
+    }
+    this.pump();
+  }
+
+  private scheduleFlush(): void {
+    if (this.outcomes.length >= this.maxBatch) void this.flush();
+    // A short delay gathers the completions of a burst into one transaction.
+    else if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 1);
+  }
+
+  /** Writes gathered outcomes in one transaction. Kept and retried if the database is unavailable. */
+  private async flush(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    while (this.flushing) await this.flushing;
+    if (this.outcomes.length === 0) return;
+    const batch = this.outcomes;
+    this.outcomes = [];
+    this.flushing = (async () => {
+      try {
+        const lost = await this.backend.complete(batch, this.host.now());
+        if (lost.length > 0) {
+          this.log.warn(`dropped the outcome of ${lost.length} job(s) whose lease this worker no longer held (cancelled, or taken over after the lease expired)`, { ids: lost.slice(0, 20) });
+        }
+      } catch (error) {
+        this.outcomes = batch.concat(this.outcomes);
+        this.log.error(`could not write ${batch.length} job outcome(s), will retry: ${(error as Error).message}`);
+        if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 1000);
+      }
+    })();
+    try {
+      await this.flushing;
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  private async fetch(): Promise<void> {
+    this.fetching = true;
+    try {
+      // Let timers, signals and I/O in between batches: with a synchronous engine a drain is all microtasks.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.isStopping) return;
+      await this.flush();
+      const limit = this.nextLimit();
+      const claimed = await this.claim(limit);
+      if (this.isStopping) {
+        await this.backend.release(claimed, this.host.now(), null);
+        return;
+      }
+      this.backoffMs = 0;
+      if (claimed.length < limit) this.goIdle();
+      if (claimed.length > 0) this.buffer.push(...claimed);
+    } catch (error) {
+      this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 100), 10_000);
+      this.log.error(`could not claim jobs, retrying in ${this.backoffMs}ms: ${(error as Error).message}`);
+      this.goIdle(this.backoffMs);
+    } finally {
+      this.fetching = false;
+    }
+    this.pump();
+  }
+
+  /** Sizes the next claim to about 50 ms of work at the rate jobs are finishing, so slow jobs are not hoarded. */
+  private nextLimit(): number {
+    const now = performance.now();
+    const elapsed = now - this.lastFetchAt;
+    const rate = this.lastFetchAt === 0 || elapsed <= 0 ? 0 : (this.finishedSinceFetch * 1000) / elapsed;
+    this.lastFetchAt = now;
+    this.finishedSinceFetch = 0;
+    const free = this.concurrency - this.running.size + this.concurrency - (this.buffer.length - this.head);
+    return Math.min(this.maxBatch, Math.max(free, Math.round(rate * 0.05)));
+  }
+
+  private claim(limit: number): Promise<ClaimedJob[]> {
+    return this.backend.claim({
+      workerId: this.id,
+      queues: this.queues,
+      tasks: this.taskNames,
+      limit,
+      now: this.host.now(),
+      leaseMs: this.leaseMs,
+    });
+  }
+
+  private goIdle(delayMs?: number): void {
+    this.isIdle = true;
+    let wait = delayMs ?? this.pollMs;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = setTimeout(this.wakeFromTimer, wait);
+    if (delayMs !== undefined) return;
+    // A job delayed to a near time should start on time, not at the next poll.
+    const now = Date.now();
+    if (now - this.lastNextRunCheck < 100) return;
+    this.lastNextRunCheck = now;
+    this.backend.nextRunAt({ queues: this.queues, tasks: this.taskNames }).then((runAt) => {
+      if (runAt === null || !this.isIdle || this.isStopping) return;
+      wait = Math.max(0, runAt - this.host.now());
+      if (wait < this.pollMs && this.pollTimer) {
+        clearTimeout(this.pollTimer);
+        this.pollTimer = setTimeout(this.wakeFromTimer, wait + 1);
+      }
+    }, () => {});
+  }
+
+  private wakeFromTimer = (): void => {
+    this.pollTimer = null;
+    this.wake();
+  };
+
+  private async heartbeat(): Promise<void> {
+    const info: WorkerInfo = {
+      id: this.id,
+      hostname: hostname(),
+      pid: process.pid,
+      queues: this.queues,
+      tasks: this.taskNames,
+      concurrency: this.concurrency,
+    };
+    // Only jobs held before the call are judged: one claimed meanwhile is not in its answer.
+    const before = new Set(this.running.keys());
+    for (let i = this.head; i < this.buffer.length; i++) before.add(this.buffer[i]!.id);
+    const held = new Set(await this.backend.heartbeat(info, this.host.now(), this.leaseMs));
+    const isLost = (id: string) => before.has(id) && !held.has(id);
+    // A job this worker no longer holds was cancelled or taken over: stop it and drop its outcome.
+    for (const exec of this.running.values()) {
+      if (isLost(exec.job.id)) exec.lose("its lease was lost (the job was cancelled, or another worker took it over after the lease expired)");
+    }
+    if (this.head < this.buffer.length) {
+      this.buffer = this.buffer.slice(this.head).filter((j) => !isLost(j.id));
+      this.head = 0;
+    }
+  }
+
+  private async maintain(): Promise<void> {
+    if (this.isStopping) return;
+    try {
+      await this.heartbeat();
+      const now = this.host.now();
+      const rescued = await this.backend.rescueExpired(now, (attempt) => {
+        return now + 1000 * Math.min(60, 2 ** Math.min(attempt - 1, 6));
+      });
+      if (rescued > 0) this.log.warn(`${rescued} job(s) had an expired lease (their worker died or froze) and were put back to run again`);
+    } catch (error) {
+      this.log.error(`heartbeat failed, will retry: ${(error as Error).message}`);
+    }
+  }
+
+  private async prune(): Promise<void> {
+    try {
+      let total = 0;
+      for (let n = 1000; n === 1000; ) {
+        n = await this.backend.prune(this.host.now() - this.host.retentionMs, 1000);
+        total += n;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (total > 0) this.log.debug(`pruned ${total} finished job(s) past retention`);
+    } catch (error) {
+      this.log.error(`pruning finished jobs failed: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Stops claiming, gives back jobs that had not started, lets running handlers finish within the grace period,
+   * then aborts the rest and releases them so another worker takes them at once. Safe to call twice.
+   */
+  stop(options: { grace?: Duration } = {}): Promise<void> {
+    this.stopped ??= this.shutdown(options.grace === undefined ? this.graceMs : toMs(options.grace, "worker.stop() grace"));
+    return this.stopped;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    this.isStopping = true;
+    this.offChange?.();
+    for (const t of [this.pollTimer, this.pruneTimer]) if (t) clearTimeout(t);
+    if (!this.backend) return;
+    const unstarted = this.buffer.slice(this.head);
+    this.buffer = [];
+    this.head = 0;
+    const now = () => this.host.now();
+    try {
+      if (unstarted.length > 0) await this.backend.release(unstarted, now(), null);
+      if (this.running.size > 0) {
+        this.log.info(`waiting up to ${graceMs}ms for ${this.running.size} running job(s) to finish`);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([this.drained(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+        clearTimeout(timer);
+      }
+      const interrupted = [...this.running.values()];
+      for (const exec of interrupted) exec.lose("the worker shut down before the job finished (grace period over)");
+      await this.flush();
+      if (interrupted.length > 0) {
+        const at = new Date(now()).toISOString();
+        for (const exec of interrupted) {
+          await this.backend.release([exec.job], now(), {
+            attempt: exec.job.attempt,
+            at,
+            name: "Interrupted",
+            message: `Interrupted: worker ${this.id} shut down after its ${graceMs}ms grace period; released to run again (not counted as an attempt).`,
+            workerId: this.id,
+          });
+        }
+        this.log.warn(`released ${interrupted.length} interrupted job(s) for another worker`);
+      }
+      await this.backend.removeWorker(this.id);
+    } finally {
+      if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.log.info(`worker ${this.id} stopped`, this.stats);
+    }
+  }
+}

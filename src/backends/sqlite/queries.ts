@@ -36,12 +36,11 @@ WHERE state = 'ready' AND task IN (SELECT value FROM json_each(:tasks)) ${queueF
 export const NEXT_RUN_AT_ANY_QUEUE = nextRunAt("");
 export const NEXT_RUN_AT_FROM_QUEUES = nextRunAt("AND queue IN (SELECT value FROM json_each(:queues))");
 
-// The common success (no result) is one statement per lease token; RETURNING tells which leases were still held.
+// The common success (no result) is one statement per lease token.
 export const SUCCEED_MANY = /* sql */ `
 UPDATE errand_jobs
 SET state = 'succeeded', finished_at = ?, lease_token = NULL, lease_expires_at = NULL
-WHERE id IN (SELECT value FROM json_each(?)) AND lease_token = ? AND state = 'running'
-RETURNING id`;
+WHERE id IN (SELECT value FROM json_each(?)) AND lease_token = ? AND state = 'running'`;
 
 export const SUCCEED_WITH_RESULT = /* sql */ `
 UPDATE errand_jobs

@@ -1,0 +1,306 @@
+// The storage contract: every backend passes this suite unchanged. Fixtures reach each state through the
+// Backend's own methods and explicit times, so no test sleeps.
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import type { Backend, NewJob, WorkerInfo } from "../../src/backends/backend.js";
+
+const T0 = 1_700_000_000_000;
+const LEASE = 10_000;
+
+export function runBackendContract(name: string, fresh: () => Promise<Backend>): void {
+  describe(`backend contract: ${name}`, () => {
+    let b: Backend;
+    beforeEach(async () => {
+      b = await fresh();
+      await b.migrate();
+    });
+    afterEach(async () => {
+      await b.close();
+    });
+
+    const job = (over: Partial<NewJob> = {}): NewJob => ({
+      task: "t",
+      queue: "default",
+      args: "{}",
+      priority: 0,
+      runAt: T0,
+      maxAttempts: 3,
+      key: null,
+      createdAt: T0,
+      ...over,
+    });
+    const claim = (over: Partial<Parameters<Backend["claim"]>[0]> = {}) =>
+      b.claim({ workerId: "w1", queues: null, tasks: ["t"], limit: 10, now: T0, leaseMs: LEASE, ...over });
+    const worker = (id = "w1", tasks = ["t"]): WorkerInfo => ({ id, hostname: "h", pid: 1, queues: null, tasks, concurrency: 1 });
+    const enqueueOne = async (over: Partial<NewJob> = {}) => (await b.enqueue([job(over)]))[0]!.id;
+
+    it("migrates twice without harm", async () => {
+      await b.migrate();
+      assert.deepEqual(await b.counts(), []);
+    });
+
+    it("stores an enqueued job with every field", async () => {
+      const [r] = await b.enqueue([job({ args: '{"to":"a@b.c"}', queue: "email", priority: 2, maxAttempts: 5 })]);
+      assert.equal(r!.created, true);
+      const rec = await b.get(r!.id);
+      assert.ok(rec);
+      assert.equal(rec.task, "t");
+      assert.equal(rec.queue, "email");
+      assert.equal(rec.state, "ready");
+      assert.deepEqual(rec.args, { to: "a@b.c" });
+      assert.equal(rec.priority, 2);
+      assert.equal(rec.attempt, 0);
+      assert.equal(rec.maxAttempts, 5);
+      assert.equal(rec.runAt.getTime(), T0);
+      assert.equal(rec.createdAt.getTime(), T0);
+      assert.deepEqual(rec.errors, []);
+      assert.equal(await b.get("999999"), null);
+    });
+
+    it("enqueues a batch in order", async () => {
+      const rs = await b.enqueue([job({ args: "1" }), job({ args: "2" }), job({ args: "3" })]);
+      assert.equal(rs.length, 3);
+      const args = await Promise.all(rs.map(async (r) => (await b.get(r.id))!.args));
+      assert.deepEqual(args, [1, 2, 3]);
+    });
+
+    it("de-duplicates by key while a job is ready or running, not after", async () => {
+      const first = await b.enqueue([job({ key: "k" })]);
+      const again = await b.enqueue([job({ key: "k", args: '"other"' })]);
+      assert.equal(again[0]!.id, first[0]!.id);
+      assert.equal(again[0]!.created, false);
+      const [c] = await claim();
+      assert.equal((await b.enqueue([job({ key: "k" })]))[0]!.id, first[0]!.id, "running still de-duplicates");
+      await b.complete([{ id: c!.id, token: c!.token, kind: "succeeded", result: null }], T0);
+      const later = await b.enqueue([job({ key: "k" })]);
+      assert.equal(later[0]!.created, true);
+      assert.notEqual(later[0]!.id, first[0]!.id);
+    });
+
+    it("claims due jobs only, in priority then run-time order, up to the limit", async () => {
+      const late = await enqueueOne({ runAt: T0 + 60_000 });
+      const low = await enqueueOne({ priority: 5 });
+      const high = await enqueueOne({ priority: -1, runAt: T0 - 10 });
+      const mid = await enqueueOne({ priority: 0, runAt: T0 - 5 });
+      const first = await claim({ limit: 2 });
+      assert.deepEqual(first.map((j) => j.id), [high, mid]);
+      const second = await claim();
+      assert.deepEqual(second.map((j) => j.id), [low]);
+      const third = await claim({ now: T0 + 60_000 });
+      assert.deepEqual(third.map((j) => j.id), [late]);
+    });
+
+    it("claims only the asked queues and the tasks the worker can run", async () => {
+      const a = await enqueueOne({ queue: "a" });
+      const other = await enqueueOne({ queue: "b" });
+      const unknown = await enqueueOne({ task: "not-here" });
+      assert.deepEqual((await claim({ queues: ["a"] })).map((j) => j.id), [a]);
+      assert.deepEqual((await claim()).map((j) => j.id), [other]);
+      assert.deepEqual(await claim(), []);
+      assert.equal((await b.get(unknown))!.state, "ready");
+      const waiting = await b.waitingByTask(T0);
+      assert.deepEqual(waiting.map((w) => [w.task, w.count]), [["not-here", 1]]);
+    });
+
+    it("marks a claim running with a lease, a token and the next attempt", async () => {
+      const id = await enqueueOne();
+      const [c] = await claim();
+      assert.equal(c!.id, id);
+      assert.equal(c!.attempt, 1);
+      assert.ok(c!.token);
+      const rec = (await b.get(id))!;
+      assert.equal(rec.state, "running");
+      assert.equal(rec.workerId, "w1");
+      assert.equal(rec.leaseExpiresAt!.getTime(), T0 + LEASE);
+      assert.equal(rec.startedAt!.getTime(), T0);
+    });
+
+    it("never hands one job to two claims", async () => {
+      await b.enqueue(Array.from({ length: 50 }, () => job()));
+      const batches = await Promise.all([1, 2, 3, 4, 5].map((i) => claim({ workerId: `w${i}`, limit: 20 })));
+      const ids = batches.flat().map((j) => j.id);
+      assert.equal(ids.length, 50);
+      assert.equal(new Set(ids).size, 50);
+    });
+
+    it("completes successes, with and without a result", async () => {
+      const a = await enqueueOne();
+      const c2 = await enqueueOne();
+      const [ja, jb] = await claim();
+      const lost = await b.complete(
+        [
+          { id: ja!.id, token: ja!.token, kind: "succeeded", result: null },
+          { id: jb!.id, token: jb!.token, kind: "succeeded", result: '{"n":1}' },
+        ],
+        T0 + 5,
+      );
+      assert.deepEqual(lost, []);
+      const ra = (await b.get(a))!;
+      assert.equal(ra.state, "succeeded");
+      assert.equal(ra.result, null);
+      assert.equal(ra.finishedAt!.getTime(), T0 + 5);
+      assert.equal(ra.leaseExpiresAt, null);
+      assert.deepEqual((await b.get(c2))!.result, { n: 1 });
+    });
+
+    it("ignores a write whose token no longer holds the lease", async () => {
+      const id = await enqueueOne();
+      const [c] = await claim();
+      const lost = await b.complete([{ id, token: "not-the-token", kind: "succeeded", result: null }], T0);
+      assert.deepEqual(lost, [id]);
+      assert.equal((await b.get(id))!.state, "running");
+      assert.equal(await b.progress(id, "not-the-token", "50"), false);
+      assert.equal(await b.progress(id, c!.token, "50"), true);
+      assert.equal((await b.get(id))!.progress, 50);
+    });
+
+    it("fails an attempt into a retry, keeping every error", async () => {
+      const id = await enqueueOne({ maxAttempts: 2 });
+      const [c] = await claim();
+      const err = { attempt: 1, at: new Date(T0).toISOString(), message: "boom", stack: "Error: boom\n  at x" };
+      await b.complete([{ id, token: c!.token, kind: "failed", error: err, retryAt: T0 + 1000 }], T0);
+      let rec = (await b.get(id))!;
+      assert.equal(rec.state, "ready");
+      assert.equal(rec.runAt.getTime(), T0 + 1000);
+      assert.deepEqual(rec.errors, [err]);
+      assert.deepEqual(await claim(), [], "not before its retry time");
+      const [c2] = await claim({ now: T0 + 1000 });
+      assert.equal(c2!.attempt, 2);
+      const err2 = { ...err, attempt: 2, message: "boom again" };
+      await b.complete([{ id, token: c2!.token, kind: "failed", error: err2, retryAt: null }], T0 + 2000);
+      rec = (await b.get(id))!;
+      assert.equal(rec.state, "failed");
+      assert.equal(rec.finishedAt!.getTime(), T0 + 2000);
+      assert.deepEqual(rec.errors.map((e) => e.message), ["boom", "boom again"]);
+    });
+
+    it("renews the leases a worker holds and tells which it lost", async () => {
+      const keep = await enqueueOne();
+      const gone = await enqueueOne();
+      await claim();
+      await b.cancel(gone, T0);
+      const held = await b.heartbeat(worker(), T0 + 5000, LEASE);
+      assert.deepEqual(held, [keep]);
+      assert.equal((await b.get(keep))!.leaseExpiresAt!.getTime(), T0 + 5000 + LEASE);
+      const alive = await b.workers(T0);
+      assert.deepEqual(alive.map((w) => [w.id, w.tasks]), [["w1", ["t"]]]);
+      assert.deepEqual(await b.workers(T0 + 5001), []);
+      await b.removeWorker("w1");
+      assert.deepEqual(await b.workers(0), []);
+    });
+
+    it("rescues expired leases as a counted attempt, failing jobs out of attempts", async () => {
+      const retried = await enqueueOne({ maxAttempts: 2 });
+      const spent = await enqueueOne({ maxAttempts: 1 });
+      const [c] = await claim();
+      assert.equal(await b.rescueExpired(T0 + LEASE - 1, () => T0), 0, "not before the lease ends");
+      assert.equal(await b.rescueExpired(T0 + LEASE + 1, (attempt) => T0 + LEASE + 1000 * attempt), 2);
+      const r = (await b.get(retried))!;
+      assert.equal(r.state, "ready");
+      assert.equal(r.runAt.getTime(), T0 + LEASE + 1000);
+      assert.match(r.errors[0]!.message, /lease/);
+      assert.equal((await b.get(spent))!.state, "failed");
+      // The old holder can no longer write.
+      assert.deepEqual(await b.complete([{ id: retried, token: c!.token, kind: "succeeded", result: null }], T0), [retried]);
+    });
+
+    it("releases a claim without counting the attempt", async () => {
+      const id = await enqueueOne();
+      const [c] = await claim();
+      await b.release([{ id, token: c!.token }], T0 + 7, { attempt: 1, at: "x", message: "Interrupted" });
+      const rec = (await b.get(id))!;
+      assert.equal(rec.state, "ready");
+      assert.equal(rec.attempt, 0);
+      assert.equal(rec.runAt.getTime(), T0 + 7);
+      assert.deepEqual(rec.errors.map((e) => e.message), ["Interrupted"]);
+      assert.equal((await claim({ now: T0 + 7 }))[0]!.attempt, 1);
+    });
+
+    it("cancels ready and running jobs, and leaves finished ones alone", async () => {
+      const ready = await enqueueOne({ runAt: T0 + 1 });
+      const running = await enqueueOne();
+      const [c] = await claim();
+      assert.equal(await b.cancel(ready, T0), "cancelled");
+      assert.equal(await b.cancel(running, T0), "cancelled");
+      assert.deepEqual(await b.complete([{ id: running, token: c!.token, kind: "succeeded", result: null }], T0), [running]);
+      assert.equal((await b.get(running))!.state, "cancelled");
+      const done = await enqueueOne();
+      const [d] = await claim();
+      await b.complete([{ id: done, token: d!.token, kind: "succeeded", result: null }], T0);
+      assert.equal(await b.cancel(done, T0), "succeeded");
+      assert.equal(await b.cancel("424242", T0), null);
+    });
+
+    it("retries failed and cancelled jobs with at least one attempt left", async () => {
+      const id = await enqueueOne({ maxAttempts: 1 });
+      const [c] = await claim();
+      await b.complete([{ id, token: c!.token, kind: "failed", error: { attempt: 1, at: "x", message: "no" }, retryAt: null }], T0);
+      const cancelled = await enqueueOne();
+      await b.cancel(cancelled, T0);
+      const untouched = await enqueueOne();
+      assert.deepEqual(await b.retry({ ids: [id, untouched] }, T0 + 50), [id]);
+      const rec = (await b.get(id))!;
+      assert.equal(rec.state, "ready");
+      assert.equal(rec.maxAttempts, 2);
+      assert.equal(rec.finishedAt, null);
+      assert.deepEqual(await b.retry({ state: "cancelled" }, T0), [cancelled]);
+      const again = (await claim({ now: T0 + 50 })).find((j) => j.id === id);
+      assert.equal(again!.attempt, 2);
+    });
+
+    it("lists newest first with filters and keyset pages; counts per queue and state", async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push(await enqueueOne({ task: i % 2 ? "odd" : "t", queue: i < 2 ? "q1" : "q2" }));
+      const all = await b.list({ limit: 3 });
+      assert.deepEqual(all.map((j) => j.id), [ids[4], ids[3], ids[2]]);
+      const next = await b.list({ limit: 3, before: all[2]!.id });
+      assert.deepEqual(next.map((j) => j.id), [ids[1], ids[0]]);
+      assert.deepEqual((await b.list({ task: "odd", limit: 10 })).map((j) => j.id), [ids[3], ids[1]]);
+      assert.deepEqual((await b.list({ queue: "q1", limit: 10 })).map((j) => j.id), [ids[1], ids[0]]);
+      await b.cancel(ids[0]!, T0);
+      assert.deepEqual((await b.list({ state: "cancelled", limit: 10 })).map((j) => j.id), [ids[0]]);
+      const counts = (await b.counts()).map((c) => [c.queue, c.state, c.count]);
+      assert.deepEqual(counts, [["q1", "cancelled", 1], ["q1", "ready", 1], ["q2", "ready", 3]]);
+      assert.equal((await b.oldestWaiting(T0))!.getTime(), T0);
+      assert.equal(await b.oldestWaiting(T0 - 1), null);
+    });
+
+    it("prunes succeeded and cancelled jobs past retention, never failed ones", async () => {
+      const ok = await enqueueOne();
+      const bad = await enqueueOne({ maxAttempts: 1 });
+      const fresh = await enqueueOne();
+      const [c1, c2] = await claim({ limit: 2 });
+      await b.complete(
+        [
+          { id: c1!.id, token: c1!.token, kind: "succeeded", result: null },
+          { id: c2!.id, token: c2!.token, kind: "failed", error: { attempt: 1, at: "x", message: "x" }, retryAt: null },
+        ],
+        T0,
+      );
+      assert.equal(await b.prune(T0 + 1, 100), 1);
+      assert.equal(await b.get(ok), null);
+      assert.equal((await b.get(bad))!.state, "failed");
+      assert.equal((await b.get(fresh))!.state, "ready");
+      assert.equal(await b.remove(bad), true);
+      assert.equal(await b.get(bad), null);
+    });
+
+    it("tells the earliest run time a worker could claim", async () => {
+      assert.equal(await b.nextRunAt({ queues: null, tasks: ["t"] }), null);
+      await enqueueOne({ runAt: T0 + 500 });
+      await enqueueOne({ runAt: T0 + 100, task: "other" });
+      await enqueueOne({ runAt: T0 + 300, queue: "q" });
+      assert.equal(await b.nextRunAt({ queues: null, tasks: ["t"] }), T0 + 300);
+      assert.equal(await b.nextRunAt({ queues: ["default"], tasks: ["t"] }), T0 + 500);
+    });
+
+    it("calls change listeners after writes", async () => {
+      let calls = 0;
+      const off = b.onChange(() => calls++);
+      await enqueueOne();
+      await new Promise((r) => setTimeout(r, 20));
+      assert.ok(calls >= 1);
+      off();
+    });
+  });
+}

@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { findUnsafeJson } from "./json-safe.js";
+
+describe("findUnsafeJson", () => {
+  it("accepts what JSON carries faithfully", () => {
+    assert.equal(findUnsafeJson({ a: 1, b: "x", c: [true, null, { d: 2.5 }], e: undefined }), undefined);
+    assert.equal(findUnsafeJson(Object.assign(Object.create(null), { a: 1 })), undefined);
+    const shared = { x: 1 };
+    assert.equal(findUnsafeJson({ a: shared, b: shared }), undefined, "a shared object is not a cycle");
+  });
+
+  it("names the path and the fix for each kind of unsafe value", () => {
+    assert.match(findUnsafeJson({ user: { send: () => 1 } })!, /^args\.user\.send is a function/);
+    assert.match(findUnsafeJson({ n: 10n })!, /^args\.n is a BigInt.*as a string/);
+    assert.match(findUnsafeJson({ s: Symbol("x") })!, /^args\.s is a symbol/);
+    assert.match(findUnsafeJson({ list: [1, undefined] })!, /^args\.list\[1\] is undefined/);
+    assert.match(findUnsafeJson({ at: new Date() })!, /^args\.at is a Date instance.*toISOString/);
+    assert.match(findUnsafeJson({ m: new Map() })!, /^args\.m is a Map instance/);
+    assert.match(findUnsafeJson({ x: NaN })!, /^args\.x is NaN/);
+    assert.match(findUnsafeJson({ "odd key": Infinity })!, /^args\["odd key"\] is Infinity/);
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    assert.match(findUnsafeJson(loop)!, /^args\.self refers back to itself/);
+  });
+});

@@ -40,7 +40,6 @@ export function startChild(script, args = []) {
 
   return {
     child,
-    /** Also sets `message.at`, the parent's clock when the message arrived. */
     next(type) {
       return new Promise((resolve, reject) => {
         waiters.push({ type, resolve, reject });

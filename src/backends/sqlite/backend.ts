@@ -85,18 +85,18 @@ export class SqliteBackend implements Backend {
     await this.run(
       this.transaction(() => {
         const version = this.db.pragma("user_version", { simple: true }) as number;
-        if (version > MIGRATIONS.length) {
-          throw new ErrandError(
-            "ERRAND_SCHEMA_NEWER",
-            `SQLite database ${this.file} has errand schema version ${version}, but this errand knows only ` +
-              `${MIGRATIONS.length}: a newer errand migrated it. Upgrade errand here too (npm install errand@latest).`,
-          );
-        }
         if (version > 0 && !this.hasJobsTable()) {
           throw new ErrandError(
             "ERRAND_NOT_ERRAND_DB",
             `SQLite database ${this.file} belongs to another application (user_version ${version}, no errand tables). ` +
               `Give errand its own file, e.g. database: "sqlite:./errand.db".`,
+          );
+        }
+        if (version > MIGRATIONS.length) {
+          throw new ErrandError(
+            "ERRAND_SCHEMA_NEWER",
+            `SQLite database ${this.file} has errand schema version ${version}, but this errand knows only ` +
+              `${MIGRATIONS.length}: a newer errand migrated it. Upgrade errand here too (npm install errand@latest).`,
           );
         }
         for (let v = version; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
@@ -415,6 +415,12 @@ export class SqliteBackend implements Backend {
 
 function openDatabase(file: string, durability: "normal" | "full"): Database.Database {
   let db: Database.Database | undefined;
+  if (file !== ":memory:" && !existsSync(dirname(file))) {
+    throw new BackendUnavailableError(
+      `Cannot open SQLite database ${file}: the directory ${dirname(file)} does not exist. Create the directory or ` +
+        `choose a writable path with the database option or ERRAND_DATABASE_URL.`,
+    );
+  }
   try {
     db = new Database(file, { timeout: SYNC_BUSY_TIMEOUT_MS });
     db.pragma("journal_mode = WAL");

@@ -1,0 +1,64 @@
+// An errand worker in its own process, as in production: `node worker-child.mjs <database> <mode> <n> <concurrency>`.
+//   drain:  runs the n jobs already stored, and reports how long until all n handlers ran and all n are stored as
+//           succeeded (the clock starts just before errand.work() and stops when errand.status() shows n succeeded).
+//   pickup: idles until jobs arrive; each handler sends its start time on the shared clock to the parent.
+import { Errand } from "errand";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { reportFailures, sharedNow } from "./lib/child.mjs";
+
+reportFailures();
+const [database, mode, nArg, concurrencyArg] = process.argv.slice(2);
+const n = Number(nArg);
+const concurrency = Number(concurrencyArg);
+
+const logger = {
+  debug() {},
+  info() {},
+  warn: (message, fields) => console.error(`errand warn: ${message}`, fields ?? ""),
+  error: (message, fields) => console.error(`errand error: ${message}`, fields ?? ""),
+};
+const errand = new Errand({ database, logger });
+
+if (mode === "drain") {
+  let handled = 0;
+  let allHandled;
+  const handledAll = new Promise((resolve) => (allHandled = resolve));
+  errand.task("send-email", async () => {
+    if (++handled === n) allHandled(performance.now());
+  });
+  await errand.migrate(); // opens the file before the clock starts
+  const started = performance.now();
+  const worker = await errand.work({ concurrency });
+  const handledAt = await handledAll;
+  let polls = 0;
+  let counts;
+  for (;;) {
+    polls++;
+    counts = Object.fromEntries((await errand.status()).counts.map((c) => [c.state, c.count]));
+    if ((counts.succeeded ?? 0) + (counts.failed ?? 0) >= n) break;
+    await nextTurn();
+  }
+  const storedAt = performance.now();
+  const stats = { ...worker.stats };
+  await errand.close();
+  if (counts.succeeded !== n || handled !== n) {
+    throw new Error(`errand drain: ${handled} handlers ran, counts ${JSON.stringify(counts)}, expected ${n} succeeded`);
+  }
+  process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started, polls, stats });
+} else if (mode === "pickup") {
+  errand.task("send-email", async (_args, ctx) => {
+    const t = sharedNow();
+    process.send({ type: "started", id: ctx.id, t });
+  });
+  await errand.work({ concurrency });
+  process.on("message", async (message) => {
+    if (message.type === "ping") process.send({ type: "pong", t: sharedNow() });
+    if (message.type === "stop") {
+      await errand.close();
+      process.disconnect();
+    }
+  });
+  process.send({ type: "ready" });
+} else {
+  throw new Error(`worker-child: unknown mode ${mode}`);
+}

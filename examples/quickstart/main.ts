@@ -31,7 +31,7 @@ try {
   const thumb = await thumbnail.result({ timeout: "30s" });
   const record = await thumbnail.get();
   console.log(`   job ${thumbnail.id} done after ${record.attempt} attempts (first error: "${record.errors[0]?.message}"): ${JSON.stringify(thumb)}\n`);
-  console.log("3. Inspect them any time: npx errand status, npx errand jobs, npx errand show <id>");
+  console.log("3. Inspect them any time: npm run errand -- status | jobs | show <id>   (npx errand … in your own project)");
 } finally {
   stop();
   await new Promise((resolve) => worker.once("exit", resolve));

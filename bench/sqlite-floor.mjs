@@ -21,24 +21,30 @@ function openDatabase(file) {
 /** The backend adapter run.mjs uses; a postgres one will have the same shape. */
 export function openBackend() {
   const dir = mkdtempSync(join(tmpdir(), "errand-bench-"));
+  const path = (name) => join(dir, `${name}.db`);
+  let files = 0;
   return {
     name: "sqlite",
     description: "SQLite file in a temp dir, WAL, synchronous=NORMAL, better-sqlite3",
     dir,
-    databaseUrl: (name) => `sqlite:${join(dir, `${name}.db`)}`,
-    enqueueFloor: () => enqueueFloor(join(dir, "floor-enqueue.db")),
-    drainFloor: (n, concurrency) => drainFloor(join(dir, `floor-drain-${n}.db`), n, concurrency),
+    databaseUrl: (name) => `sqlite:${path(name)}`,
+    enqueueFloor: () => enqueueFloor(path("floor-enqueue")),
+    /** The same INSERT into a database errand has already migrated (`name` as given to databaseUrl). */
+    enqueueOnErrandSchema: (name) => enqueueFloor(path(name), { table: "errand_jobs", create: false }),
+    drainFloor: (n, concurrency) => drainFloor(path(`floor-drain-${n}-${files++}`), n, concurrency),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
-/** One prepared INSERT of a row like errand's, into a table with only its primary key. */
-function enqueueFloor(file) {
+/** One prepared INSERT of a row like errand's, by default into a table with only its primary key. */
+function enqueueFloor(file, { table = "jobs", create = true } = {}) {
   const db = openDatabase(file);
-  db.exec(`CREATE TABLE jobs (
-    id INTEGER PRIMARY KEY, task TEXT NOT NULL, queue TEXT NOT NULL, state TEXT NOT NULL, args TEXT NOT NULL,
-    priority INTEGER NOT NULL, run_at INTEGER NOT NULL, max_attempts INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
-  const insert = db.prepare(`INSERT INTO jobs (task, queue, state, args, priority, run_at, max_attempts, created_at)
+  if (create) {
+    db.exec(`CREATE TABLE ${table} (
+      id INTEGER PRIMARY KEY, task TEXT NOT NULL, queue TEXT NOT NULL, state TEXT NOT NULL, args TEXT NOT NULL,
+      priority INTEGER NOT NULL, run_at INTEGER NOT NULL, max_attempts INTEGER NOT NULL, created_at INTEGER NOT NULL)`);
+  }
+  const insert = db.prepare(`INSERT INTO ${table} (task, queue, state, args, priority, run_at, max_attempts, created_at)
     VALUES (?, ?, 'ready', ?, ?, ?, ?, ?)`);
   return {
     enqueue(args) {

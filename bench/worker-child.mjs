@@ -3,7 +3,7 @@
 //           succeeded (the clock starts just before errand.work() and stops when errand.status() shows n succeeded).
 //   pickup: idles until jobs arrive; each handler sends its start time on the shared clock to the parent.
 import { Errand } from "errand";
-import { setImmediate as nextTurn } from "node:timers/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { reportFailures, sharedNow } from "./lib/child.mjs";
 
 reportFailures();
@@ -19,6 +19,12 @@ const logger = {
 };
 const errand = new Errand({ database, logger });
 
+function countByState(counts) {
+  const by = {};
+  for (const c of counts) by[c.state] = (by[c.state] ?? 0) + c.count;
+  return by;
+}
+
 if (mode === "drain") {
   let handled = 0;
   let allHandled;
@@ -30,15 +36,21 @@ if (mode === "drain") {
   const started = performance.now();
   const worker = await errand.work({ concurrency });
   const handledAt = await handledAll;
+  // The worker writes outcomes on a 1 ms timer, and status() holds this thread while it reads, so wait that long
+  // first. status() reads when called: the clock stops just before the call that shows all n succeeded.
   let polls = 0;
   let counts;
+  let storedAt;
   for (;;) {
+    await sleep(1);
     polls++;
-    counts = Object.fromEntries((await errand.status()).counts.map((c) => [c.state, c.count]));
-    if ((counts.succeeded ?? 0) + (counts.failed ?? 0) >= n) break;
-    await nextTurn();
+    const at = performance.now();
+    counts = countByState((await errand.status()).counts);
+    if ((counts.succeeded ?? 0) + (counts.failed ?? 0) >= n) {
+      storedAt = at;
+      break;
+    }
   }
-  const storedAt = performance.now();
   const stats = { ...worker.stats };
   await errand.close();
   if (counts.succeeded !== n || handled !== n) {

@@ -1,0 +1,296 @@
+// errand's benchmark: enqueue latency, drain throughput and pickup latency, each beside a floor measured in the
+// same run. `npm run bench [-- --quick] [-- --backend sqlite]`; figures also go to bench/results/<backend>.json.
+import { Errand } from "errand";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { sharedNow, startChild } from "./lib/child.mjs";
+import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+
+/**
+ * Each backend module exports openBackend(): { name, description, dir, databaseUrl(name), enqueueFloor(),
+ * enqueueOnErrandSchema(name), drainFloor(n, concurrency), cleanup() }.
+ */
+const BACKENDS = {
+  sqlite: "./sqlite-floor.mjs",
+};
+
+const TARGETS = {
+  enqueueP50VsFloor: 1.5,
+  enqueueP99Us: 50,
+  drainJobsPerSec: 150_000,
+  drainVsFloor: 0.5,
+  pickupP50Ms: 1,
+};
+
+/** Measured earlier on this machine with their own defaults; not re-measured by this script. */
+const PEERS_REFERENCE = { "graphile-worker": 40_000, BullMQ: 24_000, plainjob: 16_000 };
+
+let quick = false;
+let backendName = "sqlite";
+for (let i = 2; i < process.argv.length; i++) {
+  const arg = process.argv[i];
+  if (arg === "--quick") quick = true;
+  else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
+  else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
+  else usage(`unknown argument ${arg}`);
+}
+if (!Object.hasOwn(BACKENDS, backendName)) usage(`unknown backend "${backendName}"`);
+
+const COUNTS = quick
+  ? { enqueueWarmup: 500, enqueue: 2_000, drain: [5_000], drainTrials: 1, pickupWarmup: 5, pickup: 50 }
+  : { enqueueWarmup: 2_000, enqueue: 20_000, drain: [20_000, 100_000], drainTrials: 3, pickupWarmup: 20, pickup: 300 };
+const CONCURRENCY = 10;
+const ARGS = { to: "user@example.com" };
+const quiet = { debug() {}, info() {}, warn: console.error, error: console.error };
+const yes = (ok) => (ok ? "yes" : "NO");
+
+function usage(problem) {
+  console.error(`bench: ${problem}\nusage: node bench/run.mjs [--quick] [--backend ${Object.keys(BACKENDS).join("|")}]`);
+  process.exit(2);
+}
+
+/** Times `count` calls of each subject, in alternating blocks so drift and noise fall on all alike. Samples in µs. */
+async function timeEnqueues(subjects, count, blocks) {
+  const samples = Object.fromEntries(Object.keys(subjects).map((k) => [k, []]));
+  const perBlock = Math.ceil(count / blocks);
+  for (let b = 0; b < blocks; b++) {
+    for (const [name, enqueue] of Object.entries(subjects)) {
+      const out = samples[name];
+      for (let i = 0; i < perBlock && out.length < count; i++) {
+        const t0 = performance.now();
+        await enqueue(ARGS);
+        out.push((performance.now() - t0) * 1000);
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
+}
+
+async function benchEnqueue(backend, plainjob) {
+  const errand = new Errand({ database: backend.databaseUrl("enqueue"), logger: quiet });
+  const task = errand.task("send-email", async () => {});
+  const floor = backend.enqueueFloor();
+  // Diagnostic: the floor's INSERT into a file errand migrated, to tell the schema's cost from the code's.
+  const migrated = new Errand({ database: backend.databaseUrl("errand-schema"), logger: quiet });
+  await migrated.migrate();
+  await migrated.close();
+  const onSchema = backend.enqueueOnErrandSchema("errand-schema");
+  const anchor = plainjob?.plainjobEnqueue(join(backend.dir, "plainjob-enqueue.db"));
+  const subjects = { errand: (a) => task.enqueue(a), floor: (a) => floor.enqueue(a), onErrandSchema: (a) => onSchema.enqueue(a) };
+  if (anchor) subjects.plainjob = (a) => anchor.enqueue(a);
+  await timeEnqueues(subjects, COUNTS.enqueueWarmup, 1);
+  const result = await timeEnqueues(subjects, COUNTS.enqueue, 4);
+  await errand.close();
+  floor.close();
+  onSchema.close();
+  anchor?.close();
+  return result;
+}
+
+async function errandDrain(backend, n, trial) {
+  const database = backend.databaseUrl(`drain-${n}-${trial}`);
+  const errand = new Errand({ database, logger: quiet });
+  const task = errand.task("send-email", async () => {});
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += 1000) {
+    await task.enqueueMany(Array.from({ length: Math.min(1000, n - i) }, () => ARGS));
+  }
+  const enqueueManyMs = performance.now() - t0;
+  await errand.close();
+  const child = startChild(join(here, "worker-child.mjs"), [database, "drain", n, CONCURRENCY]);
+  try {
+    const result = await child.next("drained");
+    await child.done();
+    return { ...result, enqueueManyMs };
+  } finally {
+    child.kill();
+  }
+}
+
+/** The median trial by throughput, with the range and every trial. */
+function drainFigures(n, trials) {
+  const all = trials.map(({ type, ...t }) => ({ ...t, jobsPerSec: (n * 1000) / t.storedMs }));
+  const sorted = [...all].sort((a, b) => a.jobsPerSec - b.jobsPerSec);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  return { ...median, minJobsPerSec: sorted[0].jobsPerSec, maxJobsPerSec: sorted.at(-1).jobsPerSec, trials: all };
+}
+
+async function benchDrain(backend, plainjob) {
+  const rows = [];
+  for (const n of COUNTS.drain) {
+    const errand = [];
+    const floor = [];
+    for (let t = 0; t < COUNTS.drainTrials; t++) {
+      errand.push(await errandDrain(backend, n, t));
+      floor.push(await backend.drainFloor(n, CONCURRENCY));
+    }
+    const anchor = plainjob ? await plainjob.plainjobDrain(join(backend.dir, `plainjob-drain-${n}.db`), n) : null;
+    const e = drainFigures(n, errand);
+    e.enqueueManyJobsPerSec = (n * 1000) / e.enqueueManyMs;
+    rows.push({ n, errand: e, floor: drainFigures(n, floor), plainjob: anchor && drainFigures(n, [anchor]) });
+  }
+  return rows;
+}
+
+/** Estimates how far the child's shared clock is from ours, from the ping with the shortest round trip. */
+async function clockCheck(child) {
+  let best = { rttMs: Infinity, offsetMs: NaN };
+  for (let i = 0; i < 30; i++) {
+    const t0 = sharedNow();
+    child.send({ type: "ping" });
+    const { t } = await child.next("pong");
+    const t1 = sharedNow();
+    if (t1 - t0 < best.rttMs) best = { rttMs: t1 - t0, offsetMs: t - (t0 + t1) / 2 };
+  }
+  return best;
+}
+
+async function benchPickup(backend) {
+  const database = backend.databaseUrl("pickup");
+  const errand = new Errand({ database, logger: quiet });
+  const task = errand.task("send-email", async () => {});
+  await errand.migrate();
+  const child = startChild(join(here, "worker-child.mjs"), [database, "pickup", 0, CONCURRENCY]);
+  try {
+    await child.next("ready");
+    const clock = await clockCheck(child);
+    const samples = [];
+    for (let i = 0; i < COUNTS.pickupWarmup + COUNTS.pickup; i++) {
+      await sleep(2 + Math.random() * 3);
+      const before = sharedNow();
+      const job = await task.enqueue(ARGS);
+      const started = await child.next("started");
+      if (started.id !== job.id) throw new Error(`pickup: expected job ${job.id} to start, got ${started.id}`);
+      if (i >= COUNTS.pickupWarmup) samples.push(started.t - before);
+    }
+    child.send({ type: "stop" });
+    await child.done();
+    return { ...summarize(samples), clock };
+  } finally {
+    child.kill();
+    await errand.close();
+  }
+}
+
+function report(results) {
+  const { enqueueUs: enqueue, drain, pickupMs: pickup } = results;
+  const e = enqueue.errand;
+  const f = enqueue.floor;
+  const s = enqueue.onErrandSchema;
+  printTable(
+    `1. Enqueue latency, µs: await task.enqueue(${JSON.stringify(ARGS)}), ${num(e.n)} calls after ${num(COUNTS.enqueueWarmup)} warm-up, one process`,
+    ["", "errand", "floor", "errand/floor", "target", "met", "floor INSERT, errand's schema"],
+    [
+      ["p50", num(e.p50, 1), num(f.p50, 1), ratio(e.p50 / f.p50), `≤ ${TARGETS.enqueueP50VsFloor}x floor`, yes(e.p50 <= TARGETS.enqueueP50VsFloor * f.p50), num(s.p50, 1)],
+      ["p99", num(e.p99, 1), num(f.p99, 1), ratio(e.p99 / f.p99), `< ${TARGETS.enqueueP99Us} µs`, yes(e.p99 < TARGETS.enqueueP99Us), num(s.p99, 1)],
+      ["mean", num(e.mean, 1), num(f.mean, 1), ratio(e.mean / f.mean), "", "", num(s.mean, 1)],
+      ["p90", num(e.p90, 1), num(f.p90, 1), ratio(e.p90 / f.p90), "", "", num(s.p90, 1)],
+      ["max", num(e.max, 1), num(f.max, 1), "", "", "", num(s.max, 1)],
+    ],
+  );
+  console.log("floor: one prepared better-sqlite3 INSERT of a like row (JSON args, Date.now()) into a table with only its primary key");
+  console.log("last column, a diagnostic: the same INSERT into a file errand migrated (its indexes), to tell the schema's cost from the code's");
+  if (enqueue.plainjob) {
+    const p = enqueue.plainjob;
+    console.log(`anchor, plainjob queue.add() (synchronous) in this run: p50 ${num(p.p50, 1)} µs, p99 ${num(p.p99, 1)} µs, mean ${num(p.mean, 1)} µs`);
+  }
+
+  printTable(
+    `2. Drain throughput, jobs/s: no-op jobs stored beforehand, one worker process, concurrency ${CONCURRENCY}; the clock stops when all are stored as succeeded`,
+    ["jobs", "errand", "floor", "errand/floor", "target", "met", "errand range", "floor range", "errand all ran", "errand all stored"],
+    drain.map((d) => [
+      num(d.n),
+      num(d.errand.jobsPerSec),
+      num(d.floor.jobsPerSec),
+      ratio(d.errand.jobsPerSec / d.floor.jobsPerSec),
+      `≥ ${num(TARGETS.drainJobsPerSec)}/s, ≥ ${TARGETS.drainVsFloor}x floor`,
+      yes(d.errand.jobsPerSec >= TARGETS.drainJobsPerSec && d.errand.jobsPerSec / d.floor.jobsPerSec >= TARGETS.drainVsFloor),
+      `${num(d.errand.minJobsPerSec)}–${num(d.errand.maxJobsPerSec)}`,
+      `${num(d.floor.minJobsPerSec)}–${num(d.floor.maxJobsPerSec)}`,
+      `${num(d.errand.handledMs, 1)} ms`,
+      `${num(d.errand.storedMs, 1)} ms`,
+    ]),
+  );
+  console.log(`median of ${COUNTS.drainTrials} trial(s) each, errand and floor alternating; "all ran"/"all stored": the median errand trial's times`);
+  console.log(`floor: a bare loop in its own process: claim 500 ready rows with one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT 500) RETURNING,`);
+  console.log(`       run no-op async handlers ${CONCURRENCY} at a time, mark them done in one transaction`);
+  for (const d of drain) {
+    console.log(`errand enqueueMany (chunks of 1,000), ${num(d.n)} jobs: ${num(d.errand.enqueueManyJobsPerSec)} jobs/s`);
+  }
+  for (const d of drain.filter((x) => x.plainjob)) {
+    console.log(`anchor, plainjob in this run, ${num(d.n)} jobs (its worker runs one job at a time): ${num(d.plainjob.jobsPerSec)} jobs/s`);
+  }
+  console.log(
+    `peers, reference, not measured in this run: ${Object.entries(PEERS_REFERENCE).map(([k, v]) => `${k} ≈ ${num(v)}`).join(", ")} jobs/s`,
+  );
+
+  printTable(
+    `3. Pickup latency, ms: idle worker process, one job at a time, from just before enqueue to the handler's start`,
+    ["", "errand", "target", "met"],
+    [
+      ["p50", num(pickup.p50, 3), `< ${TARGETS.pickupP50Ms} ms`, yes(pickup.p50 < TARGETS.pickupP50Ms)],
+      ["p90", num(pickup.p90, 3), "", ""],
+      ["p99", num(pickup.p99, 3), "", ""],
+      ["max", num(pickup.max, 3), "", ""],
+    ],
+  );
+  console.log(
+    `${num(pickup.n)} jobs after ${COUNTS.pickupWarmup} warm-up; clock check: the worker's clock reads ` +
+      `${num(pickup.clock.offsetMs * 1000, 0)} µs from ours (±${num((pickup.clock.rttMs * 1000) / 2, 0)} µs, half the shortest IPC round trip)`,
+  );
+}
+
+async function main() {
+  const backend = (await import(BACKENDS[backendName])).openBackend();
+  let plainjob = null;
+  let plainjobNote = "measured";
+  if (backendName === "sqlite") {
+    try {
+      plainjob = await import("./plainjob.mjs");
+    } catch (error) {
+      plainjobNote = `skipped: ${error.message.split("\n")[0]}`;
+    }
+  } else plainjobNote = "skipped: SQLite only";
+
+  const started = performance.now();
+  const cpu = cpus();
+  console.log(`errand bench${quick ? " (quick)" : ""}: ${backend.name}, ${backend.description}`);
+  console.log(`Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`);
+  try {
+    const enqueue = await benchEnqueue(backend, plainjob);
+    const drain = await benchDrain(backend, plainjob);
+    const pickup = await benchPickup(backend);
+    const results = {
+      backend: backend.name,
+      description: backend.description,
+      date: new Date().toISOString(),
+      quick,
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model.trim(),
+      counts: COUNTS,
+      concurrency: CONCURRENCY,
+      targets: TARGETS,
+      enqueueUs: enqueue,
+      drain,
+      pickupMs: pickup,
+      plainjob: plainjobNote,
+      peersReferenceJobsPerSec: { ...PEERS_REFERENCE, note: "reference, not measured in this run" },
+    };
+    report(results);
+    const out = join(here, "results", `${backend.name}.json`);
+    mkdirSync(join(here, "results"), { recursive: true });
+    writeFileSync(out, JSON.stringify(results, null, 2) + "\n");
+    console.log(`\nfigures written to bench/results/${backend.name}.json; took ${num((performance.now() - started) / 1000, 1)} s`);
+  } finally {
+    backend.cleanup();
+  }
+}
+
+await main();

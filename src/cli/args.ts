@@ -1,0 +1,145 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ErrandError } from "../index.js";
+
+/** Exit codes, documented in `errand --help`. */
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  warnings: 3,
+  notFound: 4,
+  interrupted: 130,
+} as const;
+
+/** An error the CLI reports as `errand: <message>` and exits with `exitCode`, without a stack. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.error,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "CliError";
+  }
+}
+
+/** The command line was wrong: a usage error, exit code 2. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT.usage);
+    this.name = "UsageError";
+  }
+}
+
+export type Options = NonNullable<ParseArgsConfig["options"]>;
+export type Values = Record<string, string | boolean | undefined>;
+
+export interface Parsed {
+  values: Values;
+  positionals: string[];
+}
+
+export interface Command {
+  name: string;
+  /** One line for `errand --help`. */
+  summary: string;
+  /** The full text of `errand <name> --help`. */
+  help: string;
+  options: Options;
+  /** Names of the positional arguments, in order; a trailing "?" marks an optional one. */
+  positionals: readonly string[];
+  /** Returns the exit code. */
+  run(args: Parsed): Promise<number>;
+}
+
+/** Levenshtein distance, for "did you mean" hints. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The known name nearest to `name`, when it is near enough to be a likely typo. */
+export function nearest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = candidate.startsWith(name) && name.length >= 2 ? 1 : distance(name, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+/**
+ * Parses a command's arguments. Unknown flags and misused ones become UsageErrors worded for people, with the
+ * nearest valid flag; parseArgs' own messages talk about its API rather than about errand.
+ */
+export function parseCommandArgs(command: Command, argv: string[]): Parsed {
+  const options: Options = { help: { type: "boolean", short: "h" }, ...command.options };
+  const where = `errand ${command.name}`;
+  const flags = Object.keys(options).map((o) => `--${o}`);
+  const loose = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  for (const token of loose.tokens ?? []) {
+    if (token.kind !== "option" || Object.hasOwn(options, token.name)) continue;
+    const guess = nearest(token.rawName.replace(/^-+/, "--"), flags);
+    const hint = guess ? ` Did you mean ${guess}?` : "";
+    throw new UsageError(`${where}: unknown option ${token.rawName}.${hint} See: errand ${command.name} --help`);
+  }
+  if (loose.values.help === true) return { values: { help: true }, positionals: [] };
+
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      const flag = /'(-[^' ]+)/.exec((error as Error).message)?.[1] ?? "an option";
+      const isBoolean = options[flag.replace(/^-+/, "")]?.type === "boolean";
+      throw new UsageError(isBoolean ? `${where}: ${flag} takes no value.` : `${where}: ${flag} needs a value.`);
+    }
+    throw new UsageError(`${where}: ${(error as Error).message}`);
+  }
+
+  const required = command.positionals.filter((p) => !p.endsWith("?"));
+  if (parsed.positionals.length > command.positionals.length) {
+    const extra = parsed.positionals.slice(command.positionals.length).join(" ");
+    throw new UsageError(`${where}: unexpected argument ${JSON.stringify(extra)}. See: errand ${command.name} --help`);
+  }
+  if (parsed.positionals.length < required.length) {
+    throw new UsageError(`${where}: missing <${required[parsed.positionals.length]}>. See: ${where} --help`);
+  }
+  return { values: parsed.values as Values, positionals: parsed.positionals };
+}
+
+export function stringFlag(values: Values, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** A flag that must be a whole number of at least `min`. */
+export function intFlag(values: Values, name: string, where: string, min = 1): number | undefined {
+  const raw = stringFlag(values, name);
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) {
+    throw new UsageError(`${where}: --${name} must be a whole number of at least ${min}, got ${JSON.stringify(raw)}.`);
+  }
+  return Number(raw);
+}
+
+/** An error from errand, possibly thrown by another copy of the library that the user's module resolved. */
+export function isErrandError(error: unknown): error is Error & { code: string } {
+  if (error instanceof ErrandError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && typeof code === "string" && code.startsWith("ERRAND_");
+}

@@ -1,0 +1,82 @@
+import type { Errand } from "../../index.js";
+import { CliError, EXIT, intFlag, UsageError, type Command } from "../args.js";
+import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
+import { print, printJson } from "../output.js";
+import { ProgressBar } from "../progress.js";
+
+const HELP = `Usage: errand retry <id> [options]
+       errand retry --failed [--limit <n>] [options]
+
+Puts a failed or cancelled job back to ready, with at least one more attempt. Its earlier
+errors are kept.
+
+Options:
+  --failed            Retry every failed job (oldest first)
+  --limit <n>         With --failed: retry at most n jobs
+
+${DATABASE_HELP}
+  -h, --help          Show this help
+
+Exit codes: 0 when retried, 4 when the job does not exist or is neither failed nor cancelled.`;
+
+/** Jobs retried per call: small enough that each transaction is short, large enough to be quick. */
+const BATCH = 500;
+
+export const retry: Command = {
+  name: "retry",
+  summary: "Run a failed or cancelled job again, or every failed job",
+  help: HELP,
+  options: { ...DATABASE_OPTIONS, failed: { type: "boolean" }, limit: { type: "string" } },
+  positionals: ["id?"],
+  async run({ values, positionals }) {
+    const id = positionals[0];
+    const isAllFailed = values.failed === true;
+    if (id !== undefined && isAllFailed) throw new UsageError("errand retry: give either a job id or --failed, not both.");
+    if (id === undefined && !isAllFailed) throw new UsageError("errand retry: give the id of the job to retry, or --failed to retry every failed job. See: errand retry --help");
+    const limit = intFlag(values, "limit", "errand retry");
+    if (limit !== undefined && !isAllFailed) throw new UsageError("errand retry: --limit goes with --failed.");
+
+    return withErrand(values, async (errand) => {
+      if (id !== undefined) return retryOne(errand, id, values.json === true);
+      const ids = await retryAllFailed(errand, limit);
+      if (values.json === true) printJson({ retried: ids.length, ids });
+      else print(ids.length === 0 ? "No failed jobs to retry." : `Retried ${ids.length} failed job(s); they are ready to run again.`);
+      return EXIT.ok;
+    });
+  },
+};
+
+async function retryOne(errand: Errand, id: string, isJson: boolean): Promise<number> {
+  if (!(await errand.retry(id))) {
+    const job = await errand.getJob(id);
+    if (job === null) throw new CliError(`there is no job with id ${id}.`, EXIT.notFound);
+    const state = await job.status();
+    throw new CliError(`job ${id} is ${state}, not failed or cancelled, so it cannot be retried.`, EXIT.notFound);
+  }
+  const record = await (await errand.getJob(id))?.get();
+  if (isJson) printJson({ id, retried: true, state: record?.state ?? "ready" });
+  else print(`Job ${id} is ready to run again${record ? ` (attempt ${record.attempt + 1} of ${record.maxAttempts})` : ""}.`);
+  return EXIT.ok;
+}
+
+/**
+ * Retries in batches until none are left. The goal is fixed at the start: with a worker running, a retried job
+ * can fail again at once, and counting it again would loop for ever.
+ */
+async function retryAllFailed(errand: Errand, limit: number | undefined): Promise<string[]> {
+  const failed = (await errand.status()).counts.filter((c) => c.state === "failed").reduce((n, c) => n + c.count, 0);
+  const goal = Math.min(failed, limit ?? Infinity);
+  const bar = new ProgressBar("retrying failed jobs", goal);
+  const retried: string[] = [];
+  try {
+    while (retried.length < goal) {
+      const ids = await errand.retryFailed(Math.min(BATCH, goal - retried.length));
+      if (ids.length === 0) break;
+      retried.push(...ids);
+      bar.update(retried.length);
+    }
+  } finally {
+    bar.done();
+  }
+  return retried;
+}

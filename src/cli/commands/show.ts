@@ -1,0 +1,75 @@
+import type { JobRecord } from "../../index.js";
+import { CliError, EXIT, type Command } from "../args.js";
+import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
+import { formatTimestamp, prettyJson, print, printJson } from "../output.js";
+
+const HELP = `Usage: errand show <id> [options]
+
+Shows one job: its args, state, attempts, the error of every failed attempt with its stack,
+its result, progress and timestamps.
+
+${DATABASE_HELP}
+  -h, --help          Show this help
+
+Exit codes: 0 when shown, 4 when there is no job with this id.`;
+
+export const show: Command = {
+  name: "show",
+  summary: "Show one job: args, state, every attempt's error, result",
+  help: HELP,
+  options: DATABASE_OPTIONS,
+  positionals: ["id"],
+  async run({ values, positionals }) {
+    const id = positionals[0]!;
+    return withErrand(values, async (errand) => {
+      const job = await errand.getJob(id);
+      if (job === null) throw new CliError(`there is no job with id ${id} (it may have been pruned after its retention period).`, EXIT.notFound);
+      const record = await job.get();
+      if (values.json === true) printJson(record);
+      else print(render(record, errand.now()));
+      return EXIT.ok;
+    });
+  },
+};
+
+function render(job: JobRecord, now: number): string {
+  const lines = [
+    `Job ${job.id}: ${job.task}`,
+    "",
+    field("State", job.state),
+    field("Queue", job.queue),
+    field("Attempts", `${job.attempt} of ${job.maxAttempts}`),
+    field("Priority", String(job.priority)),
+  ];
+  if (job.key !== null) lines.push(field("Key", job.key));
+  if (job.workerId !== null) lines.push(field("Worker", job.workerId));
+  lines.push(
+    field("Created", formatTimestamp(job.createdAt, now)),
+    field("Run at", formatTimestamp(job.runAt, now)),
+    field("Started", formatTimestamp(job.startedAt, now)),
+    field("Finished", formatTimestamp(job.finishedAt, now)),
+  );
+  if (job.leaseExpiresAt !== null) lines.push(field("Lease until", formatTimestamp(job.leaseExpiresAt, now)));
+  lines.push("", "Args:", prettyJson(job.args));
+  if (job.progress !== null) lines.push("", "Progress:", prettyJson(job.progress));
+  if (job.state === "succeeded") lines.push("", "Result:", prettyJson(job.result));
+
+  if (job.errors.length === 0) {
+    lines.push("", "Errors: none");
+  } else {
+    lines.push("", `Errors (${job.errors.length}):`);
+    for (const error of job.errors) {
+      const by = error.workerId ? `, worker ${error.workerId}` : "";
+      lines.push("", `  Attempt ${error.attempt} at ${error.at}${by}`);
+      lines.push(`    ${error.name ? `${error.name}: ` : ""}${error.message}`);
+      // The stack starts with "Name: message", already shown above.
+      const frames = (error.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l));
+      for (const frame of frames) lines.push(`      ${frame.trim()}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+function field(name: string, value: string): string {
+  return `${`${name}:`.padEnd(13)}${value}`;
+}

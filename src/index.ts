@@ -4,6 +4,7 @@ export { Task, type TaskOptions, type EnqueueOptions, type Handler } from "./tas
 export type { JobContext } from "./task/context.js";
 export { Worker, type WorkerOptions } from "./worker/worker.js";
 export type { JobRecord, JobState, AttemptError, WorkerRecord } from "./core/job.js";
+export { JOB_STATES } from "./core/job.js";
 export type { Duration } from "./core/duration.js";
 export type { Logger } from "./core/logger.js";
 export type { BackoffOptions } from "./core/backoff.js";

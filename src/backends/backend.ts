@@ -29,7 +29,10 @@ export interface ClaimParams {
   leaseMs: number;
 }
 
-/** A claimed job. `token` fences every later write of this attempt. */
+/**
+ * A claimed job. `token` fences every later write of this attempt. Claiming first makes due scheduled jobs ready,
+ * then takes ready jobs in claim order (priority, then run time, then id).
+ */
 export interface ClaimedJob {
   id: string;
   token: string;
@@ -72,6 +75,7 @@ export interface WorkerInfo {
 
 export interface WaitingTask {
   task: string;
+  queue: string;
   count: number;
   oldestRunAt: Date;
 }
@@ -95,15 +99,16 @@ export interface Backend {
   progress(id: string, token: string, progress: string): Promise<boolean>;
   /** Jobs whose lease expired go back to ready (or end failed when out of attempts). Returns how many. */
   rescueExpired(now: number, retryAt: (attempt: number) => number): Promise<number>;
-  /** The earliest run time of a ready job this worker could claim, to sleep until then. */
-  nextRunAt(params: { queues: readonly string[] | null; tasks: readonly string[] }): Promise<number | null>;
+  /** The earliest run time of a scheduled job (delayed or retrying), to sleep until then. */
+  nextRunAt(): Promise<number | null>;
   get(id: string): Promise<JobRecord | null>;
   list(params: ListParams): Promise<JobRecord[]>;
   counts(): Promise<Counts[]>;
-  /** Ready jobs per task (due now), for telling which tasks no worker serves. */
+  /** Jobs due now per task and queue, for telling which of them no worker serves. */
   waitingByTask(now: number): Promise<WaitingTask[]>;
   oldestWaiting(now: number): Promise<Date | null>;
-  workers(aliveSince: number): Promise<WorkerRecord[]>;
+  /** Workers whose leases have not expired at `now`. */
+  workers(now: number): Promise<WorkerRecord[]>;
   removeWorker(id: string): Promise<void>;
   cancel(id: string, now: number): Promise<JobState | null>;
   /** failed or cancelled → ready now, with at least one attempt left. Returns the ids changed. */

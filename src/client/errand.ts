@@ -28,9 +28,6 @@ export interface ErrandOptions {
 
 const ERRAND_OPTIONS = ["database", "durability", "logger", "retention", "maxPayloadBytes", "migrate", "clock"] as const;
 
-/** How long since its last heartbeat a worker still counts as alive. */
-const WORKER_ALIVE_MS = 60_000;
-
 export interface Status {
   counts: Counts[];
   workers: WorkerRecord[];
@@ -138,6 +135,12 @@ export class Errand {
     if (filter.state !== undefined && !JOB_STATES.includes(filter.state)) {
       throw new InvalidArgsError(`listJobs(): state must be one of ${JOB_STATES.join(", ")}, got ${JSON.stringify(filter.state)}.`);
     }
+    if (filter.before !== undefined && !/^\d+$/.test(filter.before)) {
+      throw new InvalidArgsError(`listJobs(): before must be a job id (digits), got ${JSON.stringify(filter.before)}.`);
+    }
+    if (filter.limit !== undefined && (!Number.isSafeInteger(filter.limit) || filter.limit < 1)) {
+      throw new InvalidArgsError(`listJobs(): limit must be a whole number of at least 1, got ${String(filter.limit)}.`);
+    }
     return (await this.backend()).list({ ...filter, limit: filter.limit ?? 50 });
   }
 
@@ -167,12 +170,13 @@ export class Errand {
     const now = this.now();
     const [counts, workers, oldestWaiting, waiting] = await Promise.all([
       backend.counts(),
-      backend.workers(now - WORKER_ALIVE_MS),
+      backend.workers(now),
       backend.oldestWaiting(now),
       backend.waitingByTask(now),
     ]);
-    const served = new Set(workers.flatMap((w) => w.tasks));
-    const unserved = workers.length === 0 ? [] : waiting.filter((w) => !served.has(w.task));
+    const isServed = (w: WaitingTask) =>
+      workers.some((worker) => worker.tasks.includes(w.task) && (worker.queues === null || worker.queues.includes(w.queue)));
+    const unserved = workers.length === 0 ? [] : waiting.filter((w) => !isServed(w));
     const warnings: string[] = [];
     const ready = waiting.reduce((n, w) => n + w.count, 0);
     if (ready > 0 && workers.length === 0) {
@@ -182,9 +186,13 @@ export class Errand {
       );
     }
     for (const u of unserved) {
+      const definesTask = workers.some((w) => w.tasks.includes(u.task));
       warnings.push(
-        `${u.count} job(s) of task "${u.task}" are waiting, but no running worker defines that task. ` +
-          `Deploy the code that defines it to a worker, or restart the workers with it.`,
+        definesTask
+          ? `${u.count} job(s) of task "${u.task}" are waiting in queue "${u.queue}", which no running worker takes. ` +
+              `Start a worker with --queues ${u.queue} (or without --queues, to take every queue).`
+          : `${u.count} job(s) of task "${u.task}" are waiting, but no running worker defines that task. ` +
+              `Deploy the code that defines it to a worker, or restart the workers with it.`,
       );
     }
     return { counts, workers, oldestWaiting, unserved, warnings };

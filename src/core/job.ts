@@ -8,10 +8,13 @@
  * - a **backend** stores jobs.
  */
 
-/** ready: waiting for its run time or a worker; running: leased by a worker; the rest are final. */
-export type JobState = "ready" | "running" | "succeeded" | "failed" | "cancelled";
+/**
+ * scheduled: waiting for its run time (delayed, or retrying after a backoff); ready: waiting for a worker;
+ * running: leased by a worker; succeeded, failed and cancelled are final.
+ */
+export type JobState = "scheduled" | "ready" | "running" | "succeeded" | "failed" | "cancelled";
 
-export const JOB_STATES: readonly JobState[] = ["ready", "running", "succeeded", "failed", "cancelled"];
+export const JOB_STATES: readonly JobState[] = ["scheduled", "ready", "running", "succeeded", "failed", "cancelled"];
 export const FINAL_STATES: readonly JobState[] = ["succeeded", "failed", "cancelled"];
 
 /** One failed attempt, kept on the job for good (retries append, never overwrite). */
@@ -56,4 +59,6 @@ export interface WorkerRecord {
   concurrency: number;
   startedAt: Date;
   heartbeatAt: Date;
+  /** Its leases hold until then; a worker that stops renewing them is dead past it. */
+  expiresAt: Date;
 }

@@ -62,7 +62,6 @@ export class Worker {
   private offChange: (() => void) | null = null;
   private lastFetchAt = 0;
   private finishedSinceFetch = 0;
-  private lastNextRunCheck = 0;
   private stopped: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private backoffMs = 0;
@@ -111,12 +110,12 @@ export class Worker {
   }
 
   private async prepare(): Promise<void> {
-    this.backend = await this.host.backend();
     this.taskMap = this.host.tasks();
     this.taskNames = [...this.taskMap.keys()];
     if (this.taskNames.length === 0) {
       throw new ErrandError("ERRAND_NO_TASKS", "errand.work(): no tasks are defined on this Errand, so the worker could run nothing. Define tasks with errand.task(...) before starting it.");
     }
+    this.backend = await this.host.backend();
   }
 
   /** Claims one batch, runs it to the end and writes the outcomes; returns how many jobs ran. For tests. */
@@ -277,10 +276,7 @@ export class Worker {
     this.pollTimer = setTimeout(this.wakeFromTimer, wait);
     if (delayMs !== undefined) return;
     // A job delayed to a near time should start on time, not at the next poll.
-    const now = Date.now();
-    if (now - this.lastNextRunCheck < 100) return;
-    this.lastNextRunCheck = now;
-    this.backend.nextRunAt({ queues: this.queues, tasks: this.taskNames }).then((runAt) => {
+    this.backend.nextRunAt().then((runAt) => {
       if (runAt === null || !this.isIdle || this.isStopping) return;
       wait = Math.max(0, runAt - this.host.now());
       if (wait < this.pollMs && this.pollTimer) {
@@ -320,9 +316,10 @@ export class Worker {
   }
 
   private async maintain(): Promise<void> {
-    if (this.isStopping) return;
     try {
+      // Also while stopping: running jobs keep their leases through the grace period.
       await this.heartbeat();
+      if (this.isStopping) return;
       const now = this.host.now();
       const rescued = await this.backend.rescueExpired(now, (attempt) => {
         return now + 1000 * Math.min(60, 2 ** Math.min(attempt - 1, 6));

@@ -215,9 +215,11 @@ describe("worker", () => {
   it("on stop, gives back unstarted jobs and releases handlers past the grace period", async () => {
     const errand = make();
     let started = 0;
-    const t = errand.task("stubborn", async () => {
+    let aborted = 0;
+    const t = errand.task("stubborn", async (_: object, ctx) => {
       started++;
-      await sleep(60_000);
+      // Ignores the signal for the grace period, then sees it aborted.
+      await sleep(60_000, undefined, { signal: ctx.signal }).catch(() => aborted++);
     });
     const jobs = await t.enqueueMany(Array.from({ length: 6 }, () => ({})));
     const worker: Worker = await errand.work({ concurrency: 2 });
@@ -230,6 +232,7 @@ describe("worker", () => {
     assert.deepEqual(recs.map((r) => r.attempt), Array(6).fill(0), "no attempt is counted");
     const interrupted = recs.filter((r) => r.errors.some((e) => e.name === "Interrupted"));
     assert.equal(interrupted.length, 2);
+    assert.equal(aborted, 2, "the handlers' signals were aborted after the grace period");
     assert.equal((await errand.status()).workers.length, 0, "the worker removed itself");
   });
 

@@ -160,7 +160,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       const err = { attempt: 1, at: new Date(T0).toISOString(), message: "boom", stack: "Error: boom\n  at x" };
       await b.complete([{ id, token: c!.token, kind: "failed", error: err, retryAt: T0 + 1000 }], T0);
       let rec = (await b.get(id))!;
-      assert.equal(rec.state, "ready");
+      assert.equal(rec.state, "scheduled");
       assert.equal(rec.runAt.getTime(), T0 + 1000);
       assert.deepEqual(rec.errors, [err]);
       assert.deepEqual(await claim(), [], "not before its retry time");
@@ -182,9 +182,9 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       const held = await b.heartbeat(worker(), T0 + 5000, LEASE);
       assert.deepEqual(held, [keep]);
       assert.equal((await b.get(keep))!.leaseExpiresAt!.getTime(), T0 + 5000 + LEASE);
-      const alive = await b.workers(T0);
+      const alive = await b.workers(T0 + 5000 + LEASE);
       assert.deepEqual(alive.map((w) => [w.id, w.tasks]), [["w1", ["t"]]]);
-      assert.deepEqual(await b.workers(T0 + 5001), []);
+      assert.deepEqual(await b.workers(T0 + 5001 + LEASE), [], "dead once its leases would have expired");
       await b.removeWorker("w1");
       assert.deepEqual(await b.workers(0), []);
     });
@@ -196,7 +196,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       assert.equal(await b.rescueExpired(T0 + LEASE - 1, () => T0), 0, "not before the lease ends");
       assert.equal(await b.rescueExpired(T0 + LEASE + 1, (attempt) => T0 + LEASE + 1000 * attempt), 2);
       const r = (await b.get(retried))!;
-      assert.equal(r.state, "ready");
+      assert.equal(r.state, "scheduled");
       assert.equal(r.runAt.getTime(), T0 + LEASE + 1000);
       assert.match(r.errors[0]!.message, /lease/);
       assert.equal((await b.get(spent))!.state, "failed");
@@ -261,8 +261,9 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       assert.deepEqual((await b.list({ state: "cancelled", limit: 10 })).map((j) => j.id), [ids[0]]);
       const counts = (await b.counts()).map((c) => [c.queue, c.state, c.count]);
       assert.deepEqual(counts, [["q1", "cancelled", 1], ["q1", "ready", 1], ["q2", "ready", 3]]);
+      await enqueueOne({ runAt: T0 + 1 });
+      assert.ok((await b.counts()).some((c) => c.state === "scheduled" && c.count === 1));
       assert.equal((await b.oldestWaiting(T0))!.getTime(), T0);
-      assert.equal(await b.oldestWaiting(T0 - 1), null);
     });
 
     it("prunes succeeded and cancelled jobs past retention, never failed ones", async () => {
@@ -285,13 +286,24 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       assert.equal(await b.get(bad), null);
     });
 
-    it("tells the earliest run time a worker could claim", async () => {
-      assert.equal(await b.nextRunAt({ queues: null, tasks: ["t"] }), null);
-      await enqueueOne({ runAt: T0 + 500 });
-      await enqueueOne({ runAt: T0 + 100, task: "other" });
-      await enqueueOne({ runAt: T0 + 300, queue: "q" });
-      assert.equal(await b.nextRunAt({ queues: null, tasks: ["t"] }), T0 + 300);
-      assert.equal(await b.nextRunAt({ queues: ["default"], tasks: ["t"] }), T0 + 500);
+    it("keeps future jobs scheduled until they are due, and tells the earliest", async () => {
+      assert.equal(await b.nextRunAt(), null);
+      const later = await enqueueOne({ runAt: T0 + 500 });
+      const sooner = await enqueueOne({ runAt: T0 + 300, queue: "q" });
+      assert.equal((await b.get(later))!.state, "scheduled");
+      assert.equal(await b.nextRunAt(), T0 + 300);
+      assert.deepEqual(await claim({ now: T0 + 299 }), []);
+      assert.deepEqual((await claim({ now: T0 + 300 })).map((j) => j.id), [sooner]);
+      assert.equal(await b.nextRunAt(), T0 + 500);
+      assert.equal(await b.cancel(later, T0), "cancelled");
+      assert.equal(await b.nextRunAt(), null);
+    });
+
+    it("counts a due scheduled job as waiting before any worker promotes it", async () => {
+      await enqueueOne({ runAt: T0 + 100 });
+      assert.equal(await b.oldestWaiting(T0), null);
+      assert.equal((await b.oldestWaiting(T0 + 100))!.getTime(), T0 + 100);
+      assert.deepEqual((await b.waitingByTask(T0 + 100)).map((w) => [w.task, w.queue, w.count]), [["t", "default", 1]]);
     });
 
     it("calls change listeners after writes", async () => {

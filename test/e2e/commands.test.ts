@@ -48,7 +48,7 @@ describe("errand jobs, show, cancel and retry", () => {
     assert.equal(text.code, 0, output(text));
     const lines = text.stdout.trimEnd().split("\n");
     assert.match(lines[0]!, /^\s*ID\s+TASK\s+QUEUE\s+STATE\s+ATTEMPT\s+WHEN\s+LAST ERROR$/);
-    assert.match(lines[1]!, new RegExp(`^\\s*${later.id}\\s+sleep\\s+default\\s+ready\\s+0/3\\s+runs in 59m`));
+    assert.match(lines[1]!, new RegExp(`^\\s*${later.id}\\s+sleep\\s+default\\s+scheduled\\s+0/3\\s+runs in 59m`));
     assert.match(lines[2]!, new RegExp(`^\\s*${fail.id}\\s+fail\\s+default\\s+failed\\s+1/1\\s+failed (now|\\d+ms ago|\\ds ago)\\s+the mail server said no$`));
     assert.match(lines[3]!, new RegExp(`^\\s*${echo.id}\\s+echo\\s+default\\s+succeeded\\s+1/3\\s+succeeded`));
 

@@ -50,7 +50,7 @@ describe("loading the user's module", () => {
     await runsGreet(box, project);
   });
 
-  it("runs a TypeScript module of a CommonJS project that imports errand by name", { todo: "package.json exports has no \"default\" or \"require\" condition for \".\"" }, async () => {
+  it("runs a TypeScript module of a CommonJS project that imports errand by name", async () => {
     const box = sandbox();
     await runsGreet(box, commonJsProject(box.dir, "errand"));
   });

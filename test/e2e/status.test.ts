@@ -16,7 +16,7 @@ describe("errand status", () => {
     assert.equal(idle.code, 3, output(idle));
     assert.match(idle.stdout, /WARNING: No worker is running, and 2 job\(s\) are waiting/);
     assert.match(idle.stdout, /Start one with: npx errand worker /);
-    assert.match(idle.stdout, /QUEUE\s+READY\s+RUNNING\s+SUCCEEDED\s+FAILED\s+CANCELLED\n\s*default\s+2\s+0\s+0\s+0\s+0/);
+    assert.match(idle.stdout, /QUEUE\s+SCHEDULED\s+READY\s+RUNNING\s+SUCCEEDED\s+FAILED\s+CANCELLED\n\s*default\s+0\s+2\s+0\s+0\s+0\s+0/);
     assert.match(idle.stdout, /No worker is alive/);
     const idleJson = await runJson<StatusJson>(["status"], box.env, 3);
     assert.equal(idleJson.database, box.database);

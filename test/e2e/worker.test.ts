@@ -144,7 +144,7 @@ describe("errand worker shutdown", () => {
     assert.equal(await worker.exitCode(2000), 130, worker.stderr);
   });
 
-  it("keeps renewing its leases while running jobs finish within the grace period", { todo: "core bug: Worker.maintain() skips the heartbeat once stopping" }, async () => {
+  it("keeps renewing its leases while running jobs finish within the grace period", async () => {
     const box = sandbox();
     const job = await box.tasks.stubborn.enqueue({ ms: 3000 });
     const stopping = startCli(["worker", TASKS, "--lease", "600ms", "--grace", "5s"], box.env);

@@ -29,8 +29,8 @@ export interface SqliteOptions {
 
 type Row = Record<string, unknown>;
 type Statement = Database.Statement<unknown[], Row>;
-/** CLAIM_*'s RETURNING: id, task, queue, args, attempt, max_attempts, priority, run_at. */
-type ClaimRow = [number, string, string, string, number, number, number, number];
+/** PICK_READY_*'s columns: id, task, queue, args, attempt (before the claim), max_attempts, priority. */
+type ClaimRow = [number, string, string, string, number, number, number];
 
 export class SqliteBackend implements Backend {
   readonly kind = "sqlite";
@@ -111,12 +111,13 @@ export class SqliteBackend implements Backend {
 
   enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
     const one = (job: NewJob): EnqueueResult => {
+      const state = job.runAt > job.createdAt ? "scheduled" : "ready";
       if (job.key === null) {
-        const info = this.stmt(Q.INSERT_JOB).run(job.task, job.queue, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt);
+        const info = this.stmt(Q.INSERT_JOB).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt);
         return { id: String(info.lastInsertRowid), created: true };
       }
       const info = this.stmt(Q.INSERT_JOB_WITH_KEY).run(
-        job.task, job.queue, job.args, job.priority, job.runAt, job.maxAttempts, job.key, job.createdAt,
+        job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, job.key, job.createdAt,
       );
       if (info.changes === 1) return { id: String(info.lastInsertRowid), created: true };
       const existing = this.stmt(Q.FIND_BY_KEY).get(job.key) as { id: number };
@@ -131,31 +132,32 @@ export class SqliteBackend implements Backend {
 
   claim(p: ClaimParams): Promise<ClaimedJob[]> {
     const token = randomBytes(8).toString("hex");
-    const sql = p.queues === null ? Q.CLAIM_ANY_QUEUE : Q.CLAIM_FROM_QUEUES;
-    const params: Row = {
-      token,
-      expires: p.now + p.leaseMs,
-      worker: p.workerId,
-      now: p.now,
-      tasks: JSON.stringify(p.tasks),
-      limit: p.limit,
-    };
-    if (p.queues !== null) params.queues = JSON.stringify(p.queues);
-    // Raw rows (arrays) spare an object per claimed job; the column order is RETURNING's.
-    return this.run(() => this.rawStmt(sql).all(params) as unknown as ClaimRow[]).then((rows) => {
-      // RETURNING does not keep the subquery's order.
-      rows.sort((a, b) => a[6] - b[6] || a[7] - b[7] || a[0] - b[0]);
-      return rows.map((r) => ({
+    const pick: Row = { tasks: JSON.stringify(p.tasks), limit: p.limit };
+    if (p.queues !== null) pick.queues = JSON.stringify(p.queues);
+    const pickSql = p.queues === null ? Q.PICK_READY_ANY_QUEUE : Q.PICK_READY_FROM_QUEUES;
+    const write = this.transaction(() => {
+      this.stmt(Q.PROMOTE_DUE).run(p.now);
+      // Raw rows (arrays) spare an object per job; the column order is the SELECT's.
+      const rows = this.rawStmt(pickSql).all(pick) as unknown as ClaimRow[];
+      if (rows.length > 0) {
+        let ids = "[";
+        for (let i = 0; i < rows.length; i++) ids += (i === 0 ? "" : ",") + rows[i]![0];
+        this.stmt(Q.CLAIM_IDS).run({ token, expires: p.now + p.leaseMs, worker: p.workerId, now: p.now, ids: ids + "]" });
+      }
+      return rows;
+    });
+    return this.run(write).then((rows) =>
+      rows.map((r) => ({
         id: String(r[0]),
         token,
         task: r[1],
         queue: r[2],
         args: r[3],
-        attempt: r[4],
+        attempt: r[4] + 1,
         maxAttempts: r[5],
         priority: r[6],
-      }));
-    });
+      })),
+    );
   }
 
   complete(outcomes: readonly Outcome[], now: number): Promise<string[]> {
@@ -217,6 +219,7 @@ export class SqliteBackend implements Backend {
         tasks: JSON.stringify(w.tasks),
         concurrency: w.concurrency,
         now,
+        expires: now + leaseMs,
       });
       return this.stmt(Q.RENEW_LEASES).all(now + leaseMs, w.id).map((r) => String(r.id));
     });
@@ -256,11 +259,8 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  nextRunAt(p: { queues: readonly string[] | null; tasks: readonly string[] }): Promise<number | null> {
-    const params: Row = { tasks: JSON.stringify(p.tasks) };
-    if (p.queues !== null) params.queues = JSON.stringify(p.queues);
-    const sql = p.queues === null ? Q.NEXT_RUN_AT_ANY_QUEUE : Q.NEXT_RUN_AT_FROM_QUEUES;
-    return this.run(() => (this.stmt(sql).get(params)?.run_at as number | null | undefined) ?? null);
+  nextRunAt(): Promise<number | null> {
+    return this.run(() => (this.stmt(Q.NEXT_SCHEDULED).get()?.run_at as number | null | undefined) ?? null);
   }
 
   get(id: string): Promise<JobRecord | null> {
@@ -291,22 +291,27 @@ export class SqliteBackend implements Backend {
   waitingByTask(now: number): Promise<WaitingTask[]> {
     return this.run(() =>
       this.stmt(Q.WAITING_BY_TASK)
-        .all(now)
-        .map((r) => ({ task: r.task as string, count: r.count as number, oldestRunAt: new Date(r.oldest as number) })),
+        .all({ now })
+        .map((r) => ({
+          task: r.task as string,
+          queue: r.queue as string,
+          count: r.count as number,
+          oldestRunAt: new Date(r.oldest as number),
+        })),
     );
   }
 
   oldestWaiting(now: number): Promise<Date | null> {
     return this.run(() => {
-      const oldest = this.stmt(Q.OLDEST_WAITING).get(now)?.oldest as number | null | undefined;
+      const oldest = this.stmt(Q.OLDEST_WAITING).get({ now })?.oldest as number | null | undefined;
       return oldest == null ? null : new Date(oldest);
     });
   }
 
-  workers(aliveSince: number): Promise<WorkerRecord[]> {
+  workers(now: number): Promise<WorkerRecord[]> {
     return this.run(() =>
       this.stmt(Q.LIVE_WORKERS)
-        .all(aliveSince)
+        .all(now)
         .map((r) => ({
           id: r.id as string,
           hostname: r.hostname as string,
@@ -316,6 +321,7 @@ export class SqliteBackend implements Backend {
           concurrency: r.concurrency as number,
           startedAt: new Date(r.started_at as number),
           heartbeatAt: new Date(r.heartbeat_at as number),
+          expiresAt: new Date(r.expires_at as number),
         })),
     );
   }
@@ -356,6 +362,7 @@ export class SqliteBackend implements Backend {
 
   prune(finishedBefore: number, limit: number): Promise<number> {
     return this.run(() => {
+      // A worker row whose leases ended a retention period ago is of no more use.
       this.stmt(Q.DELETE_DEAD_WORKERS).run(finishedBefore);
       return this.stmt(Q.PRUNE).run(finishedBefore, limit).changes;
     });

@@ -1,40 +1,45 @@
 // Every statement of the SQLite backend. Times are integer milliseconds since the epoch, passed in by the caller.
+// "Still to run" means scheduled, ready or running; the partial indexes of 001-jobs.ts follow the same states.
 
+// :state is 'scheduled' when run_at is later than now, else 'ready'.
 export const INSERT_JOB = /* sql */ `
 INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at)
-VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?)`;
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 // With a key: the partial unique index turns a second enqueue into a no-op, and FIND_BY_KEY returns the first.
 export const INSERT_JOB_WITH_KEY = /* sql */ `
 INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at)
-VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?)
-ON CONFLICT (key) WHERE key IS NOT NULL AND state IN ('ready', 'running') DO NOTHING`;
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) WHERE key IS NOT NULL AND (state = 'scheduled' OR state = 'ready' OR state = 'running') DO NOTHING`;
 
 export const FIND_BY_KEY = /* sql */ `
-SELECT id FROM errand_jobs WHERE key = ? AND state IN ('ready', 'running')`;
+SELECT id FROM errand_jobs
+WHERE key = ? AND (state = 'scheduled' OR state = 'ready' OR state = 'running')`;
 
-// One statement claims a whole batch; the subquery walks errand_jobs_claim in claim order.
-const claim = (queueFilter: string) => /* sql */ `
+// Runs before each claim, in its transaction: a range probe on errand_jobs_scheduled, nearly free when none is due.
+export const PROMOTE_DUE = /* sql */ `
+UPDATE errand_jobs SET state = 'ready'
+WHERE id IN (SELECT id FROM errand_jobs WHERE state = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT 10000)`;
+
+// A claim is this SELECT then CLAIM_IDS in one write transaction. UPDATE … RETURNING would be one statement, but
+// SQLite buffers RETURNING rows through a temporary table, which costs more than reading the rows first.
+const pickReady = (queueFilter: string) => /* sql */ `
+SELECT id, task, queue, args, attempt, max_attempts, priority FROM errand_jobs
+WHERE state = 'ready' AND task IN (SELECT value FROM json_each(:tasks)) ${queueFilter}
+ORDER BY priority, run_at, id
+LIMIT :limit`;
+
+export const PICK_READY_ANY_QUEUE = pickReady("");
+export const PICK_READY_FROM_QUEUES = pickReady("AND queue IN (SELECT value FROM json_each(:queues))");
+
+export const CLAIM_IDS = /* sql */ `
 UPDATE errand_jobs
 SET state = 'running', attempt = attempt + 1, lease_token = :token, lease_expires_at = :expires,
     worker_id = :worker, started_at = :now
-WHERE id IN (
-  SELECT id FROM errand_jobs
-  WHERE state = 'ready' AND run_at <= :now
-    AND task IN (SELECT value FROM json_each(:tasks)) ${queueFilter}
-  ORDER BY priority, run_at, id
-  LIMIT :limit)
-RETURNING id, task, queue, args, attempt, max_attempts, priority, run_at`;
+WHERE id IN (SELECT value FROM json_each(:ids))`;
 
-export const CLAIM_ANY_QUEUE = claim("");
-export const CLAIM_FROM_QUEUES = claim("AND queue IN (SELECT value FROM json_each(:queues))");
-
-const nextRunAt = (queueFilter: string) => /* sql */ `
-SELECT min(run_at) AS run_at FROM errand_jobs
-WHERE state = 'ready' AND task IN (SELECT value FROM json_each(:tasks)) ${queueFilter}`;
-
-export const NEXT_RUN_AT_ANY_QUEUE = nextRunAt("");
-export const NEXT_RUN_AT_FROM_QUEUES = nextRunAt("AND queue IN (SELECT value FROM json_each(:queues))");
+export const NEXT_SCHEDULED = /* sql */ `
+SELECT min(run_at) AS run_at FROM errand_jobs WHERE state = 'scheduled'`;
 
 // The common success (no result) is one statement per lease token.
 export const SUCCEED_MANY = /* sql */ `
@@ -47,10 +52,10 @@ UPDATE errand_jobs
 SET state = 'succeeded', result = ?, finished_at = ?, lease_token = NULL, lease_expires_at = NULL
 WHERE id = ? AND lease_token = ? AND state = 'running'`;
 
-// retry_at NULL means no attempts left: the job ends failed and keeps its lease columns cleared.
+// :retry_at NULL means no attempts left: the job ends failed.
 export const FAIL = /* sql */ `
 UPDATE errand_jobs
-SET state = CASE WHEN :retry_at IS NULL THEN 'failed' ELSE 'ready' END,
+SET state = CASE WHEN :retry_at IS NULL THEN 'failed' WHEN :retry_at > :now THEN 'scheduled' ELSE 'ready' END,
     run_at = coalesce(:retry_at, run_at),
     finished_at = CASE WHEN :retry_at IS NULL THEN :now END,
     errors = json_insert(errors, '$[#]', json(:error)),
@@ -71,9 +76,9 @@ WHERE state = 'running' AND worker_id = ?
 RETURNING id`;
 
 export const UPSERT_WORKER = /* sql */ `
-INSERT INTO errand_workers (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at)
-VALUES (:id, :hostname, :pid, :queues, :tasks, :concurrency, :now, :now)
-ON CONFLICT (id) DO UPDATE SET heartbeat_at = :now, tasks = :tasks, queues = :queues`;
+INSERT INTO errand_workers (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at)
+VALUES (:id, :hostname, :pid, :queues, :tasks, :concurrency, :now, :now, :expires)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = :now, expires_at = :expires, tasks = :tasks, queues = :queues`;
 
 export const SET_PROGRESS = /* sql */ `
 UPDATE errand_jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'running'`;
@@ -85,7 +90,7 @@ WHERE state = 'running' AND lease_expires_at < ?`;
 // Counted as an attempt, so a job that kills its worker every time ends failed instead of looping.
 export const RESCUE_EXPIRED = /* sql */ `
 UPDATE errand_jobs
-SET state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'ready' END,
+SET state = CASE WHEN attempt >= max_attempts THEN 'failed' WHEN :retry_at > :now THEN 'scheduled' ELSE 'ready' END,
     run_at = :retry_at,
     finished_at = CASE WHEN attempt >= max_attempts THEN :now END,
     errors = json_insert(errors, '$[#]', json(:error)),
@@ -97,24 +102,27 @@ export const GET_JOB = /* sql */ `SELECT * FROM errand_jobs WHERE id = ?`;
 export const COUNTS = /* sql */ `
 SELECT queue, state, count(*) AS count FROM errand_jobs GROUP BY queue, state ORDER BY queue, state`;
 
+// Waiting: ready, or scheduled and already due (no worker has promoted it yet).
+const WAITING = /* sql */ `(state = 'ready' OR (state = 'scheduled' AND run_at <= :now))`;
+
 export const WAITING_BY_TASK = /* sql */ `
-SELECT task, count(*) AS count, min(run_at) AS oldest FROM errand_jobs
-WHERE state = 'ready' AND run_at <= ? GROUP BY task ORDER BY task`;
+SELECT task, queue, count(*) AS count, min(run_at) AS oldest FROM errand_jobs
+WHERE ${WAITING} GROUP BY task, queue ORDER BY task, queue`;
 
 export const OLDEST_WAITING = /* sql */ `
-SELECT min(run_at) AS oldest FROM errand_jobs WHERE state = 'ready' AND run_at <= ?`;
+SELECT min(run_at) AS oldest FROM errand_jobs WHERE ${WAITING}`;
 
 export const LIVE_WORKERS = /* sql */ `
-SELECT * FROM errand_workers WHERE heartbeat_at >= ? ORDER BY started_at`;
+SELECT * FROM errand_workers WHERE expires_at >= ? ORDER BY started_at`;
 
 export const DELETE_WORKER = /* sql */ `DELETE FROM errand_workers WHERE id = ?`;
 
-export const DELETE_DEAD_WORKERS = /* sql */ `DELETE FROM errand_workers WHERE heartbeat_at < ?`;
+export const DELETE_DEAD_WORKERS = /* sql */ `DELETE FROM errand_workers WHERE expires_at < ?`;
 
 export const CANCEL = /* sql */ `
 UPDATE errand_jobs
 SET state = 'cancelled', finished_at = ?, lease_token = NULL, lease_expires_at = NULL
-WHERE id = ? AND state IN ('ready', 'running')`;
+WHERE id = ? AND (state = 'scheduled' OR state = 'ready' OR state = 'running')`;
 
 export const GET_STATE = /* sql */ `SELECT state FROM errand_jobs WHERE id = ?`;
 
@@ -127,7 +135,7 @@ WHERE ${filter}
 RETURNING id`;
 
 export const RETRY_IDS = retry(
-  "id IN (SELECT value FROM json_each(:ids)) AND state IN ('failed', 'cancelled')",
+  "id IN (SELECT value FROM json_each(:ids)) AND (state = 'failed' OR state = 'cancelled')",
 );
 export const RETRY_STATE = retry(
   "id IN (SELECT id FROM errand_jobs WHERE state = :state ORDER BY id LIMIT :limit)",
@@ -138,7 +146,7 @@ export const DELETE_JOB = /* sql */ `DELETE FROM errand_jobs WHERE id = ? AND st
 export const PRUNE = /* sql */ `
 DELETE FROM errand_jobs WHERE id IN (
   SELECT id FROM errand_jobs
-  WHERE state IN ('succeeded', 'cancelled') AND finished_at < ?
+  WHERE (state = 'succeeded' OR state = 'cancelled') AND finished_at < ?
   LIMIT ?)`;
 
 // Newest first, keyset-paginated on id.

@@ -1,4 +1,4 @@
-import type { JobRecord, JobState } from "../../index.js";
+import { JOB_STATES, type JobRecord, type JobState } from "../../index.js";
 import { EXIT, intFlag, nearest, stringFlag, UsageError, type Command, type Values } from "../args.js";
 import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
 import { formatWhen, print, printJson, truncate } from "../output.js";
@@ -6,7 +6,7 @@ import { renderTable } from "../table.js";
 
 type JobFilter = { state?: JobState; task?: string; queue?: string; before?: string; limit?: number };
 
-const STATES: readonly JobState[] = ["ready", "running", "succeeded", "failed", "cancelled"];
+const STATES = JOB_STATES;
 
 const HELP = `Usage: errand jobs [options]
 

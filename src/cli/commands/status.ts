@@ -1,10 +1,10 @@
-import type { JobState, Status } from "../../index.js";
+import { JOB_STATES, type JobState, type Status } from "../../index.js";
 import { EXIT, type Command } from "../args.js";
 import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
 import { formatDuration, formatWhen, print, printJson, truncate } from "../output.js";
 import { renderTable } from "../table.js";
 
-const STATES: readonly JobState[] = ["ready", "running", "succeeded", "failed", "cancelled"];
+const STATES = JOB_STATES;
 
 const HELP = `Usage: errand status [options]
 
@@ -42,7 +42,7 @@ function render(report: Status, database: string, now: number): string {
   const byQueue = new Map<string, Record<JobState, number>>();
   for (const { queue, state, count } of report.counts) {
     let row = byQueue.get(queue);
-    if (!row) byQueue.set(queue, (row = { ready: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 }));
+    if (!row) byQueue.set(queue, (row = { scheduled: 0, ready: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 }));
     row[state] += count;
   }
   if (byQueue.size === 0) {

@@ -1,3 +1,4 @@
+import type { ClaimedJob } from "../backends/backend.js";
 import type { Logger } from "../core/logger.js";
 
 /** What a handler gets beside its arguments. */
@@ -21,14 +22,26 @@ export class RunContext implements JobContext {
   private abortedWith: Error | null = null;
 
   constructor(
-    readonly id: string,
-    readonly task: string,
-    readonly queue: string,
-    readonly attempt: number,
-    readonly maxAttempts: number,
+    private readonly job: ClaimedJob,
     readonly log: Logger,
-    private readonly saveProgress: (value: unknown) => Promise<void>,
+    private readonly progressSink: { saveProgress(value: unknown): Promise<void> },
   ) {}
+
+  get id(): string {
+    return this.job.id;
+  }
+  get task(): string {
+    return this.job.task;
+  }
+  get queue(): string {
+    return this.job.queue;
+  }
+  get attempt(): number {
+    return this.job.attempt;
+  }
+  get maxAttempts(): number {
+    return this.job.maxAttempts;
+  }
 
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -45,6 +58,6 @@ export class RunContext implements JobContext {
   }
 
   progress(value: unknown): Promise<void> {
-    return this.saveProgress(value);
+    return this.progressSink.saveProgress(value);
   }
 }

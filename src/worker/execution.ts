@@ -6,40 +6,46 @@ import { findUnsafeJson } from "../core/json-safe.js";
 import type { Logger } from "../core/logger.js";
 import { RunContext } from "../task/context.js";
 import type { TaskDefinition } from "../task/define.js";
+import type { Deadlines } from "./deadlines.js";
 
 export type Settled =
   | { kind: "succeeded"; result: string | null }
   | { kind: "failed"; error: AttemptError }
   | { kind: "lost" };
 
+/** What an execution needs from its worker; one object shared by every execution. */
+export interface ExecutionHost {
+  readonly workerId: string;
+  readonly log: Logger;
+  readonly backend: Backend;
+  readonly deadlines: Deadlines;
+  settle(exec: Execution, settled: Settled): void;
+}
+
 /** One attempt of one job: runs the handler, enforces the timeout, and reports exactly one outcome. */
 export class Execution {
-  private timer: NodeJS.Timeout | null = null;
-  private isSettled = false;
+  isSettled = false;
   private ctx: RunContext | null = null;
-  readonly retryDelay: (attempt: number) => number;
+  private deadlineQueue: ReturnType<Deadlines["add"]> | null = null;
 
   constructor(
     readonly job: ClaimedJob,
     private readonly task: TaskDefinition | undefined,
-    private readonly workerId: string,
-    private readonly log: Logger,
-    private readonly backend: Backend,
-    private readonly onSettled: (exec: Execution, settled: Settled) => void,
-  ) {
-    this.retryDelay = task?.retryDelay ?? (() => 60_000);
+    private readonly host: ExecutionHost,
+  ) {}
+
+  retryDelay(attempt: number): number {
+    return this.task?.retryDelay(attempt) ?? 60_000;
   }
 
   run(): void {
     const { job, task } = this;
     if (!task) {
       // Claims only ask for registered tasks, so this means the registry changed under a running worker.
-      this.fail(new ErrandError("ERRAND_UNKNOWN_TASK", `No task named "${job.task}" is defined in worker ${this.workerId}.`));
+      this.fail(new ErrandError("ERRAND_UNKNOWN_TASK", `No task named "${job.task}" is defined in worker ${this.host.workerId}.`));
       return;
     }
-    const ctx = (this.ctx = new RunContext(job.id, job.task, job.queue, job.attempt, job.maxAttempts, this.log, (value) =>
-      this.saveProgress(value),
-    ));
+    const ctx = (this.ctx = new RunContext(job, this.host.log, this));
     let pending: unknown;
     try {
       const args: unknown = JSON.parse(job.args);
@@ -48,7 +54,7 @@ export class Execution {
       this.fail(error);
       return;
     }
-    this.timer = setTimeout(() => this.timeOut(), task.timeoutMs);
+    this.deadlineQueue = this.host.deadlines.add(this, task.timeoutMs);
     if (isThenable(pending)) pending.then((v) => this.succeed(v), (e) => this.fail(e));
     else this.succeed(pending);
   }
@@ -61,7 +67,7 @@ export class Execution {
     return task.handler(parsed.value, ctx);
   }
 
-  private timeOut(): void {
+  timeOut(): void {
     const error = new JobTimeoutError(
       `Job ${this.job.id} (${this.job.task}) attempt ${this.job.attempt} ran past its ${formatMs(this.task!.timeoutMs)} timeout; its AbortSignal was aborted.`,
     );
@@ -72,7 +78,7 @@ export class Execution {
   /** Stops the attempt without an outcome of its own: the lease is gone or the worker is shutting down. */
   lose(reason: string): void {
     if (this.isSettled) return;
-    this.log.warn(`stopping job ${this.job.id} (${this.job.task}): ${reason}`);
+    this.host.log.warn(`stopping job ${this.job.id} (${this.job.task}): ${reason}`);
     this.ctx?.abort(new ErrandError("ERRAND_LEASE_LOST", `Job ${this.job.id} was stopped: ${reason}`));
     this.settle({ kind: "lost" });
   }
@@ -89,20 +95,20 @@ export class Execution {
 
   private fail(error: unknown): void {
     if (this.isSettled) return;
-    this.settle({ kind: "failed", error: toAttemptError(error, this.job.attempt, this.workerId) });
+    this.settle({ kind: "failed", error: toAttemptError(error, this.job.attempt, this.host.workerId) });
   }
 
   private settle(settled: Settled): void {
     this.isSettled = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.onSettled(this, settled);
+    if (this.deadlineQueue) this.host.deadlines.settled(this.deadlineQueue);
+    this.host.settle(this, settled);
   }
 
-  private async saveProgress(value: unknown): Promise<void> {
+  async saveProgress(value: unknown): Promise<void> {
     const unsafe = findUnsafeJson(value, "progress");
     if (unsafe !== undefined) throw new ErrandError("ERRAND_INVALID", `ctx.progress(): ${unsafe}.`);
     if (this.isSettled) return;
-    const held = await this.backend.progress(this.job.id, this.job.token, JSON.stringify(value));
+    const held = await this.host.backend.progress(this.job.id, this.job.token, JSON.stringify(value));
     if (!held) this.lose("its lease was lost while it reported progress");
   }
 }

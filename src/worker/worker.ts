@@ -5,7 +5,8 @@ import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { TaskDefinition } from "../task/define.js";
-import { Execution, type Settled } from "./execution.js";
+import { Deadlines } from "./deadlines.js";
+import { Execution, type ExecutionHost, type Settled } from "./execution.js";
 
 export interface WorkerOptions {
   /** Handlers running at once. Default 10. */
@@ -44,6 +45,8 @@ export class Worker {
   private readonly log: Logger;
 
   private backend!: Backend;
+  private readonly deadlines = new Deadlines();
+  private executionHost!: ExecutionHost;
   private taskMap!: ReadonlyMap<string, TaskDefinition>;
   private taskNames: string[] = [];
   private buffer: ClaimedJob[] = [];
@@ -116,6 +119,13 @@ export class Worker {
       throw new ErrandError("ERRAND_NO_TASKS", "errand.work(): no tasks are defined on this Errand, so the worker could run nothing. Define tasks with errand.task(...) before starting it.");
     }
     this.backend = await this.host.backend();
+    this.executionHost = {
+      workerId: this.id,
+      log: this.log,
+      backend: this.backend,
+      deadlines: this.deadlines,
+      settle: (exec, settled) => this.settle(exec, settled),
+    };
   }
 
   /** Claims one batch, runs it to the end and writes the outcomes; returns how many jobs ran. For tests. */
@@ -161,7 +171,7 @@ export class Worker {
 
   private startJob(job: ClaimedJob): void {
     const task = this.taskMap.get(job.task);
-    const exec = new Execution(job, task, this.id, this.log, this.backend, (e, s) => this.settle(e, s));
+    const exec = new Execution(job, task, this.executionHost);
     this.running.set(job.id, exec);
     exec.run();
   }
@@ -390,6 +400,7 @@ export class Worker {
     } finally {
       if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
       if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.deadlines.clear();
       this.log.info(`worker ${this.id} stopped`, this.stats);
     }
   }

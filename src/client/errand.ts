@@ -74,6 +74,7 @@ export class Errand {
     this.now = options.clock ?? Date.now;
     this.host = {
       backend: () => this.backend(),
+      openBackend: () => this.openedBackend,
       now: () => this.now(),
       tasks: () => this.tasks(),
       logger: this.logger,

@@ -22,5 +22,11 @@ describe("findUnsafeJson", () => {
     const loop: Record<string, unknown> = {};
     loop.self = loop;
     assert.match(findUnsafeJson(loop)!, /^args\.self refers back to itself/);
+    const deepLoop: Record<string, unknown>[] = [{}];
+    deepLoop[0]!.again = deepLoop;
+    assert.match(findUnsafeJson({ list: deepLoop })!, /^args\.list\[0\]\.again refers back to itself/);
+    let deep: unknown = 1;
+    for (let i = 0; i < 150; i++) deep = { d: deep };
+    assert.match(findUnsafeJson(deep)!, /^args is nested more than 100 levels deep/);
   });
 });

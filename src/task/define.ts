@@ -42,6 +42,8 @@ const ENQUEUE_OPTIONS = ["delay", "runAt", "priority", "queue", "key", "maxAttem
 /** What a task needs from the Errand that defined it. */
 export interface TaskHost {
   backend(): Promise<Backend>;
+  /** The backend when it is already open, so the hot path skips an await. */
+  openBackend(): Backend | null;
   now(): number;
   readonly maxPayloadBytes: number;
 }
@@ -94,7 +96,8 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   /** Stores a job to run this task and returns at once. Nothing is stored when args or options are invalid. */
   async enqueue(args: A, options?: EnqueueOptions): Promise<Job<R>> {
     const job = this.schema ? await this.prepareChecked(args, options) : this.prepare(args, options);
-    const [result] = await (await this.host.backend()).enqueue([job]);
+    const backend = this.host.openBackend() ?? (await this.host.backend());
+    const [result] = await backend.enqueue([job]);
     return new Job<R>(this.host, result!.id, this.name, result!.created);
   }
 

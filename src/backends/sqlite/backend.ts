@@ -123,11 +123,19 @@ export class SqliteBackend implements Backend {
       const existing = this.stmt(Q.FIND_BY_KEY).get(job.key) as { id: number };
       return { id: String(existing.id), created: false };
     };
+    // A keyed insert reads after a conflict: inside a transaction, so no other process can finish that job between.
     const write = jobs.length === 1 && jobs[0]!.key === null ? () => [one(jobs[0]!)] : this.transaction(() => jobs.map(one));
-    return this.run(write).then((results) => {
+    try {
+      const results = write();
       this.changed();
-      return results;
-    });
+      return Promise.resolve(results);
+    } catch (error) {
+      if (!isBusy(error)) return Promise.reject(error);
+      return retryWhileBusy(this.file, write).then((results) => {
+        this.changed();
+        return results;
+      });
+    }
   }
 
   claim(p: ClaimParams): Promise<ClaimedJob[]> {
@@ -430,6 +438,9 @@ function openDatabase(file: string, durability: "normal" | "full"): Database.Dat
   }
   try {
     db = new Database(file, { timeout: SYNC_BUSY_TIMEOUT_MS });
+    // Only takes effect when the file is created. A one-row commit writes each page it touched (the row's and the
+    // claim index's) to the WAL: 2 KiB pages make that cheaper than 4 KiB and cost drains little (measured).
+    db.pragma("page_size = 2048");
     db.pragma("journal_mode = WAL");
     db.pragma(`synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
     // A burst can grow the WAL a lot; once checkpointed it is cut back to this size instead of staying large.

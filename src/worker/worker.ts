@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { Backend, ClaimedJob, Outcome, WorkerInfo } from "../backends/backend.js";
+import type { Backend, ClaimedJob, ClaimResult, Outcome, WorkerInfo } from "../backends/backend.js";
 import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -132,12 +132,12 @@ export class Worker {
   async runOnce(): Promise<number> {
     this.manual = true;
     if (!this.backend) await this.prepare();
-    const claimed = await this.claim(this.concurrency);
-    this.buffer.push(...claimed);
+    const { jobs } = await this.claim(this.concurrency);
+    this.buffer.push(...jobs);
     this.pump();
     await this.drained();
     await this.flush();
-    return claimed.length;
+    return jobs.length;
   }
 
   private drained(): Promise<void> {
@@ -199,6 +199,8 @@ export class Worker {
   }
 
   private scheduleFlush(): void {
+    // A pending fetch writes the outcomes in its own transaction, with the next claim.
+    if (this.fetching) return;
     if (this.outcomes.length >= this.maxBatch) void this.flush();
     // A short delay gathers the completions of a burst into one transaction.
     else if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 1);
@@ -214,10 +216,7 @@ export class Worker {
     this.outcomes = [];
     this.flushing = (async () => {
       try {
-        const lost = await this.backend.complete(batch, this.host.now());
-        if (lost.length > 0) {
-          this.log.warn(`dropped the outcome of ${lost.length} job(s) whose lease this worker no longer held (cancelled, or taken over after the lease expired)`, { ids: lost.slice(0, 20) });
-        }
+        this.reportLost(await this.backend.complete(batch, this.host.now()));
       } catch (error) {
         this.outcomes = batch.concat(this.outcomes);
         this.log.error(`could not write ${batch.length} job outcome(s), will retry: ${(error as Error).message}`);
@@ -233,13 +232,26 @@ export class Worker {
 
   private async fetch(): Promise<void> {
     this.fetching = true;
+    // This fetch writes the outcomes gathered so far, with its claim.
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     try {
       // Let timers, signals and I/O in between batches: with a synchronous engine a drain is all microtasks.
       await new Promise((resolve) => setImmediate(resolve));
       if (this.isStopping) return;
-      await this.flush();
+      while (this.flushing) await this.flushing;
       const limit = this.nextLimit();
-      const claimed = await this.claim(limit);
+      const finished = this.outcomes;
+      this.outcomes = [];
+      let claimed: ClaimedJob[];
+      try {
+        const result = await this.claim(limit, finished);
+        claimed = result.jobs;
+        this.reportLost(result.lost);
+      } catch (error) {
+        this.outcomes = finished.concat(this.outcomes);
+        throw error;
+      }
       if (this.isStopping) {
         await this.backend.release(claimed, this.host.now(), null);
         return;
@@ -268,7 +280,7 @@ export class Worker {
     return Math.min(this.maxBatch, Math.max(free, Math.round(rate * 0.05)));
   }
 
-  private claim(limit: number): Promise<ClaimedJob[]> {
+  private claim(limit: number, finished: readonly Outcome[] = []): Promise<ClaimResult> {
     return this.backend.claim({
       workerId: this.id,
       queues: this.queues,
@@ -276,7 +288,13 @@ export class Worker {
       limit,
       now: this.host.now(),
       leaseMs: this.leaseMs,
+      finished,
     });
+  }
+
+  private reportLost(lost: readonly string[]): void {
+    if (lost.length === 0) return;
+    this.log.warn(`dropped the outcome of ${lost.length} job(s) whose lease this worker no longer held (cancelled, or taken over after the lease expired)`, { ids: lost.slice(0, 20) });
   }
 
   private goIdle(delayMs?: number): void {

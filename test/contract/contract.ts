@@ -29,8 +29,8 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       createdAt: T0,
       ...over,
     });
-    const claim = (over: Partial<Parameters<Backend["claim"]>[0]> = {}) =>
-      b.claim({ workerId: "w1", queues: null, tasks: ["t"], limit: 10, now: T0, leaseMs: LEASE, ...over });
+    const claim = async (over: Partial<Parameters<Backend["claim"]>[0]> = {}) =>
+      (await b.claim({ workerId: "w1", queues: null, tasks: ["t"], limit: 10, now: T0, leaseMs: LEASE, ...over })).jobs;
     const worker = (id = "w1", tasks = ["t"]): WorkerInfo => ({ id, hostname: "h", pid: 1, queues: null, tasks, concurrency: 1 });
     const enqueueOne = async (over: Partial<NewJob> = {}) => (await b.enqueue([job(over)]))[0]!.id;
 
@@ -113,6 +113,22 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       assert.equal(rec.workerId, "w1");
       assert.equal(rec.leaseExpiresAt!.getTime(), T0 + LEASE);
       assert.equal(rec.startedAt!.getTime(), T0);
+    });
+
+    it("writes finished attempts and claims the next batch in one call", async () => {
+      const first = await enqueueOne();
+      const second = await enqueueOne();
+      const [c] = await claim({ limit: 1 });
+      const result = await b.claim({
+        workerId: "w1", queues: null, tasks: ["t"], limit: 1, now: T0 + 1, leaseMs: LEASE,
+        finished: [
+          { id: c!.id, token: c!.token, kind: "succeeded", result: '"ok"' },
+          { id: c!.id, token: "stale", kind: "succeeded", result: null },
+        ],
+      });
+      assert.deepEqual(result.jobs.map((j) => j.id), [second]);
+      assert.deepEqual(result.lost, [first], "the stale token's write was refused");
+      assert.equal((await b.get(first))!.result, "ok");
     });
 
     it("never hands one job to two claims", async () => {

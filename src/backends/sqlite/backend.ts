@@ -8,6 +8,7 @@ import type {
   Backend,
   ClaimedJob,
   ClaimParams,
+  ClaimResult,
   Counts,
   EnqueueResult,
   ListParams,
@@ -138,12 +139,13 @@ export class SqliteBackend implements Backend {
     }
   }
 
-  claim(p: ClaimParams): Promise<ClaimedJob[]> {
+  claim(p: ClaimParams): Promise<ClaimResult> {
     const token = randomBytes(8).toString("hex");
     const pick: Row = { tasks: JSON.stringify(p.tasks), limit: p.limit };
     if (p.queues !== null) pick.queues = JSON.stringify(p.queues);
     const pickSql = p.queues === null ? Q.PICK_READY_ANY_QUEUE : Q.PICK_READY_FROM_QUEUES;
     const write = this.transaction(() => {
+      const lost = p.finished && p.finished.length > 0 ? this.writeOutcomes(p.finished, p.now) : [];
       this.stmt(Q.PROMOTE_DUE).run(p.now);
       // Raw rows (arrays) spare an object per job; the column order is the SELECT's.
       const rows = this.rawStmt(pickSql).all(pick) as unknown as ClaimRow[];
@@ -152,10 +154,11 @@ export class SqliteBackend implements Backend {
         for (let i = 0; i < rows.length; i++) ids += (i === 0 ? "" : ",") + rows[i]![0];
         this.stmt(Q.CLAIM_IDS).run({ token, expires: p.now + p.leaseMs, worker: p.workerId, now: p.now, ids: ids + "]" });
       }
-      return rows;
+      return { rows, lost };
     });
-    return this.run(write).then((rows) =>
-      rows.map((r) => ({
+    return this.run(write).then(({ rows, lost }) => {
+      if (p.finished && p.finished.length > 0) this.changed();
+      const jobs = rows.map((r) => ({
         id: String(r[0]),
         token,
         task: r[1],
@@ -164,49 +167,46 @@ export class SqliteBackend implements Backend {
         attempt: r[4] + 1,
         maxAttempts: r[5],
         priority: r[6],
-      })),
-    );
+      }));
+      return { jobs, lost };
+    });
   }
 
   complete(outcomes: readonly Outcome[], now: number): Promise<string[]> {
-    const write = this.transaction(() => {
-      const lost: string[] = [];
-      // Plain successes share their claim's token: one statement per token.
-      const plain = new Map<string, string[]>();
-      for (const o of outcomes) {
-        if (o.kind === "succeeded" && o.result === null) {
-          let ids = plain.get(o.token);
-          if (!ids) plain.set(o.token, (ids = []));
-          ids.push(o.id);
-        } else if (o.kind === "succeeded") {
-          if (this.stmt(Q.SUCCEED_WITH_RESULT).run(o.result, now, o.id, o.token).changes === 0) lost.push(o.id);
-        } else {
-          const changed = this.stmt(Q.FAIL).run({
-            retry_at: o.retryAt,
-            now,
-            error: JSON.stringify(o.error),
-            id: o.id,
-            token: o.token,
-          }).changes;
-          if (changed === 0) lost.push(o.id);
-        }
-      }
-      for (const [token, ids] of plain) {
-        const written = this.stmt(Q.SUCCEED_MANY).run(now, `[${ids.join(",")}]`, token).changes;
-        // Rare: some leases were lost. Those rows kept another token or left 'running'; find which.
-        if (written !== ids.length) {
-          for (const id of ids) {
-            const row = this.stmt(Q.GET_JOB).get(id);
-            if (row?.state !== "succeeded" || row.finished_at !== now) lost.push(id);
-          }
-        }
-      }
-      return lost;
-    });
-    return this.run(write).then((lost) => {
+    return this.run(this.transaction(() => this.writeOutcomes(outcomes, now))).then((lost) => {
       this.changed();
       return lost;
     });
+  }
+
+  /** Returns the ids whose lease was no longer held. */
+  private writeOutcomes(outcomes: readonly Outcome[], now: number): string[] {
+    const lost: string[] = [];
+    // Plain successes share their claim's token: one statement per token.
+    const plain = new Map<string, string[]>();
+    for (const o of outcomes) {
+      if (o.kind === "succeeded" && o.result === null) {
+        let ids = plain.get(o.token);
+        if (!ids) plain.set(o.token, (ids = []));
+        ids.push(o.id);
+      } else if (o.kind === "succeeded") {
+        if (this.stmt(Q.SUCCEED_WITH_RESULT).run(o.result, now, o.id, o.token).changes === 0) lost.push(o.id);
+      } else {
+        const params = { retry_at: o.retryAt, now, error: JSON.stringify(o.error), id: o.id, token: o.token };
+        if (this.stmt(Q.FAIL).run(params).changes === 0) lost.push(o.id);
+      }
+    }
+    for (const [token, ids] of plain) {
+      const written = this.stmt(Q.SUCCEED_MANY).run(now, `[${ids.join(",")}]`, token).changes;
+      // Rare: some leases were lost. Only the rows written just now are succeeded under this token.
+      if (written !== ids.length) {
+        for (const id of ids) {
+          const row = this.stmt(Q.GET_JOB).get(id);
+          if (row?.state !== "succeeded" || row.lease_token !== token) lost.push(id);
+        }
+      }
+    }
+    return lost;
   }
 
   release(jobs: readonly { id: string; token: string }[], now: number, note: AttemptError | null): Promise<void> {

@@ -41,10 +41,11 @@ WHERE id IN (SELECT value FROM json_each(:ids))`;
 export const NEXT_SCHEDULED = /* sql */ `
 SELECT min(run_at) AS run_at FROM errand_jobs WHERE state = 'scheduled'`;
 
-// The common success (no result) is one statement per lease token.
+// The common success (no result) is one statement per lease token. The token stays on the row, so that when
+// fewer rows changed than asked the backend can tell which leases had been lost.
 export const SUCCEED_MANY = /* sql */ `
 UPDATE errand_jobs
-SET state = 'succeeded', finished_at = ?, lease_token = NULL, lease_expires_at = NULL
+SET state = 'succeeded', finished_at = ?, lease_expires_at = NULL
 WHERE id IN (SELECT value FROM json_each(?)) AND lease_token = ? AND state = 'running'`;
 
 export const SUCCEED_WITH_RESULT = /* sql */ `

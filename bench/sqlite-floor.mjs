@@ -32,6 +32,8 @@ export function openBackend() {
     /** The same INSERT into a database errand has already migrated (`name` as given to databaseUrl). */
     enqueueOnErrandSchema: (name) => enqueueFloor(path(name), { table: "errand_jobs", create: false }),
     drainFloor: (n, concurrency) => drainFloor(path(`floor-drain-${n}-${files++}`), n, concurrency),
+    /** The same loop on a file errand has already migrated (`name` as given to databaseUrl): the schema's cost. */
+    drainFloorOnErrandSchema: (name, n, concurrency) => drainFloor(path(name), n, concurrency, "errand_jobs"),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -65,10 +67,10 @@ const DRAIN_TABLE = `CREATE TABLE jobs (
 CREATE INDEX jobs_claim ON jobs (priority, run_at, id) WHERE state = 'ready';`;
 
 /** Fills the table here, then drains it in a child process; resolves with the child's timings. */
-async function drainFloor(file, n, concurrency) {
+async function drainFloor(file, n, concurrency, table = "jobs") {
   const db = openDatabase(file);
-  db.exec(DRAIN_TABLE);
-  const insert = db.prepare(`INSERT INTO jobs (task, queue, state, args, priority, run_at, max_attempts, created_at)
+  if (table === "jobs") db.exec(DRAIN_TABLE);
+  const insert = db.prepare(`INSERT INTO ${table} (task, queue, state, args, priority, run_at, max_attempts, created_at)
     VALUES ('send-email', 'default', 'ready', ?, 0, ?, 3, ?)`);
   const fill = db.transaction((count) => {
     const now = Date.now();
@@ -77,7 +79,7 @@ async function drainFloor(file, n, concurrency) {
   for (let i = 0; i < n; i += 1000) fill(Math.min(1000, n - i));
   db.close();
 
-  const child = startChild(fileURLToPath(import.meta.url), ["drain", file, n, concurrency]);
+  const child = startChild(fileURLToPath(import.meta.url), ["drain", file, n, concurrency, table]);
   try {
     const result = await child.next("drained");
     await child.done();
@@ -88,13 +90,13 @@ async function drainFloor(file, n, concurrency) {
 }
 
 /** Claims 500 ready rows in one statement, runs no-op async handlers `concurrency` at a time, marks them done in one transaction. */
-async function drainChild(file, n, concurrency) {
+async function drainChild(file, n, concurrency, table) {
   const db = openDatabase(file);
-  const claim = db.prepare(`UPDATE jobs
+  const claim = db.prepare(`UPDATE ${table}
     SET state = 'running', attempt = attempt + 1, lease_token = ?, lease_expires_at = ?, started_at = ?
-    WHERE id IN (SELECT id FROM jobs WHERE state = 'ready' AND run_at <= ? ORDER BY priority, run_at, id LIMIT ?)
+    WHERE id IN (SELECT id FROM ${table} WHERE state = 'ready' AND run_at <= ? ORDER BY priority, run_at, id LIMIT ?)
     RETURNING id, args`);
-  const markDone = db.prepare(`UPDATE jobs SET state = 'succeeded', finished_at = ?, lease_token = NULL,
+  const markDone = db.prepare(`UPDATE ${table} SET state = 'succeeded', finished_at = ?, lease_token = NULL,
     lease_expires_at = NULL WHERE id = ?`);
   const doneAll = db.transaction((ids, now) => {
     for (const id of ids) markDone.run(now, id);
@@ -113,7 +115,7 @@ async function drainChild(file, n, concurrency) {
     done += rows.length;
   }
   const storedMs = performance.now() - started;
-  const succeeded = db.prepare("SELECT count(*) AS c FROM jobs WHERE state = 'succeeded'").get().c;
+  const succeeded = db.prepare(`SELECT count(*) AS c FROM ${table} WHERE state = 'succeeded'`).get().c;
   db.close();
   if (done !== n || succeeded !== n) throw new Error(`floor drain: ran ${done} and stored ${succeeded} of ${n} jobs`);
   process.send({ type: "drained", storedMs });
@@ -121,6 +123,6 @@ async function drainChild(file, n, concurrency) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "drain") {
   reportFailures();
-  const [file, n, concurrency] = process.argv.slice(3);
-  await drainChild(file, Number(n), Number(concurrency));
+  const [file, n, concurrency, table] = process.argv.slice(3);
+  await drainChild(file, Number(n), Number(concurrency), table);
 }

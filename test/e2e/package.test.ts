@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { it } from "node:test";
+import { promisify } from "node:util";
+import { tempDir } from "../helpers/tmp.js";
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, "../..");
+
+it("works from another project that links this folder as node_modules/errand", async () => {
+  const app = tempDir("errand-app-");
+  mkdirSync(join(app, "node_modules", ".bin"), { recursive: true });
+  symlinkSync(root, join(app, "node_modules", "errand"), "dir");
+  symlinkSync(join(root, "dist", "cli", "main.js"), join(app, "node_modules", ".bin", "errand"));
+  writeFileSync(
+    join(app, "main.mjs"),
+    `import { Errand } from "errand";
+     const errand = new Errand({ database: "sqlite:./app.db" });
+     const job = await errand.task("hello", async (a) => "hello " + a.name).enqueue({ name: "linked" });
+     console.log(job.id);
+     await errand.close();`,
+  );
+  const enqueued = await run(process.execPath, ["main.mjs"], { cwd: app });
+  assert.match(enqueued.stdout, /^\d+\n$/);
+  const status = await run(join(app, "node_modules", ".bin", "errand"), ["jobs", "--json", "--database", "sqlite:./app.db"], { cwd: app }).catch((e) => e);
+  assert.equal(status.code ?? 0, 0, `${status.stderr}`);
+  const jobs = JSON.parse(status.stdout) as { task: string; state: string }[];
+  assert.deepEqual(jobs.map((j) => [j.task, j.state]), [["hello", "ready"]]);
+});

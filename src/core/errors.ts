@@ -1,3 +1,5 @@
+import { nearest } from "./nearest.js";
+
 /** Every error errand throws is an ErrandError with a stable `code` that scripts can match on. */
 export class ErrandError extends Error {
   readonly code: string;
@@ -42,27 +44,12 @@ export class JobFailedError extends ErrandError {
   }
 }
 
-/** Levenshtein distance, for "did you mean" hints on unknown option names. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
 /** Throws on option names outside `known`, suggesting the nearest one. */
 export function checkOptionNames(where: string, options: object, known: readonly string[]): void {
   for (const name of Object.keys(options)) {
     if (known.includes(name)) continue;
-    const nearest = [...known].sort((x, y) => distance(name, x) - distance(name, y))[0];
-    const hint = nearest !== undefined && distance(name, nearest) <= 3 ? ` Did you mean \`${nearest}\`?` : "";
+    const guess = nearest(name, known);
+    const hint = guess === undefined ? "" : ` Did you mean \`${guess}\`?`;
     throw new InvalidArgsError(`${where}: unknown option \`${name}\`.${hint} Known options: ${known.join(", ")}.`);
   }
 }

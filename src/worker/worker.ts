@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Backend, ClaimedJob, ClaimResult, Outcome, WorkerInfo } from "../backends/backend.js";
-import { toMs, type Duration } from "../core/duration.js";
+import { formatMs, toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { TaskDefinition } from "../task/define.js";
@@ -190,7 +190,7 @@ export class Worker {
         const { job } = exec;
         const retryAt = job.attempt < job.maxAttempts ? this.host.now() + exec.retryDelay(job.attempt) : null;
         if (retryAt === null) this.log.warn(`job ${job.id} (${job.task}) failed for good after ${job.attempt} attempt(s): ${settled.error.message}`);
-        else this.log.info(`job ${job.id} (${job.task}) attempt ${job.attempt} failed, retrying in ${Math.round((retryAt - this.host.now()) / 1000)}s: ${settled.error.message}`);
+        else this.log.info(`job ${job.id} (${job.task}) attempt ${job.attempt} failed, retrying in ${formatMs(retryAt - this.host.now())}: ${settled.error.message}`);
         this.outcomes.push({ id: job.id, token: job.token, kind: "failed", error: settled.error, retryAt });
       }
       this.scheduleFlush();

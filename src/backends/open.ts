@@ -1,11 +1,16 @@
 import { ErrandError } from "../core/errors.js";
 import type { Backend } from "./backend.js";
+import type { Logger } from "../core/logger.js";
+import { PostgresBackend, type PostgresOptions } from "./postgres/backend.js";
+import { redact } from "./redact.js";
 import { SqliteBackend } from "./sqlite/backend.js";
 
 export const DEFAULT_DATABASE = "sqlite:./errand.db";
 
 export interface OpenOptions {
   durability: "normal" | "full";
+  postgres: Partial<Pick<PostgresOptions, "schema" | "poolSize" | "ssl">>;
+  logger: Logger;
 }
 
 /**
@@ -18,19 +23,16 @@ export function openBackend(url: string, options: OpenOptions): Backend {
   if (sqlite) return new SqliteBackend({ file: sqlite[1]!, durability: options.durability });
   if (/\.(db|sqlite3?)$/.test(url) && !url.includes("://")) return new SqliteBackend({ file: url, durability: options.durability });
   if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new ErrandError(
-      "ERRAND_UNSUPPORTED_DATABASE",
-      `database "${redact(url)}": this version of errand does not have a PostgreSQL backend yet. ` +
-        `Use the embedded default, "sqlite:./errand.db".`,
-    );
+    return new PostgresBackend({
+      url,
+      schema: options.postgres.schema ?? "errand",
+      poolSize: options.postgres.poolSize ?? 10,
+      ...(options.postgres.ssl !== undefined ? { ssl: options.postgres.ssl } : {}),
+      logger: options.logger,
+    });
   }
   throw new ErrandError(
     "ERRAND_UNSUPPORTED_DATABASE",
-    `database "${redact(url)}" is not a database errand can open. Use "sqlite:./errand.db" (a file), or "memory:" for tests.`,
+    `database "${redact(url)}" is not a database errand can open. Use "sqlite:./errand.db" (a file), "postgres://user:pass@host/db", or "memory:" for tests.`,
   );
-}
-
-/** Hides a password in a connection string before it reaches a message. */
-export function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
 }

@@ -24,9 +24,13 @@ export interface ErrandOptions {
   migrate?: boolean;
   /** Time source in ms, for tests that move time forward. Default Date.now. */
   clock?: () => number;
+  /** PostgreSQL only: schema for errand's tables (default "errand"), pool size (default 10), pg's ssl options. */
+  postgres?: { schema?: string; poolSize?: number; ssl?: PostgresSsl };
 }
 
-const ERRAND_OPTIONS = ["database", "durability", "logger", "retention", "maxPayloadBytes", "migrate", "clock"] as const;
+type PostgresSsl = boolean | { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string };
+
+const ERRAND_OPTIONS = ["database", "durability", "logger", "retention", "maxPayloadBytes", "migrate", "clock", "postgres"] as const;
 
 export interface Status {
   counts: Counts[];
@@ -46,6 +50,7 @@ export class Errand {
   readonly maxPayloadBytes: number;
   readonly now: () => number;
   private readonly durability: "normal" | "full";
+  private readonly postgres: NonNullable<ErrandOptions["postgres"]>;
   private readonly autoMigrate: boolean;
   private readonly registry = new Map<string, TaskDefinition>();
   private opened: Promise<Backend> | null = null;
@@ -55,7 +60,11 @@ export class Errand {
 
   constructor(options: ErrandOptions = {}) {
     checkOptionNames("new Errand()", options, ERRAND_OPTIONS);
-    this.database = options.database ?? process.env.ERRAND_DATABASE_URL ?? DEFAULT_DATABASE;
+    const sharedUrl = process.env.DATABASE_URL;
+    this.database =
+      options.database ??
+      process.env.ERRAND_DATABASE_URL ??
+      (sharedUrl && /^postgres(ql)?:\/\//.test(sharedUrl) ? sharedUrl : DEFAULT_DATABASE);
     if (typeof this.database !== "string" || this.database === "") {
       throw new InvalidArgsError(`new Errand(): database must be a connection string such as "sqlite:./errand.db", got ${JSON.stringify(options.database)}.`);
     }
@@ -64,6 +73,8 @@ export class Errand {
       throw new InvalidArgsError(`new Errand(): durability must be "normal" or "full", got ${JSON.stringify(durability)}.`);
     }
     this.durability = durability;
+    this.postgres = options.postgres ?? {};
+    checkOptionNames("new Errand() postgres", this.postgres, ["schema", "poolSize", "ssl"]);
     this.logger = options.logger ?? consoleLogger();
     this.retentionMs = toMs(options.retention ?? "3d", "new Errand() retention");
     this.maxPayloadBytes = options.maxPayloadBytes ?? 1_000_000;
@@ -221,7 +232,7 @@ export class Errand {
   backend(options: { migrate?: boolean } = {}): Promise<Backend> {
     if (this.openedBackend) return Promise.resolve(this.openedBackend);
     this.opened ??= (async () => {
-      const backend = openBackend(this.database, { durability: this.durability });
+      const backend = openBackend(this.database, { durability: this.durability, postgres: this.postgres, logger: this.logger });
       try {
         if (options.migrate ?? this.autoMigrate) await backend.migrate();
       } catch (error) {

@@ -1,0 +1,474 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { BackendUnavailableError, ErrandError } from "../../core/errors.js";
+import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
+import type { Logger } from "../../core/logger.js";
+import type {
+  Backend,
+  ClaimParams,
+  ClaimResult,
+  Counts,
+  EnqueueResult,
+  ListParams,
+  NewJob,
+  Outcome,
+  WaitingTask,
+  WorkerInfo,
+} from "../backend.js";
+import { redact } from "../redact.js";
+import { MIGRATIONS } from "./migrations/index.js";
+import { queries, type Queries } from "./queries.js";
+
+export interface PostgresOptions {
+  url: string;
+  /** Where errand's tables live. Default "errand". */
+  schema: string;
+  /** Connections in the pool; one more is kept for LISTEN. Default 10. */
+  poolSize: number;
+  ssl?: pg.PoolConfig["ssl"];
+  logger: Logger;
+}
+
+type Row = Record<string, unknown>;
+type Db = pg.Pool | pg.PoolClient;
+
+/** SQLSTATE classes and socket errors that mean the server cannot be reached or went away. */
+const UNAVAILABLE = /^(08|57P0[1-3]|53300)|^E(CONNREFUSED|CONNRESET|NOTFOUND|TIMEDOUT|HOSTUNREACH|PIPE)$/;
+
+export class PostgresBackend implements Backend {
+  readonly kind = "postgres";
+  private readonly pool: pg.Pool;
+  private readonly q: Queries;
+  private readonly schema: string;
+  private readonly channel: string;
+  private readonly listeners = new Set<() => void>();
+  private listener: pg.Client | null = null;
+  private listenRetry: NodeJS.Timeout | null = null;
+  private listenBackoffMs = 500;
+  private closed = false;
+  private emitQueued = false;
+
+  constructor(private readonly options: PostgresOptions) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) {
+      throw new ErrandError(
+        "ERRAND_INVALID",
+        `postgres schema ${JSON.stringify(options.schema)} must be lower-case letters, digits and underscores, starting with a letter or underscore.`,
+      );
+    }
+    this.schema = `"${options.schema}"`;
+    this.channel = `${options.schema}_jobs`;
+    this.q = queries(this.schema);
+    const config: pg.PoolConfig = { connectionString: options.url, max: options.poolSize };
+    if (options.ssl !== undefined) config.ssl = options.ssl;
+    this.pool = new pg.Pool(config);
+    // An idle pooled connection that the server drops must not crash the process; the next query reconnects.
+    this.pool.on("error", (error) => options.logger.warn(`PostgreSQL connection lost: ${error.message}`));
+  }
+
+  private where(): string {
+    return redact(this.options.url);
+  }
+
+  private explain(error: unknown): Error {
+    const code = String((error as { code?: unknown }).code ?? "");
+    if (UNAVAILABLE.test(code)) {
+      return new BackendUnavailableError(
+        `Cannot reach PostgreSQL at ${this.where()} (${code}: ${(error as Error).message}). ` +
+          `Is the server running and the URL right? Nothing was lost: the call can be retried.`,
+        { cause: error },
+      );
+    }
+    return error as Error;
+  }
+
+  private async query(sql: string, params: unknown[] = [], db: Db = this.pool): Promise<Row[]> {
+    try {
+      return (await db.query(sql, params)).rows as Row[];
+    } catch (error) {
+      throw this.explain(error);
+    }
+  }
+
+  /** Runs `fn` in one transaction on one connection. */
+  private async transaction<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw this.explain(error);
+    }
+    try {
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw this.explain(error);
+    } finally {
+      client.release();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.transaction(async (db) => {
+      // Ten workers starting at once migrate once: the others wait here, then find nothing to do.
+      await db.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`errand migrate ${this.options.schema}`]);
+      await db.query(this.q.createSchema);
+      await db.query(this.q.createMigrations);
+      const version = Number((await db.query(this.q.schemaVersion)).rows[0].version);
+      if (version > MIGRATIONS.length) {
+        throw new ErrandError(
+          "ERRAND_SCHEMA_NEWER",
+          `PostgreSQL schema ${this.options.schema} at ${this.where()} has errand schema version ${version}, but this ` +
+            `errand knows only ${MIGRATIONS.length}: a newer errand migrated it. Upgrade errand here too (npm install errand@latest).`,
+        );
+      }
+      for (let v = version; v < MIGRATIONS.length; v++) {
+        const sql = MIGRATIONS[v]!.replaceAll("$schema", this.schema).replaceAll("$channel", `'${this.channel}'`);
+        await db.query(sql);
+        await db.query(this.q.recordMigration, [v + 1]);
+      }
+    });
+  }
+
+  async enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
+    const state = (job: NewJob) => (job.runAt > job.createdAt ? "scheduled" : "ready");
+    const values = (job: NewJob) => [
+      job.task, job.queue, state(job), job.args, job.priority, new Date(job.runAt), job.maxAttempts, job.key,
+      new Date(job.createdAt),
+    ];
+    let results: EnqueueResult[];
+    if (jobs.length === 1 && jobs[0]!.key === null) {
+      const rows = await this.query(this.q.insertJob, values(jobs[0]!));
+      results = [{ id: String(rows[0]!.id), created: true }];
+    } else if (jobs.every((j) => j.key === null)) {
+      const columns = Array.from({ length: 9 }, (_, i) => jobs.map((j) => values(j)[i]));
+      const rows = await this.query(this.q.insertMany, columns);
+      results = rows.map((r) => ({ id: String(r.id), created: true }));
+    } else {
+      results = await this.transaction(async (db) => {
+        const out: EnqueueResult[] = [];
+        for (const job of jobs) {
+          if (job.key === null) {
+            out.push({ id: String((await db.query(this.q.insertJob, values(job))).rows[0].id), created: true });
+            continue;
+          }
+          const inserted = (await db.query(this.q.insertJobWithKey, values(job))).rows[0];
+          if (inserted) out.push({ id: String(inserted.id), created: true });
+          else out.push({ id: String((await db.query(this.q.findByKey, [job.key])).rows[0].id), created: false });
+        }
+        return out;
+      });
+    }
+    this.changed();
+    return results;
+  }
+
+  async claim(p: ClaimParams): Promise<ClaimResult> {
+    const token = randomBytes(8).toString("hex");
+    const now = new Date(p.now);
+    const params: unknown[] = [token, new Date(p.now + p.leaseMs), p.workerId, now, p.tasks, p.limit];
+    if (p.queues !== null) params.push(p.queues);
+    const sql = p.queues === null ? this.q.claimAnyQueue : this.q.claimFromQueues;
+    // Outcomes, promotion and claim share one transaction: one commit, so one WAL flush, per batch.
+    const { rows, lost } = await this.transaction(async (db) => {
+      const lost = p.finished && p.finished.length > 0 ? await this.writeOutcomes(db, p.finished, p.now) : [];
+      await db.query(this.q.promoteDue, [now]);
+      return { rows: (await db.query(sql, params)).rows as Row[], lost };
+    });
+    if (p.finished && p.finished.length > 0) this.changed();
+    rows.sort(
+      (a, b) =>
+        (a.priority as number) - (b.priority as number) ||
+        (a.run_at as Date).getTime() - (b.run_at as Date).getTime() ||
+        Number(a.id) - Number(b.id),
+    );
+    const jobs = rows.map((r) => ({
+      id: String(r.id),
+      token,
+      task: r.task as string,
+      queue: r.queue as string,
+      args: r.args as string,
+      attempt: r.attempt as number,
+      maxAttempts: r.max_attempts as number,
+      priority: r.priority as number,
+    }));
+    return { jobs, lost };
+  }
+
+  async complete(outcomes: readonly Outcome[], now: number): Promise<string[]> {
+    const lost = await this.transaction((db) => this.writeOutcomes(db, outcomes, now));
+    this.changed();
+    return lost;
+  }
+
+  /** At most three statements whatever the batch: plain successes per token, successes with results, failures. */
+  private async writeOutcomes(db: pg.PoolClient, outcomes: readonly Outcome[], nowMs: number): Promise<string[]> {
+    const now = new Date(nowMs);
+    const written = new Set<string>();
+    const plain = new Map<string, string[]>();
+    const withResult: { id: string[]; token: string[]; result: (string | null)[] } = { id: [], token: [], result: [] };
+    const failed: { id: string[]; token: string[]; error: string[]; retryAt: (Date | null)[] } = { id: [], token: [], error: [], retryAt: [] };
+    for (const o of outcomes) {
+      if (o.kind === "succeeded" && o.result === null) {
+        let ids = plain.get(o.token);
+        if (!ids) plain.set(o.token, (ids = []));
+        ids.push(o.id);
+      } else if (o.kind === "succeeded") {
+        withResult.id.push(o.id);
+        withResult.token.push(o.token);
+        withResult.result.push(o.result);
+      } else {
+        failed.id.push(o.id);
+        failed.token.push(o.token);
+        failed.error.push(JSON.stringify(o.error));
+        failed.retryAt.push(o.retryAt === null ? null : new Date(o.retryAt));
+      }
+    }
+    // An outcome is identified by job and token: a stale token for a job written under its own token is still lost.
+    const collect = (rows: Row[], token?: string) => rows.forEach((r) => written.add(`${String(r.id)} ${token ?? String(r.token)}`));
+    for (const [token, ids] of plain) collect((await db.query(this.q.succeedMany, [now, ids, token])).rows, token);
+    if (withResult.id.length > 0) {
+      collect((await db.query(this.q.succeedWithResults, [now, withResult.id, withResult.token, withResult.result])).rows);
+    }
+    if (failed.id.length > 0) {
+      collect((await db.query(this.q.failMany, [now, failed.id, failed.token, failed.error, failed.retryAt])).rows);
+    }
+    return outcomes.filter((o) => !written.has(`${o.id} ${o.token}`)).map((o) => o.id);
+  }
+
+  async release(jobs: readonly { id: string; token: string }[], now: number, note: AttemptError | null): Promise<void> {
+    if (jobs.length === 0) return;
+    const params = [new Date(now), note === null ? null : JSON.stringify(note), jobs.map((j) => j.id), jobs.map((j) => j.token)];
+    await this.query(this.q.release, params);
+    this.changed();
+  }
+
+  async heartbeat(w: WorkerInfo, now: number, leaseMs: number): Promise<string[]> {
+    const expires = new Date(now + leaseMs);
+    return this.transaction(async (db) => {
+      const queues = w.queues === null ? null : JSON.stringify(w.queues);
+      await db.query(this.q.upsertWorker, [w.id, w.hostname, w.pid, queues, JSON.stringify(w.tasks), w.concurrency, new Date(now), expires]);
+      return (await db.query(this.q.renewLeases, [expires, w.id])).rows.map((r: Row) => String(r.id));
+    });
+  }
+
+  async progress(id: string, token: string, progress: string): Promise<boolean> {
+    const result = await this.pool.query(this.q.setProgress, [progress, id, token]).catch((e: unknown) => {
+      throw this.explain(e);
+    });
+    return result.rowCount === 1;
+  }
+
+  async rescueExpired(nowMs: number, retryAt: (attempt: number) => number): Promise<number> {
+    const now = new Date(nowMs);
+    const rescued = await this.transaction(async (db) => {
+      let count = 0;
+      for (const row of (await db.query(this.q.expiredLeases, [now])).rows as Row[]) {
+        const attempt = row.attempt as number;
+        const error: AttemptError = {
+          attempt,
+          at: now.toISOString(),
+          name: "LeaseExpired",
+          message:
+            `The lease of worker ${String(row.worker_id)} expired before the attempt finished: ` +
+            `the worker crashed, was killed, or was blocked longer than the lease.`,
+          ...(row.worker_id ? { workerId: row.worker_id as string } : {}),
+        };
+        const at = new Date(attempt >= (row.max_attempts as number) ? nowMs : retryAt(attempt));
+        count += (await db.query(this.q.rescueExpired, [row.id, at, now, JSON.stringify(error)])).rowCount ?? 0;
+      }
+      return count;
+    });
+    if (rescued > 0) this.changed();
+    return rescued;
+  }
+
+  async nextRunAt(): Promise<number | null> {
+    const runAt = (await this.query(this.q.nextScheduled))[0]?.run_at as Date | null | undefined;
+    return runAt ? runAt.getTime() : null;
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    if (!/^\d+$/.test(id)) return null;
+    const row = (await this.query(this.q.getJob, [id]))[0];
+    return row ? toJobRecord(row) : null;
+  }
+
+  async list(p: ListParams): Promise<JobRecord[]> {
+    const rows = await this.query(this.q.listJobs, [p.state ?? null, p.task ?? null, p.queue ?? null, p.before ?? null, p.limit]);
+    return rows.map(toJobRecord);
+  }
+
+  async counts(): Promise<Counts[]> {
+    return (await this.query(this.q.counts)) as unknown as Counts[];
+  }
+
+  async waitingByTask(now: number): Promise<WaitingTask[]> {
+    return (await this.query(this.q.waitingByTask, [new Date(now)])).map((r) => ({
+      task: r.task as string,
+      queue: r.queue as string,
+      count: r.count as number,
+      oldestRunAt: r.oldest as Date,
+    }));
+  }
+
+  async oldestWaiting(now: number): Promise<Date | null> {
+    return ((await this.query(this.q.oldestWaiting, [new Date(now)]))[0]?.oldest as Date | null | undefined) ?? null;
+  }
+
+  async workers(now: number): Promise<WorkerRecord[]> {
+    return (await this.query(this.q.liveWorkers, [new Date(now)])).map((r) => ({
+      id: r.id as string,
+      hostname: r.hostname as string,
+      pid: r.pid as number,
+      queues: (r.queues as string[] | null) ?? null,
+      tasks: r.tasks as string[],
+      concurrency: r.concurrency as number,
+      startedAt: r.started_at as Date,
+      heartbeatAt: r.heartbeat_at as Date,
+      expiresAt: r.expires_at as Date,
+    }));
+  }
+
+  async removeWorker(id: string): Promise<void> {
+    await this.query(this.q.deleteWorker, [id]);
+  }
+
+  async cancel(id: string, now: number): Promise<JobState | null> {
+    if (!/^\d+$/.test(id)) return null;
+    await this.query(this.q.cancel, [new Date(now), id]);
+    this.changed();
+    return ((await this.query(this.q.getState, [id]))[0]?.state as JobState | undefined) ?? null;
+  }
+
+  async retry(p: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number }, now: number): Promise<string[]> {
+    const rows =
+      p.ids !== undefined
+        ? await this.query(this.q.retryIds, [new Date(now), p.ids.filter((id) => /^\d+$/.test(id))])
+        : await this.query(this.q.retryState, [new Date(now), p.state ?? "failed", p.limit ?? 1000]);
+    const ids = rows.map((r) => String(r.id));
+    if (ids.length > 0) this.changed();
+    return ids;
+  }
+
+  async remove(id: string): Promise<boolean> {
+    if (!/^\d+$/.test(id)) return false;
+    const result = await this.pool.query(this.q.deleteJob, [id]).catch((e: unknown) => {
+      throw this.explain(e);
+    });
+    return result.rowCount === 1;
+  }
+
+  async prune(finishedBefore: number, limit: number): Promise<number> {
+    const before = new Date(finishedBefore);
+    await this.query(this.q.deleteDeadWorkers, [before]);
+    const result = await this.pool.query(this.q.prune, [before, limit]).catch((e: unknown) => {
+      throw this.explain(e);
+    });
+    return result.rowCount ?? 0;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    if (!this.listener && !this.listenRetry) void this.listen();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.stopListening();
+    };
+  }
+
+  /** Tells this process's listeners, once per tick however many writes it made. */
+  private changed(): void {
+    if (this.listeners.size === 0 || this.emitQueued) return;
+    this.emitQueued = true;
+    queueMicrotask(() => {
+      this.emitQueued = false;
+      for (const l of this.listeners) l();
+    });
+  }
+
+  /**
+   * One connection LISTENs for inserts from any process. If it drops, it reconnects with backoff; meanwhile
+   * callers' polling keeps them going. Behind a transaction-pooling PgBouncer LISTEN does not work: polling it is.
+   */
+  private async listen(): Promise<void> {
+    this.listenRetry = null;
+    if (this.closed || this.listeners.size === 0) return;
+    const config: pg.ClientConfig = { connectionString: this.options.url };
+    if (this.options.ssl !== undefined) config.ssl = this.options.ssl;
+    const client = new pg.Client(config);
+    const retry = (error: Error) => {
+      if (this.listener !== client) return;
+      this.listener = null;
+      client.removeAllListeners();
+      client.on("error", () => {});
+      void client.end().catch(() => {});
+      if (this.closed || this.listeners.size === 0) return;
+      this.options.logger.warn(`PostgreSQL LISTEN connection lost (${error.message}); reconnecting in ${this.listenBackoffMs}ms`);
+      this.listenRetry = setTimeout(() => void this.listen(), this.listenBackoffMs);
+      this.listenRetry.unref();
+      this.listenBackoffMs = Math.min(this.listenBackoffMs * 2, 30_000);
+    };
+    client.on("error", retry);
+    client.on("end", () => retry(new Error("connection ended")));
+    client.on("notification", () => {
+      for (const l of this.listeners) l();
+    });
+    // Held from the start, so that stopListening() also ends a connection still being made.
+    this.listener = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.channel}"`);
+      if (this.listener !== client) return;
+      this.listenBackoffMs = 500;
+      // Inserts made while it was disconnected woke nobody: tell listeners to look now.
+      for (const l of this.listeners) l();
+    } catch (error) {
+      retry(error as Error);
+    }
+  }
+
+  private stopListening(): void {
+    if (this.listenRetry) clearTimeout(this.listenRetry);
+    this.listenRetry = null;
+    const client = this.listener;
+    this.listener = null;
+    if (client) {
+      client.removeAllListeners();
+      client.on("error", () => {});
+      void client.end().catch(() => {});
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+    this.stopListening();
+    await this.pool.end();
+  }
+}
+
+function toJobRecord(r: Row): JobRecord {
+  return {
+    id: String(r.id),
+    task: r.task as string,
+    queue: r.queue as string,
+    state: r.state as JobState,
+    args: r.args,
+    priority: r.priority as number,
+    attempt: r.attempt as number,
+    maxAttempts: r.max_attempts as number,
+    key: (r.key as string | null) ?? null,
+    runAt: r.run_at as Date,
+    createdAt: r.created_at as Date,
+    startedAt: (r.started_at as Date | null) ?? null,
+    finishedAt: (r.finished_at as Date | null) ?? null,
+    leaseExpiresAt: (r.lease_expires_at as Date | null) ?? null,
+    workerId: (r.worker_id as string | null) ?? null,
+    result: r.result ?? null,
+    progress: r.progress ?? null,
+    errors: r.errors as AttemptError[],
+  };
+}

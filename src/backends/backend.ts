@@ -96,7 +96,12 @@ export interface Backend {
   readonly kind: string;
   /** Creates or upgrades the schema; refuses a schema newer than this code. */
   migrate(): Promise<void>;
-  enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]>;
+  /**
+   * Stores jobs: all or none. With `tx`, the user's own open connection or transaction (a better-sqlite3 Database
+   * for SQLite; a pg Client/PoolClient or a postgres.js transaction for PostgreSQL), so the jobs commit or roll
+   * back with the user's own writes.
+   */
+  enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]>;
   claim(params: ClaimParams): Promise<ClaimResult>;
   /** Writes finished attempts; returns the ids whose lease was no longer held (their outcome was dropped). */
   complete(outcomes: readonly Outcome[], now: number): Promise<string[]>;

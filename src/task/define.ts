@@ -34,10 +34,16 @@ export interface EnqueueOptions {
   /** While a job with this key is ready or running, enqueue returns that job instead of storing another. */
   key?: string;
   maxAttempts?: number;
+  /**
+   * Your own open transaction: the job is stored in it, so it exists if and only if that transaction commits, and
+   * workers are woken after the commit. A pg Client/PoolClient after BEGIN, a postgres.js sql.begin() `sql`, or
+   * (SQLite) your better-sqlite3 Database on errand's file, inside db.transaction().
+   */
+  tx?: object;
 }
 
 const TASK_OPTIONS = ["queue", "priority", "maxAttempts", "timeout", "backoff", "schema"] as const;
-const ENQUEUE_OPTIONS = ["delay", "runAt", "priority", "queue", "key", "maxAttempts"] as const;
+const ENQUEUE_OPTIONS = ["delay", "runAt", "priority", "queue", "key", "maxAttempts", "tx"] as const;
 
 /** What a task needs from the Errand that defined it. */
 export interface TaskHost {
@@ -93,12 +99,29 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     this.schema = options.schema;
   }
 
-  /** Stores a job to run this task and returns at once. Nothing is stored when args or options are invalid. */
-  async enqueue(args: A, options?: EnqueueOptions): Promise<Job<R>> {
-    const job = this.schema ? await this.prepareChecked(args, options) : this.prepare(args, options);
-    const backend = this.host.openBackend() ?? (await this.host.backend());
-    const [result] = await backend.enqueue([job]);
-    return new Job<R>(this.host, result!.id, this.name, result!.created);
+  /**
+   * Stores a job to run this task and returns at once. Nothing is stored when args or options are invalid.
+   * The write happens before this returns when it can (the database is open and any schema checks synchronously),
+   * which is what lets it join a synchronous better-sqlite3 transaction.
+   */
+  enqueue(args: A, options?: EnqueueOptions): Promise<Job<R>> {
+    let job: NewJob | Promise<NewJob>;
+    try {
+      job = this.schema ? this.prepareChecked(args, options) : this.prepare(args, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const backend = this.host.openBackend();
+    if (backend && !(job instanceof Promise)) return backend.enqueue([job], options?.tx).then((r) => this.handle(r[0]!));
+    return (async () => {
+      const ready = await job;
+      const [result] = await (backend ?? (await this.host.backend())).enqueue([ready], options?.tx);
+      return this.handle(result!);
+    })();
+  }
+
+  private handle(result: { id: string; created: boolean }): Job<R> {
+    return new Job<R>(this.host, result.id, this.name, result.created);
   }
 
   /** `enqueue(args)` with this task's defaults, under Celery's name. */
@@ -107,28 +130,39 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   }
 
   /** Stores many jobs in one transaction: all of them, or none when any is invalid. */
-  async enqueueMany(argsList: readonly A[], options?: EnqueueOptions): Promise<Job<R>[]> {
-    if (!Array.isArray(argsList)) {
-      throw new InvalidArgsError(`${this.name}.enqueueMany(): expected an array of args, got ${typeof argsList}. Nothing was stored.`);
+  enqueueMany(argsList: readonly A[], options?: EnqueueOptions): Promise<Job<R>[]> {
+    let jobs: (NewJob | Promise<NewJob>)[];
+    try {
+      if (!Array.isArray(argsList)) {
+        throw new InvalidArgsError(`${this.name}.enqueueMany(): expected an array of args, got ${typeof argsList}. Nothing was stored.`);
+      }
+      jobs = argsList.map((args, i) => (this.schema ? this.prepareChecked(args, options, i) : this.prepare(args, options, i)));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const jobs: NewJob[] = [];
-    for (let i = 0; i < argsList.length; i++) {
-      jobs.push(this.schema ? await this.prepareChecked(argsList[i]!, options, i) : this.prepare(argsList[i]!, options, i));
+    if (jobs.length === 0) return Promise.resolve([]);
+    const backend = this.host.openBackend();
+    if (backend && !jobs.some((j) => j instanceof Promise)) {
+      return backend.enqueue(jobs as NewJob[], options?.tx).then((results) => results.map((r) => this.handle(r)));
     }
-    if (jobs.length === 0) return [];
-    const results = await (await this.host.backend()).enqueue(jobs);
-    return results.map((r) => new Job<R>(this.host, r.id, this.name, r.created));
+    return (async () => {
+      const ready = await Promise.all(jobs);
+      const results = await (backend ?? (await this.host.backend())).enqueue(ready, options?.tx);
+      return results.map((r) => this.handle(r));
+    })();
   }
 
-  private async prepareChecked(args: A, options: EnqueueOptions | undefined, index?: number): Promise<NewJob> {
-    const outcome = await this.schema!["~standard"].validate(args);
-    if (outcome.issues) {
-      const issues = outcome.issues
-        .map((i) => `${describePath(i.path)}: ${i.message}`)
-        .join("; ");
-      throw new InvalidArgsError(`${this.callName(index)}: invalid args (${issues}). Nothing was stored.`);
-    }
-    return this.prepare(args, options, index);
+  /** Standard Schema validation may answer synchronously or with a promise; keep it synchronous when it is. */
+  private prepareChecked(args: A, options: EnqueueOptions | undefined, index?: number): NewJob | Promise<NewJob> {
+    const outcome = this.schema!["~standard"].validate(args);
+    const check = (o: StandardSchemaV1.Result<unknown>): NewJob => {
+      if (o.issues) {
+        const issues = o.issues.map((i) => `${describePath(i.path)}: ${i.message}`).join("; ");
+        throw new InvalidArgsError(`${this.callName(index)}: invalid args (${issues}). Nothing was stored.`);
+      }
+      return this.prepare(args, options, index);
+    };
+    return outcome instanceof Promise ? outcome.then(check) : check(outcome);
   }
 
   /** Validation and encoding happen here, before any write, so a bad call stores nothing. */

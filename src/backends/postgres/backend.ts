@@ -132,34 +132,35 @@ export class PostgresBackend implements Backend {
     });
   }
 
-  async enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
+  async enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
     const state = (job: NewJob) => (job.runAt > job.createdAt ? "scheduled" : "ready");
     const values = (job: NewJob) => [
       job.task, job.queue, state(job), job.args, job.priority, new Date(job.runAt), job.maxAttempts, job.key,
       new Date(job.createdAt),
     ];
+    const insertAll = async (run: (sql: string, params: unknown[]) => Promise<Row[]>): Promise<EnqueueResult[]> => {
+      if (jobs.every((j) => j.key === null)) {
+        const rows =
+          jobs.length === 1
+            ? await run(this.q.insertJob, values(jobs[0]!))
+            : await run(this.q.insertMany, Array.from({ length: 9 }, (_, i) => jobs.map((j) => values(j)[i])));
+        return rows.map((r) => ({ id: String(r.id), created: true }));
+      }
+      const out: EnqueueResult[] = [];
+      for (const job of jobs) {
+        const inserted = (await run(job.key === null ? this.q.insertJob : this.q.insertJobWithKey, values(job)))[0];
+        if (inserted) out.push({ id: String(inserted.id), created: true });
+        else out.push({ id: String((await run(this.q.findByKey, [job.key]))[0]!.id), created: false });
+      }
+      return out;
+    };
     let results: EnqueueResult[];
-    if (jobs.length === 1 && jobs[0]!.key === null) {
-      const rows = await this.query(this.q.insertJob, values(jobs[0]!));
-      results = [{ id: String(rows[0]!.id), created: true }];
-    } else if (jobs.every((j) => j.key === null)) {
-      const columns = Array.from({ length: 9 }, (_, i) => jobs.map((j) => values(j)[i]));
-      const rows = await this.query(this.q.insertMany, columns);
-      results = rows.map((r) => ({ id: String(r.id), created: true }));
+    if (tx !== undefined) {
+      results = await insertAll(userRunner(tx, (e) => this.explain(e)));
+    } else if (jobs.length === 1 || jobs.every((j) => j.key === null)) {
+      results = await insertAll((sql, params) => this.query(sql, params));
     } else {
-      results = await this.transaction(async (db) => {
-        const out: EnqueueResult[] = [];
-        for (const job of jobs) {
-          if (job.key === null) {
-            out.push({ id: String((await db.query(this.q.insertJob, values(job))).rows[0].id), created: true });
-            continue;
-          }
-          const inserted = (await db.query(this.q.insertJobWithKey, values(job))).rows[0];
-          if (inserted) out.push({ id: String(inserted.id), created: true });
-          else out.push({ id: String((await db.query(this.q.findByKey, [job.key])).rows[0].id), created: false });
-        }
-        return out;
-      });
+      results = await this.transaction((db) => insertAll(async (sql, params) => (await db.query(sql, params)).rows as Row[]));
     }
     this.changed();
     return results;
@@ -448,6 +449,36 @@ export class PostgresBackend implements Backend {
     this.stopListening();
     await this.pool.end();
   }
+}
+
+/** Runs errand's statements on the user's own connection: a pg Client/PoolClient, or a postgres.js transaction. */
+function userRunner(tx: object, explain: (e: unknown) => Error): (sql: string, params: unknown[]) => Promise<Row[]> {
+  const t = tx as { query?: unknown; unsafe?: unknown };
+  if (typeof t.unsafe === "function") {
+    const unsafe = t.unsafe as (sql: string, params: unknown[]) => Promise<Row[]>;
+    return async (sql, params) => {
+      try {
+        return [...(await unsafe.call(tx, sql, params))];
+      } catch (error) {
+        throw explain(error);
+      }
+    };
+  }
+  if (typeof t.query === "function") {
+    const query = t.query as (sql: string, params: unknown[]) => Promise<{ rows: Row[] }>;
+    return async (sql, params) => {
+      try {
+        return (await query.call(tx, sql, params)).rows;
+      } catch (error) {
+        throw explain(error);
+      }
+    };
+  }
+  throw new ErrandError(
+    "ERRAND_INVALID",
+    "enqueue() tx: expected the connection your transaction runs on: a pg Client or PoolClient (after BEGIN), " +
+      "or the `sql` of a postgres.js sql.begin() callback. Nothing was stored.",
+  );
 }
 
 function toJobRecord(r: Row): JobRecord {

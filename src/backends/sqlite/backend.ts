@@ -2,7 +2,7 @@ import Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
 import { existsSync, watch, type FSWatcher } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { BackendUnavailableError, ErrandError } from "../../core/errors.js";
+import { BackendUnavailableError, ErrandError, InvalidArgsError } from "../../core/errors.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import type {
   Backend,
@@ -110,33 +110,70 @@ export class SqliteBackend implements Backend {
     return this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'errand_jobs'").get() !== undefined;
   }
 
-  enqueue(jobs: readonly NewJob[]): Promise<EnqueueResult[]> {
+  enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
+    let db: Database.Database;
+    try {
+      db = tx === undefined ? this.db : this.userDatabase(tx);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const prepare = tx === undefined ? (sql: string) => this.stmt(sql) : (sql: string) => userStatement(db, sql);
     const one = (job: NewJob): EnqueueResult => {
       const state = job.runAt > job.createdAt ? "scheduled" : "ready";
       if (job.key === null) {
-        const info = this.stmt(Q.INSERT_JOB).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt);
+        const info = prepare(Q.INSERT_JOB).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt);
         return { id: String(info.lastInsertRowid), created: true };
       }
-      const info = this.stmt(Q.INSERT_JOB_WITH_KEY).run(
+      const info = prepare(Q.INSERT_JOB_WITH_KEY).run(
         job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, job.key, job.createdAt,
       );
       if (info.changes === 1) return { id: String(info.lastInsertRowid), created: true };
-      const existing = this.stmt(Q.FIND_BY_KEY).get(job.key) as { id: number };
+      const existing = prepare(Q.FIND_BY_KEY).get(job.key) as { id: number };
       return { id: String(existing.id), created: false };
     };
     // A keyed insert reads after a conflict: inside a transaction, so no other process can finish that job between.
-    const write = jobs.length === 1 && jobs[0]!.key === null ? () => [one(jobs[0]!)] : this.transaction(() => jobs.map(one));
+    // In the user's transaction, theirs is the one; a savepoint keeps a batch all-or-none within it.
+    const write =
+      jobs.length === 1 && jobs[0]!.key === null
+        ? () => [one(jobs[0]!)]
+        : tx === undefined
+          ? this.transaction(() => jobs.map(one))
+          : () => db.transaction(() => jobs.map(one))();
     try {
       const results = write();
       this.changed();
       return Promise.resolve(results);
     } catch (error) {
-      if (!isBusy(error)) return Promise.reject(error);
+      // In the user's transaction a lock wait cannot be retried from here: their transaction decides.
+      if (tx !== undefined || !isBusy(error)) return Promise.reject(error);
       return retryWhileBusy(this.file, write).then((results) => {
         this.changed();
         return results;
       });
     }
+  }
+
+  /** The user's better-sqlite3 handle, checked to be on errand's own file. */
+  private userDatabase(tx: object): Database.Database {
+    const db = tx as Partial<Database.Database>;
+    if (typeof db.prepare !== "function" || typeof db.transaction !== "function" || typeof db.name !== "string") {
+      throw new InvalidArgsError("enqueue() tx: expected your better-sqlite3 Database handle (the one your transaction runs on). Nothing was stored.");
+    }
+    if (!db.inTransaction) {
+      throw new InvalidArgsError(
+        "enqueue() tx: your better-sqlite3 handle is not inside a transaction at the moment of the write. Call " +
+          "enqueue() synchronously inside db.transaction(() => { ... }) (don't await before it), and open errand " +
+          "beforehand, e.g. `await errand.migrate()` at start-up. Nothing was stored.",
+      );
+    }
+    const theirs = db.name === ":memory:" ? ":memory:" : resolve(db.name);
+    if (theirs !== this.file || this.file === ":memory:") {
+      throw new InvalidArgsError(
+        `enqueue() tx: that better-sqlite3 handle opens ${theirs}, but errand stores jobs in ${this.file}. ` +
+          `Open errand on the same file (database: "sqlite:${theirs}") to enqueue in its transactions. Nothing was stored.`,
+      );
+    }
+    return db as Database.Database;
   }
 
   claim(p: ClaimParams): Promise<ClaimResult> {
@@ -476,6 +513,17 @@ function explainOpenError(file: string, error: unknown): Error {
     });
   }
   return new BackendUnavailableError(`Cannot open SQLite database ${file}: ${(error as Error).message}`, { cause: error });
+}
+
+const userStatements = new WeakMap<Database.Database, Map<string, Statement>>();
+
+/** Statements prepared on the user's handle, once per handle. */
+function userStatement(db: Database.Database, sql: string): Statement {
+  let byText = userStatements.get(db);
+  if (!byText) userStatements.set(db, (byText = new Map()));
+  let s = byText.get(sql);
+  if (!s) byText.set(sql, (s = db.prepare(sql) as Statement));
+  return s;
 }
 
 function toDate(ms: unknown): Date | null {

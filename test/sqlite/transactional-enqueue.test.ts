@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { Errand, InvalidArgsError } from "../../src/index.js";
+import { silentLogger } from "../../src/core/logger.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const dir = tempDir();
+
+async function setUp(name: string) {
+  const file = join(dir, `${name}.db`);
+  const errand = new Errand({ database: `sqlite:${file}`, logger: silentLogger });
+  const welcome = errand.task("welcome", async (args: { userId: number }) => `welcomed ${args.userId}`);
+  await errand.migrate();
+  const db = new Database(file);
+  db.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL)");
+  return { errand, welcome, db };
+}
+
+describe("enqueue in the user's own SQLite transaction", () => {
+  it("stores the job if and only if the transaction commits", async () => {
+    const { errand, welcome, db } = await setUp("commit");
+    const signUp = db.transaction((email: string, fail: boolean) => {
+      const user = db.prepare("INSERT INTO users (email) VALUES (?)").run(email);
+      void welcome.enqueue({ userId: Number(user.lastInsertRowid) }, { tx: db });
+      if (fail) throw new Error("signup failed after the enqueue");
+    });
+    signUp("ann@example.com", false);
+    assert.throws(() => signUp("bob@example.com", true), /signup failed/);
+    const jobs = await errand.listJobs();
+    assert.deepEqual(jobs.map((j) => j.args), [{ userId: 1 }], "the rolled-back signup left no job");
+    assert.equal(db.prepare("SELECT count(*) AS n FROM users").get().n, 1);
+    await errand.work();
+    const [job] = jobs;
+    assert.equal(await (await errand.getJob(job!.id))!.result({ timeout: "5s" }), "welcomed 1");
+    db.close();
+    await errand.close();
+  });
+
+  it("refuses a handle outside a transaction, or on another file, storing nothing", async () => {
+    const { errand, welcome, db } = await setUp("refuse");
+    await assert.rejects(welcome.enqueue({ userId: 1 }, { tx: db }), (e: unknown) => e instanceof InvalidArgsError && /not inside a transaction/.test(e.message));
+    const other = new Database(join(dir, "other.db"));
+    other.transaction(() => {
+      void welcome.enqueue({ userId: 2 }, { tx: other }).catch((e: Error) => assert.match(e.message, /opens .*other\.db, but errand stores jobs in .*refuse\.db/));
+    })();
+    await assert.rejects(welcome.enqueue({ userId: 3 }, { tx: { not: "a handle" } }), /expected your better-sqlite3 Database handle/);
+    assert.deepEqual(await errand.listJobs(), []);
+    other.close();
+    db.close();
+    await errand.close();
+  });
+});

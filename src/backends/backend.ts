@@ -129,6 +129,8 @@ export interface Backend {
   remove(id: string): Promise<boolean>;
   /** Deletes succeeded and cancelled jobs that finished before `finishedBefore`, at most `limit`. */
   prune(finishedBefore: number, limit: number): Promise<number>;
+  /** The database server's clock in ms, or null when the database is this machine's own (SQLite). */
+  serverTime(): Promise<number | null>;
   /** Calls back when jobs may have changed, in this process or (best effort) another one. */
   onChange(listener: () => void): () => void;
   close(): Promise<void>;

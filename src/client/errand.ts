@@ -50,6 +50,10 @@ export class Errand {
   readonly maxPayloadBytes: number;
   readonly now: () => number;
   private readonly durability: "normal" | "full";
+  private readonly hasOwnClock: boolean;
+  /** The database server's clock minus ours: leases, schedules and retries use the server's time. */
+  private serverOffsetMs = 0;
+  private clockTimer: NodeJS.Timeout | null = null;
   private readonly postgres: NonNullable<ErrandOptions["postgres"]>;
   private readonly autoMigrate: boolean;
   private readonly registry = new Map<string, TaskDefinition>();
@@ -82,7 +86,8 @@ export class Errand {
       throw new InvalidArgsError(`new Errand(): maxPayloadBytes must be a positive whole number, got ${String(options.maxPayloadBytes)}.`);
     }
     this.autoMigrate = options.migrate ?? true;
-    this.now = options.clock ?? Date.now;
+    this.hasOwnClock = options.clock !== undefined;
+    this.now = options.clock ?? (() => Date.now() + this.serverOffsetMs);
     this.host = {
       backend: () => this.backend(),
       openBackend: () => this.openedBackend,
@@ -215,8 +220,17 @@ export class Errand {
     await (await this.backend({ migrate: false })).migrate();
   }
 
+  /** Workers on hosts whose clocks disagree still agree on the server's time: offset from the round trip's middle. */
+  private async syncClock(backend: Backend): Promise<void> {
+    const sent = Date.now();
+    const server = await backend.serverTime();
+    this.serverOffsetMs = server === null ? 0 : server - (sent + Date.now()) / 2;
+  }
+
   /** Stops this process's workers and closes the database. */
   async close(): Promise<void> {
+    if (this.clockTimer) clearInterval(this.clockTimer);
+    this.clockTimer = null;
     await Promise.all([...this.workersStarted].map((w) => w.stop()));
     const backend = this.openedBackend;
     this.opened = null;
@@ -238,6 +252,11 @@ export class Errand {
       } catch (error) {
         await backend.close();
         throw error;
+      }
+      if (!this.hasOwnClock) {
+        await this.syncClock(backend);
+        this.clockTimer = setInterval(() => void this.syncClock(backend).catch(() => {}), 5 * 60_000);
+        this.clockTimer.unref();
       }
       this.openedBackend = backend;
       return backend;

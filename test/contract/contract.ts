@@ -322,6 +322,12 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       assert.deepEqual((await b.waitingByTask(T0 + 100)).map((w) => [w.task, w.queue, w.count]), [["t", "default", 1]]);
     });
 
+    it("tells the server's time, or null for a local database", async () => {
+      const before = Date.now();
+      const server = await b.serverTime();
+      if (server !== null) assert.ok(Math.abs(server - before) < 60_000, "a server on this machine agrees within a minute");
+    });
+
     it("calls change listeners after writes", async () => {
       let calls = 0;
       const off = b.onChange(() => calls++);

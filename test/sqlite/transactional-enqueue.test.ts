@@ -30,7 +30,7 @@ describe("enqueue in the user's own SQLite transaction", () => {
     assert.throws(() => signUp("bob@example.com", true), /signup failed/);
     const jobs = await errand.listJobs();
     assert.deepEqual(jobs.map((j) => j.args), [{ userId: 1 }], "the rolled-back signup left no job");
-    assert.equal(db.prepare("SELECT count(*) AS n FROM users").get().n, 1);
+    assert.equal((db.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n, 1);
     await errand.work();
     const [job] = jobs;
     assert.equal(await (await errand.getJob(job!.id))!.result({ timeout: "5s" }), "welcomed 1");

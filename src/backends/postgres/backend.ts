@@ -371,6 +371,10 @@ export class PostgresBackend implements Backend {
     return result.rowCount ?? 0;
   }
 
+  async serverTime(): Promise<number | null> {
+    return ((await this.query("SELECT clock_timestamp() AS now"))[0]!.now as Date).getTime();
+  }
+
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     if (!this.listener && !this.listenRetry) void this.listen();

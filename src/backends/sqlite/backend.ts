@@ -413,6 +413,10 @@ export class SqliteBackend implements Backend {
     });
   }
 
+  serverTime(): Promise<number | null> {
+    return Promise.resolve(null);
+  }
+
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     this.watchOtherProcesses();

@@ -1,19 +1,6 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { sandbox, startCli, TASKS, waitFor } from "../helpers/cli.js";
-
-/** The `record` task's file as job id → the pids of the processes that started it, in order. */
-function runsById(file: string): Map<string, number[]> {
-  const runs = new Map<string, number[]>();
-  if (!existsSync(file)) return runs;
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    if (line === "") continue;
-    const [id, pid] = line.split(" ");
-    runs.set(id!, [...(runs.get(id!) ?? []), Number(pid)]);
-  }
-  return runs;
-}
+import { runsById, sandbox, startCli, TASKS, waitFor } from "../helpers/cli.js";
 
 describe("errand worker", () => {
   it("runs jobs that another process enqueued, including ones enqueued while it idles", async () => {

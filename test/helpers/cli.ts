@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach } from "node:test";
@@ -33,10 +33,13 @@ export interface Sandbox {
 const sandboxes: Sandbox[] = [];
 const children = new Set<Spawned>();
 
-/** A fresh directory and database for one test; removed, with every process it spawned, after the test. */
-export function sandbox(): Sandbox {
+/**
+ * A fresh directory and database for one test; removed, with every process it spawned, after the test.
+ * `database` replaces the SQLite file in that directory, e.g. with a fresh PostgreSQL database.
+ */
+export function sandbox(options: { database?: string } = {}): Sandbox {
   const dir = mkdtempSync(join(tmpdir(), "errand-e2e-"));
-  const database = `sqlite:${join(dir, "errand.db")}`;
+  const database = options.database ?? `sqlite:${join(dir, "errand.db")}`;
   const recordFile = join(dir, "record.log");
   const env: NodeJS.ProcessEnv = { ...process.env, ERRAND_DATABASE_URL: database, ERRAND_TEST_RECORD: recordFile, ERRAND_LOG_LEVEL: "info" };
   delete env.ERRAND_DEBUG;
@@ -146,4 +149,16 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, ms =
 /** Builds the usual assertion message: what the process printed. */
 export function output(ran: { stdout: string; stderr: string }): string {
   return `stdout:\n${ran.stdout}\nstderr:\n${ran.stderr}`;
+}
+
+/** The `record` task's file as job id → the pids of the processes that started it, in order. */
+export function runsById(file: string): Map<string, number[]> {
+  const runs = new Map<string, number[]>();
+  if (!existsSync(file)) return runs;
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    if (line === "") continue;
+    const [id, pid] = line.split(" ");
+    runs.set(id!, [...(runs.get(id!) ?? []), Number(pid)]);
+  }
+  return runs;
 }

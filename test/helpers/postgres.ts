@@ -1,0 +1,167 @@
+// A real PostgreSQL server for the tests, found or started, and fresh databases on it.
+// Order: ERRAND_TEST_POSTGRES_URL; else a server on 127.0.0.1:5432; else a throwaway cluster started from the
+// local PostgreSQL binaries on a free port, stopped when the test process exits. Set
+// ERRAND_TEST_POSTGRES_NO_LOCAL=1 to skip the 127.0.0.1:5432 probe (to exercise the throwaway path).
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+
+let server: Promise<string> | null = null;
+
+/** A connection URL for the server's `postgres` database; found or started once per process. */
+export function postgresServerUrl(): Promise<string> {
+  server ??= findOrStart();
+  return server;
+}
+
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function findOrStart(): Promise<string> {
+  const tried: string[] = [];
+  const fromEnv = process.env.ERRAND_TEST_POSTGRES_URL;
+  if (fromEnv) {
+    if (await answers(fromEnv)) return fromEnv;
+    throw new Error(`ERRAND_TEST_POSTGRES_URL=${fromEnv} does not answer. Fix the URL or unset it.`);
+  }
+  if (!process.env.ERRAND_TEST_POSTGRES_NO_LOCAL) {
+    const local = "postgres://postgres@127.0.0.1:5432/postgres";
+    if (await answers(local)) return local;
+    tried.push(`${local} did not answer`);
+  }
+  try {
+    return await startThrowawayCluster();
+  } catch (error) {
+    tried.push(`starting a throwaway cluster failed: ${(error as Error).message}`);
+  }
+  throw new Error(
+    `No PostgreSQL server for the tests: ${tried.join("; ")}. Install PostgreSQL (apt-get install postgresql), ` +
+      `start it on 127.0.0.1:5432 with trust auth for user postgres, or set ERRAND_TEST_POSTGRES_URL.`,
+  );
+}
+
+function binDir(): string {
+  const root = "/usr/lib/postgresql";
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of versions) if (existsSync(join(root, v, "bin", "initdb"))) return join(root, v, "bin");
+  throw new Error(`no initdb under ${root}`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+async function startThrowawayCluster(): Promise<string> {
+  const bin = binDir();
+  const dir = mkdtempSync(join(tmpdir(), "errand-pg-"));
+  chmodSync(dir, 0o777);
+  const data = join(dir, "data");
+  const port = await freePort();
+  // initdb refuses to run as root: run the binaries as the postgres user then.
+  const asOwner = (cmd: string, args: string[]) => {
+    if (userInfo().uid === 0) execFileSync("runuser", ["-u", "postgres", "--", join(bin, cmd), ...args], { stdio: "pipe" });
+    else execFileSync(join(bin, cmd), args, { stdio: "pipe" });
+  };
+  asOwner("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync"]);
+  asOwner("pg_ctl", [
+    "-D", data, "-l", join(dir, "log"), "-w", "start",
+    "-o", `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c fsync=on`,
+  ]);
+  process.on("exit", () => {
+    try {
+      asOwner("pg_ctl", ["-D", data, "-m", "immediate", "stop"]);
+    } catch {
+      // already gone
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  if (!(await answers(url))) throw new Error(`the cluster in ${data} started but does not answer on port ${port}`);
+  return url;
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: await postgresServerUrl() });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+let count = 0;
+const templates = new Map<string, Promise<string>>();
+
+export interface FreshDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * A new, empty database. With `template`, the first call for a `templateKey` in this process builds a template
+ * database with it (e.g. migrates the schema), and each database is then a cheap copy of that template.
+ */
+export async function freshPostgresDatabase(
+  options: { templateKey?: string; template?: (url: string) => Promise<void> } = {},
+): Promise<FreshDatabase> {
+  const base = await postgresServerUrl();
+  let template: string | undefined;
+  if (options.template) {
+    const key = options.templateKey ?? "default";
+    let made = templates.get(key);
+    if (!made) {
+      made = (async () => {
+        const name = `errand_tmpl_${key.replace(/\W/g, "_")}_${process.pid}`;
+        await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+        await admin((c) => c.query(`CREATE DATABASE ${name}`));
+        await options.template!(withDatabase(base, name));
+        return name;
+      })();
+      templates.set(key, made);
+    }
+    template = await made;
+  }
+  const name = `errand_test_${process.pid}_${++count}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ""}`));
+  return {
+    url: withDatabase(base, name),
+    drop: () => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
+  };
+}
+
+/** Drops this process's template databases; call from an `after` hook of the last suite using them. */
+export async function dropTemplates(): Promise<void> {
+  for (const made of templates.values()) {
+    const name = await made.catch(() => null);
+    if (name) await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  }
+  templates.clear();
+}

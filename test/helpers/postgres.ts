@@ -73,6 +73,19 @@ function freePort(): Promise<number> {
 }
 
 async function startThrowawayCluster(): Promise<string> {
+  return (await startPostgresCluster()).url;
+}
+
+export interface Cluster {
+  url: string;
+  /** pg_ctl restart -m fast: every connection is cut, as in a real restart. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/** A PostgreSQL cluster of this test process's own, for tests that stop or restart the server. */
+export async function startPostgresCluster(): Promise<Cluster> {
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), "errand-pg-"));
   chmodSync(dir, 0o777);
@@ -83,11 +96,10 @@ async function startThrowawayCluster(): Promise<string> {
     if (userInfo().uid === 0) execFileSync("runuser", ["-u", "postgres", "--", join(bin, cmd), ...args], { stdio: "pipe" });
     else execFileSync(join(bin, cmd), args, { stdio: "pipe" });
   };
+  const options = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir}`;
+  const pgCtl = (...args: string[]) => asOwner("pg_ctl", ["-D", data, "-l", join(dir, "log"), "-w", ...args]);
   asOwner("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync"]);
-  asOwner("pg_ctl", [
-    "-D", data, "-l", join(dir, "log"), "-w", "start",
-    "-o", `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c fsync=on`,
-  ]);
+  pgCtl("start", "-o", options);
   process.on("exit", () => {
     try {
       asOwner("pg_ctl", ["-D", data, "-m", "immediate", "stop"]);
@@ -98,7 +110,12 @@ async function startThrowawayCluster(): Promise<string> {
   });
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   if (!(await answers(url))) throw new Error(`the cluster in ${data} started but does not answer on port ${port}`);
-  return url;
+  return {
+    url,
+    restart: async () => pgCtl("restart", "-m", "fast", "-o", options),
+    stop: async () => pgCtl("stop", "-m", "fast"),
+    start: async () => pgCtl("start", "-o", options),
+  };
 }
 
 async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {

@@ -34,11 +34,14 @@ type Db = pg.Pool | pg.PoolClient;
 
 /** SQLSTATE classes and socket errors that mean the server cannot be reached or went away. */
 const UNAVAILABLE = /^(08|57P0[1-3]|53300)|^E(CONNREFUSED|CONNRESET|NOTFOUND|TIMEDOUT|HOSTUNREACH|PIPE)$/;
+/** node-postgres' own words for a connection that is gone, which carry no code. */
+const LOST_CONNECTION = /Connection terminated|not queryable|timeout exceeded when trying to connect/i;
 
 export class PostgresBackend implements Backend {
   readonly kind = "postgres";
   private readonly pool: pg.Pool;
   private readonly q: Queries;
+  private readonly names: Map<string, string>;
   private readonly schema: string;
   private readonly channel: string;
   private readonly listeners = new Set<() => void>();
@@ -58,6 +61,8 @@ export class PostgresBackend implements Backend {
     this.schema = `"${options.schema}"`;
     this.channel = `${options.schema}_jobs`;
     this.q = queries(this.schema);
+    const hot = ["insertJob", "claimAnyQueue", "claimFromQueues", "promoteDue", "succeedMany", "renewLeases"] as const;
+    this.names = new Map(hot.map((key) => [this.q[key], `errand_${options.schema}_${key}`]));
     const config: pg.PoolConfig = { connectionString: options.url, max: options.poolSize };
     if (options.ssl !== undefined) config.ssl = options.ssl;
     this.pool = new pg.Pool(config);
@@ -70,8 +75,9 @@ export class PostgresBackend implements Backend {
   }
 
   private explain(error: unknown): Error {
+    if (error instanceof ErrandError) return error;
     const code = String((error as { code?: unknown }).code ?? "");
-    if (UNAVAILABLE.test(code)) {
+    if (UNAVAILABLE.test(code) || LOST_CONNECTION.test((error as Error).message ?? "")) {
       return new BackendUnavailableError(
         `Cannot reach PostgreSQL at ${this.where()} (${code}: ${(error as Error).message}). ` +
           `Is the server running and the URL right? Nothing was lost: the call can be retried.`,
@@ -83,10 +89,19 @@ export class PostgresBackend implements Backend {
 
   private async query(sql: string, params: unknown[] = [], db: Db = this.pool): Promise<Row[]> {
     try {
-      return (await db.query(sql, params)).rows as Row[];
+      return (await db.query(this.prepared(sql, params))).rows as Row[];
     } catch (error) {
       throw this.explain(error);
     }
+  }
+
+  /**
+   * Hot statements run as named prepared statements: parsed and planned once per connection, not per call.
+   * The name includes the schema because a name is bound to one text per connection.
+   */
+  private prepared(sql: string, values: unknown[]): pg.QueryConfig {
+    const name = this.names.get(sql);
+    return name ? { name, text: sql, values } : { text: sql, values };
   }
 
   /** Runs `fn` in one transaction on one connection. */
@@ -97,16 +112,25 @@ export class PostgresBackend implements Backend {
     } catch (error) {
       throw this.explain(error);
     }
+    // A connection the server drops while checked out emits 'error'; unheard, that would end the process.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const result = await fn(client);
       await client.query("COMMIT");
       return result;
     } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
+      broken ??= UNAVAILABLE.test(String((error as { code?: unknown }).code ?? "")) ? (error as Error) : undefined;
+      if (!broken) await client.query("ROLLBACK").catch(() => {});
       throw this.explain(error);
     } finally {
-      client.release();
+      client.off("error", onError);
+      // A broken connection is destroyed rather than handed to the next caller.
+      client.release(broken);
     }
   }
 
@@ -175,8 +199,8 @@ export class PostgresBackend implements Backend {
     // Outcomes, promotion and claim share one transaction: one commit, so one WAL flush, per batch.
     const { rows, lost } = await this.transaction(async (db) => {
       const lost = p.finished && p.finished.length > 0 ? await this.writeOutcomes(db, p.finished, p.now) : [];
-      await db.query(this.q.promoteDue, [now]);
-      return { rows: (await db.query(sql, params)).rows as Row[], lost };
+      await db.query(this.prepared(this.q.promoteDue, [now]));
+      return { rows: (await db.query(this.prepared(sql, params))).rows as Row[], lost };
     });
     if (p.finished && p.finished.length > 0) this.changed();
     rows.sort(
@@ -229,7 +253,7 @@ export class PostgresBackend implements Backend {
     }
     // An outcome is identified by job and token: a stale token for a job written under its own token is still lost.
     const collect = (rows: Row[], token?: string) => rows.forEach((r) => written.add(`${String(r.id)} ${token ?? String(r.token)}`));
-    for (const [token, ids] of plain) collect((await db.query(this.q.succeedMany, [now, ids, token])).rows, token);
+    for (const [token, ids] of plain) collect((await db.query(this.prepared(this.q.succeedMany, [now, ids, token]))).rows, token);
     if (withResult.id.length > 0) {
       collect((await db.query(this.q.succeedWithResults, [now, withResult.id, withResult.token, withResult.result])).rows);
     }

@@ -198,6 +198,7 @@ export class PostgresBackend implements Backend {
     const sql = p.queues === null ? this.q.claimAnyQueue : this.q.claimFromQueues;
     // Outcomes, promotion and claim share one transaction: one commit, so one WAL flush, per batch.
     const { rows, lost } = await this.transaction(async (db) => {
+      await db.query(this.q.claimPlan);
       const lost = p.finished && p.finished.length > 0 ? await this.writeOutcomes(db, p.finished, p.now) : [];
       await db.query(this.prepared(this.q.promoteDue, [now]));
       return { rows: (await db.query(this.prepared(sql, params))).rows as Row[], lost };

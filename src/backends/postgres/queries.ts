@@ -52,6 +52,11 @@ export function queries(schema: string) {
       WHERE id IN (SELECT id FROM ${jobs} WHERE state = 'scheduled' AND run_at <= $1
                    ORDER BY run_at LIMIT 10000 FOR UPDATE SKIP LOCKED)`,
 
+    // A queue's table changes faster than its statistics: right after a bulk enqueue the planner believes few
+    // rows are ready and reads and sorts all of them (20 ms per claim at 20,000 ready jobs) instead of walking
+    // jobs_claim in order and stopping at the limit (5 ms). Inside the claim transaction only, rule that out.
+    claimPlan: "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off",
+
     claimAnyQueue: pickReady(""),
     claimFromQueues: pickReady("AND queue = ANY($7::text[])"),
 

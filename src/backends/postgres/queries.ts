@@ -62,16 +62,19 @@ export function queries(schema: string) {
 
     nextScheduled: `SELECT min(run_at) AS run_at FROM ${jobs} WHERE state = 'scheduled'`,
 
+    // Fenced writes match on id and lease_token only: a token is set while the job runs and cleared by every
+    // state change out of running. Adding "state = 'running'" would let the planner scan the whole jobs_lease
+    // index (a BitmapAnd with the primary key), which measured 10x slower than the primary key alone.
     succeedMany: /* sql */ `
       UPDATE ${jobs} SET state = 'succeeded', finished_at = $1, lease_token = NULL, lease_expires_at = NULL
-      WHERE id = ANY($2::bigint[]) AND lease_token = $3 AND state = 'running'
+      WHERE id = ANY($2::bigint[]) AND lease_token = $3
       RETURNING id`,
 
     succeedWithResults: /* sql */ `
       UPDATE ${jobs} j SET state = 'succeeded', result = o.result, finished_at = $1, lease_token = NULL,
         lease_expires_at = NULL
       FROM unnest($2::bigint[], $3::text[], $4::jsonb[]) AS o(id, token, result)
-      WHERE j.id = o.id AND j.lease_token = o.token AND j.state = 'running'
+      WHERE j.id = o.id AND j.lease_token = o.token
       RETURNING j.id, o.token`,
 
     // retry_at NULL means no attempts left: the job ends failed.
@@ -83,7 +86,7 @@ export function queries(schema: string) {
           errors = j.errors || jsonb_build_array(o.error),
           lease_token = NULL, lease_expires_at = NULL
       FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::timestamptz[]) AS o(id, token, error, retry_at)
-      WHERE j.id = o.id AND j.lease_token = o.token AND j.state = 'running'
+      WHERE j.id = o.id AND j.lease_token = o.token
       RETURNING j.id, o.token`,
 
     // The attempt is given back: it was never the task's fault (shutdown, buffered but never started).
@@ -93,7 +96,7 @@ export function queries(schema: string) {
           errors = CASE WHEN $2::jsonb IS NULL THEN j.errors ELSE j.errors || jsonb_build_array($2::jsonb) END,
           lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
       FROM unnest($3::bigint[], $4::text[]) AS o(id, token)
-      WHERE j.id = o.id AND j.lease_token = o.token AND j.state = 'running'`,
+      WHERE j.id = o.id AND j.lease_token = o.token`,
 
     upsertWorker: /* sql */ `
       INSERT INTO ${workers} (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at)
@@ -102,7 +105,7 @@ export function queries(schema: string) {
 
     renewLeases: `UPDATE ${jobs} SET lease_expires_at = $1 WHERE state = 'running' AND worker_id = $2 RETURNING id`,
 
-    setProgress: `UPDATE ${jobs} SET progress = $1 WHERE id = $2 AND lease_token = $3 AND state = 'running'`,
+    setProgress: `UPDATE ${jobs} SET progress = $1 WHERE id = $2 AND lease_token = $3`,
 
     expiredLeases: /* sql */ `
       SELECT id, attempt, max_attempts, worker_id FROM ${jobs}

@@ -3,6 +3,8 @@ import pg from "pg";
 import { BackendUnavailableError, ErrandError } from "../../core/errors.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import type { Logger } from "../../core/logger.js";
+import { ChangeListeners } from "../change-listeners.js";
+import { leaseExpiredError } from "../lease-expired.js";
 import type {
   Backend,
   ClaimParams,
@@ -44,12 +46,11 @@ export class PostgresBackend implements Backend {
   private readonly names: Map<string, string>;
   private readonly schema: string;
   private readonly channel: string;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new ChangeListeners();
   private listener: pg.Client | null = null;
   private listenRetry: NodeJS.Timeout | null = null;
   private listenBackoffMs = 500;
   private closed = false;
-  private emitQueued = false;
 
   constructor(private readonly options: PostgresOptions) {
     if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) {
@@ -186,7 +187,7 @@ export class PostgresBackend implements Backend {
     } else {
       results = await this.transaction((db) => insertAll(async (sql, params) => (await db.query(sql, params)).rows as Row[]));
     }
-    this.changed();
+    this.listeners.emitSoon();
     return results;
   }
 
@@ -203,7 +204,7 @@ export class PostgresBackend implements Backend {
       await db.query(this.prepared(this.q.promoteDue, [now]));
       return { rows: (await db.query(this.prepared(sql, params))).rows as Row[], lost };
     });
-    if (p.finished && p.finished.length > 0) this.changed();
+    if (p.finished && p.finished.length > 0) this.listeners.emitSoon();
     rows.sort(
       (a, b) =>
         (a.priority as number) - (b.priority as number) ||
@@ -225,7 +226,7 @@ export class PostgresBackend implements Backend {
 
   async complete(outcomes: readonly Outcome[], now: number): Promise<string[]> {
     const lost = await this.transaction((db) => this.writeOutcomes(db, outcomes, now));
-    this.changed();
+    this.listeners.emitSoon();
     return lost;
   }
 
@@ -268,7 +269,7 @@ export class PostgresBackend implements Backend {
     if (jobs.length === 0) return;
     const params = [new Date(now), note === null ? null : JSON.stringify(note), jobs.map((j) => j.id), jobs.map((j) => j.token)];
     await this.query(this.q.release, params);
-    this.changed();
+    this.listeners.emitSoon();
   }
 
   async heartbeat(w: WorkerInfo, now: number, leaseMs: number): Promise<string[]> {
@@ -293,21 +294,13 @@ export class PostgresBackend implements Backend {
       let count = 0;
       for (const row of (await db.query(this.q.expiredLeases, [now])).rows as Row[]) {
         const attempt = row.attempt as number;
-        const error: AttemptError = {
-          attempt,
-          at: now.toISOString(),
-          name: "LeaseExpired",
-          message:
-            `The lease of worker ${String(row.worker_id)} expired before the attempt finished: ` +
-            `the worker crashed, was killed, or was blocked longer than the lease.`,
-          ...(row.worker_id ? { workerId: row.worker_id as string } : {}),
-        };
+        const error = leaseExpiredError(attempt, now, row.worker_id);
         const at = new Date(attempt >= (row.max_attempts as number) ? nowMs : retryAt(attempt));
         count += (await db.query(this.q.rescueExpired, [row.id, at, now, JSON.stringify(error)])).rowCount ?? 0;
       }
       return count;
     });
-    if (rescued > 0) this.changed();
+    if (rescued > 0) this.listeners.emitSoon();
     return rescued;
   }
 
@@ -365,7 +358,7 @@ export class PostgresBackend implements Backend {
   async cancel(id: string, now: number): Promise<JobState | null> {
     if (!/^\d+$/.test(id)) return null;
     await this.query(this.q.cancel, [new Date(now), id]);
-    this.changed();
+    this.listeners.emitSoon();
     return ((await this.query(this.q.getState, [id]))[0]?.state as JobState | undefined) ?? null;
   }
 
@@ -375,7 +368,7 @@ export class PostgresBackend implements Backend {
         ? await this.query(this.q.retryIds, [new Date(now), p.ids.filter((id) => /^\d+$/.test(id))])
         : await this.query(this.q.retryState, [new Date(now), p.state ?? "failed", p.limit ?? 1000]);
     const ids = rows.map((r) => String(r.id));
-    if (ids.length > 0) this.changed();
+    if (ids.length > 0) this.listeners.emitSoon();
     return ids;
   }
 
@@ -404,19 +397,8 @@ export class PostgresBackend implements Backend {
     this.listeners.add(listener);
     if (!this.listener && !this.listenRetry) void this.listen();
     return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.stopListening();
+      if (!this.listeners.remove(listener)) this.stopListening();
     };
-  }
-
-  /** Tells this process's listeners, once per tick however many writes it made. */
-  private changed(): void {
-    if (this.listeners.size === 0 || this.emitQueued) return;
-    this.emitQueued = true;
-    queueMicrotask(() => {
-      this.emitQueued = false;
-      for (const l of this.listeners) l();
-    });
   }
 
   /**
@@ -444,7 +426,7 @@ export class PostgresBackend implements Backend {
     client.on("error", retry);
     client.on("end", () => retry(new Error("connection ended")));
     client.on("notification", () => {
-      for (const l of this.listeners) l();
+      this.listeners.emit();
     });
     // Held from the start, so that stopListening() also ends a connection still being made.
     this.listener = client;
@@ -454,7 +436,7 @@ export class PostgresBackend implements Backend {
       if (this.listener !== client) return;
       this.listenBackoffMs = 500;
       // Inserts made while it was disconnected woke nobody: tell listeners to look now.
-      for (const l of this.listeners) l();
+      this.listeners.emit();
     } catch (error) {
       retry(error as Error);
     }

@@ -4,6 +4,8 @@ import { existsSync, watch, type FSWatcher } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { BackendUnavailableError, ErrandError, InvalidArgsError } from "../../core/errors.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
+import { ChangeListeners } from "../change-listeners.js";
+import { leaseExpiredError } from "../lease-expired.js";
 import type {
   Backend,
   ClaimedJob,
@@ -38,9 +40,8 @@ export class SqliteBackend implements Backend {
   readonly file: string;
   private readonly db: Database.Database;
   private readonly stmts = new Map<string, Statement>();
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new ChangeListeners();
   private watcher: FSWatcher | null = null;
-  private emitQueued = false;
 
   constructor(options: SqliteOptions) {
     this.file = options.file === ":memory:" ? ":memory:" : resolve(options.file);
@@ -141,13 +142,13 @@ export class SqliteBackend implements Backend {
           : () => db.transaction(() => jobs.map(one))();
     try {
       const results = write();
-      this.changed();
+      this.listeners.emitSoon();
       return Promise.resolve(results);
     } catch (error) {
       // In the user's transaction a lock wait cannot be retried from here: their transaction decides.
       if (tx !== undefined || !isBusy(error)) return Promise.reject(error);
       return retryWhileBusy(this.file, write).then((results) => {
-        this.changed();
+        this.listeners.emitSoon();
         return results;
       });
     }
@@ -194,7 +195,7 @@ export class SqliteBackend implements Backend {
       return { rows, lost };
     });
     return this.run(write).then(({ rows, lost }) => {
-      if (p.finished && p.finished.length > 0) this.changed();
+      if (p.finished && p.finished.length > 0) this.listeners.emitSoon();
       const jobs = rows.map((r) => ({
         id: String(r[0]),
         token,
@@ -211,7 +212,7 @@ export class SqliteBackend implements Backend {
 
   complete(outcomes: readonly Outcome[], now: number): Promise<string[]> {
     return this.run(this.transaction(() => this.writeOutcomes(outcomes, now))).then((lost) => {
-      this.changed();
+      this.listeners.emitSoon();
       return lost;
     });
   }
@@ -251,7 +252,7 @@ export class SqliteBackend implements Backend {
     const write = this.transaction(() => {
       for (const j of jobs) this.stmt(Q.RELEASE).run({ now, note: noteJson, id: j.id, token: j.token });
     });
-    return this.run(write).then(() => this.changed());
+    return this.run(write).then(() => this.listeners.emitSoon());
   }
 
   heartbeat(w: WorkerInfo, now: number, leaseMs: number): Promise<string[]> {
@@ -280,15 +281,7 @@ export class SqliteBackend implements Backend {
       let rescued = 0;
       for (const row of this.stmt(Q.EXPIRED_LEASES).all(now)) {
         const attempt = row.attempt as number;
-        const error: AttemptError = {
-          attempt,
-          at: new Date(now).toISOString(),
-          name: "LeaseExpired",
-          message:
-            `The lease of worker ${String(row.worker_id)} expired before the attempt finished: ` +
-            `the worker crashed, was killed, or was blocked longer than the lease.`,
-          ...(row.worker_id ? { workerId: row.worker_id as string } : {}),
-        };
+        const error = leaseExpiredError(attempt, new Date(now), row.worker_id);
         rescued += this.stmt(Q.RESCUE_EXPIRED).run({
           id: row.id,
           now,
@@ -299,7 +292,7 @@ export class SqliteBackend implements Backend {
       return rescued;
     });
     return this.run(write).then((n) => {
-      if (n > 0) this.changed();
+      if (n > 0) this.listeners.emitSoon();
       return n;
     });
   }
@@ -383,7 +376,7 @@ export class SqliteBackend implements Backend {
       return (this.stmt(Q.GET_STATE).get(id)?.state as JobState | undefined) ?? null;
     });
     return this.run(write).then((state) => {
-      this.changed();
+      this.listeners.emitSoon();
       return state;
     });
   }
@@ -396,7 +389,7 @@ export class SqliteBackend implements Backend {
           : this.stmt(Q.RETRY_STATE).all({ now, state: p.state ?? "failed", limit: p.limit ?? 1000 });
       return rows.map((r) => String(r.id));
     }).then((ids) => {
-      if (ids.length > 0) this.changed();
+      if (ids.length > 0) this.listeners.emitSoon();
       return ids;
     });
   }
@@ -421,22 +414,11 @@ export class SqliteBackend implements Backend {
     this.listeners.add(listener);
     this.watchOtherProcesses();
     return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0) {
+      if (!this.listeners.remove(listener)) {
         this.watcher?.close();
         this.watcher = null;
       }
     };
-  }
-
-  /** Tells this process's listeners, once per tick however many writes it made. */
-  private changed(): void {
-    if (this.listeners.size === 0 || this.emitQueued) return;
-    this.emitQueued = true;
-    queueMicrotask(() => {
-      this.emitQueued = false;
-      for (const l of this.listeners) l();
-    });
   }
 
   /**
@@ -449,7 +431,7 @@ export class SqliteBackend implements Backend {
     if (!existsSync(wal)) return;
     try {
       this.watcher = watch(wal, { persistent: false }, () => {
-        for (const l of this.listeners) l();
+        this.listeners.emit();
       });
       this.watcher.on("error", () => {
         this.watcher?.close();

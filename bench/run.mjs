@@ -13,10 +13,12 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 
 /**
  * Each backend module exports openBackend(): { name, description, dir, databaseUrl(name), enqueueFloor(),
- * enqueueOnErrandSchema(name), drainFloor(n, concurrency), cleanup() }.
+ * enqueueOnErrandSchema(name), drainFloor(n, concurrency), drainFloorOnErrandSchema(name, n, concurrency),
+ * cleanup() }; any of them may return a promise.
  */
 const BACKENDS = {
   sqlite: "./sqlite-floor.mjs",
+  postgres: "./postgres-floor.mjs",
 };
 
 const TARGETS = {
@@ -72,28 +74,28 @@ async function timeEnqueues(subjects, count, blocks) {
 }
 
 async function benchEnqueue(backend, plainjob) {
-  const errand = new Errand({ database: backend.databaseUrl("enqueue"), logger: quiet });
+  const errand = new Errand({ database: await backend.databaseUrl("enqueue"), logger: quiet });
   const task = errand.task("send-email", async () => {});
-  const floor = backend.enqueueFloor();
+  const floor = await backend.enqueueFloor();
   // Diagnostic: the floor's INSERT into a file errand migrated, to tell the schema's cost from the code's.
-  const migrated = new Errand({ database: backend.databaseUrl("errand-schema"), logger: quiet });
+  const migrated = new Errand({ database: await backend.databaseUrl("errand-schema"), logger: quiet });
   await migrated.migrate();
   await migrated.close();
-  const onSchema = backend.enqueueOnErrandSchema("errand-schema");
+  const onSchema = await backend.enqueueOnErrandSchema("errand-schema");
   const anchor = plainjob?.plainjobEnqueue(join(backend.dir, "plainjob-enqueue.db"));
   const subjects = { errand: (a) => task.enqueue(a), floor: (a) => floor.enqueue(a), onErrandSchema: (a) => onSchema.enqueue(a) };
   if (anchor) subjects.plainjob = (a) => anchor.enqueue(a);
   await timeEnqueues(subjects, COUNTS.enqueueWarmup, 1);
   const result = await timeEnqueues(subjects, COUNTS.enqueue, 4);
   await errand.close();
-  floor.close();
-  onSchema.close();
+  await floor.close();
+  await onSchema.close();
   anchor?.close();
   return result;
 }
 
 async function errandDrain(backend, n, trial) {
-  const database = backend.databaseUrl(`drain-${n}-${trial}`);
+  const database = await backend.databaseUrl(`drain-${n}-${trial}`);
   const errand = new Errand({ database, logger: quiet });
   const task = errand.task("send-email", async () => {});
   const t0 = performance.now();
@@ -131,7 +133,7 @@ async function benchDrain(backend, plainjob) {
       floor.push(await backend.drainFloor(n, CONCURRENCY));
       // Diagnostic: the floor's loop on errand's own tables, indexes and constraints.
       const name = `floor-on-schema-${n}-${t}`;
-      const migrated = new Errand({ database: backend.databaseUrl(name), logger: quiet });
+      const migrated = new Errand({ database: await backend.databaseUrl(name), logger: quiet });
       await migrated.migrate();
       await migrated.close();
       onSchema.push(await backend.drainFloorOnErrandSchema(name, n, CONCURRENCY));
@@ -158,7 +160,7 @@ async function clockCheck(child) {
 }
 
 async function benchPickup(backend) {
-  const database = backend.databaseUrl("pickup");
+  const database = await backend.databaseUrl("pickup");
   const errand = new Errand({ database, logger: quiet });
   const task = errand.task("send-email", async () => {});
   await errand.migrate();
@@ -297,7 +299,7 @@ async function main() {
     writeFileSync(out, JSON.stringify(results, null, 2) + "\n");
     console.log(`\nfigures written to bench/results/${backend.name}.json; took ${num((performance.now() - started) / 1000, 1)} s`);
   } finally {
-    backend.cleanup();
+    await backend.cleanup();
   }
 }
 

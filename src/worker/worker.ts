@@ -54,6 +54,7 @@ export class Worker {
   private readonly running = new Map<string, Execution>();
   private outcomes: Outcome[] = [];
   private fetching = false;
+  private wakePending = false;
   private isIdle = false;
   private isStopping = false;
   private manual = false;
@@ -147,7 +148,10 @@ export class Worker {
 
   /** New jobs may be ready: from this process, another process's commit, or the poll timer. */
   private wake = (): void => {
-    if (!this.isIdle || this.isStopping) return;
+    if (this.isStopping) return;
+    // A wake-up during a claim may be for a job that claim could not see yet: claim again before idling.
+    if (this.fetching) this.wakePending = true;
+    if (!this.isIdle) return;
     this.isIdle = false;
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
@@ -232,6 +236,7 @@ export class Worker {
 
   private async fetch(): Promise<void> {
     this.fetching = true;
+    this.wakePending = false;
     // This fetch writes the outcomes gathered so far, with its claim.
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
@@ -257,7 +262,7 @@ export class Worker {
         return;
       }
       this.backoffMs = 0;
-      if (claimed.length < limit) this.goIdle();
+      if (claimed.length < limit && !this.wakePending) this.goIdle();
       if (claimed.length > 0) this.buffer.push(...claimed);
     } catch (error) {
       this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 100), 10_000);

@@ -105,8 +105,8 @@ export class PostgresBackend implements Backend {
     return name ? { name, text: sql, values } : { text: sql, values };
   }
 
-  /** Runs `fn` in one transaction on one connection. */
-  private async transaction<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  /** Runs `fn` in one transaction on one connection; `begin` may carry SET LOCALs after its BEGIN. */
+  private async transaction<T>(fn: (db: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -120,7 +120,7 @@ export class PostgresBackend implements Backend {
     };
     client.on("error", onError);
     try {
-      await client.query("BEGIN");
+      await client.query(begin);
       const result = await fn(client);
       await client.query("COMMIT");
       return result;
@@ -199,11 +199,10 @@ export class PostgresBackend implements Backend {
     const sql = p.queues === null ? this.q.claimAnyQueue : this.q.claimFromQueues;
     // Outcomes, promotion and claim share one transaction: one commit, so one WAL flush, per batch.
     const { rows, lost } = await this.transaction(async (db) => {
-      await db.query(this.q.claimPlan);
       const lost = p.finished && p.finished.length > 0 ? await this.writeOutcomes(db, p.finished, p.now) : [];
       await db.query(this.prepared(this.q.promoteDue, [now]));
       return { rows: (await db.query(this.prepared(sql, params))).rows as Row[], lost };
-    });
+    }, this.q.claimSettings);
     if (p.finished && p.finished.length > 0) this.listeners.emitSoon();
     rows.sort(
       (a, b) =>

@@ -1,0 +1,135 @@
+// The PostgreSQL backend of the bench: a database per measurement on the server at ERRAND_BENCH_POSTGRES_URL (default
+// the local server), and the floors errand is held against: bare node-postgres loops doing the least work a
+// durable queue must do, with fsync and synchronous_commit as the server has them.
+//
+// Run as a script (`node postgres-floor.mjs drain <url> <table> <n> <concurrency>`) it is the drain floor's child.
+import pg from "pg";
+import { fileURLToPath } from "node:url";
+import { reportFailures, startChild } from "./lib/child.mjs";
+
+const SERVER = process.env.ERRAND_BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const CLAIM_BATCH = 500;
+
+function urlOf(name) {
+  const u = new URL(SERVER);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function admin(sql) {
+  const client = new pg.Client({ connectionString: SERVER });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The backend adapter run.mjs uses, with the same shape as sqlite-floor.mjs's. */
+export function openBackend() {
+  const prefix = `errand_bench_${process.pid}_`;
+  const made = new Map();
+  const database = (name) => {
+    const db = prefix + name.replace(/\W/g, "_");
+    if (!made.has(db)) made.set(db, admin(`CREATE DATABASE ${db}`).then(() => urlOf(db)));
+    return made.get(db);
+  };
+  let files = 0;
+  return {
+    name: "postgres",
+    description: `PostgreSQL at ${new URL(SERVER).host}, node-postgres, server's fsync/synchronous_commit`,
+    dir: null,
+    databaseUrl: database,
+    enqueueFloor: async () => enqueueFloor(await database("floor-enqueue"), "jobs", true),
+    /** The same INSERT into a database errand has already migrated (`name` as given to databaseUrl). */
+    enqueueOnErrandSchema: async (name) => enqueueFloor(await database(name), "errand.jobs", false),
+    drainFloor: async (n, concurrency) => drainFloor(await database(`floor-drain-${n}-${files++}`), "jobs", true, n, concurrency),
+    drainFloorOnErrandSchema: async (name, n, concurrency) => drainFloor(await database(name), "errand.jobs", false, n, concurrency),
+    cleanup: async () => {
+      for (const db of made.keys()) await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => {});
+    },
+  };
+}
+
+const TABLE = `CREATE TABLE jobs (
+  id bigserial PRIMARY KEY, task text NOT NULL, queue text NOT NULL, state text NOT NULL, args jsonb NOT NULL,
+  priority integer NOT NULL, run_at timestamptz NOT NULL, attempt integer NOT NULL DEFAULT 0,
+  max_attempts integer NOT NULL, lease_token text, lease_expires_at timestamptz, created_at timestamptz NOT NULL,
+  finished_at timestamptz)`;
+
+/** One prepared single-row INSERT … RETURNING id, by default into a table with only its primary key. */
+async function enqueueFloor(url, table, create) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  if (create) await client.query(TABLE);
+  const text = `INSERT INTO ${table} (task, queue, state, args, priority, run_at, max_attempts, created_at)
+    VALUES ($1, $2, 'ready', $3, $4, $5, $6, $7) RETURNING id`;
+  return {
+    enqueue: async (args) => {
+      const now = new Date();
+      await client.query({ name: "floor-insert", text, values: ["send-email", "default", JSON.stringify(args), 0, now, 3, now] });
+    },
+    close: () => client.end(),
+  };
+}
+
+/** Fills the table here, then drains it in a child process; resolves with the child's timings. */
+async function drainFloor(url, table, create, n, concurrency) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  if (create) await client.query(`${TABLE}; CREATE INDEX jobs_claim ON jobs (priority, run_at, id) WHERE state = 'ready'`);
+  await client.query(
+    `INSERT INTO ${table} (task, queue, state, args, priority, run_at, max_attempts, created_at)
+     SELECT 'send-email', 'default', 'ready', '{"to":"user@example.com"}', 0, now(), 3, now() FROM generate_series(1, $1)`,
+    [n],
+  );
+  await client.end();
+  const child = startChild(fileURLToPath(import.meta.url), ["drain", url, table, n, concurrency]);
+  try {
+    const result = await child.next("drained");
+    await child.done();
+    return result;
+  } finally {
+    child.kill();
+  }
+}
+
+/** Claims 500 rows with SKIP LOCKED, runs no-op handlers `concurrency` at a time, completes them in one UPDATE. */
+async function drainChild(url, table, n, concurrency) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const claim = {
+    name: "floor-claim",
+    text: `UPDATE ${table} SET state = 'running', attempt = attempt + 1, lease_token = $1, lease_expires_at = now() + interval '15 seconds'
+      WHERE id IN (SELECT id FROM ${table} WHERE state = 'ready' ORDER BY priority, run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+      RETURNING id, args`,
+  };
+  const complete = {
+    name: "floor-complete",
+    text: `UPDATE ${table} SET state = 'succeeded', finished_at = now(), lease_token = NULL, lease_expires_at = NULL WHERE id = ANY($1::bigint[])`,
+  };
+  const handler = async () => {};
+  let done = 0;
+  const started = performance.now();
+  for (;;) {
+    const { rows } = await client.query({ ...claim, values: ["token", CLAIM_BATCH] });
+    if (rows.length === 0) break;
+    for (let i = 0; i < rows.length; i += concurrency) {
+      await Promise.all(rows.slice(i, i + concurrency).map((r) => handler(r.args)));
+    }
+    await client.query({ ...complete, values: [rows.map((r) => r.id)] });
+    done += rows.length;
+  }
+  const storedMs = performance.now() - started;
+  const { rows } = await client.query(`SELECT count(*)::int AS c FROM ${table} WHERE state = 'succeeded'`);
+  await client.end();
+  if (done !== n || rows[0].c !== n) throw new Error(`floor drain: ran ${done} and stored ${rows[0].c} of ${n} jobs`);
+  process.send({ type: "drained", storedMs });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "drain") {
+  reportFailures();
+  const [url, table, n, concurrency] = process.argv.slice(3);
+  await drainChild(url, table, Number(n), Number(concurrency));
+}

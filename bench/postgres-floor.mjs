@@ -40,6 +40,12 @@ export function openBackend() {
     name: "postgres",
     description: `PostgreSQL at ${new URL(SERVER).host}, node-postgres, server's fsync/synchronous_commit`,
     dir: null,
+    floors: {
+      enqueue: "one named (prepared) node-postgres INSERT … RETURNING id of a like row into a table with only its primary key",
+      drain:
+        "a bare loop on one connection in its own process: claim 500 rows with UPDATE … WHERE id IN (SELECT … FOR UPDATE " +
+        "SKIP LOCKED LIMIT 500) RETURNING, run no-op handlers 10 at a time, complete them with one UPDATE … WHERE id = ANY($1)",
+    },
     databaseUrl: database,
     enqueueFloor: async () => enqueueFloor(await database("floor-enqueue"), "jobs", true),
     /** The same INSERT into a database errand has already migrated (`name` as given to databaseUrl). */

@@ -21,12 +21,10 @@ const BACKENDS = {
   postgres: "./postgres-floor.mjs",
 };
 
-const TARGETS = {
-  enqueueP50VsFloor: 1.5,
-  enqueueP99Us: 50,
-  drainJobsPerSec: 150_000,
-  drainVsFloor: 0.5,
-  pickupP50Ms: 1,
+/** From the issues; on PostgreSQL the drain target is 2x graphile-worker, whose run is not wired in yet. */
+const TARGETS_BY_BACKEND = {
+  sqlite: { enqueueP50VsFloor: 1.5, enqueueP99Us: 50, drainJobsPerSec: 150_000, drainVsFloor: 0.5, pickupP50Ms: 1 },
+  postgres: { enqueueP50VsFloor: 1.5, enqueueP99Us: null, drainJobsPerSec: null, drainVsFloor: null, pickupP50Ms: 1 },
 };
 
 /** Measured earlier on this machine with their own defaults; not re-measured by this script. */
@@ -42,6 +40,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else usage(`unknown argument ${arg}`);
 }
 if (!Object.hasOwn(BACKENDS, backendName)) usage(`unknown backend "${backendName}"`);
+const TARGETS = TARGETS_BY_BACKEND[backendName];
 
 const COUNTS = quick
   ? { enqueueWarmup: 500, enqueue: 2_000, drain: [5_000], drainTrials: 1, pickupWarmup: 5, pickup: 50 }
@@ -196,14 +195,14 @@ function report(results) {
     ["", "errand", "floor", "errand/floor", "target", "met", "floor INSERT, errand's schema"],
     [
       ["p50", num(e.p50, 1), num(f.p50, 1), ratio(e.p50 / f.p50), `≤ ${TARGETS.enqueueP50VsFloor}x floor`, yes(e.p50 <= TARGETS.enqueueP50VsFloor * f.p50), num(s.p50, 1)],
-      ["p99", num(e.p99, 1), num(f.p99, 1), ratio(e.p99 / f.p99), `< ${TARGETS.enqueueP99Us} µs`, yes(e.p99 < TARGETS.enqueueP99Us), num(s.p99, 1)],
+      ["p99", num(e.p99, 1), num(f.p99, 1), ratio(e.p99 / f.p99), TARGETS.enqueueP99Us ? `< ${TARGETS.enqueueP99Us} µs` : "", TARGETS.enqueueP99Us ? yes(e.p99 < TARGETS.enqueueP99Us) : "", num(s.p99, 1)],
       ["mean", num(e.mean, 1), num(f.mean, 1), ratio(e.mean / f.mean), "", "", num(s.mean, 1)],
       ["p90", num(e.p90, 1), num(f.p90, 1), ratio(e.p90 / f.p90), "", "", num(s.p90, 1)],
       ["max", num(e.max, 1), num(f.max, 1), "", "", "", num(s.max, 1)],
     ],
   );
-  console.log("floor: one prepared better-sqlite3 INSERT of a like row (JSON args, Date.now()) into a table with only its primary key");
-  console.log("last column, a diagnostic: the same INSERT into a file errand migrated (its indexes), to tell the schema's cost from the code's");
+  console.log(`floor: ${results.floors.enqueue}`);
+  console.log("last column, a diagnostic: the same INSERT into a database errand migrated (its indexes), to tell the schema's cost from the code's");
   if (enqueue.plainjob) {
     const p = enqueue.plainjob;
     console.log(`anchor, plainjob queue.add() (synchronous) in this run: p50 ${num(p.p50, 1)} µs, p99 ${num(p.p99, 1)} µs, mean ${num(p.mean, 1)} µs`);
@@ -217,8 +216,8 @@ function report(results) {
       num(d.errand.jobsPerSec),
       num(d.floor.jobsPerSec),
       ratio(d.errand.jobsPerSec / d.floor.jobsPerSec),
-      `≥ ${num(TARGETS.drainJobsPerSec)}/s, ≥ ${TARGETS.drainVsFloor}x floor`,
-      yes(d.errand.jobsPerSec >= TARGETS.drainJobsPerSec && d.errand.jobsPerSec / d.floor.jobsPerSec >= TARGETS.drainVsFloor),
+      TARGETS.drainJobsPerSec ? `≥ ${num(TARGETS.drainJobsPerSec)}/s, ≥ ${TARGETS.drainVsFloor}x floor` : "≥ 2x graphile-worker",
+      TARGETS.drainJobsPerSec ? yes(d.errand.jobsPerSec >= TARGETS.drainJobsPerSec && d.errand.jobsPerSec / d.floor.jobsPerSec >= TARGETS.drainVsFloor) : "n/m",
       `${num(d.errand.minJobsPerSec)}–${num(d.errand.maxJobsPerSec)}`,
       `${num(d.floor.minJobsPerSec)}–${num(d.floor.maxJobsPerSec)}`,
       num(d.onSchema.jobsPerSec),
@@ -226,9 +225,8 @@ function report(results) {
     ]),
   );
   console.log(`median of ${COUNTS.drainTrials} trial(s) each, errand and floor alternating; "all stored": the median errand trial's time`);
-  console.log(`"floor loop, errand's schema", a diagnostic: the floor's loop on a file errand migrated, to tell the schema's cost from the code's`);
-  console.log(`floor: a bare loop in its own process: claim 500 ready rows with one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT 500) RETURNING,`);
-  console.log(`       run no-op async handlers ${CONCURRENCY} at a time, mark them done in one transaction`);
+  console.log(`"floor loop, errand's schema", a diagnostic: the floor's loop on a database errand migrated, to tell the schema's cost from the code's`);
+  console.log(`floor: ${results.floors.drain}`);
   for (const d of drain) {
     console.log(`errand enqueueMany (chunks of 1,000), ${num(d.n)} jobs: ${num(d.errand.enqueueManyJobsPerSec)} jobs/s`);
   }
@@ -287,6 +285,7 @@ async function main() {
       counts: COUNTS,
       concurrency: CONCURRENCY,
       targets: TARGETS,
+      floors: backend.floors,
       enqueueUs: enqueue,
       drain,
       pickupMs: pickup,

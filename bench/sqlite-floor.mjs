@@ -26,6 +26,12 @@ export function openBackend() {
   return {
     name: "sqlite",
     description: "SQLite file in a temp dir, WAL, synchronous=NORMAL, better-sqlite3",
+    floors: {
+      enqueue: "one prepared better-sqlite3 INSERT of a like row (JSON args, Date.now()) into a table with only its primary key",
+      drain:
+        "a bare loop in its own process: claim 500 ready rows with one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT 500) " +
+        "RETURNING, run no-op async handlers 10 at a time, mark them done in one transaction",
+    },
     dir,
     databaseUrl: (name) => `sqlite:${path(name)}`,
     enqueueFloor: () => enqueueFloor(path("floor-enqueue")),

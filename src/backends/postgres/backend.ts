@@ -42,6 +42,8 @@ const LOST_CONNECTION = /Connection terminated|not queryable|timeout exceeded wh
 export class PostgresBackend implements Backend {
   readonly kind = "postgres";
   private readonly pool: pg.Pool;
+  /** One connection for claims and outcomes, with the session settings of queries.claimConnectionOptions. */
+  private readonly claimPool: pg.Pool;
   private readonly q: Queries;
   private readonly names: Map<string, string>;
   private readonly schema: string;
@@ -67,6 +69,8 @@ export class PostgresBackend implements Backend {
     const config: pg.PoolConfig = { connectionString: options.url, max: options.poolSize };
     if (options.ssl !== undefined) config.ssl = options.ssl;
     this.pool = new pg.Pool(config);
+    this.claimPool = new pg.Pool({ ...config, max: 1, options: this.q.claimConnectionOptions });
+    this.claimPool.on("error", (error) => options.logger.warn(`PostgreSQL connection lost: ${error.message}`));
     // An idle pooled connection that the server drops must not crash the process; the next query reconnects.
     this.pool.on("error", (error) => options.logger.warn(`PostgreSQL connection lost: ${error.message}`));
   }
@@ -105,11 +109,11 @@ export class PostgresBackend implements Backend {
     return name ? { name, text: sql, values } : { text: sql, values };
   }
 
-  /** Runs `fn` in one transaction on one connection; `begin` may carry SET LOCALs after its BEGIN. */
-  private async transaction<T>(fn: (db: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
+  /** Runs `fn` in one transaction on one connection of `pool`. */
+  private async transaction<T>(fn: (db: pg.PoolClient) => Promise<T>, pool = this.pool): Promise<T> {
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await pool.connect();
     } catch (error) {
       throw this.explain(error);
     }
@@ -120,7 +124,7 @@ export class PostgresBackend implements Backend {
     };
     client.on("error", onError);
     try {
-      await client.query(begin);
+      await client.query("BEGIN");
       const result = await fn(client);
       await client.query("COMMIT");
       return result;
@@ -197,13 +201,20 @@ export class PostgresBackend implements Backend {
     const params: unknown[] = [token, new Date(p.now + p.leaseMs), p.workerId, now, p.tasks, p.limit];
     if (p.queues !== null) params.push(p.queues);
     const sql = p.queues === null ? this.q.claimAnyQueue : this.q.claimFromQueues;
-    // Outcomes, promotion and claim share one transaction: one commit, so one WAL flush, per batch.
-    const { rows, lost } = await this.transaction(async (db) => {
-      const lost = p.finished && p.finished.length > 0 ? await this.writeOutcomes(db, p.finished, p.now) : [];
-      await db.query(this.prepared(this.q.promoteDue, [now]));
-      return { rows: (await db.query(this.prepared(sql, params))).rows as Row[], lost };
-    }, this.q.claimSettings);
-    if (p.finished && p.finished.length > 0) this.listeners.emitSoon();
+    // With outcomes to write, they, promotion and claim share one transaction (one commit per batch); an idle
+    // worker's claim is two plain statements, two round trips, for a quick pickup.
+    const hasOutcomes = p.finished !== undefined && p.finished.length > 0;
+    const { rows, lost } = hasOutcomes
+      ? await this.transaction(async (db) => {
+          const lost = await this.writeOutcomes(db, p.finished!, p.now);
+          await db.query(this.prepared(this.q.promoteDue, [now]));
+          return { rows: (await db.query(this.prepared(sql, params))).rows as Row[], lost };
+        }, this.claimPool)
+      : {
+          rows: await this.query(this.q.promoteDue, [now], this.claimPool).then(() => this.query(sql, params, this.claimPool)),
+          lost: [] as string[],
+        };
+    if (hasOutcomes) this.listeners.emitSoon();
     rows.sort(
       (a, b) =>
         (a.priority as number) - (b.priority as number) ||
@@ -224,7 +235,7 @@ export class PostgresBackend implements Backend {
   }
 
   async complete(outcomes: readonly Outcome[], now: number): Promise<string[]> {
-    const lost = await this.transaction((db) => this.writeOutcomes(db, outcomes, now));
+    const lost = await this.transaction((db) => this.writeOutcomes(db, outcomes, now), this.claimPool);
     this.listeners.emitSoon();
     return lost;
   }
@@ -457,7 +468,7 @@ export class PostgresBackend implements Backend {
     this.closed = true;
     this.listeners.clear();
     this.stopListening();
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.claimPool.end()]);
   }
 }
 

@@ -52,14 +52,14 @@ export function queries(schema: string) {
       WHERE id IN (SELECT id FROM ${jobs} WHERE state = 'scheduled' AND run_at <= $1
                    ORDER BY run_at LIMIT 10000 FOR UPDATE SKIP LOCKED)`,
 
-    // Run first in each claim transaction:
+    // Session settings of the connection that claims (errand's own, never shared with enqueues or reads):
     // - a queue's table changes faster than its statistics: right after a bulk enqueue the planner believes few
     //   rows are ready and reads and sorts all of them (20 ms per claim at 20,000 ready jobs) instead of walking
     //   jobs_claim in order and stopping at the limit (5 ms);
-    // - the commit need not wait for the WAL flush: if the server crashes and forgets this transaction, its claims
-    //   are ready again and its outcomes are not written, so those jobs run again, as after a worker crash
-    //   (at-least-once either way). Enqueues keep the server's synchronous_commit.
-    claimSettings: "BEGIN; SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; SET LOCAL synchronous_commit = off",
+    // - claims and outcomes need not wait for the WAL flush: if the server crashes and forgets them, those jobs
+    //   are ready again and run again, as after a worker crash (at-least-once either way). Enqueues keep the
+    //   server's synchronous_commit.
+    claimConnectionOptions: "-c enable_sort=off -c enable_bitmapscan=off -c synchronous_commit=off",
 
     claimAnyQueue: pickReady(""),
     claimFromQueues: pickReady("AND queue = ANY($7::text[])"),

@@ -9,7 +9,7 @@ export const DEFAULT_DATABASE = "sqlite:./errand.db";
 
 export interface OpenOptions {
   durability: "normal" | "full";
-  postgres: Partial<Pick<PostgresOptions, "schema" | "poolSize" | "ssl">>;
+  postgres: Partial<Pick<PostgresOptions, "schema" | "poolSize" | "ssl" | "listen">>;
   logger: Logger;
 }
 
@@ -27,6 +27,7 @@ export function openBackend(url: string, options: OpenOptions): Backend {
       url,
       schema: options.postgres.schema ?? "errand",
       poolSize: options.postgres.poolSize ?? 10,
+      listen: options.postgres.listen ?? true,
       ...(options.postgres.ssl !== undefined ? { ssl: options.postgres.ssl } : {}),
       logger: options.logger,
     });

@@ -24,8 +24,11 @@ export interface ErrandOptions {
   migrate?: boolean;
   /** Time source in ms, for tests that move time forward. Default Date.now. */
   clock?: () => number;
-  /** PostgreSQL only: schema for errand's tables (default "errand"), pool size (default 10), pg's ssl options. */
-  postgres?: { schema?: string; poolSize?: number; ssl?: PostgresSsl };
+  /**
+   * PostgreSQL only: schema for errand's tables (default "errand"), pool size (default 10), pg's ssl options, and
+   * listen: false behind a transaction-pooling PgBouncer (workers then poll; see the worker's pollInterval).
+   */
+  postgres?: { schema?: string; poolSize?: number; ssl?: PostgresSsl; listen?: boolean };
 }
 
 type PostgresSsl = boolean | { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string };
@@ -78,7 +81,7 @@ export class Errand {
     }
     this.durability = durability;
     this.postgres = options.postgres ?? {};
-    checkOptionNames("new Errand() postgres", this.postgres, ["schema", "poolSize", "ssl"]);
+    checkOptionNames("new Errand() postgres", this.postgres, ["schema", "poolSize", "ssl", "listen"]);
     this.logger = options.logger ?? consoleLogger();
     this.retentionMs = toMs(options.retention ?? "3d", "new Errand() retention");
     this.maxPayloadBytes = options.maxPayloadBytes ?? 1_000_000;

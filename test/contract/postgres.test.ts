@@ -10,7 +10,7 @@ after(async () => {
   await dropTemplates();
 });
 
-const backendOn = (url: string) => new PostgresBackend({ url, schema: "errand", poolSize: 4, logger: silentLogger });
+const backendOn = (url: string) => new PostgresBackend({ url, schema: "errand", poolSize: 4, listen: true, logger: silentLogger });
 
 runBackendContract("postgres", async () => {
   const db = await freshPostgresDatabase({

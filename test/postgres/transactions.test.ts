@@ -82,6 +82,26 @@ describe("transactional enqueue on PostgreSQL", () => {
   });
 });
 
+describe("polling without LISTEN, as behind a transaction-pooling PgBouncer", () => {
+  it("a worker still picks jobs up, at its poll interval", async () => {
+    const db = await freshPostgresDatabase();
+    cleanups.push(db.drop);
+    const errand = new Errand({ database: db.url, logger: silentLogger, postgres: { listen: false } });
+    cleanups.push(() => errand.close());
+    const echo = errand.task("echo", async (args: { n: number }) => args.n);
+    const producer = new Errand({ database: db.url, logger: silentLogger });
+    cleanups.push(() => producer.close());
+    const enqueueEcho = producer.task("echo", async (args: { n: number }) => args.n);
+    await errand.work({ pollInterval: "100ms" });
+    void echo;
+    const started = Date.now();
+    // Enqueued by another Errand, so no in-process wake-up: only the poll can find it.
+    const job = await enqueueEcho.enqueue({ n: 5 });
+    assert.equal(await job.result({ timeout: "5s" }), 5);
+    assert.ok(Date.now() - started < 2000);
+  });
+});
+
 describe("time on PostgreSQL", () => {
   it("comes from the server: a worker whose clock is an hour fast still writes the server's time", async () => {
     const { db, errand, welcome } = await setUp();

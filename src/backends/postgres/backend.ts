@@ -28,6 +28,8 @@ export interface PostgresOptions {
   /** Connections in the pool; one more is kept for LISTEN. Default 10. */
   poolSize: number;
   ssl?: pg.PoolConfig["ssl"];
+  /** false behind a transaction-pooling PgBouncer, where LISTEN cannot work: workers then rely on polling. */
+  listen: boolean;
   logger: Logger;
 }
 
@@ -405,7 +407,7 @@ export class PostgresBackend implements Backend {
 
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
-    if (!this.listener && !this.listenRetry) void this.listen();
+    if (this.options.listen && !this.listener && !this.listenRetry) void this.listen();
     return () => {
       if (!this.listeners.remove(listener)) this.stopListening();
     };

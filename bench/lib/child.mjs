@@ -73,3 +73,27 @@ export function reportFailures() {
 
 /** The wall clock in ms with sub-µs resolution, comparable across processes on one machine. */
 export const sharedNow = () => performance.timeOrigin + performance.now();
+
+/** Runs `script` to completion and resolves with its one message of `type` (the drains' pattern). */
+export async function resultOfChild(script, args, type = "drained") {
+  const child = startChild(script, args);
+  try {
+    const result = await child.next(type);
+    await child.done();
+    return result;
+  } finally {
+    child.kill();
+  }
+}
+
+/**
+ * In a drain child: polls `count()` (jobs stored as done) until it reaches n, after all handlers ran; resolves with
+ * the time just before the poll that showed n.
+ */
+export async function whenStored(n, count, everyMs = 1) {
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+    const at = performance.now();
+    if ((await count()) >= n) return at;
+  }
+}

@@ -1,10 +1,11 @@
-// plainjob (a SQLite queue on better-sqlite3) measured in the same run, as an anchor for the figures on this machine.
+// plainjob (a SQLite queue on better-sqlite3), an anchor for the SQLite figures, measured in the same run.
 // Run as a script (`node plainjob.mjs drain <file> <n>`) it is the drain's worker process.
 import Database from "better-sqlite3";
 import { better, defineQueue, defineWorker, JobStatus } from "plainjob";
-import { setImmediate as nextTurn } from "node:timers/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { reportFailures, startChild } from "./lib/child.mjs";
+import { reportFailures, resultOfChild, whenStored } from "../lib/child.mjs";
+import { versionOf } from "./version.mjs";
 
 const silent = { debug() {}, info() {}, warn() {}, error: (...a) => console.error("plainjob:", ...a) };
 
@@ -13,29 +14,27 @@ function openQueue(file) {
   return defineQueue({ connection: better(new Database(file)), logger: silent });
 }
 
-/** queue.add() is synchronous: timed as a user calls it. */
-export function plainjobEnqueue(file) {
-  const queue = openQueue(file);
-  return { enqueue: (args) => queue.add("send-email", args), close: () => queue.close() };
-}
+export const anchor = {
+  name: "plainjob",
+  version: versionOf("plainjob"),
+  settings: "its defaults (WAL, synchronous NORMAL); queue.add() is synchronous; its worker runs one job at a time",
 
-export async function plainjobDrain(file, n) {
-  const queue = openQueue(file);
-  for (let i = 0; i < n; i += 1000) {
-    queue.addMany("send-email", Array.from({ length: Math.min(1000, n - i) }, () => ({ to: "user@example.com" })));
-  }
-  queue.close();
-  const child = startChild(fileURLToPath(import.meta.url), ["drain", file, n]);
-  try {
-    const result = await child.next("drained");
-    await child.done();
-    return result;
-  } finally {
-    child.kill();
-  }
-}
+  async openEnqueue(backend) {
+    const queue = openQueue(join(backend.dir, "plainjob-enqueue.db"));
+    return { enqueue: (args) => queue.add("send-email", args), close: () => queue.close() };
+  },
 
-/** plainjob's worker runs one job at a time; the clock stops when countJobs shows n done. */
+  async drain(backend, n, _concurrency, trial) {
+    const file = join(backend.dir, `plainjob-drain-${n}-${trial}.db`);
+    const queue = openQueue(file);
+    for (let i = 0; i < n; i += 1000) {
+      queue.addMany("send-email", Array.from({ length: Math.min(1000, n - i) }, () => ({ to: "user@example.com" })));
+    }
+    queue.close();
+    return resultOfChild(fileURLToPath(import.meta.url), ["drain", file, n]);
+  },
+};
+
 async function drainChild(file, n) {
   const queue = openQueue(file);
   let handled = 0;
@@ -47,15 +46,7 @@ async function drainChild(file, n) {
   const started = performance.now();
   void worker.start();
   const handledAt = await handledAll;
-  let storedAt;
-  for (;;) {
-    const at = performance.now();
-    if (queue.countJobs({ type: "send-email", status: JobStatus.Done }) >= n) {
-      storedAt = at;
-      break;
-    }
-    await nextTurn();
-  }
+  const storedAt = await whenStored(n, () => queue.countJobs({ type: "send-email", status: JobStatus.Done }), 0);
   await worker.stop();
   queue.close();
   process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started });

@@ -1,0 +1,72 @@
+// graphile-worker, an anchor for the PostgreSQL figures, on the same server in the same run, with the batching its
+// performance docs recommend for many short jobs. Run as a script (`node graphile-worker.mjs drain <url> <n>
+// <concurrency>`) it is the drain's worker process.
+import { Logger, makeWorkerUtils, run } from "graphile-worker";
+import pg from "pg";
+import { fileURLToPath } from "node:url";
+import { reportFailures, resultOfChild, whenStored } from "../lib/child.mjs";
+import { versionOf } from "./version.mjs";
+
+const silent = new Logger(() => (level, message) => {
+  if (level === "error") console.error("graphile-worker:", message);
+});
+const LOCAL_QUEUE = 500;
+
+export const anchor = {
+  name: "graphile-worker",
+  version: versionOf("graphile-worker"),
+  settings: `addJob() through WorkerUtils; worker: localQueue size ${LOCAL_QUEUE}, completeJobBatchDelay 0, one process, concurrency 10`,
+
+  async openEnqueue(backend) {
+    const utils = await makeWorkerUtils({ connectionString: await backend.databaseUrl("graphile-enqueue"), logger: silent });
+    await utils.migrate();
+    return { enqueue: (args) => utils.addJob("send-email", args), close: () => utils.release() };
+  },
+
+  async drain(backend, n, concurrency, trial) {
+    const url = await backend.databaseUrl(`graphile-drain-${n}-${trial}`);
+    const utils = await makeWorkerUtils({ connectionString: url, logger: silent });
+    await utils.migrate();
+    for (let i = 0; i < n; i += 1000) {
+      await utils.addJobs(Array.from({ length: Math.min(1000, n - i) }, () => ({ identifier: "send-email", payload: { to: "user@example.com" } })));
+    }
+    await utils.release();
+    return resultOfChild(fileURLToPath(import.meta.url), ["drain", url, n, concurrency]);
+  },
+};
+
+/** Completed jobs are deleted by graphile-worker: the clock stops when none is left. */
+async function drainChild(url, n, concurrency) {
+  const counter = new pg.Client({ connectionString: url });
+  await counter.connect();
+  let handled = 0;
+  let allHandled;
+  const handledAll = new Promise((resolve) => (allHandled = resolve));
+  const started = performance.now();
+  const runner = await run({
+    connectionString: url,
+    concurrency,
+    noHandleSignals: true,
+    logger: silent,
+    taskList: {
+      "send-email": async () => {
+        if (++handled === n) allHandled(performance.now());
+      },
+    },
+    preset: { worker: { localQueue: { size: LOCAL_QUEUE }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+  });
+  const handledAt = await handledAll;
+  const storedAt = await whenStored(n, async () => {
+    const { rows } = await counter.query("SELECT count(*)::int AS c FROM graphile_worker._private_jobs");
+    return n - rows[0].c;
+  });
+  await runner.stop();
+  await counter.end();
+  process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "drain") {
+  reportFailures();
+  const [url, n, concurrency] = process.argv.slice(3);
+  await drainChild(url, Number(n), Number(concurrency));
+}

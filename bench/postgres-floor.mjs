@@ -6,6 +6,7 @@
 import pg from "pg";
 import { fileURLToPath } from "node:url";
 import { reportFailures, startChild } from "./lib/child.mjs";
+import { cpuMeter } from "./lib/cpu.mjs";
 
 const SERVER = process.env.ERRAND_BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const CLAIM_BATCH = 500;
@@ -117,6 +118,7 @@ async function drainChild(url, table, n, concurrency) {
   };
   const handler = async () => {};
   let done = 0;
+  const meter = cpuMeter();
   const started = performance.now();
   for (;;) {
     const { rows } = await client.query({ ...claim, values: ["token", CLAIM_BATCH] });
@@ -127,11 +129,12 @@ async function drainChild(url, table, n, concurrency) {
     await client.query({ ...complete, values: [rows.map((r) => r.id)] });
     done += rows.length;
   }
+  const cpu = meter.stop();
   const storedMs = performance.now() - started;
   const { rows } = await client.query(`SELECT count(*)::int AS c FROM ${table} WHERE state = 'succeeded'`);
   await client.end();
   if (done !== n || rows[0].c !== n) throw new Error(`floor drain: ran ${done} and stored ${rows[0].c} of ${n} jobs`);
-  process.send({ type: "drained", storedMs });
+  process.send({ type: "drained", storedMs, cpu });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "drain") {

@@ -208,6 +208,31 @@ function drainTarget(d) {
   return anchor ? [`${label} (${num(relative.times * anchor.jobsPerSec)}/s)`, yes(d.errand.jobsPerSec >= relative.times * anchor.jobsPerSec)] : [label, "n/m"];
 }
 
+/**
+ * CPU per job of each drain's median trial: the worker process and PostgreSQL's processes. With every core busy,
+ * cores / (CPU per job) bounds the throughput on this machine, whatever the queue does with its round trips.
+ */
+function printCpu(drain, cores) {
+  const rows = [];
+  for (const d of drain) {
+    const subjects = [["errand", d.errand], ["floor", d.floor], ...Object.entries(d.anchors)];
+    for (const [name, f] of subjects) {
+      if (!f.cpu) continue;
+      const node = (f.cpu.nodeMs * 1000) / d.n;
+      const server = f.cpu.postgresMs === null ? null : (f.cpu.postgresMs * 1000) / d.n;
+      const total = node + (server ?? 0);
+      const busy = (f.cpu.nodeMs + (f.cpu.postgresMs ?? 0)) / f.storedMs;
+      rows.push([num(d.n), name, num(node, 1), server === null ? "n/m" : num(server, 1), num(total, 1), num(busy, 2), num((cores * 1e6) / total)]);
+    }
+  }
+  if (rows.length === 0) return;
+  printTable(
+    "   CPU per job, µs (median trial; PostgreSQL's processes from /proc, 10 ms ticks)",
+    ["jobs", "", "worker process", "PostgreSQL", "total", "cores busy", `${cores} cores / total, jobs/s`],
+    rows,
+  );
+}
+
 function report(results) {
   const { enqueueUs: enqueue, drain, pickupMs: pickup } = results;
   const e = enqueue.errand;
@@ -272,6 +297,7 @@ function report(results) {
     printTable("   Anchors, the same drain in the same run, jobs/s (median of the trials)", ["jobs", "anchor", "jobs/s", "range", "errand/anchor"], anchorRows);
   }
   for (const [name, a] of Object.entries(results.anchors)) console.log(`${name}: ${a.measured ? a.settings : `not measured, ${a.skipped}`}`);
+  printCpu(drain, results.cpus);
 
   printTable(
     `3. Pickup latency, ms: idle worker process, one job at a time, from just before enqueue to the handler's start`,

@@ -5,6 +5,7 @@
 import { Errand } from "errand";
 import { setTimeout as sleep } from "node:timers/promises";
 import { reportFailures, sharedNow } from "./lib/child.mjs";
+import { cpuMeter } from "./lib/cpu.mjs";
 
 reportFailures();
 const [database, mode, nArg, concurrencyArg] = process.argv.slice(2);
@@ -33,6 +34,7 @@ if (mode === "drain") {
     if (++handled === n) allHandled(performance.now());
   });
   await errand.migrate(); // opens the file before the clock starts
+  const meter = cpuMeter();
   const started = performance.now();
   const worker = await errand.work({ concurrency });
   const handledAt = await handledAll;
@@ -51,12 +53,13 @@ if (mode === "drain") {
       break;
     }
   }
+  const cpu = meter.stop();
   const stats = { ...worker.stats };
   await errand.close();
   if (counts.succeeded !== n || handled !== n) {
     throw new Error(`errand drain: ${handled} handlers ran, counts ${JSON.stringify(counts)}, expected ${n} succeeded`);
   }
-  process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started, polls, stats });
+  process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started, polls, stats, cpu });
 } else if (mode === "pickup") {
   errand.task("send-email", async (_args, ctx) => {
     const t = sharedNow();

@@ -6,6 +6,7 @@ import pg from "pg";
 import { fileURLToPath } from "node:url";
 import { reportFailures, resultOfChild, whenStored } from "../lib/child.mjs";
 import { versionOf } from "./version.mjs";
+import { cpuMeter } from "../lib/cpu.mjs";
 
 const silent = new Logger(() => (level, message) => {
   if (level === "error") console.error("graphile-worker:", message);
@@ -42,6 +43,7 @@ async function drainChild(url, n, concurrency) {
   let handled = 0;
   let allHandled;
   const handledAll = new Promise((resolve) => (allHandled = resolve));
+  const meter = cpuMeter();
   const started = performance.now();
   const runner = await run({
     connectionString: url,
@@ -60,9 +62,10 @@ async function drainChild(url, n, concurrency) {
     const { rows } = await counter.query("SELECT count(*)::int AS c FROM graphile_worker._private_jobs");
     return n - rows[0].c;
   });
+  const cpu = meter.stop();
   await runner.stop();
   await counter.end();
-  process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started });
+  process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started, cpu });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "drain") {

@@ -6,6 +6,7 @@ import PgBoss from "pg-boss";
 import { fileURLToPath } from "node:url";
 import { reportFailures, resultOfChild, whenStored } from "../lib/child.mjs";
 import { versionOf } from "./version.mjs";
+import { cpuMeter } from "../lib/cpu.mjs";
 
 const QUEUE = "send-email";
 const BATCH = 100;
@@ -47,6 +48,7 @@ async function drainChild(url, n, concurrency) {
   let handled = 0;
   let allHandled;
   const handledAll = new Promise((resolve) => (allHandled = resolve));
+  const meter = cpuMeter();
   const started = performance.now();
   for (let i = 0; i < concurrency; i++) {
     await boss.work(QUEUE, { batchSize: BATCH, pollingIntervalSeconds: POLL_SECONDS }, async (jobs) => {
@@ -59,8 +61,9 @@ async function drainChild(url, n, concurrency) {
     const rows = await db.executeSql("SELECT count(*)::int AS c FROM pgboss.job WHERE name = $1 AND state = 'completed'", [QUEUE]);
     return rows.rows[0].c;
   });
+  const cpu = meter.stop();
   await boss.stop({ graceful: false, wait: true });
-  process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started });
+  process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started, cpu });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "drain") {

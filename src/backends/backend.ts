@@ -94,6 +94,12 @@ export interface WaitingTask {
  */
 export interface Backend {
   readonly kind: string;
+  /**
+   * True when outcomes written by complete() and a claim proceed side by side (on connections of their own), so a
+   * worker should not hold outcomes back for its next claim's transaction. False for an engine that runs one write
+   * at a time (SQLite), where one transaction for both is cheaper.
+   */
+  readonly parallelOutcomes: boolean;
   /** Creates or upgrades the schema; refuses a schema newer than this code. */
   migrate(): Promise<void>;
   /**

@@ -203,8 +203,9 @@ export class Worker {
   }
 
   private scheduleFlush(): void {
-    // A pending fetch writes the outcomes in its own transaction, with the next claim.
-    if (this.fetching) return;
+    // A pending fetch writes the outcomes in its own transaction, with the next claim, unless the backend writes
+    // them side by side with claims.
+    if (this.fetching && !this.backend.parallelOutcomes) return;
     if (this.outcomes.length >= this.maxBatch) void this.flush();
     // A short delay gathers the completions of a burst into one transaction.
     else if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 1);
@@ -237,17 +238,19 @@ export class Worker {
   private async fetch(): Promise<void> {
     this.fetching = true;
     this.wakePending = false;
-    // This fetch writes the outcomes gathered so far, with its claim.
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
+    const parallel = this.backend.parallelOutcomes;
+    // This fetch writes the outcomes gathered so far: with its claim, or beside it when the backend can.
+    if (parallel) void this.flush();
+    else if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (!parallel) this.flushTimer = null;
     try {
       // Let timers, signals and I/O in between batches: with a synchronous engine a drain is all microtasks.
       await new Promise((resolve) => setImmediate(resolve));
       if (this.isStopping) return;
-      while (this.flushing) await this.flushing;
+      if (!parallel) while (this.flushing) await this.flushing;
       const limit = this.nextLimit();
-      const finished = this.outcomes;
-      this.outcomes = [];
+      const finished = parallel ? [] : this.outcomes;
+      if (!parallel) this.outcomes = [];
       let claimed: ClaimedJob[];
       try {
         const result = await this.claim(limit, finished);

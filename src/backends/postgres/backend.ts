@@ -46,6 +46,9 @@ export class PostgresBackend implements Backend {
   private readonly pool: pg.Pool;
   /** One connection for claims and outcomes, with the session settings of queries.claimConnectionOptions. */
   private readonly claimPool: pg.Pool;
+  /** Outcomes on a connection of their own: a batch's completions are written while the next batch is claimed. */
+  private readonly outcomePool: pg.Pool;
+  readonly parallelOutcomes = true;
   private readonly q: Queries;
   private readonly names: Map<string, string>;
   private readonly schema: string;
@@ -72,7 +75,10 @@ export class PostgresBackend implements Backend {
     if (options.ssl !== undefined) config.ssl = options.ssl;
     this.pool = new pg.Pool(config);
     this.claimPool = new pg.Pool({ ...config, max: 1, options: this.q.claimConnectionOptions });
-    this.claimPool.on("error", (error) => options.logger.warn(`PostgreSQL connection lost: ${error.message}`));
+    this.outcomePool = new pg.Pool({ ...config, max: 1, options: this.q.claimConnectionOptions });
+    for (const pool of [this.claimPool, this.outcomePool]) {
+      pool.on("error", (error) => options.logger.warn(`PostgreSQL connection lost: ${error.message}`));
+    }
     // An idle pooled connection that the server drops must not crash the process; the next query reconnects.
     this.pool.on("error", (error) => options.logger.warn(`PostgreSQL connection lost: ${error.message}`));
   }
@@ -237,7 +243,7 @@ export class PostgresBackend implements Backend {
   }
 
   async complete(outcomes: readonly Outcome[], now: number): Promise<string[]> {
-    const lost = await this.transaction((db) => this.writeOutcomes(db, outcomes, now), this.claimPool);
+    const lost = await this.transaction((db) => this.writeOutcomes(db, outcomes, now), this.outcomePool);
     this.listeners.emitSoon();
     return lost;
   }
@@ -470,7 +476,7 @@ export class PostgresBackend implements Backend {
     this.closed = true;
     this.listeners.clear();
     this.stopListening();
-    await Promise.all([this.pool.end(), this.claimPool.end()]);
+    await Promise.all([this.pool.end(), this.claimPool.end(), this.outcomePool.end()]);
   }
 }
 

@@ -52,7 +52,7 @@ describe("worker processes on one PostgreSQL database", () => {
     for (const job of jobs) assert.ok(runs.has(job.id), `job ${job.id} ran`);
     const twice = [...runs].filter(([, pids]) => pids.length > 1);
     for (const [id, pids] of twice) {
-      assert.ok(held.has(id), `job ${id} ran twice but the killed worker did not hold it`);
+      assert.ok(held.has(id), `job ${id} ran twice (by ${pids.join(", ")}; killed ${victim.pid}) but the killed worker did not hold it`);
       assert.equal(pids[0], victim.pid);
     }
     t.diagnostic(`the killed worker held ${held.size} job(s); ${twice.length} ran again`);

@@ -49,6 +49,7 @@ export class PostgresBackend implements Backend {
   /** Outcomes on a connection of their own: a batch's completions are written while the next batch is claimed. */
   private readonly outcomePool: pg.Pool;
   readonly parallelOutcomes = true;
+  private promoting: Promise<unknown> | null = null;
   private readonly q: Queries;
   private readonly names: Map<string, string>;
   private readonly schema: string;
@@ -209,19 +210,25 @@ export class PostgresBackend implements Backend {
     const params: unknown[] = [token, new Date(p.now + p.leaseMs), p.workerId, now, p.tasks, p.limit];
     if (p.queues !== null) params.push(p.queues);
     const sql = p.queues === null ? this.q.claimAnyQueue : this.q.claimFromQueues;
-    // With outcomes to write, they, promotion and claim share one transaction (one commit per batch); an idle
-    // worker's claim is two plain statements, two round trips, for a quick pickup.
+    // With outcomes to write, they, promotion and claim share one transaction (one commit per batch). Otherwise the
+    // claim goes first, alone, for a quick pickup: due scheduled jobs are promoted after it (and claimed at once
+    // when it found nothing), or in the background when it found work, so that they are never left behind.
     const hasOutcomes = p.finished !== undefined && p.finished.length > 0;
-    const { rows, lost } = hasOutcomes
-      ? await this.transaction(async (db) => {
-          const lost = await this.writeOutcomes(db, p.finished!, p.now);
-          await db.query(this.prepared(this.q.promoteDue, [now]));
-          return { rows: (await db.query(this.prepared(sql, params))).rows as Row[], lost };
-        }, this.claimPool)
-      : {
-          rows: await this.query(this.q.promoteDue, [now], this.claimPool).then(() => this.query(sql, params, this.claimPool)),
-          lost: [] as string[],
-        };
+    const claim = () => this.query(sql, params, this.claimPool);
+    let rows: Row[];
+    let lost: string[] = [];
+    if (hasOutcomes) {
+      ({ rows, lost } = await this.transaction(async (db) => {
+        const lost = await this.writeOutcomes(db, p.finished!, p.now);
+        await db.query(this.prepared(this.q.promoteDue, [now]));
+        return { rows: (await db.query(this.prepared(sql, params))).rows as Row[], lost };
+      }, this.claimPool));
+    } else {
+      rows = await claim();
+      if (rows.length === 0) {
+        if ((await this.promoteDue(now)) > 0) rows = await claim();
+      } else this.promoteInBackground(now);
+    }
     if (hasOutcomes) this.listeners.emitSoon();
     rows.sort(
       (a, b) =>
@@ -240,6 +247,25 @@ export class PostgresBackend implements Backend {
       priority: r.priority as number,
     }));
     return { jobs, lost };
+  }
+
+  private async promoteDue(now: Date): Promise<number> {
+    try {
+      return (await this.claimPool.query(this.prepared(this.q.promoteDue, [now]))).rowCount ?? 0;
+    } catch (error) {
+      throw this.explain(error);
+    }
+  }
+
+  /** One at a time; jobs it makes ready wake this process's workers. A failure waits for the next claim. */
+  private promoteInBackground(now: Date): void {
+    if (this.promoting || this.closed) return;
+    this.promoting = this.promoteDue(now)
+      .then(
+        (promoted) => promoted > 0 && this.listeners.emitSoon(),
+        (error: Error) => this.options.logger.warn(`promoting due jobs failed, will retry: ${error.message}`),
+      )
+      .finally(() => (this.promoting = null));
   }
 
   async complete(outcomes: readonly Outcome[], now: number): Promise<string[]> {
@@ -476,6 +502,7 @@ export class PostgresBackend implements Backend {
     this.closed = true;
     this.listeners.clear();
     this.stopListening();
+    await this.promoting;
     await Promise.all([this.pool.end(), this.claimPool.end(), this.outcomePool.end()]);
   }
 }

@@ -52,14 +52,18 @@ export function queries(schema: string) {
       WHERE id IN (SELECT id FROM ${jobs} WHERE state = 'scheduled' AND run_at <= $1
                    ORDER BY run_at LIMIT 10000 FOR UPDATE SKIP LOCKED)`,
 
-    // Session settings of the connection that claims (errand's own, never shared with enqueues or reads):
+    // Session settings of the connections that claim and write outcomes (errand's own, never shared with enqueues
+    // or reads):
     // - a queue's table changes faster than its statistics: right after a bulk enqueue the planner believes few
     //   rows are ready and reads and sorts all of them (20 ms per claim at 20,000 ready jobs) instead of walking
     //   jobs_claim in order and stopping at the limit (5 ms);
+    // - for the same reason, right after a claim the planner believes a few hundred ids are best found by reading
+    //   the whole table (a seq scan per outcome batch, growing with every job kept); every statement on these
+    //   connections has an index made for it;
     // - claims and outcomes need not wait for the WAL flush: if the server crashes and forgets them, those jobs
     //   are ready again and run again, as after a worker crash (at-least-once either way). Enqueues keep the
     //   server's synchronous_commit.
-    claimConnectionOptions: "-c enable_sort=off -c enable_bitmapscan=off -c synchronous_commit=off",
+    claimConnectionOptions: "-c enable_sort=off -c enable_bitmapscan=off -c enable_seqscan=off -c synchronous_commit=off",
 
     claimAnyQueue: pickReady(""),
     claimFromQueues: pickReady("AND queue = ANY($7::text[])"),

@@ -2,10 +2,11 @@
 // the local server), and the floors errand is held against: bare node-postgres loops doing the least work a
 // durable queue must do, with fsync and synchronous_commit as the server has them.
 //
-// Run as a script (`node postgres-floor.mjs drain <url> <table> <n> <concurrency>`) it is the drain floor's child.
+// Run as a script (`node postgres-floor.mjs drain <url> <table> <n> <concurrency>`, or `pickup <url>`) it is a
+// floor's worker process.
 import pg from "pg";
 import { fileURLToPath } from "node:url";
-import { reportFailures, startChild } from "./lib/child.mjs";
+import { reportFailures, sharedNow, startChild } from "./lib/child.mjs";
 import { cpuMeter } from "./lib/cpu.mjs";
 
 const SERVER = process.env.ERRAND_BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -46,6 +47,9 @@ export function openBackend() {
       drain:
         "a bare loop on one connection in its own process: claim 500 rows with UPDATE … WHERE id IN (SELECT … FOR UPDATE " +
         "SKIP LOCKED LIMIT 500) RETURNING, run no-op handlers 10 at a time, complete them with one UPDATE … WHERE id = ANY($1)",
+      pickup:
+        "a bare INSERT (autocommit, the server's synchronous_commit) into a table whose AFTER INSERT statement trigger " +
+        "NOTIFYs; a process LISTENing on one connection claims with one UPDATE … SKIP LOCKED … RETURNING on another",
     },
     databaseUrl: database,
     enqueueFloor: async () => enqueueFloor(await database("floor-enqueue"), "jobs", true),
@@ -53,6 +57,7 @@ export function openBackend() {
     enqueueOnErrandSchema: async (name) => enqueueFloor(await database(name), "errand.jobs", false),
     drainFloor: async (n, concurrency) => drainFloor(await database(`floor-drain-${n}-${files++}`), "jobs", true, n, concurrency),
     drainFloorOnErrandSchema: async (name, n, concurrency) => drainFloor(await database(name), "errand.jobs", false, n, concurrency),
+    pickupFloor: async () => pickupFloor(await database("floor-pickup")),
     cleanup: async () => {
       for (const db of made.keys()) await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => {});
     },
@@ -137,8 +142,56 @@ async function drainChild(url, table, n, concurrency) {
   process.send({ type: "drained", storedMs, cpu });
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "drain") {
+/** The table with a NOTIFY at each insert's commit; enqueue() inserts one row and resolves with its id. */
+async function pickupFloor(url) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`${TABLE}; CREATE INDEX jobs_claim ON jobs (priority, run_at, id) WHERE state = 'ready';
+    CREATE FUNCTION notify_jobs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('jobs', ''); RETURN NULL; END $$;
+    CREATE TRIGGER jobs_notify AFTER INSERT ON jobs FOR EACH STATEMENT EXECUTE FUNCTION notify_jobs();`);
+  const insert = {
+    name: "floor-insert",
+    text: `INSERT INTO jobs (task, queue, state, args, priority, run_at, max_attempts, created_at)
+      VALUES ('send-email', 'default', 'ready', $1, 0, now(), 3, now()) RETURNING id`,
+  };
+  return {
+    script: fileURLToPath(import.meta.url),
+    args: ["pickup", url],
+    enqueue: async () => (await client.query({ ...insert, values: ['{"to":"user@example.com"}'] })).rows[0].id,
+    close: () => client.end(),
+  };
+}
+
+/** LISTENs; at each notification claims what is ready and reports each job's start on the shared clock. */
+async function pickupChild(url) {
+  const listener = new pg.Client({ connectionString: url });
+  const claimer = new pg.Client({ connectionString: url });
+  await Promise.all([listener.connect(), claimer.connect()]);
+  const claim = {
+    name: "floor-claim-one",
+    text: `UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_token = 'token', lease_expires_at = now() + interval '15 seconds'
+      WHERE id IN (SELECT id FROM jobs WHERE state = 'ready' ORDER BY priority, run_at, id LIMIT 10 FOR UPDATE SKIP LOCKED)
+      RETURNING id`,
+  };
+  listener.on("notification", async () => {
+    const { rows } = await claimer.query(claim);
+    for (const row of rows) process.send({ type: "started", id: row.id, t: sharedNow() });
+  });
+  await listener.query("LISTEN jobs");
+  process.on("message", async (message) => {
+    if (message.type === "ping") process.send({ type: "pong", t: sharedNow() });
+    if (message.type === "stop") {
+      await Promise.all([listener.end(), claimer.end()]);
+      process.disconnect();
+    }
+  });
+  process.send({ type: "ready" });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
   reportFailures();
-  const [url, table, n, concurrency] = process.argv.slice(3);
-  await drainChild(url, table, Number(n), Number(concurrency));
+  if (process.argv[2] === "drain") {
+    const [url, table, n, concurrency] = process.argv.slice(3);
+    await drainChild(url, table, Number(n), Number(concurrency));
+  } else if (process.argv[2] === "pickup") await pickupChild(process.argv[3]);
 }

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { reportFailures, startChild } from "./lib/child.mjs";
+import { cpuMeter } from "./lib/cpu.mjs";
 
 const CLAIM_BATCH = 500;
 
@@ -109,6 +110,7 @@ async function drainChild(file, n, concurrency, table) {
   });
   const handler = async () => {};
   let done = 0;
+  const meter = cpuMeter({ postgres: false });
   const started = performance.now();
   for (;;) {
     const now = Date.now();
@@ -121,10 +123,11 @@ async function drainChild(file, n, concurrency, table) {
     done += rows.length;
   }
   const storedMs = performance.now() - started;
+  const cpu = meter.stop();
   const succeeded = db.prepare(`SELECT count(*) AS c FROM ${table} WHERE state = 'succeeded'`).get().c;
   db.close();
   if (done !== n || succeeded !== n) throw new Error(`floor drain: ran ${done} and stored ${succeeded} of ${n} jobs`);
-  process.send({ type: "drained", storedMs });
+  process.send({ type: "drained", storedMs, cpu });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "drain") {

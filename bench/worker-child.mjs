@@ -34,7 +34,7 @@ if (mode === "drain") {
     if (++handled === n) allHandled(performance.now());
   });
   await errand.migrate(); // opens the file before the clock starts
-  const meter = cpuMeter();
+  const meter = cpuMeter({ postgres: /^postgres(ql)?:/.test(database) });
   const started = performance.now();
   const worker = await errand.work({ concurrency });
   const handledAt = await handledAll;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { reportFailures, resultOfChild, whenStored } from "../lib/child.mjs";
 import { versionOf } from "./version.mjs";
+import { cpuMeter } from "../lib/cpu.mjs";
 
 const silent = { debug() {}, info() {}, warn() {}, error: (...a) => console.error("plainjob:", ...a) };
 
@@ -43,13 +44,15 @@ async function drainChild(file, n) {
   const worker = defineWorker("send-email", async () => {
     if (++handled === n) allHandled(performance.now());
   }, { queue, logger: silent });
+  const meter = cpuMeter({ postgres: false });
   const started = performance.now();
   void worker.start();
   const handledAt = await handledAll;
   const storedAt = await whenStored(n, () => queue.countJobs({ type: "send-email", status: JobStatus.Done }), 0);
+  const cpu = meter.stop();
   await worker.stop();
   queue.close();
-  process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started });
+  process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started, cpu });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "drain") {

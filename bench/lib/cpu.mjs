@@ -34,14 +34,14 @@ export function postgresCpuMs() {
   return seen ? ticks * TICK_MS : null;
 }
 
-/** Starts counting; `stop()` returns CPU ms used since by this process and by PostgreSQL. */
-export function cpuMeter() {
+/** Starts counting; `stop()` returns CPU ms used since by this process and (when asked) by PostgreSQL. */
+export function cpuMeter({ postgres = true } = {}) {
   const node0 = process.cpuUsage();
-  const pg0 = postgresCpuMs();
+  const pg0 = postgres ? postgresCpuMs() : null;
   return {
     stop() {
       const node = process.cpuUsage(node0);
-      const pg1 = postgresCpuMs();
+      const pg1 = postgres ? postgresCpuMs() : null;
       return { nodeMs: (node.user + node.system) / 1000, postgresMs: pg0 === null || pg1 === null ? null : pg1 - pg0 };
     },
   };

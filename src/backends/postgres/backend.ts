@@ -277,7 +277,6 @@ export class PostgresBackend implements Backend {
   /** At most three statements whatever the batch: plain successes per token, successes with results, failures. */
   private async writeOutcomes(db: pg.PoolClient, outcomes: readonly Outcome[], nowMs: number): Promise<string[]> {
     const now = new Date(nowMs);
-    const written = new Set<string>();
     const plain = new Map<string, string[]>();
     const withResult: { id: string[]; token: string[]; result: (string | null)[] } = { id: [], token: [], result: [] };
     const failed: { id: string[]; token: string[]; error: string[]; retryAt: (Date | null)[] } = { id: [], token: [], error: [], retryAt: [] };
@@ -297,16 +296,26 @@ export class PostgresBackend implements Backend {
         failed.retryAt.push(o.retryAt === null ? null : new Date(o.retryAt));
       }
     }
-    // An outcome is identified by job and token: a stale token for a job written under its own token is still lost.
-    const collect = (rows: Row[], token?: string) => rows.forEach((r) => written.add(`${String(r.id)} ${token ?? String(r.token)}`));
-    for (const [token, ids] of plain) collect((await db.query(this.prepared(this.q.succeedMany, [now, ids, token]))).rows, token);
+    const lost: string[] = [];
+    for (const [token, ids] of plain) {
+      const { rows } = await db.query(this.prepared(this.q.succeedMany, [now, ids, token]));
+      lost.push(...(rows[0] as { lost: string[] }).lost);
+    }
+    const returned: Row[] = [];
     if (withResult.id.length > 0) {
-      collect((await db.query(this.q.succeedWithResults, [now, withResult.id, withResult.token, withResult.result])).rows);
+      returned.push(...(await db.query(this.q.succeedWithResults, [now, withResult.id, withResult.token, withResult.result])).rows);
     }
     if (failed.id.length > 0) {
-      collect((await db.query(this.q.failMany, [now, failed.id, failed.token, failed.error, failed.retryAt])).rows);
+      returned.push(...(await db.query(this.q.failMany, [now, failed.id, failed.token, failed.error, failed.retryAt])).rows);
     }
-    return outcomes.filter((o) => !written.has(`${o.id} ${o.token}`)).map((o) => o.id);
+    if (withResult.id.length + failed.id.length > 0) {
+      // An outcome is identified by job and token: a stale token for a job written under its own token is still lost.
+      const written = new Set(returned.map((r) => `${String(r.id)} ${String(r.token)}`));
+      for (const o of outcomes) {
+        if ((o.kind === "failed" || o.result !== null) && !written.has(`${o.id} ${o.token}`)) lost.push(o.id);
+      }
+    }
+    return lost;
   }
 
   async release(jobs: readonly { id: string; token: string }[], now: number, note: AttemptError | null): Promise<void> {

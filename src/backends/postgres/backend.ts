@@ -233,7 +233,7 @@ export class PostgresBackend implements Backend {
     rows.sort(
       (a, b) =>
         (a.priority as number) - (b.priority as number) ||
-        (a.run_at as Date).getTime() - (b.run_at as Date).getTime() ||
+        (a.run_at as number) - (b.run_at as number) ||
         Number(a.id) - Number(b.id),
     );
     const jobs = rows.map((r) => ({

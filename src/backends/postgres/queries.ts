@@ -18,7 +18,9 @@ export function queries(schema: string) {
     SET state = 'running', attempt = j.attempt + 1, lease_token = $1, lease_expires_at = $2, worker_id = $3,
         started_at = $4
     FROM picked WHERE j.id = picked.id
-    RETURNING j.id, j.task, j.queue, j.args::text AS args, j.attempt, j.max_attempts, j.priority, j.run_at`;
+    RETURNING j.id, j.task, j.queue, j.args::text AS args, j.attempt, j.max_attempts, j.priority,
+      -- For ordering the batch in the worker: a number parses in a fraction of a timestamp's time.
+      extract(epoch FROM j.run_at)::float8 AS run_at`;
 
   return {
     createSchema: `CREATE SCHEMA IF NOT EXISTS ${schema}`,

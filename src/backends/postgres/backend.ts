@@ -269,22 +269,30 @@ export class PostgresBackend implements Backend {
   }
 
   async complete(outcomes: readonly Outcome[], now: number): Promise<string[]> {
-    const lost = await this.transaction((db) => this.writeOutcomes(db, outcomes, now), this.outcomePool);
+    // Plain successes alone, the usual batch, are one statement: no transaction around it.
+    const oneStatement = outcomes.every((o) => o.kind === "succeeded" && o.result === null);
+    let lost: string[];
+    if (oneStatement) {
+      try {
+        lost = await this.writeOutcomes(this.outcomePool, outcomes, now);
+      } catch (error) {
+        throw this.explain(error);
+      }
+    } else lost = await this.transaction((db) => this.writeOutcomes(db, outcomes, now), this.outcomePool);
     this.listeners.emitSoon();
     return lost;
   }
 
-  /** At most three statements whatever the batch: plain successes per token, successes with results, failures. */
-  private async writeOutcomes(db: pg.PoolClient, outcomes: readonly Outcome[], nowMs: number): Promise<string[]> {
+  /** At most three statements whatever the batch: plain successes, successes with results, failures. */
+  private async writeOutcomes(db: pg.Pool | pg.PoolClient, outcomes: readonly Outcome[], nowMs: number): Promise<string[]> {
     const now = new Date(nowMs);
-    const plain = new Map<string, string[]>();
+    const plain: { id: string[]; token: string[] } = { id: [], token: [] };
     const withResult: { id: string[]; token: string[]; result: (string | null)[] } = { id: [], token: [], result: [] };
     const failed: { id: string[]; token: string[]; error: string[]; retryAt: (Date | null)[] } = { id: [], token: [], error: [], retryAt: [] };
     for (const o of outcomes) {
       if (o.kind === "succeeded" && o.result === null) {
-        let ids = plain.get(o.token);
-        if (!ids) plain.set(o.token, (ids = []));
-        ids.push(o.id);
+        plain.id.push(o.id);
+        plain.token.push(o.token);
       } else if (o.kind === "succeeded") {
         withResult.id.push(o.id);
         withResult.token.push(o.token);
@@ -297,8 +305,8 @@ export class PostgresBackend implements Backend {
       }
     }
     const lost: string[] = [];
-    for (const [token, ids] of plain) {
-      const { rows } = await db.query(this.prepared(this.q.succeedMany, [now, ids, token]));
+    if (plain.id.length > 0) {
+      const { rows } = await db.query(this.prepared(this.q.succeedMany, [now, plain.id, plain.token]));
       lost.push(...(rows[0] as { lost: string[] }).lost);
     }
     const returned: Row[] = [];

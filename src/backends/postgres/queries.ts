@@ -75,14 +75,16 @@ export function queries(schema: string) {
     // Fenced writes match on id and lease_token only: a token is set while the job runs and cleared by every
     // state change out of running. Adding "state = 'running'" would let the planner scan the whole jobs_lease
     // index (a BitmapAnd with the primary key), which measured 10x slower than the primary key alone.
-    // Answers with the ids it did not write (their lease was lost), almost always none: one short row instead of
-    // a row per job.
+    // Every plain success of a batch, whatever claim it came from, in one statement (so a batch needs no
+    // transaction). Answers with the ids it did not write (their lease was lost), almost always none: one short row
+    // instead of a row per job.
     succeedMany: /* sql */ `
-      WITH written AS (
-        UPDATE ${jobs} SET state = 'succeeded', finished_at = $1, lease_token = NULL, lease_expires_at = NULL
-        WHERE id = ANY($2::bigint[]) AND lease_token = $3
-        RETURNING id)
-      SELECT array(SELECT unnest($2::bigint[]) EXCEPT SELECT id FROM written)::text[] AS lost`,
+      WITH o AS (SELECT * FROM unnest($2::bigint[], $3::text[]) AS o(id, token)),
+      written AS (
+        UPDATE ${jobs} j SET state = 'succeeded', finished_at = $1, lease_token = NULL, lease_expires_at = NULL
+        FROM o WHERE j.id = o.id AND j.lease_token = o.token
+        RETURNING j.id, o.token)
+      SELECT array(SELECT id FROM (SELECT id, token FROM o EXCEPT SELECT id, token FROM written) AS x)::text[] AS lost`,
 
     succeedWithResults: /* sql */ `
       UPDATE ${jobs} j SET state = 'succeeded', result = o.result, finished_at = $1, lease_token = NULL,

@@ -5,6 +5,7 @@ import { backoffFn, type BackoffOptions } from "../core/backoff.js";
 import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
 import { findUnsafeJson } from "../core/json-safe.js";
+import { isSynchronousTx } from "../core/sync-tx.js";
 import type { JobContext } from "./context.js";
 
 export type Handler<A, R> = (args: A, ctx: JobContext) => R | Promise<R>;
@@ -37,9 +38,18 @@ export interface EnqueueOptions {
   /**
    * Your own open transaction: the job is stored in it, so it exists if and only if that transaction commits, and
    * workers are woken after the commit. A pg Client/PoolClient after BEGIN, a postgres.js sql.begin() `sql`, or
-   * (SQLite) your better-sqlite3 Database on errand's file, inside db.transaction().
+   * (SQLite) your better-sqlite3 Database on errand's file, inside db.transaction(). With a better-sqlite3
+   * handle, a failed enqueue throws at once instead of rejecting, so that your transaction rolls back with it.
    */
   tx?: object;
+}
+
+function notNow(where: string): InvalidArgsError {
+  return new InvalidArgsError(
+    `${where} with a better-sqlite3 tx must write synchronously, inside your transaction, but errand's database is not ` +
+      `open yet or the task's schema validates asynchronously. Call \`await errand.migrate()\` once at startup, and use ` +
+      `a schema that validates synchronously. Nothing was stored, and your transaction is rolled back.`,
+  );
 }
 
 const TASK_OPTIONS = ["queue", "priority", "maxAttempts", "timeout", "backoff", "schema"] as const;
@@ -105,14 +115,17 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
    * which is what lets it join a synchronous better-sqlite3 transaction.
    */
   enqueue(args: A, options?: EnqueueOptions): Promise<Job<R>> {
+    const syncTx = isSynchronousTx(options?.tx);
     let job: NewJob | Promise<NewJob>;
     try {
       job = this.schema ? this.prepareChecked(args, options) : this.prepare(args, options);
     } catch (error) {
+      if (syncTx) throw error;
       return Promise.reject(error);
     }
     const backend = this.host.openBackend();
     if (backend && !(job instanceof Promise)) return backend.enqueue([job], options?.tx).then((r) => this.handle(r[0]!));
+    if (syncTx) throw notNow(`${this.name}.enqueue()`);
     return (async () => {
       const ready = await job;
       const [result] = await (backend ?? (await this.host.backend())).enqueue([ready], options?.tx);
@@ -138,6 +151,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       }
       jobs = argsList.map((args, i) => (this.schema ? this.prepareChecked(args, options, i) : this.prepare(args, options, i)));
     } catch (error) {
+      if (isSynchronousTx(options?.tx)) throw error;
       return Promise.reject(error);
     }
     if (jobs.length === 0) return Promise.resolve([]);
@@ -145,6 +159,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     if (backend && !jobs.some((j) => j instanceof Promise)) {
       return backend.enqueue(jobs as NewJob[], options?.tx).then((results) => results.map((r) => this.handle(r)));
     }
+    if (isSynchronousTx(options?.tx)) throw notNow(`${this.name}.enqueueMany()`);
     return (async () => {
       const ready = await Promise.all(jobs);
       const results = await (backend ?? (await this.host.backend())).enqueue(ready, options?.tx);

@@ -38,13 +38,34 @@ describe("enqueue in the user's own SQLite transaction", () => {
     await errand.close();
   });
 
+  it("rolls the user's transaction back when the enqueue in it is refused", async () => {
+    const { errand, welcome, db } = await setUp("bad-args");
+    const signUp = db.transaction((email: string, userId: unknown) => {
+      db.prepare("INSERT INTO users (email) VALUES (?)").run(email);
+      void welcome.enqueue({ userId: userId as number }, { tx: db });
+    });
+    assert.throws(() => signUp("ann@example.com", () => 1), (e: unknown) => e instanceof InvalidArgsError && /userId/.test(e.message));
+    assert.equal((db.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n, 0, "no user without the job");
+    assert.deepEqual(await errand.listJobs(), []);
+    db.close();
+    await errand.close();
+  });
+
   it("refuses a handle outside a transaction, or on another file, storing nothing", async () => {
     const { errand, welcome, db } = await setUp("refuse");
-    await assert.rejects(welcome.enqueue({ userId: 1 }, { tx: db }), (e: unknown) => e instanceof InvalidArgsError && /not inside a transaction/.test(e.message));
+    // A better-sqlite3 handle makes a failure throw at once, so that the user's transaction rolls back with it.
+    assert.throws(() => welcome.enqueue({ userId: 1 }, { tx: db }), (e: unknown) => e instanceof InvalidArgsError && /not inside a transaction/.test(e.message));
     const other = new Database(join(dir, "other.db"));
-    other.transaction(() => {
-      void welcome.enqueue({ userId: 2 }, { tx: other }).catch((e: Error) => assert.match(e.message, /opens .*other\.db, but errand stores jobs in .*refuse\.db/));
-    })();
+    other.exec("CREATE TABLE users (email TEXT)");
+    assert.throws(
+      () =>
+        other.transaction(() => {
+          other.prepare("INSERT INTO users VALUES ('x@example.com')").run();
+          void welcome.enqueue({ userId: 2 }, { tx: other });
+        })(),
+      /opens .*other\.db, but errand stores jobs in .*refuse\.db/,
+    );
+    assert.equal((other.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n, 0, "their transaction rolled back");
     await assert.rejects(welcome.enqueue({ userId: 3 }, { tx: { not: "a handle" } }), /expected your better-sqlite3 Database handle/);
     assert.deepEqual(await errand.listJobs(), []);
     other.close();

@@ -4,6 +4,7 @@ import { existsSync, watch, type FSWatcher } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { BackendUnavailableError, ErrandError, InvalidArgsError } from "../../core/errors.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
+import { isSynchronousTx } from "../../core/sync-tx.js";
 import { ChangeListeners } from "../change-listeners.js";
 import { leaseExpiredError } from "../lease-expired.js";
 import type {
@@ -113,10 +114,12 @@ export class SqliteBackend implements Backend {
   }
 
   enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
+    // In the user's transaction a failure throws, so that their transaction (synchronous) rolls back with it.
     let db: Database.Database;
     try {
       db = tx === undefined ? this.db : this.userDatabase(tx);
     } catch (error) {
+      if (isSynchronousTx(tx)) throw error;
       return Promise.reject(error);
     }
     const prepare = tx === undefined ? (sql: string) => this.stmt(sql) : (sql: string) => userStatement(db, sql);
@@ -147,6 +150,7 @@ export class SqliteBackend implements Backend {
       return Promise.resolve(results);
     } catch (error) {
       // In the user's transaction a lock wait cannot be retried from here: their transaction decides.
+      if (isSynchronousTx(tx)) throw error;
       if (tx !== undefined || !isBusy(error)) return Promise.reject(error);
       return retryWhileBusy(this.file, write).then((results) => {
         this.listeners.emitSoon();

@@ -1,0 +1,134 @@
+// The web app: a signup form with a blocking route and an errand route, the received emails, and thumbnails.
+import express, { type NextFunction, type Request, type Response } from "express";
+import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import sharp from "sharp";
+import { config } from "./config.js";
+import { sendWelcomeEmail } from "./mail.js";
+import type { MailServer } from "./smtp.js";
+import { errand, makeThumbnail, thumbnailsDir, uploadsDir, welcomeEmail } from "./tasks.js";
+import { validateSignup, type Users } from "./users.js";
+import { emailsPage, esc, imagesPage, layout, signupPage, welcomePage } from "./views.js";
+
+const IMAGE_FORMATS = new Set(["jpeg", "png", "webp", "gif", "avif", "tiff"]);
+
+/** Handler times per route, for the evidence bench (GET /stats, DELETE /stats). */
+export type HandlerTimes = Record<"blocking" | "errand", number[]>;
+
+export function createApp(users: Users, mail: MailServer) {
+  const app = express();
+  app.disable("x-powered-by");
+  const times: HandlerTimes = { blocking: [], errand: [] };
+
+  // errand.status() counts jobs; a second is fresh enough for a banner.
+  let banner: { text: string | null; at: number } = { text: null, at: 0 };
+  async function warning(): Promise<string | null> {
+    if (Date.now() - banner.at > 1000) {
+      const { warnings } = await errand.status();
+      banner = { text: warnings[0] ?? null, at: Date.now() };
+    }
+    return banner.text;
+  }
+
+  const finish = (res: Response, route: keyof HandlerTimes, started: number, status: number, html: string) => {
+    const ms = performance.now() - started;
+    times[route].push(ms);
+    res.status(status).set("Server-Timing", `handler;dur=${ms.toFixed(2)}`).type("html").send(html.replace("%HANDLER_MS%", ms.toFixed(1)));
+  };
+
+  app.get("/", async (_req, res) => {
+    res.type("html").send(signupPage({ name: "", email: "" }, null, await warning()));
+  });
+
+  const form = express.urlencoded({ extended: false, limit: "10kb" });
+
+  app.post("/signup/errand", form, async (req, res) => {
+    const started = performance.now();
+    const input = validateSignup(req.body);
+    if (!input.ok) return finish(res, "errand", started, 400, signupPage(input, input.error, null));
+    if (users.exists(input.email)) return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
+    // The user and the job commit together, or neither does.
+    let enqueued!: ReturnType<typeof welcomeEmail.enqueue>;
+    const user = users.db.transaction(() => {
+      const user = users.insert(input.name, input.email, "errand");
+      enqueued = welcomeEmail.enqueue({ userId: user.id, name: user.name, email: user.email }, { tx: users.db });
+      return user;
+    })();
+    const job = await enqueued;
+    finish(res, "errand", started, 200, welcomePage("errand", user, `the welcome email is job ${job.id}, sent by a worker in a moment.`));
+  });
+
+  app.post("/signup/blocking", form, async (req, res) => {
+    const started = performance.now();
+    const input = validateSignup(req.body);
+    if (!input.ok) return finish(res, "blocking", started, 400, signupPage(input, input.error, null));
+    if (users.exists(input.email)) return finish(res, "blocking", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
+    const user = users.insert(input.name, input.email, "blocking");
+    try {
+      await sendWelcomeEmail({ userId: user.id, name: user.name, email: user.email });
+    } catch (error) {
+      // The blocking way's other weakness: the user exists, the email is lost unless someone retries by hand.
+      const page = layout("Signed up, email not sent", `<h1>Signed up, but the welcome email failed</h1><p class="error">${esc((error as Error).message)}</p>`);
+      return finish(res, "blocking", started, 502, page);
+    }
+    finish(res, "blocking", started, 200, welcomePage("blocking", user, "the welcome email was sent before this page was."));
+  });
+
+  app.get("/emails", async (_req, res) => {
+    res.type("html").send(emailsPage(mail.received, await warning()));
+  });
+
+  app.get("/images", async (_req, res) => {
+    res.type("html").send(imagesPage(await warning()));
+  });
+
+  app.post("/images", express.raw({ type: () => true, limit: config.maxUploadBytes }), async (req, res) => {
+    const body = req.body as unknown;
+    if (!Buffer.isBuffer(body) || body.length === 0) {
+      return res.status(400).json({ error: "Send the picture as the request body (Content-Type image/png, image/jpeg, …)." });
+    }
+    let format: string | undefined;
+    try {
+      format = (await sharp(body).metadata()).format;
+    } catch {
+      format = undefined;
+    }
+    if (!format || !IMAGE_FORMATS.has(format)) {
+      return res.status(400).json({ error: `That is not a picture errand's demo can read (${[...IMAGE_FORMATS].join(", ")}). Nothing was queued.` });
+    }
+    const upload = `${randomUUID()}.${format}`;
+    writeFileSync(join(uploadsDir, upload), body);
+    const job = await makeThumbnail.enqueue({ upload });
+    res.status(202).json({ jobId: job.id });
+  });
+
+  app.get("/images/:id", async (req, res) => {
+    const job = /^\d+$/.test(req.params.id) ? await errand.getJob(req.params.id) : null;
+    const record = job && (await job.get());
+    if (!record || record.task !== makeThumbnail.name) return res.status(404).json({ error: `No thumbnail job ${req.params.id}.` });
+    res.json({ id: record.id, state: record.state, progress: record.progress, result: record.result });
+  });
+
+  app.use("/thumbnails", express.static(thumbnailsDir, { dotfiles: "deny", index: false }));
+  app.use("/static", express.static(fileURLToPath(new URL("./static", import.meta.url)), { index: false }));
+
+  app.get("/stats", (_req, res) => res.json(times));
+  app.delete("/stats", (_req, res) => {
+    times.blocking.length = 0;
+    times.errand.length = 0;
+    res.status(204).end();
+  });
+
+  app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(error);
+    if (error.type === "entity.too.large") {
+      return res.status(400).json({ error: `That file is larger than ${Math.round(config.maxUploadBytes / 1024 / 1024)} MiB. Nothing was queued.` });
+    }
+    console.error(`${req.method} ${req.path}: ${error.stack ?? error.message}`);
+    res.status(error.status ?? 500).type("text").send(error.status ? error.message : "Something went wrong; see the server log.");
+  });
+
+  return app;
+}

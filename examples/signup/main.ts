@@ -1,0 +1,32 @@
+// `npm start`: the signup demo on the embedded default (one SQLite file): web app, SMTP server and a worker.
+import { config } from "./config.js";
+import { startDemo } from "./demo.js";
+
+const demo = await startDemo({ log: (line) => console.log(line) });
+console.log(`errand signup demo (data in ${config.dataDir})
+
+  sign up:          ${demo.url}/
+  received emails:  ${demo.url}/emails
+  thumbnails:       ${demo.url}/images
+  SMTP server:      127.0.0.1:${demo.mail.port}, accepts each mail after ${config.smtpDelayMs} ms
+  worker:           pid ${demo.worker?.pid}, running examples/signup/tasks.ts
+
+Try both signup buttons and compare how long each page takes. Inspect the jobs with
+  ERRAND_DATABASE_URL=sqlite:${config.dataDir}/signup.db npm run errand -- status
+Ctrl-C stops everything.`);
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    console.log("\nstopping: the worker finishes what it runs, then the servers close");
+    demo.stop().then(
+      () => process.exit(0),
+      (error: Error) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
+}

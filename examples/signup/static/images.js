@@ -1,0 +1,34 @@
+// Uploads the picked image as the request body, then polls its job until the thumbnail is ready.
+const form = document.getElementById("upload");
+const status = document.getElementById("status");
+const bar = document.getElementById("progress");
+const img = document.getElementById("thumbnail");
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const file = document.getElementById("file").files[0];
+  if (!file) return;
+  img.hidden = true;
+  const t0 = performance.now();
+  const response = await fetch("/images", { method: "POST", headers: { "content-type": file.type || "application/octet-stream" }, body: file });
+  const answer = await response.json();
+  if (!response.ok) {
+    status.textContent = answer.error;
+    return;
+  }
+  status.textContent = `Uploaded in ${Math.round(performance.now() - t0)} ms: job ${answer.jobId} queued.`;
+  bar.hidden = false;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 200));
+    const job = await (await fetch(`/images/${answer.jobId}`)).json();
+    bar.value = job.progress?.percent ?? 0;
+    status.textContent = `Job ${answer.jobId}: ${job.state}${job.progress ? ` (${job.progress.step})` : ""}`;
+    if (job.state === "succeeded") {
+      img.src = `/thumbnails/${encodeURIComponent(job.result.thumbnail)}`;
+      img.alt = "thumbnail";
+      img.hidden = false;
+      return;
+    }
+    if (job.state === "failed" || job.state === "cancelled") return;
+  }
+});

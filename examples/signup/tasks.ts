@@ -1,0 +1,47 @@
+// The demo's background work. The web app imports these to enqueue; `errand worker examples/signup/tasks.ts` runs them.
+import { Errand } from "errand";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import sharp from "sharp";
+import { config, databaseFile } from "./config.js";
+import { sendWelcomeEmail as send, type Welcome } from "./mail.js";
+
+mkdirSync(config.dataDir, { recursive: true });
+export const uploadsDir = join(config.dataDir, "uploads");
+export const thumbnailsDir = join(config.dataDir, "thumbnails");
+mkdirSync(uploadsDir, { recursive: true });
+mkdirSync(thumbnailsDir, { recursive: true });
+
+export const errand = new Errand({ database: `sqlite:${databaseFile()}` });
+
+export const welcomeEmail = errand.task(
+  "send-welcome-email",
+  async (args: Welcome, ctx) => {
+    const messageId = await send(args);
+    ctx.log.info(`welcome email to ${args.email} accepted by the SMTP server`);
+    return { messageId };
+  },
+  { queue: "email", maxAttempts: config.emailAttempts, backoff: { base: config.emailBackoff }, timeout: "30s" },
+);
+
+/** Three sizes, each a step of progress the page shows; the largest is the thumbnail the page displays. */
+const SIZES = [480, 240, 96] as const;
+
+export const makeThumbnail = errand.task(
+  "make-thumbnail",
+  async (args: { upload: string }, ctx) => {
+    const source = join(uploadsDir, args.upload);
+    const base = args.upload.replace(/\.[^.]+$/, "");
+    const made: { width: number; file: string }[] = [];
+    for (const [i, width] of SIZES.entries()) {
+      const file = `${base}-${width}.webp`;
+      await sharp(source).rotate().resize({ width, withoutEnlargement: true }).webp({ quality: 80 }).toFile(join(thumbnailsDir, file));
+      made.push({ width, file });
+      await ctx.progress({ percent: Math.round(((i + 1) / SIZES.length) * 100), step: `${width}px done` });
+    }
+    return { thumbnail: made[0]!.file, sizes: made };
+  },
+  { queue: "images", maxAttempts: 3, timeout: "1m" },
+);
+
+export default errand;

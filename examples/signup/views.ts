@@ -11,7 +11,7 @@ input{font:inherit;padding:.4rem}button{font:inherit;padding:.5rem 1rem;cursor:p
 .row{display:flex;gap:.6rem;flex-wrap:wrap}.error{color:#a00;font-weight:600}.note{color:#555}
 .banner{background:#fff3cd;border:1px solid #e0c060;padding:.6rem;margin:1rem 0}.ok{background:#e8f5e9;padding:.6rem}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}
-progress{width:100%}nav a{margin-right:1rem}`;
+progress{width:100%}nav a{margin-right:1rem}#upload{display:flex;gap:.6rem;align-items:center}`;
 
 export function layout(title: string, body: string, banner: string | null = null): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>

@@ -1,0 +1,88 @@
+// The signup demo in a real browser (Debian's chromium, headless, driven by playwright-core): the time to first
+// byte of each route as the DevTools Network tab shows it, from the page's Navigation Timing entry.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { chromium, type Browser, type Page } from "playwright-core";
+import sharp from "sharp";
+import { tempDir } from "../helpers/tmp.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = "test-artifacts";
+const SMTP_DELAY_MS = 300;
+
+Object.assign(process.env, {
+  SIGNUP_DATA_DIR: tempDir("errand-signup-browser-"),
+  SIGNUP_PORT: "0",
+  SIGNUP_SMTP_PORT: "0",
+  SIGNUP_SMTP_DELAY_MS: String(SMTP_DELAY_MS),
+});
+const { startDemo } = await import("../../examples/signup/demo.js");
+type Demo = Awaited<ReturnType<typeof startDemo>>;
+
+let demo: Demo;
+let browser: Browser;
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); .ci/run does.`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  demo = await startDemo();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await demo?.stop();
+});
+
+/** responseStart − requestStart of the page's own navigation: the "Waiting for server response" of DevTools. */
+async function timeToFirstByte(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const [entry] = performance.getEntriesByType("navigation") as unknown as { requestStart: number; responseStart: number }[];
+    return entry!.responseStart - entry!.requestStart;
+  });
+}
+
+async function signUpThrough(route: "errand" | "blocking", name: string, email: string): Promise<{ page: Page; ttfb: number }> {
+  const page = await browser.newPage();
+  await page.goto(`${demo.url}/`);
+  await page.fill("input[name=name]", name);
+  await page.fill("input[name=email]", email);
+  await Promise.all([page.waitForURL(`**/signup/${route}`), page.click(`#${route}`)]);
+  await page.waitForSelector(`#result[data-route=${route}]`);
+  const ttfb = await timeToFirstByte(page);
+  await page.screenshot({ path: `${ARTIFACTS}/signup-${route}.png`, fullPage: true });
+  return { page, ttfb };
+}
+
+describe("signup demo in a browser", () => {
+  it("the errand route answers well under the SMTP delay, the blocking route cannot, and the email arrives", async (t) => {
+    const viaErrand = await signUpThrough("errand", "Grace", "grace@example.com");
+    const viaBlocking = await signUpThrough("blocking", "Linus", "linus@example.com");
+    t.diagnostic(`time to first byte: errand ${viaErrand.ttfb.toFixed(1)} ms, blocking ${viaBlocking.ttfb.toFixed(1)} ms`);
+    assert.ok(viaErrand.ttfb < SMTP_DELAY_MS / 2, `errand route: ${viaErrand.ttfb} ms to first byte`);
+    assert.ok(viaBlocking.ttfb >= SMTP_DELAY_MS, `blocking route: ${viaBlocking.ttfb} ms to first byte, under the ${SMTP_DELAY_MS} ms SMTP delay`);
+
+    const id = (demo.users.db.prepare("SELECT id FROM users WHERE email = ?").get("grace@example.com") as { id: number }).id;
+    const mail = await demo.mail.waitFor(id, 10_000);
+    assert.match(mail.subject, /Welcome, Grace/);
+    const emails = await browser.newPage();
+    await emails.goto(`${demo.url}/emails`);
+    assert.ok(await emails.getByText("grace@example.com").first().isVisible());
+    await emails.screenshot({ path: `${ARTIFACTS}/signup-emails.png`, fullPage: true });
+  });
+
+  it("shows a thumbnail's progress, then the thumbnail the worker made", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${demo.url}/images`);
+    const png = await sharp({ create: { width: 1200, height: 800, channels: 3, background: "#b35" } }).png().toBuffer();
+    await page.setInputFiles("#file", { name: "cat.png", mimeType: "image/png", buffer: png });
+    await page.click("#upload button");
+    await page.waitForSelector("#thumbnail:not([hidden])", { timeout: 20_000 });
+    assert.match((await page.textContent("#status")) ?? "", /succeeded/);
+    const width = await page.$eval("#thumbnail", (img) => (img as unknown as { naturalWidth: number }).naturalWidth);
+    assert.equal(width, 480);
+    await page.screenshot({ path: `${ARTIFACTS}/signup-thumbnail.png`, fullPage: true });
+  });
+});

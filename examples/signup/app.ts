@@ -80,6 +80,8 @@ export function createApp(users: Users, mail: MailServer) {
     res.type("html").send(emailsPage(mail.received, await warning()));
   });
 
+  app.get("/emails.json", (_req, res) => res.json(mail.received));
+
   app.get("/images", async (_req, res) => {
     res.type("html").send(imagesPage(await warning()));
   });

@@ -30,6 +30,8 @@ export const config = {
   emailAttempts: int("SIGNUP_EMAIL_ATTEMPTS", 5),
   emailBackoff: duration("SIGNUP_EMAIL_BACKOFF", "2s"),
   maxUploadBytes: int("SIGNUP_MAX_UPLOAD_BYTES", 5 * 1024 * 1024),
+  /** SIGNUP_WORKER=0 starts the web app and SMTP server only: jobs wait until a worker runs. */
+  worker: process.env.SIGNUP_WORKER !== "0",
 };
 
 export const databaseFile = () => resolve(config.dataDir, "signup.db");

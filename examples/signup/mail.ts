@@ -18,7 +18,7 @@ function transporter(): Transporter {
     secure: false,
     ignoreTLS: true,
     pool: true,
-    maxConnections: 10,
+    maxConnections: 50,
   });
   return transport;
 }

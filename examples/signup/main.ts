@@ -2,14 +2,14 @@
 import { config } from "./config.js";
 import { startDemo } from "./demo.js";
 
-const demo = await startDemo({ log: (line) => console.log(line) });
+const demo = await startDemo({ worker: config.worker, log: (line) => console.log(line) });
 console.log(`errand signup demo (data in ${config.dataDir})
 
   sign up:          ${demo.url}/
   received emails:  ${demo.url}/emails
   thumbnails:       ${demo.url}/images
   SMTP server:      127.0.0.1:${demo.mail.port}, accepts each mail after ${config.smtpDelayMs} ms
-  worker:           pid ${demo.worker?.pid}, running examples/signup/tasks.ts
+  worker:           ${demo.worker ? `pid ${demo.worker.pid}, running examples/signup/tasks.ts` : "none (SIGNUP_WORKER=0): jobs wait for one"}
 
 Try both signup buttons and compare how long each page takes. Inspect the jobs with
   ERRAND_DATABASE_URL=sqlite:${config.dataDir}/signup.db npm run errand -- status

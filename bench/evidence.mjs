@@ -157,7 +157,7 @@ async function main() {
   console.log(`\ntook ${num((performance.now() - started) / 1000, 1)} s`);
 }
 
-const ms = (x) => (x === undefined || x === null ? "" : x >= 1000 ? `${num(x / 1000, 2)} s` : `${num(x, x < 10 ? 2 : 0)} ms`);
+const ms = (x) => (x === undefined || x === null ? "" : x >= 1000 ? `${num(x / 1000, 2)} s` : `${num(x, x < 10 && !Number.isInteger(x) ? 2 : 0)} ms`);
 const emailCell = (e, key) => (!e ? "no worker: waiting" : e.missing ? `${e.missing} of ${e.users} missing` : ms(e[key]));
 
 function report(rows, noWorker) {

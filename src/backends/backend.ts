@@ -69,7 +69,16 @@ export interface ListParams {
   queue?: string | undefined;
   /** Keyset pagination: ids below this one (jobs are listed newest first). */
   before?: string | undefined;
+  /** Text that the job's args (as JSON) contain. */
+  search?: string | undefined;
   limit: number;
+}
+
+/** Jobs that finished in one minute (`minute`: ms since epoch at its start), by final state. */
+export interface MinuteCount {
+  minute: number;
+  succeeded: number;
+  failed: number;
 }
 
 export interface WorkerInfo {
@@ -133,6 +142,10 @@ export interface Backend {
   /** failed or cancelled → ready now, with at least one attempt left. Returns the ids changed. */
   retry(params: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number }, now: number): Promise<string[]>;
   remove(id: string): Promise<boolean>;
+  /** A scheduled job (delayed or waiting to retry) becomes ready now. False when it was not scheduled. */
+  runNow(id: string, now: number): Promise<boolean>;
+  /** Jobs finished per minute since `since`, for throughput and failure-rate charts. */
+  throughput(since: number): Promise<MinuteCount[]>;
   /** Deletes succeeded and cancelled jobs that finished before `finishedBefore`, at most `limit`. */
   prune(finishedBefore: number, limit: number): Promise<number>;
   /** The database server's clock in ms, or null when the database is this machine's own (SQLite). */

@@ -1,5 +1,5 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type { Backend, Counts, WaitingTask } from "../backends/backend.js";
+import type { Backend, Counts, MinuteCount, WaitingTask } from "../backends/backend.js";
 import { DEFAULT_DATABASE, openBackend } from "../backends/open.js";
 import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
@@ -151,7 +151,8 @@ export class Errand {
     return record ? new Job(this.host, record.id, record.task) : null;
   }
 
-  async listJobs(filter: { state?: JobState; task?: string; queue?: string; before?: string; limit?: number } = {}): Promise<JobRecord[]> {
+  /** Newest first; `before` (a job id) pages on, `search` matches text inside the args' JSON. */
+  async listJobs(filter: { state?: JobState; task?: string; queue?: string; before?: string; search?: string; limit?: number } = {}): Promise<JobRecord[]> {
     if (filter.state !== undefined && !JOB_STATES.includes(filter.state)) {
       throw new InvalidArgsError(`listJobs(): state must be one of ${JOB_STATES.join(", ")}, got ${JSON.stringify(filter.state)}.`);
     }
@@ -183,6 +184,23 @@ export class Errand {
   /** Deletes a job that is not running. */
   async deleteJob(id: string | number): Promise<boolean> {
     return (await this.backend()).remove(String(id));
+  }
+
+  /** Makes a delayed job, or one waiting to retry, ready at once. Returns false if it was not waiting so. */
+  async runNow(id: string | number): Promise<boolean> {
+    return (await this.backend()).runNow(String(id), this.now());
+  }
+
+  /** Jobs succeeded and failed per minute over the last `minutes` (default 60), oldest first, empty minutes included. */
+  async throughput(minutes = 60): Promise<MinuteCount[]> {
+    const now = this.now();
+    const first = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
+    const found = new Map((await (await this.backend()).throughput(first)).map((m) => [Number(m.minute), m]));
+    return Array.from({ length: minutes }, (_, i) => {
+      const minute = first + i * 60_000;
+      const m = found.get(minute);
+      return { minute, succeeded: Number(m?.succeeded ?? 0), failed: Number(m?.failed ?? 0) };
+    });
   }
 
   async status(): Promise<Status> {

@@ -282,6 +282,40 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       assert.equal((await b.oldestWaiting(T0))!.getTime(), T0);
     });
 
+    it("finds jobs by text in their args", async () => {
+      const ada = await enqueueOne({ args: '{"to":"ada@example.com","n":1}' });
+      await enqueueOne({ args: '{"to":"bob@example.com"}' });
+      const odd = await enqueueOne({ args: '{"note":"100% sure_"}' });
+      assert.deepEqual((await b.list({ search: "ada@", limit: 10 })).map((j) => j.id), [ada]);
+      assert.deepEqual((await b.list({ search: "% sure_", limit: 10 })).map((j) => j.id), [odd], "% and _ are plain text");
+      assert.equal((await b.list({ search: "example.com", limit: 10 })).length, 2);
+      assert.equal((await b.list({ search: "", limit: 10 })).length, 3);
+    });
+
+    it("runs a scheduled job now, and nothing else", async () => {
+      const later = await enqueueOne({ runAt: T0 + 60_000 });
+      const ready = await enqueueOne();
+      assert.equal(await b.runNow(later, T0 + 5), true);
+      assert.equal(await b.runNow(ready, T0 + 5), false);
+      const rec = (await b.get(later))!;
+      assert.equal(rec.state, "ready");
+      assert.equal(rec.runAt.getTime(), T0 + 5);
+      assert.equal((await claim({ now: T0 + 5 })).length, 2);
+    });
+
+    it("counts jobs finished per minute, succeeded and failed", async () => {
+      const minute = Math.floor(T0 / 60_000) * 60_000;
+      for (let i = 0; i < 3; i++) await enqueueOne({ maxAttempts: 1 });
+      const [j1, j2, j3] = await claim();
+      const err = { attempt: 1, at: new Date(T0).toISOString(), message: "boom", stack: "" };
+      await b.complete([{ id: j1!.id, token: j1!.token, kind: "succeeded", result: null }], minute + 1_000);
+      await b.complete([{ id: j2!.id, token: j2!.token, kind: "succeeded", result: null }], minute + 61_000);
+      await b.complete([{ id: j3!.id, token: j3!.token, kind: "failed", error: err, retryAt: null }], minute + 62_000);
+      const rows = (await b.throughput(minute)).map((m) => [Number(m.minute), Number(m.succeeded), Number(m.failed)]);
+      assert.deepEqual(rows, [[minute, 1, 0], [minute + 60_000, 1, 1]]);
+      assert.deepEqual(await b.throughput(minute + 120_000), []);
+    });
+
     it("prunes succeeded and cancelled jobs past retention, never failed ones", async () => {
       const ok = await enqueueOne();
       const bad = await enqueueOne({ maxAttempts: 1 });

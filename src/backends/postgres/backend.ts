@@ -12,6 +12,7 @@ import type {
   Counts,
   EnqueueResult,
   ListParams,
+  MinuteCount,
   NewJob,
   Outcome,
   WaitingTask,
@@ -377,7 +378,8 @@ export class PostgresBackend implements Backend {
   }
 
   async list(p: ListParams): Promise<JobRecord[]> {
-    const rows = await this.query(this.q.listJobs, [p.state ?? null, p.task ?? null, p.queue ?? null, p.before ?? null, p.limit]);
+    const search = p.search === undefined || p.search === "" ? null : p.search;
+    const rows = await this.query(this.q.listJobs, [p.state ?? null, p.task ?? null, p.queue ?? null, p.before ?? null, p.limit, search]);
     return rows.map(toJobRecord);
   }
 
@@ -431,6 +433,18 @@ export class PostgresBackend implements Backend {
     const ids = rows.map((r) => String(r.id));
     if (ids.length > 0) this.listeners.emitSoon();
     return ids;
+  }
+
+  async runNow(id: string, now: number): Promise<boolean> {
+    const result = await this.pool.query(this.q.runNow, [new Date(now), id]).catch((e: unknown) => {
+      throw this.explain(e);
+    });
+    if (result.rowCount === 1) this.listeners.emitSoon();
+    return result.rowCount === 1;
+  }
+
+  async throughput(since: number): Promise<MinuteCount[]> {
+    return (await this.query(this.q.throughput, [new Date(since)])) as unknown as MinuteCount[];
   }
 
   async remove(id: string): Promise<boolean> {

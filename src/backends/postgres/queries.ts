@@ -188,8 +188,19 @@ export function queries(schema: string) {
         AND ($2::text IS NULL OR task = $2)
         AND ($3::text IS NULL OR queue = $3)
         AND ($4::bigint IS NULL OR id < $4)
+        AND ($6::text IS NULL OR strpos(args::text, $6) > 0)
       ORDER BY id DESC
       LIMIT $5`,
+
+    runNow: `UPDATE ${jobs} SET state = 'ready', run_at = $1 WHERE id = $2 AND state = 'scheduled'`,
+
+    // Failed jobs are read through jobs_failed, succeeded ones through jobs_prune (finished_at).
+    throughput: /* sql */ `
+      SELECT (extract(epoch FROM date_trunc('minute', finished_at)) * 1000)::float8 AS minute,
+        count(*) FILTER (WHERE state = 'succeeded')::int AS succeeded, count(*) FILTER (WHERE state = 'failed')::int AS failed
+      FROM ${jobs}
+      WHERE state IN ('succeeded', 'failed') AND finished_at >= $1
+      GROUP BY 1 ORDER BY 1`,
   };
 }
 

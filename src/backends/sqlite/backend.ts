@@ -15,6 +15,7 @@ import type {
   Counts,
   EnqueueResult,
   ListParams,
+  MinuteCount,
   NewJob,
   Outcome,
   WaitingTask,
@@ -321,6 +322,7 @@ export class SqliteBackend implements Backend {
           task: p.task ?? null,
           queue: p.queue ?? null,
           before: p.before === undefined ? null : Number(p.before),
+          search: p.search === undefined || p.search === "" ? null : p.search,
           limit: p.limit,
         })
         .map(toJobRecord),
@@ -401,6 +403,17 @@ export class SqliteBackend implements Backend {
 
   remove(id: string): Promise<boolean> {
     return this.run(() => this.stmt(Q.DELETE_JOB).run(id).changes === 1);
+  }
+
+  runNow(id: string, now: number): Promise<boolean> {
+    return this.run(() => this.stmt(Q.RUN_NOW).run(now, id).changes === 1).then((changed) => {
+      if (changed) this.listeners.emitSoon();
+      return changed;
+    });
+  }
+
+  throughput(since: number): Promise<MinuteCount[]> {
+    return this.run(() => this.stmt(Q.THROUGHPUT).all({ since }) as unknown as MinuteCount[]);
   }
 
   prune(finishedBefore: number, limit: number): Promise<number> {

@@ -157,5 +157,18 @@ WHERE (:state IS NULL OR state = :state)
   AND (:task IS NULL OR task = :task)
   AND (:queue IS NULL OR queue = :queue)
   AND (:before IS NULL OR id < :before)
+  AND (:search IS NULL OR instr(args, :search) > 0)
 ORDER BY id DESC
 LIMIT :limit`;
+
+export const RUN_NOW = /* sql */ `UPDATE errand_jobs SET state = 'ready', run_at = ? WHERE id = ? AND state = 'scheduled'`;
+
+// Failed jobs are read through errand_jobs_failed, succeeded ones through errand_jobs_prune (finished_at): SQLite
+// uses a partial index only when the query repeats its WHERE term, hence the redundant-looking OR.
+export const THROUGHPUT = /* sql */ `
+SELECT minute, sum(succeeded) AS succeeded, sum(failed) AS failed FROM (
+  SELECT (finished_at / 60000) * 60000 AS minute, count(*) AS succeeded, 0 AS failed FROM errand_jobs
+  WHERE (state = 'succeeded' OR state = 'cancelled') AND state = 'succeeded' AND finished_at >= :since GROUP BY 1
+  UNION ALL
+  SELECT (finished_at / 60000) * 60000, 0, count(*) FROM errand_jobs WHERE state = 'failed' AND finished_at >= :since GROUP BY 1)
+GROUP BY minute ORDER BY minute`;

@@ -74,6 +74,19 @@ export interface ListParams {
   limit: number;
 }
 
+/** Upper bounds, in seconds, of the run-time histogram the metrics expose. */
+export const RUN_TIME_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;
+
+/** Jobs of one task that ended in one state in a time window, with their last attempt's run time. */
+export interface FinishedStats {
+  task: string;
+  state: "succeeded" | "failed";
+  count: number;
+  runSeconds: number;
+  /** Per RUN_TIME_BUCKETS bound: how many ran at most that long (cumulative, as Prometheus wants). */
+  buckets: number[];
+}
+
 /** Jobs that finished in one minute (`minute`: ms since epoch at its start), by final state. */
 export interface MinuteCount {
   minute: number;
@@ -146,6 +159,8 @@ export interface Backend {
   runNow(id: string, now: number): Promise<boolean>;
   /** Jobs finished per minute since `since`, for throughput and failure-rate charts. */
   throughput(since: number): Promise<MinuteCount[]>;
+  /** Jobs that succeeded or failed with finished_at in (from, to], per task and state, for the metrics. */
+  finishedBetween(from: number, to: number): Promise<FinishedStats[]>;
   /** Deletes succeeded and cancelled jobs that finished before `finishedBefore`, at most `limit`. */
   prune(finishedBefore: number, limit: number): Promise<number>;
   /** The database server's clock in ms, or null when the database is this machine's own (SQLite). */

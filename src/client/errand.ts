@@ -1,11 +1,12 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type { Backend, Counts, MinuteCount, WaitingTask } from "../backends/backend.js";
+import type { Backend, Counts, FinishedStats, MinuteCount, WaitingTask } from "../backends/backend.js";
 import { DEFAULT_DATABASE, openBackend } from "../backends/open.js";
 import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
 import type { JobRecord, JobState, WorkerRecord } from "../core/job.js";
 import { JOB_STATES } from "../core/job.js";
 import { consoleLogger, type Logger } from "../core/logger.js";
+import { redactFields } from "../core/redact-fields.js";
 import { Task, type Handler, type TaskDefinition, type TaskHost, type TaskOptions } from "../task/define.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "../worker/worker.js";
 import { Job } from "./job.js";
@@ -29,11 +30,16 @@ export interface ErrandOptions {
    * listen: false behind a transaction-pooling PgBouncer (workers then poll; see the worker's pollInterval).
    */
   postgres?: { schema?: string; poolSize?: number; ssl?: PostgresSsl; listen?: boolean };
+  /**
+   * Names of args fields (passwords, tokens) to hide wherever errand shows args: the dashboard, the CLI, logs.
+   * Matched at any depth, case-insensitively. The job still runs with the real values.
+   */
+  redact?: readonly string[];
 }
 
 type PostgresSsl = boolean | { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string };
 
-const ERRAND_OPTIONS = ["database", "durability", "logger", "retention", "maxPayloadBytes", "migrate", "clock", "postgres"] as const;
+const ERRAND_OPTIONS = ["database", "durability", "logger", "retention", "maxPayloadBytes", "migrate", "clock", "postgres", "redact"] as const;
 
 export interface Status {
   counts: Counts[];
@@ -48,6 +54,7 @@ export interface Status {
 /** The entry point: defines tasks, enqueues jobs, runs workers, and reads job state. */
 export class Errand {
   readonly database: string;
+  private readonly redactedFields: ReadonlySet<string>;
   readonly logger: Logger;
   readonly retentionMs: number;
   readonly maxPayloadBytes: number;
@@ -84,6 +91,10 @@ export class Errand {
     checkOptionNames("new Errand() postgres", this.postgres, ["schema", "poolSize", "ssl", "listen"]);
     this.logger = options.logger ?? consoleLogger();
     this.retentionMs = toMs(options.retention ?? "3d", "new Errand() retention");
+    if (options.redact !== undefined && (!Array.isArray(options.redact) || !options.redact.every((f) => typeof f === "string" && f !== ""))) {
+      throw new InvalidArgsError(`new Errand(): redact must be a list of field names, such as ["password", "token"], got ${JSON.stringify(options.redact)}.`);
+    }
+    this.redactedFields = new Set((options.redact ?? []).map((f) => f.toLowerCase()));
     this.maxPayloadBytes = options.maxPayloadBytes ?? 1_000_000;
     if (!Number.isSafeInteger(this.maxPayloadBytes) || this.maxPayloadBytes < 1) {
       throw new InvalidArgsError(`new Errand(): maxPayloadBytes must be a positive whole number, got ${String(options.maxPayloadBytes)}.`);
@@ -186,9 +197,19 @@ export class Errand {
     return (await this.backend()).remove(String(id));
   }
 
+  /** `value` (a job's args) with the fields named in the `redact` option hidden, for showing it to people. */
+  redact(value: unknown): unknown {
+    return redactFields(value, this.redactedFields);
+  }
+
   /** Makes a delayed job, or one waiting to retry, ready at once. Returns false if it was not waiting so. */
   async runNow(id: string | number): Promise<boolean> {
     return (await this.backend()).runNow(String(id), this.now());
+  }
+
+  /** Jobs that succeeded or failed in (from, to], per task, with run-time buckets: what metrics count. */
+  async finishedStats(from: number, to: number): Promise<FinishedStats[]> {
+    return (await this.backend()).finishedBetween(from, to);
   }
 
   /** Jobs succeeded and failed per minute over the last `minutes` (default 60), oldest first, empty minutes included. */

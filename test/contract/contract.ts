@@ -316,6 +316,26 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       assert.deepEqual(await b.throughput(minute + 120_000), []);
     });
 
+    it("sums the jobs finished in a window per task and state, with run-time buckets", async () => {
+      for (let i = 0; i < 3; i++) await enqueueOne({ maxAttempts: 1 });
+      await enqueueOne({ task: "other" });
+      const [j1, j2, j3] = await claim();
+      const err = { attempt: 1, at: new Date(T0).toISOString(), message: "boom", stack: "" };
+      await b.complete([{ id: j1!.id, token: j1!.token, kind: "succeeded", result: null }], T0 + 3);
+      await b.complete([{ id: j2!.id, token: j2!.token, kind: "succeeded", result: '"r"' }], T0 + 2_000);
+      await b.complete([{ id: j3!.id, token: j3!.token, kind: "failed", error: err, retryAt: null }], T0 + 100);
+      const stats = (await b.finishedBetween(T0 - 1, T0 + 5_000)).sort((x, y) => x.state.localeCompare(y.state));
+      assert.equal(stats.length, 2);
+      const [failed, succeeded] = stats;
+      assert.deepEqual([succeeded!.task, succeeded!.state, succeeded!.count], ["t", "succeeded", 2]);
+      assert.ok(Math.abs(succeeded!.runSeconds - 2.003) < 1e-6, String(succeeded!.runSeconds));
+      // Bounds 0.005 … 300 s: the 3 ms job is in every bucket, the 2 s one from 2.5 s on.
+      assert.deepEqual(succeeded!.buckets, [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+      assert.deepEqual([failed!.state, failed!.count], ["failed", 1]);
+      assert.deepEqual(failed!.buckets, [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+      assert.deepEqual(await b.finishedBetween(T0 + 2_000, T0 + 5_000), [], "the window's start is excluded");
+    });
+
     it("prunes succeeded and cancelled jobs past retention, never failed ones", async () => {
       const ok = await enqueueOne();
       const bad = await enqueueOne({ maxAttempts: 1 });

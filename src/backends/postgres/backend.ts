@@ -11,6 +11,7 @@ import type {
   ClaimResult,
   Counts,
   EnqueueResult,
+  FinishedStats,
   ListParams,
   MinuteCount,
   NewJob,
@@ -18,6 +19,7 @@ import type {
   WaitingTask,
   WorkerInfo,
 } from "../backend.js";
+import { RUN_TIME_BUCKETS } from "../backend.js";
 import { redact } from "../redact.js";
 import { MIGRATIONS } from "./migrations/index.js";
 import { queries, type Queries } from "./queries.js";
@@ -441,6 +443,16 @@ export class PostgresBackend implements Backend {
     });
     if (result.rowCount === 1) this.listeners.emitSoon();
     return result.rowCount === 1;
+  }
+
+  async finishedBetween(from: number, to: number): Promise<FinishedStats[]> {
+    return (await this.query(this.q.finishedBetween, [new Date(from), new Date(to)])).map((r) => ({
+      task: r.task as string,
+      state: r.state as "succeeded" | "failed",
+      count: Number(r.count),
+      runSeconds: Number(r.run_seconds),
+      buckets: RUN_TIME_BUCKETS.map((_, i) => Number(r[`b${i}`] ?? 0)),
+    }));
   }
 
   async throughput(since: number): Promise<MinuteCount[]> {

@@ -1,6 +1,8 @@
 // Every statement of the PostgreSQL backend, for one schema. Times are bound as timestamptz from the caller's
 // clock; ids are bigint, carried as strings.
 
+import { RUN_TIME_BUCKETS } from "../backend.js";
+
 export function queries(schema: string) {
   const jobs = `${schema}.jobs`;
   const workers = `${schema}.workers`;
@@ -191,6 +193,14 @@ export function queries(schema: string) {
         AND ($6::text IS NULL OR strpos(args::text, $6) > 0)
       ORDER BY id DESC
       LIMIT $5`,
+
+    finishedBetween: /* sql */ `
+      SELECT task, state, count(*)::int AS count,
+        coalesce(sum(extract(epoch FROM finished_at - started_at)), 0)::float8 AS run_seconds,
+        ${RUN_TIME_BUCKETS.map((b, i) => `count(*) FILTER (WHERE finished_at - started_at <= interval '${b} seconds')::int AS b${i}`).join(", ")}
+      FROM ${jobs}
+      WHERE state IN ('succeeded', 'failed') AND finished_at > $1 AND finished_at <= $2
+      GROUP BY task, state`,
 
     runNow: `UPDATE ${jobs} SET state = 'ready', run_at = $1 WHERE id = $2 AND state = 'scheduled'`,
 

@@ -7,6 +7,7 @@ import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core
 import { isSynchronousTx } from "../../core/sync-tx.js";
 import { ChangeListeners } from "../change-listeners.js";
 import { leaseExpiredError } from "../lease-expired.js";
+import { RUN_TIME_BUCKETS } from "../backend.js";
 import type {
   Backend,
   ClaimedJob,
@@ -14,6 +15,7 @@ import type {
   ClaimResult,
   Counts,
   EnqueueResult,
+  FinishedStats,
   ListParams,
   MinuteCount,
   NewJob,
@@ -412,6 +414,10 @@ export class SqliteBackend implements Backend {
     });
   }
 
+  finishedBetween(from: number, to: number): Promise<FinishedStats[]> {
+    return this.run(() => this.stmt(Q.FINISHED_BETWEEN).all({ from, to }).map(toFinishedStats));
+  }
+
   throughput(since: number): Promise<MinuteCount[]> {
     return this.run(() => this.stmt(Q.THROUGHPUT).all({ since }) as unknown as MinuteCount[]);
   }
@@ -558,5 +564,15 @@ function toJobRecord(r: Row): JobRecord {
     result: parseJson(r.result),
     progress: parseJson(r.progress),
     errors: parseJson(r.errors) as AttemptError[],
+  };
+}
+
+function toFinishedStats(r: Record<string, unknown>): FinishedStats {
+  return {
+    task: r.task as string,
+    state: r.state as "succeeded" | "failed",
+    count: Number(r.count),
+    runSeconds: Number(r.run_seconds),
+    buckets: RUN_TIME_BUCKETS.map((_, i) => Number(r[`b${i}`] ?? 0)),
   };
 }

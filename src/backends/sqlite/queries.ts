@@ -1,5 +1,6 @@
 // Every statement of the SQLite backend. Times are integer milliseconds since the epoch, passed in by the caller.
 // "Still to run" means scheduled, ready or running; the partial indexes of 001-jobs.ts follow the same states.
+import { RUN_TIME_BUCKETS } from "../backend.js";
 
 // :state is 'scheduled' when run_at is later than now, else 'ready'.
 export const INSERT_JOB = /* sql */ `
@@ -160,6 +161,18 @@ WHERE (:state IS NULL OR state = :state)
   AND (:search IS NULL OR instr(args, :search) > 0)
 ORDER BY id DESC
 LIMIT :limit`;
+
+const bucketColumns = RUN_TIME_BUCKETS.map((b, i) => `sum(finished_at - started_at <= ${b * 1000}) AS b${i}`).join(", ");
+
+// Same index trick as THROUGHPUT: succeeded through errand_jobs_prune, failed through errand_jobs_failed.
+export const FINISHED_BETWEEN = /* sql */ `
+SELECT task, 'succeeded' AS state, count(*) AS count, coalesce(sum(finished_at - started_at), 0) / 1000.0 AS run_seconds, ${bucketColumns}
+FROM errand_jobs WHERE (state = 'succeeded' OR state = 'cancelled') AND state = 'succeeded' AND finished_at > :from AND finished_at <= :to
+GROUP BY task
+UNION ALL
+SELECT task, 'failed', count(*), coalesce(sum(finished_at - started_at), 0) / 1000.0, ${bucketColumns}
+FROM errand_jobs WHERE state = 'failed' AND finished_at > :from AND finished_at <= :to
+GROUP BY task`;
 
 export const RUN_NOW = /* sql */ `UPDATE errand_jobs SET state = 'ready', run_at = ? WHERE id = ? AND state = 'scheduled'`;
 

@@ -63,7 +63,7 @@ export const jobs: Command = {
     filter.limit = intFlag(values, "limit", "errand jobs") ?? 50;
 
     return withErrand(values, async (errand) => {
-      const list = await errand.listJobs(filter);
+      const list = (await errand.listJobs(filter)).map((job) => ({ ...job, args: errand.redact(job.args) }));
       if (values.json === true) {
         printJson(list);
         return EXIT.ok;

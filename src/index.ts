@@ -15,3 +15,7 @@ export {
   JobFailedError,
   BackendUnavailableError,
 } from "./core/errors.js";
+export { createDashboard, type DashboardOptions, type DashboardHandler } from "./dashboard/handler.js";
+export { startDashboard, type StartDashboardOptions, type RunningDashboard } from "./dashboard/server.js";
+export type { DashboardAuth } from "./dashboard/security.js";
+export { createMetrics } from "./dashboard/metrics.js";

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { CliError, EXIT, isErrandError, nearest, parseCommandArgs, type Command } from "./args.js";
 import { cancel } from "./commands/cancel.js";
+import { dashboard } from "./commands/dashboard.js";
 import { jobs } from "./commands/jobs.js";
 import { migrate } from "./commands/migrate.js";
 import { retry } from "./commands/retry.js";
@@ -10,7 +11,7 @@ import { status } from "./commands/status.js";
 import { worker } from "./commands/worker.js";
 import { flushOutput, print } from "./output.js";
 
-const COMMANDS: readonly Command[] = [worker, status, jobs, show, retry, cancel, migrate];
+const COMMANDS: readonly Command[] = [worker, status, jobs, show, retry, cancel, dashboard, migrate];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -33,6 +34,7 @@ Exit codes:
 
 Environment:
   ERRAND_DATABASE_URL  Database when neither --app nor --database is given
+  ERRAND_DASHBOARD_TOKEN  Token the dashboard requires, when --token is not given
   ERRAND_LOG_LEVEL     debug, info (default), warn, error or silent
   ERRAND_DEBUG=1       Print stacks with errors`;
 }

@@ -163,7 +163,9 @@ export class Errand {
   }
 
   /** Newest first; `before` (a job id) pages on, `search` matches text inside the args' JSON. */
-  async listJobs(filter: { state?: JobState; task?: string; queue?: string; before?: string; search?: string; limit?: number } = {}): Promise<JobRecord[]> {
+  async listJobs(
+    filter: { state?: JobState | undefined; task?: string | undefined; queue?: string | undefined; before?: string | undefined; search?: string | undefined; limit?: number | undefined } = {},
+  ): Promise<JobRecord[]> {
     if (filter.state !== undefined && !JOB_STATES.includes(filter.state)) {
       throw new InvalidArgsError(`listJobs(): state must be one of ${JOB_STATES.join(", ")}, got ${JSON.stringify(filter.state)}.`);
     }

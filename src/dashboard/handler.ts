@@ -1,0 +1,128 @@
+// The dashboard as a plain node:http request handler: mount it in any server, or run it with startDashboard().
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Errand } from "../client/errand.js";
+import { JOB_STATES, type JobState } from "../core/job.js";
+import { CSS, JS } from "./assets.js";
+import type { Html } from "./html.js";
+import { createMetrics } from "./metrics.js";
+import { authorize, newCsrfToken, refuseAction, SECURITY_HEADERS, type DashboardAuth } from "./security.js";
+import { jobDetail, jobList, jobLive, layout, message, overview, overviewLive, type ListFilter, type Page } from "./views.js";
+
+export interface DashboardOptions {
+  /** Where it is mounted, e.g. "/errand" (default: the root). Requests outside it get a 404. */
+  basePath?: string;
+  /** Required when it can be reached from other machines; see DashboardAuth. */
+  auth?: DashboardAuth;
+  /** Jobs per page in the list. Default 50. */
+  pageSize?: number;
+  /** For tests: how long the metrics wait for outcomes to land before counting a window. Default 5000 ms. */
+  metricsSettleMs?: number;
+}
+
+export type DashboardHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+const MAX_FORM_BYTES = 4096;
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  let body = "";
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > MAX_FORM_BYTES) throw Object.assign(new Error("form too large"), { status: 413 });
+  }
+  return new URLSearchParams(body);
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Html, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, "Content-Type": type, ...extra });
+  res.end(String(body));
+}
+
+const HTML = "text/html; charset=utf-8";
+
+/**
+ * A request handler serving errand's dashboard: overview, job list and detail, actions, /metrics. It reads and acts
+ * on `errand`'s database; mount it under `basePath` in node:http, Express (`app.use("/errand", handler)` with the
+ * same basePath), Fastify or Hono (see the README).
+ */
+export function createDashboard(errand: Errand, options: DashboardOptions = {}): DashboardHandler {
+  const base = (options.basePath ?? "").replace(/\/+$/, "");
+  const limit = options.pageSize ?? 50;
+  const csrf = newCsrfToken();
+  const metrics = createMetrics(errand, options.metricsSettleMs === undefined ? {} : { settleMs: options.metricsSettleMs });
+  const redact = (v: unknown) => errand.redact(v);
+
+  return async function handle(req, res) {
+    // Express strips its mount path from req.url and keeps the full one in originalUrl.
+    const full = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
+    const url = new URL(full, "http://dashboard.invalid");
+    if (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return send(res, 404, "text/plain", "not found\n");
+    if (!(await authorize(req, res, url, options.auth, base || "/"))) return;
+    const path = url.pathname.slice(base.length) || "/";
+    const page: Page = { base, csrf, now: errand.now() };
+    try {
+      if (req.method === "POST") return await act(req, res, path, page);
+      if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "method not allowed\n", { Allow: "GET, POST" });
+      if (path === "/static/dashboard.css") return send(res, 200, "text/css; charset=utf-8", CSS, { "Cache-Control": "max-age=3600" });
+      if (path === "/static/dashboard.js") return send(res, 200, "text/javascript; charset=utf-8", JS, { "Cache-Control": "max-age=3600" });
+      if (path === "/favicon.ico") return send(res, 204, "text/plain", "");
+      if (path === "/metrics") return send(res, 200, "text/plain; version=0.0.4; charset=utf-8", await metrics());
+      if (path === "/" || path === "/live/overview") {
+        const [status, minutes] = await Promise.all([errand.status(), errand.throughput(60)]);
+        return send(res, 200, HTML, path === "/" ? layout(page, "Overview", overview(page, status, minutes)) : overviewLive(page, status, minutes));
+      }
+      if (path === "/jobs") {
+        const filter = listFilter(url);
+        if (typeof filter === "string") return send(res, 400, HTML, message(page, "Bad filter", filter));
+        const jobs = await errand.listJobs({ ...filter, search: filter.q, limit });
+        return send(res, 200, HTML, layout(page, "Jobs", jobList(page, filter, jobs, limit, redact)));
+      }
+      const detail = /^\/(live\/)?jobs\/(\d+)$/.exec(path);
+      if (detail) {
+        const job = await errand.getJob(detail[2]!);
+        if (!job) return send(res, 404, HTML, message(page, "No such job", `There is no job ${detail[2]} (it may have been pruned or deleted).`));
+        const record = await job.get();
+        return send(res, 200, HTML, detail[1] ? jobLive(page, record, redact) : layout(page, `Job ${record.id}`, jobDetail(page, record, redact)));
+      }
+      return send(res, 404, HTML, message(page, "Not found", `Nothing at ${path}.`));
+    } catch (error) {
+      const status = (error as { status?: number }).status ?? 500;
+      if (status === 500) console.error(`errand dashboard: ${req.method} ${path}: ${(error as Error).stack}`);
+      if (!res.headersSent) send(res, status, HTML, message(page, "Error", status === 500 ? "Something went wrong; see the server's log." : (error as Error).message));
+    }
+  };
+
+  async function act(req: IncomingMessage, res: ServerResponse, path: string, page: Page): Promise<void> {
+    const form = await readForm(req);
+    const refused = refuseAction(req, csrf, form.get("_csrf"));
+    if (refused) return send(res, 403, HTML, message(page, "Refused", `errand dashboard: ${refused}. Nothing was changed.`));
+    const back = (to: string) => send(res, 303, "text/plain", "", { Location: `${base}${to}` });
+    if (path === "/actions/retry-failed") {
+      const ids = await errand.retryFailed();
+      return back(ids.length > 0 ? "/jobs?state=ready" : "/");
+    }
+    const m = /^\/jobs\/(\d+)\/(retry|cancel|delete|run-now)$/.exec(path);
+    if (!m) return send(res, 404, HTML, message(page, "Not found", `No action at ${path}.`));
+    const [, id, verb] = m as unknown as [string, string, string];
+    if (verb === "retry") await errand.retry(id);
+    else if (verb === "cancel") await errand.cancel(id);
+    else if (verb === "run-now") await errand.runNow(id);
+    else if (verb === "delete") {
+      await errand.deleteJob(id);
+      return back("/jobs");
+    }
+    return back(`/jobs/${id}`);
+  }
+}
+
+function listFilter(url: URL): ListFilter | string {
+  const get = (k: string) => {
+    const v = url.searchParams.get(k)?.trim();
+    return v ? v : undefined;
+  };
+  const state = get("state");
+  if (state !== undefined && !JOB_STATES.includes(state as JobState)) return `state must be one of ${JOB_STATES.join(", ")}.`;
+  const before = get("before");
+  if (before !== undefined && !/^\d+$/.test(before)) return "before must be a job id.";
+  return { state: state as JobState | undefined, queue: get("queue"), task: get("task"), q: get("q"), before };
+}
+

@@ -1,0 +1,107 @@
+// Who may see the dashboard, and which requests may act: authentication, CSRF and cross-site checks, headers.
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+export interface DashboardAuth {
+  /** A secret: sent as `Authorization: Bearer <token>`, or once as `?token=` (then kept in a cookie). */
+  token?: string;
+  /** HTTP basic auth; browsers ask for it. */
+  username?: string;
+  password?: string;
+  /** For a dashboard mounted in your server: your own check (session, SSO...). True lets the request in. */
+  check?: (req: IncomingMessage) => boolean | Promise<boolean>;
+}
+
+/** No inline script or style anywhere: pages load /static/dashboard.js and .css from the dashboard itself. */
+export const SECURITY_HEADERS: Record<string, string> = {
+  "Content-Security-Policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; " +
+    "frame-ancestors 'none'; base-uri 'none'",
+  "X-Content-Type-Options": "nosniff",
+  "X-Frame-Options": "DENY",
+  // Not no-referrer: with it, browsers send "Origin: null" on the dashboard's own form posts.
+  "Referrer-Policy": "same-origin",
+  "Cache-Control": "no-store",
+};
+
+export const TOKEN_COOKIE = "errand_dashboard";
+
+function same(a: string, b: string): boolean {
+  // Hashes first: timingSafeEqual needs equal lengths, and the length must not leak either.
+  const ha = createHash("sha256").update(a).digest();
+  const hb = createHash("sha256").update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+export function hasAuth(auth: DashboardAuth | undefined): boolean {
+  return !!auth && (auth.token !== undefined || auth.username !== undefined || auth.check !== undefined);
+}
+
+function cookie(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? "").split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) return decodeURIComponent(v.join("="));
+  }
+  return undefined;
+}
+
+/**
+ * True when the request may go on; otherwise answers 401 itself. A `?token=` that matches sets the cookie and
+ * redirects to the same URL without it, so the secret does not stay in the address bar or the history.
+ */
+export async function authorize(req: IncomingMessage, res: ServerResponse, url: URL, auth: DashboardAuth | undefined, cookiePath: string): Promise<boolean> {
+  if (!hasAuth(auth)) return true;
+  const a = auth!;
+  const header = req.headers.authorization ?? "";
+  if (a.token !== undefined) {
+    const given = header.startsWith("Bearer ") ? header.slice(7) : cookie(req, TOKEN_COOKIE);
+    if (given !== undefined && same(given, a.token)) return true;
+    const query = url.searchParams.get("token");
+    if (query !== null && same(query, a.token)) {
+      url.searchParams.delete("token");
+      res.writeHead(303, {
+        ...SECURITY_HEADERS,
+        "Set-Cookie": `${TOKEN_COOKIE}=${encodeURIComponent(a.token)}; HttpOnly; SameSite=Strict; Path=${cookiePath}`,
+        Location: url.pathname + url.search,
+      });
+      res.end();
+      return false;
+    }
+  }
+  if (a.username !== undefined && header.startsWith("Basic ")) {
+    const [user, ...rest] = Buffer.from(header.slice(6), "base64").toString("utf8").split(":");
+    if (same(user ?? "", a.username) && same(rest.join(":"), a.password ?? "")) return true;
+  }
+  if (a.check && (await a.check(req))) return true;
+  const headers: Record<string, string> = { ...SECURITY_HEADERS, "Content-Type": "text/plain; charset=utf-8" };
+  if (a.username !== undefined) headers["WWW-Authenticate"] = 'Basic realm="errand dashboard", charset="UTF-8"';
+  res.writeHead(401, headers);
+  res.end(a.token !== undefined ? "errand dashboard: open it with ?token=<your token> or send Authorization: Bearer <token>.\n" : "errand dashboard: authentication required.\n");
+  return false;
+}
+
+/** A random token per dashboard, in every form: a request from another site cannot know it. */
+export function newCsrfToken(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+/**
+ * Why an action request must be refused, or null: a missing or wrong CSRF token, or a browser saying it comes from
+ * another site (Sec-Fetch-Site, or an Origin that is not this host).
+ */
+export function refuseAction(req: IncomingMessage, csrf: string, given: string | null): string | null {
+  const site = req.headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin" && site !== "none") return `cross-site request refused (Sec-Fetch-Site: ${site})`;
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== "null") {
+    let host: string;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      return "unreadable Origin header";
+    }
+    if (host !== req.headers.host) return `cross-site request refused (Origin ${origin})`;
+  } else if (origin === "null") return "cross-site request refused (Origin null)";
+  if (given === null || !same(given, csrf)) return "missing or wrong CSRF token: reload the page and try again";
+  return null;
+}

@@ -23,14 +23,18 @@ export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
+export function refusalWithoutAuth(host: string): string {
+  return (
+    `refusing to serve the dashboard on ${host} without authentication: anyone who can reach it could read job args ` +
+    `and retry, cancel or delete jobs. Give it a token (--token, or ERRAND_DASHBOARD_TOKEN; auth: { token } in code) ` +
+    `or basic auth (--basic-auth user:password), or keep it on 127.0.0.1 and reach it through an SSH tunnel.`
+  );
+}
+
 export async function startDashboard(errand: Errand, options: StartDashboardOptions = {}): Promise<RunningDashboard> {
   const host = options.host ?? "127.0.0.1";
   if (!isLoopback(host) && !hasAuth(options.auth)) {
-    throw new InvalidArgsError(
-      `refusing to serve the dashboard on ${host} without authentication: anyone who can reach it could read job args ` +
-        `and retry, cancel or delete jobs. Give it a token (--token, or ERRAND_DASHBOARD_TOKEN) or basic auth ` +
-        `(--basic-auth user:password), or keep it on 127.0.0.1 and reach it through an SSH tunnel.`,
-    );
+    throw new InvalidArgsError(refusalWithoutAuth(host));
   }
   const handle = createDashboard(errand, options);
   const server = createServer((req, res) => void handle(req, res));

@@ -174,6 +174,7 @@ describe("dashboard in a browser", () => {
   it("refuses to listen beyond loopback without auth", async () => {
     await assert.rejects(startDashboard(errand, { host: "0.0.0.0", port: 0 }), /refusing to serve the dashboard on 0\.0\.0\.0 without authentication/);
     const ran = await runCli(["dashboard", join(dir, "none.ts"), "--host", "0.0.0.0"], { ...process.env });
-    assert.notEqual(ran.code, 0);
+    assert.equal(ran.code, 2, ran.stderr);
+    assert.match(ran.stderr, /refusing to serve the dashboard on 0\.0\.0\.0 without authentication/);
   });
 });

@@ -1,4 +1,4 @@
-import { startDashboard } from "../../dashboard/server.js";
+import { isLoopback, refusalWithoutAuth, startDashboard } from "../../dashboard/server.js";
 import type { DashboardAuth } from "../../dashboard/security.js";
 import { EXIT, intFlag, isErrandError, stringFlag, UsageError, type Command } from "../args.js";
 import { loadApp } from "../load-app.js";
@@ -47,6 +47,8 @@ export const dashboard: Command = {
       auth.username = basic.slice(0, at);
       auth.password = basic.slice(at + 1);
     }
+    // Before loading anything: a remote bind without auth is refused whatever the module holds.
+    if (!isLoopback(host) && auth.token === undefined && auth.username === undefined) throw new UsageError(`errand dashboard: ${refusalWithoutAuth(host)}`);
     const errand = await loadApp(positionals[0]!);
     let running;
     try {

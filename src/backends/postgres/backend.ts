@@ -380,8 +380,9 @@ export class PostgresBackend implements Backend {
   }
 
   async list(p: ListParams): Promise<JobRecord[]> {
-    const search = p.search === undefined || p.search === "" ? null : p.search;
-    const rows = await this.query(this.q.listJobs, [p.state ?? null, p.task ?? null, p.queue ?? null, p.before ?? null, p.limit, search]);
+    const given = { state: p.state, task: p.task, queue: p.queue, before: p.before, search: p.search === "" ? undefined : p.search };
+    const filters = (Object.keys(given) as (keyof typeof given)[]).filter((k) => given[k] !== undefined);
+    const rows = await this.query(this.q.listJobs(filters), [p.limit, ...filters.map((k) => given[k])]);
     return rows.map(toJobRecord);
   }
 

@@ -183,16 +183,13 @@ export function queries(schema: string) {
       DELETE FROM ${jobs} WHERE id IN (
         SELECT id FROM ${jobs} WHERE state IN ('succeeded', 'cancelled') AND finished_at < $1 LIMIT $2)`,
 
-    // Newest first, keyset-paginated on id.
-    listJobs: /* sql */ `
-      SELECT * FROM ${jobs}
-      WHERE ($1::text IS NULL OR state = $1)
-        AND ($2::text IS NULL OR task = $2)
-        AND ($3::text IS NULL OR queue = $3)
-        AND ($4::bigint IS NULL OR id < $4)
-        AND ($6::text IS NULL OR strpos(args::text, $6) > 0)
-      ORDER BY id DESC
-      LIMIT $5`,
+    // Newest first, keyset-paginated on id. Only the filters given are in the statement, so that the planner can use
+    // the primary key's order and the partial indexes.
+    listJobs(filters: readonly ("state" | "task" | "queue" | "before" | "search")[]): string {
+      const sql = { state: "state = $", task: "task = $", queue: "queue = $", before: "id < $", search: "strpos(args::text, $) > 0" };
+      const where = filters.map((f, i) => sql[f].replace("$", `$${i + 2}`));
+      return `SELECT * FROM ${jobs} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $1`;
+    },
 
     finishedBetween: /* sql */ `
       SELECT task, state, count(*)::int AS count,

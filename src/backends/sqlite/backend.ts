@@ -317,18 +317,14 @@ export class SqliteBackend implements Backend {
   }
 
   list(p: ListParams): Promise<JobRecord[]> {
-    return this.run(() =>
-      this.stmt(Q.LIST_JOBS)
-        .all({
-          state: p.state ?? null,
-          task: p.task ?? null,
-          queue: p.queue ?? null,
-          before: p.before === undefined ? null : Number(p.before),
-          search: p.search === undefined || p.search === "" ? null : p.search,
-          limit: p.limit,
-        })
-        .map(toJobRecord),
-    );
+    const params: Record<string, unknown> = { limit: p.limit };
+    if (p.state !== undefined) params.state = p.state;
+    if (p.task !== undefined) params.task = p.task;
+    if (p.queue !== undefined) params.queue = p.queue;
+    if (p.before !== undefined) params.before = Number(p.before);
+    if (p.search !== undefined && p.search !== "") params.search = p.search;
+    const sql = Q.listJobs(Object.keys(params).filter((k) => k !== "limit") as Parameters<typeof Q.listJobs>[0]);
+    return this.run(() => this.stmt(sql).all(params).map(toJobRecord));
   }
 
   counts(): Promise<Counts[]> {

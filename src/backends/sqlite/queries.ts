@@ -151,16 +151,20 @@ DELETE FROM errand_jobs WHERE id IN (
   WHERE (state = 'succeeded' OR state = 'cancelled') AND finished_at < ?
   LIMIT ?)`;
 
-// Newest first, keyset-paginated on id.
-export const LIST_JOBS = /* sql */ `
-SELECT * FROM errand_jobs
-WHERE (:state IS NULL OR state = :state)
-  AND (:task IS NULL OR task = :task)
-  AND (:queue IS NULL OR queue = :queue)
-  AND (:before IS NULL OR id < :before)
-  AND (:search IS NULL OR instr(args, :search) > 0)
-ORDER BY id DESC
-LIMIT :limit`;
+// Newest first, keyset-paginated on id. Only the filters given are in the statement: "(:x IS NULL OR ...)" would
+// keep SQLite from seeking to the page's first id (a page deep in a million jobs took 50 ms instead of 1).
+const LIST_FILTERS = {
+  state: "state = :state",
+  task: "task = :task",
+  queue: "queue = :queue",
+  before: "id < :before",
+  search: "instr(args, :search) > 0",
+} as const;
+
+export function listJobs(filters: readonly (keyof typeof LIST_FILTERS)[]): string {
+  const where = filters.map((f) => LIST_FILTERS[f]);
+  return `SELECT * FROM errand_jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT :limit`;
+}
 
 const bucketColumns = RUN_TIME_BUCKETS.map((b, i) => `sum(finished_at - started_at <= ${b * 1000}) AS b${i}`).join(", ");
 

@@ -2,16 +2,14 @@
 // behind confirmations, and it is safe: escaped output, CSRF and cross-site refusals, auth, redaction, no remote
 // bind without auth. Screenshots of each main view go to test-artifacts/.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { Errand, startDashboard, type RunningDashboard } from "errand";
 import { runCli, waitFor } from "../helpers/cli.js";
+import { ARTIFACTS, launchChromium } from "../helpers/browser.js";
 import { tempDir } from "../helpers/tmp.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = "test-artifacts";
 const dir = tempDir("errand-dashboard-");
 const database = `sqlite:${join(dir, "jobs.db")}`;
 const XSS = `<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">`;
@@ -35,8 +33,6 @@ let xssId: string;
 let secretId: string;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); .ci/run does.`);
-  mkdirSync(ARTIFACTS, { recursive: true });
   for (let i = 0; i < 3; i++) await send.enqueue({ to: `user${i}@example.com` });
   secretId = (await send.enqueue({ to: "ada@example.com", password: "hunter2" })).id;
   xssId = (await send.enqueue({ to: XSS })).id;
@@ -47,10 +43,7 @@ before(async () => {
   await waitFor("the others to succeed", async () => (await errand.listJobs({ state: "succeeded" })).length === 5);
   await worker.stop();
   dashboard = await startDashboard(errand, { port: 0, metricsSettleMs: 0 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

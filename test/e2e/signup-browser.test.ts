@@ -1,14 +1,12 @@
 // The signup demo in a real browser (Debian's chromium, headless, driven by playwright-core): the time to first
 // byte of each route as the DevTools Network tab shows it, from the page's Navigation Timing entry.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import sharp from "sharp";
+import { ARTIFACTS, launchChromium } from "../helpers/browser.js";
 import { tempDir } from "../helpers/tmp.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = "test-artifacts";
 const SMTP_DELAY_MS = 300;
 
 Object.assign(process.env, {
@@ -23,13 +21,8 @@ type Demo = Awaited<ReturnType<typeof startDemo>>;
 let demo: Demo;
 let browser: Browser;
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); .ci/run does.`);
-  mkdirSync(ARTIFACTS, { recursive: true });
   demo = await startDemo();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

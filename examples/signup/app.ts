@@ -9,8 +9,11 @@ import { config } from "./config.js";
 import { sendWelcomeEmail } from "./mail.js";
 import type { MailServer } from "./smtp.js";
 import { errand, makeThumbnail, thumbnailsDir, uploadsDir, welcomeEmail } from "./tasks.js";
-import { validateSignup, type Users } from "./users.js";
+import { validateSignup, type User, type Users } from "./users.js";
 import { emailsPage, esc, imagesPage, layout, signupPage, welcomePage } from "./views.js";
+
+/** Two signups with one address at the same moment: the second meets the UNIQUE constraint. */
+const isDuplicate = (error: unknown) => (error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE";
 
 const IMAGE_FORMATS = new Set(["jpeg", "png", "webp", "gif", "avif", "tiff"]);
 
@@ -51,11 +54,17 @@ export function createApp(users: Users, mail: MailServer) {
     if (users.exists(input.email)) return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
     // The user and the job commit together, or neither does.
     let enqueued!: ReturnType<typeof welcomeEmail.enqueue>;
-    const user = users.db.transaction(() => {
-      const user = users.insert(input.name, input.email, "errand");
-      enqueued = welcomeEmail.enqueue({ userId: user.id, name: user.name, email: user.email }, { tx: users.db });
-      return user;
-    })();
+    let user: User;
+    try {
+      user = users.db.transaction(() => {
+        const user = users.insert(input.name, input.email, "errand");
+        enqueued = welcomeEmail.enqueue({ userId: user.id, name: user.name, email: user.email }, { tx: users.db });
+        return user;
+      })();
+    } catch (error) {
+      if (!isDuplicate(error)) throw error;
+      return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
+    }
     const job = await enqueued;
     finish(res, "errand", started, 200, welcomePage("errand", user, `the welcome email is job ${job.id}, sent by a worker in a moment.`));
   });
@@ -65,7 +74,13 @@ export function createApp(users: Users, mail: MailServer) {
     const input = validateSignup(req.body);
     if (!input.ok) return finish(res, "blocking", started, 400, signupPage(input, input.error, null));
     if (users.exists(input.email)) return finish(res, "blocking", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
-    const user = users.insert(input.name, input.email, "blocking");
+    let user: User;
+    try {
+      user = users.insert(input.name, input.email, "blocking");
+    } catch (error) {
+      if (!isDuplicate(error)) throw error;
+      return finish(res, "blocking", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
+    }
     try {
       await sendWelcomeEmail({ userId: user.id, name: user.name, email: user.email });
     } catch (error) {

@@ -25,6 +25,12 @@ export type DashboardHandler = (req: IncomingMessage, res: ServerResponse) => Pr
 const MAX_FORM_BYTES = 4096;
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  // A framework may have parsed the form already (Express's urlencoded(), Fastify's formbody) and drained the stream.
+  const parsed = (req as { body?: unknown }).body;
+  if (parsed !== null && typeof parsed === "object" && !Buffer.isBuffer(parsed)) {
+    return new URLSearchParams(Object.entries(parsed).map(([k, v]): [string, string] => [k, String(v)]));
+  }
+  if (req.readableEnded) return new URLSearchParams();
   let body = "";
   for await (const chunk of req) {
     body += chunk;

@@ -1,43 +1,109 @@
-// The dashboard handler mounted in the user's own Express app, under a path of their choosing.
+// The dashboard handler mounted in users' own servers, under a path of their choosing: Express, Fastify, Hono.
 import assert from "node:assert/strict";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { after, before, it } from "node:test";
+import { after, before, describe, it } from "node:test";
+import { serve, type HttpBindings } from "@hono/node-server";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import express from "express";
+import Fastify from "fastify";
+import { Hono } from "hono";
 import { createDashboard, Errand } from "errand";
 import { tempDir } from "../helpers/tmp.js";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const errand = new Errand({ database: `sqlite:${join(tempDir("errand-mount-"), "jobs.db")}`, logger: quiet });
-const task = errand.task("mounted", async () => "ok");
-let base: string;
-let close: () => Promise<void>;
+const task = errand.task("mounted", async () => "ok", { maxAttempts: 1 });
+const isAdmin = (req: IncomingMessage) => req.headers["x-admin"] === "yes";
+const dashboard = createDashboard(errand, { basePath: "/admin/jobs", auth: { check: isAdmin } });
+let jobId: string;
 
 before(async () => {
-  await task.enqueue({ n: 1 } as never);
-  const app = express();
-  app.get("/", (_req, res) => res.send("the user's own home page"));
-  app.use("/admin/jobs", createDashboard(errand, { basePath: "/admin/jobs", auth: { check: (req) => req.headers["x-admin"] === "yes" } }));
-  const server = app.listen(0, "127.0.0.1");
-  await new Promise((resolve) => server.once("listening", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  close = () => new Promise((resolve) => server.close(() => resolve()));
+  jobId = (await task.enqueue({ n: 1 } as never, { delay: "1h" })).id;
 });
 after(async () => {
-  await close?.();
   await errand.close();
 });
 
-it("serves under the mount path with the app's own check, and leaves the rest of the app alone", async () => {
-  const admin = { headers: { "x-admin": "yes" } };
-  assert.equal((await fetch(`${base}/admin/jobs/`)).status, 401, "the check refuses");
-  const overview = await fetch(`${base}/admin/jobs/`, admin);
-  assert.equal(overview.status, 200);
-  const page = await overview.text();
-  assert.match(page, /href="\/admin\/jobs\/static\/dashboard\.css"/, "links carry the mount path");
-  assert.match(page, /data-count="default:ready">1</);
-  const list = await (await fetch(`${base}/admin/jobs/jobs?task=mounted`, admin)).text();
-  assert.match(list, /href="\/admin\/jobs\/jobs\/1"/);
-  assert.equal((await fetch(`${base}/admin/jobs/static/dashboard.js`, admin)).headers.get("content-type"), "text/javascript; charset=utf-8");
-  assert.equal(await (await fetch(`${base}/`)).text(), "the user's own home page");
+const servers: { name: string; start(): Promise<{ base: string; close(): Promise<void> }> }[] = [
+  {
+    name: "Express, with a body parser of its own in front",
+    async start() {
+      const app = express();
+      app.use(express.urlencoded({ extended: false }));
+      app.get("/", (_req, res) => res.send("the user's own home page"));
+      app.use("/admin/jobs", dashboard);
+      const server = app.listen(0, "127.0.0.1");
+      await new Promise((resolve) => server.once("listening", resolve));
+      return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(() => r())) };
+    },
+  },
+  {
+    name: "Fastify",
+    async start() {
+      const app = Fastify();
+      app.get("/", async () => "the user's own home page");
+      // Fastify refuses a form body it has no parser for: let the dashboard read it itself.
+      app.addContentTypeParser("application/x-www-form-urlencoded", (_req, _payload, done) => done(null));
+      app.all("/admin/jobs", (req, reply) => (reply.hijack(), void dashboard(req.raw, reply.raw)));
+      app.all("/admin/jobs/*", (req, reply) => (reply.hijack(), void dashboard(req.raw, reply.raw)));
+      await app.listen({ port: 0, host: "127.0.0.1" });
+      return { base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, close: () => app.close() };
+    },
+  },
+  {
+    name: "Hono on @hono/node-server",
+    async start() {
+      const app = new Hono<{ Bindings: HttpBindings }>();
+      app.get("/", (c) => c.text("the user's own home page"));
+      const mount = (c: { env: HttpBindings }) => {
+        void dashboard(c.env.incoming, c.env.outgoing as ServerResponse);
+        return RESPONSE_ALREADY_SENT;
+      };
+      app.all("/admin/jobs", mount);
+      app.all("/admin/jobs/*", mount);
+      const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+      await new Promise((resolve) => server.once("listening", resolve));
+      return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(() => r())) };
+    },
+  },
+];
+
+describe("the dashboard mounted in a server of the user's", () => {
+  for (const kind of servers) {
+    it(`${kind.name}: pages under the mount path, the app's own check, a CSRF-checked action, the rest of the app untouched`, async () => {
+      const { base, close } = await kind.start();
+      try {
+        const admin = { headers: { "x-admin": "yes" } };
+        assert.equal((await fetch(`${base}/admin/jobs/`)).status, 401, "the check refuses");
+        const overview = await fetch(`${base}/admin/jobs/`, admin);
+        assert.equal(overview.status, 200);
+        const page = await overview.text();
+        assert.match(page, /href="\/admin\/jobs\/static\/dashboard\.css"/, "links carry the mount path");
+        const detail = await (await fetch(`${base}/admin/jobs/jobs/${jobId}`, admin)).text();
+        assert.match(detail, /id="state">scheduled</);
+        const csrf = /name="_csrf" value="([^"]+)"/.exec(detail)![1]!;
+        const refused = await fetch(`${base}/admin/jobs/jobs/${jobId}/run-now`, { method: "POST", headers: { ...admin.headers, "content-type": "application/x-www-form-urlencoded" }, body: "" });
+        assert.equal(refused.status, 403);
+        const ran = await fetch(`${base}/admin/jobs/jobs/${jobId}/run-now`, {
+          method: "POST",
+          redirect: "manual",
+          headers: { ...admin.headers, "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ _csrf: csrf }).toString(),
+        });
+        assert.equal(ran.status, 303);
+        assert.equal(ran.headers.get("location"), `/admin/jobs/jobs/${jobId}`);
+        assert.equal(await (await errand.getJob(jobId))!.status(), "ready");
+        assert.equal((await fetch(`${base}/admin/jobs/static/dashboard.js`, admin)).headers.get("content-type"), "text/javascript; charset=utf-8");
+        assert.equal(await (await fetch(`${base}/`)).text(), "the user's own home page");
+      } finally {
+        await close();
+        // Back to scheduled for the next server's test.
+        await errand.cancel(jobId);
+        await errand.deleteJob(jobId);
+        jobId = (await task.enqueue({ n: 1 } as never, { delay: "1h" })).id;
+      }
+    });
+  }
 });

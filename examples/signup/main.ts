@@ -1,8 +1,16 @@
 // `npm start`: the signup demo on the embedded default (one SQLite file): web app, SMTP server and a worker.
 import { config } from "./config.js";
-import { startDemo } from "./demo.js";
+import { startDemo, type Demo } from "./demo.js";
 
-const demo = await startDemo({ worker: config.worker, log: (line) => console.log(line) });
+let demo: Demo;
+try {
+  demo = await startDemo({ worker: config.worker, log: (line) => console.log(line) });
+} catch (error) {
+  const e = error as NodeJS.ErrnoException & { port?: number };
+  if (e.code !== "EADDRINUSE") throw error;
+  console.error(`port ${e.port} is already in use (by another copy of this demo?). Stop it, or choose other ports: SIGNUP_PORT=3001 SIGNUP_SMTP_PORT=2526 npm start`);
+  process.exit(1);
+}
 console.log(`errand signup demo (data in ${config.dataDir})
 
   sign up:          ${demo.url}/

@@ -76,8 +76,11 @@ export async function startMailServer(options: { port: number; delayMs: number; 
     },
   });
   await new Promise<void>((resolve, reject) => {
-    server.server.once("error", reject);
-    server.listen(options.port, "127.0.0.1", () => resolve());
+    server.once("error", reject);
+    server.listen(options.port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   server.on("error", (error) => console.error(`mail server: ${error.message}`));
   const port = (server.server.address() as AddressInfo).port;

@@ -40,7 +40,8 @@ describe("worker processes on one PostgreSQL database", () => {
   it("loses nothing when one of four is killed: only jobs it held run twice", async (t) => {
     const box = await pgSandbox();
     const jobs = await box.tasks.record.enqueueMany(Array.from({ length: 2000 }, () => ({ sleepMs: 5 })));
-    const workers = startWorkers(4, box.env, ["--lease", "1s"]);
+    // Long enough that a live worker on a loaded machine keeps its leases; the killed one's expire after it.
+    const workers = startWorkers(4, box.env, ["--lease", "3s"]);
     await waitFor("some jobs to run", () => lineCount(box.recordFile) >= 300, 30_000);
     const victim = workers[0]!;
     await victim.kill("SIGKILL");

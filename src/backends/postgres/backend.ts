@@ -47,9 +47,9 @@ const LOST_CONNECTION = /Connection terminated|not queryable|timeout exceeded wh
 export class PostgresBackend implements Backend {
   readonly kind = "postgres";
   private readonly pool: pg.Pool;
-  /** One connection for claims and outcomes, with the session settings of queries.claimConnectionOptions. */
+  /** One connection for claims (and promotion of due jobs), with the session settings of queries.claimConnectionOptions. */
   private readonly claimPool: pg.Pool;
-  /** Outcomes on a connection of their own: a batch's completions are written while the next batch is claimed. */
+  /** Outcomes on a connection of their own, same settings: a batch's completions are written while the next is claimed. */
   private readonly outcomePool: pg.Pool;
   readonly parallelOutcomes = true;
   private promoting: Promise<unknown> | null = null;

@@ -125,7 +125,9 @@ export function createApp(users: Users, mail: MailServer) {
     const job = /^\d+$/.test(req.params.id) ? await errand.getJob(req.params.id) : null;
     const record = job && (await job.get());
     if (!record || record.task !== makeThumbnail.name) return res.status(404).json({ error: `No thumbnail job ${req.params.id}.` });
-    res.json({ id: record.id, state: record.state, progress: record.progress, result: record.result });
+    // Once it succeeded, job.result() answers at once with what the handler returned.
+    const result = record.state === "succeeded" ? await job.result() : null;
+    res.json({ id: record.id, state: record.state, progress: record.progress, result });
   });
 
   app.use("/thumbnails", express.static(thumbnailsDir, { dotfiles: "deny", index: false }));

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { JobRecord, JobState } from "errand";
-import { output, runCli, runJson, sandbox, waitFor, type Sandbox } from "../helpers/cli.js";
+import { output, runCli, runJson, sandbox, TASKS, waitFor, type Sandbox } from "../helpers/cli.js";
 
 type JobJson = Omit<JobRecord, "runAt" | "createdAt" | "startedAt" | "finishedAt" | "leaseExpiresAt"> & { finishedAt: string | null };
 
@@ -75,6 +75,17 @@ describe("errand jobs, show, cancel and retry", () => {
     assert.deepEqual(shownEcho.result, { echoed: { greeting: "hi" } });
     assert.deepEqual(shownEcho.progress, { percent: 100 });
     assert.ok(shownEcho.finishedAt !== null && !Number.isNaN(Date.parse(shownEcho.finishedAt)));
+
+    // With the app's redact option (--app loads the user's Errand), named args fields are hidden.
+    const secret = await box.tasks.echo.enqueue({ greeting: "hi", password: "hunter2" } as never);
+    const redacting = { ...box.env, ERRAND_TEST_REDACT: "password" };
+    const shownSecret = await runCli(["show", secret.id, "--app", TASKS], redacting);
+    assert.match(shownSecret.stdout, /"password": "\[redacted\]"/, output(shownSecret));
+    assert.doesNotMatch(shownSecret.stdout, /hunter2/);
+    const listed = await runJson<JobJson[]>(["jobs", "--app", TASKS, "--task", "echo"], redacting);
+    assert.deepEqual(listed.find((j) => j.id === secret.id)?.args, { greeting: "hi", password: "[redacted]" });
+    assert.deepEqual((await runJson<JobJson>(["show", secret.id], box.env)).args, { greeting: "hi", password: "hunter2" }, "stored as given");
+    await box.errand.deleteJob(secret.id);
 
     const missing = await runCli(["show", "999999"], box.env);
     assert.equal(missing.code, 4, output(missing));

@@ -95,7 +95,7 @@ describe("errand on bad input", () => {
     const box = sandbox();
     const main = await runCli(["--help"], box.env);
     assert.equal(main.code, 0, output(main));
-    for (const name of ["worker", "status", "jobs", "show", "retry", "cancel", "migrate"]) {
+    for (const name of ["worker", "status", "jobs", "show", "retry", "cancel", "dashboard", "migrate"]) {
       assert.match(main.stdout, new RegExp(`^  ${name} `, "m"));
       const help = await runCli([name, "--help"], box.env);
       assert.equal(help.code, 0, output(help));

@@ -122,6 +122,11 @@ export interface Backend {
    * at a time (SQLite), where one transaction for both is cheaper.
    */
   readonly parallelOutcomes: boolean;
+  /**
+   * The largest claim worth making, unless the worker is told otherwise. Measured: on SQLite larger claims hold the
+   * single writer longer for little gain; on PostgreSQL 2000 drained 100,000 jobs 18% faster than 500.
+   */
+  readonly maxBatch: number;
   /** Creates or upgrades the schema; refuses a schema newer than this code. */
   migrate(): Promise<void>;
   /**

@@ -19,7 +19,7 @@ export interface WorkerOptions {
   grace?: Duration;
   /** Fallback check for new jobs when no wake-up arrives. Default "1s". */
   pollInterval?: Duration;
-  /** Most jobs claimed in one statement. Default 500. */
+  /** Most jobs claimed in one statement. Default: the backend's (500 on SQLite, 2000 on PostgreSQL). */
   maxBatch?: number;
 }
 
@@ -41,7 +41,7 @@ export class Worker {
   private readonly leaseMs: number;
   private readonly graceMs: number;
   private readonly pollMs: number;
-  private readonly maxBatch: number;
+  private maxBatch: number;
   private readonly log: Logger;
 
   private backend!: Backend;
@@ -89,8 +89,8 @@ export class Worker {
     this.leaseMs = toMs(options.lease ?? "15s", "errand.work() lease", { allowZero: false });
     this.graceMs = toMs(options.grace ?? "10s", "errand.work() grace");
     this.pollMs = toMs(options.pollInterval ?? "1s", "errand.work() pollInterval", { allowZero: false });
-    this.maxBatch = options.maxBatch ?? 500;
-    if (!Number.isSafeInteger(this.maxBatch) || this.maxBatch < 1) {
+    this.maxBatch = options.maxBatch ?? 0; // 0: the backend's, known once it is open
+    if (options.maxBatch !== undefined && (!Number.isSafeInteger(this.maxBatch) || this.maxBatch < 1)) {
       throw new InvalidArgsError(`errand.work(): maxBatch must be a whole number of at least 1, got ${String(options.maxBatch)}.`);
     }
     this.log = host.logger;
@@ -120,6 +120,7 @@ export class Worker {
       throw new ErrandError("ERRAND_NO_TASKS", "errand.work(): no tasks are defined on this Errand, so the worker could run nothing. Define tasks with errand.task(...) before starting it.");
     }
     this.backend = await this.host.backend();
+    if (this.maxBatch === 0) this.maxBatch = this.backend.maxBatch;
     this.executionHost = {
       workerId: this.id,
       log: this.log,

@@ -52,6 +52,7 @@ export class PostgresBackend implements Backend {
   /** Outcomes on a connection of their own, same settings: a batch's completions are written while the next is claimed. */
   private readonly outcomePool: pg.Pool;
   readonly parallelOutcomes = true;
+  readonly maxBatch = 2000;
   private promoting: Promise<unknown> | null = null;
   private readonly q: Queries;
   private readonly names: Map<string, string>;

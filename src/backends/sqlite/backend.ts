@@ -42,6 +42,7 @@ type ClaimRow = [number, string, string, string, number, number, number];
 export class SqliteBackend implements Backend {
   readonly kind = "sqlite";
   readonly parallelOutcomes = false;
+  readonly maxBatch = 500;
   readonly file: string;
   private readonly db: Database.Database;
   private readonly stmts = new Map<string, Statement>();

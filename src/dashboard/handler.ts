@@ -6,13 +6,17 @@ import { JOB_STATES, type JobState } from "../core/job.js";
 import { CSS, JS } from "./assets.js";
 import type { Html } from "./html.js";
 import { createMetrics } from "./metrics.js";
-import { authorize, newCsrfToken, refuseAction, SECURITY_HEADERS, type DashboardAuth } from "./security.js";
+import { InvalidArgsError } from "../core/errors.js";
+import { authorize, hasAuth, isLoopbackAddress, newCsrfToken, refuseAction, SECURITY_HEADERS, weakAuth, type DashboardAuth } from "./security.js";
 import { jobDetail, jobList, jobLive, layout, message, overview, overviewLive, type ListFilter, type Page } from "./views.js";
 
 export interface DashboardOptions {
   /** Where it is mounted, e.g. "/errand" (default: the root). Requests outside it get a 404. */
   basePath?: string;
-  /** Required when it can be reached from other machines; see DashboardAuth. */
+  /**
+   * Who may use it; see DashboardAuth. Without it, only clients on this machine (loopback) are served: when your
+   * server protects the route itself, say so with `auth: { check: () => true }`.
+   */
   auth?: DashboardAuth;
   /** Jobs per page in the list. Default 50. */
   pageSize?: number;
@@ -52,6 +56,9 @@ const HTML = "text/html; charset=utf-8";
  * same basePath), Fastify or Hono (see the README).
  */
 export function createDashboard(errand: Errand, options: DashboardOptions = {}): DashboardHandler {
+  const weak = weakAuth(options.auth);
+  if (weak) throw new InvalidArgsError(`errand dashboard: ${weak}; it would protect nothing.`);
+  const open = !hasAuth(options.auth);
   const base = (options.basePath ?? "").replace(/\/+$/, "");
   const limit = options.pageSize ?? 50;
   const csrf = newCsrfToken();
@@ -79,6 +86,10 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
     const full = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
     const url = new URL(full, "http://dashboard.invalid");
     if (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return send(res, 404, "text/plain", "not found\n");
+    // No auth given: nothing but this machine may reach it, whatever interface the server listens on.
+    if (open && !isLoopbackAddress(req.socket.remoteAddress)) {
+      return send(res, 403, "text/plain; charset=utf-8", "errand dashboard: without an auth option only this machine may use it; give createDashboard auth (token, username and password, or check).\n");
+    }
     if (!(await authorize(req, res, url, options.auth, base || "/"))) return;
     const path = url.pathname.slice(base.length) || "/";
     const page: Page = { base, csrf, now: errand.now() };

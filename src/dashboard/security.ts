@@ -37,6 +37,28 @@ export function hasAuth(auth: DashboardAuth | undefined): boolean {
   return !!auth && (auth.token !== undefined || auth.username !== undefined || auth.check !== undefined);
 }
 
+/**
+ * Why `auth` cannot protect anything, or null. An empty token would let in anyone sending `Authorization: Bearer `
+ * (or an empty cookie), and a username without a password anyone who knows the username.
+ */
+export function weakAuth(auth: DashboardAuth | undefined): string | null {
+  if (!auth) return null;
+  if (auth.token !== undefined && (typeof auth.token !== "string" || auth.token.length === 0)) return "auth.token is empty";
+  if (auth.username !== undefined || auth.password !== undefined) {
+    if (typeof auth.username !== "string" || auth.username.length === 0) return "auth.password is given without auth.username";
+    if (typeof auth.password !== "string" || auth.password.length === 0) return "auth.username is given without a non-empty auth.password";
+  }
+  if (auth.check !== undefined && typeof auth.check !== "function") return "auth.check must be a function";
+  return null;
+}
+
+/** Loopback addresses as a socket reports them (IPv4, IPv6, and IPv4 mapped into IPv6). */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith("::ffff:") ? address.slice(7) : address;
+  return v4 === "::1" || /^127(\.\d{1,3}){3}$/.test(v4);
+}
+
 function cookie(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? "").split(";")) {
     const [k, ...v] = part.trim().split("=");

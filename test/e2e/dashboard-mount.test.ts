@@ -1,7 +1,7 @@
 // The dashboard handler mounted in users' own servers, under a path of their choosing: Express, Fastify, Hono.
 import assert from "node:assert/strict";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { IncomingMessage, ServerResponse } from "node:http";
+import { Socket, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { serve, type HttpBindings } from "@hono/node-server";
@@ -106,4 +106,34 @@ describe("the dashboard mounted in a server of the user's", () => {
       }
     });
   }
+
+  it("without auth serves only clients on this machine; secrets that protect nothing are refused", async () => {
+    const request = async (handler: ReturnType<typeof createDashboard>, remoteAddress: string, headers: Record<string, string> = {}) => {
+      const socket = new Socket();
+      Object.defineProperty(socket, "remoteAddress", { value: remoteAddress });
+      const req = new IncomingMessage(socket);
+      Object.assign(req, { method: "GET", url: "/", headers });
+      req.push(null);
+      const res = new ServerResponse(req);
+      await handler(req, res);
+      socket.destroy();
+      return res.statusCode;
+    };
+    const open = createDashboard(errand);
+    assert.equal(await request(open, "203.0.113.7"), 403, "another machine");
+    assert.equal(await request(open, "::ffff:198.51.100.2"), 403, "another machine, IPv4 mapped into IPv6");
+    assert.equal(await request(open, "127.0.0.1"), 200);
+    assert.equal(await request(open, "::1"), 200);
+    const checked = createDashboard(errand, { auth: { check: () => true } });
+    assert.equal(await request(checked, "203.0.113.7"), 200, "the app's own check decides");
+    const basic = createDashboard(errand, { auth: { username: "ops", password: "pa:ss" } });
+    const creds = (u: string, p: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${p}`).toString("base64")}` });
+    assert.equal(await request(basic, "203.0.113.7"), 401);
+    assert.equal(await request(basic, "203.0.113.7", creds("ops", "wrong")), 401);
+    assert.equal(await request(basic, "203.0.113.7", creds("ops", "pa:ss")), 200);
+    assert.throws(() => createDashboard(errand, { auth: { token: "" } }), /auth\.token is empty/);
+    assert.throws(() => createDashboard(errand, { auth: { username: "ops" } }), /without a non-empty auth\.password/);
+    assert.throws(() => createDashboard(errand, { auth: { username: "ops", password: "" } }), /without a non-empty auth\.password/);
+    assert.throws(() => createDashboard(errand, { auth: { password: "x" } }), /without auth\.username/);
+  });
 });

@@ -3,6 +3,7 @@
 // they only grow (as counters must) however old jobs are pruned.
 import { RUN_TIME_BUCKETS } from "../backends/backend.js";
 import type { Errand } from "../client/errand.js";
+import { JOB_STATES } from "../core/job.js";
 
 /** Outcomes are written shortly after a job finishes: a window closes this long after its end, to catch them. */
 const SETTLE_MS = 5_000;
@@ -27,8 +28,18 @@ export function createMetrics(errand: Errand, options: { settleMs?: number } = {
   const settleMs = options.settleMs ?? SETTLE_MS;
   const totals = new Map<string, TaskTotals>(); // key: task \0 state
   let windowEnd: number | null = null;
+  // Every queue seen so far: each gets a line per state, 0 included, so a series drops to 0 instead of vanishing.
+  const queues = new Set<string>();
+  // One scrape at a time: two at once would both add the same window to the counters.
+  let previous: Promise<unknown> = Promise.resolve();
 
-  return async function render(): Promise<string> {
+  return function render(): Promise<string> {
+    const next = previous.then(scrape, scrape);
+    previous = next.catch(() => {});
+    return next;
+  };
+
+  async function scrape(): Promise<string> {
     const now = errand.now();
     const to = now - settleMs;
     if (windowEnd === null) windowEnd = to; // counters start at zero with this process, like any exporter's
@@ -48,7 +59,14 @@ export function createMetrics(errand: Errand, options: { settleMs?: number } = {
     const metric = (name: string, type: string, help: string, lines: string[]) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
     };
-    metric("errand_jobs", "gauge", "Jobs stored, per queue and state.", status.counts.map((c) => `errand_jobs${labels({ queue: c.queue, state: c.state })} ${c.count}`));
+    for (const c of status.counts) queues.add(c.queue);
+    const count = (queue: string, state: string) => status.counts.find((c) => c.queue === queue && c.state === state)?.count ?? 0;
+    metric(
+      "errand_jobs",
+      "gauge",
+      "Jobs stored, per queue and state.",
+      [...queues].sort().flatMap((queue) => JOB_STATES.map((state) => `errand_jobs${labels({ queue, state })} ${count(queue, state)}`)),
+    );
     const oldest = status.oldestWaiting === null ? 0 : Math.max(0, (now - status.oldestWaiting.getTime()) / 1000);
     metric("errand_oldest_waiting_seconds", "gauge", "How long the oldest job that is due has waited to start (0 when none waits).", [`errand_oldest_waiting_seconds ${oldest}`]);
     metric("errand_workers_alive", "gauge", "Workers whose heartbeat has not expired.", [`errand_workers_alive ${status.workers.length}`]);
@@ -74,5 +92,5 @@ export function createMetrics(errand: Errand, options: { settleMs?: number } = {
       ]),
     );
     return out.join("\n") + "\n";
-  };
+  }
 }

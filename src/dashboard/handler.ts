@@ -27,6 +27,9 @@ export interface DashboardOptions {
 export type DashboardHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 const MAX_FORM_BYTES = 4096;
+const RETRY_BATCH = 1000;
+const RETRY_BATCHES = 100;
+const PAST = { retry: "retried", cancel: "cancelled", delete: "deleted", "run-now": "run now" } as const;
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   // A framework may have parsed the form already (Express's urlencoded(), Fastify's formbody) and drained the stream.
@@ -131,20 +134,32 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
     if (refused) return send(res, 403, HTML, message(page, "Refused", `errand dashboard: ${refused}. Nothing was changed.`));
     const back = (to: string) => send(res, 303, "text/plain", "", { Location: `${base}${to}` });
     if (path === "/actions/retry-failed") {
-      const ids = await errand.retryFailed();
-      return back(ids.length > 0 ? "/jobs?state=ready" : "/");
+      // In batches, so that every failed job is retried however many there are, and a bounded number of
+      // batches, so that jobs failing again as fast as they are retried cannot keep this request going.
+      let retried = 0;
+      for (let batch = 0; batch < RETRY_BATCHES; batch++) {
+        const ids = await errand.retryFailed(RETRY_BATCH);
+        retried += ids.length;
+        if (ids.length < RETRY_BATCH) break;
+      }
+      return back(retried > 0 ? "/jobs?state=ready" : "/");
     }
     const m = /^\/jobs\/(\d+)\/(retry|cancel|delete|run-now)$/.exec(path);
     if (!m) return send(res, 404, HTML, message(page, "Not found", `No action at ${path}.`));
     const [, id, verb] = m as unknown as [string, string, string];
-    if (verb === "retry") await errand.retry(id);
-    else if (verb === "cancel") await errand.cancel(id);
-    else if (verb === "run-now") await errand.runNow(id);
-    else if (verb === "delete") {
-      await errand.deleteJob(id);
-      return back("/jobs");
+    const job = await errand.getJob(id);
+    if (!job) return send(res, 404, HTML, message(page, "No such job", `There is no job ${id} (it may have been pruned or deleted).`));
+    let done: boolean;
+    if (verb === "retry") done = await errand.retry(id);
+    else if (verb === "cancel") done = (await errand.cancel(id)) === "cancelled";
+    else if (verb === "run-now") done = await errand.runNow(id);
+    else done = await errand.deleteJob(id);
+    if (!done) {
+      // The job moved on since the page was drawn (a worker took it, it finished...): say so rather than pretend.
+      const state = await job.status().catch(() => "deleted");
+      return send(res, 409, HTML, message(page, "Nothing done", `Job ${id} is ${state} now, so it was not ${PAST[verb as keyof typeof PAST]}.`, `/jobs/${id}`));
     }
-    return back(`/jobs/${id}`);
+    return back(verb === "delete" ? "/jobs" : `/jobs/${id}`);
   }
 }
 

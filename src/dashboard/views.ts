@@ -104,17 +104,18 @@ ${jobs.map((j) => html`<tr><td class="num"><a href="${p.base}/jobs/${j.id}">${j.
 const pretty = (value: unknown) => JSON.stringify(value, null, 2) ?? "null";
 
 export function jobDetail(p: Page, job: JobRecord, redact: (v: unknown) => unknown): Html {
+  return html`<h1>Job ${job.id}: ${job.task}</h1>
+<div data-live="${p.base}/live/jobs/${job.id}">${jobLive(p, job, redact)}</div>`;
+}
+
+/** The part of a job's page that refreshes itself, its actions included (they depend on its state). */
+export function jobLive(p: Page, job: JobRecord, redact: (v: unknown) => unknown): Html {
   const actions: Html[] = [];
   if (job.state === "failed" || job.state === "cancelled") actions.push(action(p, `/jobs/${job.id}/retry`, "Retry", `Retry job ${job.id}?`));
   if (job.state === "scheduled") actions.push(action(p, `/jobs/${job.id}/run-now`, "Run now", `Run job ${job.id} now?`));
   if (job.state === "scheduled" || job.state === "ready" || job.state === "running") actions.push(action(p, `/jobs/${job.id}/cancel`, "Cancel", `Cancel job ${job.id}?`, true));
   if (job.state !== "running") actions.push(action(p, `/jobs/${job.id}/delete`, "Delete", `Delete job ${job.id}? This cannot be undone.`, true));
-  return html`<h1>Job ${job.id}: ${job.task}</h1>
-<div data-live="${p.base}/live/jobs/${job.id}">${jobLive(p, job, redact)}</div><div class="actions">${actions}</div>`;
-}
-
-export function jobLive(p: Page, job: JobRecord, redact: (v: unknown) => unknown): Html {
-  return html`<dl class="fields"><dt>state</dt><dd><span class="state ${job.state}" id="state">${job.state}</span></dd><dt>queue</dt><dd>${job.queue}</dd>
+  return html`<div class="actions">${actions}</div><dl class="fields"><dt>state</dt><dd><span class="state ${job.state}" id="state">${job.state}</span></dd><dt>queue</dt><dd>${job.queue}</dd>
 <dt>attempts</dt><dd>${job.attempt} of ${job.maxAttempts}</dd><dt>priority</dt><dd>${job.priority}</dd>${job.key === null ? "" : html`<dt>key</dt><dd>${job.key}</dd>`}
 ${job.workerId === null ? "" : html`<dt>worker</dt><dd>${job.workerId}</dd>`}</dl>
 <h2>Timeline</h2><ol class="timeline"><li>enqueued ${when(job.createdAt, p.now)}</li><li>run at ${when(job.runAt, p.now)}</li>
@@ -126,6 +127,7 @@ ${job.state === "succeeded" ? html`<h2>Result</h2><pre id="result">${pretty(job.
 ${job.errors.map((e) => html`<details class="error" open><summary>attempt ${e.attempt} · ${e.at}: <b>${e.message}</b></summary><pre>${e.stack ?? ""}</pre></details>`)}`;
 }
 
-export function message(p: Page, title: string, text: string): Html {
-  return layout(p, title, html`<h1>${title}</h1><p>${text}</p><p><a href="${p.base}/">Back to the overview</a></p>`);
+export function message(p: Page, title: string, text: string, backTo?: string): Html {
+  const link = backTo === undefined ? html`<a href="${p.base}/">Back to the overview</a>` : html`<a href="${p.base}${backTo}">Back</a>`;
+  return layout(p, title, html`<h1>${title}</h1><p>${text}</p><p>${link}</p>`);
 }

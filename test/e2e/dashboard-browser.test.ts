@@ -115,6 +115,16 @@ describe("dashboard in a browser", () => {
     // With the token, from the page itself, the action goes through.
     await Promise.all([page.waitForNavigation(), page.click("button:text('Run now')")]);
     assert.equal(await page.textContent("#state"), "ready");
+    // The same action again, now that the job is no longer scheduled: refused as stale, not silently ignored.
+    const again = await page.evaluate(
+      async ([path, token]) => {
+        const r = await fetch(path!, { method: "POST", body: new URLSearchParams({ _csrf: token! }) });
+        return { status: r.status, text: await r.text() };
+      },
+      [`/jobs/${scheduled.id}/run-now`, csrf],
+    );
+    assert.equal(again.status, 409);
+    assert.match(again.text, new RegExp(`Job ${scheduled.id} is ready now, so it was not run now`));
   });
 
   it("sends a Content-Security-Policy without inline scripts, and its pages carry none", async () => {

@@ -6,6 +6,7 @@ import { JOB_STATES, type JobState } from "../core/job.js";
 import { CSS, JS } from "./assets.js";
 import type { Html } from "./html.js";
 import { createMetrics } from "./metrics.js";
+import { listShown } from "./search.js";
 import { InvalidArgsError } from "../core/errors.js";
 import { authorize, hasAuth, isLoopbackAddress, newCsrfToken, refuseAction, SECURITY_HEADERS, weakAuth, type DashboardAuth } from "./security.js";
 import { jobDetail, jobList, jobLive, layout, message, overview, overviewLive, type ListFilter, type Page } from "./views.js";
@@ -110,8 +111,8 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
       if (path === "/jobs") {
         const filter = listFilter(url);
         if (typeof filter === "string") return send(res, 400, HTML, message(page, "Bad filter", filter));
-        const jobs = await errand.listJobs({ ...filter, search: filter.q, limit });
-        return send(res, 200, HTML, layout(page, "Jobs", jobList(page, filter, jobs, limit, redact)));
+        const { jobs, next } = await listShown(errand, filter, limit);
+        return send(res, 200, HTML, layout(page, "Jobs", jobList(page, filter, jobs, next, redact)));
       }
       const detail = /^\/(live\/)?jobs\/(\d+)$/.exec(path);
       if (detail) {

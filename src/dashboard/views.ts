@@ -86,8 +86,7 @@ function preview(args: unknown): string {
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
-export function jobList(p: Page, filter: ListFilter, jobs: readonly JobRecord[], limit: number, redact: (v: unknown) => unknown): Html {
-  const next = jobs.length === limit ? jobs[jobs.length - 1]!.id : null;
+export function jobList(p: Page, filter: ListFilter, jobs: readonly JobRecord[], next: string | null, redact: (v: unknown) => unknown): Html {
   const params = (extra: Record<string, string>) => query({ ...filter, ...extra });
   return html`<h1>Jobs</h1>
 <form method="get" action="${p.base}/jobs" class="filters">

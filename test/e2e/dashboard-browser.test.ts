@@ -97,6 +97,11 @@ describe("dashboard in a browser", () => {
     assert.match(args, /"password": "\[redacted\]"/);
     assert.doesNotMatch(args, /hunter2/);
     assert.doesNotMatch(await (await fetch(new URL("/jobs", dashboard.url))).text(), /hunter2/);
+    // Searching the hidden value, or a prefix of it, finds nothing: the search cannot spell a secret out.
+    const search = async (q: string) => (await fetch(new URL(`/jobs?q=${encodeURIComponent(q)}`, dashboard.url))).text();
+    assert.doesNotMatch(await search("hunter2"), new RegExp(`href="/jobs/${secretId}"`));
+    assert.doesNotMatch(await search('"password":"h'), new RegExp(`href="/jobs/${secretId}"`));
+    assert.match(await search("ada@example.com"), new RegExp(`href="/jobs/${secretId}"`), "visible values are found");
   });
 
   it("refuses actions without the CSRF token or from another site, changing nothing", async () => {

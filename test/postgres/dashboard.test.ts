@@ -38,7 +38,10 @@ it("shows counts, lists and details, retries with the CSRF token, and serves met
     return response.text();
   };
   assert.match(await get("/"), /data-count="default:failed">1</);
-  assert.match(await get("/jobs?state=failed&q=tok_live_456"), new RegExp(`href="/jobs/${failedId}"`), "search in args, on the stored values");
+  assert.match(await get(`/jobs?state=failed&q=${encodeURIComponent('"fail": true')}`), new RegExp(`href="/jobs/${failedId}"`), "search in args, as PostgreSQL prints them");
+  // A match only inside a redacted field is not shown: the search would otherwise reveal the hidden value.
+  assert.doesNotMatch(await get("/jobs?q=tok_live_456"), new RegExp(`href="/jobs/${failedId}"`));
+  assert.doesNotMatch(await get(`/jobs?q=${encodeURIComponent('"token": "tok_')}`), /href="\/jobs\/\d+"/);
   const detail = await get(`/jobs/${failedId}`);
   assert.match(detail, /card declined &#60;b&#62;/);
   assert.match(detail, /&#34;token&#34;: &#34;\[redacted\]&#34;/);

@@ -1,0 +1,55 @@
+// The job list's "args contain" search, without becoming an oracle for redacted fields: the database matches the
+// text against the stored args, hidden fields included, so a job whose match lies only in a redacted value is left
+// out (else searching `"password":"a`, `"password":"ab`... would spell the secret out one character at a time).
+import type { Errand } from "../client/errand.js";
+import type { JobRecord, JobState } from "../core/job.js";
+
+export interface ListQuery {
+  state?: JobState | undefined;
+  queue?: string | undefined;
+  task?: string | undefined;
+  q?: string | undefined;
+  before?: string | undefined;
+}
+
+/** At most this many pages of matches are read to fill one page of jobs whose match is visible. */
+const MAX_READS = 10;
+
+/** JSON as PostgreSQL prints jsonb: ", " and ": " between items, object keys shortest first, then bytewise. */
+function jsonbText(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(jsonbText).join(", ")}]`;
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value).sort((a, b) => Buffer.byteLength(a) - Buffer.byteLength(b) || Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    return `{${keys.map((k) => `${JSON.stringify(k)}: ${jsonbText((value as Record<string, unknown>)[k])}`).join(", ")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/** False when `text` matched the args only through a field that redaction hides. */
+export function matchVisible(args: unknown, redacted: unknown, text: string): boolean {
+  const shown = JSON.stringify(redacted);
+  if (shown === JSON.stringify(args)) return true; // nothing hidden: the database's match stands
+  return shown.includes(text) || jsonbText(redacted).includes(text);
+}
+
+/** One page of the list, newest first, and the id to continue from (null on the last page). */
+export async function listShown(errand: Errand, query: ListQuery, limit: number): Promise<{ jobs: JobRecord[]; next: string | null }> {
+  const { q, ...filter } = query;
+  if (q === undefined) {
+    const jobs = await errand.listJobs({ ...filter, limit });
+    return { jobs, next: jobs.length === limit ? jobs[jobs.length - 1]!.id : null };
+  }
+  const jobs: JobRecord[] = [];
+  let before = filter.before;
+  for (let read = 0; read < MAX_READS; read++) {
+    const batch = await errand.listJobs({ ...filter, search: q, before, limit });
+    for (const job of batch) {
+      if (!matchVisible(job.args, errand.redact(job.args), q)) continue;
+      jobs.push(job);
+      if (jobs.length === limit) return { jobs, next: job.id };
+    }
+    if (batch.length < limit) return { jobs, next: null };
+    before = batch[batch.length - 1]!.id;
+  }
+  return { jobs, next: before ?? null }; // read enough for one request: the next page goes on from here
+}

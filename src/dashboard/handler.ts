@@ -8,7 +8,7 @@ import type { Html } from "./html.js";
 import { createMetrics } from "./metrics.js";
 import { listShown } from "./search.js";
 import { InvalidArgsError } from "../core/errors.js";
-import { authorize, hasAuth, isLoopbackAddress, newCsrfToken, refuseAction, SECURITY_HEADERS, weakAuth, type DashboardAuth } from "./security.js";
+import { authorize, hasAuth, isLoopbackAddress, isLoopbackHost, newCsrfToken, refuseAction, SECURITY_HEADERS, weakAuth, type DashboardAuth } from "./security.js";
 import { jobDetail, jobList, jobLive, layout, message, overview, overviewLive, type ListFilter, type Page } from "./views.js";
 
 export interface DashboardOptions {
@@ -93,6 +93,9 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
     // No auth given: nothing but this machine may reach it, whatever interface the server listens on.
     if (open && !isLoopbackAddress(req.socket.remoteAddress)) {
       return send(res, 403, "text/plain; charset=utf-8", "errand dashboard: without an auth option only this machine may use it; give createDashboard auth (token, username and password, or check).\n");
+    }
+    if (open && !isLoopbackHost(req.headers.host)) {
+      return send(res, 403, "text/plain; charset=utf-8", "errand dashboard: without an auth option it answers only for localhost, 127.0.0.1 or [::1] in the address bar.\n");
     }
     if (!(await authorize(req, res, url, options.auth, base || "/"))) return;
     const path = url.pathname.slice(base.length) || "/";

@@ -52,6 +52,17 @@ export function weakAuth(auth: DashboardAuth | undefined): string | null {
   return null;
 }
 
+/**
+ * True when a Host header names this machine (localhost, 127.x.x.x or [::1], any port). Without auth the dashboard
+ * answers only such requests: a web page whose own name the attacker re-points at 127.0.0.1 (DNS rebinding) sends
+ * its own name as Host, and would otherwise read the dashboard and its CSRF token as if it were the same site.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const name = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.replace(/:\d+$/, "");
+  return name === "localhost" || name === "[::1]" || /^127(\.\d{1,3}){3}$/.test(name);
+}
+
 /** Loopback addresses as a socket reports them (IPv4, IPv6, and IPv4 mapped into IPv6). */
 export function isLoopbackAddress(address: string | undefined): boolean {
   if (address === undefined) return false;

@@ -112,7 +112,7 @@ describe("the dashboard mounted in a server of the user's", () => {
       const socket = new Socket();
       Object.defineProperty(socket, "remoteAddress", { value: remoteAddress });
       const req = new IncomingMessage(socket);
-      Object.assign(req, { method: "GET", url: "/", headers });
+      Object.assign(req, { method: "GET", url: "/", headers: { host: "127.0.0.1:4000", ...headers } });
       req.push(null);
       const res = new ServerResponse(req);
       await handler(req, res);
@@ -124,6 +124,11 @@ describe("the dashboard mounted in a server of the user's", () => {
     assert.equal(await request(open, "::ffff:198.51.100.2"), 403, "another machine, IPv4 mapped into IPv6");
     assert.equal(await request(open, "127.0.0.1"), 200);
     assert.equal(await request(open, "::1"), 200);
+    assert.equal(await request(open, "::1", { host: "[::1]:4000" }), 200);
+    assert.equal(await request(open, "127.0.0.1", { host: "localhost" }), 200);
+    // DNS rebinding: a page of evil.example re-pointed at 127.0.0.1 sends its own name as Host.
+    assert.equal(await request(open, "127.0.0.1", { host: "evil.example:4000" }), 403, "a foreign Host");
+    assert.equal(await request(open, "127.0.0.1", { host: "127.0.0.1.evil.example" }), 403);
     const checked = createDashboard(errand, { auth: { check: () => true } });
     assert.equal(await request(checked, "203.0.113.7"), 200, "the app's own check decides");
     const basic = createDashboard(errand, { auth: { username: "ops", password: "pa:ss" } });

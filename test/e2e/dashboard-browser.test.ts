@@ -132,6 +132,16 @@ describe("dashboard in a browser", () => {
     assert.match(again.text, new RegExp(`Job ${scheduled.id} is ready now, so it was not run now`));
   });
 
+  it("says plainly, in a banner, that a job waits and no worker is running", async () => {
+    // The job "run now" made ready in the previous test waits; no worker runs here until the metrics test.
+    const page = await open("/");
+    const banner = page.locator("p.banner[role=alert]");
+    await banner.waitFor({ timeout: 5_000 }); // the overview reuses its figures for a second at most
+    assert.match((await banner.textContent()) ?? "", /No worker is running, and 1 job\(s\) are waiting/);
+    assert.match((await page.textContent("main")) ?? "", /Oldest waiting job: \d+s ago/);
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-no-worker.png`, fullPage: true });
+  });
+
   it("sends a Content-Security-Policy without inline scripts, and its pages carry none", async () => {
     const response = await fetch(dashboard.url);
     const csp = response.headers.get("content-security-policy") ?? "";

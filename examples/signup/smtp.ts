@@ -84,6 +84,7 @@ export async function startMailServer(options: { port: number; delayMs: number; 
   });
   server.on("error", (error) => console.error(`mail server: ${error.message}`));
   const port = (server.server.address() as AddressInfo).port;
+  let closed: Promise<void> | undefined;
 
   return {
     port,
@@ -106,6 +107,7 @@ export async function startMailServer(options: { port: number; delayMs: number; 
         waiters.add(waiter);
       });
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    // Once: closing a closed server would wait for a "close" event that never comes.
+    close: () => (closed ??= new Promise<void>((resolve) => server.close(() => resolve()))),
   };
 }

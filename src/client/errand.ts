@@ -7,6 +7,7 @@ import type { JobRecord, JobState, WorkerRecord } from "../core/job.js";
 import { JOB_STATES } from "../core/job.js";
 import { consoleLogger, type Logger } from "../core/logger.js";
 import { redactFields } from "../core/redact-fields.js";
+import { redact, redactError } from "../backends/redact.js";
 import { Task, type Handler, type TaskDefinition, type TaskHost, type TaskOptions } from "../task/define.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "../worker/worker.js";
 import { Job } from "./job.js";
@@ -306,7 +307,11 @@ export class Errand {
       return backend;
     })().catch((error: unknown) => {
       this.opened = null;
-      throw error instanceof ErrandError ? error : new ErrandError("ERRAND_BACKEND_UNAVAILABLE", `Cannot open database ${this.database}: ${(error as Error).message}`, { cause: error });
+      // The driver's error may quote the URL (and is kept as the cause): the password goes from both.
+      redactError(error);
+      throw error instanceof ErrandError
+        ? error
+        : new ErrandError("ERRAND_BACKEND_UNAVAILABLE", `Cannot open database ${redact(this.database)}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     });
     return this.opened;
   }

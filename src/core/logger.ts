@@ -1,3 +1,5 @@
+import { redact } from "../backends/redact.js";
+
 /** What errand logs through. pino, winston and console-like objects fit it. */
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -15,7 +17,8 @@ export function consoleLogger(level: string = process.env.ERRAND_LOG_LEVEL ?? "i
   const at = (lvl: Exclude<Level, "silent">) => (message: string, fields?: Record<string, unknown>) => {
     if (LEVELS.indexOf(lvl) < min) return;
     const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : "";
-    process.stderr.write(`errand ${lvl}: ${message}${extra}\n`);
+    // A job's error or a driver's message may quote a connection string.
+    process.stderr.write(redact(`errand ${lvl}: ${message}${extra}\n`));
   };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

@@ -13,15 +13,22 @@ export interface OpenOptions {
   logger: Logger;
 }
 
+/** The SQLite file a database URL names (":memory:" for an in-memory one), or null when it is not SQLite. */
+export function sqliteFile(url: string): string | null {
+  if (url === "memory:" || url === "sqlite::memory:") return ":memory:";
+  const sqlite = /^sqlite:(?:\/\/)?(.+)$/.exec(url);
+  if (sqlite) return sqlite[1]!;
+  if (/\.(db|sqlite3?)$/.test(url) && !url.includes("://")) return url;
+  return null;
+}
+
 /**
  * "sqlite:./path.db", "sqlite:/abs/path.db", a bare path ending in .db/.sqlite/.sqlite3, or "memory:" (a private
  * in-memory database, for tests).
  */
 export function openBackend(url: string, options: OpenOptions): Backend {
-  if (url === "memory:" || url === "sqlite::memory:") return new SqliteBackend({ file: ":memory:", durability: options.durability });
-  const sqlite = /^sqlite:(?:\/\/)?(.+)$/.exec(url);
-  if (sqlite) return new SqliteBackend({ file: sqlite[1]!, durability: options.durability });
-  if (/\.(db|sqlite3?)$/.test(url) && !url.includes("://")) return new SqliteBackend({ file: url, durability: options.durability });
+  const file = sqliteFile(url);
+  if (file !== null) return new SqliteBackend({ file, durability: options.durability });
   if (/^postgres(ql)?:\/\//.test(url)) {
     return new PostgresBackend({
       url,

@@ -33,6 +33,6 @@ export const cancel: Command = {
       else if (state === "cancelled") print(`Job ${id} is cancelled.`);
       else print(`Job ${id} had already finished: it is ${state}, so there was nothing to cancel.`);
       return EXIT.ok;
-    });
+    }, { existing: "cancel" });
   },
 };

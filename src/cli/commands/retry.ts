@@ -42,7 +42,7 @@ export const retry: Command = {
       if (values.json === true) printJson({ retried: ids.length, ids });
       else print(ids.length === 0 ? "No failed jobs to retry." : `Retried ${ids.length} failed job(s); they are ready to run again.`);
       return EXIT.ok;
-    });
+    }, { existing: "retry" });
   },
 };
 

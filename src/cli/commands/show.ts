@@ -29,7 +29,7 @@ export const show: Command = {
       if (values.json === true) printJson(record);
       else print(render(record, errand.now()));
       return EXIT.ok;
-    });
+    }, { existing: "show" });
   },
 };
 

@@ -10,6 +10,7 @@ export const DEFAULT_DATABASE = "sqlite:./errand.db";
 export interface OpenOptions {
   durability: "normal" | "full";
   postgres: Partial<Pick<PostgresOptions, "schema" | "poolSize" | "ssl" | "listen">>;
+  sqlite?: { shareFile?: boolean };
   logger: Logger;
 }
 
@@ -28,7 +29,7 @@ export function sqliteFile(url: string): string | null {
  */
 export function openBackend(url: string, options: OpenOptions): Backend {
   const file = sqliteFile(url);
-  if (file !== null) return new SqliteBackend({ file, durability: options.durability });
+  if (file !== null) return new SqliteBackend({ file, durability: options.durability, shareFile: options.sqlite?.shareFile === true });
   if (/^postgres(ql)?:\/\//.test(url)) {
     return new PostgresBackend({
       url,

@@ -32,6 +32,12 @@ export interface ErrandOptions {
    */
   postgres?: { schema?: string; poolSize?: number; ssl?: PostgresSsl; listen?: boolean };
   /**
+   * SQLite only. errand refuses a file that already holds another application's tables, and changes nothing in
+   * it; shareFile: true accepts one on purpose, e.g. your own tables beside the jobs, so that your better-sqlite3
+   * transactions can enqueue (`{ tx: db }`).
+   */
+  sqlite?: { shareFile?: boolean };
+  /**
    * Names of args fields (passwords, tokens) to hide wherever errand shows args: the dashboard, the CLI, logs.
    * Matched at any depth, case-insensitively. The job still runs with the real values.
    */
@@ -40,7 +46,7 @@ export interface ErrandOptions {
 
 type PostgresSsl = boolean | { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string };
 
-const ERRAND_OPTIONS = ["database", "durability", "logger", "retention", "maxPayloadBytes", "migrate", "clock", "postgres", "redact"] as const;
+const ERRAND_OPTIONS = ["database", "durability", "logger", "retention", "maxPayloadBytes", "migrate", "clock", "postgres", "sqlite", "redact"] as const;
 
 export interface Status {
   counts: Counts[];
@@ -66,6 +72,7 @@ export class Errand {
   private serverOffsetMs = 0;
   private clockTimer: NodeJS.Timeout | null = null;
   private readonly postgres: NonNullable<ErrandOptions["postgres"]>;
+  private readonly sqlite: NonNullable<ErrandOptions["sqlite"]>;
   private readonly autoMigrate: boolean;
   private readonly registry = new Map<string, TaskDefinition>();
   private opened: Promise<Backend> | null = null;
@@ -90,6 +97,11 @@ export class Errand {
     this.durability = durability;
     this.postgres = options.postgres ?? {};
     checkOptionNames("new Errand() postgres", this.postgres, ["schema", "poolSize", "ssl", "listen"]);
+    this.sqlite = options.sqlite ?? {};
+    checkOptionNames("new Errand() sqlite", this.sqlite, ["shareFile"]);
+    if (this.sqlite.shareFile !== undefined && typeof this.sqlite.shareFile !== "boolean") {
+      throw new InvalidArgsError(`new Errand(): sqlite.shareFile must be true or false, got ${JSON.stringify(this.sqlite.shareFile)}.`);
+    }
     this.logger = options.logger ?? consoleLogger();
     this.retentionMs = toMs(options.retention ?? "3d", "new Errand() retention");
     if (options.redact !== undefined && (!Array.isArray(options.redact) || !options.redact.every((f) => typeof f === "string" && f !== ""))) {
@@ -291,7 +303,7 @@ export class Errand {
   backend(options: { migrate?: boolean } = {}): Promise<Backend> {
     if (this.openedBackend) return Promise.resolve(this.openedBackend);
     this.opened ??= (async () => {
-      const backend = openBackend(this.database, { durability: this.durability, postgres: this.postgres, logger: this.logger });
+      const backend = openBackend(this.database, { durability: this.durability, postgres: this.postgres, sqlite: this.sqlite, logger: this.logger });
       try {
         if (options.migrate ?? this.autoMigrate) await backend.migrate();
       } catch (error) {

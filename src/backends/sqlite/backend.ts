@@ -32,6 +32,8 @@ export interface SqliteOptions {
   file: string;
   /** "normal": survives a process crash, may lose the last commits on power loss. "full": survives both. */
   durability: "normal" | "full";
+  /** Accept a file that holds other tables than errand's (see ErrandOptions.sqlite). */
+  shareFile?: boolean;
 }
 
 type Row = Record<string, unknown>;
@@ -51,7 +53,7 @@ export class SqliteBackend implements Backend {
 
   constructor(options: SqliteOptions) {
     this.file = options.file === ":memory:" ? ":memory:" : resolve(options.file);
-    this.db = openDatabase(this.file, options.durability);
+    this.db = openDatabase(this.file, options.durability, options.shareFile === true);
   }
 
   private stmt(sql: string): Statement {
@@ -472,7 +474,7 @@ export class SqliteBackend implements Backend {
   }
 }
 
-function openDatabase(file: string, durability: "normal" | "full"): Database.Database {
+function openDatabase(file: string, durability: "normal" | "full", shareFile: boolean): Database.Database {
   let db: Database.Database | undefined;
   if (file !== ":memory:" && !existsSync(dirname(file))) {
     throw new BackendUnavailableError(
@@ -482,6 +484,8 @@ function openDatabase(file: string, durability: "normal" | "full"): Database.Dat
   }
   try {
     db = new Database(file, { timeout: SYNC_BUSY_TIMEOUT_MS });
+    // Before anything that writes (journal mode, page size): another application's file is left as it was.
+    refuseForeignFile(db, file, shareFile);
     // Only takes effect when the file is created. A one-row commit writes each page it touched (the row's and the
     // claim index's) to the WAL: 2 KiB pages make that cheaper than 4 KiB and cost drains little (measured).
     db.pragma("page_size = 2048");
@@ -496,7 +500,33 @@ function openDatabase(file: string, durability: "normal" | "full"): Database.Dat
   }
 }
 
+/** Throws when the file holds another application's data, unless shared on purpose. */
+function refuseForeignFile(db: Database.Database, file: string, shareFile: boolean): void {
+  if (file === ":memory:") return;
+  const names = db.prepare(Q.SCHEMA_OBJECTS).pluck().all() as string[];
+  if (names.includes("errand_jobs")) return;
+  const version = db.pragma("user_version", { simple: true }) as number;
+  const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? `, and ${names.length - 5} more` : "");
+  if (version !== 0) {
+    // errand keeps its schema version in user_version: a file whose owner uses it cannot be shared.
+    throw new ErrandError(
+      "ERRAND_NOT_ERRAND_DB",
+      `SQLite database ${file} belongs to another application (user_version ${version}${names.length > 0 ? `, tables ${shown}` : ""}, ` +
+        `none of errand's); errand changed nothing in it. Give errand its own file, e.g. database: "sqlite:./errand.db".`,
+    );
+  }
+  if (names.length === 0 || shareFile) return;
+  throw new ErrandError(
+    "ERRAND_NOT_ERRAND_DB",
+    `SQLite database ${file} is not errand's: it holds ${shown}, and none of errand's tables; errand changed nothing in ` +
+      `it. Give errand its own file (database: "sqlite:./errand.db"), or, to keep your own tables and errand's jobs in ` +
+      `one file on purpose (to enqueue in your better-sqlite3 transactions with { tx: db }), pass ` +
+      `sqlite: { shareFile: true } to new Errand().`,
+  );
+}
+
 function explainOpenError(file: string, error: unknown): Error {
+  if (error instanceof ErrandError) return error;
   const code = (error as { code?: string }).code ?? "";
   const dir = dirname(file);
   if (code === "SQLITE_NOTADB") {

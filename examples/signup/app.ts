@@ -53,20 +53,19 @@ export function createApp(users: Users, mail: MailServer) {
     if (!input.ok) return finish(res, "errand", started, 400, signupPage(input, input.error, null));
     if (users.exists(input.email)) return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
     // The user and the job commit together, or neither does.
-    let enqueued!: ReturnType<typeof welcomeEmail.enqueue>;
     let user: User;
+    let jobId: string;
     try {
-      user = users.db.transaction(() => {
+      [user, jobId] = users.db.transaction(() => {
         const user = users.insert(input.name, input.email, "errand");
-        enqueued = welcomeEmail.enqueue({ userId: user.id, name: user.name, email: user.email }, { tx: users.db });
-        return user;
+        const job = welcomeEmail.enqueueSync({ userId: user.id, name: user.name, email: user.email }, { tx: users.db });
+        return [user, job.id] as const;
       })();
     } catch (error) {
       if (!isDuplicate(error)) throw error;
       return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
     }
-    const job = await enqueued;
-    finish(res, "errand", started, 200, welcomePage("errand", user, `the welcome email is job ${job.id}, sent by a worker in a moment.`));
+    finish(res, "errand", started, 200, welcomePage("errand", user, `the welcome email is job ${jobId}, sent by a worker in a moment.`));
   });
 
   app.post("/signup/blocking", form, async (req, res) => {

@@ -120,49 +120,41 @@ export class SqliteBackend implements Backend {
   }
 
   enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
-    // In the user's transaction a failure throws, so that their transaction (synchronous) rolls back with it.
-    let db: Database.Database;
-    try {
-      db = tx === undefined ? this.db : this.userDatabase(tx);
-    } catch (error) {
-      if (isSynchronousTx(tx)) throw error;
-      return Promise.reject(error);
-    }
-    const prepare = tx === undefined ? (sql: string) => this.stmt(sql) : (sql: string) => userStatement(db, sql);
-    const one = (job: NewJob): EnqueueResult => {
-      const state = job.runAt > job.createdAt ? "scheduled" : "ready";
-      if (job.key === null) {
-        const info = prepare(Q.INSERT_JOB).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt);
-        return { id: String(info.lastInsertRowid), created: true };
+    if (tx !== undefined) {
+      // In the user's transaction a failure throws, so that their transaction (synchronous) rolls back with it.
+      if (isSynchronousTx(tx)) return Promise.resolve(this.enqueueSync(jobs, tx));
+      try {
+        return Promise.resolve(this.enqueueSync(jobs, tx));
+      } catch (error) {
+        return Promise.reject(error);
       }
-      const info = prepare(Q.INSERT_JOB_WITH_KEY).run(
-        job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, job.key, job.createdAt,
-      );
-      if (info.changes === 1) return { id: String(info.lastInsertRowid), created: true };
-      const existing = prepare(Q.FIND_BY_KEY).get(job.key) as { id: number };
-      return { id: String(existing.id), created: false };
-    };
+    }
+    const prepare = (sql: string) => this.stmt(sql);
+    const one = (job: NewJob): EnqueueResult => insertJob(prepare, job);
     // A keyed insert reads after a conflict: inside a transaction, so no other process can finish that job between.
-    // In the user's transaction, theirs is the one; a savepoint keeps a batch all-or-none within it.
-    const write =
-      jobs.length === 1 && jobs[0]!.key === null
-        ? () => [one(jobs[0]!)]
-        : tx === undefined
-          ? this.transaction(() => jobs.map(one))
-          : () => db.transaction(() => jobs.map(one))();
+    const write = jobs.length === 1 && jobs[0]!.key === null ? () => [one(jobs[0]!)] : this.transaction(() => jobs.map(one));
     try {
       const results = write();
       this.listeners.emitSoon();
       return Promise.resolve(results);
     } catch (error) {
-      // In the user's transaction a lock wait cannot be retried from here: their transaction decides.
-      if (isSynchronousTx(tx)) throw error;
-      if (tx !== undefined || !isBusy(error)) return Promise.reject(error);
+      if (!isBusy(error)) return Promise.reject(error);
       return retryWhileBusy(this.file, write).then((results) => {
         this.listeners.emitSoon();
         return results;
       });
     }
+  }
+
+  /** Writes in the user's better-sqlite3 transaction, now; a failure throws so that their transaction rolls back. */
+  enqueueSync(jobs: readonly NewJob[], tx: object): EnqueueResult[] {
+    const db = this.userDatabase(tx);
+    const prepare = (sql: string) => userStatement(db, sql);
+    // A savepoint keeps a batch all-or-none within their transaction.
+    const results =
+      jobs.length === 1 && jobs[0]!.key === null ? [insertJob(prepare, jobs[0]!)] : db.transaction(() => jobs.map((j) => insertJob(prepare, j)))();
+    this.listeners.emitSoon();
+    return results;
   }
 
   /** The user's better-sqlite3 handle, checked to be on errand's own file. */
@@ -550,6 +542,19 @@ function explainOpenError(file: string, error: unknown): Error {
     });
   }
   return new BackendUnavailableError(`Cannot open SQLite database ${file}: ${(error as Error).message}`, { cause: error });
+}
+
+/** One job's INSERT; with a key, the existing job when one holds it (the caller's transaction makes that atomic). */
+function insertJob(prepare: (sql: string) => Statement, job: NewJob): EnqueueResult {
+  const state = job.runAt > job.createdAt ? "scheduled" : "ready";
+  if (job.key === null) {
+    const info = prepare(Q.INSERT_JOB).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt);
+    return { id: String(info.lastInsertRowid), created: true };
+  }
+  const info = prepare(Q.INSERT_JOB_WITH_KEY).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, job.key, job.createdAt);
+  if (info.changes === 1) return { id: String(info.lastInsertRowid), created: true };
+  const existing = prepare(Q.FIND_BY_KEY).get(job.key) as { id: number };
+  return { id: String(existing.id), created: false };
 }
 
 const userStatements = new WeakMap<Database.Database, Map<string, Statement>>();

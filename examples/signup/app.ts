@@ -15,6 +15,9 @@ import { emailsPage, esc, imagesPage, layout, signupPage, welcomePage } from "./
 /** Two signups with one address at the same moment: the second meets the UNIQUE constraint. */
 const isDuplicate = (error: unknown) => (error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE";
 
+/** Largest signup form body accepted. */
+const FORM_LIMIT_BYTES = 10 * 1024;
+
 const IMAGE_FORMATS = new Set(["jpeg", "png", "webp", "gif", "avif", "tiff"]);
 
 /** Handler times per route, for the evidence bench (GET /stats, DELETE /stats). */
@@ -45,7 +48,8 @@ export function createApp(users: Users, mail: MailServer) {
     res.type("html").send(signupPage({ name: "", email: "" }, null, await warning()));
   });
 
-  const form = express.urlencoded({ extended: false, limit: "10kb" });
+  // A name and an email address: a signup form is a few hundred bytes, whatever the upload limit.
+  const form = express.urlencoded({ extended: false, limit: FORM_LIMIT_BYTES });
 
   app.post("/signup/errand", form, async (req, res) => {
     const started = performance.now();
@@ -141,6 +145,10 @@ export function createApp(users: Users, mail: MailServer) {
 
   app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
+    if (error.type === "entity.too.large" && req.path.startsWith("/signup/")) {
+      const page = signupPage({ name: "", email: "" }, `The form sent is larger than ${FORM_LIMIT_BYTES / 1024} KB; a name and an email address take far less. Nobody was signed up.`, null);
+      return res.status(413).type("html").send(page);
+    }
     if (error.type === "entity.too.large") {
       return res.status(400).json({ error: `That file is larger than ${Math.round(config.maxUploadBytes / 1024 / 1024)} MiB. Nothing was queued.` });
     }

@@ -32,7 +32,10 @@ export interface EnqueueOptions {
   runAt?: Date;
   priority?: number;
   queue?: string;
-  /** While a job with this key is ready or running, enqueue returns that job instead of storing another. */
+  /**
+   * While a job with this key is still to run (scheduled, which includes waiting to retry; ready; or running),
+   * enqueue returns that job instead of storing another. Once it succeeded, failed or was cancelled, the key is free.
+   */
   key?: string;
   maxAttempts?: number;
   /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { redact, redactError } from "./redact.js";
+import { redact, redactError, rememberPassword } from "./redact.js";
 
 test("redact hides every form of password a connection string can carry", () => {
   const cases: [string, string][] = [
@@ -10,12 +10,13 @@ test("redact hides every form of password a connection string can carry", () => 
     ["Cannot open postgres://a:b@h1/db or postgres://c:d@h2/db.", "Cannot open postgres://a:***@h1/db or postgres://c:***@h2/db."],
     ['{"database":"postgres://u:pw@h"}', '{"database":"postgres://u:***@h"}'],
     ["host=x password=secret dbname=y", "host=x password=*** dbname=y"],
+    ["postgres://u:ab/c?d#e@h/db", "postgres://u:***@h/db"],
   ];
   for (const [text, shown] of cases) assert.equal(redact(text), shown, text);
 });
 
 test("redact leaves text without a password as it is", () => {
-  for (const text of ["postgres://u@host:5432/db", "postgres://host:5432/db?x=a@b", "sqlite:./errand.db", "a passage", "mail a@b.example"]) {
+  for (const text of ["postgres://u@host:5432/db", "postgres://host:5432/db", "sqlite:./errand.db", "a passage", "mail a@b.example", "http://127.0.0.1:4000/jobs?x=1"]) {
     assert.equal(redact(text), text);
   }
 });
@@ -26,4 +27,13 @@ test("redactError reaches causes, aggregated errors and a URL error's input", ()
   redactError(error);
   const all = `${error.message}${error.stack}${String((error.cause as AggregateError).message)}${(error.cause as AggregateError).stack}${inner.input}`;
   assert.ok(!all.includes(":pw@"), all);
+});
+
+test("a remembered password is hidden wherever it appears, even with a space the patterns cannot follow", () => {
+  rememberPassword("postgres://app:my%20long secret@db.internal/app?sslpassword=key-pass-9");
+  assert.equal(redact("postgres://app:my long secret@db.internal/app"), "postgres://app:***@db.internal/app");
+  assert.equal(redact("auth failed with my long secret"), "auth failed with ***");
+  assert.equal(redact("key key-pass-9 refused"), "key *** refused");
+  rememberPassword("postgres://app:pw@h/db");
+  assert.equal(redact("a pw b"), "a pw b", "too short to hide everywhere; found in URLs by the patterns");
 });

@@ -2,18 +2,59 @@
 // connection string goes through redact(); errors go through redactError(), which applies it to the whole chain.
 
 /**
- * `scheme://user:password@host`: the authority ends at the first "/", "?" or "#", and its userinfo at the LAST "@"
- * before that (as URL parsers read it), so a password may itself hold "@" or ":". Quotes and brackets end it too,
- * for URLs quoted in JSON or in a message.
+ * `scheme://user:password@host`: the password runs to the LAST "@" of the word, so that one holding "@", ":", or
+ * even "/", "?" or "#" (a URL that does not parse, quoted in its error) is hidden whole. A URL without a password
+ * but with "@" later in its path may lose more than its password: shown less, never a secret shown. Quotes and
+ * brackets end the word, for URLs quoted in JSON or in a message.
  */
-const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^\s/?#:"'`<>]*):[^\s/?#"'`<>]*@/gi;
+const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^\s/?#:"'`<>]*):[^\s"'`<>]*@/gi;
 /** `?password=...` / `&sslpassword=...` in a URL's query, and `password=...` in a key=value connection string. */
 const PARAMETER = /(\b(?:ssl)?pass(?:word)?=)[^\s&#"'`<>]*/gi;
 
+/** Passwords of the URLs this process was given, as given and as decoded, for those no pattern can find. */
+const known = new Set<string>();
+/** Shorter ones would hide every occurrence of a common string; the patterns still find them in URLs. */
+const MIN_KNOWN_LENGTH = 4;
+
+/**
+ * Remembers the password of a database URL errand was given, so that redact() hides it even where it appears
+ * without its URL around it or in a form no pattern matches (a space in it, which the driver accepts).
+ */
+export function rememberPassword(url: string): void {
+  if (!url.includes("://")) return;
+  const found: string[] = [];
+  try {
+    // As the driver reads it: spaces encoded, the userinfo up to the last "@" of the authority.
+    const parsed = new URL(url.replace(/ /g, "%20"));
+    found.push(parsed.password);
+    for (const [name, value] of parsed.searchParams) if (/^(ssl)?pass(word)?$/i.test(name)) found.push(value);
+  } catch {
+    // Unparseable (the driver refuses it too, quoting it in no message of its own): everything between the
+    // user's ":" and the last "@" may be the password.
+    const userinfo = /^[a-z][a-z0-9+.-]*:\/\/[^/?#:@]*:(.*)@[^@]*$/i.exec(url);
+    if (userinfo) found.push(userinfo[1]!);
+  }
+  for (const secret of found) {
+    for (const form of [secret, safeDecode(secret), encodeURIComponent(safeDecode(secret))]) {
+      if (form.length >= MIN_KNOWN_LENGTH) known.add(form);
+    }
+  }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /** `text` with every password of a connection string in it replaced by "***". */
 export function redact(text: string): string {
-  if (!text.includes("://") && !/pass/i.test(text)) return text;
-  return text.replace(USERINFO, "$1:***@").replace(PARAMETER, "$1***");
+  let shown = text;
+  for (const secret of known) if (shown.includes(secret)) shown = shown.split(secret).join("***");
+  if (!shown.includes("://") && !/pass/i.test(shown)) return shown;
+  return shown.replace(USERINFO, "$1:***@").replace(PARAMETER, "$1***");
 }
 
 /**

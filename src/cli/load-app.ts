@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { sqliteFile } from "../backends/open.js";
-import { redact } from "../backends/redact.js";
+import { redact, rememberPassword } from "../backends/redact.js";
 import { Errand } from "../index.js";
 import { CliError, stringFlag, type Options, type Values } from "./args.js";
 
@@ -67,7 +67,10 @@ export async function loadApp(modulePath: string): Promise<Errand> {
   } catch (error) {
     throw new CliError(`could not load ${file}: ${(error as Error)?.message ?? String(error)}`, 1, { cause: error });
   }
-  return pickErrand(namespace, file);
+  const errand = pickErrand(namespace, file);
+  // The module may hold its own copy of errand: the CLI's output is redacted by this one.
+  if (typeof errand.database === "string") rememberPassword(errand.database);
+  return errand;
 }
 
 function pickErrand(namespace: Record<string, unknown>, file: string): Errand {

@@ -7,7 +7,7 @@ import type { JobRecord, JobState, WorkerRecord } from "../core/job.js";
 import { JOB_STATES } from "../core/job.js";
 import { consoleLogger, type Logger } from "../core/logger.js";
 import { redactFields } from "../core/redact-fields.js";
-import { redact, redactError } from "../backends/redact.js";
+import { redact, redactError, rememberPassword } from "../backends/redact.js";
 import { Task, type Handler, type TaskDefinition, type TaskHost, type TaskOptions } from "../task/define.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "../worker/worker.js";
 import { Job } from "./job.js";
@@ -88,8 +88,11 @@ export class Errand {
       process.env.ERRAND_DATABASE_URL ??
       (sharedUrl && /^postgres(ql)?:\/\//.test(sharedUrl) ? sharedUrl : DEFAULT_DATABASE);
     if (typeof this.database !== "string" || this.database === "") {
-      throw new InvalidArgsError(`new Errand(): database must be a connection string such as "sqlite:./errand.db", got ${JSON.stringify(options.database)}.`);
+      // Not echoed: a connection object would spell its password out.
+      const got = this.database === "" ? "an empty string" : typeof this.database;
+      throw new InvalidArgsError(`new Errand(): database must be a connection string such as "sqlite:./errand.db", got ${got}.`);
     }
+    rememberPassword(this.database);
     const durability = options.durability ?? "normal";
     if (durability !== "normal" && durability !== "full") {
       throw new InvalidArgsError(`new Errand(): durability must be "normal" or "full", got ${JSON.stringify(durability)}.`);

@@ -11,7 +11,9 @@ import { freshPostgresDatabase, startPostgresCluster, type Cluster, type FreshDa
 // "@" in the password (unencoded, as people paste them) and one in a ?password= parameter.
 const IN_USERINFO = "pl@nted-Pw1";
 const IN_QUERY = "qu3ry-Pw2";
-const TRACES = ["nted-Pw1", "pl%40nted", "qu3ry-Pw2"];
+const WITH_SPACE = "sp ace-Pw3";
+const UNPARSEABLE = "sl/ash#Pw4";
+const TRACES = ["nted-Pw1", "pl%40nted", "qu3ry-Pw2", "ace-Pw3", "sp%20ace", "ash#Pw4", "sl/ash"];
 
 function assertClean(text: string, where: string): void {
   for (const trace of TRACES) assert.ok(!text.includes(trace), `${where} shows the password (${trace}):\n${text}`);
@@ -85,6 +87,13 @@ describe("a planted database password", () => {
     });
   }
 
+  test("is not echoed when the database option is not a string", () => {
+    assert.throws(
+      () => new Errand({ database: { connectionString: `postgres://postgres:${IN_USERINFO}@h/db`, password: IN_USERINFO } as never }),
+      (error: Error) => (assertClean(`${error.message}\n${error.stack}`, "the error"), /got object/.test(error.message)),
+    );
+  });
+
   test("appears nowhere in the dashboard: start line, pages, a job's error, /metrics", async () => {
     const url = withPasswords(db.url).userinfo;
     const box = sandbox({ database: url });
@@ -119,6 +128,8 @@ describe("a planted database password", () => {
     const cases: [string, () => Promise<string>][] = [
       ["a wrong password", async () => `postgres://postgres:${IN_USERINFO}@127.0.0.1:${cluster.port}/postgres`],
       ["a wrong password in ?password=", async () => `postgres://postgres@127.0.0.1:${cluster.port}/postgres?password=${IN_QUERY}`],
+      ["a wrong password holding a space", async () => `postgres://postgres:${WITH_SPACE}@127.0.0.1:${cluster.port}/postgres`],
+      ["a password that makes the URL unparseable", async () => `postgres://postgres:${UNPARSEABLE}@127.0.0.1:${cluster.port}/postgres`],
       ["a database that does not exist", async () => `postgres://postgres:${IN_USERINFO}@127.0.0.1:5432/errand_no_such_database`],
       ["a port nothing listens on", async () => `postgres://postgres:${IN_USERINFO}@127.0.0.1:${await freePort()}/postgres`],
       ["a URL errand cannot open", async () => `mysql://root:${IN_USERINFO}@127.0.0.1/app`],
@@ -145,12 +156,18 @@ describe("a planted database password", () => {
         assert.equal(ran.code, 1, output(ran));
         assert.match(ran.stderr, /postgres:\/\/|mysql:\/\//, output(ran));
         assertClean(ran.stdout + ran.stderr, `errand status (${what})`);
+        const app = await runCli(["status", "--app", TASKS], { ...process.env, ERRAND_DATABASE_URL: url, ERRAND_DEBUG: "1" });
+        assert.equal(app.code, 1, output(app));
+        assertClean(app.stdout + app.stderr, `errand status --app (${what})`);
       });
     }
 
     test("the right password still connects (the cluster does check it)", async () => {
       const errand = new Errand({ database: cluster.url, logger: capture() });
       await errand.migrate();
+      const spaced = new Errand({ database: `postgres://postgres:${WITH_SPACE}@127.0.0.1:${cluster.port}/postgres`, logger: capture() });
+      await assert.rejects(spaced.migrate(), /password authentication failed/, "the space reaches the server: a real wrong password");
+      await spaced.close();
       assert.deepEqual((await errand.status()).counts, []);
       await errand.close();
     });

@@ -5,7 +5,7 @@ import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
 import type { JobRecord, JobState, WorkerRecord } from "../core/job.js";
 import { JOB_STATES } from "../core/job.js";
-import { consoleLogger, type Logger } from "../core/logger.js";
+import { consoleLogger, redactingLogger, type Logger } from "../core/logger.js";
 import { redactFields } from "../core/redact-fields.js";
 import { redact, redactError, rememberPassword } from "../backends/redact.js";
 import { Task, type Handler, type TaskDefinition, type TaskHost, type TaskOptions } from "../task/define.js";
@@ -105,7 +105,7 @@ export class Errand {
     if (this.sqlite.shareFile !== undefined && typeof this.sqlite.shareFile !== "boolean") {
       throw new InvalidArgsError(`new Errand(): sqlite.shareFile must be true or false, got ${JSON.stringify(this.sqlite.shareFile)}.`);
     }
-    this.logger = options.logger ?? consoleLogger();
+    this.logger = options.logger ? redactingLogger(options.logger) : consoleLogger();
     this.retentionMs = toMs(options.retention ?? "3d", "new Errand() retention");
     if (options.redact !== undefined && (!Array.isArray(options.redact) || !options.redact.every((f) => typeof f === "string" && f !== ""))) {
       throw new InvalidArgsError(`new Errand(): redact must be a list of field names, such as ["password", "token"], got ${JSON.stringify(options.redact)}.`);

@@ -23,4 +23,20 @@ export function consoleLogger(level: string = process.env.ERRAND_LOG_LEVEL ?? "i
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
+/**
+ * `logger` with database passwords hidden from what errand hands it: a job's error or a driver's message may quote
+ * a connection string. String fields are redacted too (one level: errand's fields are flat).
+ */
+export function redactingLogger(logger: Logger): Logger {
+  const fields = (f: Record<string, unknown> | undefined) => {
+    if (f === undefined) return undefined;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(f)) out[k] = typeof v === "string" ? redact(v) : v;
+    return out;
+  };
+  const at = (lvl: "debug" | "info" | "warn" | "error") => (message: string, f?: Record<string, unknown>) =>
+    f === undefined ? logger[lvl](redact(message)) : logger[lvl](redact(message), fields(f));
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -87,6 +87,25 @@ describe("a planted database password", () => {
     });
   }
 
+  test("is hidden from a logger of the user's own, in messages and fields", async () => {
+    const logger = capture();
+    const errand = new Errand({ database: "memory:", logger });
+    const url = `postgres://postgres:${IN_USERINFO}@db.internal/app`;
+    const flaky = errand.task("flaky", (_: object, ctx) => {
+      ctx.log.info(`connecting to ${url}`, { url });
+      throw new Error(`could not reach ${url}`);
+    }, { maxAttempts: 2, backoff: () => 0 });
+    const job = await flaky.enqueue({});
+    await errand.work();
+    await assert.rejects(job.result({ timeout: "10s" }));
+    await errand.close();
+    const lines = logger.lines.join("\n");
+    assert.match(lines, /attempt 1 failed, retrying in .*could not reach postgres:\/\/postgres:\*\*\*@db\.internal/, lines);
+    assert.match(lines, /failed for good/, lines);
+    assert.match(lines, /connecting to postgres:\/\/postgres:\*\*\*@db\.internal\/app \{"url":"postgres:\/\/postgres:\*\*\*@db/, lines);
+    assertClean(lines, "the user's logger");
+  });
+
   test("is not echoed when the database option is not a string", () => {
     assert.throws(
       () => new Errand({ database: { connectionString: `postgres://postgres:${IN_USERINFO}@h/db`, password: IN_USERINFO } as never }),

@@ -11,9 +11,12 @@ const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^\s/?#:"'`<>]*):[^\s"'`<>]*@/gi;
 /** `?password=...` / `&sslpassword=...` in a URL's query, and `password=...` in a key=value connection string. */
 const PARAMETER = /(\b(?:ssl)?pass(?:word)?=)[^\s&#"'`<>]*/gi;
 
-/** Passwords of the URLs this process was given, as given and as decoded, for those no pattern can find. */
+/** Passwords of the URLs this process was given that the patterns cannot find, as given and as decoded. */
 const known = new Set<string>();
-/** Shorter ones would hide every occurrence of a common string; the patterns still find them in URLs. */
+/** What ends a password for the patterns. Only passwords holding one are remembered: any other is found by the
+ * patterns, and hiding every occurrence of a plain one ("postgres") would also hide the user and the scheme. */
+const BEYOND_PATTERNS = /[\s"'`<>]/;
+/** Shorter ones would hide every occurrence of a common string. */
 const MIN_KNOWN_LENGTH = 4;
 
 /**
@@ -35,9 +38,9 @@ export function rememberPassword(url: string): void {
     if (userinfo) found.push(userinfo[1]!);
   }
   for (const secret of found) {
-    for (const form of [secret, safeDecode(secret), encodeURIComponent(safeDecode(secret))]) {
-      if (form.length >= MIN_KNOWN_LENGTH) known.add(form);
-    }
+    const forms = [secret, safeDecode(secret)];
+    if (!forms.some((f) => BEYOND_PATTERNS.test(f))) continue;
+    for (const form of forms) if (form.length >= MIN_KNOWN_LENGTH) known.add(form);
   }
 }
 

@@ -12,7 +12,7 @@ export function note(text: string): void {
   process.stderr.write(redact(`errand: ${text}\n`));
 }
 
-/** Errors and warnings on stderr, as they are. */
+/** Error text on stderr, without a prefix. */
 export function printError(text: string): void {
   process.stderr.write(redact(text));
 }

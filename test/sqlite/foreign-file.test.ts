@@ -65,7 +65,7 @@ describe("another application's SQLite file", () => {
     const before = snapshot(file);
     for (const error of await refusals(new Errand({ database: `sqlite:${file}`, logger: silentLogger, sqlite: { shareFile: true } }))) {
       assert.equal(error.code, "ERRAND_NOT_ERRAND_DB");
-      assert.match(error.message, /belongs to another application \(user_version 7, tables users, users_email, none of errand's\); errand changed nothing/);
+      assert.match(error.message, /belongs to another application \(user_version 7, holding users, users_email, none of errand's\); errand changed nothing/);
     }
     assert.deepEqual(snapshot(file), before);
   });

@@ -503,7 +503,7 @@ function refuseForeignFile(db: Database.Database, file: string, shareFile: boole
     // errand keeps its schema version in user_version: a file whose owner uses it cannot be shared.
     throw new ErrandError(
       "ERRAND_NOT_ERRAND_DB",
-      `SQLite database ${file} belongs to another application (user_version ${version}${names.length > 0 ? `, tables ${shown}` : ""}, ` +
+      `SQLite database ${file} belongs to another application (user_version ${version}${names.length > 0 ? `, holding ${shown}` : ""}, ` +
         `none of errand's); errand changed nothing in it. Give errand its own file, e.g. database: "sqlite:./errand.db".`,
     );
   }

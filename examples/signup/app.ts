@@ -15,6 +15,9 @@ import { emailsPage, esc, imagesPage, layout, signupPage, welcomePage } from "./
 /** Two signups with one address at the same moment: the second meets the UNIQUE constraint. */
 const isDuplicate = (error: unknown) => (error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE";
 
+/** Largest signup form body accepted. */
+const FORM_LIMIT_BYTES = 10 * 1024;
+
 const IMAGE_FORMATS = new Set(["jpeg", "png", "webp", "gif", "avif", "tiff"]);
 
 /** Handler times per route, for the evidence bench (GET /stats, DELETE /stats). */
@@ -45,7 +48,8 @@ export function createApp(users: Users, mail: MailServer) {
     res.type("html").send(signupPage({ name: "", email: "" }, null, await warning()));
   });
 
-  const form = express.urlencoded({ extended: false, limit: "10kb" });
+  // A name and an email address: a signup form is a few hundred bytes, whatever the upload limit.
+  const form = express.urlencoded({ extended: false, limit: FORM_LIMIT_BYTES });
 
   app.post("/signup/errand", form, async (req, res) => {
     const started = performance.now();
@@ -53,20 +57,19 @@ export function createApp(users: Users, mail: MailServer) {
     if (!input.ok) return finish(res, "errand", started, 400, signupPage(input, input.error, null));
     if (users.exists(input.email)) return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
     // The user and the job commit together, or neither does.
-    let enqueued!: ReturnType<typeof welcomeEmail.enqueue>;
     let user: User;
+    let jobId: string;
     try {
-      user = users.db.transaction(() => {
+      [user, jobId] = users.db.transaction(() => {
         const user = users.insert(input.name, input.email, "errand");
-        enqueued = welcomeEmail.enqueue({ userId: user.id, name: user.name, email: user.email }, { tx: users.db });
-        return user;
+        const job = welcomeEmail.enqueueSync({ userId: user.id, name: user.name, email: user.email }, { tx: users.db });
+        return [user, job.id] as const;
       })();
     } catch (error) {
       if (!isDuplicate(error)) throw error;
       return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
     }
-    const job = await enqueued;
-    finish(res, "errand", started, 200, welcomePage("errand", user, `the welcome email is job ${job.id}, sent by a worker in a moment.`));
+    finish(res, "errand", started, 200, welcomePage("errand", user, `the welcome email is job ${jobId}, sent by a worker in a moment.`));
   });
 
   app.post("/signup/blocking", form, async (req, res) => {
@@ -142,6 +145,10 @@ export function createApp(users: Users, mail: MailServer) {
 
   app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
+    if (error.type === "entity.too.large" && req.path.startsWith("/signup/")) {
+      const page = signupPage({ name: "", email: "" }, `The form sent is larger than ${FORM_LIMIT_BYTES / 1024} KB; a name and an email address take far less. Nobody was signed up.`, null);
+      return res.status(413).type("html").send(page);
+    }
     if (error.type === "entity.too.large") {
       return res.status(400).json({ error: `That file is larger than ${Math.round(config.maxUploadBytes / 1024 / 1024)} MiB. Nothing was queued.` });
     }

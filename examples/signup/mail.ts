@@ -26,7 +26,8 @@ function transporter(): Transporter {
 export async function sendWelcomeEmail(welcome: Welcome): Promise<string> {
   const info = await transporter().sendMail({
     from: "Errand Demo <hello@signup.example>",
-    to: `${welcome.name} <${welcome.email}>`,
+    // The address object: nodemailer quotes or encodes the name, so no name can add a recipient or break the header.
+    to: { name: welcome.name, address: welcome.email },
     subject: `Welcome, ${welcome.name}!`,
     text: `Hi ${welcome.name},\n\nthanks for signing up (user #${welcome.userId}).\n`,
     headers: { "X-Signup-User": String(welcome.userId) },

@@ -6,6 +6,8 @@ import { SMTPServer } from "smtp-server";
 
 export interface ReceivedMail {
   to: string;
+  /** The envelope's recipients (RCPT TO): where the server was asked to deliver it. */
+  recipients: string[];
   subject: string;
   /** From the X-Signup-User header the app sets, to match a mail with its signup. */
   userId: number | null;
@@ -43,7 +45,7 @@ export async function startMailServer(options: { port: number; delayMs: number; 
     disabledCommands: ["STARTTLS", "AUTH"],
     banner: "errand demo mail server",
     logger: false,
-    onData(stream, _session, callback) {
+    onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("end", () => {
@@ -57,6 +59,7 @@ export async function startMailServer(options: { port: number; delayMs: number; 
           const user = Number(header(head, "X-Signup-User"));
           const mail: ReceivedMail = {
             to: header(head, "To"),
+            recipients: session.envelope.rcptTo.map((r) => r.address),
             subject: header(head, "Subject"),
             userId: Number.isInteger(user) && user > 0 ? user : null,
             receivedAt: Date.now(),

@@ -12,7 +12,8 @@ export const thumbnailsDir = join(config.dataDir, "thumbnails");
 mkdirSync(uploadsDir, { recursive: true });
 mkdirSync(thumbnailsDir, { recursive: true });
 
-export const errand = new Errand({ database: `sqlite:${databaseFile()}` });
+// The users table lives in this file too, so that a signup and its email job commit together: shared on purpose.
+export const errand = new Errand({ database: `sqlite:${databaseFile()}`, sqlite: { shareFile: true } });
 
 export const welcomeEmail = errand.task(
   "send-welcome-email",

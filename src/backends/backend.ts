@@ -135,6 +135,8 @@ export interface Backend {
    * back with the user's own writes.
    */
   enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]>;
+  /** SQLite only: enqueue() in the user's synchronous better-sqlite3 transaction, answered before it returns. */
+  enqueueSync?(jobs: readonly NewJob[], tx: object): EnqueueResult[];
   claim(params: ClaimParams): Promise<ClaimResult>;
   /** Writes finished attempts; returns the ids whose lease was no longer held (their outcome was dropped). */
   complete(outcomes: readonly Outcome[], now: number): Promise<string[]>;

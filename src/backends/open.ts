@@ -10,7 +10,17 @@ export const DEFAULT_DATABASE = "sqlite:./errand.db";
 export interface OpenOptions {
   durability: "normal" | "full";
   postgres: Partial<Pick<PostgresOptions, "schema" | "poolSize" | "ssl" | "listen">>;
+  sqlite?: { shareFile?: boolean };
   logger: Logger;
+}
+
+/** The SQLite file a database URL names (":memory:" for an in-memory one), or null when it is not SQLite. */
+export function sqliteFile(url: string): string | null {
+  if (url === "memory:" || url === "sqlite::memory:") return ":memory:";
+  const sqlite = /^sqlite:(?:\/\/)?(.+)$/.exec(url);
+  if (sqlite) return sqlite[1]!;
+  if (/\.(db|sqlite3?)$/.test(url) && !url.includes("://")) return url;
+  return null;
 }
 
 /**
@@ -18,10 +28,8 @@ export interface OpenOptions {
  * in-memory database, for tests).
  */
 export function openBackend(url: string, options: OpenOptions): Backend {
-  if (url === "memory:" || url === "sqlite::memory:") return new SqliteBackend({ file: ":memory:", durability: options.durability });
-  const sqlite = /^sqlite:(?:\/\/)?(.+)$/.exec(url);
-  if (sqlite) return new SqliteBackend({ file: sqlite[1]!, durability: options.durability });
-  if (/\.(db|sqlite3?)$/.test(url) && !url.includes("://")) return new SqliteBackend({ file: url, durability: options.durability });
+  const file = sqliteFile(url);
+  if (file !== null) return new SqliteBackend({ file, durability: options.durability, shareFile: options.sqlite?.shareFile === true });
   if (/^postgres(ql)?:\/\//.test(url)) {
     return new PostgresBackend({
       url,

@@ -59,8 +59,9 @@ export { nearest };
  * Parses a command's arguments. Unknown flags and misused ones become UsageErrors worded for people, with the
  * nearest valid flag; parseArgs' own messages talk about its API rather than about errand.
  */
-export function parseCommandArgs(command: Command, argv: string[]): Parsed {
+export function parseCommandArgs(command: Command, given: string[]): Parsed {
   const options: Options = { help: { type: "boolean", short: "h" }, ...command.options };
+  const argv = joinNegativeValues(given, options);
   const where = `errand ${command.name}`;
   const flags = Object.keys(options).map((o) => `--${o}`);
   const loose = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
@@ -80,7 +81,10 @@ export function parseCommandArgs(command: Command, argv: string[]): Parsed {
     if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
       const flag = /'(-[^' ]+)/.exec((error as Error).message)?.[1] ?? "an option";
       const isBoolean = options[flag.replace(/^-+/, "")]?.type === "boolean";
-      throw new UsageError(isBoolean ? `${where}: ${flag} takes no value.` : `${where}: ${flag} needs a value.`);
+      if (isBoolean) throw new UsageError(`${where}: ${flag} takes no value.`);
+      const next = argv[argv.indexOf(flag) + 1];
+      const dashed = next !== undefined && next.startsWith("-") ? ` (${next} reads as an option; to give a value starting with a dash, write ${flag}=${next})` : "";
+      throw new UsageError(`${where}: ${flag} needs a value${dashed}.`);
     }
     throw new UsageError(`${where}: ${(error as Error).message}`);
   }
@@ -94,6 +98,32 @@ export function parseCommandArgs(command: Command, argv: string[]): Parsed {
     throw new UsageError(`${where}: missing <${required[parsed.positionals.length]}>. See: ${where} --help`);
   }
   return { values: parsed.values as Values, positionals: parsed.positionals };
+}
+
+/**
+ * `--limit -3` is a value that is wrong, not a missing one: a string option followed by a negative number takes it,
+ * so that the option's own check names the bad value.
+ */
+function joinNegativeValues(argv: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const name = /^--([^=]+)$/.exec(arg)?.[1];
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** A job id as given on the command line: digits, as `errand jobs` lists them. */
+export function jobIdArg(raw: string, command: string): string {
+  if (/^\d+$/.test(raw)) return raw;
+  throw new UsageError(`errand ${command}: a job id is a number, as listed by errand jobs; got ${JSON.stringify(raw)}. See: errand ${command} --help`);
 }
 
 export function stringFlag(values: Values, name: string): string | undefined {

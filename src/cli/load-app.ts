@@ -1,6 +1,8 @@
 import { existsSync, statSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { sqliteFile } from "../backends/open.js";
+import { redact, rememberPassword } from "../backends/redact.js";
 import { Errand } from "../index.js";
 import { CliError, stringFlag, type Options, type Values } from "./args.js";
 
@@ -65,7 +67,10 @@ export async function loadApp(modulePath: string): Promise<Errand> {
   } catch (error) {
     throw new CliError(`could not load ${file}: ${(error as Error)?.message ?? String(error)}`, 1, { cause: error });
   }
-  return pickErrand(namespace, file);
+  const errand = pickErrand(namespace, file);
+  // The module may hold its own copy of errand: the CLI's output is redacted by this one.
+  if (typeof errand.database === "string") rememberPassword(errand.database);
+  return errand;
 }
 
 function pickErrand(namespace: Record<string, unknown>, file: string): Errand {
@@ -101,6 +106,14 @@ function errandsIn(exports: Record<string, unknown>): Map<Errand, string[]> {
   return found;
 }
 
+/** Where the command's database comes from, in the words of a message. */
+function source(values: Values): string {
+  if (stringFlag(values, "app") !== undefined) return `the Errand exported by ${stringFlag(values, "app")}`;
+  if (stringFlag(values, "database") !== undefined) return "--database";
+  if (process.env.ERRAND_DATABASE_URL !== undefined) return "ERRAND_DATABASE_URL";
+  return "the default when none of --app, --database and ERRAND_DATABASE_URL is given";
+}
+
 /** The Errand a command works on: from --app, --database, ERRAND_DATABASE_URL, or the default file. */
 export async function openErrand(values: Values): Promise<Errand> {
   const app = stringFlag(values, "app");
@@ -109,12 +122,27 @@ export async function openErrand(values: Values): Promise<Errand> {
   return new Errand({ database });
 }
 
-/** Runs `fn` on the command's Errand and closes it afterwards, whatever happens. */
-export async function withErrand<T>(values: Values, fn: (errand: Errand) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` on the command's Errand and closes it afterwards, whatever happens. With `existing`, a SQLite file that
+ * does not exist is refused rather than created: a command run in the wrong directory would otherwise answer
+ * "no jobs" from a new, empty database.
+ */
+export async function withErrand<T>(values: Values, fn: (errand: Errand) => Promise<T>, options: { existing?: string } = {}): Promise<T> {
   const errand = await openErrand(values);
   try {
+    if (options.existing !== undefined) refuseMissing(errand.database, values, options.existing);
     return await fn(errand);
   } finally {
     await errand.close();
   }
+}
+
+function refuseMissing(database: string, values: Values, command: string): void {
+  const file = sqliteFile(database);
+  if (file === null || file === ":memory:" || existsSync(file)) return;
+  throw new CliError(
+    `errand ${command}: there is no database at ${resolve(file)} (${redact(database)}, from ${source(values)}); nothing was created. ` +
+      `Point errand at your database with --database sqlite:/path/to/errand.db, ERRAND_DATABASE_URL, or --app ./tasks.ts ` +
+      `(the module that creates your Errand), or run it from the directory that holds the file.`,
+  );
 }

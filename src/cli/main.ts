@@ -9,7 +9,8 @@ import { retry } from "./commands/retry.js";
 import { show } from "./commands/show.js";
 import { status } from "./commands/status.js";
 import { worker } from "./commands/worker.js";
-import { flushOutput, print } from "./output.js";
+import { redactError } from "../backends/redact.js";
+import { flushOutput, print, printError } from "./output.js";
 
 const COMMANDS: readonly Command[] = [worker, status, jobs, show, retry, cancel, dashboard, migrate];
 
@@ -26,7 +27,7 @@ Run errand <command> --help for a command's options.
 
 Exit codes:
   0    success
-  1    error (database unavailable, module failed to load, ...)
+  1    error (database unavailable or not found, module failed to load, ...)
   2    wrong command line (unknown command or option, bad value)
   3    errand status found warnings
   4    no such job, or a job not in a state the command accepts
@@ -71,17 +72,18 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function report(error: unknown): number {
+  redactError(error);
   const isDebug = process.env.ERRAND_DEBUG === "1";
   if (error instanceof CliError || isErrandError(error)) {
     // Usage errors already name their command ("errand jobs: ..."); the rest get the program's name.
-    process.stderr.write(error.message.startsWith("errand ") ? `${error.message}\n` : `errand: ${error.message}\n`);
-    if (isDebug) process.stderr.write(`${error.stack ?? ""}\n${causeOf(error)}`);
+    printError(error.message.startsWith("errand ") ? `${error.message}\n` : `errand: ${error.message}\n`);
+    if (isDebug) printError(`${error.stack ?? ""}\n${causeOf(error)}`);
     return error instanceof CliError ? error.exitCode : EXIT.error;
   }
   // Anything else is unexpected: a bug here or in the user's code, so the stack is worth showing.
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  process.stderr.write(`errand: unexpected error: ${isDebug ? stack : error instanceof Error ? error.message : stack}\n`);
-  if (!isDebug) process.stderr.write("errand: run again with ERRAND_DEBUG=1 to see the stack.\n");
+  printError(`errand: unexpected error: ${isDebug ? stack : error instanceof Error ? error.message : stack}\n`);
+  if (!isDebug) printError("errand: run again with ERRAND_DEBUG=1 to see the stack.\n");
   return EXIT.error;
 }
 

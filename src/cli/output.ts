@@ -1,15 +1,25 @@
+import { redact } from "../backends/redact.js";
+
+// Everything the CLI writes goes through these, and through redact(): a database URL, a job's error or a driver's
+// message may hold a password.
+
 /** Results go to stdout; progress, notes and errors to stderr, so `--json` output stays parseable. */
 export function print(text = ""): void {
-  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  process.stdout.write(redact(text.endsWith("\n") ? text : `${text}\n`));
 }
 
 export function note(text: string): void {
-  process.stderr.write(`errand: ${text}\n`);
+  process.stderr.write(redact(`errand: ${text}\n`));
+}
+
+/** Error text on stderr, without a prefix. */
+export function printError(text: string): void {
+  process.stderr.write(redact(text));
 }
 
 /** One JSON document on stdout. Dates become ISO strings. */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(redact(`${JSON.stringify(value, null, 2)}\n`));
 }
 
 /** Resolves once everything written so far has been handed to the OS, so exiting right after loses nothing. */

@@ -5,8 +5,9 @@ import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
 import type { JobRecord, JobState, WorkerRecord } from "../core/job.js";
 import { JOB_STATES } from "../core/job.js";
-import { consoleLogger, type Logger } from "../core/logger.js";
+import { consoleLogger, redactingLogger, type Logger } from "../core/logger.js";
 import { redactFields } from "../core/redact-fields.js";
+import { redact, redactError, rememberPassword } from "../backends/redact.js";
 import { Task, type Handler, type TaskDefinition, type TaskHost, type TaskOptions } from "../task/define.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "../worker/worker.js";
 import { Job } from "./job.js";
@@ -31,6 +32,12 @@ export interface ErrandOptions {
    */
   postgres?: { schema?: string; poolSize?: number; ssl?: PostgresSsl; listen?: boolean };
   /**
+   * SQLite only. errand refuses a file that already holds another application's tables, and changes nothing in
+   * it; shareFile: true accepts one on purpose, e.g. your own tables beside the jobs, so that your better-sqlite3
+   * transactions can enqueue (`{ tx: db }`).
+   */
+  sqlite?: { shareFile?: boolean };
+  /**
    * Names of args fields (passwords, tokens) to hide wherever errand shows args: the dashboard, the CLI, logs.
    * Matched at any depth, case-insensitively. The job still runs with the real values.
    */
@@ -39,7 +46,7 @@ export interface ErrandOptions {
 
 type PostgresSsl = boolean | { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string };
 
-const ERRAND_OPTIONS = ["database", "durability", "logger", "retention", "maxPayloadBytes", "migrate", "clock", "postgres", "redact"] as const;
+const ERRAND_OPTIONS = ["database", "durability", "logger", "retention", "maxPayloadBytes", "migrate", "clock", "postgres", "sqlite", "redact"] as const;
 
 export interface Status {
   counts: Counts[];
@@ -65,6 +72,7 @@ export class Errand {
   private serverOffsetMs = 0;
   private clockTimer: NodeJS.Timeout | null = null;
   private readonly postgres: NonNullable<ErrandOptions["postgres"]>;
+  private readonly sqlite: NonNullable<ErrandOptions["sqlite"]>;
   private readonly autoMigrate: boolean;
   private readonly registry = new Map<string, TaskDefinition>();
   private opened: Promise<Backend> | null = null;
@@ -80,8 +88,11 @@ export class Errand {
       process.env.ERRAND_DATABASE_URL ??
       (sharedUrl && /^postgres(ql)?:\/\//.test(sharedUrl) ? sharedUrl : DEFAULT_DATABASE);
     if (typeof this.database !== "string" || this.database === "") {
-      throw new InvalidArgsError(`new Errand(): database must be a connection string such as "sqlite:./errand.db", got ${JSON.stringify(options.database)}.`);
+      // Not echoed: a connection object would spell its password out.
+      const got = this.database === "" ? "an empty string" : typeof this.database;
+      throw new InvalidArgsError(`new Errand(): database must be a connection string such as "sqlite:./errand.db", got ${got}.`);
     }
+    rememberPassword(this.database);
     const durability = options.durability ?? "normal";
     if (durability !== "normal" && durability !== "full") {
       throw new InvalidArgsError(`new Errand(): durability must be "normal" or "full", got ${JSON.stringify(durability)}.`);
@@ -89,7 +100,12 @@ export class Errand {
     this.durability = durability;
     this.postgres = options.postgres ?? {};
     checkOptionNames("new Errand() postgres", this.postgres, ["schema", "poolSize", "ssl", "listen"]);
-    this.logger = options.logger ?? consoleLogger();
+    this.sqlite = options.sqlite ?? {};
+    checkOptionNames("new Errand() sqlite", this.sqlite, ["shareFile"]);
+    if (this.sqlite.shareFile !== undefined && typeof this.sqlite.shareFile !== "boolean") {
+      throw new InvalidArgsError(`new Errand(): sqlite.shareFile must be true or false, got ${JSON.stringify(this.sqlite.shareFile)}.`);
+    }
+    this.logger = options.logger ? redactingLogger(options.logger) : consoleLogger();
     this.retentionMs = toMs(options.retention ?? "3d", "new Errand() retention");
     if (options.redact !== undefined && (!Array.isArray(options.redact) || !options.redact.every((f) => typeof f === "string" && f !== ""))) {
       throw new InvalidArgsError(`new Errand(): redact must be a list of field names, such as ["password", "token"], got ${JSON.stringify(options.redact)}.`);
@@ -290,7 +306,7 @@ export class Errand {
   backend(options: { migrate?: boolean } = {}): Promise<Backend> {
     if (this.openedBackend) return Promise.resolve(this.openedBackend);
     this.opened ??= (async () => {
-      const backend = openBackend(this.database, { durability: this.durability, postgres: this.postgres, logger: this.logger });
+      const backend = openBackend(this.database, { durability: this.durability, postgres: this.postgres, sqlite: this.sqlite, logger: this.logger });
       try {
         if (options.migrate ?? this.autoMigrate) await backend.migrate();
       } catch (error) {
@@ -306,7 +322,11 @@ export class Errand {
       return backend;
     })().catch((error: unknown) => {
       this.opened = null;
-      throw error instanceof ErrandError ? error : new ErrandError("ERRAND_BACKEND_UNAVAILABLE", `Cannot open database ${this.database}: ${(error as Error).message}`, { cause: error });
+      // The driver's error may quote the URL (and is kept as the cause): the password goes from both.
+      redactError(error);
+      throw error instanceof ErrandError
+        ? error
+        : new ErrandError("ERRAND_BACKEND_UNAVAILABLE", `Cannot open database ${redact(this.database)}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     });
     return this.opened;
   }

@@ -1,3 +1,5 @@
+import { redact } from "../backends/redact.js";
+
 /** What errand logs through. pino, winston and console-like objects fit it. */
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -15,8 +17,25 @@ export function consoleLogger(level: string = process.env.ERRAND_LOG_LEVEL ?? "i
   const at = (lvl: Exclude<Level, "silent">) => (message: string, fields?: Record<string, unknown>) => {
     if (LEVELS.indexOf(lvl) < min) return;
     const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : "";
-    process.stderr.write(`errand ${lvl}: ${message}${extra}\n`);
+    // A job's error or a driver's message may quote a connection string.
+    process.stderr.write(redact(`errand ${lvl}: ${message}${extra}\n`));
   };
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+/**
+ * `logger` with database passwords hidden from what errand hands it: a job's error or a driver's message may quote
+ * a connection string. String fields are redacted too (one level: errand's fields are flat).
+ */
+export function redactingLogger(logger: Logger): Logger {
+  const fields = (f: Record<string, unknown> | undefined) => {
+    if (f === undefined) return undefined;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(f)) out[k] = typeof v === "string" ? redact(v) : v;
+    return out;
+  };
+  const at = (lvl: "debug" | "info" | "warn" | "error") => (message: string, f?: Record<string, unknown>) =>
+    f === undefined ? logger[lvl](redact(message)) : logger[lvl](redact(message), fields(f));
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 

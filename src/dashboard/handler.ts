@@ -8,6 +8,7 @@ import type { Html } from "./html.js";
 import { createMetrics } from "./metrics.js";
 import { listShown } from "./search.js";
 import { InvalidArgsError } from "../core/errors.js";
+import { redact } from "../backends/redact.js";
 import { authorize, hasAuth, isLoopbackAddress, isLoopbackHost, newCsrfToken, refuseAction, SECURITY_HEADERS, weakAuth, type DashboardAuth } from "./security.js";
 import { jobDetail, jobList, jobLive, layout, message, overview, overviewLive, type ListFilter, type Page } from "./views.js";
 
@@ -49,7 +50,8 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 
 function send(res: ServerResponse, status: number, type: string, body: string | Html, extra: Record<string, string> = {}): void {
   res.writeHead(status, { ...SECURITY_HEADERS, "Content-Type": type, ...extra });
-  res.end(String(body));
+  // Pages and metrics show jobs' errors, which may quote a connection string; the static assets hold none.
+  res.end(type.startsWith("text/html") || type.startsWith("text/plain") ? redact(String(body)) : String(body));
 }
 
 const HTML = "text/html; charset=utf-8";
@@ -88,7 +90,8 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
   return async function handle(req, res) {
     // Express strips its mount path from req.url and keeps the full one in originalUrl.
     const full = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
-    const url = new URL(full, "http://dashboard.invalid");
+    // Appended, not resolved: "//" or "//host/x" would parse as a host (or throw) and end the process.
+    const url = new URL(`http://dashboard.invalid${full.startsWith("/") ? "" : "/"}${full}`);
     if (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return send(res, 404, "text/plain", "not found\n");
     // No auth given: nothing but this machine may reach it, whatever interface the server listens on.
     if (open && !isLoopbackAddress(req.socket.remoteAddress)) {
@@ -127,7 +130,7 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
       return send(res, 404, HTML, message(page, "Not found", `Nothing at ${path}.`));
     } catch (error) {
       const status = (error as { status?: number }).status ?? 500;
-      if (status === 500) console.error(`errand dashboard: ${req.method} ${path}: ${(error as Error).stack}`);
+      if (status === 500) console.error(redact(`errand dashboard: ${req.method} ${path}: ${(error as Error)?.stack ?? String(error)}`));
       if (!res.headersSent) send(res, status, HTML, message(page, "Error", status === 500 ? "Something went wrong; see the server's log." : (error as Error).message));
     }
   };

@@ -32,7 +32,10 @@ export interface EnqueueOptions {
   runAt?: Date;
   priority?: number;
   queue?: string;
-  /** While a job with this key is ready or running, enqueue returns that job instead of storing another. */
+  /**
+   * While a job with this key is still to run (scheduled, which includes waiting to retry; ready; or running),
+   * enqueue returns that job instead of storing another. Once it succeeded, failed or was cancelled, the key is free.
+   */
   key?: string;
   maxAttempts?: number;
   /**
@@ -42,6 +45,12 @@ export interface EnqueueOptions {
    * handle, a failed enqueue throws at once instead of rejecting, so that your transaction rolls back with it.
    */
   tx?: object;
+}
+
+/** What enqueueSync() writes through: better-sqlite3's Database (only the parts that tell it apart are named). */
+export interface SqliteHandle {
+  prepare(sql: string): unknown;
+  readonly inTransaction: boolean;
 }
 
 function notNow(where: string): InvalidArgsError {
@@ -131,6 +140,33 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       const [result] = await (backend ?? (await this.host.backend())).enqueue([ready], options?.tx);
       return this.handle(result!);
     })();
+  }
+
+  /**
+   * enqueue() inside a synchronous better-sqlite3 transaction, returning the Job itself rather than a promise, so
+   * that the transaction can return its id: `db.transaction(() => task.enqueueSync(args, { tx: db }).id)()`.
+   * errand must be open already (`await errand.migrate()` at startup) and a schema must validate synchronously.
+   * Anything wrong throws, storing nothing, so that your transaction rolls back with it.
+   */
+  enqueueSync(args: A, options: Omit<EnqueueOptions, "tx"> & { tx: SqliteHandle }): Job<R> {
+    const where = `${this.name}.enqueueSync()`;
+    if (!isSynchronousTx(options?.tx)) {
+      throw new InvalidArgsError(
+        `${where}: tx must be your better-sqlite3 Database, called inside db.transaction(() => ...); got ${options?.tx === undefined ? "none" : typeof options.tx}. ` +
+          `Without a better-sqlite3 transaction, use \`await ${this.name}.enqueue(args)\` (or { tx } for pg and postgres.js). Nothing was stored.`,
+      );
+    }
+    const job = this.schema ? this.prepareChecked(args, options) : this.prepare(args, options);
+    if (job instanceof Promise) {
+      job.catch(() => {});
+      throw notNow(where);
+    }
+    const backend = this.host.openBackend();
+    if (!backend) throw notNow(where);
+    if (!backend.enqueueSync) {
+      throw new InvalidArgsError(`${where}: errand's database is ${backend.kind}, not SQLite; use \`await ${this.name}.enqueue(args, { tx })\` with its transaction. Nothing was stored.`);
+    }
+    return this.handle(backend.enqueueSync([job], options.tx)[0]!);
   }
 
   private handle(result: { id: string; created: boolean }): Job<R> {

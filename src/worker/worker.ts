@@ -69,8 +69,8 @@ export class Worker {
   private stopped: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private backoffMs = 0;
-  /** Totals since start, for logs, tests and the CLI. */
-  readonly stats = { succeeded: 0, failed: 0, lost: 0 };
+  /** Totals since start, for logs, tests and the CLI: jobs that succeeded or failed for good, attempts to retry. */
+  readonly stats = { succeeded: 0, failed: 0, retried: 0, lost: 0 };
 
   constructor(
     private readonly host: WorkerHost,
@@ -191,9 +191,10 @@ export class Worker {
         this.stats.succeeded++;
         this.outcomes.push({ id: exec.job.id, token: exec.job.token, kind: "succeeded", result: settled.result });
       } else {
-        this.stats.failed++;
         const { job } = exec;
         const retryAt = job.attempt < job.maxAttempts ? this.host.now() + exec.retryDelay(job.attempt) : null;
+        if (retryAt === null) this.stats.failed++;
+        else this.stats.retried++;
         if (retryAt === null) this.log.warn(`job ${job.id} (${job.task}) failed for good after ${job.attempt} attempt(s): ${settled.error.message}`);
         else this.log.info(`job ${job.id} (${job.task}) attempt ${job.attempt} failed, retrying in ${formatMs(retryAt - this.host.now())}: ${settled.error.message}`);
         this.outcomes.push({ id: job.id, token: job.token, kind: "failed", error: settled.error, retryAt });

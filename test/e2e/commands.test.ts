@@ -95,7 +95,11 @@ describe("errand jobs, show, cancel and retry", () => {
     assert.equal(cancelled.code, 0, output(cancelled));
     assert.equal(cancelled.stdout, `Job ${later.id} is cancelled.\n`);
     assert.equal(await stateOf(box, later.id), "cancelled");
-    assert.deepEqual(await runJson(["cancel", echo.id], box.env), { id: echo.id, state: "succeeded" });
+    // A finished job cannot be cancelled: exit 4, as errand retry answers for a job it cannot retry.
+    const cancelFinished = await runCli(["cancel", echo.id, "--json"], box.env);
+    assert.equal(cancelFinished.code, 4, output(cancelFinished));
+    assert.equal(cancelFinished.stdout, "");
+    assert.equal(await stateOf(box, echo.id), "succeeded");
     assert.equal(await stateOf(box, echo.id), "succeeded", "a finished job keeps its state");
     const cancelMissing = await runCli(["cancel", "999999"], box.env);
     assert.equal(cancelMissing.code, 4, output(cancelMissing));

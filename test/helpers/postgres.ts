@@ -3,7 +3,7 @@
 // local PostgreSQL binaries on a free port, stopped when the test process exits. Set
 // ERRAND_TEST_POSTGRES_NO_LOCAL=1 to skip the 127.0.0.1:5432 probe (to exercise the throwaway path).
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -78,14 +78,18 @@ async function startThrowawayCluster(): Promise<string> {
 
 export interface Cluster {
   url: string;
+  port: number;
   /** pg_ctl restart -m fast: every connection is cut, as in a real restart. */
   restart(): Promise<void>;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
 
-/** A PostgreSQL cluster of this test process's own, for tests that stop or restart the server. */
-export async function startPostgresCluster(): Promise<Cluster> {
+/**
+ * A PostgreSQL cluster of this test process's own, for tests that stop or restart the server. With `password`,
+ * TCP connections need it (scram-sha-256) and `url` carries it.
+ */
+export async function startPostgresCluster(settings: { password?: string } = {}): Promise<Cluster> {
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), "errand-pg-"));
   chmodSync(dir, 0o777);
@@ -98,7 +102,13 @@ export async function startPostgresCluster(): Promise<Cluster> {
   };
   const options = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir}`;
   const pgCtl = (...args: string[]) => asOwner("pg_ctl", ["-D", data, "-l", join(dir, "log"), "-w", ...args]);
-  asOwner("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync"]);
+  const auth = ["--auth=trust"];
+  if (settings.password !== undefined) {
+    const pwfile = join(dir, "pwfile");
+    writeFileSync(pwfile, `${settings.password}\n`, { mode: 0o644 });
+    auth.splice(0, 1, "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`);
+  }
+  asOwner("initdb", ["-D", data, "-U", "postgres", ...auth, "--no-sync"]);
   pgCtl("start", "-o", options);
   process.on("exit", () => {
     try {
@@ -108,10 +118,12 @@ export async function startPostgresCluster(): Promise<Cluster> {
     }
     rmSync(dir, { recursive: true, force: true });
   });
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const user = settings.password === undefined ? "postgres" : `postgres:${encodeURIComponent(settings.password)}`;
+  const url = `postgres://${user}@127.0.0.1:${port}/postgres`;
   if (!(await answers(url))) throw new Error(`the cluster in ${data} started but does not answer on port ${port}`);
   return {
     url,
+    port,
     restart: async () => pgCtl("restart", "-m", "fast", "-o", options),
     stop: async () => pgCtl("stop", "-m", "fast"),
     start: async () => pgCtl("start", "-o", options),

@@ -20,7 +20,7 @@ import type {
   WorkerInfo,
 } from "../backend.js";
 import { RUN_TIME_BUCKETS } from "../backend.js";
-import { redact } from "../redact.js";
+import { redact, redactError } from "../redact.js";
 import { MIGRATIONS } from "./migrations/index.js";
 import { queries, type Queries } from "./queries.js";
 
@@ -96,13 +96,13 @@ export class PostgresBackend implements Backend {
     if (error instanceof ErrandError) return error;
     const code = String((error as { code?: unknown }).code ?? "");
     if (UNAVAILABLE.test(code) || LOST_CONNECTION.test((error as Error).message ?? "")) {
-      return new BackendUnavailableError(
+      return redactError(new BackendUnavailableError(
         `Cannot reach PostgreSQL at ${this.where()} (${code}: ${(error as Error).message}). ` +
           `Is the server running and the URL right? Nothing was lost: the call can be retried.`,
         { cause: error },
-      );
+      ));
     }
-    return error as Error;
+    return redactError(error as Error);
   }
 
   private async query(sql: string, params: unknown[] = [], db: Db = this.pool): Promise<Row[]> {

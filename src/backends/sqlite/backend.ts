@@ -32,6 +32,8 @@ export interface SqliteOptions {
   file: string;
   /** "normal": survives a process crash, may lose the last commits on power loss. "full": survives both. */
   durability: "normal" | "full";
+  /** Accept a file that holds other tables than errand's (see ErrandOptions.sqlite). */
+  shareFile?: boolean;
 }
 
 type Row = Record<string, unknown>;
@@ -51,7 +53,7 @@ export class SqliteBackend implements Backend {
 
   constructor(options: SqliteOptions) {
     this.file = options.file === ":memory:" ? ":memory:" : resolve(options.file);
-    this.db = openDatabase(this.file, options.durability);
+    this.db = openDatabase(this.file, options.durability, options.shareFile === true);
   }
 
   private stmt(sql: string): Statement {
@@ -118,49 +120,41 @@ export class SqliteBackend implements Backend {
   }
 
   enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
-    // In the user's transaction a failure throws, so that their transaction (synchronous) rolls back with it.
-    let db: Database.Database;
-    try {
-      db = tx === undefined ? this.db : this.userDatabase(tx);
-    } catch (error) {
-      if (isSynchronousTx(tx)) throw error;
-      return Promise.reject(error);
-    }
-    const prepare = tx === undefined ? (sql: string) => this.stmt(sql) : (sql: string) => userStatement(db, sql);
-    const one = (job: NewJob): EnqueueResult => {
-      const state = job.runAt > job.createdAt ? "scheduled" : "ready";
-      if (job.key === null) {
-        const info = prepare(Q.INSERT_JOB).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt);
-        return { id: String(info.lastInsertRowid), created: true };
+    if (tx !== undefined) {
+      // In the user's transaction a failure throws, so that their transaction (synchronous) rolls back with it.
+      if (isSynchronousTx(tx)) return Promise.resolve(this.enqueueSync(jobs, tx));
+      try {
+        return Promise.resolve(this.enqueueSync(jobs, tx));
+      } catch (error) {
+        return Promise.reject(error);
       }
-      const info = prepare(Q.INSERT_JOB_WITH_KEY).run(
-        job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, job.key, job.createdAt,
-      );
-      if (info.changes === 1) return { id: String(info.lastInsertRowid), created: true };
-      const existing = prepare(Q.FIND_BY_KEY).get(job.key) as { id: number };
-      return { id: String(existing.id), created: false };
-    };
+    }
+    const prepare = (sql: string) => this.stmt(sql);
+    const one = (job: NewJob): EnqueueResult => insertJob(prepare, job);
     // A keyed insert reads after a conflict: inside a transaction, so no other process can finish that job between.
-    // In the user's transaction, theirs is the one; a savepoint keeps a batch all-or-none within it.
-    const write =
-      jobs.length === 1 && jobs[0]!.key === null
-        ? () => [one(jobs[0]!)]
-        : tx === undefined
-          ? this.transaction(() => jobs.map(one))
-          : () => db.transaction(() => jobs.map(one))();
+    const write = jobs.length === 1 && jobs[0]!.key === null ? () => [one(jobs[0]!)] : this.transaction(() => jobs.map(one));
     try {
       const results = write();
       this.listeners.emitSoon();
       return Promise.resolve(results);
     } catch (error) {
-      // In the user's transaction a lock wait cannot be retried from here: their transaction decides.
-      if (isSynchronousTx(tx)) throw error;
-      if (tx !== undefined || !isBusy(error)) return Promise.reject(error);
+      if (!isBusy(error)) return Promise.reject(error);
       return retryWhileBusy(this.file, write).then((results) => {
         this.listeners.emitSoon();
         return results;
       });
     }
+  }
+
+  /** Writes in the user's better-sqlite3 transaction, now; a failure throws so that their transaction rolls back. */
+  enqueueSync(jobs: readonly NewJob[], tx: object): EnqueueResult[] {
+    const db = this.userDatabase(tx);
+    const prepare = (sql: string) => userStatement(db, sql);
+    // A savepoint keeps a batch all-or-none within their transaction.
+    const results =
+      jobs.length === 1 && jobs[0]!.key === null ? [insertJob(prepare, jobs[0]!)] : db.transaction(() => jobs.map((j) => insertJob(prepare, j)))();
+    this.listeners.emitSoon();
+    return results;
   }
 
   /** The user's better-sqlite3 handle, checked to be on errand's own file. */
@@ -472,7 +466,7 @@ export class SqliteBackend implements Backend {
   }
 }
 
-function openDatabase(file: string, durability: "normal" | "full"): Database.Database {
+function openDatabase(file: string, durability: "normal" | "full", shareFile: boolean): Database.Database {
   let db: Database.Database | undefined;
   if (file !== ":memory:" && !existsSync(dirname(file))) {
     throw new BackendUnavailableError(
@@ -482,6 +476,8 @@ function openDatabase(file: string, durability: "normal" | "full"): Database.Dat
   }
   try {
     db = new Database(file, { timeout: SYNC_BUSY_TIMEOUT_MS });
+    // Before anything that writes (journal mode, page size): another application's file is left as it was.
+    refuseForeignFile(db, file, shareFile);
     // Only takes effect when the file is created. A one-row commit writes each page it touched (the row's and the
     // claim index's) to the WAL: 2 KiB pages make that cheaper than 4 KiB and cost drains little (measured).
     db.pragma("page_size = 2048");
@@ -496,7 +492,33 @@ function openDatabase(file: string, durability: "normal" | "full"): Database.Dat
   }
 }
 
+/** Throws when the file holds another application's data, unless shared on purpose. */
+function refuseForeignFile(db: Database.Database, file: string, shareFile: boolean): void {
+  if (file === ":memory:") return;
+  const names = db.prepare(Q.SCHEMA_OBJECTS).pluck().all() as string[];
+  if (names.includes("errand_jobs")) return;
+  const version = db.pragma("user_version", { simple: true }) as number;
+  const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? `, and ${names.length - 5} more` : "");
+  if (version !== 0) {
+    // errand keeps its schema version in user_version: a file whose owner uses it cannot be shared.
+    throw new ErrandError(
+      "ERRAND_NOT_ERRAND_DB",
+      `SQLite database ${file} belongs to another application (user_version ${version}${names.length > 0 ? `, holding ${shown}` : ""}, ` +
+        `none of errand's); errand changed nothing in it. Give errand its own file, e.g. database: "sqlite:./errand.db".`,
+    );
+  }
+  if (names.length === 0 || shareFile) return;
+  throw new ErrandError(
+    "ERRAND_NOT_ERRAND_DB",
+    `SQLite database ${file} is not errand's: it holds ${shown}, and none of errand's tables; errand changed nothing in ` +
+      `it. Give errand its own file (database: "sqlite:./errand.db"), or, to keep your own tables and errand's jobs in ` +
+      `one file on purpose (to enqueue in your better-sqlite3 transactions with { tx: db }), pass ` +
+      `sqlite: { shareFile: true } to new Errand().`,
+  );
+}
+
 function explainOpenError(file: string, error: unknown): Error {
+  if (error instanceof ErrandError) return error;
   const code = (error as { code?: string }).code ?? "";
   const dir = dirname(file);
   if (code === "SQLITE_NOTADB") {
@@ -520,6 +542,19 @@ function explainOpenError(file: string, error: unknown): Error {
     });
   }
   return new BackendUnavailableError(`Cannot open SQLite database ${file}: ${(error as Error).message}`, { cause: error });
+}
+
+/** One job's INSERT; with a key, the existing job when one holds it (the caller's transaction makes that atomic). */
+function insertJob(prepare: (sql: string) => Statement, job: NewJob): EnqueueResult {
+  const state = job.runAt > job.createdAt ? "scheduled" : "ready";
+  if (job.key === null) {
+    const info = prepare(Q.INSERT_JOB).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt);
+    return { id: String(info.lastInsertRowid), created: true };
+  }
+  const info = prepare(Q.INSERT_JOB_WITH_KEY).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, job.key, job.createdAt);
+  if (info.changes === 1) return { id: String(info.lastInsertRowid), created: true };
+  const existing = prepare(Q.FIND_BY_KEY).get(job.key) as { id: number };
+  return { id: String(existing.id), created: false };
 }
 
 const userStatements = new WeakMap<Database.Database, Map<string, Statement>>();

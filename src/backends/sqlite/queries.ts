@@ -189,3 +189,7 @@ SELECT minute, sum(succeeded) AS succeeded, sum(failed) AS failed FROM (
   UNION ALL
   SELECT (finished_at / 60000) * 60000, 0, count(*) FROM errand_jobs WHERE state = 'failed' AND finished_at >= :since GROUP BY 1)
 GROUP BY minute ORDER BY minute`;
+
+/** Everything a file holds besides SQLite's own objects: tables, indexes, views, triggers. */
+export const SCHEMA_OBJECTS = /* sql */ `
+  SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type = 'table' DESC, name`;

@@ -1,17 +1,19 @@
-import { CliError, EXIT, isErrandError, type Command } from "../args.js";
+import { CliError, EXIT, isErrandError, jobIdArg, type Command } from "../args.js";
 import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
 import { print, printJson } from "../output.js";
 
 const HELP = `Usage: errand cancel <id> [options]
 
-Cancels a ready or running job and prints its resulting state. A running job's handler sees
-its AbortSignal aborted at its worker's next heartbeat. A job that already finished keeps
-its state.
+Cancels a scheduled, ready or running job and prints its resulting state. A running job's
+handler sees its AbortSignal aborted at its worker's next heartbeat. A job that already
+succeeded or failed keeps its state, and the command exits 4, as errand retry does for a job
+it cannot retry.
 
 ${DATABASE_HELP}
   -h, --help          Show this help
 
-Exit codes: 0 when the job exists (whatever its state now), 4 when there is no job with this id.`;
+Exit codes: 0 when the job is cancelled (also when it already was), 4 when there is no job with
+this id or it had already finished, 2 when the command line is wrong.`;
 
 export const cancel: Command = {
   name: "cancel",
@@ -20,7 +22,7 @@ export const cancel: Command = {
   options: DATABASE_OPTIONS,
   positionals: ["id"],
   async run({ values, positionals }) {
-    const id = positionals[0]!;
+    const id = jobIdArg(positionals[0]!, "cancel");
     return withErrand(values, async (errand) => {
       let state;
       try {
@@ -29,10 +31,10 @@ export const cancel: Command = {
         if (isErrandError(error) && error.code === "ERRAND_JOB_NOT_FOUND") throw new CliError(`there is no job with id ${id}.`, EXIT.notFound);
         throw error;
       }
+      if (state !== "cancelled") throw new CliError(`job ${id} is ${state}, not scheduled, ready or running, so it cannot be cancelled.`, EXIT.notFound);
       if (values.json === true) printJson({ id, state });
-      else if (state === "cancelled") print(`Job ${id} is cancelled.`);
-      else print(`Job ${id} had already finished: it is ${state}, so there was nothing to cancel.`);
+      else print(`Job ${id} is cancelled.`);
       return EXIT.ok;
-    });
+    }, { existing: "cancel" });
   },
 };

@@ -39,7 +39,12 @@ export const dashboard: Command = {
     const host = stringFlag(values, "host") ?? "127.0.0.1";
     const auth: DashboardAuth = {};
     const token = stringFlag(values, "token") ?? process.env.ERRAND_DASHBOARD_TOKEN;
-    if (token !== undefined && token !== "") auth.token = token;
+    // An empty token would protect nothing; starting without auth instead would hide the mistake.
+    if (token !== undefined && token.trim() === "") {
+      const from = stringFlag(values, "token") !== undefined ? "--token" : "ERRAND_DASHBOARD_TOKEN";
+      throw new UsageError(`errand dashboard: ${from} is empty. Give a secret (e.g. $(openssl rand -hex 16)), or leave ${from} out to serve this machine only, without authentication.`);
+    }
+    if (token !== undefined) auth.token = token;
     const basic = stringFlag(values, "basic-auth");
     if (basic !== undefined) {
       const at = basic.indexOf(":");
@@ -58,7 +63,8 @@ export const dashboard: Command = {
       if (isErrandError(error) && error.code === "ERRAND_INVALID") throw new UsageError(`errand dashboard: ${error.message}`);
       throw error;
     }
-    note(`dashboard on ${running.url} (database ${errand.database}${auth.token || auth.username ? ", authentication required" : ""}). Stop it with Ctrl+C.`);
+    const access = auth.token || auth.username ? "authentication required" : "no authentication: this machine only";
+    note(`dashboard on ${running.url} (database ${errand.database}, ${access}). Stop it with Ctrl+C.`);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());
       process.once("SIGTERM", () => resolve());

@@ -77,7 +77,7 @@ export const jobs: Command = {
         print(`\nShowing ${list.length}. Next page: errand jobs ${nextPageArgs(values, list[list.length - 1]!.id)}`);
       }
       return EXIT.ok;
-    });
+    }, { existing: "jobs" });
   },
 };
 

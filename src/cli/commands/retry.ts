@@ -1,5 +1,5 @@
 import type { Errand } from "../../index.js";
-import { CliError, EXIT, intFlag, UsageError, type Command } from "../args.js";
+import { CliError, EXIT, intFlag, jobIdArg, UsageError, type Command } from "../args.js";
 import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
 import { print, printJson } from "../output.js";
 import { ProgressBar } from "../progress.js";
@@ -17,7 +17,8 @@ Options:
 ${DATABASE_HELP}
   -h, --help          Show this help
 
-Exit codes: 0 when retried, 4 when the job does not exist or is neither failed nor cancelled.`;
+Exit codes: 0 when retried (with --failed: also when there was none to retry), 4 when the job does
+not exist or is neither failed nor cancelled, 2 when the command line is wrong.`;
 
 /** Jobs retried per call: small enough that each transaction is short, large enough to be quick. */
 const BATCH = 500;
@@ -29,7 +30,7 @@ export const retry: Command = {
   options: { ...DATABASE_OPTIONS, failed: { type: "boolean" }, limit: { type: "string" } },
   positionals: ["id?"],
   async run({ values, positionals }) {
-    const id = positionals[0];
+    const id = positionals[0] === undefined ? undefined : jobIdArg(positionals[0], "retry");
     const isAllFailed = values.failed === true;
     if (id !== undefined && isAllFailed) throw new UsageError("errand retry: give either a job id or --failed, not both.");
     if (id === undefined && !isAllFailed) throw new UsageError("errand retry: give the id of the job to retry, or --failed to retry every failed job. See: errand retry --help");
@@ -42,7 +43,7 @@ export const retry: Command = {
       if (values.json === true) printJson({ retried: ids.length, ids });
       else print(ids.length === 0 ? "No failed jobs to retry." : `Retried ${ids.length} failed job(s); they are ready to run again.`);
       return EXIT.ok;
-    });
+    }, { existing: "retry" });
   },
 };
 

@@ -1,5 +1,5 @@
 import type { JobRecord } from "../../index.js";
-import { CliError, EXIT, type Command } from "../args.js";
+import { CliError, EXIT, jobIdArg, type Command } from "../args.js";
 import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
 import { formatTimestamp, prettyJson, print, printJson } from "../output.js";
 
@@ -11,7 +11,7 @@ its result, progress and timestamps.
 ${DATABASE_HELP}
   -h, --help          Show this help
 
-Exit codes: 0 when shown, 4 when there is no job with this id.`;
+Exit codes: 0 when shown, 4 when there is no job with this id, 2 when the id is not a number.`;
 
 export const show: Command = {
   name: "show",
@@ -20,7 +20,7 @@ export const show: Command = {
   options: DATABASE_OPTIONS,
   positionals: ["id"],
   async run({ values, positionals }) {
-    const id = positionals[0]!;
+    const id = jobIdArg(positionals[0]!, "show");
     return withErrand(values, async (errand) => {
       const job = await errand.getJob(id);
       if (job === null) throw new CliError(`there is no job with id ${id} (it may have been pruned after its retention period).`, EXIT.notFound);
@@ -29,7 +29,7 @@ export const show: Command = {
       if (values.json === true) printJson(record);
       else print(render(record, errand.now()));
       return EXIT.ok;
-    });
+    }, { existing: "show" });
   },
 };
 

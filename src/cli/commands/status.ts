@@ -29,7 +29,7 @@ export const status: Command = {
       if (values.json === true) printJson({ database: errand.database, ...report });
       else print(render(report, errand.database, errand.now()));
       return report.warnings.length > 0 ? EXIT.warnings : EXIT.ok;
-    });
+    }, { existing: "status" });
   },
 };
 

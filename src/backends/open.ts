@@ -7,9 +7,10 @@ import { SqliteBackend } from "./sqlite/backend.js";
 
 export const DEFAULT_DATABASE = "sqlite:./errand.db";
 
+
 export interface OpenOptions {
   durability: "normal" | "full";
-  postgres: Partial<Pick<PostgresOptions, "schema" | "poolSize" | "ssl" | "listen">>;
+  postgres: Partial<Pick<PostgresOptions, "schema" | "poolSize" | "ssl" | "listen" | "connectTimeoutMs" | "queryTimeoutMs">>;
   logger: Logger;
 }
 
@@ -28,6 +29,8 @@ export function openBackend(url: string, options: OpenOptions): Backend {
       schema: options.postgres.schema ?? "errand",
       poolSize: options.postgres.poolSize ?? 10,
       listen: options.postgres.listen ?? true,
+      ...(options.postgres.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.postgres.connectTimeoutMs } : {}),
+      ...(options.postgres.queryTimeoutMs !== undefined ? { queryTimeoutMs: options.postgres.queryTimeoutMs } : {}),
       ...(options.postgres.ssl !== undefined ? { ssl: options.postgres.ssl } : {}),
       logger: options.logger,
     });

@@ -53,7 +53,7 @@ type Db = pg.Pool | pg.PoolClient;
 /** SQLSTATE classes and socket errors that mean the server cannot be reached or went away. */
 const UNAVAILABLE = /^(08|57P0[1-3]|53300)|^E(CONNREFUSED|CONNRESET|NOTFOUND|TIMEDOUT|HOSTUNREACH|PIPE)$/;
 /** node-postgres' own words for a connection that is gone, which carry no code. */
-const LOST_CONNECTION = /Connection terminated|not queryable|timeout exceeded when trying to connect|Query read timeout/i;
+const LOST_CONNECTION = /Connection terminated|not queryable|timeout exceeded when trying to connect|Query read timeout|^timeout expired$/i;
 /** Data exceptions (22) and program limits (54): the value, not the connection, is the problem. */
 const UNSTORABLE = /^(22|54)/;
 
@@ -134,7 +134,7 @@ export class PostgresBackend implements Backend {
         { cause: error },
       );
     }
-    if (/connection timeout|timeout exceeded when trying to connect/.test(message)) {
+    if (/connection timeout|timeout exceeded when trying to connect|^timeout expired$/.test(message)) {
       return new BackendUnavailableError(
         `Cannot connect to PostgreSQL at ${this.where()} within ${formatMs(this.connectTimeoutMs)} (the postgres ` +
           `connectTimeout option). Is the server running, the network up and the URL right? The call can be retried.`,

@@ -193,6 +193,15 @@ describe("PostgreSQL: a network that stops answering", { timeout: 120_000 }, () 
     }
   });
 
+  it("refuses bad timeout options at construction, naming the option", () => {
+    assert.throws(() => new Errand({ database: "postgres://u@127.0.0.1/db", postgres: { queryTimeout: "soon" as never } }), {
+      name: "InvalidArgsError",
+      message: /postgres\.queryTimeout: cannot read "soon" as a duration/,
+    });
+    assert.throws(() => new Errand({ database: "postgres://u@127.0.0.1/db", postgres: { connectTimeout: 0 } }), /postgres\.connectTimeout: must be more than zero/);
+    assert.throws(() => new Errand({ database: "postgres://u@127.0.0.1/db", postgres: { connectTimout: "1s" } as never }), /Did you mean `connectTimeout`/);
+  });
+
   it("the LISTEN connection notices a server gone silent and listens again on a new one", async () => {
     const direct = await database();
     const proxy = await silentProxy(direct);

@@ -149,7 +149,8 @@ export function toAttemptError(error: unknown, attempt: number, workerId: string
   try {
     if (error instanceof Error) {
       const name = readText(() => error.name) ?? "Error";
-      const message = readText(() => error.message) || name;
+      const read = readText(() => error.message);
+      const message = read === undefined ? `${name} (its message could not be read)` : read || name;
       out = { attempt, at, name: storable(name, 200), message: storable(message, MAX_MESSAGE_CHARS), workerId };
       const stack = readText(() => error.stack);
       if (stack) out.stack = storable(stack, MAX_STACK_CHARS);

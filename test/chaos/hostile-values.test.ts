@@ -50,10 +50,11 @@ errand.task("hostile", (args, ctx) => {
   if (args.how === "oddThrow") throw new Odd();
   if (args.how === "getterError") {
     const e = new Error("x");
-    Object.defineProperty(e, "message", { get() { throw new Error("message getter"); } });
     Object.defineProperty(e, "stack", { get() { throw new Error("stack getter"); } });
+    Object.defineProperty(e, "message", { get() { throw new Error("message getter"); } });
     throw e;
   }
+  if (args.how === "proxyThrow") throw new Proxy({}, { get() { throw new Error("trap"); }, getPrototypeOf() { throw new Error("trap"); } });
   if (args.how === "cyclicCause") { const e = new Error("cyclic cause"); e.cause = e; throw e; }
   if (args.how === "deepCause") {
     const e = new Error("deep cause"); let c = e;
@@ -130,7 +131,7 @@ for (const [name, url] of backends) {
         const hows = ["return", "progress", "throwError", "throwValue", "reject"] as const;
         const plans: { how: string; value?: Names }[] = [];
         for (const how of hows) for (const value of Object.keys(values) as Names[]) plans.push({ how, value }, { how: "ok" });
-        for (const how of ["oddThrow", "getterError", "cyclicCause", "deepCause", "getterResult", "thenGetter", "pollution"]) plans.push({ how }, { how: "ok" });
+        for (const how of ["oddThrow", "getterError", "proxyThrow", "cyclicCause", "deepCause", "getterResult", "thenGetter", "pollution"]) plans.push({ how }, { how: "ok" });
         const jobs = await hostile.enqueueMany(plans);
         const worker = startCli(["worker", join(dir, "tasks.mjs"), "--concurrency", "8"], { ...process.env, ERRAND_DATABASE_URL: database }, dir);
         try {
@@ -185,6 +186,12 @@ for (const [name, url] of backends) {
               assert.equal(record.state, "failed", `progress ${plan.value} fails its job`);
               assert.match(last!.message, /ctx\.progress\(\): progress/);
             }
+          } else if (plan.how === "getterError") {
+            assert.equal(record.state, "failed", plan.how);
+            assert.equal(last!.message, "Error (its message could not be read)");
+          } else if (plan.how === "proxyThrow") {
+            assert.equal(record.state, "failed", plan.how);
+            assert.equal(last!.message, "the handler threw a value that could not be read");
           } else if (plan.how === "getterResult" || plan.how === "thenGetter") {
             assert.equal(record.state, "failed", plan.how);
             assert.match(last!.message, /getter/);

@@ -9,7 +9,7 @@ export const DEFAULT_DATABASE = "sqlite:./errand.db";
 
 export interface OpenOptions {
   durability: "normal" | "full";
-  postgres: Partial<Pick<PostgresOptions, "schema" | "poolSize" | "ssl" | "listen">>;
+  postgres: Partial<Pick<PostgresOptions, "schema" | "poolSize" | "ssl" | "listen" | "connectTimeoutMs" | "queryTimeoutMs">>;
   sqlite?: { shareFile?: boolean };
   logger: Logger;
 }
@@ -36,6 +36,8 @@ export function openBackend(url: string, options: OpenOptions): Backend {
       schema: options.postgres.schema ?? "errand",
       poolSize: options.postgres.poolSize ?? 10,
       listen: options.postgres.listen ?? true,
+      ...(options.postgres.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.postgres.connectTimeoutMs } : {}),
+      ...(options.postgres.queryTimeoutMs !== undefined ? { queryTimeoutMs: options.postgres.queryTimeoutMs } : {}),
       ...(options.postgres.ssl !== undefined ? { ssl: options.postgres.ssl } : {}),
       logger: options.logger,
     });

@@ -29,8 +29,10 @@ export interface ErrandOptions {
   /**
    * PostgreSQL only: schema for errand's tables (default "errand"), pool size (default 10), pg's ssl options, and
    * listen: false behind a transaction-pooling PgBouncer (workers then poll; see the worker's pollInterval).
+   * connectTimeout (default "5s") bounds the wait for a connection and queryTimeout (default "10s") the wait for
+   * one statement's answer: past them a call fails with BackendUnavailableError and the connection is replaced.
    */
-  postgres?: { schema?: string; poolSize?: number; ssl?: PostgresSsl; listen?: boolean };
+  postgres?: { schema?: string; poolSize?: number; ssl?: PostgresSsl; listen?: boolean; connectTimeout?: Duration; queryTimeout?: Duration };
   /**
    * SQLite only. errand refuses a file that already holds another application's tables, and changes nothing in
    * it; shareFile: true accepts one on purpose, e.g. your own tables beside the jobs, so that your better-sqlite3
@@ -73,6 +75,7 @@ export class Errand {
   private clockTimer: NodeJS.Timeout | null = null;
   private readonly postgres: NonNullable<ErrandOptions["postgres"]>;
   private readonly sqlite: NonNullable<ErrandOptions["sqlite"]>;
+  private readonly postgresTimeouts: { connectTimeoutMs?: number; queryTimeoutMs?: number };
   private readonly autoMigrate: boolean;
   private readonly registry = new Map<string, TaskDefinition>();
   private opened: Promise<Backend> | null = null;
@@ -99,7 +102,12 @@ export class Errand {
     }
     this.durability = durability;
     this.postgres = options.postgres ?? {};
-    checkOptionNames("new Errand() postgres", this.postgres, ["schema", "poolSize", "ssl", "listen"]);
+    checkOptionNames("new Errand() postgres", this.postgres, ["schema", "poolSize", "ssl", "listen", "connectTimeout", "queryTimeout"]);
+    const { connectTimeout, queryTimeout } = this.postgres;
+    this.postgresTimeouts = {
+      ...(connectTimeout !== undefined ? { connectTimeoutMs: toMs(connectTimeout, "new Errand() postgres.connectTimeout", { allowZero: false }) } : {}),
+      ...(queryTimeout !== undefined ? { queryTimeoutMs: toMs(queryTimeout, "new Errand() postgres.queryTimeout", { allowZero: false }) } : {}),
+    };
     this.sqlite = options.sqlite ?? {};
     checkOptionNames("new Errand() sqlite", this.sqlite, ["shareFile"]);
     if (this.sqlite.shareFile !== undefined && typeof this.sqlite.shareFile !== "boolean") {
@@ -306,7 +314,12 @@ export class Errand {
   backend(options: { migrate?: boolean } = {}): Promise<Backend> {
     if (this.openedBackend) return Promise.resolve(this.openedBackend);
     this.opened ??= (async () => {
-      const backend = openBackend(this.database, { durability: this.durability, postgres: this.postgres, sqlite: this.sqlite, logger: this.logger });
+      const backend = openBackend(this.database, {
+        durability: this.durability,
+        postgres: { ...withoutDurations(this.postgres), ...this.postgresTimeouts },
+        sqlite: this.sqlite,
+        logger: this.logger,
+      });
       try {
         if (options.migrate ?? this.autoMigrate) await backend.migrate();
       } catch (error) {
@@ -349,4 +362,9 @@ function inlineContext(task: string, queue: string, log: Logger) {
     log,
     progress: () => Promise.resolve(),
   };
+}
+
+function withoutDurations(options: NonNullable<ErrandOptions["postgres"]>) {
+  const { connectTimeout: _connect, queryTimeout: _query, ...rest } = options;
+  return rest;
 }

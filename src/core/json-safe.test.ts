@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { findUnsafeJson } from "./json-safe.js";
+import { findUnsafeJson, toStorableText } from "./json-safe.js";
 
 describe("findUnsafeJson", () => {
   it("accepts what JSON carries faithfully", () => {
@@ -28,5 +28,29 @@ describe("findUnsafeJson", () => {
     let deep: unknown = 1;
     for (let i = 0; i < 150; i++) deep = { d: deep };
     assert.match(findUnsafeJson(deep)!, /^args is nested more than 100 levels deep/);
+  });
+
+  it("answers, without overflowing the stack, for values nested far deeper than the limit", () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 200_000; i++) deep = i % 2 ? { d: deep } : [deep];
+    assert.match(findUnsafeJson(deep, "progress")!, /^progress is nested more than 100 levels deep/);
+    const loop: Record<string, unknown> = {};
+    let at = loop;
+    for (let i = 0; i < 50_000; i++) at = (at.n = {}) as Record<string, unknown>;
+    at.back = loop;
+    assert.match(findUnsafeJson(loop)!, /^args\.n\.n.*\.back refers back to itself/);
+  });
+
+  it("refuses strings no database stores as given, naming where they are", () => {
+    assert.match(findUnsafeJson({ a: ["ok", "x\u0000y"] })!, /^args\.a\[1\] is a string that contains a NUL character/);
+    assert.match(findUnsafeJson({ s: "\ud800" })!, /^args\.s is a string that contains a lone UTF-16 surrogate/);
+    assert.match(findUnsafeJson({ s: "x\udc00" })!, /lone UTF-16 surrogate/);
+    assert.match(findUnsafeJson({ ["k\u0000"]: 1 })!, /^args\["k\\u0000"\] has a key that contains a NUL character/);
+    assert.equal(findUnsafeJson({ s: "\ud83d\ude00", t: "é\t\n" }), undefined, "a surrogate pair is a whole character");
+  });
+
+  it("toStorableText replaces NUL and lone surrogates, and keeps whole pairs", () => {
+    assert.equal(toStorableText("a\u0000b\ud800c\ud83d\ude00\udc00"), "a\ufffdb\ufffdc\ud83d\ude00\ufffd");
+    assert.equal(toStorableText("plain"), "plain");
   });
 });

@@ -1,8 +1,8 @@
 import type { Backend, ClaimedJob } from "../backends/backend.js";
 import { formatMs } from "../core/duration.js";
-import { ErrandError, JobTimeoutError } from "../core/errors.js";
+import { ErrandError, InvalidArgsError, JobTimeoutError } from "../core/errors.js";
 import type { AttemptError } from "../core/job.js";
-import { findUnsafeJson } from "../core/json-safe.js";
+import { findUnsafeJson, toStorableText } from "../core/json-safe.js";
 import type { Logger } from "../core/logger.js";
 import { RunContext } from "../task/context.js";
 import type { TaskDefinition } from "../task/define.js";
@@ -55,8 +55,13 @@ export class Execution {
       return;
     }
     this.deadlineQueue = this.host.deadlines.add(this, task.timeoutMs);
-    if (isThenable(pending)) pending.then((v) => this.succeed(v), (e) => this.fail(e));
-    else this.succeed(pending);
+    if (!isThenable(pending)) return this.succeed(pending);
+    try {
+      pending.then((v) => this.succeed(v), (e) => this.fail(e));
+    } catch (error) {
+      // A hand-made thenable whose then() throws.
+      this.fail(error);
+    }
   }
 
   private async parseThenRun(task: TaskDefinition, args: unknown, ctx: RunContext): Promise<unknown> {
@@ -83,14 +88,24 @@ export class Execution {
     this.settle({ kind: "lost" });
   }
 
+  /** Whatever the handler returned, this settles the job: a value that cannot be stored fails it, never the worker. */
   private succeed(value: unknown): void {
     if (this.isSettled) return;
     if (value === undefined) return this.settle({ kind: "succeeded", result: null });
-    const unsafe = findUnsafeJson(value, "result");
-    if (unsafe !== undefined) {
-      return this.fail(new ErrandError("ERRAND_BAD_RESULT", `The handler of ${this.job.task} returned a value that cannot be stored: ${unsafe}.`));
+    let result: string;
+    try {
+      const unsafe = findUnsafeJson(value, "result");
+      if (unsafe !== undefined) {
+        return this.fail(new ErrandError("ERRAND_BAD_RESULT", `The handler of ${this.job.task} returned a value that cannot be stored: ${unsafe}.`));
+      }
+      result = JSON.stringify(value);
+    } catch (error) {
+      // A getter that throws, a Proxy, a string too long to encode: the value cannot be read, so it cannot be stored.
+      return this.fail(
+        new ErrandError("ERRAND_BAD_RESULT", `The handler of ${this.job.task} returned a value that cannot be stored: reading it threw ${describeThrown(error)}.`),
+      );
     }
-    this.settle({ kind: "succeeded", result: JSON.stringify(value) });
+    this.settle({ kind: "succeeded", result });
   }
 
   private fail(error: unknown): void {
@@ -105,30 +120,88 @@ export class Execution {
   }
 
   async saveProgress(value: unknown): Promise<void> {
-    const unsafe = findUnsafeJson(value, "progress");
-    if (unsafe !== undefined) throw new ErrandError("ERRAND_INVALID", `ctx.progress(): ${unsafe}.`);
+    let json: string | undefined;
+    let unsafe: string | undefined;
+    try {
+      unsafe = findUnsafeJson(value, "progress");
+      if (unsafe === undefined) json = JSON.stringify(value) ?? "null";
+    } catch (error) {
+      unsafe = `progress cannot be read: reading it threw ${describeThrown(error)}`;
+    }
+    if (json === undefined) throw new InvalidArgsError(`ctx.progress(): ${unsafe}. The progress was not stored.`);
     if (this.isSettled) return;
-    const held = await this.host.backend.progress(this.job.id, this.job.token, JSON.stringify(value));
+    const held = await this.host.backend.progress(this.job.id, this.job.token, json);
     if (!held) this.lose("its lease was lost while it reported progress");
   }
 }
 
+/** Stored with every failed attempt; longer text is cut (a message is for people, not a payload). */
+const MAX_MESSAGE_CHARS = 8_000;
+const MAX_STACK_CHARS = 16_000;
+
+/**
+ * Whatever was thrown, a storable record of it: this never throws. Text is cut to a bounded length and characters
+ * no database can store (NUL, lone surrogates) become U+FFFD, so the failure is always recorded.
+ */
 export function toAttemptError(error: unknown, attempt: number, workerId: string): AttemptError {
   const at = new Date().toISOString();
-  if (error instanceof Error) {
-    const out: AttemptError = { attempt, at, name: error.name, message: error.message || error.name, workerId };
-    if (error.stack) out.stack = error.stack;
-    return out;
-  }
-  let shown: string;
+  let out: AttemptError;
   try {
-    shown = typeof error === "string" ? error : (JSON.stringify(error) ?? String(error));
+    if (error instanceof Error) {
+      const name = readText(() => error.name) ?? "Error";
+      const read = readText(() => error.message);
+      const message = read === undefined ? `${name} (its message could not be read)` : read || name;
+      out = { attempt, at, name: storable(name, 200), message: storable(message, MAX_MESSAGE_CHARS), workerId };
+      const stack = readText(() => error.stack);
+      if (stack) out.stack = storable(stack, MAX_STACK_CHARS);
+    } else {
+      out = { attempt, at, name: "NonError", message: storable(`the handler threw a non-Error value: ${describeValue(error)}`, MAX_MESSAGE_CHARS), workerId };
+    }
   } catch {
-    shown = String(error);
+    out = { attempt, at, name: "NonError", message: "the handler threw a value that could not be read", workerId };
   }
-  return { attempt, at, name: "NonError", message: `the handler threw a non-Error value: ${shown}`, workerId };
+  return out;
+}
+
+/** A string property of a thrown value, or undefined when reading it throws or it is not text. */
+function readText(read: () => unknown): string | undefined {
+  try {
+    const value = read();
+    if (typeof value === "string") return value;
+    return value === undefined || value === null ? undefined : describeValue(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === "string") return value;
+  try {
+    // JSON.stringify recurses: a deeply nested value is shown by its type only.
+    if (findUnsafeJson(value, "value") === undefined) return JSON.stringify(value) ?? String(value);
+  } catch {
+    // fall through to String()
+  }
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+function describeThrown(error: unknown): string {
+  return error instanceof Error ? `${readText(() => error.name) ?? "Error"}: ${readText(() => error.message) ?? ""}` : describeValue(error);
+}
+
+function storable(text: string, max: number): string {
+  const cut = text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters cut)` : text;
+  return toStorableText(cut);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === "function";
+  try {
+    return typeof (value as { then?: unknown } | null)?.then === "function";
+  } catch {
+    return false; // its `then` getter throws: judged, and failed, as a value
+  }
 }

@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import type { Backend, ClaimedJob, ClaimResult, Outcome, WorkerInfo } from "../backends/backend.js";
 import { formatMs, toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
+import { toStorableText } from "../core/json-safe.js";
 import type { Logger } from "../core/logger.js";
 import type { TaskDefinition } from "../task/define.js";
 import { Deadlines } from "./deadlines.js";
@@ -213,7 +214,10 @@ export class Worker {
     else if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 1);
   }
 
-  /** Writes gathered outcomes in one transaction. Kept and retried if the database is unavailable. */
+  /**
+   * Writes gathered outcomes in one transaction. Kept and retried if the database is unavailable; a batch refused
+   * for any other reason is split, so one outcome the database will not take never holds back the others.
+   */
   private async flush(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
@@ -222,18 +226,66 @@ export class Worker {
     const batch = this.outcomes;
     this.outcomes = [];
     this.flushing = (async () => {
-      try {
-        this.reportLost(await this.backend.complete(batch, this.host.now()));
-      } catch (error) {
-        this.outcomes = batch.concat(this.outcomes);
-        this.log.error(`could not write ${batch.length} job outcome(s), will retry: ${(error as Error).message}`);
-        if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 1000);
-      }
+      const unwritten = await this.writeOutcomes(batch);
+      if (unwritten.outcomes.length === 0) return;
+      this.outcomes = unwritten.outcomes.concat(this.outcomes);
+      this.log.error(`could not write ${unwritten.outcomes.length} job outcome(s), will retry: ${(unwritten.error as Error).message}`);
+      if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 1000);
     })();
     try {
       await this.flushing;
     } finally {
       this.flushing = null;
+    }
+  }
+
+  /** Writes `batch`, halving it on refusals; returns what is left to retry (the database being unavailable). */
+  private async writeOutcomes(batch: Outcome[]): Promise<{ outcomes: Outcome[]; error?: unknown }> {
+    try {
+      this.reportLost(await this.backend.complete(batch, this.host.now()));
+      return { outcomes: [] };
+    } catch (error) {
+      if (isUnavailable(error) || isTransient(error)) return { outcomes: batch, error };
+      if (batch.length > 1) {
+        const half = Math.ceil(batch.length / 2);
+        const first = await this.writeOutcomes(batch.slice(0, half));
+        if (first.outcomes.length > 0) return { outcomes: first.outcomes.concat(batch.slice(half)), error: first.error };
+        return this.writeOutcomes(batch.slice(half));
+      }
+      return this.writeRefused(batch[0]!, error);
+    }
+  }
+
+  /** The one outcome the database refused ends as a failed attempt whose error it can store. */
+  private async writeRefused(outcome: Outcome, refusal: unknown): Promise<{ outcomes: Outcome[]; error?: unknown }> {
+    const reason = toStorableText(String((refusal as Error)?.message ?? refusal)).slice(0, 2_000);
+    this.log.error(`the database refused the outcome of job ${outcome.id}; recording it as failed: ${reason}`);
+    try {
+      const attempt = outcome.kind === "failed" ? outcome.error.attempt : ((await this.backend.get(outcome.id))?.attempt ?? 0);
+      const what = outcome.kind === "failed" ? "its error" : "its result";
+      const failed: Outcome = {
+        id: outcome.id,
+        token: outcome.token,
+        kind: "failed",
+        error: {
+          attempt,
+          at: new Date(this.host.now()).toISOString(),
+          name: "UnstorableOutcome",
+          message: `The attempt ended, but the database refused to store ${what}: ${reason}`,
+          workerId: this.id,
+        },
+        // A result that cannot be stored would be refused again: the job ends failed. A failure keeps its retry.
+        retryAt: outcome.kind === "failed" ? outcome.retryAt : null,
+      };
+      this.reportLost(await this.backend.complete([failed], this.host.now()));
+      if (outcome.kind === "succeeded") {
+        this.stats.succeeded--;
+        this.stats.failed++;
+      }
+      return { outcomes: [] };
+    } catch (error) {
+      // Even that was refused: keep the original and try again later rather than drop it.
+      return { outcomes: [outcome], error };
     }
   }
 
@@ -432,4 +484,14 @@ export class Worker {
       this.log.info(`worker ${this.id} stopped`, this.stats);
     }
   }
+}
+
+/** The database could not be reached: worth retrying as is, unlike a write it refused. */
+function isUnavailable(error: unknown): boolean {
+  return error instanceof ErrandError && error.code === "ERRAND_BACKEND_UNAVAILABLE";
+}
+
+/** A deadlock, serialization failure or lock timeout (PostgreSQL class 40, 55P03; SQLite busy): the same write may pass next time. */
+function isTransient(error: unknown): boolean {
+  return /^(40|55P03)|^SQLITE_(BUSY|LOCKED)/.test(String((error as { code?: unknown } | null)?.code ?? ""));
 }

@@ -390,5 +390,40 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       assert.ok(calls >= 1);
       off();
     });
+
+    describe("values a database may not store as given", () => {
+      it("records a failure whatever its text holds, beside the other outcomes of its batch", async () => {
+        const ids = [await enqueueOne(), await enqueueOne()];
+        const claimed = await claim();
+        const odd = { attempt: 1, at: new Date(T0).toISOString(), name: "Error\u0000", message: "nul \u0000, lone \ud800 and \udc00 end" };
+        const [first, second] = ids.map((id) => claimed.find((c) => c.id === id)!);
+        await b.complete(
+          [
+            { id: first!.id, token: first!.token, kind: "failed", error: odd, retryAt: null },
+            { id: second!.id, token: second!.token, kind: "succeeded", result: '{"ok":true}' },
+          ],
+          T0,
+        );
+        const failed = (await b.get(first!.id))!;
+        assert.equal(failed.state, "failed");
+        // Stored as given, or with the characters the database refuses replaced by U+FFFD: never lost.
+        assert.match(failed.errors[0]!.message, /^nul [\u0000\ufffd], lone [\ud800\ufffd] and [\udc00\ufffd] end$/);
+        assert.equal((await b.get(second!.id))!.state, "succeeded");
+      });
+
+      it("refuses args it cannot store with InvalidArgsError, never a driver's error, or stores them as given", async () => {
+        for (const args of ['{"s":"a\\u0000b"}', '{"s":"\\ud800"}']) {
+          const outcome = await b.enqueue([job({ args })]).then(
+            async ([r]) => (await b.get(r!.id))!.args,
+            (error: unknown) => ({ refused: error as Error & { code?: string } }),
+          );
+          if (outcome !== null && typeof outcome === "object" && "refused" in outcome) {
+            const { refused } = outcome as { refused: Error & { code?: string } };
+            assert.equal(refused.name, "InvalidArgsError", `${args}: ${refused.message}`);
+            assert.equal(refused.code, "ERRAND_INVALID");
+          } else assert.deepEqual(outcome, JSON.parse(args));
+        }
+      });
+    });
   });
 }

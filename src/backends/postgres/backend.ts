@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { BackendUnavailableError, ErrandError } from "../../core/errors.js";
+import { formatMs } from "../../core/duration.js";
+import { BackendUnavailableError, ErrandError, InvalidArgsError } from "../../core/errors.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import type { Logger } from "../../core/logger.js";
+import { toStorableText } from "../../core/json-safe.js";
 import { ChangeListeners } from "../change-listeners.js";
 import { leaseExpiredError } from "../lease-expired.js";
 import type {
@@ -33,8 +35,17 @@ export interface PostgresOptions {
   ssl?: pg.PoolConfig["ssl"];
   /** false behind a transaction-pooling PgBouncer, where LISTEN cannot work: workers then rely on polling. */
   listen: boolean;
+  /** Longest wait for a connection (a new one, or a free one of the pool), in ms. Default 5 s. */
+  connectTimeoutMs?: number;
+  /** Longest wait for the answer to one statement, in ms; the connection is then destroyed, not reused. Default 10 s. */
+  queryTimeoutMs?: number;
   logger: Logger;
 }
+
+/** Idle connections are probed by TCP keepalive after this long; the LISTEN connection is also pinged. */
+const KEEPALIVE_AFTER_MS = 10_000;
+/** Statements of a migration may rebuild a large table: they get this long instead of the query timeout. */
+const MIGRATION_TIMEOUT_MS = 3_600_000;
 
 type Row = Record<string, unknown>;
 type Db = pg.Pool | pg.PoolClient;
@@ -42,10 +53,18 @@ type Db = pg.Pool | pg.PoolClient;
 /** SQLSTATE classes and socket errors that mean the server cannot be reached or went away. */
 const UNAVAILABLE = /^(08|57P0[1-3]|53300)|^E(CONNREFUSED|CONNRESET|NOTFOUND|TIMEDOUT|HOSTUNREACH|PIPE)$/;
 /** node-postgres' own words for a connection that is gone, which carry no code. */
-const LOST_CONNECTION = /Connection terminated|not queryable|timeout exceeded when trying to connect/i;
+const LOST_CONNECTION = /Connection terminated|not queryable|timeout exceeded when trying to connect|Query read timeout|^timeout expired$/i;
+/** Data exceptions (22) and program limits (54): the value, not the connection, is the problem. */
+const UNSTORABLE = /^(22|54)/;
+
+function lostConnection(error: unknown): boolean {
+  return UNAVAILABLE.test(String((error as { code?: unknown }).code ?? "")) || LOST_CONNECTION.test((error as Error)?.message ?? "");
+}
 
 export class PostgresBackend implements Backend {
   readonly kind = "postgres";
+  private readonly connectTimeoutMs: number;
+  private readonly queryTimeoutMs: number;
   private readonly pool: pg.Pool;
   /** One connection for claims (and promotion of due jobs), with the session settings of queries.claimConnectionOptions. */
   private readonly claimPool: pg.Pool;
@@ -62,6 +81,7 @@ export class PostgresBackend implements Backend {
   private listener: pg.Client | null = null;
   private listenRetry: NodeJS.Timeout | null = null;
   private listenBackoffMs = 500;
+  private listenCheck: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(private readonly options: PostgresOptions) {
@@ -71,12 +91,23 @@ export class PostgresBackend implements Backend {
         `postgres schema ${JSON.stringify(options.schema)} must be lower-case letters, digits and underscores, starting with a letter or underscore.`,
       );
     }
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
     this.schema = `"${options.schema}"`;
     this.channel = `${options.schema}_jobs`;
     this.q = queries(this.schema);
     const hot = ["insertJob", "claimAnyQueue", "claimFromQueues", "promoteDue", "succeedMany", "renewLeases"] as const;
     this.names = new Map(hot.map((key) => [this.q[key], `errand_${options.schema}_${key}`]));
-    const config: pg.PoolConfig = { connectionString: options.url, max: options.poolSize };
+    // Every connection: a bounded connect, a bounded wait per statement (a timed-out client is destroyed on
+    // release, never handed out again), and keepalive so that a peer gone silent is found even when idle.
+    const config: pg.PoolConfig = {
+      connectionString: options.url,
+      max: options.poolSize,
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      query_timeout: this.queryTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_AFTER_MS,
+    };
     if (options.ssl !== undefined) config.ssl = options.ssl;
     this.pool = new pg.Pool(config);
     this.claimPool = new pg.Pool({ ...config, max: 1, options: this.q.claimConnectionOptions });
@@ -95,7 +126,25 @@ export class PostgresBackend implements Backend {
   private explain(error: unknown): Error {
     if (error instanceof ErrandError) return error;
     const code = String((error as { code?: unknown }).code ?? "");
-    if (UNAVAILABLE.test(code) || LOST_CONNECTION.test((error as Error).message ?? "")) {
+    const message = (error as Error)?.message ?? String(error);
+    if (/Query read timeout/.test(message)) {
+      return redactError(new BackendUnavailableError(
+        `PostgreSQL at ${this.where()} did not answer within ${formatMs(this.queryTimeoutMs)} (the postgres ` +
+          `queryTimeout option); its connection was closed. Is the server or the network down? The call can be retried.`,
+        { cause: error },
+      ));
+    }
+    if (/connection timeout|timeout exceeded when trying to connect|^timeout expired$/.test(message)) {
+      return redactError(new BackendUnavailableError(
+        `Cannot connect to PostgreSQL at ${this.where()} within ${formatMs(this.connectTimeoutMs)} (the postgres ` +
+          `connectTimeout option). Is the server running, the network up and the URL right? The call can be retried.`,
+        { cause: error },
+      ));
+    }
+    if (UNSTORABLE.test(code)) {
+      return redactError(new InvalidArgsError(`PostgreSQL cannot store a value: ${message} (SQLSTATE ${code}).`, { cause: error }));
+    }
+    if (lostConnection(error)) {
       return redactError(new BackendUnavailableError(
         `Cannot reach PostgreSQL at ${this.where()} (${code}: ${(error as Error).message}). ` +
           `Is the server running and the URL right? Nothing was lost: the call can be retried.`,
@@ -142,8 +191,13 @@ export class PostgresBackend implements Backend {
       await client.query("COMMIT");
       return result;
     } catch (error) {
-      broken ??= UNAVAILABLE.test(String((error as { code?: unknown }).code ?? "")) ? (error as Error) : undefined;
-      if (!broken) await client.query("ROLLBACK").catch(() => {});
+      // A connection that timed out or dropped is not rolled back (that would wait again), but destroyed.
+      broken ??= lostConnection(error) ? (error as Error) : undefined;
+      if (!broken) {
+        await client.query("ROLLBACK").catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+      }
       throw this.explain(error);
     } finally {
       client.off("error", onError);
@@ -168,7 +222,7 @@ export class PostgresBackend implements Backend {
       }
       for (let v = version; v < MIGRATIONS.length; v++) {
         const sql = MIGRATIONS[v]!.replaceAll("$schema", this.schema).replaceAll("$channel", `'${this.channel}'`);
-        await db.query(sql);
+        await db.query({ text: sql, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
         await db.query(this.q.recordMigration, [v + 1]);
       }
     });
@@ -304,7 +358,7 @@ export class PostgresBackend implements Backend {
       } else {
         failed.id.push(o.id);
         failed.token.push(o.token);
-        failed.error.push(JSON.stringify(o.error));
+        failed.error.push(storableError(o.error));
         failed.retryAt.push(o.retryAt === null ? null : new Date(o.retryAt));
       }
     }
@@ -497,12 +551,19 @@ export class PostgresBackend implements Backend {
   private async listen(): Promise<void> {
     this.listenRetry = null;
     if (this.closed || this.listeners.size === 0) return;
-    const config: pg.ClientConfig = { connectionString: this.options.url };
+    const config: pg.ClientConfig = {
+      connectionString: this.options.url,
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      query_timeout: this.queryTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_AFTER_MS,
+    };
     if (this.options.ssl !== undefined) config.ssl = this.options.ssl;
     const client = new pg.Client(config);
     const retry = (error: Error) => {
       if (this.listener !== client) return;
       this.listener = null;
+      this.stopListenCheck();
       client.removeAllListeners();
       client.on("error", () => {});
       void client.end().catch(() => {});
@@ -524,6 +585,11 @@ export class PostgresBackend implements Backend {
       await client.query(`LISTEN "${this.channel}"`);
       if (this.listener !== client) return;
       this.listenBackoffMs = 500;
+      // A connection that only listens sends nothing, so a peer gone silent would go unnoticed: ask it regularly.
+      this.listenCheck = setInterval(() => {
+        if (this.listener === client) client.query("SELECT 1").catch((error: Error) => retry(error));
+      }, Math.min(Math.max(this.queryTimeoutMs, 1_000), 30_000));
+      this.listenCheck.unref();
       // Inserts made while it was disconnected woke nobody: tell listeners to look now.
       this.listeners.emit();
     } catch (error) {
@@ -531,7 +597,13 @@ export class PostgresBackend implements Backend {
     }
   }
 
+  private stopListenCheck(): void {
+    if (this.listenCheck) clearInterval(this.listenCheck);
+    this.listenCheck = null;
+  }
+
   private stopListening(): void {
+    this.stopListenCheck();
     if (this.listenRetry) clearTimeout(this.listenRetry);
     this.listenRetry = null;
     const client = this.listener;
@@ -603,4 +675,16 @@ function toJobRecord(r: Row): JobRecord {
     progress: r.progress ?? null,
     errors: r.errors as AttemptError[],
   };
+}
+
+/**
+ * jsonb refuses NUL and lone surrogates, which JSON.stringify writes as \u escapes. A failure is a diagnostic and
+ * must be recorded whatever it says, so those characters become U+FFFD rather than sink the whole batch.
+ */
+function storableError(error: AttemptError): string {
+  const json = JSON.stringify(error);
+  if (!/\\u(0000|d[89a-f])/i.test(json)) return json;
+  const clean: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(error)) clean[k] = typeof v === "string" ? toStorableText(v) : v;
+  return JSON.stringify(clean);
 }

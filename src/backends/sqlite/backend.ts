@@ -472,7 +472,18 @@ export class SqliteBackend implements Backend {
   }
 }
 
+/** better-sqlite3 13 needs Node 22 or later: on an older Node, opening a database kills the process (SIGSEGV). */
+const MIN_NODE_MAJOR = 22;
+
 function openDatabase(file: string, durability: "normal" | "full"): Database.Database {
+  const major = Number(process.versions.node.split(".")[0]);
+  if (major < MIN_NODE_MAJOR) {
+    throw new ErrandError(
+      "ERRAND_NODE_TOO_OLD",
+      `errand's SQLite backend needs Node ${MIN_NODE_MAJOR} or later (better-sqlite3 13); this is Node ` +
+        `${process.versions.node}. Upgrade Node (22, 24 or 26), then reinstall (npm ci).`,
+    );
+  }
   let db: Database.Database | undefined;
   if (file !== ":memory:" && !existsSync(dirname(file))) {
     throw new BackendUnavailableError(

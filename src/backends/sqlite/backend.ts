@@ -23,7 +23,7 @@ import type {
   WaitingTask,
   WorkerInfo,
 } from "../backend.js";
-import { isBusy, retryWhileBusy, SYNC_BUSY_TIMEOUT_MS } from "./busy.js";
+import { isBusy, LockWait, SYNC_BUSY_TIMEOUT_MS } from "./busy.js";
 import { MIGRATIONS } from "./migrations/index.js";
 import * as Q from "./queries.js";
 
@@ -48,10 +48,13 @@ export class SqliteBackend implements Backend {
   private readonly stmts = new Map<string, Statement>();
   private readonly listeners = new ChangeListeners();
   private watcher: FSWatcher | null = null;
+  private readonly lockWait: LockWait;
+  private readonly explain = (error: unknown): unknown => error;
 
   constructor(options: SqliteOptions) {
     this.file = options.file === ":memory:" ? ":memory:" : resolve(options.file);
     this.db = openDatabase(this.file, options.durability);
+    this.lockWait = new LockWait(this.file, this.explain);
   }
 
   private stmt(sql: string): Statement {
@@ -73,13 +76,14 @@ export class SqliteBackend implements Backend {
     return s;
   }
 
-  /** Runs a synchronous database call; lock contention is waited out asynchronously. */
+  /** Runs a synchronous database call; lock contention is waited out asynchronously, behind calls already waiting. */
   private run<T>(fn: () => T): Promise<T> {
+    if (this.lockWait.active) return this.lockWait.wait(fn);
     try {
       return Promise.resolve(fn());
     } catch (error) {
-      if (isBusy(error)) return retryWhileBusy(this.file, fn);
-      return Promise.reject(error);
+      if (isBusy(error)) return this.lockWait.wait(fn);
+      return Promise.reject(this.explain(error));
     }
   }
 
@@ -148,20 +152,23 @@ export class SqliteBackend implements Backend {
         : tx === undefined
           ? this.transaction(() => jobs.map(one))
           : () => db.transaction(() => jobs.map(one))();
+    if (tx === undefined && this.lockWait.active) return this.lockWait.wait(write).then(this.emitted);
     try {
       const results = write();
       this.listeners.emitSoon();
       return Promise.resolve(results);
     } catch (error) {
       // In the user's transaction a lock wait cannot be retried from here: their transaction decides.
-      if (isSynchronousTx(tx)) throw error;
-      if (tx !== undefined || !isBusy(error)) return Promise.reject(error);
-      return retryWhileBusy(this.file, write).then((results) => {
-        this.listeners.emitSoon();
-        return results;
-      });
+      if (isSynchronousTx(tx)) throw this.explain(error);
+      if (tx !== undefined || !isBusy(error)) return Promise.reject(this.explain(error));
+      return this.lockWait.wait(write).then(this.emitted);
     }
   }
+
+  private readonly emitted = <T>(value: T): T => {
+    this.listeners.emitSoon();
+    return value;
+  };
 
   /** The user's better-sqlite3 handle, checked to be on errand's own file. */
   private userDatabase(tx: object): Database.Database {

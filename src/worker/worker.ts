@@ -69,6 +69,8 @@ export class Worker {
   private stopped: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private backoffMs = 0;
+  /** Idle after a failed claim: only the backoff timer ends it, not a wake-up (a failing write can fire the WAL watch). */
+  private backingOff = false;
   /** Totals since start, for logs, tests and the CLI. */
   readonly stats = { succeeded: 0, failed: 0, lost: 0 };
 
@@ -152,7 +154,7 @@ export class Worker {
     if (this.isStopping) return;
     // A wake-up during a claim may be for a job that claim could not see yet: claim again before idling.
     if (this.fetching) this.wakePending = true;
-    if (!this.isIdle) return;
+    if (!this.isIdle || this.backingOff) return;
     this.isIdle = false;
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
@@ -225,8 +227,9 @@ export class Worker {
         this.reportLost(await this.backend.complete(batch, this.host.now()));
       } catch (error) {
         this.outcomes = batch.concat(this.outcomes);
-        this.log.error(`could not write ${batch.length} job outcome(s), will retry: ${(error as Error).message}`);
-        if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 1000);
+        this.backoffMs = nextBackoff(this.backoffMs);
+        this.log.error(`could not write ${batch.length} job outcome(s), retrying in ${this.backoffMs}ms: ${(error as Error).message}`);
+        if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), this.backoffMs);
       }
     })();
     try {
@@ -269,7 +272,7 @@ export class Worker {
       if (claimed.length < limit && !this.wakePending) this.goIdle();
       if (claimed.length > 0) this.buffer.push(...claimed);
     } catch (error) {
-      this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 100), 10_000);
+      this.backoffMs = nextBackoff(this.backoffMs);
       this.log.error(`could not claim jobs, retrying in ${this.backoffMs}ms: ${(error as Error).message}`);
       this.goIdle(this.backoffMs);
     } finally {
@@ -308,6 +311,7 @@ export class Worker {
 
   private goIdle(delayMs?: number): void {
     this.isIdle = true;
+    this.backingOff = delayMs !== undefined;
     let wait = delayMs ?? this.pollMs;
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = setTimeout(this.wakeFromTimer, wait);
@@ -325,6 +329,7 @@ export class Worker {
 
   private wakeFromTimer = (): void => {
     this.pollTimer = null;
+    this.backingOff = false;
     this.wake();
   };
 
@@ -431,4 +436,9 @@ export class Worker {
       this.log.info(`worker ${this.id} stopped`, this.stats);
     }
   }
+}
+
+/** 100 ms, doubling up to 10 s, while the database keeps failing. */
+function nextBackoff(previousMs: number): number {
+  return Math.min(Math.max(previousMs * 2, 100), 10_000);
 }

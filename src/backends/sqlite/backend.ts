@@ -49,7 +49,7 @@ export class SqliteBackend implements Backend {
   private readonly listeners = new ChangeListeners();
   private watcher: FSWatcher | null = null;
   private readonly lockWait: LockWait;
-  private readonly explain = (error: unknown): unknown => error;
+  private readonly explain = (error: unknown): unknown => explainWriteError(this.file, error);
 
   constructor(options: SqliteOptions) {
     this.file = options.file === ":memory:" ? ":memory:" : resolve(options.file);
@@ -512,6 +512,18 @@ function openDatabase(file: string, durability: "normal" | "full"): Database.Dat
     db?.close();
     throw explainOpenError(file, error);
   }
+}
+
+/** A full disk (or a database at its max_page_count) gets an ErrandError that says what to do; others pass. */
+export function explainWriteError(file: string, error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string" || !code.startsWith("SQLITE_FULL")) return error;
+  return new BackendUnavailableError(
+    `SQLite database ${file} cannot grow: the disk holding it is full (${code}). Nothing of this write was stored. ` +
+      `Free space on the file system of ${file === ":memory:" ? "the temporary directory" : dirname(file)}; ` +
+      `errand's workers keep their results and write them once there is room.`,
+    { cause: error, code: "ERRAND_DISK_FULL" },
+  );
 }
 
 function explainOpenError(file: string, error: unknown): Error {

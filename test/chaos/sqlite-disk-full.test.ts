@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -139,6 +140,7 @@ describe("SQLite on a full disk", () => {
         execArgv: ["--import", "tsx"],
         stdio: ["ignore", "inherit", "pipe", "ipc"],
       });
+      const workerExited = once(worker, "exit");
       after(() => worker.kill("SIGKILL"));
       const logLines: { at: number; line: string }[] = [];
       let partial = "";
@@ -204,7 +206,7 @@ describe("SQLite on a full disk", () => {
       assert.equal(runs.length, JOBS, "every job ran exactly once: none lost, none run again");
       assert.equal(ran.size, JOBS);
       worker.kill("SIGTERM");
-      await new Promise((resolve) => worker.once("exit", resolve));
+      await workerExited;
       await errand.close();
     },
   );

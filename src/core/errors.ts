@@ -26,10 +26,10 @@ export class JobTimeoutError extends ErrandError {
   }
 }
 
-/** The database could not be opened, read or written. */
+/** The database could not be opened, read or written (code ERRAND_DISK_FULL when its disk is full). */
 export class BackendUnavailableError extends ErrandError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("ERRAND_BACKEND_UNAVAILABLE", message, options);
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? "ERRAND_BACKEND_UNAVAILABLE", message, options);
     this.name = "BackendUnavailableError";
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Backend, ClaimedJob, ClaimResult, Outcome, WorkerInfo } from "../backends/backend.js";
 import { formatMs, toMs, type Duration } from "../core/duration.js";
-import { checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
+import { BackendUnavailableError, checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
 import { toStorableText } from "../core/json-safe.js";
 import type { Logger } from "../core/logger.js";
 import type { TaskDefinition } from "../task/define.js";
@@ -70,6 +70,8 @@ export class Worker {
   private stopped: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private backoffMs = 0;
+  /** Idle after a failed claim: only the backoff timer ends it, not a wake-up (a failing write can fire the WAL watch). */
+  private backingOff = false;
   /** Totals since start, for logs, tests and the CLI: jobs that succeeded or failed for good, attempts to retry. */
   readonly stats = { succeeded: 0, failed: 0, retried: 0, lost: 0 };
 
@@ -153,7 +155,7 @@ export class Worker {
     if (this.isStopping) return;
     // A wake-up during a claim may be for a job that claim could not see yet: claim again before idling.
     if (this.fetching) this.wakePending = true;
-    if (!this.isIdle) return;
+    if (!this.isIdle || this.backingOff) return;
     this.isIdle = false;
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
@@ -229,8 +231,9 @@ export class Worker {
       const unwritten = await this.writeOutcomes(batch);
       if (unwritten.outcomes.length === 0) return;
       this.outcomes = unwritten.outcomes.concat(this.outcomes);
-      this.log.error(`could not write ${unwritten.outcomes.length} job outcome(s), will retry: ${(unwritten.error as Error).message}`);
-      if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 1000);
+      this.backoffMs = nextBackoff(this.backoffMs);
+      this.log.error(`could not write ${unwritten.outcomes.length} job outcome(s), retrying in ${this.backoffMs}ms: ${(unwritten.error as Error).message}`);
+      if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), this.backoffMs);
     })();
     try {
       await this.flushing;
@@ -322,7 +325,7 @@ export class Worker {
       if (claimed.length < limit && !this.wakePending) this.goIdle();
       if (claimed.length > 0) this.buffer.push(...claimed);
     } catch (error) {
-      this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 100), 10_000);
+      this.backoffMs = nextBackoff(this.backoffMs);
       this.log.error(`could not claim jobs, retrying in ${this.backoffMs}ms: ${(error as Error).message}`);
       this.goIdle(this.backoffMs);
     } finally {
@@ -361,6 +364,7 @@ export class Worker {
 
   private goIdle(delayMs?: number): void {
     this.isIdle = true;
+    this.backingOff = delayMs !== undefined;
     let wait = delayMs ?? this.pollMs;
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = setTimeout(this.wakeFromTimer, wait);
@@ -378,6 +382,7 @@ export class Worker {
 
   private wakeFromTimer = (): void => {
     this.pollTimer = null;
+    this.backingOff = false;
     this.wake();
   };
 
@@ -486,12 +491,17 @@ export class Worker {
   }
 }
 
-/** The database could not be reached: worth retrying as is, unlike a write it refused. */
+/** The database could not be reached or has no room (a full disk): worth retrying as is, unlike a write it refused. */
 function isUnavailable(error: unknown): boolean {
-  return error instanceof ErrandError && error.code === "ERRAND_BACKEND_UNAVAILABLE";
+  return error instanceof BackendUnavailableError;
 }
 
 /** A deadlock, serialization failure or lock timeout (PostgreSQL class 40, 55P03; SQLite busy): the same write may pass next time. */
 function isTransient(error: unknown): boolean {
   return /^(40|55P03)|^SQLITE_(BUSY|LOCKED)/.test(String((error as { code?: unknown } | null)?.code ?? ""));
+}
+
+/** 100 ms, doubling up to 10 s, while the database keeps failing. */
+function nextBackoff(previousMs: number): number {
+  return Math.min(Math.max(previousMs * 2, 100), 10_000);
 }

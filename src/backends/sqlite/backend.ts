@@ -23,7 +23,7 @@ import type {
   WaitingTask,
   WorkerInfo,
 } from "../backend.js";
-import { isBusy, retryWhileBusy, SYNC_BUSY_TIMEOUT_MS } from "./busy.js";
+import { isBusy, LockWait, SYNC_BUSY_TIMEOUT_MS } from "./busy.js";
 import { MIGRATIONS } from "./migrations/index.js";
 import * as Q from "./queries.js";
 
@@ -50,10 +50,13 @@ export class SqliteBackend implements Backend {
   private readonly stmts = new Map<string, Statement>();
   private readonly listeners = new ChangeListeners();
   private watcher: FSWatcher | null = null;
+  private readonly lockWait: LockWait;
+  private readonly explain = (error: unknown): unknown => explainWriteError(this.file, error);
 
   constructor(options: SqliteOptions) {
     this.file = options.file === ":memory:" ? ":memory:" : resolve(options.file);
     this.db = openDatabase(this.file, options.durability, options.shareFile === true);
+    this.lockWait = new LockWait(this.file, this.explain);
   }
 
   private stmt(sql: string): Statement {
@@ -75,13 +78,14 @@ export class SqliteBackend implements Backend {
     return s;
   }
 
-  /** Runs a synchronous database call; lock contention is waited out asynchronously. */
+  /** Runs a synchronous database call; lock contention is waited out asynchronously, behind calls already waiting. */
   private run<T>(fn: () => T): Promise<T> {
+    if (this.lockWait.active) return this.lockWait.wait(fn);
     try {
       return Promise.resolve(fn());
     } catch (error) {
-      if (isBusy(error)) return retryWhileBusy(this.file, fn);
-      return Promise.reject(error);
+      if (isBusy(error)) return this.lockWait.wait(fn);
+      return Promise.reject(this.explain(error));
     }
   }
 
@@ -133,26 +137,34 @@ export class SqliteBackend implements Backend {
     const one = (job: NewJob): EnqueueResult => insertJob(prepare, job);
     // A keyed insert reads after a conflict: inside a transaction, so no other process can finish that job between.
     const write = jobs.length === 1 && jobs[0]!.key === null ? () => [one(jobs[0]!)] : this.transaction(() => jobs.map(one));
+    if (this.lockWait.active) return this.lockWait.wait(write).then(this.emitted);
     try {
       const results = write();
       this.listeners.emitSoon();
       return Promise.resolve(results);
     } catch (error) {
-      if (!isBusy(error)) return Promise.reject(error);
-      return retryWhileBusy(this.file, write).then((results) => {
-        this.listeners.emitSoon();
-        return results;
-      });
+      if (!isBusy(error)) return Promise.reject(this.explain(error));
+      return this.lockWait.wait(write).then(this.emitted);
     }
   }
+
+  private readonly emitted = <T>(value: T): T => {
+    this.listeners.emitSoon();
+    return value;
+  };
 
   /** Writes in the user's better-sqlite3 transaction, now; a failure throws so that their transaction rolls back. */
   enqueueSync(jobs: readonly NewJob[], tx: object): EnqueueResult[] {
     const db = this.userDatabase(tx);
     const prepare = (sql: string) => userStatement(db, sql);
-    // A savepoint keeps a batch all-or-none within their transaction.
-    const results =
-      jobs.length === 1 && jobs[0]!.key === null ? [insertJob(prepare, jobs[0]!)] : db.transaction(() => jobs.map((j) => insertJob(prepare, j)))();
+    let results: EnqueueResult[];
+    try {
+      // A savepoint keeps a batch all-or-none within their transaction.
+      results =
+        jobs.length === 1 && jobs[0]!.key === null ? [insertJob(prepare, jobs[0]!)] : db.transaction(() => jobs.map((j) => insertJob(prepare, j)))();
+    } catch (error) {
+      throw this.explain(error);
+    }
     this.listeners.emitSoon();
     return results;
   }
@@ -466,7 +478,18 @@ export class SqliteBackend implements Backend {
   }
 }
 
+/** better-sqlite3 13 needs Node 22 or later: on an older Node, opening a database kills the process (SIGSEGV). */
+const MIN_NODE_MAJOR = 22;
+
 function openDatabase(file: string, durability: "normal" | "full", shareFile: boolean): Database.Database {
+  const major = Number(process.versions.node.split(".")[0]);
+  if (major < MIN_NODE_MAJOR) {
+    throw new ErrandError(
+      "ERRAND_NODE_TOO_OLD",
+      `errand's SQLite backend needs Node ${MIN_NODE_MAJOR} or later (better-sqlite3 13); this is Node ` +
+        `${process.versions.node}. Upgrade Node (22, 24 or 26), then reinstall (npm ci).`,
+    );
+  }
   let db: Database.Database | undefined;
   if (file !== ":memory:" && !existsSync(dirname(file))) {
     throw new BackendUnavailableError(
@@ -514,6 +537,18 @@ function refuseForeignFile(db: Database.Database, file: string, shareFile: boole
       `it. Give errand its own file (database: "sqlite:./errand.db"), or, to keep your own tables and errand's jobs in ` +
       `one file on purpose (to enqueue in your better-sqlite3 transactions with { tx: db }), pass ` +
       `sqlite: { shareFile: true } to new Errand().`,
+  );
+}
+
+/** A full disk (or a database at its max_page_count) gets an ErrandError that says what to do; others pass. */
+export function explainWriteError(file: string, error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string" || !code.startsWith("SQLITE_FULL")) return error;
+  return new BackendUnavailableError(
+    `SQLite database ${file} cannot grow: the disk holding it is full (${code}). Nothing of this write was stored. ` +
+      `Free space on the file system of ${file === ":memory:" ? "the temporary directory" : dirname(file)}; ` +
+      `errand's workers keep their results and write them once there is room.`,
+    { cause: error, code: "ERRAND_DISK_FULL" },
   );
 }
 

@@ -71,7 +71,7 @@ describe("PostgreSQL: an outcome the database refuses", { timeout: 60_000 }, () 
           assert.deepEqual(r.result, { tag: `job-${i}` });
         }
       }
-      assert.deepEqual(worker.stats, { succeeded: 31, failed: 9, lost: 0 }, "the refused result counts as a failure");
+      assert.deepEqual(worker.stats, { succeeded: 31, failed: 9, retried: 0, lost: 0 }, "the refused result counts as a failure");
     } finally {
       await errand.close();
     }

@@ -7,7 +7,7 @@ import sharp from "sharp";
 import { ARTIFACTS, launchChromium } from "../helpers/browser.js";
 import { tempDir } from "../helpers/tmp.js";
 
-const SMTP_DELAY_MS = 300;
+const SMTP_DELAY_MS = 1000;
 
 Object.assign(process.env, {
   SIGNUP_DATA_DIR: tempDir("errand-signup-browser-"),

@@ -43,7 +43,7 @@ it("with the SMTP server down, the errand route stays fast, the job fails with t
   const html = await response.text();
   const ms = performance.now() - t0;
   assert.equal(response.status, 200, html);
-  assert.ok(ms < 150, `errand route took ${ms} ms`);
+  assert.ok(ms < 500, `errand route took ${ms} ms`);
   const id = /job (\d+)/.exec(html)![1]!;
   const job = (await errand.getJob(id))!;
   await waitFor("the job to fail after its 3 attempts", async () => (await job.status()) === "failed", 20_000);

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Backend, ClaimedJob } from "../backends/backend.js";
 import { formatMs } from "../core/duration.js";
 import { ErrandError, JobTimeoutError } from "../core/errors.js";
@@ -20,6 +21,13 @@ export interface ExecutionHost {
   readonly backend: Backend;
   readonly deadlines: Deadlines;
   settle(exec: Execution, settled: Settled): void;
+}
+
+/** The execution whose handler code is running, through its timers and promises: to blame an uncaught error. */
+const running = new AsyncLocalStorage<Execution>();
+
+export function currentExecution(): Execution | undefined {
+  return running.getStore();
 }
 
 /** One attempt of one job: runs the handler, enforces the timeout, and reports exactly one outcome. */
@@ -49,7 +57,7 @@ export class Execution {
     let pending: unknown;
     try {
       const args: unknown = JSON.parse(job.args);
-      pending = task.schema ? this.parseThenRun(task, args, ctx) : task.handler(args, ctx);
+      pending = running.run(this, () => (task.schema ? this.parseThenRun(task, args, ctx) : task.handler(args, ctx)));
     } catch (error) {
       this.fail(error);
       return;
@@ -81,6 +89,12 @@ export class Execution {
     this.host.log.warn(`stopping job ${this.job.id} (${this.job.task}): ${reason}`);
     this.ctx?.abort(new ErrandError("ERRAND_LEASE_LOST", `Job ${this.job.id} was stopped: ${reason}`));
     this.settle({ kind: "lost" });
+  }
+
+  /** The handler's code raised an uncaught exception or unhandled rejection: the attempt fails with it. */
+  crash(error: unknown): void {
+    this.ctx?.abort(error instanceof Error ? error : new Error(String(error)));
+    this.fail(error);
   }
 
   private succeed(value: unknown): void {

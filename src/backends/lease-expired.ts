@@ -31,16 +31,26 @@ export function rescuePlan(
   return { charged: true, suspect: true, delayMs: Math.max(0, retryAt(attempt) - now) + spread };
 }
 
+/** The message of a LeaseExpired error: head, the worker's id, tail, and notCounted when it was not charged. */
+export const LEASE_EXPIRED_TEXT = {
+  head: "The lease of worker ",
+  tail: " expired before the attempt finished: the worker crashed, was killed, or was blocked longer than the lease.",
+  notCounted: " The attempt had not started: it is not counted.",
+} as const;
+
+/** How long after now a charged attempt runs again, for attempts 1 … 20 (later ones as the 20th). */
+export function retryDelays(now: number, retryAt: (attempt: number) => number): number[] {
+  return Array.from({ length: 20 }, (_, i) => Math.max(0, retryAt(i + 1) - now));
+}
+
 /** The error a rescued job keeps for the attempt whose worker stopped renewing its lease. */
 export function leaseExpiredError(attempt: number, at: Date, workerId: unknown, plan?: RescuePlan): AttemptError {
-  const counted = plan === undefined || plan.charged ? "" : " The attempt had not started: it is not counted.";
+  const t = LEASE_EXPIRED_TEXT;
   return {
     attempt,
     at: at.toISOString(),
     name: "LeaseExpired",
-    message:
-      `The lease of worker ${String(workerId)} expired before the attempt finished: ` +
-      `the worker crashed, was killed, or was blocked longer than the lease.${counted}`,
+    message: t.head + String(workerId) + t.tail + (plan === undefined || plan.charged ? "" : t.notCounted),
     ...(typeof workerId === "string" ? { workerId } : {}),
   };
 }

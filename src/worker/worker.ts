@@ -394,6 +394,7 @@ export class Worker {
       // Finished but not yet written: the lease holds until the outcome lands.
       for (const o of this.outcomes) leases.push({ id: o.id, token: o.token, started: true });
       result = await this.backend.heartbeat(info, leases, this.host.now(), this.leaseMs);
+
     } finally {
       this.renewing = null;
       done();

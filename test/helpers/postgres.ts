@@ -78,6 +78,8 @@ async function startThrowawayCluster(): Promise<string> {
 
 export interface Cluster {
   url: string;
+  /** The server's log file (pg_ctl -l), e.g. to look for "deadlock detected". */
+  logFile: string;
   /** pg_ctl restart -m fast: every connection is cut, as in a real restart. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -112,6 +114,7 @@ export async function startPostgresCluster(): Promise<Cluster> {
   if (!(await answers(url))) throw new Error(`the cluster in ${data} started but does not answer on port ${port}`);
   return {
     url,
+    logFile: join(dir, "log"),
     restart: async () => pgCtl("restart", "-m", "fast", "-o", options),
     stop: async () => pgCtl("stop", "-m", "fast"),
     start: async () => pgCtl("start", "-o", options),

@@ -4,7 +4,7 @@ import { BackendUnavailableError, ErrandError } from "../../core/errors.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import type { Logger } from "../../core/logger.js";
 import { ChangeListeners } from "../change-listeners.js";
-import { leaseExpiredError, rescuePlan } from "../lease-expired.js";
+import { LEASE_EXPIRED_TEXT, RESCUE_SPREAD_MS, retryDelays } from "../lease-expired.js";
 import type {
   Backend,
   ClaimedJob,
@@ -364,15 +364,14 @@ export class PostgresBackend implements Backend {
 
   async rescueExpired(nowMs: number, retryAt: (attempt: number) => number): Promise<number> {
     const now = new Date(nowMs);
-    const rescued = await this.transaction(async (db) => {
-      let count = 0;
-      for (const row of (await db.query(this.q.expiredLeases)).rows as Row[]) {
-        const r = rescuePlan(row.attempt as number, row.max_attempts as number, row.started === true, row.alive === true, nowMs, retryAt);
-        const error = leaseExpiredError(row.attempt as number, now, row.worker_id, r);
-        count += (await db.query(this.q.rescueExpired, [row.id, r.delayMs, now, JSON.stringify(error), r.suspect])).rowCount ?? 0;
-      }
-      return count;
-    });
+    const t = LEASE_EXPIRED_TEXT;
+    const params = [now, retryDelays(nowMs, retryAt), RESCUE_SPREAD_MS, t.head, t.tail, t.notCounted, now.toISOString()];
+    let rescued = 0;
+    try {
+      rescued = (await this.pool.query(this.q.rescueExpired, params)).rowCount ?? 0;
+    } catch (error) {
+      throw this.explain(error);
+    }
     if (rescued > 0) this.listeners.emitSoon();
     return rescued;
   }

@@ -151,27 +151,33 @@ export function queries(schema: string) {
 
     setProgress: `UPDATE ${jobs} SET progress = $1 WHERE id = $2 AND lease_token = $3`,
 
-    // alive: its worker still renews its presence, so it never knew of this job (a claim whose answer was lost).
-    expiredLeases: /* sql */ `
-      SELECT j.id, j.attempt, j.max_attempts, j.worker_id, j.lease_started AS started,
-        coalesce(w.expires_at >= clock_timestamp(), false) AS alive
-      FROM ${jobs} j LEFT JOIN ${workers} w ON w.id = j.worker_id
-      WHERE j.state = 'running' AND j.lease_expires_at < clock_timestamp()
-      ORDER BY j.id
-      FOR UPDATE OF j SKIP LOCKED`,
-
-    // An attempt known to have started is counted, so a job that kills its worker every time ends failed instead of
-    // looping; one not known to have started is given back. $2: ms after the server's now to run again. $5: suspect.
+    // One statement for a whole batch of expired leases (as lease-expired.ts's rescuePlan says): an attempt known to
+    // have started is counted, so a job that kills its worker every time ends failed instead of looping; one not
+    // known to have started is given back. A job is a suspect when its worker is gone (alive: the worker still
+    // renews its presence, so it never knew of the job: a claim whose answer was lost). Runs again $2[attempt] ms
+    // (charged) after the server's now, plus up to $3 ms spread. $4-$6: the error message's parts; $7: ISO now.
     rescueExpired: /* sql */ `
-      UPDATE ${jobs}
-      SET state = CASE WHEN lease_started AND attempt >= max_attempts THEN 'failed'
-                       WHEN $2::float8 > 0 THEN 'scheduled' ELSE 'ready' END,
-          attempt = CASE WHEN lease_started THEN attempt ELSE attempt - 1 END,
-          run_at = clock_timestamp() + $2::float8 * interval '1 millisecond',
-          finished_at = CASE WHEN lease_started AND attempt >= max_attempts THEN $3::timestamptz END,
-          errors = errors || jsonb_build_array($4::jsonb),
-          suspect = $5, lease_started = false, lease_token = NULL, lease_expires_at = NULL
-      WHERE id = $1 AND state = 'running' AND lease_expires_at < clock_timestamp()`,
+      WITH expired AS (
+        SELECT j.id, coalesce(w.expires_at >= clock_timestamp(), false) AS alive
+        FROM ${jobs} j LEFT JOIN ${workers} w ON w.id = j.worker_id
+        WHERE j.state = 'running' AND j.lease_expires_at < clock_timestamp()
+        ORDER BY j.id LIMIT 5000
+        FOR UPDATE OF j SKIP LOCKED)
+      UPDATE ${jobs} j
+      SET state = CASE WHEN j.lease_started AND j.attempt >= j.max_attempts THEN 'failed' ELSE 'scheduled' END,
+          attempt = CASE WHEN j.lease_started THEN j.attempt ELSE j.attempt - 1 END,
+          run_at = clock_timestamp() + (CASE WHEN j.lease_started AND j.attempt < j.max_attempts
+                                             THEN ($2::float8[])[least(j.attempt, cardinality($2::float8[]))] ELSE 0 END
+                                        + floor(random() * $3::float8)) * interval '1 millisecond',
+          finished_at = CASE WHEN j.lease_started AND j.attempt >= j.max_attempts THEN $1::timestamptz END,
+          errors = j.errors || jsonb_build_array(
+            jsonb_build_object('attempt', j.attempt, 'at', $7::text, 'name', 'LeaseExpired',
+              'message', $4::text || coalesce(j.worker_id, 'null') || $5::text ||
+                         CASE WHEN j.lease_started THEN '' ELSE $6::text END)
+            || CASE WHEN j.worker_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('workerId', j.worker_id) END),
+          suspect = j.lease_started OR NOT e.alive,
+          lease_started = false, lease_token = NULL, lease_expires_at = NULL
+      FROM expired e WHERE j.id = e.id`,
 
     getJob: `SELECT * FROM ${jobs} WHERE id = $1`,
 

@@ -115,6 +115,7 @@ export class Worker {
   /** Starts the loops; resolves once the worker has registered itself and is claiming. */
   async start(): Promise<this> {
     await this.prepare();
+    this.clockJumped(); // the baseline
     await this.heartbeat();
     this.heartbeatTimer = setInterval(() => void this.maintain(), Math.max(50, Math.floor(this.leaseMs / 3)));
     this.pruneTimer = setInterval(() => void this.prune(), 60_000 + Math.floor(Math.random() * 10_000));
@@ -421,7 +422,7 @@ export class Worker {
     const mono = performance.now();
     const drift = this.host.now() - mono;
     if (this.clockDrift !== null && Math.abs(drift - this.clockDrift) > CLOCK_JUMP_MS) {
-      this.log.warn(`the clock jumped by ${formatMs(Math.round(drift - this.clockDrift))}: rescuing no expired lease for ${formatMs(this.leaseMs)}, until live workers have renewed theirs`);
+      this.log.warn(`the clock jumped by ${Math.round((drift - this.clockDrift) / 1000)}s: rescuing no expired lease for ${formatMs(this.leaseMs)}, until live workers have renewed theirs`);
       this.rescueAfter = mono + this.leaseMs;
     }
     this.clockDrift = drift;

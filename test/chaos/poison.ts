@@ -62,7 +62,7 @@ export async function poisonRun(name: string, run: PoisonRun): Promise<void> {
   const recordFile = join(run.dir, "record.log");
   const errand = new Errand({ database: run.database, logger: quiet });
   const healthy = errand.task("healthy", async () => {});
-  const poison = errand.task("poison", async () => {}, { maxAttempts: 2 });
+  const poison = errand.task("poison", async () => {});
   await errand.migrate();
   // Poison jobs spread among the healthy ones, in one enqueue order.
   const order: ({ kind: (typeof KINDS)[number] } | null)[] = Array.from({ length: run.healthy }, () => null);
@@ -117,10 +117,10 @@ export async function poisonRun(name: string, run: PoisonRun): Promise<void> {
     return supervisor.crashed.has(pid) && !(ends.get(id) ?? []).includes(pid);
   });
   const finishedUnwritten = twice.filter((id) => !inFlight.includes(id) && supervisor.crashed.has(starts.get(id)![0]!));
-  const poisonBad = [...poisonIds].filter(([id]) => jobs.get(id)?.state !== "failed" || jobs.get(id)?.attempt !== 2);
+  const poisonBad = [...poisonIds].filter(([id]) => jobs.get(id)?.state !== "failed" || jobs.get(id)?.attempt !== 3);
   const byKind = KINDS.map((kind) => {
     const ids = [...poisonIds].filter(([, k]) => k === kind).map(([id]) => id);
-    const failed = ids.filter((id) => jobs.get(id)?.state === "failed" && jobs.get(id)?.attempt === 2).length;
+    const failed = ids.filter((id) => jobs.get(id)?.state === "failed" && jobs.get(id)?.attempt === 3).length;
     return `${kind} ${failed}/${ids.length}`;
   });
   console.log(
@@ -128,7 +128,7 @@ export async function poisonRun(name: string, run: PoisonRun): Promise<void> {
       `  healthy failed ${healthyFailed.length}, never ran ${neverRan.length}, not succeeded ${notSucceeded.length}; ` +
       `ran twice ${twice.length} (in flight at a crash ${inFlight.length}, finished but unwritten at a crash ${finishedUnwritten.length}, ` +
       `neither ${twice.length - inFlight.length - finishedUnwritten.length})\n` +
-      `  poison failed after 2 attempts: ${byKind.join(", ")}\n` +
+      `  poison failed after 3 attempts: ${byKind.join(", ")}\n` +
       `  ${drained ? "drained" : "NOT drained"} in ${drainMs} ms`,
   );
   const detail = () => `\nlast worker output:\n${supervisor.stderr.slice(-3000)}`;
@@ -136,6 +136,6 @@ export async function poisonRun(name: string, run: PoisonRun): Promise<void> {
   assert.equal(healthyFailed.length, 0, `healthy jobs failed: ${healthyFailed.slice(0, 5).map((id) => JSON.stringify(jobs.get(id)?.errors)).join("\n")}`);
   assert.equal(neverRan.length, 0, "healthy jobs never ran");
   assert.equal(notSucceeded.length, 0, "every healthy job succeeded");
-  assert.equal(poisonBad.length, 0, `poison jobs not failed after 2 attempts: ${poisonBad.map(([id, k]) => `${id} ${k} ${jobs.get(id)?.state} attempt ${jobs.get(id)?.attempt}`).join(", ")}`);
+  assert.equal(poisonBad.length, 0, `poison jobs not failed after 3 attempts: ${poisonBad.map(([id, k]) => `${id} ${k} ${jobs.get(id)?.state} attempt ${jobs.get(id)?.attempt}`).join(", ")}`);
   assert.equal(twice.length - inFlight.length - finishedUnwritten.length, 0, "only jobs in flight at a crash run twice");
 }

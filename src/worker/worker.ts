@@ -85,6 +85,7 @@ export class Worker {
   private stopped: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private backoffMs = 0;
+  private trackUncaught = false;
   /** Totals since start, for logs, tests and the CLI. */
   readonly stats = { succeeded: 0, failed: 0, lost: 0 };
 
@@ -143,6 +144,7 @@ export class Worker {
       log: this.log,
       backend: this.backend,
       deadlines: this.deadlines,
+      trackUncaught: this.trackUncaught,
       settle: (exec, settled) => this.settle(exec, settled),
     };
   }
@@ -188,7 +190,8 @@ export class Worker {
       for (const w of this.idleWaiters.splice(0)) w();
     }
     if (this.manual || this.isStopping || this.fetching || this.isIdle) return;
-    if (this.wanted() > 0) void this.fetch();
+    // Refill when the buffer runs low, not after every job: one claim per batch.
+    if (this.buffer.length - this.head < this.concurrency && this.wanted() > 0) void this.fetch();
   }
 
   /**
@@ -430,8 +433,17 @@ export class Worker {
   }
 
   /**
+   * Runs each handler in an async context of its own (before start()), so that failFromUncaught() can blame an
+   * uncaught error on the job whose code raised it, with several running. Costs about 1 µs per job.
+   */
+  trackHandlerErrors(): this {
+    this.trackUncaught = true;
+    return this;
+  }
+
+  /**
    * Fails the running job whose code raised an uncaught exception or unhandled rejection: the one whose execution
-   * it came from, or the only one running. False when it cannot be told (then it is not handler code's, or unknown).
+   * it came from (with trackHandlerErrors()), or the only one running. False when it cannot be told.
    */
   failFromUncaught(error: unknown, kind: "uncaught exception" | "unhandled rejection"): boolean {
     let exec = currentExecution();

@@ -107,6 +107,7 @@ export const worker: Command = {
       note(`${kind} outside any job, exiting: ${(error as Error)?.stack ?? String(error)}`);
       process.exit(EXIT.error);
     };
+    worker.trackHandlerErrors();
     process.on("uncaughtException", onUncaught("uncaught exception"));
     process.on("unhandledRejection", onUncaught("unhandled rejection"));
 

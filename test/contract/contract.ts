@@ -277,6 +277,20 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.deepEqual(await b.complete([{ id: retried, token: c!.token, kind: "succeeded", result: null }], T0), [retried]);
     });
 
+    it("suspects the jobs of a worker that died just after its claim, though it renewed its presence once more", async () => {
+      const id = await enqueueOne();
+      await claim({ leaseMs: 2000 });
+      // The worker's last heartbeat ran while the claim's answer was on its way: it did not name the job.
+      await at(200);
+      await b.heartbeat(worker("gone"), [], T0 + 200, 2000);
+      const now = await at(2100);
+      assert.equal(await b.rescueExpired(now, () => now), 1);
+      const rec = (await b.get(id))!;
+      assert.equal(rec.attempt, 0, "not known to have started: not charged");
+      assert.deepEqual((await claim({ now: await at(2100 + RESCUE_SPREAD_MS) })).length, 0, "a suspect is not claimed in a batch");
+      assert.equal((await claim({ now: await at(2100 + RESCUE_SPREAD_MS), suspects: true }))[0]?.suspect, true);
+    });
+
     it("makes the jobs of a dead worker suspects, claimed alone, started at once, until they finish once", async () => {
       const a = await enqueueOne();
       const z = await enqueueOne();
@@ -296,19 +310,19 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.ok([a, z].includes(first[0]!.id));
       // Marked started: if it kills this worker too, the attempt counts.
       await b.heartbeat(worker("w2"), [], later, 300);
-      const after = await at(600 + RESCUE_SPREAD_MS + 1000 + 400);
+      const after = await at(600 + RESCUE_SPREAD_MS + 1000 + 1500);
       assert.equal(await b.rescueExpired(after, () => after), 1);
       const again = (await b.get(first[0]!.id))!;
       assert.equal(again.attempt, first[0]!.attempt, "charged");
       // Finishing once normally clears it: it batches again.
-      const [next] = await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 1400), suspects: true });
+      const [next] = await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 2600), suspects: true });
       assert.equal(next!.suspect, true);
       await b.complete([{ id: next!.id, token: next!.token, kind: "succeeded", result: null }], T0);
-      const rest = await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 1400), suspects: true });
+      const rest = await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 2600), suspects: true });
       assert.equal(rest.length, 1);
       await b.complete([{ id: rest[0]!.id, token: rest[0]!.token, kind: "failed", error: { attempt: 1, at: "x", message: "x" }, retryAt: T0 }], T0);
       assert.equal((await b.heartbeat(worker("w4"), [], T0, LEASE)).suspectsWaiting, false);
-      assert.equal((await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 1400) })).length, 1, "a plain job again");
+      assert.equal((await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 2600) })).length, 1, "a plain job again");
     });
 
     it("releases a claim without counting the attempt", async () => {

@@ -153,12 +153,15 @@ export function queries(schema: string) {
 
     // One statement for a whole batch of expired leases (as lease-expired.ts's rescuePlan says): an attempt known to
     // have started is counted, so a job that kills its worker every time ends failed instead of looping; one not
-    // known to have started is given back. A job is a suspect when its worker is gone (alive: the worker still
-    // renews its presence, so it never knew of the job: a claim whose answer was lost). Runs again $2[attempt] ms
+    // known to have started is given back. A job is a suspect when its worker is gone. alive: the worker still
+    // renews its presence, and did so at least half a lease after this lease was last set, so it never knew of the
+    // job (a claim whose answer was lost); a worker that died just after a claim may have renewed its presence once
+    // more while the claim's answer was on its way, not later. Runs again $2[attempt] ms
     // (charged) after the server's now, plus up to $3 ms spread. $4-$6: the error message's parts; $7: ISO now.
     rescueExpired: /* sql */ `
       WITH expired AS (
-        SELECT j.id, coalesce(w.expires_at >= clock_timestamp(), false) AS alive
+        SELECT j.id, coalesce(w.expires_at >= clock_timestamp()
+                              AND w.heartbeat_at >= j.lease_expires_at - (w.expires_at - w.heartbeat_at) / 2, false) AS alive
         FROM ${jobs} j LEFT JOIN ${workers} w ON w.id = j.worker_id
         WHERE j.state = 'running' AND j.lease_expires_at < clock_timestamp()
         ORDER BY j.id LIMIT 5000

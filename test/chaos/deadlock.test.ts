@@ -14,7 +14,7 @@ import { startPostgresCluster, type Cluster } from "../helpers/postgres.js";
 
 const TASKS = join(fileURLToPath(new URL("./fixtures/", import.meta.url)), "noop-tasks.ts");
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const JOBS = 20_000;
+const JOBS = 40_000;
 
 let cluster: Cluster | undefined;
 const workers: Spawned[] = [];

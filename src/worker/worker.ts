@@ -78,6 +78,7 @@ export class Worker {
   /** Suspects wait for this worker: it claims nothing more until empty, then takes one. */
   private suspectsWaiting = false;
   private renewing: Promise<void> | null = null;
+  private maintaining = false;
   /** Wall clock minus monotonic clock at the last look, to see the wall clock jump. */
   private clockDrift: number | null = null;
   /** Monotonic time before which this worker rescues nothing: its clock jumped, live leases may look expired. */
@@ -215,7 +216,12 @@ export class Worker {
 
   private settle(exec: Execution, settled: Settled): void {
     this.running.delete(exec.job.id);
-    if (this.aloneId === exec.job.id) this.aloneId = null;
+    if (this.aloneId === exec.job.id) {
+      // A suspect's outcome is written before anything else is claimed: a batch-mate that kills the worker next
+      // must not take it down too.
+      if (settled.kind === "lost") this.aloneId = null;
+      else void this.endAlone(exec.job.id);
+    }
     this.finishedSinceFetch++;
     if (settled.kind === "lost") {
       this.stats.lost++;
@@ -233,6 +239,19 @@ export class Worker {
       }
       this.scheduleFlush();
     }
+    this.pump();
+  }
+
+  private async endAlone(id: string): Promise<void> {
+    await Promise.resolve(); // after settle() has queued its outcome
+    for (;;) {
+      while (this.flushing) await this.flushing;
+      if (this.isStopping || !this.outcomes.some((o) => o.id === id)) break;
+      await this.flush();
+      // Not written (the database is unavailable): flush() retries it; look again in a while.
+      if (this.outcomes.some((o) => o.id === id)) await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    if (this.aloneId === id) this.aloneId = null;
     this.pump();
   }
 
@@ -447,7 +466,11 @@ export class Worker {
    */
   failFromUncaught(error: unknown, kind: "uncaught exception" | "unhandled rejection"): boolean {
     let exec = currentExecution();
-    if (exec && this.running.get(exec.job.id) !== exec) exec = undefined;
+    if (exec && this.running.get(exec.job.id) !== exec) {
+      // Its job already ended (a late timer, say): handler code, but nothing left to fail.
+      this.log.warn(`job ${exec.job.id} (${exec.job.task}) raised an ${kind} after it ended: ${(error as Error)?.message ?? String(error)}`);
+      return true;
+    }
     if (!exec && this.running.size === 1) exec = this.running.values().next().value;
     if (!exec || exec.isSettled) return false;
     this.log.error(`job ${exec.job.id} (${exec.job.task}) raised an ${kind}; failing that attempt: ${(error as Error)?.message ?? String(error)}`);
@@ -456,6 +479,9 @@ export class Worker {
   }
 
   private async maintain(): Promise<void> {
+    // A slow heartbeat must not pile up behind itself.
+    if (this.maintaining) return;
+    this.maintaining = true;
     try {
       // Also while stopping: running jobs keep their leases through the grace period.
       await this.heartbeat();
@@ -467,6 +493,8 @@ export class Worker {
       if (rescued > 0) this.log.warn(`${rescued} job(s) had an expired lease (their worker died or froze) and were put back to run again`);
     } catch (error) {
       this.log.error(`heartbeat failed, will retry: ${(error as Error).message}`);
+    } finally {
+      this.maintaining = false;
     }
   }
 

@@ -138,4 +138,15 @@ export async function poisonRun(name: string, run: PoisonRun): Promise<void> {
   assert.equal(notSucceeded.length, 0, "every healthy job succeeded");
   assert.equal(poisonBad.length, 0, `poison jobs not failed after 3 attempts: ${poisonBad.map(([id, k]) => `${id} ${k} ${jobs.get(id)?.state} attempt ${jobs.get(id)?.attempt}`).join(", ")}`);
   assert.equal(twice.length - inFlight.length - finishedUnwritten.length, 0, "only jobs in flight at a crash run twice");
+  // Handler code's uncaught exceptions and rejections fail their job, not the worker: only exit and OOM kill it.
+  const otherEndings = [...supervisor.endings.keys()].filter((e) => e !== "exit 3" && e !== "SIGABRT");
+  assert.deepEqual(otherEndings, [], "no worker died of anything but process.exit() or memory");
+  for (const [id, kind] of poisonIds) {
+    const expected = { timer: /thrown from a timer/, rejection: /rejected, never handled/ }[kind as "timer" | "rejection"];
+    // Its own error, or a batch-mate's crash (LeaseExpired).
+    if (expected) {
+      const own = jobs.get(id)!.errors.filter((e) => e.name !== "LeaseExpired");
+      assert.ok(own.length > 0 && own.every((e) => expected.test(e.message)), `poison ${kind} job ${id}: ${JSON.stringify(jobs.get(id)!.errors)}`);
+    }
+  }
 }

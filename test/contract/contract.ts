@@ -279,16 +279,17 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
 
     it("suspects the jobs of a worker that died just after its claim, though it renewed its presence once more", async () => {
       const id = await enqueueOne();
-      await claim({ leaseMs: 2000 });
+      await claim({ leaseMs: 4000 });
       // The worker's last heartbeat ran while the claim's answer was on its way: it did not name the job.
-      await at(200);
-      await b.heartbeat(worker("gone"), [], T0 + 200, 2000);
-      const now = await at(2100);
+      await at(600);
+      await b.heartbeat(worker("gone"), [], T0 + 600, 4000);
+      // Its lease has ended, its worker's presence has not.
+      const now = await at(4300);
       assert.equal(await b.rescueExpired(now, () => now), 1);
       const rec = (await b.get(id))!;
       assert.equal(rec.attempt, 0, "not known to have started: not charged");
-      assert.deepEqual((await claim({ now: await at(2100 + RESCUE_SPREAD_MS) })).length, 0, "a suspect is not claimed in a batch");
-      assert.equal((await claim({ now: await at(2100 + RESCUE_SPREAD_MS), suspects: true }))[0]?.suspect, true);
+      assert.deepEqual((await claim({ now: await at(4300 + RESCUE_SPREAD_MS) })).length, 0, "a suspect is not claimed in a batch");
+      assert.equal((await claim({ now: await at(4300 + RESCUE_SPREAD_MS), suspects: true }))[0]?.suspect, true);
     });
 
     it("makes the jobs of a dead worker suspects, claimed alone, started at once, until they finish once", async () => {

@@ -306,9 +306,9 @@ export class Worker {
       if (limit <= 0) return;
       const finished = parallel ? [] : this.outcomes;
       if (!parallel) this.outcomes = [];
-      // Empty-handed, it may take a suspect, which runs alone.
-      const suspects = this.running.size === 0 && this.head >= this.buffer.length;
-      if (suspects) this.suspectsWaiting = false;
+      // Empty-handed, it takes a suspect (its last heartbeat said some wait), which runs alone. Asked only then:
+      // an ordinary claim costs nothing more.
+      const suspects = this.suspectsWaiting && this.running.size === 0 && this.head >= this.buffer.length;
       let claimed: ClaimedJob[];
       try {
         const result = await this.claim(limit, finished, suspects);
@@ -324,6 +324,7 @@ export class Worker {
       }
       this.backoffMs = 0;
       const suspect = claimed.length === 1 && claimed[0]!.suspect === true;
+      if (suspects && !suspect) this.suspectsWaiting = false; // none left for this worker
       if (suspect) this.aloneId = claimed[0]!.id;
       else if (claimed.length < limit && !this.wakePending) this.goIdle();
       if (claimed.length > 0) this.buffer.push(...claimed);

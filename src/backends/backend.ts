@@ -29,6 +29,11 @@ export interface ClaimParams {
   leaseMs: number;
   /** Finished attempts to write first, in the same transaction: one commit per batch instead of two. */
   finished?: readonly Outcome[];
+  /**
+   * The worker runs and holds nothing: it may take one suspect (a job that was running when a worker died), which
+   * then comes alone, marked started before its handler runs. Without a suspect to take, a normal claim.
+   */
+  suspects?: boolean;
 }
 
 export interface ClaimResult {
@@ -50,6 +55,22 @@ export interface ClaimedJob {
   attempt: number;
   maxAttempts: number;
   priority: number;
+  /** A suspect: it runs alone, nothing else is claimed until it settles. */
+  suspect?: boolean;
+}
+
+/** A lease the worker knows it holds, and whether its handler has begun. */
+export interface HeldLease {
+  id: string;
+  token: string;
+  started: boolean;
+}
+
+export interface HeartbeatResult {
+  /** Ids among the leases given that are still held (renewed). */
+  held: string[];
+  /** Suspects wait for one of this worker's tasks: it should empty itself to take one. */
+  suspectsWaiting: boolean;
 }
 
 export type Outcome =
@@ -112,7 +133,9 @@ export interface WaitingTask {
 
 /**
  * The only storage boundary. Methods are named for what happens to a job and speak in batches where the worker's
- * hot path needs it. Anything that depends on time takes `now` (ms since epoch) from the caller's clock.
+ * hot path needs it. Anything that depends on time takes `now` (ms since epoch) from the caller's clock; a backend
+ * with a clock of its own (PostgreSQL's server) takes lease ends, lease expiry, due-ness and retry times from that
+ * clock at the moment of the write, reading other times as offsets from `now`.
  */
 export interface Backend {
   readonly kind: string;
@@ -142,10 +165,17 @@ export interface Backend {
   complete(outcomes: readonly Outcome[], now: number): Promise<string[]>;
   /** Gives leased jobs back untouched (not counted as an attempt), e.g. on shutdown. */
   release(jobs: readonly { id: string; token: string }[], now: number, note: AttemptError | null): Promise<void>;
-  /** Renews this worker's leases and presence; returns the ids it still holds. */
-  heartbeat(worker: WorkerInfo, now: number, leaseMs: number): Promise<string[]>;
+  /**
+   * Renews this worker's presence and the leases it knows it holds (by id and token, in one statement; a claimed
+   * row whose answer never reached the worker is not among them and expires). Records which have started.
+   */
+  heartbeat(worker: WorkerInfo, held: readonly HeldLease[], now: number, leaseMs: number): Promise<HeartbeatResult>;
   progress(id: string, token: string, progress: string): Promise<boolean>;
-  /** Jobs whose lease expired go back to ready (or end failed when out of attempts). Returns how many. */
+  /**
+   * Jobs whose lease expired go back to run again, spread apart in time. An attempt known to have started is
+   * charged (failed when out of attempts); one not known to have started is not. Either is a suspect when its
+   * worker is gone (it was, or may have been, running at a crash). Returns how many.
+   */
   rescueExpired(now: number, retryAt: (attempt: number) => number): Promise<number>;
   /** The earliest run time of a scheduled job (delayed or retrying), to sleep until then. */
   nextRunAt(): Promise<number | null>;

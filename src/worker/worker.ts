@@ -1,13 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { Backend, ClaimedJob, ClaimResult, Outcome, WorkerInfo } from "../backends/backend.js";
+import type { Backend, ClaimedJob, ClaimResult, HeldLease, Outcome, WorkerInfo } from "../backends/backend.js";
 import { formatMs, toMs, type Duration } from "../core/duration.js";
 import { BackendUnavailableError, checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
 import { toStorableText } from "../core/json-safe.js";
 import type { Logger } from "../core/logger.js";
 import type { TaskDefinition } from "../task/define.js";
 import { Deadlines } from "./deadlines.js";
-import { Execution, type ExecutionHost, type Settled } from "./execution.js";
+import { currentExecution, Execution, type ExecutionHost, type Settled } from "./execution.js";
+
+/** Unstarted jobs a worker holds: no more than it can start within this time at the rate jobs finish. */
+const BUFFER_SECONDS = 0.05;
+/** A wall clock that moves this much against the monotonic clock between two looks has jumped. */
+const CLOCK_JUMP_MS = 1000;
 
 export interface WorkerOptions {
   /** Handlers running at once. Default 10. */
@@ -67,11 +72,24 @@ export class Worker {
   private offChange: (() => void) | null = null;
   private lastFetchAt = 0;
   private finishedSinceFetch = 0;
+  /** Jobs finished per second, measured between the last two claims. */
+  private rate = 0;
+  /** A suspect is running: it runs alone, nothing else is claimed until it settles. */
+  private aloneId: string | null = null;
+  /** Suspects wait for this worker: it claims nothing more until empty, then takes one. */
+  private suspectsWaiting = false;
+  private renewing: Promise<void> | null = null;
+  private maintaining = false;
+  /** Wall clock minus monotonic clock at the last look, to see the wall clock jump. */
+  private clockDrift: number | null = null;
+  /** Monotonic time before which this worker rescues nothing: its clock jumped, live leases may look expired. */
+  private rescueAfter = 0;
   private stopped: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
   private backoffMs = 0;
   /** Idle after a failed claim: only the backoff timer ends it, not a wake-up (a failing write can fire the WAL watch). */
   private backingOff = false;
+  private trackUncaught = false;
   /** Totals since start, for logs, tests and the CLI: jobs that succeeded or failed for good, attempts to retry. */
   readonly stats = { succeeded: 0, failed: 0, retried: 0, lost: 0 };
 
@@ -102,6 +120,7 @@ export class Worker {
   /** Starts the loops; resolves once the worker has registered itself and is claiming. */
   async start(): Promise<this> {
     await this.prepare();
+    this.clockJumped(); // the baseline
     await this.heartbeat();
     this.heartbeatTimer = setInterval(() => void this.maintain(), Math.max(50, Math.floor(this.leaseMs / 3)));
     this.pruneTimer = setInterval(() => void this.prune(), 60_000 + Math.floor(Math.random() * 10_000));
@@ -129,6 +148,7 @@ export class Worker {
       log: this.log,
       backend: this.backend,
       deadlines: this.deadlines,
+      trackUncaught: this.trackUncaught,
       settle: (exec, settled) => this.settle(exec, settled),
     };
   }
@@ -174,7 +194,20 @@ export class Worker {
       for (const w of this.idleWaiters.splice(0)) w();
     }
     if (this.manual || this.isStopping || this.fetching || this.isIdle) return;
-    if (this.buffer.length - this.head < this.concurrency) void this.fetch();
+    // Refill when the buffer runs low, not after every job: one claim per batch.
+    if (this.buffer.length - this.head < this.concurrency && this.wanted() > 0) void this.fetch();
+  }
+
+  /**
+   * How many more jobs to claim: the free slots, plus what finishes within BUFFER_SECONDS at the measured rate,
+   * less what is buffered already. So slow jobs are not hoarded while another worker idles.
+   */
+  private wanted(): number {
+    if (this.aloneId !== null) return 0;
+    const buffered = this.buffer.length - this.head;
+    if (this.suspectsWaiting && (this.running.size > 0 || buffered > 0)) return 0;
+    const soon = this.concurrency - this.running.size + Math.round(this.rate * BUFFER_SECONDS);
+    return Math.min(this.maxBatch, soon - buffered);
   }
 
   private startJob(job: ClaimedJob): void {
@@ -186,6 +219,12 @@ export class Worker {
 
   private settle(exec: Execution, settled: Settled): void {
     this.running.delete(exec.job.id);
+    if (this.aloneId === exec.job.id) {
+      // A suspect's outcome is written before anything else is claimed: a batch-mate that kills the worker next
+      // must not take it down too.
+      if (settled.kind === "lost") this.aloneId = null;
+      else void this.endAlone(exec.job.id);
+    }
     this.finishedSinceFetch++;
     if (settled.kind === "lost") {
       this.stats.lost++;
@@ -207,6 +246,19 @@ export class Worker {
     this.pump();
   }
 
+  private async endAlone(id: string): Promise<void> {
+    await Promise.resolve(); // after settle() has queued its outcome
+    for (;;) {
+      while (this.flushing) await this.flushing;
+      if (this.isStopping || !this.outcomes.some((o) => o.id === id)) break;
+      await this.flush();
+      // Not written (the database is unavailable): flush() retries it; look again in a while.
+      if (this.outcomes.some((o) => o.id === id)) await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    if (this.aloneId === id) this.aloneId = null;
+    this.pump();
+  }
+
   private scheduleFlush(): void {
     // A pending fetch writes the outcomes in its own transaction, with the next claim, unless the backend writes
     // them side by side with claims.
@@ -223,7 +275,8 @@ export class Worker {
   private async flush(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    while (this.flushing) await this.flushing;
+    // Never beside a heartbeat: both lock this worker's rows.
+    while (this.flushing || this.renewing) await (this.flushing ?? this.renewing);
     if (this.outcomes.length === 0) return;
     const batch = this.outcomes;
     this.outcomes = [];
@@ -306,11 +359,15 @@ export class Worker {
       if (this.isStopping) return;
       if (!parallel) while (this.flushing) await this.flushing;
       const limit = this.nextLimit();
+      if (limit <= 0) return;
       const finished = parallel ? [] : this.outcomes;
       if (!parallel) this.outcomes = [];
+      // Empty-handed, it takes a suspect (its last heartbeat said some wait), which runs alone. Asked only then:
+      // an ordinary claim costs nothing more.
+      const suspects = this.suspectsWaiting && this.running.size === 0 && this.head >= this.buffer.length;
       let claimed: ClaimedJob[];
       try {
-        const result = await this.claim(limit, finished);
+        const result = await this.claim(limit, finished, suspects);
         claimed = result.jobs;
         this.reportLost(result.lost);
       } catch (error) {
@@ -322,7 +379,10 @@ export class Worker {
         return;
       }
       this.backoffMs = 0;
-      if (claimed.length < limit && !this.wakePending) this.goIdle();
+      const suspect = claimed.length === 1 && claimed[0]!.suspect === true;
+      if (suspects && !suspect) this.suspectsWaiting = false; // none left for this worker
+      if (suspect) this.aloneId = claimed[0]!.id;
+      else if (claimed.length < limit && !this.wakePending) this.goIdle();
       if (claimed.length > 0) this.buffer.push(...claimed);
     } catch (error) {
       this.backoffMs = nextBackoff(this.backoffMs);
@@ -334,19 +394,19 @@ export class Worker {
     this.pump();
   }
 
-  /** Sizes the next claim to about 50 ms of work at the rate jobs are finishing, so slow jobs are not hoarded. */
+  /** Sizes the next claim (see wanted()), measuring the rate jobs finished at since the last claim. */
   private nextLimit(): number {
     const now = performance.now();
     const elapsed = now - this.lastFetchAt;
-    const rate = this.lastFetchAt === 0 || elapsed <= 0 ? 0 : (this.finishedSinceFetch * 1000) / elapsed;
+    this.rate = this.lastFetchAt === 0 || elapsed <= 0 ? 0 : (this.finishedSinceFetch * 1000) / elapsed;
     this.lastFetchAt = now;
     this.finishedSinceFetch = 0;
-    const free = this.concurrency - this.running.size + this.concurrency - (this.buffer.length - this.head);
-    return Math.min(this.maxBatch, Math.max(free, Math.round(rate * 0.05)));
+    return this.wanted();
   }
 
-  private claim(limit: number, finished: readonly Outcome[] = []): Promise<ClaimResult> {
+  private claim(limit: number, finished: readonly Outcome[] = [], suspects = false): Promise<ClaimResult> {
     return this.backend.claim({
+      suspects,
       workerId: this.id,
       queues: this.queues,
       tasks: this.taskNames,
@@ -395,10 +455,34 @@ export class Worker {
       tasks: this.taskNames,
       concurrency: this.concurrency,
     };
+    // Never beside an outcome batch: both lock this worker's rows.
+    while (this.flushing || this.renewing) await (this.flushing ?? this.renewing);
+    let done!: () => void;
+    this.renewing = new Promise((resolve) => (done = resolve));
+    let result: Awaited<ReturnType<Backend["heartbeat"]>>;
     // Only jobs held before the call are judged: one claimed meanwhile is not in its answer.
-    const before = new Set(this.running.keys());
-    for (let i = this.head; i < this.buffer.length; i++) before.add(this.buffer[i]!.id);
-    const held = new Set(await this.backend.heartbeat(info, this.host.now(), this.leaseMs));
+    const before = new Set<string>();
+    try {
+      const leases: HeldLease[] = [];
+      for (const exec of this.running.values()) {
+        before.add(exec.job.id);
+        leases.push({ id: exec.job.id, token: exec.job.token, started: true });
+      }
+      for (let i = this.head; i < this.buffer.length; i++) {
+        const job = this.buffer[i]!;
+        before.add(job.id);
+        leases.push({ id: job.id, token: job.token, started: false });
+      }
+      // Finished but not yet written: the lease holds until the outcome lands.
+      for (const o of this.outcomes) leases.push({ id: o.id, token: o.token, started: true });
+      result = await this.backend.heartbeat(info, leases, this.host.now(), this.leaseMs);
+
+    } finally {
+      this.renewing = null;
+      done();
+    }
+    this.suspectsWaiting = result.suspectsWaiting;
+    const held = new Set(result.held);
     const isLost = (id: string) => before.has(id) && !held.has(id);
     // A job this worker no longer holds was cancelled or taken over: stop it and drop its outcome.
     for (const exec of this.running.values()) {
@@ -408,13 +492,59 @@ export class Worker {
       this.buffer = this.buffer.slice(this.head).filter((j) => !isLost(j.id));
       this.head = 0;
     }
+    if (this.aloneId !== null && isLost(this.aloneId) && !this.running.has(this.aloneId)) this.aloneId = null;
+  }
+
+  /**
+   * True while this worker must not rescue: for a full lease after its wall clock jumped against the monotonic
+   * clock. After a jump forward every live lease looks expired until its worker renews it, within a lease.
+   */
+  private clockJumped(): boolean {
+    const mono = performance.now();
+    const drift = this.host.now() - mono;
+    if (this.clockDrift !== null && Math.abs(drift - this.clockDrift) > CLOCK_JUMP_MS) {
+      this.log.warn(`the clock jumped by ${Math.round((drift - this.clockDrift) / 1000)}s: rescuing no expired lease for ${formatMs(this.leaseMs)}, until live workers have renewed theirs`);
+      this.rescueAfter = mono + this.leaseMs;
+    }
+    this.clockDrift = drift;
+    return mono < this.rescueAfter;
+  }
+
+  /**
+   * Runs each handler in an async context of its own (before start()), so that failFromUncaught() can blame an
+   * uncaught error on the job whose code raised it, with several running. Costs about 1 µs per job.
+   */
+  trackHandlerErrors(): this {
+    this.trackUncaught = true;
+    return this;
+  }
+
+  /**
+   * Fails the running job whose code raised an uncaught exception or unhandled rejection: the one whose execution
+   * it came from (with trackHandlerErrors()), or the only one running. False when it cannot be told.
+   */
+  failFromUncaught(error: unknown, kind: "uncaught exception" | "unhandled rejection"): boolean {
+    let exec = currentExecution();
+    if (exec && this.running.get(exec.job.id) !== exec) {
+      // Its job already ended (a late timer, say): handler code, but nothing left to fail.
+      this.log.warn(`job ${exec.job.id} (${exec.job.task}) raised an ${kind} after it ended: ${(error as Error)?.message ?? String(error)}`);
+      return true;
+    }
+    if (!exec && this.running.size === 1) exec = this.running.values().next().value;
+    if (!exec || exec.isSettled) return false;
+    this.log.error(`job ${exec.job.id} (${exec.job.task}) raised an ${kind}; failing that attempt: ${(error as Error)?.message ?? String(error)}`);
+    exec.crash(error);
+    return true;
   }
 
   private async maintain(): Promise<void> {
+    // A slow heartbeat must not pile up behind itself.
+    if (this.maintaining) return;
+    this.maintaining = true;
     try {
       // Also while stopping: running jobs keep their leases through the grace period.
       await this.heartbeat();
-      if (this.isStopping) return;
+      if (this.isStopping || this.clockJumped()) return;
       const now = this.host.now();
       const rescued = await this.backend.rescueExpired(now, (attempt) => {
         return now + 1000 * Math.min(60, 2 ** Math.min(attempt - 1, 6));
@@ -422,6 +552,8 @@ export class Worker {
       if (rescued > 0) this.log.warn(`${rescued} job(s) had an expired lease (their worker died or froze) and were put back to run again`);
     } catch (error) {
       this.log.error(`heartbeat failed, will retry: ${(error as Error).message}`);
+    } finally {
+      this.maintaining = false;
     }
   }
 

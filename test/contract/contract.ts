@@ -1,18 +1,40 @@
 // The storage contract: every backend passes this suite unchanged. Fixtures reach each state through the
-// Backend's own methods and explicit times, so no test sleeps.
+// Backend's own methods and explicit times. A backend with a clock of its own (serverClock: PostgreSQL) takes lease
+// ends, lease expiry, due-ness and retry times from it: there a test waits for real time to pass (at most a
+// second), and compares such times within a tolerance.
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import type { Backend, NewJob, WorkerInfo } from "../../src/backends/backend.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Backend, HeldLease, NewJob, WorkerInfo } from "../../src/backends/backend.js";
+import { RESCUE_SPREAD_MS } from "../../src/backends/lease-expired.js";
 
-const T0 = 1_700_000_000_000;
 const LEASE = 10_000;
 
-export function runBackendContract(name: string, fresh: () => Promise<Backend>): void {
+export function runBackendContract(name: string, fresh: () => Promise<Backend>, options: { serverClock?: boolean } = {}): void {
   describe(`backend contract: ${name}`, () => {
     let b: Backend;
+    /** The test's start: real time, so that a server's clock agrees with it. */
+    let T0 = 0;
+    const serverClock = options.serverClock ?? false;
+    /** How far a time taken from the server's clock may be from the one the test expects. */
+    const slack = serverClock ? 1500 : 0;
+    const near = (actual: Date | null | undefined, expected: number, message?: string) => {
+      assert.ok(actual, message ?? "a time");
+      const diff = actual.getTime() - expected;
+      assert.ok(diff >= -slack && diff <= slack, `${message ?? "time"}: ${actual.toISOString()} is ${diff} ms from ${new Date(expected).toISOString()}`);
+    };
+    /** The time T0 + ms, once it has come on a server's clock. */
+    const at = async (ms: number): Promise<number> => {
+      if (serverClock) {
+        const wait = T0 + ms - Date.now();
+        if (wait > 0) await sleep(wait + 20);
+      }
+      return T0 + ms;
+    };
     beforeEach(async () => {
       b = await fresh();
       await b.migrate();
+      T0 = Date.now();
     });
     afterEach(async () => {
       await b.close();
@@ -78,7 +100,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
     });
 
     it("claims due jobs only, in priority then run-time order, up to the limit", async () => {
-      const late = await enqueueOne({ runAt: T0 + 60_000 });
+      const late = await enqueueOne({ runAt: T0 + 300 });
       const low = await enqueueOne({ priority: 5 });
       const high = await enqueueOne({ priority: -1, runAt: T0 - 10 });
       const mid = await enqueueOne({ priority: 0, runAt: T0 - 5 });
@@ -86,7 +108,8 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       assert.deepEqual(first.map((j) => j.id), [high, mid]);
       const second = await claim();
       assert.deepEqual(second.map((j) => j.id), [low]);
-      const third = await claim({ now: T0 + 60_000 });
+      assert.deepEqual(await claim({ now: T0 + 299 }), [], "not before it is due");
+      const third = await claim({ now: await at(300) });
       assert.deepEqual(third.map((j) => j.id), [late]);
     });
 
@@ -111,7 +134,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       const rec = (await b.get(id))!;
       assert.equal(rec.state, "running");
       assert.equal(rec.workerId, "w1");
-      assert.equal(rec.leaseExpiresAt!.getTime(), T0 + LEASE);
+      near(rec.leaseExpiresAt, T0 + LEASE, "lease end");
       assert.equal(rec.startedAt!.getTime(), T0);
     });
 
@@ -177,10 +200,10 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       await b.complete([{ id, token: c!.token, kind: "failed", error: err, retryAt: T0 + 1000 }], T0);
       let rec = (await b.get(id))!;
       assert.equal(rec.state, "scheduled");
-      assert.equal(rec.runAt.getTime(), T0 + 1000);
+      near(rec.runAt, T0 + 1000, "retry time");
       assert.deepEqual(rec.errors, [err]);
       assert.deepEqual(await claim(), [], "not before its retry time");
-      const [c2] = await claim({ now: T0 + 1000 });
+      const [c2] = await claim({ now: await at(rec.runAt.getTime() - T0) });
       assert.equal(c2!.attempt, 2);
       const err2 = { ...err, attempt: 2, message: "boom again" };
       await b.complete([{ id, token: c2!.token, kind: "failed", error: err2, retryAt: null }], T0 + 2000);
@@ -190,34 +213,117 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       assert.deepEqual(rec.errors.map((e) => e.message), ["boom", "boom again"]);
     });
 
+    const lease = (j: { id: string; token: string }, started = true): HeldLease => ({ id: j.id, token: j.token, started });
+
     it("renews the leases a worker holds and tells which it lost", async () => {
       const keep = await enqueueOne();
       const gone = await enqueueOne();
-      await claim();
+      const [c1, c2] = await claim();
       await b.cancel(gone, T0);
-      const held = await b.heartbeat(worker(), T0 + 5000, LEASE);
-      assert.deepEqual(held, [keep]);
-      assert.equal((await b.get(keep))!.leaseExpiresAt!.getTime(), T0 + 5000 + LEASE);
-      const alive = await b.workers(T0 + 5000 + LEASE);
+      const beat = await b.heartbeat(worker(), [lease(c1!), lease(c2!)], T0, LEASE);
+      assert.deepEqual(beat.held, [keep]);
+      assert.equal(beat.suspectsWaiting, false);
+      near((await b.get(keep))!.leaseExpiresAt, T0 + LEASE, "renewed lease end");
+      const alive = await b.workers(T0 + LEASE - 2000);
       assert.deepEqual(alive.map((w) => [w.id, w.tasks]), [["w1", ["t"]]]);
-      assert.deepEqual(await b.workers(T0 + 5001 + LEASE), [], "dead once its leases would have expired");
+      assert.deepEqual(await b.workers(T0 + LEASE + 2000), [], "dead once its leases would have expired");
       await b.removeWorker("w1");
       assert.deepEqual(await b.workers(0), []);
     });
 
-    it("rescues expired leases as a counted attempt, failing jobs out of attempts", async () => {
+    it("renews only the leases named by id and token, in one call for all", async () => {
+      const mine = await enqueueOne();
+      const unknown = await enqueueOne();
+      const [c] = await claim({ limit: 1, leaseMs: 300 });
+      // A second claim whose answer never reached the worker: it does not know these rows are its own.
+      const [lostClaim] = await claim({ limit: 1, leaseMs: 300 });
+      assert.equal(lostClaim!.id, unknown);
+      const beat = await b.heartbeat(worker(), [lease(c!), { id: unknown, token: "not-its-token", started: false }], T0, LEASE);
+      assert.deepEqual(beat.held, [mine]);
+      near((await b.get(mine))!.leaseExpiresAt, T0 + LEASE, "named lease renewed");
+      near((await b.get(unknown))!.leaseExpiresAt, T0 + 300, "unnamed lease left to expire");
+      // Its worker is alive but never knew of it: back to ready, not charged, no suspect.
+      assert.equal(await b.rescueExpired(await at(600), () => T0), 1);
+      const r = (await b.get(unknown))!;
+      assert.ok(r.state === "ready" || r.state === "scheduled", r.state);
+      assert.equal(r.attempt, 0);
+      assert.match(r.errors[0]!.message, /not counted/);
+      assert.deepEqual((await claim({ now: await at(600 + RESCUE_SPREAD_MS) })).map((j) => [j.id, j.suspect ?? false]), [[unknown, false]]);
+      assert.deepEqual(await b.heartbeat(worker(), [], T0, LEASE), { held: [], suspectsWaiting: false });
+    });
+
+    it("rescues expired leases: charges started attempts, gives back unstarted ones, spreads them", async () => {
       const retried = await enqueueOne({ maxAttempts: 2 });
       const spent = await enqueueOne({ maxAttempts: 1 });
-      const [c] = await claim();
-      assert.equal(await b.rescueExpired(T0 + LEASE - 1, () => T0), 0, "not before the lease ends");
-      assert.equal(await b.rescueExpired(T0 + LEASE + 1, (attempt) => T0 + LEASE + 1000 * attempt), 2);
+      const unstarted = await enqueueOne({ maxAttempts: 1 });
+      const [c, c2, c3] = await claim({ leaseMs: 300 });
+      // The worker dies after telling which had started; its presence ends with its leases.
+      await b.heartbeat(worker("dead"), [lease(c!), lease(c2!), lease(c3!, false)], T0, 300);
+      assert.equal(await b.rescueExpired(T0 + 250, () => T0), 0, "not before the lease ends");
+      const now = await at(600);
+      assert.equal(await b.rescueExpired(now, (attempt) => now + 1000 * attempt), 3);
       const r = (await b.get(retried))!;
       assert.equal(r.state, "scheduled");
-      assert.equal(r.runAt.getTime(), T0 + LEASE + 1000);
+      assert.equal(r.attempt, 1, "charged");
+      const runAt = r.runAt.getTime() - (serverClock ? 0 : now);
+      if (!serverClock) assert.ok(runAt >= 1000 && runAt < 1000 + RESCUE_SPREAD_MS, `spread retry: ${runAt}`);
+      else near(r.runAt, now + 1000 + RESCUE_SPREAD_MS / 2, "retry after the server's now");
       assert.match(r.errors[0]!.message, /lease/);
       assert.equal((await b.get(spent))!.state, "failed");
+      const u = (await b.get(unstarted))!;
+      assert.equal(u.attempt, 0, "not charged");
+      assert.notEqual(u.state, "failed");
       // The old holder can no longer write.
       assert.deepEqual(await b.complete([{ id: retried, token: c!.token, kind: "succeeded", result: null }], T0), [retried]);
+    });
+
+    it("suspects the jobs of a worker that died just after its claim, though it renewed its presence once more", async () => {
+      const id = await enqueueOne();
+      await claim({ leaseMs: 4000 });
+      // The worker's last heartbeat ran while the claim's answer was on its way: it did not name the job.
+      await at(600);
+      await b.heartbeat(worker("gone"), [], T0 + 600, 4000);
+      // Its lease has ended, its worker's presence has not.
+      const now = await at(4300);
+      assert.equal(await b.rescueExpired(now, () => now), 1);
+      const rec = (await b.get(id))!;
+      assert.equal(rec.attempt, 0, "not known to have started: not charged");
+      assert.deepEqual((await claim({ now: await at(4300 + RESCUE_SPREAD_MS) })).length, 0, "a suspect is not claimed in a batch");
+      assert.equal((await claim({ now: await at(4300 + RESCUE_SPREAD_MS), suspects: true }))[0]?.suspect, true);
+    });
+
+    it("makes the jobs of a dead worker suspects, claimed alone, started at once, until they finish once", async () => {
+      const a = await enqueueOne();
+      const z = await enqueueOne();
+      const healthy = await enqueueOne();
+      const [ca, cz] = await claim({ limit: 2, leaseMs: 300 });
+      await b.heartbeat(worker("dead"), [lease(ca!, true), lease(cz!, false)], T0, 300);
+      const now = await at(600);
+      assert.equal(await b.rescueExpired(now, () => now), 2);
+      const later = await at(600 + RESCUE_SPREAD_MS + 1000);
+      assert.equal((await b.heartbeat(worker("w2"), [], later, LEASE)).suspectsWaiting, true);
+      assert.equal((await b.heartbeat(worker("w3", ["other"]), [], later, LEASE)).suspectsWaiting, false, "only for its tasks");
+      // A worker with work in hand gets no suspect.
+      assert.deepEqual((await claim({ workerId: "w2", now: later })).map((j) => j.id), [healthy]);
+      const first = await claim({ workerId: "w2", now: later, suspects: true, leaseMs: 300 });
+      assert.equal(first.length, 1, "alone");
+      assert.equal(first[0]!.suspect, true);
+      assert.ok([a, z].includes(first[0]!.id));
+      // Marked started: if it kills this worker too, the attempt counts.
+      await b.heartbeat(worker("w2"), [], later, 300);
+      const after = await at(600 + RESCUE_SPREAD_MS + 1000 + 1500);
+      assert.equal(await b.rescueExpired(after, () => after), 1);
+      const again = (await b.get(first[0]!.id))!;
+      assert.equal(again.attempt, first[0]!.attempt, "charged");
+      // Finishing once normally clears it: it batches again.
+      const [next] = await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 2600), suspects: true });
+      assert.equal(next!.suspect, true);
+      await b.complete([{ id: next!.id, token: next!.token, kind: "succeeded", result: null }], T0);
+      const rest = await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 2600), suspects: true });
+      assert.equal(rest.length, 1);
+      await b.complete([{ id: rest[0]!.id, token: rest[0]!.token, kind: "failed", error: { attempt: 1, at: "x", message: "x" }, retryAt: T0 }], T0);
+      assert.equal((await b.heartbeat(worker("w4"), [], T0, LEASE)).suspectsWaiting, false);
+      assert.equal((await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 2600) })).length, 1, "a plain job again");
     });
 
     it("releases a claim without counting the attempt", async () => {
@@ -363,7 +469,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>):
       assert.equal((await b.get(later))!.state, "scheduled");
       assert.equal(await b.nextRunAt(), T0 + 300);
       assert.deepEqual(await claim({ now: T0 + 299 }), []);
-      assert.deepEqual((await claim({ now: T0 + 300 })).map((j) => j.id), [sooner]);
+      assert.deepEqual((await claim({ now: await at(300) })).map((j) => j.id), [sooner]);
       assert.equal(await b.nextRunAt(), T0 + 500);
       assert.equal(await b.cancel(later, T0), "cancelled");
       assert.equal(await b.nextRunAt(), null);

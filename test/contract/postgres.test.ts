@@ -23,4 +23,4 @@ runBackendContract("postgres", async () => {
   });
   drops.push(db.drop);
   return backendOn(db.url);
-});
+}, { serverClock: true });

@@ -79,6 +79,8 @@ async function startThrowawayCluster(): Promise<string> {
 export interface Cluster {
   url: string;
   port: number;
+  /** The server's log file (pg_ctl -l), e.g. to look for "deadlock detected". */
+  logFile: string;
   /** pg_ctl restart -m fast: every connection is cut, as in a real restart. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -124,6 +126,7 @@ export async function startPostgresCluster(settings: { password?: string } = {})
   return {
     url,
     port,
+    logFile: join(dir, "log"),
     restart: async () => pgCtl("restart", "-m", "fast", "-o", options),
     stop: async () => pgCtl("stop", "-m", "fast"),
     start: async () => pgCtl("start", "-o", options),

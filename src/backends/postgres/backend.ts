@@ -6,14 +6,17 @@ import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core
 import type { Logger } from "../../core/logger.js";
 import { toStorableText } from "../../core/json-safe.js";
 import { ChangeListeners } from "../change-listeners.js";
-import { leaseExpiredError } from "../lease-expired.js";
+import { LEASE_EXPIRED_TEXT, RESCUE_SPREAD_MS, retryDelays } from "../lease-expired.js";
 import type {
   Backend,
+  ClaimedJob,
   ClaimParams,
   ClaimResult,
   Counts,
   EnqueueResult,
   FinishedStats,
+  HeartbeatResult,
+  HeldLease,
   ListParams,
   MinuteCount,
   NewJob,
@@ -96,7 +99,10 @@ export class PostgresBackend implements Backend {
     this.schema = `"${options.schema}"`;
     this.channel = `${options.schema}_jobs`;
     this.q = queries(this.schema);
-    const hot = ["insertJob", "claimAnyQueue", "claimFromQueues", "promoteDue", "succeedMany", "renewLeases"] as const;
+    const hot = [
+      "insertJob", "claimAnyQueue", "claimFromQueues", "claimSuspectAnyQueue", "claimSuspectFromQueues", "promoteDue",
+      "succeedMany", "renewLeases",
+    ] as const;
     this.names = new Map(hot.map((key) => [this.q[key], `errand_${options.schema}_${key}`]));
     // Every connection: a bounded connect, a bounded wait per statement (a timed-out client is destroyed on
     // release, never handed out again), and keepalive so that a peer gone silent is found even when idle.
@@ -265,9 +271,18 @@ export class PostgresBackend implements Backend {
   async claim(p: ClaimParams): Promise<ClaimResult> {
     const token = randomBytes(8).toString("hex");
     const now = new Date(p.now);
-    const params: unknown[] = [token, new Date(p.now + p.leaseMs), p.workerId, now, p.tasks, p.limit];
+    const params: unknown[] = [token, p.leaseMs, p.workerId, now, p.tasks, p.limit];
     if (p.queues !== null) params.push(p.queues);
     const sql = p.queues === null ? this.q.claimAnyQueue : this.q.claimFromQueues;
+    // A worker with nothing in hand takes a waiting suspect first, alone (rare: one probe of an empty index).
+    if (p.suspects && !(p.finished && p.finished.length > 0)) {
+      const suspectSql = p.queues === null ? this.q.claimSuspectAnyQueue : this.q.claimSuspectFromQueues;
+      const suspectParams = [...params];
+      suspectParams[5] = 1;
+      await this.promoteDue();
+      const [row] = await this.query(suspectSql, suspectParams, this.claimPool);
+      if (row) return { jobs: [{ ...toClaimedJob(row, token), suspect: true }], lost: [] };
+    }
     // With outcomes to write, they, promotion and claim share one transaction (one commit per batch). Otherwise the
     // claim goes first, alone, for a quick pickup: due scheduled jobs are promoted after it (and claimed at once
     // when it found nothing), or in the background when it found work, so that they are never left behind.
@@ -278,14 +293,14 @@ export class PostgresBackend implements Backend {
     if (hasOutcomes) {
       ({ rows, lost } = await this.transaction(async (db) => {
         const lost = await this.writeOutcomes(db, p.finished!, p.now);
-        await db.query(this.prepared(this.q.promoteDue, [now]));
+        await db.query(this.prepared(this.q.promoteDue, []));
         return { rows: (await db.query(this.prepared(sql, params))).rows as Row[], lost };
       }, this.claimPool));
     } else {
       rows = await claim();
       if (rows.length === 0) {
-        if ((await this.promoteDue(now)) > 0) rows = await claim();
-      } else this.promoteInBackground(now);
+        if ((await this.promoteDue()) > 0) rows = await claim();
+      } else this.promoteInBackground();
     }
     if (hasOutcomes) this.listeners.emitSoon();
     rows.sort(
@@ -294,31 +309,21 @@ export class PostgresBackend implements Backend {
         (a.run_at as number) - (b.run_at as number) ||
         Number(a.id) - Number(b.id),
     );
-    const jobs = rows.map((r) => ({
-      id: String(r.id),
-      token,
-      task: r.task as string,
-      queue: r.queue as string,
-      args: r.args as string,
-      attempt: r.attempt as number,
-      maxAttempts: r.max_attempts as number,
-      priority: r.priority as number,
-    }));
-    return { jobs, lost };
+    return { jobs: rows.map((r) => toClaimedJob(r, token)), lost };
   }
 
-  private async promoteDue(now: Date): Promise<number> {
+  private async promoteDue(): Promise<number> {
     try {
-      return (await this.claimPool.query(this.prepared(this.q.promoteDue, [now]))).rowCount ?? 0;
+      return (await this.claimPool.query(this.prepared(this.q.promoteDue, []))).rowCount ?? 0;
     } catch (error) {
       throw this.explain(error);
     }
   }
 
   /** One at a time; jobs it makes ready wake this process's workers. A failure waits for the next claim. */
-  private promoteInBackground(now: Date): void {
+  private promoteInBackground(): void {
     if (this.promoting || this.closed) return;
-    this.promoting = this.promoteDue(now)
+    this.promoting = this.promoteDue()
       .then(
         (promoted) => promoted > 0 && this.listeners.emitSoon(),
         (error: Error) => this.options.logger.warn(`promoting due jobs failed, will retry: ${error.message}`),
@@ -347,7 +352,8 @@ export class PostgresBackend implements Backend {
     const plain: { id: string[]; token: string[] } = { id: [], token: [] };
     const withResult: { id: string[]; token: string[]; result: (string | null)[] } = { id: [], token: [], result: [] };
     const failed: { id: string[]; token: string[]; error: string[]; retryAt: (Date | null)[] } = { id: [], token: [], error: [], retryAt: [] };
-    for (const o of outcomes) {
+    // In id order, like every statement that locks several rows: no deadlock with a heartbeat.
+    for (const o of sortById(outcomes)) {
       if (o.kind === "succeeded" && o.result === null) {
         plain.id.push(o.id);
         plain.token.push(o.token);
@@ -386,17 +392,20 @@ export class PostgresBackend implements Backend {
 
   async release(jobs: readonly { id: string; token: string }[], now: number, note: AttemptError | null): Promise<void> {
     if (jobs.length === 0) return;
-    const params = [new Date(now), note === null ? null : JSON.stringify(note), jobs.map((j) => j.id), jobs.map((j) => j.token)];
+    const sorted = sortById(jobs);
+    const params = [new Date(now), note === null ? null : JSON.stringify(note), sorted.map((j) => j.id), sorted.map((j) => j.token)];
     await this.query(this.q.release, params);
     this.listeners.emitSoon();
   }
 
-  async heartbeat(w: WorkerInfo, now: number, leaseMs: number): Promise<string[]> {
-    const expires = new Date(now + leaseMs);
+  async heartbeat(w: WorkerInfo, held: readonly HeldLease[], _now: number, leaseMs: number): Promise<HeartbeatResult> {
+    const sorted = sortById(held);
+    const renew = [sorted.map((h) => h.id), sorted.map((h) => h.token), sorted.map((h) => h.started), leaseMs, w.tasks];
     return this.transaction(async (db) => {
       const queues = w.queues === null ? null : JSON.stringify(w.queues);
-      await db.query(this.q.upsertWorker, [w.id, w.hostname, w.pid, queues, JSON.stringify(w.tasks), w.concurrency, new Date(now), expires]);
-      return (await db.query(this.q.renewLeases, [expires, w.id])).rows.map((r: Row) => String(r.id));
+      await db.query(this.q.upsertWorker, [w.id, w.hostname, w.pid, queues, JSON.stringify(w.tasks), w.concurrency, leaseMs]);
+      const row = (await db.query(this.prepared(this.q.renewLeases, renew))).rows[0] as { held: string[]; suspects: boolean };
+      return { held: row.held, suspectsWaiting: row.suspects };
     });
   }
 
@@ -409,16 +418,14 @@ export class PostgresBackend implements Backend {
 
   async rescueExpired(nowMs: number, retryAt: (attempt: number) => number): Promise<number> {
     const now = new Date(nowMs);
-    const rescued = await this.transaction(async (db) => {
-      let count = 0;
-      for (const row of (await db.query(this.q.expiredLeases, [now])).rows as Row[]) {
-        const attempt = row.attempt as number;
-        const error = leaseExpiredError(attempt, now, row.worker_id);
-        const at = new Date(attempt >= (row.max_attempts as number) ? nowMs : retryAt(attempt));
-        count += (await db.query(this.q.rescueExpired, [row.id, at, now, JSON.stringify(error)])).rowCount ?? 0;
-      }
-      return count;
-    });
+    const t = LEASE_EXPIRED_TEXT;
+    const params = [now, retryDelays(nowMs, retryAt), RESCUE_SPREAD_MS, t.head, t.tail, t.notCounted, now.toISOString()];
+    let rescued = 0;
+    try {
+      rescued = (await this.pool.query(this.q.rescueExpired, params)).rowCount ?? 0;
+    } catch (error) {
+      throw this.explain(error);
+    }
     if (rescued > 0) this.listeners.emitSoon();
     return rescued;
   }
@@ -652,6 +659,23 @@ function userRunner(tx: object, explain: (e: unknown) => Error): (sql: string, p
     "enqueue() tx: expected the connection your transaction runs on: a pg Client or PoolClient (after BEGIN), " +
       "or the `sql` of a postgres.js sql.begin() callback. Nothing was stored.",
   );
+}
+
+function toClaimedJob(r: Row, token: string): ClaimedJob {
+  return {
+    id: String(r.id),
+    token,
+    task: r.task as string,
+    queue: r.queue as string,
+    args: r.args as string,
+    attempt: r.attempt as number,
+    maxAttempts: r.max_attempts as number,
+    priority: r.priority as number,
+  };
+}
+
+function sortById<T extends { id: string }>(items: readonly T[]): T[] {
+  return [...items].sort((a, b) => (a.id.length - b.id.length) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function toJobRecord(r: Row): JobRecord {

@@ -1,5 +1,8 @@
-// Every statement of the PostgreSQL backend, for one schema. Times are bound as timestamptz from the caller's
-// clock; ids are bigint, carried as strings.
+// Every statement of the PostgreSQL backend, for one schema. Lease ends, lease expiry, due-ness and retry times
+// come from the server's clock when the statement runs (a statement held up by the network must not arrive with a
+// lease already spent, and a worker's clock may be wrong or jump); other times are bound as timestamptz from the
+// caller's clock. Ids are bigint, carried as strings. Statements that lock several rows take them in id order
+// (callers pass id-sorted arrays), so that two of them never deadlock.
 
 import { RUN_TIME_BUCKETS } from "../backend.js";
 
@@ -8,17 +11,20 @@ export function queries(schema: string) {
   const workers = `${schema}.workers`;
   const stillToRun = `state IN ('scheduled', 'ready', 'running')`;
 
-  const pickReady = (queueFilter: string) => /* sql */ `
+  const leaseEnd = (ms: string) => `clock_timestamp() + ${ms}::float8 * interval '1 millisecond'`;
+
+  // Suspects (jobs that were running when a worker died) are claimed only alone, marked started at once.
+  const pickReady = (queueFilter: string, suspect: boolean) => /* sql */ `
     WITH picked AS (
       SELECT id FROM ${jobs}
-      WHERE state = 'ready' AND task = ANY($5::text[]) ${queueFilter}
+      WHERE state = 'ready' AND ${suspect ? "suspect" : "NOT suspect"} AND task = ANY($5::text[]) ${queueFilter}
       ORDER BY priority, run_at, id
       LIMIT $6
       -- Concurrent workers skip each other's rows instead of waiting on them.
       FOR UPDATE SKIP LOCKED)
     UPDATE ${jobs} j
-    SET state = 'running', attempt = j.attempt + 1, lease_token = $1, lease_expires_at = $2, worker_id = $3,
-        started_at = $4
+    SET state = 'running', attempt = j.attempt + 1, lease_token = $1, lease_expires_at = ${leaseEnd("$2")},
+        worker_id = $3, started_at = $4, lease_started = ${suspect}
     FROM picked WHERE j.id = picked.id
     RETURNING j.id, j.task, j.queue, j.args::text AS args, j.attempt, j.max_attempts, j.priority,
       -- For ordering the batch in the worker: a number parses in a fraction of a timestamp's time.
@@ -53,7 +59,7 @@ export function queries(schema: string) {
 
     promoteDue: /* sql */ `
       UPDATE ${jobs} SET state = 'ready'
-      WHERE id IN (SELECT id FROM ${jobs} WHERE state = 'scheduled' AND run_at <= $1
+      WHERE id IN (SELECT id FROM ${jobs} WHERE state = 'scheduled' AND run_at <= clock_timestamp()
                    ORDER BY run_at LIMIT 10000 FOR UPDATE SKIP LOCKED)`,
 
     // Session settings of the connections that claim and write outcomes (errand's own, never shared with enqueues
@@ -69,8 +75,10 @@ export function queries(schema: string) {
     //   server's synchronous_commit.
     claimConnectionOptions: "-c enable_sort=off -c enable_bitmapscan=off -c enable_seqscan=off -c synchronous_commit=off",
 
-    claimAnyQueue: pickReady(""),
-    claimFromQueues: pickReady("AND queue = ANY($7::text[])"),
+    claimAnyQueue: pickReady("", false),
+    claimFromQueues: pickReady("AND queue = ANY($7::text[])", false),
+    claimSuspectAnyQueue: pickReady("", true),
+    claimSuspectFromQueues: pickReady("AND queue = ANY($7::text[])", true),
 
     nextScheduled: `SELECT min(run_at) AS run_at FROM ${jobs} WHERE state = 'scheduled'`,
 
@@ -83,26 +91,28 @@ export function queries(schema: string) {
     succeedMany: /* sql */ `
       WITH o AS (SELECT * FROM unnest($2::bigint[], $3::text[]) AS o(id, token)),
       written AS (
-        UPDATE ${jobs} j SET state = 'succeeded', finished_at = $1, lease_token = NULL, lease_expires_at = NULL
+        UPDATE ${jobs} j SET state = 'succeeded', finished_at = $1, lease_token = NULL, lease_expires_at = NULL,
+          suspect = false
         FROM o WHERE j.id = o.id AND j.lease_token = o.token
         RETURNING j.id, o.token)
       SELECT array(SELECT id FROM (SELECT id, token FROM o EXCEPT SELECT id, token FROM written) AS x)::text[] AS lost`,
 
     succeedWithResults: /* sql */ `
       UPDATE ${jobs} j SET state = 'succeeded', result = o.result, finished_at = $1, lease_token = NULL,
-        lease_expires_at = NULL
+        lease_expires_at = NULL, suspect = false
       FROM unnest($2::bigint[], $3::text[], $4::jsonb[]) AS o(id, token, result)
       WHERE j.id = o.id AND j.lease_token = o.token
       RETURNING j.id, o.token`,
 
-    // retry_at NULL means no attempts left: the job ends failed.
+    // retry_at NULL means no attempts left: the job ends failed. A retry is due as long after the server's now as
+    // retry_at is after the caller's. A handler that failed finished normally: it is no suspect any more.
     failMany: /* sql */ `
       UPDATE ${jobs} j
       SET state = CASE WHEN o.retry_at IS NULL THEN 'failed' WHEN o.retry_at > $1 THEN 'scheduled' ELSE 'ready' END,
-          run_at = coalesce(o.retry_at, j.run_at),
+          run_at = CASE WHEN o.retry_at IS NULL THEN j.run_at ELSE clock_timestamp() + (o.retry_at - $1) END,
           finished_at = CASE WHEN o.retry_at IS NULL THEN $1 END,
           errors = j.errors || jsonb_build_array(o.error),
-          lease_token = NULL, lease_expires_at = NULL
+          lease_token = NULL, lease_expires_at = NULL, suspect = false
       FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::timestamptz[]) AS o(id, token, error, retry_at)
       WHERE j.id = o.id AND j.lease_token = o.token
       RETURNING j.id, o.token`,
@@ -112,33 +122,65 @@ export function queries(schema: string) {
       UPDATE ${jobs} j
       SET state = 'ready', run_at = $1, attempt = j.attempt - 1,
           errors = CASE WHEN $2::jsonb IS NULL THEN j.errors ELSE j.errors || jsonb_build_array($2::jsonb) END,
-          lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+          lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, lease_started = false
       FROM unnest($3::bigint[], $4::text[]) AS o(id, token)
       WHERE j.id = o.id AND j.lease_token = o.token`,
 
+    // The worker's presence runs on the server's clock like its leases: rescue tells a live worker from a dead one.
     upsertWorker: /* sql */ `
       INSERT INTO ${workers} (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
-      ON CONFLICT (id) DO UPDATE SET heartbeat_at = $7, expires_at = $8, tasks = $5, queues = $4`,
+      VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), clock_timestamp(), ${leaseEnd("$7")})
+      ON CONFLICT (id) DO UPDATE SET heartbeat_at = clock_timestamp(), expires_at = ${leaseEnd("$7")}, tasks = $5,
+        queues = $4`,
 
-    renewLeases: `UPDATE ${jobs} SET lease_expires_at = $1 WHERE state = 'running' AND worker_id = $2 RETURNING id`,
+    // Only the leases the worker names (id and token, ids sorted) are renewed: rows of a claim whose answer it never
+    // received expire. The lateral lock takes the rows one by one in the arrays' order. Also tells whether suspects
+    // wait for one of the worker's tasks.
+    renewLeases: /* sql */ `
+      WITH locked AS (
+        SELECT l.id, o.started FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS o(id, token, started)
+        CROSS JOIN LATERAL (
+          SELECT id FROM ${jobs} WHERE id = o.id AND lease_token = o.token AND state = 'running' FOR UPDATE) AS l),
+      renewed AS (
+        UPDATE ${jobs} j SET lease_expires_at = ${leaseEnd("$4")}, lease_started = j.lease_started OR locked.started
+        FROM locked WHERE j.id = locked.id
+        RETURNING j.id)
+      SELECT array(SELECT id FROM renewed)::text[] AS held,
+        EXISTS (SELECT 1 FROM ${jobs} WHERE suspect AND state IN ('ready', 'scheduled')
+                AND (state = 'ready' OR run_at <= clock_timestamp()) AND task = ANY($5::text[])) AS suspects`,
 
     setProgress: `UPDATE ${jobs} SET progress = $1 WHERE id = $2 AND lease_token = $3`,
 
-    expiredLeases: /* sql */ `
-      SELECT id, attempt, max_attempts, worker_id FROM ${jobs}
-      WHERE state = 'running' AND lease_expires_at < $1
-      FOR UPDATE SKIP LOCKED`,
-
-    // Counted as an attempt, so a job that kills its worker every time ends failed instead of looping.
+    // One statement for a whole batch of expired leases (as lease-expired.ts's rescuePlan says): an attempt known to
+    // have started is counted, so a job that kills its worker every time ends failed instead of looping; one not
+    // known to have started is given back. A job is a suspect when its worker is gone. alive: the worker still
+    // renews its presence, and did so at least half a lease after this lease was last set, so it never knew of the
+    // job (a claim whose answer was lost); a worker that died just after a claim may have renewed its presence once
+    // more while the claim's answer was on its way, not later. Runs again $2[attempt] ms
+    // (charged) after the server's now, plus up to $3 ms spread. $4-$6: the error message's parts; $7: ISO now.
     rescueExpired: /* sql */ `
-      UPDATE ${jobs}
-      SET state = CASE WHEN attempt >= max_attempts THEN 'failed' WHEN $2 > $3 THEN 'scheduled' ELSE 'ready' END,
-          run_at = $2,
-          finished_at = CASE WHEN attempt >= max_attempts THEN $3 END,
-          errors = errors || jsonb_build_array($4::jsonb),
-          lease_token = NULL, lease_expires_at = NULL
-      WHERE id = $1 AND state = 'running' AND lease_expires_at < $3`,
+      WITH expired AS (
+        SELECT j.id, coalesce(w.expires_at >= clock_timestamp()
+                              AND w.heartbeat_at >= j.lease_expires_at - (w.expires_at - w.heartbeat_at) / 2, false) AS alive
+        FROM ${jobs} j LEFT JOIN ${workers} w ON w.id = j.worker_id
+        WHERE j.state = 'running' AND j.lease_expires_at < clock_timestamp()
+        ORDER BY j.id LIMIT 5000
+        FOR UPDATE OF j SKIP LOCKED)
+      UPDATE ${jobs} j
+      SET state = CASE WHEN j.lease_started AND j.attempt >= j.max_attempts THEN 'failed' ELSE 'scheduled' END,
+          attempt = CASE WHEN j.lease_started THEN j.attempt ELSE j.attempt - 1 END,
+          run_at = clock_timestamp() + (CASE WHEN j.lease_started AND j.attempt < j.max_attempts
+                                             THEN ($2::float8[])[least(j.attempt, cardinality($2::float8[]))] ELSE 0 END
+                                        + floor(random() * $3::float8)) * interval '1 millisecond',
+          finished_at = CASE WHEN j.lease_started AND j.attempt >= j.max_attempts THEN $1::timestamptz END,
+          errors = j.errors || jsonb_build_array(
+            jsonb_build_object('attempt', j.attempt, 'at', $7::text, 'name', 'LeaseExpired',
+              'message', $4::text || coalesce(j.worker_id, 'null') || $5::text ||
+                         CASE WHEN j.lease_started THEN '' ELSE $6::text END)
+            || CASE WHEN j.worker_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('workerId', j.worker_id) END),
+          suspect = j.lease_started OR NOT e.alive,
+          lease_started = false, lease_token = NULL, lease_expires_at = NULL
+      FROM expired e WHERE j.id = e.id`,
 
     getJob: `SELECT * FROM ${jobs} WHERE id = $1`,
 

@@ -6,7 +6,7 @@ import { BackendUnavailableError, ErrandError, InvalidArgsError } from "../../co
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import { isSynchronousTx } from "../../core/sync-tx.js";
 import { ChangeListeners } from "../change-listeners.js";
-import { leaseExpiredError } from "../lease-expired.js";
+import { leaseExpiredError, rescuePlan } from "../lease-expired.js";
 import { RUN_TIME_BUCKETS } from "../backend.js";
 import type {
   Backend,
@@ -16,6 +16,8 @@ import type {
   Counts,
   EnqueueResult,
   FinishedStats,
+  HeartbeatResult,
+  HeldLease,
   ListParams,
   MinuteCount,
   NewJob,
@@ -200,16 +202,26 @@ export class SqliteBackend implements Backend {
     const write = this.transaction(() => {
       const lost = p.finished && p.finished.length > 0 ? this.writeOutcomes(p.finished, p.now) : [];
       this.stmt(Q.PROMOTE_DUE).run(p.now);
+      // A worker with nothing in hand takes a waiting suspect first, alone (one probe of an almost empty index).
+      let suspect = false;
+      let rows: ClaimRow[] = [];
+      if (p.suspects) {
+        const suspectSql = p.queues === null ? Q.PICK_SUSPECT_ANY_QUEUE : Q.PICK_SUSPECT_FROM_QUEUES;
+        rows = this.rawStmt(suspectSql).all({ ...pick, limit: 1 }) as unknown as ClaimRow[];
+        suspect = rows.length > 0;
+      }
       // Raw rows (arrays) spare an object per job; the column order is the SELECT's.
-      const rows = this.rawStmt(pickSql).all(pick) as unknown as ClaimRow[];
+      if (!suspect) rows = this.rawStmt(pickSql).all(pick) as unknown as ClaimRow[];
       if (rows.length > 0) {
         let ids = "[";
         for (let i = 0; i < rows.length; i++) ids += (i === 0 ? "" : ",") + rows[i]![0];
-        this.stmt(Q.CLAIM_IDS).run({ token, expires: p.now + p.leaseMs, worker: p.workerId, now: p.now, ids: ids + "]" });
+        this.stmt(Q.CLAIM_IDS).run({
+          token, expires: p.now + p.leaseMs, worker: p.workerId, now: p.now, ids: ids + "]", started: suspect ? 1 : 0,
+        });
       }
-      return { rows, lost };
+      return { rows, lost, suspect };
     });
-    return this.run(write).then(({ rows, lost }) => {
+    return this.run(write).then(({ rows, lost, suspect }) => {
       if (p.finished && p.finished.length > 0) this.listeners.emitSoon();
       const jobs = rows.map((r) => ({
         id: String(r[0]),
@@ -220,6 +232,7 @@ export class SqliteBackend implements Backend {
         attempt: r[4] + 1,
         maxAttempts: r[5],
         priority: r[6],
+        ...(suspect ? { suspect } : {}),
       }));
       return { jobs, lost };
     });
@@ -270,7 +283,13 @@ export class SqliteBackend implements Backend {
     return this.run(write).then(() => this.listeners.emitSoon());
   }
 
-  heartbeat(w: WorkerInfo, now: number, leaseMs: number): Promise<string[]> {
+  heartbeat(w: WorkerInfo, held: readonly HeldLease[], now: number, leaseMs: number): Promise<HeartbeatResult> {
+    let triples = "[";
+    for (let i = 0; i < held.length; i++) {
+      const h = held[i]!;
+      triples += `${i === 0 ? "" : ","}[${Number(h.id)},${JSON.stringify(h.token)},${h.started ? 1 : 0}]`;
+    }
+    triples += "]";
     const write = this.transaction(() => {
       this.stmt(Q.UPSERT_WORKER).run({
         id: w.id,
@@ -282,7 +301,9 @@ export class SqliteBackend implements Backend {
         now,
         expires: now + leaseMs,
       });
-      return this.stmt(Q.RENEW_LEASES).all(now + leaseMs, w.id).map((r) => String(r.id));
+      const renewed = this.stmt(Q.RENEW_LEASES).all({ expires: now + leaseMs, held: triples }).map((r) => String(r.id));
+      const waiting = this.stmt(Q.SUSPECTS_WAITING).get({ now, tasks: JSON.stringify(w.tasks) })?.waiting === 1;
+      return { held: renewed, suspectsWaiting: waiting };
     });
     return this.run(write);
   }
@@ -294,14 +315,16 @@ export class SqliteBackend implements Backend {
   rescueExpired(now: number, retryAt: (attempt: number) => number): Promise<number> {
     const write = this.transaction(() => {
       let rescued = 0;
-      for (const row of this.stmt(Q.EXPIRED_LEASES).all(now)) {
+      for (const row of this.stmt(Q.EXPIRED_LEASES).all({ now })) {
         const attempt = row.attempt as number;
-        const error = leaseExpiredError(attempt, new Date(now), row.worker_id);
+        const plan = rescuePlan(attempt, row.max_attempts as number, row.started === 1, row.alive === 1, now, retryAt);
+        const error = leaseExpiredError(attempt, new Date(now), row.worker_id, plan);
         rescued += this.stmt(Q.RESCUE_EXPIRED).run({
           id: row.id,
           now,
-          retry_at: attempt >= (row.max_attempts as number) ? now : retryAt(attempt),
+          retry_at: now + plan.delayMs,
           error: JSON.stringify(error),
+          suspect: plan.suspect ? 1 : 0,
         }).changes;
       }
       return rescued;

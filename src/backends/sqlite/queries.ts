@@ -24,19 +24,23 @@ WHERE id IN (SELECT id FROM errand_jobs WHERE state = 'scheduled' AND run_at <= 
 
 // A claim is this SELECT then CLAIM_IDS in one write transaction. UPDATE … RETURNING would be one statement, but
 // SQLite buffers RETURNING rows through a temporary table, which costs more than reading the rows first.
-const pickReady = (queueFilter: string) => /* sql */ `
+// Suspects (jobs that were running when a worker died) are picked only alone, from their own small index.
+const pickReady = (queueFilter: string, suspect: boolean) => /* sql */ `
 SELECT id, task, queue, args, attempt, max_attempts, priority FROM errand_jobs
-WHERE state = 'ready' AND task IN (SELECT value FROM json_each(:tasks)) ${queueFilter}
+WHERE state = 'ready' AND ${suspect ? "suspect = 1 AND (state = 'ready' OR state = 'scheduled')" : "suspect = 0"} AND task IN (SELECT value FROM json_each(:tasks)) ${queueFilter}
 ORDER BY priority, run_at, id
 LIMIT :limit`;
 
-export const PICK_READY_ANY_QUEUE = pickReady("");
-export const PICK_READY_FROM_QUEUES = pickReady("AND queue IN (SELECT value FROM json_each(:queues))");
+export const PICK_READY_ANY_QUEUE = pickReady("", false);
+export const PICK_READY_FROM_QUEUES = pickReady("AND queue IN (SELECT value FROM json_each(:queues))", false);
+export const PICK_SUSPECT_ANY_QUEUE = pickReady("", true);
+export const PICK_SUSPECT_FROM_QUEUES = pickReady("AND queue IN (SELECT value FROM json_each(:queues))", true);
 
+// :started is 1 for a suspect: the database knows it started before its handler runs.
 export const CLAIM_IDS = /* sql */ `
 UPDATE errand_jobs
 SET state = 'running', attempt = attempt + 1, lease_token = :token, lease_expires_at = :expires,
-    worker_id = :worker, started_at = :now
+    worker_id = :worker, started_at = :now, lease_started = :started
 WHERE id IN (SELECT value FROM json_each(:ids))`;
 
 export const NEXT_SCHEDULED = /* sql */ `
@@ -46,12 +50,12 @@ SELECT min(run_at) AS run_at FROM errand_jobs WHERE state = 'scheduled'`;
 // fewer rows changed than asked the backend can tell which leases had been lost.
 export const SUCCEED_MANY = /* sql */ `
 UPDATE errand_jobs
-SET state = 'succeeded', finished_at = ?, lease_expires_at = NULL
+SET state = 'succeeded', finished_at = ?, lease_expires_at = NULL, suspect = 0
 WHERE id IN (SELECT value FROM json_each(?)) AND lease_token = ? AND state = 'running'`;
 
 export const SUCCEED_WITH_RESULT = /* sql */ `
 UPDATE errand_jobs
-SET state = 'succeeded', result = ?, finished_at = ?, lease_token = NULL, lease_expires_at = NULL
+SET state = 'succeeded', result = ?, finished_at = ?, lease_token = NULL, lease_expires_at = NULL, suspect = 0
 WHERE id = ? AND lease_token = ? AND state = 'running'`;
 
 // :retry_at NULL means no attempts left: the job ends failed.
@@ -61,7 +65,7 @@ SET state = CASE WHEN :retry_at IS NULL THEN 'failed' WHEN :retry_at > :now THEN
     run_at = coalesce(:retry_at, run_at),
     finished_at = CASE WHEN :retry_at IS NULL THEN :now END,
     errors = json_insert(errors, '$[#]', json(:error)),
-    lease_token = NULL, lease_expires_at = NULL
+    lease_token = NULL, lease_expires_at = NULL, suspect = 0
 WHERE id = :id AND lease_token = :token AND state = 'running'`;
 
 // The attempt is given back: it was never the task's fault (shutdown, buffered but never started).
@@ -69,13 +73,20 @@ export const RELEASE = /* sql */ `
 UPDATE errand_jobs
 SET state = 'ready', run_at = :now, attempt = attempt - 1,
     errors = CASE WHEN :note IS NULL THEN errors ELSE json_insert(errors, '$[#]', json(:note)) END,
-    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, lease_started = 0
 WHERE id = :id AND lease_token = :token AND state = 'running'`;
 
+// Only the leases the worker names ([id, token, started] triples) are renewed: rows of a claim whose answer it never
+// received expire.
 export const RENEW_LEASES = /* sql */ `
-UPDATE errand_jobs SET lease_expires_at = ?
-WHERE state = 'running' AND worker_id = ?
-RETURNING id`;
+UPDATE errand_jobs SET lease_expires_at = :expires, lease_started = max(lease_started, h.started)
+FROM (SELECT value ->> 0 AS id, value ->> 1 AS token, value ->> 2 AS started FROM json_each(:held)) AS h
+WHERE errand_jobs.id = h.id AND errand_jobs.lease_token = h.token AND errand_jobs.state = 'running'
+RETURNING errand_jobs.id`;
+
+export const SUSPECTS_WAITING = /* sql */ `
+SELECT EXISTS (SELECT 1 FROM errand_jobs WHERE suspect = 1 AND (state = 'ready' OR state = 'scheduled')
+               AND (state = 'ready' OR run_at <= :now) AND task IN (SELECT value FROM json_each(:tasks))) AS waiting`;
 
 export const UPSERT_WORKER = /* sql */ `
 INSERT INTO errand_workers (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at)
@@ -85,18 +96,26 @@ ON CONFLICT (id) DO UPDATE SET heartbeat_at = :now, expires_at = :expires, tasks
 export const SET_PROGRESS = /* sql */ `
 UPDATE errand_jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'running'`;
 
+// alive: its worker still renews its presence, and did so at least half a lease after this lease was last set, so
+// it never knew of this job (a claim whose answer was lost); a worker that died just after a claim may have renewed
+// its presence once more while the claim's answer was on its way, not later.
 export const EXPIRED_LEASES = /* sql */ `
-SELECT id, attempt, max_attempts, worker_id FROM errand_jobs
-WHERE state = 'running' AND lease_expires_at < ?`;
+SELECT j.id, j.attempt, j.max_attempts, j.worker_id, j.lease_started AS started,
+  coalesce(w.expires_at >= :now AND w.heartbeat_at >= j.lease_expires_at - (w.expires_at - w.heartbeat_at) / 2, 0) AS alive
+FROM errand_jobs j LEFT JOIN errand_workers w ON w.id = j.worker_id
+WHERE j.state = 'running' AND j.lease_expires_at < :now`;
 
-// Counted as an attempt, so a job that kills its worker every time ends failed instead of looping.
+// An attempt known to have started is counted, so a job that kills its worker every time ends failed instead of
+// looping; one not known to have started is given back.
 export const RESCUE_EXPIRED = /* sql */ `
 UPDATE errand_jobs
-SET state = CASE WHEN attempt >= max_attempts THEN 'failed' WHEN :retry_at > :now THEN 'scheduled' ELSE 'ready' END,
+SET state = CASE WHEN lease_started AND attempt >= max_attempts THEN 'failed'
+                 WHEN :retry_at > :now THEN 'scheduled' ELSE 'ready' END,
+    attempt = CASE WHEN lease_started THEN attempt ELSE attempt - 1 END,
     run_at = :retry_at,
-    finished_at = CASE WHEN attempt >= max_attempts THEN :now END,
+    finished_at = CASE WHEN lease_started AND attempt >= max_attempts THEN :now END,
     errors = json_insert(errors, '$[#]', json(:error)),
-    lease_token = NULL, lease_expires_at = NULL
+    suspect = :suspect, lease_started = 0, lease_token = NULL, lease_expires_at = NULL
 WHERE id = :id AND state = 'running' AND lease_expires_at < :now`;
 
 export const GET_JOB = /* sql */ `SELECT * FROM errand_jobs WHERE id = ?`;

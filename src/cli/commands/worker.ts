@@ -100,6 +100,16 @@ export const worker: Command = {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // A handler's stray error fails its own job, not the process with every job it holds. One that no running job
+    // can be blamed for ends the process as Node would: its state is unknown.
+    const onUncaught = (kind: "uncaught exception" | "unhandled rejection") => (error: unknown) => {
+      if (worker.failFromUncaught(error, kind)) return;
+      note(`${kind} outside any job, exiting: ${(error as Error)?.stack ?? String(error)}`);
+      process.exit(EXIT.error);
+    };
+    worker.trackHandlerErrors();
+    process.on("uncaughtException", onUncaught("uncaught exception"));
+    process.on("unhandledRejection", onUncaught("unhandled rejection"));
 
     try {
       await worker.start();

@@ -1,4 +1,5 @@
 import m001 from "./001-jobs.js";
+import m002 from "./002-suspects.js";
 
 /** In order; the schema version is the number applied, kept in <schema>.migrations. */
-export const MIGRATIONS: readonly string[] = [m001];
+export const MIGRATIONS: readonly string[] = [m001, m002];

@@ -1,0 +1,19 @@
+// Poison jobs beside healthy ones on PostgreSQL: see poison.ts.
+import { after, describe, it } from "node:test";
+import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
+import { tempDir } from "../helpers/tmp.js";
+import { poisonRun } from "./poison.js";
+
+const drops: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const d of drops) await d().catch(() => {});
+  await dropTemplates();
+});
+
+describe("poison jobs on PostgreSQL", () => {
+  it("fail alone: no healthy job fails or is left unrun, every poison job ends failed", async () => {
+    const db = await freshPostgresDatabase();
+    drops.push(db.drop);
+    await poisonRun("poison on PostgreSQL", { database: db.url, dir: tempDir(), healthy: 400, poisonPerKind: 2, timeoutMs: 50_000 });
+  });
+});

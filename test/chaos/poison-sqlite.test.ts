@@ -1,0 +1,12 @@
+// Poison jobs beside healthy ones on SQLite: see poison.ts.
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { tempDir } from "../helpers/tmp.js";
+import { poisonRun } from "./poison.js";
+
+describe("poison jobs on SQLite", () => {
+  it("fail alone: no healthy job fails or is left unrun, every poison job ends failed", async () => {
+    const dir = tempDir();
+    await poisonRun("poison on SQLite", { database: `sqlite:${join(dir, "poison.db")}`, dir, healthy: 400, poisonPerKind: 2, timeoutMs: 50_000 });
+  });
+});

@@ -71,7 +71,13 @@ export class Errand {
   private readonly durability: "normal" | "full";
   private readonly hasOwnClock: boolean;
   /** The database server's clock minus ours: leases, schedules and retries use the server's time. */
-  private serverOffsetMs = 0;
+  /**
+   * PostgreSQL: the server's time at one instant of this process's monotonic clock. Times run on from it with the
+   * monotonic clock, so a step of this machine's wall clock (NTP, a person) does not move them.
+   */
+  private serverClock: { serverMs: number; wallMs: number; monoMs: number } | null = null;
+  private clockSyncing: Promise<void> | null = null;
+  private clockSyncTriedAt = 0;
   private clockTimer: NodeJS.Timeout | null = null;
   private readonly postgres: NonNullable<ErrandOptions["postgres"]>;
   private readonly sqlite: NonNullable<ErrandOptions["sqlite"]>;
@@ -125,7 +131,7 @@ export class Errand {
     }
     this.autoMigrate = options.migrate ?? true;
     this.hasOwnClock = options.clock !== undefined;
-    this.now = options.clock ?? (() => Date.now() + this.serverOffsetMs);
+    this.now = options.clock ?? (() => this.serverNow());
     this.host = {
       backend: () => this.backend(),
       openBackend: () => this.openedBackend,
@@ -288,11 +294,30 @@ export class Errand {
     await (await this.backend({ migrate: false })).migrate();
   }
 
-  /** Workers on hosts whose clocks disagree still agree on the server's time: offset from the round trip's middle. */
+  /** Workers on hosts whose clocks disagree still agree on the server's time: measured from the round trip's middle. */
   private async syncClock(backend: Backend): Promise<void> {
-    const sent = Date.now();
+    const sent = performance.now();
     const server = await backend.serverTime();
-    this.serverOffsetMs = server === null ? 0 : server - (sent + Date.now()) / 2;
+    const monoMs = (sent + performance.now()) / 2;
+    this.serverClock = server === null ? null : { serverMs: server, wallMs: Date.now() - (performance.now() - monoMs), monoMs };
+  }
+
+  /** SQLite: this machine's clock, shared by every process on the file. PostgreSQL: the server's, see serverClock. */
+  private serverNow(): number {
+    const clock = this.serverClock;
+    if (clock === null) return Date.now();
+    const elapsed = performance.now() - clock.monoMs;
+    // The wall clock moved apart from the monotonic one: a step, or a suspend (which the monotonic clock does not
+    // count). Which one is right is the server's to say: measure again now rather than at the next interval.
+    const now = performance.now();
+    if (Math.abs(Date.now() - clock.wallMs - elapsed) > 1000 && !this.clockSyncing && this.openedBackend && now - this.clockSyncTriedAt > 5000) {
+      const backend = this.openedBackend;
+      this.clockSyncTriedAt = now;
+      this.clockSyncing = this.syncClock(backend)
+        .catch(() => {})
+        .finally(() => (this.clockSyncing = null));
+    }
+    return clock.serverMs + elapsed;
   }
 
   /** Stops this process's workers and closes the database. */

@@ -79,6 +79,10 @@ export class Worker {
   /** Suspects wait for this worker: it claims nothing more until empty, then takes one. */
   private suspectsWaiting = false;
   private renewing: Promise<void> | null = null;
+  /** performance.now() when the last heartbeat that succeeded was sent: every lease held then runs at least a lease past it. */
+  private renewedAt = 0;
+  /** Buffered jobs wait for a heartbeat: leases may have lapsed (the process was frozen, or the database away). */
+  private startsHeld = false;
   private maintaining = false;
   /** Wall clock minus monotonic clock at the last look, to see the wall clock jump. */
   private clockDrift: number | null = null;
@@ -183,7 +187,10 @@ export class Worker {
   };
 
   private pump(): void {
-    while (this.running.size < this.concurrency && this.head < this.buffer.length) {
+    // Past most of a lease since the last renewal, buffered jobs may already be another worker's: starting them would
+    // run them twice. The next heartbeat says which are still held.
+    this.startsHeld = !this.manual && this.renewedAt > 0 && performance.now() - this.renewedAt > this.leaseMs * 0.8;
+    while (!this.startsHeld && this.running.size < this.concurrency && this.head < this.buffer.length) {
       this.startJob(this.buffer[this.head++]!);
     }
     if (this.head > 0 && this.head >= this.buffer.length) {
@@ -475,7 +482,9 @@ export class Worker {
       }
       // Finished but not yet written: the lease holds until the outcome lands.
       for (const o of this.outcomes) leases.push({ id: o.id, token: o.token, started: true });
+      const sentAt = performance.now();
       result = await this.backend.heartbeat(info, leases, this.host.now(), this.leaseMs);
+      this.renewedAt = sentAt;
 
     } finally {
       this.renewing = null;
@@ -493,6 +502,7 @@ export class Worker {
       this.head = 0;
     }
     if (this.aloneId !== null && isLost(this.aloneId) && !this.running.has(this.aloneId)) this.aloneId = null;
+    if (this.startsHeld) this.pump();
   }
 
   /**

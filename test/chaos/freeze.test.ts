@@ -1,0 +1,88 @@
+// A worker process frozen with SIGSTOP for longer than its lease, then thawed with SIGCONT, beside a live worker:
+// the live one rescues what the frozen one held, the thawed one drops the outcomes it no longer owns, and every job
+// ends succeeded. Only jobs the frozen worker was running when it froze may run twice: the ones it had claimed but
+// not started are not started after the thaw until a heartbeat says they are still its own.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { runsById, sandbox, startCli, TASKS, waitFor } from "../helpers/cli.js";
+import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
+
+const drops: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const drop of drops) await drop().catch(() => {});
+  await dropTemplates();
+});
+
+const JOBS = 300;
+const LEASE_MS = 1000;
+const FROZEN_MS = 4 * LEASE_MS;
+
+async function freezeRun(name: string, database?: string): Promise<void> {
+  const box = sandbox(database ? { database } : {});
+  const jobs = await box.tasks.record.enqueueMany(Array.from({ length: JOBS }, () => ({ sleepMs: 40 })));
+  const ids = jobs.map((j) => j.id);
+  const flags = ["--lease", `${LEASE_MS / 1000}s`, "--concurrency", "10"];
+  const frozen = startCli(["worker", TASKS, ...flags], box.env);
+  const live = startCli(["worker", TASKS, ...flags], box.env);
+  await waitFor("both workers to run jobs", () => new Set([...runsById(box.recordFile).values()].flat()).size >= 2, 15_000, () => frozen.stderr + live.stderr);
+
+  frozen.kill("SIGSTOP");
+  const frozenAt = Date.now();
+  // What the frozen worker holds now (running or buffered) is what may run twice.
+  const held = new Set(
+    (await box.errand.listJobs({ state: "running", limit: 1000 }))
+      .filter((j) => (j.workerId ?? "").includes(`-${frozen.pid}-`))
+      .map((j) => j.id),
+  );
+  const startedByFrozen = new Set([...runsById(box.recordFile)].filter(([, pids]) => pids.includes(frozen.pid)).map(([id]) => id));
+  const inFlight = new Set([...held].filter((id) => startedByFrozen.has(id)));
+  await sleep(FROZEN_MS);
+  const rescuedWhileFrozen = [...held].filter((id) => (runsById(box.recordFile).get(id) ?? []).includes(live.pid)).length;
+  frozen.kill("SIGCONT");
+
+  await waitFor(
+    `all ${JOBS} jobs to succeed`,
+    async () => (await box.errand.listJobs({ state: "succeeded", limit: 1000 })).length === JOBS,
+    40_000,
+    () => `frozen:\n${frozen.stderr.slice(-2000)}\nlive:\n${live.stderr.slice(-2000)}`,
+  );
+  const recoveryMs = Date.now() - frozenAt;
+  const records = await Promise.all(ids.map((id) => box.errand.getJob(id).then((j) => j!.get())));
+  const runs = runsById(box.recordFile);
+  const lost = ids.filter((id) => !runs.has(id));
+  const stuck = records.filter((r) => r.state !== "succeeded").map((r) => r.id);
+  const twice = [...runs].filter(([, pids]) => pids.length > 1).map(([id]) => id);
+  const twiceNotInFlight = twice.filter((id) => !inFlight.has(id));
+  console.log(
+    `${name}: ${JOBS} jobs, one of two workers frozen ${FROZEN_MS} ms (lease ${LEASE_MS} ms) holding ${held.size}, ${inFlight.size} of them running; ` +
+      `${rescuedWhileFrozen} of those ran on the live worker while it was frozen; lost ${lost.length}; ` +
+      `duplicated ${twice.length} (${twice.length - twiceNotInFlight.length} running on the frozen worker at the freeze, ${twiceNotInFlight.length} not); ` +
+      `stuck ${stuck.length}; all succeeded ${recoveryMs} ms after the freeze`,
+  );
+  assert.ok(held.size > 0, "the frozen worker held jobs when it froze");
+  assert.ok(rescuedWhileFrozen > 0, "the live worker took over jobs of the frozen one before it thawed");
+  assert.deepEqual(lost, [], "every job ran");
+  assert.deepEqual(stuck, [], "no job is left unfinished");
+  assert.deepEqual(twiceNotInFlight, [], "only jobs the frozen worker was running ran twice: none it had only buffered");
+  for (const [id, pids] of runs) assert.ok(pids.length <= 2, `job ${id} ran ${pids.length} times`);
+  // Every attempt a job made is accounted for: a run the thawed worker finished late was dropped, not written.
+  for (const r of records) assert.ok(r.attempt <= 2, `job ${r.id} made ${r.attempt} attempts`);
+
+  assert.equal(frozen.hasExited, false, "the thawed worker carries on");
+  await Promise.all([frozen.kill("SIGTERM"), live.kill("SIGTERM")]);
+  assert.equal(await frozen.exitCode(), 0, frozen.stderr);
+  assert.equal(await live.exitCode(), 0, live.stderr);
+}
+
+describe("a worker frozen past its lease (SIGSTOP, then SIGCONT)", () => {
+  it("on SQLite: nothing lost or stuck, and only jobs it was running run twice", async () => {
+    await freezeRun("freeze on SQLite");
+  });
+
+  it("on PostgreSQL: nothing lost or stuck, and only jobs it was running run twice", async () => {
+    const db = await freshPostgresDatabase();
+    drops.push(db.drop);
+    await freezeRun("freeze on PostgreSQL", db.url);
+  });
+});

@@ -1,12 +1,11 @@
 // A database password planted in the URL must not come out anywhere: CLI output of every command, worker and
 // dashboard start lines, log lines, dashboard pages and /metrics, errors with their stacks and causes.
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { inspect } from "node:util";
 import { Errand, type Logger } from "errand";
 import { output, runCli, sandbox, startCli, TASKS, waitFor } from "../helpers/cli.js";
-import { freshPostgresDatabase, startPostgresCluster, type Cluster, type FreshDatabase } from "../helpers/postgres.js";
+import { freePort, freshPostgresDatabase, startPostgresCluster, type Cluster, type FreshDatabase } from "../helpers/postgres.js";
 
 // "@" in the password (unencoded, as people paste them) and one in a ?password= parameter.
 const IN_USERINFO = "pl@nted-Pw1";
@@ -26,17 +25,6 @@ function withPasswords(url: string): { userinfo: string; query: string } {
     userinfo: `postgres://postgres:${IN_USERINFO}@${u.host}${u.pathname}`,
     query: `postgres://postgres@${u.host}${u.pathname}?password=${IN_QUERY}`,
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
 }
 
 function capture(): Logger & { lines: string[] } {

@@ -111,6 +111,12 @@ describe("error codes", () => {
     for (const Class of SUBCLASSES) assert.ok(Object.values(CLASS_OF).includes(Class), `${Class.name} carries a code`);
   });
 
+  it("lists every code with its class in the README's table", () => {
+    const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
+    const rows = [...readme.matchAll(/^\| `(ERRAND_[A-Z_]+)` \| `(\w+)` \|/gm)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(rows, ERROR_CODES.map((code) => [code, CLASS_OF[code].name]));
+  });
+
   it("finds no raw `new ErrandError(` and no unlisted ERRAND_ code in the library's source", () => {
     const files = libraryFiles(SRC);
     assert.ok(files.length > 20, `scanned ${files.length} files under ${SRC}`);

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Backend, ClaimedJob, ClaimResult, HeldLease, Outcome, WorkerInfo } from "../backends/backend.js";
 import { formatMs, toMs, type Duration } from "../core/duration.js";
-import { BackendUnavailableError, checkOptionNames, ConfigError, ErrandError, InvalidArgsError } from "../core/errors.js";
+import { BackendUnavailableError, checkOptionNames, ConfigError, InvalidArgsError } from "../core/errors.js";
 import { toStorableText } from "../core/json-safe.js";
 import type { Logger } from "../core/logger.js";
 import type { TaskDefinition } from "../task/define.js";

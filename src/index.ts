@@ -9,11 +9,19 @@ export type { Duration } from "./core/duration.js";
 export type { Logger } from "./core/logger.js";
 export type { BackoffOptions } from "./core/backoff.js";
 export {
+  ERROR_CODES,
+  type ErrorCode,
   ErrandError,
   InvalidArgsError,
-  JobTimeoutError,
-  JobFailedError,
+  ConfigError,
+  DatabaseMismatchError,
   BackendUnavailableError,
+  JobNotFoundError,
+  JobFailedError,
+  WaitTimeoutError,
+  JobTimeoutError,
+  JobStoppedError,
+  BadResultError,
 } from "./core/errors.js";
 export { createDashboard, type DashboardOptions, type DashboardHandler } from "./dashboard/handler.js";
 export { startDashboard, type StartDashboardOptions, type RunningDashboard } from "./dashboard/server.js";

@@ -1,4 +1,4 @@
-import { ErrandError } from "../core/errors.js";
+import { ConfigError } from "../core/errors.js";
 import type { Backend } from "./backend.js";
 import type { Logger } from "../core/logger.js";
 import { PostgresBackend, type PostgresOptions } from "./postgres/backend.js";
@@ -42,7 +42,7 @@ export function openBackend(url: string, options: OpenOptions): Backend {
       logger: options.logger,
     });
   }
-  throw new ErrandError(
+  throw new ConfigError(
     "ERRAND_UNSUPPORTED_DATABASE",
     `database "${redact(url)}" is not a database errand can open. Use "sqlite:./errand.db" (a file), "postgres://user:pass@host/db", or "memory:" for tests.`,
   );

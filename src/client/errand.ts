@@ -2,7 +2,7 @@ import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { Backend, Counts, FinishedStats, MinuteCount, WaitingTask } from "../backends/backend.js";
 import { DEFAULT_DATABASE, openBackend } from "../backends/open.js";
 import { toMs, type Duration } from "../core/duration.js";
-import { checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
+import { BackendUnavailableError, checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
 import type { JobRecord, JobState, WorkerRecord } from "../core/job.js";
 import { JOB_STATES } from "../core/job.js";
 import { consoleLogger, redactingLogger, type Logger } from "../core/logger.js";
@@ -364,7 +364,7 @@ export class Errand {
       redactError(error);
       throw error instanceof ErrandError
         ? error
-        : new ErrandError("ERRAND_BACKEND_UNAVAILABLE", `Cannot open database ${redact(this.database)}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+        : new BackendUnavailableError(`Cannot open database ${redact(this.database)}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     });
     return this.opened;
   }

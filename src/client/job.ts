@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { toMs, type Duration, formatMs } from "../core/duration.js";
-import { ErrandError, JobFailedError } from "../core/errors.js";
+import { JobFailedError, JobNotFoundError, WaitTimeoutError } from "../core/errors.js";
 import type { JobRecord, JobState } from "../core/job.js";
 import type { Backend } from "../backends/backend.js";
 
@@ -21,7 +21,7 @@ export class Job<R = unknown> {
 
   async get(): Promise<JobRecord> {
     const record = await (await this.source.backend()).get(this.id);
-    if (!record) throw new ErrandError("ERRAND_JOB_NOT_FOUND", `Job ${this.id} (${this.task}) no longer exists: it was deleted or pruned after its retention period.`);
+    if (!record) throw new JobNotFoundError(this.id, `Job ${this.id} (${this.task}) no longer exists: it was deleted or pruned after its retention period.`);
     return record;
   }
 
@@ -31,13 +31,13 @@ export class Job<R = unknown> {
 
   async cancel(): Promise<JobState> {
     const state = await (await this.source.backend()).cancel(this.id, this.source.now());
-    if (state === null) throw new ErrandError("ERRAND_JOB_NOT_FOUND", `Job ${this.id} does not exist.`);
+    if (state === null) throw new JobNotFoundError(this.id, `Job ${this.id} does not exist.`);
     return state;
   }
 
   /**
    * Waits until the job has finished and returns its handler's result. Throws JobFailedError when it failed or
-   * was cancelled, and ErrandError ERRAND_WAIT_TIMEOUT when `timeout` passes first (the job keeps going).
+   * was cancelled, and WaitTimeoutError (ERRAND_WAIT_TIMEOUT) when `timeout` passes first (the job keeps going).
    */
   async result(options: { timeout?: Duration } = {}): Promise<R> {
     const timeoutMs = options.timeout === undefined ? Infinity : toMs(options.timeout, "job.result() timeout");
@@ -58,7 +58,7 @@ export class Job<R = unknown> {
         }
         const left = deadline - Date.now();
         if (left <= 0) {
-          throw new ErrandError("ERRAND_WAIT_TIMEOUT", `Job ${this.id} (${this.task}) is still ${job.state} after ${formatMs(timeoutMs)}; it keeps going. Is a worker running? (npx errand status)`);
+          throw new WaitTimeoutError(this.id, `Job ${this.id} (${this.task}) is still ${job.state} after ${formatMs(timeoutMs)}; it keeps going. Is a worker running? (npx errand status)`);
         }
         const ac = new AbortController();
         wake = () => ac.abort();

@@ -1,9 +1,31 @@
 import { nearest } from "./nearest.js";
 
-/** Every error errand throws is an ErrandError with a stable `code` that scripts can match on. */
+/** Every code an ErrandError can carry. The strings are stable: scripts and tests match on them. */
+export const ERROR_CODES = [
+  "ERRAND_INVALID",
+  "ERRAND_UNSUPPORTED_DATABASE",
+  "ERRAND_NODE_TOO_OLD",
+  "ERRAND_NO_TASKS",
+  "ERRAND_UNKNOWN_TASK",
+  "ERRAND_NOT_ERRAND_DB",
+  "ERRAND_SCHEMA_NEWER",
+  "ERRAND_BACKEND_UNAVAILABLE",
+  "ERRAND_DISK_FULL",
+  "ERRAND_JOB_NOT_FOUND",
+  "ERRAND_JOB_FAILED",
+  "ERRAND_JOB_CANCELLED",
+  "ERRAND_WAIT_TIMEOUT",
+  "ERRAND_JOB_TIMEOUT",
+  "ERRAND_LEASE_LOST",
+  "ERRAND_BAD_RESULT",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Every error errand throws is an ErrandError (one of the subclasses below) with a stable `code`. */
 export class ErrandError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "ErrandError";
     this.code = code;
@@ -12,35 +34,100 @@ export class ErrandError extends Error {
 
 /** Arguments or options given to a call were wrong; nothing was stored. */
 export class InvalidArgsError extends ErrandError {
+  declare readonly code: "ERRAND_INVALID";
   constructor(message: string, options?: { cause?: unknown }) {
     super("ERRAND_INVALID", message, options);
     this.name = "InvalidArgsError";
   }
 }
 
+/**
+ * errand is set up in a way it cannot work with: a database URL it cannot open, a Node too old for SQLite, a worker
+ * without tasks, or a job whose task this worker does not define.
+ */
+export class ConfigError extends ErrandError {
+  declare readonly code: "ERRAND_UNSUPPORTED_DATABASE" | "ERRAND_NODE_TOO_OLD" | "ERRAND_NO_TASKS" | "ERRAND_UNKNOWN_TASK";
+  constructor(code: ConfigError["code"], message: string) {
+    super(code, message);
+    this.name = "ConfigError";
+  }
+}
+
+/** The database holds what this errand must not touch: another application's data, or a newer errand's schema. */
+export class DatabaseMismatchError extends ErrandError {
+  declare readonly code: "ERRAND_NOT_ERRAND_DB" | "ERRAND_SCHEMA_NEWER";
+  constructor(code: DatabaseMismatchError["code"], message: string) {
+    super(code, message);
+    this.name = "DatabaseMismatchError";
+  }
+}
+
+/** The database could not be opened, read or written (code ERRAND_DISK_FULL when its disk is full). */
+export class BackendUnavailableError extends ErrandError {
+  declare readonly code: "ERRAND_BACKEND_UNAVAILABLE" | "ERRAND_DISK_FULL";
+  constructor(message: string, options?: { cause?: unknown; code?: BackendUnavailableError["code"] }) {
+    super(options?.code ?? "ERRAND_BACKEND_UNAVAILABLE", message, options);
+    this.name = "BackendUnavailableError";
+  }
+}
+
+/** The job asked for does not exist (any more): deleted, or pruned after its retention period. */
+export class JobNotFoundError extends ErrandError {
+  declare readonly code: "ERRAND_JOB_NOT_FOUND";
+  readonly jobId: string;
+  constructor(jobId: string, message: string) {
+    super("ERRAND_JOB_NOT_FOUND", message);
+    this.name = "JobNotFoundError";
+    this.jobId = jobId;
+  }
+}
+
+/** `job.result()` on a job that ended failed or cancelled. */
+export class JobFailedError extends ErrandError {
+  declare readonly code: "ERRAND_JOB_FAILED" | "ERRAND_JOB_CANCELLED";
+  readonly jobId: string;
+  constructor(jobId: string, message: string, code: JobFailedError["code"] = "ERRAND_JOB_FAILED") {
+    super(code, message);
+    this.name = "JobFailedError";
+    this.jobId = jobId;
+  }
+}
+
+/** `job.result({ timeout })` gave up waiting; the job itself keeps going. */
+export class WaitTimeoutError extends ErrandError {
+  declare readonly code: "ERRAND_WAIT_TIMEOUT";
+  readonly jobId: string;
+  constructor(jobId: string, message: string) {
+    super("ERRAND_WAIT_TIMEOUT", message);
+    this.name = "WaitTimeoutError";
+    this.jobId = jobId;
+  }
+}
+
 /** An attempt ran past its task's timeout. */
 export class JobTimeoutError extends ErrandError {
+  declare readonly code: "ERRAND_JOB_TIMEOUT";
   constructor(message: string) {
     super("ERRAND_JOB_TIMEOUT", message);
     this.name = "JobTimeoutError";
   }
 }
 
-/** The database could not be opened, read or written (code ERRAND_DISK_FULL when its disk is full). */
-export class BackendUnavailableError extends ErrandError {
-  constructor(message: string, options?: { cause?: unknown; code?: string }) {
-    super(options?.code ?? "ERRAND_BACKEND_UNAVAILABLE", message, options);
-    this.name = "BackendUnavailableError";
+/** The reason of a handler's aborted signal when its worker lost the job's lease or shut down mid-attempt. */
+export class JobStoppedError extends ErrandError {
+  declare readonly code: "ERRAND_LEASE_LOST";
+  constructor(message: string) {
+    super("ERRAND_LEASE_LOST", message);
+    this.name = "JobStoppedError";
   }
 }
 
-/** `job.result()` on a job that ended failed or cancelled. */
-export class JobFailedError extends ErrandError {
-  readonly jobId: string;
-  constructor(jobId: string, message: string, code = "ERRAND_JOB_FAILED") {
-    super(code, message);
-    this.name = "JobFailedError";
-    this.jobId = jobId;
+/** A handler returned a value no database can store; its job fails with this. */
+export class BadResultError extends ErrandError {
+  declare readonly code: "ERRAND_BAD_RESULT";
+  constructor(message: string) {
+    super("ERRAND_BAD_RESULT", message);
+    this.name = "BadResultError";
   }
 }
 

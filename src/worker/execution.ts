@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Backend, ClaimedJob } from "../backends/backend.js";
 import { formatMs } from "../core/duration.js";
-import { ErrandError, InvalidArgsError, JobTimeoutError } from "../core/errors.js";
+import { BadResultError, ConfigError, InvalidArgsError, JobStoppedError, JobTimeoutError } from "../core/errors.js";
 import type { AttemptError } from "../core/job.js";
 import { findUnsafeJson, toStorableText } from "../core/json-safe.js";
 import type { Logger } from "../core/logger.js";
@@ -52,7 +52,7 @@ export class Execution {
     const { job, task } = this;
     if (!task) {
       // Claims only ask for registered tasks, so this means the registry changed under a running worker.
-      this.fail(new ErrandError("ERRAND_UNKNOWN_TASK", `No task named "${job.task}" is defined in worker ${this.host.workerId}.`));
+      this.fail(new ConfigError("ERRAND_UNKNOWN_TASK", `No task named "${job.task}" is defined in worker ${this.host.workerId}.`));
       return;
     }
     const ctx = (this.ctx = new RunContext(job, this.host.log, this));
@@ -78,7 +78,7 @@ export class Execution {
   private async parseThenRun(task: TaskDefinition, args: unknown, ctx: RunContext): Promise<unknown> {
     const parsed = await task.schema!["~standard"].validate(args);
     if (parsed.issues) {
-      throw new ErrandError("ERRAND_INVALID", `stored args no longer match the task's schema: ${parsed.issues.map((i) => i.message).join("; ")}`);
+      throw new InvalidArgsError(`stored args no longer match the task's schema: ${parsed.issues.map((i) => i.message).join("; ")}`);
     }
     return task.handler(parsed.value, ctx);
   }
@@ -95,7 +95,7 @@ export class Execution {
   lose(reason: string): void {
     if (this.isSettled) return;
     this.host.log.warn(`stopping job ${this.job.id} (${this.job.task}): ${reason}`);
-    this.ctx?.abort(new ErrandError("ERRAND_LEASE_LOST", `Job ${this.job.id} was stopped: ${reason}`));
+    this.ctx?.abort(new JobStoppedError(`Job ${this.job.id} was stopped: ${reason}`));
     this.settle({ kind: "lost" });
   }
 
@@ -113,13 +113,13 @@ export class Execution {
     try {
       const unsafe = findUnsafeJson(value, "result");
       if (unsafe !== undefined) {
-        return this.fail(new ErrandError("ERRAND_BAD_RESULT", `The handler of ${this.job.task} returned a value that cannot be stored: ${unsafe}.`));
+        return this.fail(new BadResultError(`The handler of ${this.job.task} returned a value that cannot be stored: ${unsafe}.`));
       }
       result = JSON.stringify(value);
     } catch (error) {
       // A getter that throws, a Proxy, a string too long to encode: the value cannot be read, so it cannot be stored.
       return this.fail(
-        new ErrandError("ERRAND_BAD_RESULT", `The handler of ${this.job.task} returned a value that cannot be stored: reading it threw ${describeThrown(error)}.`),
+        new BadResultError(`The handler of ${this.job.task} returned a value that cannot be stored: reading it threw ${describeThrown(error)}.`),
       );
     }
     this.settle({ kind: "succeeded", result });

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Backend, ClaimedJob, ClaimResult, HeldLease, Outcome, WorkerInfo } from "../backends/backend.js";
 import { formatMs, toMs, type Duration } from "../core/duration.js";
-import { BackendUnavailableError, checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
+import { BackendUnavailableError, checkOptionNames, ConfigError, InvalidArgsError } from "../core/errors.js";
 import { toStorableText } from "../core/json-safe.js";
 import type { Logger } from "../core/logger.js";
 import type { TaskDefinition } from "../task/define.js";
@@ -143,7 +143,7 @@ export class Worker {
     this.taskMap = this.host.tasks();
     this.taskNames = [...this.taskMap.keys()];
     if (this.taskNames.length === 0) {
-      throw new ErrandError("ERRAND_NO_TASKS", "errand.work(): no tasks are defined on this Errand, so the worker could run nothing. Define tasks with errand.task(...) before starting it.");
+      throw new ConfigError("ERRAND_NO_TASKS", "errand.work(): no tasks are defined on this Errand, so the worker could run nothing. Define tasks with errand.task(...) before starting it.");
     }
     this.backend = await this.host.backend();
     if (this.maxBatch === 0) this.maxBatch = this.backend.maxBatch;

@@ -154,7 +154,7 @@ describe("a planted database password", () => {
         await errand.close();
         for (const error of failures) {
           const shown = inspect(error, { depth: 10 });
-          assert.match(shown, /ErrandError|BackendUnavailableError/, shown);
+          assert.match(shown, /ErrandError|BackendUnavailableError|ConfigError/, shown);
           assertClean(`${(error as Error).message}\n${(error as Error).stack}\n${shown}`, `the error (${what})`);
         }
         assertClean(logger.lines.join("\n"), "log lines");

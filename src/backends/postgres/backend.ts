@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { formatMs } from "../../core/duration.js";
-import { BackendUnavailableError, ErrandError, InvalidArgsError } from "../../core/errors.js";
+import { BackendUnavailableError, DatabaseMismatchError, ErrandError, InvalidArgsError } from "../../core/errors.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import type { Logger } from "../../core/logger.js";
 import { toStorableText } from "../../core/json-safe.js";
@@ -89,8 +89,7 @@ export class PostgresBackend implements Backend {
 
   constructor(private readonly options: PostgresOptions) {
     if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) {
-      throw new ErrandError(
-        "ERRAND_INVALID",
+      throw new InvalidArgsError(
         `postgres schema ${JSON.stringify(options.schema)} must be lower-case letters, digits and underscores, starting with a letter or underscore.`,
       );
     }
@@ -220,7 +219,7 @@ export class PostgresBackend implements Backend {
       await db.query(this.q.createMigrations);
       const version = Number((await db.query(this.q.schemaVersion)).rows[0].version);
       if (version > MIGRATIONS.length) {
-        throw new ErrandError(
+        throw new DatabaseMismatchError(
           "ERRAND_SCHEMA_NEWER",
           `PostgreSQL schema ${this.options.schema} at ${this.where()} has errand schema version ${version}, but this ` +
             `errand knows only ${MIGRATIONS.length}: a newer errand migrated it. Upgrade errand here too (npm install errand@latest).`,
@@ -654,8 +653,7 @@ function userRunner(tx: object, explain: (e: unknown) => Error): (sql: string, p
       }
     };
   }
-  throw new ErrandError(
-    "ERRAND_INVALID",
+  throw new InvalidArgsError(
     "enqueue() tx: expected the connection your transaction runs on: a pg Client or PoolClient (after BEGIN), " +
       "or the `sql` of a postgres.js sql.begin() callback. Nothing was stored.",
   );

@@ -2,7 +2,7 @@ import Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
 import { existsSync, watch, type FSWatcher } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { BackendUnavailableError, ErrandError, InvalidArgsError } from "../../core/errors.js";
+import { BackendUnavailableError, ConfigError, DatabaseMismatchError, ErrandError, InvalidArgsError } from "../../core/errors.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import { isSynchronousTx } from "../../core/sync-tx.js";
 import { ChangeListeners } from "../change-listeners.js";
@@ -102,14 +102,14 @@ export class SqliteBackend implements Backend {
       this.transaction(() => {
         const version = this.db.pragma("user_version", { simple: true }) as number;
         if (version > 0 && !this.hasJobsTable()) {
-          throw new ErrandError(
+          throw new DatabaseMismatchError(
             "ERRAND_NOT_ERRAND_DB",
             `SQLite database ${this.file} belongs to another application (user_version ${version}, no errand tables). ` +
               `Give errand its own file, e.g. database: "sqlite:./errand.db".`,
           );
         }
         if (version > MIGRATIONS.length) {
-          throw new ErrandError(
+          throw new DatabaseMismatchError(
             "ERRAND_SCHEMA_NEWER",
             `SQLite database ${this.file} has errand schema version ${version}, but this errand knows only ` +
               `${MIGRATIONS.length}: a newer errand migrated it. Upgrade errand here too (npm install errand@latest).`,
@@ -507,7 +507,7 @@ const MIN_NODE_MAJOR = 22;
 function openDatabase(file: string, durability: "normal" | "full", shareFile: boolean): Database.Database {
   const major = Number(process.versions.node.split(".")[0]);
   if (major < MIN_NODE_MAJOR) {
-    throw new ErrandError(
+    throw new ConfigError(
       "ERRAND_NODE_TOO_OLD",
       `errand's SQLite backend needs Node ${MIN_NODE_MAJOR} or later (better-sqlite3 13); this is Node ` +
         `${process.versions.node}. Upgrade Node (22, 24 or 26), then reinstall (npm ci).`,
@@ -547,14 +547,14 @@ function refuseForeignFile(db: Database.Database, file: string, shareFile: boole
   const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? `, and ${names.length - 5} more` : "");
   if (version !== 0) {
     // errand keeps its schema version in user_version: a file whose owner uses it cannot be shared.
-    throw new ErrandError(
+    throw new DatabaseMismatchError(
       "ERRAND_NOT_ERRAND_DB",
       `SQLite database ${file} belongs to another application (user_version ${version}${names.length > 0 ? `, holding ${shown}` : ""}, ` +
         `none of errand's); errand changed nothing in it. Give errand its own file, e.g. database: "sqlite:./errand.db".`,
     );
   }
   if (names.length === 0 || shareFile) return;
-  throw new ErrandError(
+  throw new DatabaseMismatchError(
     "ERRAND_NOT_ERRAND_DB",
     `SQLite database ${file} is not errand's: it holds ${shown}, and none of errand's tables; errand changed nothing in ` +
       `it. Give errand its own file (database: "sqlite:./errand.db"), or, to keep your own tables and errand's jobs in ` +

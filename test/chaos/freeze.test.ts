@@ -1,7 +1,8 @@
 // A worker process frozen with SIGSTOP for longer than its lease, then thawed with SIGCONT, beside a live worker:
 // the live one rescues what the frozen one held, the thawed one drops the outcomes it no longer owns, and every job
-// ends succeeded. Only jobs the frozen worker was running when it froze may run twice (at most its concurrency): the
-// ones it had claimed but not started are not started after the thaw until a heartbeat says they are still its own.
+// ends succeeded. Only jobs the frozen worker had started when it froze may run twice (running, or finished with the
+// outcome not yet written): the ones it had claimed but not started are not started after the thaw until a
+// heartbeat says they are still its own.
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -58,9 +59,9 @@ async function freezeRun(name: string, database?: string): Promise<void> {
   const twiceNotInFlight = twice.filter((id) => !inFlight.has(id));
   const twiceNotHeld = twice.filter((id) => !held.has(id));
   console.log(
-    `${name}: ${JOBS} jobs, one of two workers frozen ${FROZEN_MS} ms (lease ${LEASE_MS} ms) holding ${held.size}, ${inFlight.size} of them running; ` +
+    `${name}: ${JOBS} jobs, one of two workers frozen ${FROZEN_MS} ms (lease ${LEASE_MS} ms) holding ${held.size}, ${inFlight.size} of them started; ` +
       `${rescuedWhileFrozen} of those ran on the live worker while it was frozen; lost ${lost.length}; ` +
-      `duplicated ${twice.length} (${twice.length - twiceNotInFlight.length} running on the frozen worker at the freeze, ${twiceNotInFlight.length} not); ` +
+      `duplicated ${twice.length} (${twice.length - twiceNotInFlight.length} started by the frozen worker before the freeze, ${twiceNotInFlight.length} not); ` +
       `stuck ${stuck.length}; all succeeded ${recoveryMs} ms after the freeze`,
   );
   assert.ok(held.size > 0, "the frozen worker held jobs when it froze");
@@ -68,7 +69,11 @@ async function freezeRun(name: string, database?: string): Promise<void> {
   assert.deepEqual(lost, [], "every job ran");
   assert.deepEqual(stuck, [], "no job is left unfinished");
   assert.deepEqual(twiceNotHeld, [], "only jobs the frozen worker held ran twice");
-  assert.ok(twice.length <= CONCURRENCY, `${twice.length} jobs ran twice: more than the ${CONCURRENCY} the frozen worker could be running, so it started buffered jobs it no longer held`);
+  assert.ok(
+    twiceNotInFlight.length <= CONCURRENCY,
+    `${twiceNotInFlight.length} jobs the frozen worker had not started at the freeze ran twice: more than the ` +
+      `${CONCURRENCY} handlers it could have been starting, so it started buffered jobs it no longer held`,
+  );
   for (const [id, pids] of runs) assert.ok(pids.length <= 2, `job ${id} ran ${pids.length} times`);
   // Every attempt a job made is accounted for: a run the thawed worker finished late was dropped, not written.
   for (const r of records) assert.ok(r.attempt <= 2, `job ${r.id} made ${r.attempt} attempts`);

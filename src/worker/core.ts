@@ -1,0 +1,224 @@
+import type { Backend, ClaimedJob, Outcome } from "../backends/backend.js";
+import { formatMs } from "../core/duration.js";
+import { ConfigError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import type { TaskDefinition } from "../task/define.js";
+import { fetchJobs } from "./claims.js";
+import { Deadlines } from "./deadlines.js";
+import { Execution, type ExecutionHost, type Settled } from "./execution.js";
+import { flush, scheduleFlush } from "./outcomes.js";
+import type { WorkerHost } from "./worker.js";
+
+/** Unstarted jobs a worker holds: no more than it can start within this time at the rate jobs finish. */
+const BUFFER_SECONDS = 0.05;
+
+/** A worker's settings, checked by the Worker that owns it. */
+export interface WorkerSettings {
+  readonly id: string;
+  readonly concurrency: number;
+  readonly queues: readonly string[] | null;
+  readonly leaseMs: number;
+  readonly pollMs: number;
+  /** 0: the backend's, known once it is open. */
+  readonly maxBatch: number;
+}
+
+/**
+ * A worker's state, shared by the modules that drive it (claims, outcomes, leases), and its per-job path: starting
+ * buffered jobs and taking in what they settled to. Internal to Worker.
+ */
+export class WorkerCore {
+  readonly id: string;
+  readonly concurrency: number;
+  readonly queues: readonly string[] | null;
+  readonly leaseMs: number;
+  readonly pollMs: number;
+  maxBatch: number;
+  readonly log: Logger;
+
+  backend!: Backend;
+  readonly deadlines = new Deadlines();
+  private executionHost!: ExecutionHost;
+  private taskMap!: ReadonlyMap<string, TaskDefinition>;
+  taskNames: string[] = [];
+  trackUncaught = false;
+  manual = false;
+  isStopping = false;
+  offChange: (() => void) | null = null;
+
+  // The claim loop (claims.ts).
+  buffer: ClaimedJob[] = [];
+  head = 0;
+  readonly running = new Map<string, Execution>();
+  fetching = false;
+  wakePending = false;
+  isIdle = false;
+  pollTimer: NodeJS.Timeout | null = null;
+  lastFetchAt = 0;
+  finishedSinceFetch = 0;
+  /** Jobs finished per second, measured between the last two claims. */
+  rate = 0;
+  /** A suspect is running: it runs alone, nothing else is claimed until it settles. */
+  aloneId: string | null = null;
+  /** Suspects wait for this worker: it claims nothing more until empty, then takes one. */
+  suspectsWaiting = false;
+  idleWaiters: (() => void)[] = [];
+  backoffMs = 0;
+  /** Idle after a failed claim: only the backoff timer ends it, not a wake-up (a failing write can fire the WAL watch). */
+  backingOff = false;
+
+  // Outcomes (outcomes.ts).
+  outcomes: Outcome[] = [];
+  flushing: Promise<void> | null = null;
+  flushTimer: NodeJS.Timeout | null = null;
+
+  // Leases (leases.ts).
+  heartbeatTimer: NodeJS.Timeout | null = null;
+  pruneTimer: NodeJS.Timeout | null = null;
+  renewing: Promise<void> | null = null;
+  /** performance.now() when the last heartbeat that succeeded was sent: every lease held then runs at least a lease past it. */
+  renewedAt = 0;
+  /** Buffered jobs wait for a heartbeat: leases may have lapsed (the process was frozen, or the database away). */
+  startsHeld = false;
+  maintaining = false;
+  /** Wall clock minus monotonic clock at the last look, to see the wall clock jump. */
+  clockDrift: number | null = null;
+  /** Monotonic time before which this worker rescues nothing: its clock jumped, live leases may look expired. */
+  rescueAfter = 0;
+
+  constructor(
+    readonly host: WorkerHost,
+    settings: WorkerSettings,
+    /** The owning Worker's totals. */
+    readonly stats: { succeeded: number; failed: number; retried: number; lost: number },
+  ) {
+    this.id = settings.id;
+    this.concurrency = settings.concurrency;
+    this.queues = settings.queues;
+    this.leaseMs = settings.leaseMs;
+    this.pollMs = settings.pollMs;
+    this.maxBatch = settings.maxBatch;
+    this.log = host.logger;
+  }
+
+  async prepare(): Promise<void> {
+    this.taskMap = this.host.tasks();
+    this.taskNames = [...this.taskMap.keys()];
+    if (this.taskNames.length === 0) {
+      throw new ConfigError("ERRAND_NO_TASKS", "errand.work(): no tasks are defined on this Errand, so the worker could run nothing. Define tasks with errand.task(...) before starting it.");
+    }
+    this.backend = await this.host.backend();
+    if (this.maxBatch === 0) this.maxBatch = this.backend.maxBatch;
+    this.executionHost = {
+      workerId: this.id,
+      log: this.log,
+      backend: this.backend,
+      deadlines: this.deadlines,
+      trackUncaught: this.trackUncaught,
+      settle: (exec, settled) => this.settle(exec, settled),
+    };
+  }
+
+  drained(): Promise<void> {
+    if (this.running.size === 0 && this.head >= this.buffer.length) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** New jobs may be ready: from this process, another process's commit, or the poll timer. */
+  readonly wake = (): void => {
+    if (this.isStopping) return;
+    // A wake-up during a claim may be for a job that claim could not see yet: claim again before idling.
+    if (this.fetching) this.wakePending = true;
+    if (!this.isIdle || this.backingOff) return;
+    this.isIdle = false;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    this.pump();
+  };
+
+  readonly wakeFromTimer = (): void => {
+    this.pollTimer = null;
+    this.backingOff = false;
+    this.wake();
+  };
+
+  pump(): void {
+    // Past most of a lease since the last renewal, buffered jobs may already be another worker's: starting them would
+    // run them twice. The next heartbeat says which are still held.
+    this.startsHeld = !this.manual && this.renewedAt > 0 && performance.now() - this.renewedAt > this.leaseMs * 0.8;
+    while (!this.startsHeld && this.running.size < this.concurrency && this.head < this.buffer.length) {
+      this.startJob(this.buffer[this.head++]!);
+    }
+    if (this.head > 0 && this.head >= this.buffer.length) {
+      this.buffer = [];
+      this.head = 0;
+    }
+    if (this.running.size === 0 && this.head >= this.buffer.length && this.idleWaiters.length > 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+    if (this.manual || this.isStopping || this.fetching || this.isIdle) return;
+    // Refill when the buffer runs low, not after every job: one claim per batch.
+    if (this.buffer.length - this.head < this.concurrency && this.wanted() > 0) void fetchJobs(this);
+  }
+
+  /**
+   * How many more jobs to claim: the free slots, plus what finishes within BUFFER_SECONDS at the measured rate,
+   * less what is buffered already. So slow jobs are not hoarded while another worker idles.
+   */
+  wanted(): number {
+    if (this.aloneId !== null) return 0;
+    const buffered = this.buffer.length - this.head;
+    if (this.suspectsWaiting && (this.running.size > 0 || buffered > 0)) return 0;
+    const soon = this.concurrency - this.running.size + Math.round(this.rate * BUFFER_SECONDS);
+    return Math.min(this.maxBatch, soon - buffered);
+  }
+
+  private startJob(job: ClaimedJob): void {
+    const task = this.taskMap.get(job.task);
+    const exec = new Execution(job, task, this.executionHost);
+    this.running.set(job.id, exec);
+    exec.run();
+  }
+
+  private settle(exec: Execution, settled: Settled): void {
+    this.running.delete(exec.job.id);
+    if (this.aloneId === exec.job.id) {
+      // A suspect's outcome is written before anything else is claimed: a batch-mate that kills the worker next
+      // must not take it down too.
+      if (settled.kind === "lost") this.aloneId = null;
+      else void this.endAlone(exec.job.id);
+    }
+    this.finishedSinceFetch++;
+    if (settled.kind === "lost") {
+      this.stats.lost++;
+    } else {
+      if (settled.kind === "succeeded") {
+        this.stats.succeeded++;
+        this.outcomes.push({ id: exec.job.id, token: exec.job.token, kind: "succeeded", result: settled.result });
+      } else {
+        const { job } = exec;
+        const retryAt = job.attempt < job.maxAttempts ? this.host.now() + exec.retryDelay(job.attempt) : null;
+        if (retryAt === null) this.stats.failed++;
+        else this.stats.retried++;
+        if (retryAt === null) this.log.warn(`job ${job.id} (${job.task}) failed for good after ${job.attempt} attempt(s): ${settled.error.message}`);
+        else this.log.info(`job ${job.id} (${job.task}) attempt ${job.attempt} failed, retrying in ${formatMs(retryAt - this.host.now())}: ${settled.error.message}`);
+        this.outcomes.push({ id: job.id, token: job.token, kind: "failed", error: settled.error, retryAt });
+      }
+      scheduleFlush(this);
+    }
+    this.pump();
+  }
+
+  private async endAlone(id: string): Promise<void> {
+    await Promise.resolve(); // after settle() has queued its outcome
+    for (;;) {
+      while (this.flushing) await this.flushing;
+      if (this.isStopping || !this.outcomes.some((o) => o.id === id)) break;
+      await flush(this);
+      // Not written (the database is unavailable): flush() retries it; look again in a while.
+      if (this.outcomes.some((o) => o.id === id)) await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    if (this.aloneId === id) this.aloneId = null;
+    this.pump();
+  }
+}

@@ -1,0 +1,111 @@
+import { hostname } from "node:os";
+import type { Backend, HeldLease, WorkerInfo } from "../backends/backend.js";
+import { formatMs } from "../core/duration.js";
+import type { WorkerCore } from "./core.js";
+
+/** A wall clock that moves this much against the monotonic clock between two looks has jumped. */
+const CLOCK_JUMP_MS = 1000;
+
+/** Renews the leases this worker holds and stops or drops the jobs whose lease it lost. */
+export async function heartbeat(w: WorkerCore): Promise<void> {
+  const info: WorkerInfo = {
+    id: w.id,
+    hostname: hostname(),
+    pid: process.pid,
+    queues: w.queues,
+    tasks: w.taskNames,
+    concurrency: w.concurrency,
+  };
+  // Never beside an outcome batch: both lock this worker's rows.
+  while (w.flushing || w.renewing) await (w.flushing ?? w.renewing);
+  let done!: () => void;
+  w.renewing = new Promise((resolve) => (done = resolve));
+  let result: Awaited<ReturnType<Backend["heartbeat"]>>;
+  // Only jobs held before the call are judged: one claimed meanwhile is not in its answer.
+  const before = new Set<string>();
+  try {
+    const leases: HeldLease[] = [];
+    for (const exec of w.running.values()) {
+      before.add(exec.job.id);
+      leases.push({ id: exec.job.id, token: exec.job.token, started: true });
+    }
+    for (let i = w.head; i < w.buffer.length; i++) {
+      const job = w.buffer[i]!;
+      before.add(job.id);
+      leases.push({ id: job.id, token: job.token, started: false });
+    }
+    // Finished but not yet written: the lease holds until the outcome lands.
+    for (const o of w.outcomes) leases.push({ id: o.id, token: o.token, started: true });
+    const sentAt = performance.now();
+    result = await w.backend.heartbeat(info, leases, w.host.now(), w.leaseMs);
+    w.renewedAt = sentAt;
+  } finally {
+    w.renewing = null;
+    done();
+  }
+  w.suspectsWaiting = result.suspectsWaiting;
+  const held = new Set(result.held);
+  const isLost = (id: string) => before.has(id) && !held.has(id);
+  // A job this worker no longer holds was cancelled or taken over: stop it and drop its outcome.
+  for (const exec of w.running.values()) {
+    if (isLost(exec.job.id)) exec.lose("its lease was lost (the job was cancelled, or another worker took it over after the lease expired)");
+  }
+  if (w.head < w.buffer.length) {
+    w.buffer = w.buffer.slice(w.head).filter((j) => !isLost(j.id));
+    w.head = 0;
+  }
+  if (w.aloneId !== null && isLost(w.aloneId) && !w.running.has(w.aloneId)) w.aloneId = null;
+  if (w.startsHeld) w.pump();
+}
+
+/**
+ * True while this worker must not rescue: for a full lease after its wall clock jumped against the monotonic
+ * clock. After a jump forward every live lease looks expired until its worker renews it, within a lease.
+ */
+export function clockJumped(w: WorkerCore): boolean {
+  const mono = performance.now();
+  const drift = w.host.now() - mono;
+  if (w.clockDrift !== null && Math.abs(drift - w.clockDrift) > CLOCK_JUMP_MS) {
+    w.log.warn(`the clock jumped by ${Math.round((drift - w.clockDrift) / 1000)}s: rescuing no expired lease for ${formatMs(w.leaseMs)}, until live workers have renewed theirs`);
+    w.rescueAfter = mono + w.leaseMs;
+  }
+  w.clockDrift = drift;
+  return mono < w.rescueAfter;
+}
+
+/** Every third of a lease: renews this worker's leases, then puts back jobs whose lease expired elsewhere. */
+export async function maintain(w: WorkerCore): Promise<void> {
+  // A slow heartbeat must not pile up behind itself.
+  if (w.maintaining) return;
+  w.maintaining = true;
+  try {
+    // Also while stopping: running jobs keep their leases through the grace period.
+    await heartbeat(w);
+    if (w.isStopping || clockJumped(w)) return;
+    const now = w.host.now();
+    const rescued = await w.backend.rescueExpired(now, (attempt) => {
+      return now + 1000 * Math.min(60, 2 ** Math.min(attempt - 1, 6));
+    });
+    if (rescued > 0) w.log.warn(`${rescued} job(s) had an expired lease (their worker died or froze) and were put back to run again`);
+  } catch (error) {
+    w.log.error(`heartbeat failed, will retry: ${(error as Error).message}`);
+  } finally {
+    w.maintaining = false;
+  }
+}
+
+/** Deletes finished jobs past retention, a thousand at a time. */
+export async function prune(w: WorkerCore): Promise<void> {
+  try {
+    let total = 0;
+    for (let n = 1000; n === 1000; ) {
+      n = await w.backend.prune(w.host.now() - w.host.retentionMs, 1000);
+      total += n;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (total > 0) w.log.debug(`pruned ${total} finished job(s) past retention`);
+  } catch (error) {
+    w.log.error(`pruning finished jobs failed: ${(error as Error).message}`);
+  }
+}
+

@@ -1,16 +1,12 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
-import { existsSync, watch, type FSWatcher } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { BackendUnavailableError, ConfigError, DatabaseMismatchError, ErrandError, InvalidArgsError } from "../../core/errors.js";
+import { resolve } from "node:path";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import { isSynchronousTx } from "../../core/sync-tx.js";
 import { ChangeListeners } from "../change-listeners.js";
 import { leaseExpiredError, rescuePlan } from "../lease-expired.js";
-import { RUN_TIME_BUCKETS } from "../backend.js";
 import type {
   Backend,
-  ClaimedJob,
   ClaimParams,
   ClaimResult,
   Counts,
@@ -25,9 +21,16 @@ import type {
   WaitingTask,
   WorkerInfo,
 } from "../backend.js";
-import { isBusy, LockWait, SYNC_BUSY_TIMEOUT_MS } from "./busy.js";
-import { MIGRATIONS } from "./migrations/index.js";
+import { isBusy, LockWait } from "./busy.js";
+import { insertJob } from "./insert-job.js";
+import { explainWriteError, openDatabase } from "./open-file.js";
 import * as Q from "./queries.js";
+import { toFinishedStats, toJobRecord, toWaitingTask, toWorkerRecord, type ClaimRow, type Row, type Statement } from "./rows.js";
+import { migrateSchema } from "./schema.js";
+import { insertInUserTx, userDatabase } from "./user-tx.js";
+import { WalWatch } from "./wal-watch.js";
+
+export { explainWriteError } from "./open-file.js";
 
 export interface SqliteOptions {
   /** A file path, or ":memory:" for a database that lives and dies with this process. */
@@ -38,11 +41,6 @@ export interface SqliteOptions {
   shareFile?: boolean;
 }
 
-type Row = Record<string, unknown>;
-type Statement = Database.Statement<unknown[], Row>;
-/** PICK_READY_*'s columns: id, task, queue, args, attempt (before the claim), max_attempts, priority. */
-type ClaimRow = [number, string, string, string, number, number, number];
-
 export class SqliteBackend implements Backend {
   readonly kind = "sqlite";
   readonly parallelOutcomes = false;
@@ -51,7 +49,7 @@ export class SqliteBackend implements Backend {
   private readonly db: Database.Database;
   private readonly stmts = new Map<string, Statement>();
   private readonly listeners = new ChangeListeners();
-  private watcher: FSWatcher | null = null;
+  private readonly walWatch: WalWatch;
   private readonly lockWait: LockWait;
   private readonly explain = (error: unknown): unknown => explainWriteError(this.file, error);
 
@@ -59,6 +57,7 @@ export class SqliteBackend implements Backend {
     this.file = options.file === ":memory:" ? ":memory:" : resolve(options.file);
     this.db = openDatabase(this.file, options.durability, options.shareFile === true);
     this.lockWait = new LockWait(this.file, this.explain);
+    this.walWatch = new WalWatch(this.file, () => this.listeners.emit());
   }
 
   private stmt(sql: string): Statement {
@@ -98,31 +97,7 @@ export class SqliteBackend implements Backend {
   }
 
   async migrate(): Promise<void> {
-    await this.run(
-      this.transaction(() => {
-        const version = this.db.pragma("user_version", { simple: true }) as number;
-        if (version > 0 && !this.hasJobsTable()) {
-          throw new DatabaseMismatchError(
-            "ERRAND_NOT_ERRAND_DB",
-            `SQLite database ${this.file} belongs to another application (user_version ${version}, no errand tables). ` +
-              `Give errand its own file, e.g. database: "sqlite:./errand.db".`,
-          );
-        }
-        if (version > MIGRATIONS.length) {
-          throw new DatabaseMismatchError(
-            "ERRAND_SCHEMA_NEWER",
-            `SQLite database ${this.file} has errand schema version ${version}, but this errand knows only ` +
-              `${MIGRATIONS.length}: a newer errand migrated it. Upgrade errand here too (npm install errand@latest).`,
-          );
-        }
-        for (let v = version; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${MIGRATIONS.length}`);
-      }),
-    );
-  }
-
-  private hasJobsTable(): boolean {
-    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'errand_jobs'").get() !== undefined;
+    await this.run(this.transaction(() => migrateSchema(this.db, this.file)));
   }
 
   enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
@@ -157,41 +132,15 @@ export class SqliteBackend implements Backend {
 
   /** Writes in the user's better-sqlite3 transaction, now; a failure throws so that their transaction rolls back. */
   enqueueSync(jobs: readonly NewJob[], tx: object): EnqueueResult[] {
-    const db = this.userDatabase(tx);
-    const prepare = (sql: string) => userStatement(db, sql);
+    const db = userDatabase(tx, this.file);
     let results: EnqueueResult[];
     try {
-      // A savepoint keeps a batch all-or-none within their transaction.
-      results =
-        jobs.length === 1 && jobs[0]!.key === null ? [insertJob(prepare, jobs[0]!)] : db.transaction(() => jobs.map((j) => insertJob(prepare, j)))();
+      results = insertInUserTx(db, jobs);
     } catch (error) {
       throw this.explain(error);
     }
     this.listeners.emitSoon();
     return results;
-  }
-
-  /** The user's better-sqlite3 handle, checked to be on errand's own file. */
-  private userDatabase(tx: object): Database.Database {
-    const db = tx as Partial<Database.Database>;
-    if (typeof db.prepare !== "function" || typeof db.transaction !== "function" || typeof db.name !== "string") {
-      throw new InvalidArgsError("enqueue() tx: expected your better-sqlite3 Database handle (the one your transaction runs on). Nothing was stored.");
-    }
-    if (!db.inTransaction) {
-      throw new InvalidArgsError(
-        "enqueue() tx: your better-sqlite3 handle is not inside a transaction at the moment of the write. Call " +
-          "enqueue() synchronously inside db.transaction(() => { ... }) (don't await before it), and open errand " +
-          "beforehand, e.g. `await errand.migrate()` at start-up. Nothing was stored.",
-      );
-    }
-    const theirs = db.name === ":memory:" ? ":memory:" : resolve(db.name);
-    if (theirs !== this.file || this.file === ":memory:") {
-      throw new InvalidArgsError(
-        `enqueue() tx: that better-sqlite3 handle opens ${theirs}, but errand stores jobs in ${this.file}. ` +
-          `Open errand on the same file (database: "sqlite:${theirs}") to enqueue in its transactions. Nothing was stored.`,
-      );
-    }
-    return db as Database.Database;
   }
 
   claim(p: ClaimParams): Promise<ClaimResult> {
@@ -362,16 +311,7 @@ export class SqliteBackend implements Backend {
   }
 
   waitingByTask(now: number): Promise<WaitingTask[]> {
-    return this.run(() =>
-      this.stmt(Q.WAITING_BY_TASK)
-        .all({ now })
-        .map((r) => ({
-          task: r.task as string,
-          queue: r.queue as string,
-          count: r.count as number,
-          oldestRunAt: new Date(r.oldest as number),
-        })),
-    );
+    return this.run(() => this.stmt(Q.WAITING_BY_TASK).all({ now }).map(toWaitingTask));
   }
 
   oldestWaiting(now: number): Promise<Date | null> {
@@ -382,21 +322,7 @@ export class SqliteBackend implements Backend {
   }
 
   workers(now: number): Promise<WorkerRecord[]> {
-    return this.run(() =>
-      this.stmt(Q.LIVE_WORKERS)
-        .all(now)
-        .map((r) => ({
-          id: r.id as string,
-          hostname: r.hostname as string,
-          pid: r.pid as number,
-          queues: r.queues === null ? null : (JSON.parse(r.queues as string) as string[]),
-          tasks: JSON.parse(r.tasks as string) as string[],
-          concurrency: r.concurrency as number,
-          startedAt: new Date(r.started_at as number),
-          heartbeatAt: new Date(r.heartbeat_at as number),
-          expiresAt: new Date(r.expires_at as number),
-        })),
-    );
+    return this.run(() => this.stmt(Q.LIVE_WORKERS).all(now).map(toWorkerRecord));
   }
 
   removeWorker(id: string): Promise<void> {
@@ -462,207 +388,16 @@ export class SqliteBackend implements Backend {
 
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
-    this.watchOtherProcesses();
+    this.walWatch.start();
     return () => {
-      if (!this.listeners.remove(listener)) {
-        this.watcher?.close();
-        this.watcher = null;
-      }
+      if (!this.listeners.remove(listener)) this.walWatch.stop();
     };
   }
 
-  /**
-   * Other processes' commits append to the WAL file: an inotify watch on it wakes idle workers within a fraction
-   * of a millisecond, with no polling. Callers keep a slow poll as the fallback (network file systems, rare misses).
-   */
-  private watchOtherProcesses(): void {
-    if (this.watcher || this.file === ":memory:") return;
-    const wal = `${this.file}-wal`;
-    if (!existsSync(wal)) return;
-    try {
-      this.watcher = watch(wal, { persistent: false }, () => {
-        this.listeners.emit();
-      });
-      this.watcher.on("error", () => {
-        this.watcher?.close();
-        this.watcher = null;
-      });
-    } catch {
-      this.watcher = null;
-    }
-  }
-
   close(): Promise<void> {
-    this.watcher?.close();
-    this.watcher = null;
+    this.walWatch.stop();
     this.listeners.clear();
     if (this.db.open) this.db.close();
     return Promise.resolve();
   }
-}
-
-/** better-sqlite3 13 needs Node 22 or later: on an older Node, opening a database kills the process (SIGSEGV). */
-const MIN_NODE_MAJOR = 22;
-
-function openDatabase(file: string, durability: "normal" | "full", shareFile: boolean): Database.Database {
-  const major = Number(process.versions.node.split(".")[0]);
-  if (major < MIN_NODE_MAJOR) {
-    throw new ConfigError(
-      "ERRAND_NODE_TOO_OLD",
-      `errand's SQLite backend needs Node ${MIN_NODE_MAJOR} or later (better-sqlite3 13); this is Node ` +
-        `${process.versions.node}. Upgrade Node (22, 24 or 26), then reinstall (npm ci).`,
-    );
-  }
-  let db: Database.Database | undefined;
-  if (file !== ":memory:" && !existsSync(dirname(file))) {
-    throw new BackendUnavailableError(
-      `Cannot open SQLite database ${file}: the directory ${dirname(file)} does not exist. Create the directory or ` +
-        `choose a writable path with the database option or ERRAND_DATABASE_URL.`,
-    );
-  }
-  try {
-    db = new Database(file, { timeout: SYNC_BUSY_TIMEOUT_MS });
-    // Before anything that writes (journal mode, page size): another application's file is left as it was.
-    refuseForeignFile(db, file, shareFile);
-    // Only takes effect when the file is created. A one-row commit writes each page it touched (the row's and the
-    // claim index's) to the WAL: 2 KiB pages make that cheaper than 4 KiB and cost drains little (measured).
-    db.pragma("page_size = 2048");
-    db.pragma("journal_mode = WAL");
-    db.pragma(`synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
-    // A burst can grow the WAL a lot; once checkpointed it is cut back to this size instead of staying large.
-    db.pragma("journal_size_limit = 67108864");
-    return db;
-  } catch (error) {
-    db?.close();
-    throw explainOpenError(file, error);
-  }
-}
-
-/** Throws when the file holds another application's data, unless shared on purpose. */
-function refuseForeignFile(db: Database.Database, file: string, shareFile: boolean): void {
-  if (file === ":memory:") return;
-  const names = db.prepare(Q.SCHEMA_OBJECTS).pluck().all() as string[];
-  if (names.includes("errand_jobs")) return;
-  const version = db.pragma("user_version", { simple: true }) as number;
-  const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? `, and ${names.length - 5} more` : "");
-  if (version !== 0) {
-    // errand keeps its schema version in user_version: a file whose owner uses it cannot be shared.
-    throw new DatabaseMismatchError(
-      "ERRAND_NOT_ERRAND_DB",
-      `SQLite database ${file} belongs to another application (user_version ${version}${names.length > 0 ? `, holding ${shown}` : ""}, ` +
-        `none of errand's); errand changed nothing in it. Give errand its own file, e.g. database: "sqlite:./errand.db".`,
-    );
-  }
-  if (names.length === 0 || shareFile) return;
-  throw new DatabaseMismatchError(
-    "ERRAND_NOT_ERRAND_DB",
-    `SQLite database ${file} is not errand's: it holds ${shown}, and none of errand's tables; errand changed nothing in ` +
-      `it. Give errand its own file (database: "sqlite:./errand.db"), or, to keep your own tables and errand's jobs in ` +
-      `one file on purpose (to enqueue in your better-sqlite3 transactions with { tx: db }), pass ` +
-      `sqlite: { shareFile: true } to new Errand().`,
-  );
-}
-
-/** A full disk (or a database at its max_page_count) gets an ErrandError that says what to do; others pass. */
-export function explainWriteError(file: string, error: unknown): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== "string" || !code.startsWith("SQLITE_FULL")) return error;
-  return new BackendUnavailableError(
-    `SQLite database ${file} cannot grow: the disk holding it is full (${code}). Nothing of this write was stored. ` +
-      `Free space on the file system of ${file === ":memory:" ? "the temporary directory" : dirname(file)}; ` +
-      `errand's workers keep their results and write them once there is room.`,
-    { cause: error, code: "ERRAND_DISK_FULL" },
-  );
-}
-
-function explainOpenError(file: string, error: unknown): Error {
-  if (error instanceof ErrandError) return error;
-  const code = (error as { code?: string }).code ?? "";
-  const dir = dirname(file);
-  if (code === "SQLITE_NOTADB") {
-    return new BackendUnavailableError(
-      `${file} is not a SQLite database (${code}). errand needs its own SQLite file: ` +
-        `point database at a new path such as "sqlite:./errand.db".`,
-      { cause: error },
-    );
-  }
-  if (code === "SQLITE_CANTOPEN" || code === "SQLITE_READONLY" || code === "SQLITE_PERM") {
-    const why = existsSync(dir) ? "the directory or the file is not writable" : `the directory ${dir} does not exist`;
-    return new BackendUnavailableError(
-      `Cannot open SQLite database ${file}: ${why} (${code}). Create the directory or choose a writable path ` +
-        `with the database option or ERRAND_DATABASE_URL.`,
-      { cause: error },
-    );
-  }
-  if (isBusy(error)) {
-    return new BackendUnavailableError(`SQLite database ${file} is locked by another process (${code}); try again.`, {
-      cause: error,
-    });
-  }
-  return new BackendUnavailableError(`Cannot open SQLite database ${file}: ${(error as Error).message}`, { cause: error });
-}
-
-/** One job's INSERT; with a key, the existing job when one holds it (the caller's transaction makes that atomic). */
-function insertJob(prepare: (sql: string) => Statement, job: NewJob): EnqueueResult {
-  const state = job.runAt > job.createdAt ? "scheduled" : "ready";
-  if (job.key === null) {
-    const info = prepare(Q.INSERT_JOB).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt);
-    return { id: String(info.lastInsertRowid), created: true };
-  }
-  const info = prepare(Q.INSERT_JOB_WITH_KEY).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, job.key, job.createdAt);
-  if (info.changes === 1) return { id: String(info.lastInsertRowid), created: true };
-  const existing = prepare(Q.FIND_BY_KEY).get(job.key) as { id: number };
-  return { id: String(existing.id), created: false };
-}
-
-const userStatements = new WeakMap<Database.Database, Map<string, Statement>>();
-
-/** Statements prepared on the user's handle, once per handle. */
-function userStatement(db: Database.Database, sql: string): Statement {
-  let byText = userStatements.get(db);
-  if (!byText) userStatements.set(db, (byText = new Map()));
-  let s = byText.get(sql);
-  if (!s) byText.set(sql, (s = db.prepare(sql) as Statement));
-  return s;
-}
-
-function toDate(ms: unknown): Date | null {
-  return ms === null || ms === undefined ? null : new Date(ms as number);
-}
-
-function parseJson(text: unknown): unknown {
-  return text === null || text === undefined ? null : JSON.parse(text as string);
-}
-
-function toJobRecord(r: Row): JobRecord {
-  return {
-    id: String(r.id),
-    task: r.task as string,
-    queue: r.queue as string,
-    state: r.state as JobState,
-    args: parseJson(r.args),
-    priority: r.priority as number,
-    attempt: r.attempt as number,
-    maxAttempts: r.max_attempts as number,
-    key: (r.key as string | null) ?? null,
-    runAt: new Date(r.run_at as number),
-    createdAt: new Date(r.created_at as number),
-    startedAt: toDate(r.started_at),
-    finishedAt: toDate(r.finished_at),
-    leaseExpiresAt: toDate(r.lease_expires_at),
-    workerId: (r.worker_id as string | null) ?? null,
-    result: parseJson(r.result),
-    progress: parseJson(r.progress),
-    errors: parseJson(r.errors) as AttemptError[],
-  };
-}
-
-function toFinishedStats(r: Record<string, unknown>): FinishedStats {
-  return {
-    task: r.task as string,
-    state: r.state as "succeeded" | "failed",
-    count: Number(r.count),
-    runSeconds: Number(r.run_seconds),
-    buckets: RUN_TIME_BUCKETS.map((_, i) => Number(r[`b${i}`] ?? 0)),
-  };
 }

@@ -1,0 +1,16 @@
+import type { EnqueueResult, NewJob } from "../backend.js";
+import type { Statement } from "./rows.js";
+import * as Q from "./queries.js";
+
+/** One job's INSERT; with a key, the existing job when one holds it (the caller's transaction makes that atomic). */
+export function insertJob(prepare: (sql: string) => Statement, job: NewJob): EnqueueResult {
+  const state = job.runAt > job.createdAt ? "scheduled" : "ready";
+  if (job.key === null) {
+    const info = prepare(Q.INSERT_JOB).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt);
+    return { id: String(info.lastInsertRowid), created: true };
+  }
+  const info = prepare(Q.INSERT_JOB_WITH_KEY).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, job.key, job.createdAt);
+  if (info.changes === 1) return { id: String(info.lastInsertRowid), created: true };
+  const existing = prepare(Q.FIND_BY_KEY).get(job.key) as { id: number };
+  return { id: String(existing.id), created: false };
+}

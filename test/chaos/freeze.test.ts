@@ -22,11 +22,13 @@ const CONCURRENCY = 10;
 
 async function freezeRun(name: string, database?: string): Promise<void> {
   const box = sandbox(database ? { database } : {});
-  const jobs = await box.tasks.record.enqueueMany(Array.from({ length: JOBS }, () => ({ sleepMs: 40 })));
-  const ids = jobs.map((j) => j.id);
   const flags = ["--lease", `${LEASE_MS / 1000}s`, "--concurrency", String(CONCURRENCY)];
   const frozen = startCli(["worker", TASKS, ...flags], box.env);
   const live = startCli(["worker", TASKS, ...flags], box.env);
+  // Both idle and listening before any job exists, so that neither drains them all while the other starts up.
+  await waitFor("both workers to start", () => /worker \S+ started/.test(frozen.stderr) && /worker \S+ started/.test(live.stderr), 20_000, () => frozen.stderr + live.stderr);
+  const jobs = await box.tasks.record.enqueueMany(Array.from({ length: JOBS }, () => ({ sleepMs: 40 })));
+  const ids = jobs.map((j) => j.id);
   await waitFor("both workers to run jobs", () => new Set([...runsById(box.recordFile).values()].flat()).size >= 2, 15_000, () => frozen.stderr + live.stderr);
 
   frozen.kill("SIGSTOP");

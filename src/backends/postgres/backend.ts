@@ -25,6 +25,7 @@ import { Listener } from "./listener.js";
 import { MIGRATIONS } from "./migrations/index.js";
 import type { PostgresOptions } from "./options.js";
 import { writeOutcomes } from "./outcomes.js";
+import { initialState } from "../rows.js";
 import { queries, type Queries } from "./queries.js";
 import { sortById, toClaimedJob, toFinishedStats, toJobRecord, toWaitingTask, toWorkerRecord } from "./rows.js";
 import { userRunner } from "./user-transaction.js";
@@ -84,9 +85,8 @@ export class PostgresBackend implements Backend {
   }
 
   async enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
-    const state = (job: NewJob) => (job.runAt > job.createdAt ? "scheduled" : "ready");
     const values = (job: NewJob) => [
-      job.task, job.queue, state(job), job.args, job.priority, new Date(job.runAt), job.maxAttempts, job.key,
+      job.task, job.queue, initialState(job), job.args, job.priority, new Date(job.runAt), job.maxAttempts, job.key,
       new Date(job.createdAt),
     ];
     const insertAll = async (run: (sql: string, params: unknown[]) => Promise<Row[]>): Promise<EnqueueResult[]> => {

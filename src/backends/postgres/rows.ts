@@ -1,6 +1,5 @@
-import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
-import type { ClaimedJob, FinishedStats, WaitingTask } from "../backend.js";
-import { RUN_TIME_BUCKETS } from "../backend.js";
+import type { ClaimedJob } from "../backend.js";
+import { rowMapping } from "../rows.js";
 import type { Row } from "./connections.js";
 
 export function toClaimedJob(r: Row, token: string): ClaimedJob {
@@ -21,58 +20,8 @@ export function sortById<T extends { id: string }>(items: readonly T[]): T[] {
   return [...items].sort((a, b) => (a.id.length - b.id.length) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-export function toJobRecord(r: Row): JobRecord {
-  return {
-    id: String(r.id),
-    task: r.task as string,
-    queue: r.queue as string,
-    state: r.state as JobState,
-    args: r.args,
-    priority: r.priority as number,
-    attempt: r.attempt as number,
-    maxAttempts: r.max_attempts as number,
-    key: (r.key as string | null) ?? null,
-    runAt: r.run_at as Date,
-    createdAt: r.created_at as Date,
-    startedAt: (r.started_at as Date | null) ?? null,
-    finishedAt: (r.finished_at as Date | null) ?? null,
-    leaseExpiresAt: (r.lease_expires_at as Date | null) ?? null,
-    workerId: (r.worker_id as string | null) ?? null,
-    result: r.result ?? null,
-    progress: r.progress ?? null,
-    errors: r.errors as AttemptError[],
-  };
-}
-
-export function toWaitingTask(r: Row): WaitingTask {
-  return {
-    task: r.task as string,
-    queue: r.queue as string,
-    count: r.count as number,
-    oldestRunAt: r.oldest as Date,
-  };
-}
-
-export function toWorkerRecord(r: Row): WorkerRecord {
-  return {
-    id: r.id as string,
-    hostname: r.hostname as string,
-    pid: r.pid as number,
-    queues: (r.queues as string[] | null) ?? null,
-    tasks: r.tasks as string[],
-    concurrency: r.concurrency as number,
-    startedAt: r.started_at as Date,
-    heartbeatAt: r.heartbeat_at as Date,
-    expiresAt: r.expires_at as Date,
-  };
-}
-
-export function toFinishedStats(r: Row): FinishedStats {
-  return {
-    task: r.task as string,
-    state: r.state as "succeeded" | "failed",
-    count: Number(r.count),
-    runSeconds: Number(r.run_seconds),
-    buckets: RUN_TIME_BUCKETS.map((_, i) => Number(r[`b${i}`] ?? 0)),
-  };
-}
+/** pg returns timestamptz as Date and jsonb already parsed. */
+export const { toJobRecord, toWaitingTask, toWorkerRecord, toFinishedStats } = rowMapping({
+  date: (value) => value as Date,
+  json: (value) => value ?? null,
+});

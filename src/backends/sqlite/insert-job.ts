@@ -1,10 +1,11 @@
 import type { EnqueueResult, NewJob } from "../backend.js";
+import { initialState } from "../rows.js";
 import type { Statement } from "./rows.js";
 import * as Q from "./queries.js";
 
 /** One job's INSERT; with a key, the existing job when one holds it (the caller's transaction makes that atomic). */
 export function insertJob(prepare: (sql: string) => Statement, job: NewJob): EnqueueResult {
-  const state = job.runAt > job.createdAt ? "scheduled" : "ready";
+  const state = initialState(job);
   if (job.key === null) {
     const info = prepare(Q.INSERT_JOB).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt);
     return { id: String(info.lastInsertRowid), created: true };

@@ -1,4 +1,12 @@
-import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../core/job.js";
+import type { AttemptError, JobState } from "../core/job.js";
+import type { JobAdmin } from "./admin.js";
+import type { JobLifecycle } from "./lifecycle.js";
+import type { JobReader } from "./reader.js";
+
+export type { BackendCapabilities } from "./capabilities.js";
+export type { JobAdmin } from "./admin.js";
+export type { JobLifecycle } from "./lifecycle.js";
+export type { JobReader } from "./reader.js";
 
 /** A job as enqueue hands it to the backend: validated, args already JSON. */
 export interface NewJob {
@@ -132,79 +140,14 @@ export interface WaitingTask {
 }
 
 /**
- * The only storage boundary. Methods are named for what happens to a job and speak in batches where the worker's
- * hot path needs it. Anything that depends on time takes `now` (ms since epoch) from the caller's clock; a backend
- * with a clock of its own (PostgreSQL's server) takes lease ends, lease expiry, due-ness and retry times from that
- * clock at the moment of the write, reading other times as offsets from `now`.
+ * The only storage boundary, in three parts: the job lifecycle that enqueuers and workers drive (lifecycle.ts), the
+ * read side of status, the CLI, the dashboard and the metrics (reader.ts), and operators' actions (admin.ts).
+ * Consumers take the narrowest part they use. What a backend may lack is declared in `capabilities`.
+ *
+ * Anything that depends on time takes `now` (ms since epoch) from the caller's clock; a backend with a clock of its
+ * own (capabilities.serverClock) takes lease ends, lease expiry, due-ness and retry times from that clock at the
+ * moment of the write, reading other times as offsets from `now`.
  */
-export interface Backend {
-  readonly kind: string;
-  /**
-   * True when outcomes written by complete() and a claim proceed side by side (on connections of their own), so a
-   * worker should not hold outcomes back for its next claim's transaction. False for an engine that runs one write
-   * at a time (SQLite), where one transaction for both is cheaper.
-   */
-  readonly parallelOutcomes: boolean;
-  /**
-   * The largest claim worth making, unless the worker is told otherwise. Measured: on SQLite larger claims hold the
-   * single writer longer for little gain; on PostgreSQL 2000 drained 100,000 jobs 18% faster than 500.
-   */
-  readonly maxBatch: number;
-  /** Creates or upgrades the schema; refuses a schema newer than this code. */
-  migrate(): Promise<void>;
-  /**
-   * Stores jobs: all or none. With `tx`, the user's own open connection or transaction (a better-sqlite3 Database
-   * for SQLite; a pg Client/PoolClient or a postgres.js transaction for PostgreSQL), so the jobs commit or roll
-   * back with the user's own writes.
-   */
-  enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]>;
-  /** SQLite only: enqueue() in the user's synchronous better-sqlite3 transaction, answered before it returns. */
-  enqueueSync?(jobs: readonly NewJob[], tx: object): EnqueueResult[];
-  claim(params: ClaimParams): Promise<ClaimResult>;
-  /** Writes finished attempts; returns the ids whose lease was no longer held (their outcome was dropped). */
-  complete(outcomes: readonly Outcome[], now: number): Promise<string[]>;
-  /** Gives leased jobs back untouched (not counted as an attempt), e.g. on shutdown. */
-  release(jobs: readonly { id: string; token: string }[], now: number, note: AttemptError | null): Promise<void>;
-  /**
-   * Renews this worker's presence and the leases it knows it holds (by id and token, in one statement; a claimed
-   * row whose answer never reached the worker is not among them and expires). Records which have started.
-   */
-  heartbeat(worker: WorkerInfo, held: readonly HeldLease[], now: number, leaseMs: number): Promise<HeartbeatResult>;
-  progress(id: string, token: string, progress: string): Promise<boolean>;
-  /**
-   * Jobs whose lease expired go back to run again, spread apart in time. An attempt known to have started is
-   * charged (failed when out of attempts); one not known to have started is not. Either is a suspect when its
-   * worker is gone (it was, or may have been, running at a crash). Returns how many.
-   */
-  rescueExpired(now: number, retryAt: (attempt: number) => number): Promise<number>;
-  /** The earliest run time of a scheduled job (delayed or retrying), to sleep until then. */
-  nextRunAt(): Promise<number | null>;
-  get(id: string): Promise<JobRecord | null>;
-  list(params: ListParams): Promise<JobRecord[]>;
-  counts(): Promise<Counts[]>;
-  /** Jobs due now per task and queue, for telling which of them no worker serves. */
-  waitingByTask(now: number): Promise<WaitingTask[]>;
-  oldestWaiting(now: number): Promise<Date | null>;
-  /** Workers whose leases have not expired at `now`. */
-  workers(now: number): Promise<WorkerRecord[]>;
-  removeWorker(id: string): Promise<void>;
-  cancel(id: string, now: number): Promise<JobState | null>;
-  /** failed or cancelled → ready now, with at least one attempt left. Returns the ids changed. */
-  retry(params: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number }, now: number): Promise<string[]>;
-  remove(id: string): Promise<boolean>;
-  /** A scheduled job (delayed or waiting to retry) becomes ready now. False when it was not scheduled. */
-  runNow(id: string, now: number): Promise<boolean>;
-  /** Jobs finished per minute since `since`, for throughput and failure-rate charts. */
-  throughput(since: number): Promise<MinuteCount[]>;
-  /** Jobs that succeeded or failed with finished_at in (from, to], per task and state, for the metrics. */
-  finishedBetween(from: number, to: number): Promise<FinishedStats[]>;
-  /** Deletes succeeded and cancelled jobs that finished before `finishedBefore`, at most `limit`. */
-  prune(finishedBefore: number, limit: number): Promise<number>;
-  /** The database server's clock in ms, or null when the database is this machine's own (SQLite). */
-  serverTime(): Promise<number | null>;
-  /** Calls back when jobs may have changed, in this process or (best effort) another one. */
-  onChange(listener: () => void): () => void;
-  close(): Promise<void>;
-}
+export interface Backend extends JobLifecycle, JobReader, JobAdmin {}
 
 export type { JobState };

@@ -296,10 +296,14 @@ export class Errand {
 
   /** Workers on hosts whose clocks disagree still agree on the server's time: measured from the round trip's middle. */
   private async syncClock(backend: Backend): Promise<void> {
+    if (!backend.capabilities.serverClock) {
+      this.serverClock = null;
+      return;
+    }
     const sent = performance.now();
     const server = await backend.serverTime();
     const monoMs = (sent + performance.now()) / 2;
-    this.serverClock = server === null ? null : { serverMs: server, wallMs: Date.now() - (performance.now() - monoMs), monoMs };
+    this.serverClock = { serverMs: server, wallMs: Date.now() - (performance.now() - monoMs), monoMs };
   }
 
   /** SQLite: this machine's clock, shared by every process on the file. PostgreSQL: the server's, see serverClock. */

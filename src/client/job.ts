@@ -5,7 +5,7 @@ import type { JobRecord, JobState } from "../core/job.js";
 import type { Backend } from "../backends/backend.js";
 
 export interface JobSource {
-  backend(): Promise<Backend>;
+  backend(): Promise<Pick<Backend, "get" | "cancel" | "onChange">>;
   now(): number;
 }
 

@@ -163,7 +163,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     }
     const backend = this.host.openBackend();
     if (!backend) throw notNow(where);
-    if (!backend.enqueueSync) {
+    if (!backend.capabilities.syncEnqueue) {
       throw new InvalidArgsError(`${where}: errand's database is ${backend.kind}, not SQLite; use \`await ${this.name}.enqueue(args, { tx })\` with its transaction. Nothing was stored.`);
     }
     return this.handle(backend.enqueueSync([job], options.tx)[0]!);

@@ -6,7 +6,7 @@ import { flush, nextBackoff, reportLost } from "./outcomes.js";
 export async function fetchJobs(w: WorkerCore): Promise<void> {
   w.fetching = true;
   w.wakePending = false;
-  const parallel = w.backend.parallelOutcomes;
+  const parallel = w.backend.capabilities.parallelOutcomes;
   // This fetch writes the outcomes gathered so far: with its claim, or beside it when the backend can.
   if (parallel) void flush(w);
   else if (w.flushTimer) clearTimeout(w.flushTimer);

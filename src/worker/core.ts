@@ -1,4 +1,4 @@
-import type { Backend, ClaimedJob, Outcome } from "../backends/backend.js";
+import type { ClaimedJob, JobLifecycle, JobReader, Outcome } from "../backends/backend.js";
 import { formatMs } from "../core/duration.js";
 import { ConfigError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -11,6 +11,9 @@ import type { WorkerHost } from "./worker.js";
 
 /** Unstarted jobs a worker holds: no more than it can start within this time at the rate jobs finish. */
 const BUFFER_SECONDS = 0.05;
+
+/** What a worker uses of a backend: the job lifecycle, and a job's record when an outcome is refused. */
+export type WorkerBackend = JobLifecycle & Pick<JobReader, "get">;
 
 /** A worker's settings, checked by the Worker that owns it. */
 export interface WorkerSettings {
@@ -36,7 +39,7 @@ export class WorkerCore {
   maxBatch: number;
   readonly log: Logger;
 
-  backend!: Backend;
+  backend!: WorkerBackend;
   readonly deadlines = new Deadlines();
   private executionHost!: ExecutionHost;
   private taskMap!: ReadonlyMap<string, TaskDefinition>;

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { Backend, ClaimedJob } from "../backends/backend.js";
+import type { ClaimedJob, JobLifecycle } from "../backends/backend.js";
 import { formatMs } from "../core/duration.js";
 import { BadResultError, ConfigError, InvalidArgsError, JobStoppedError, JobTimeoutError } from "../core/errors.js";
 import type { AttemptError } from "../core/job.js";
@@ -18,7 +18,7 @@ export type Settled =
 export interface ExecutionHost {
   readonly workerId: string;
   readonly log: Logger;
-  readonly backend: Backend;
+  readonly backend: JobLifecycle;
   readonly deadlines: Deadlines;
   /** Run handlers in their own async context, to blame uncaught errors on them (costs about 1 µs per job). */
   readonly trackUncaught: boolean;

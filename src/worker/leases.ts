@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { Backend, HeldLease, WorkerInfo } from "../backends/backend.js";
+import type { HeldLease, JobLifecycle, WorkerInfo } from "../backends/backend.js";
 import { formatMs } from "../core/duration.js";
 import type { WorkerCore } from "./core.js";
 
@@ -20,7 +20,7 @@ export async function heartbeat(w: WorkerCore): Promise<void> {
   while (w.flushing || w.renewing) await (w.flushing ?? w.renewing);
   let done!: () => void;
   w.renewing = new Promise((resolve) => (done = resolve));
-  let result: Awaited<ReturnType<Backend["heartbeat"]>>;
+  let result: Awaited<ReturnType<JobLifecycle["heartbeat"]>>;
   // Only jobs held before the call are judged: one claimed meanwhile is not in its answer.
   const before = new Set<string>();
   try {

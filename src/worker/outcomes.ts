@@ -7,7 +7,7 @@ import type { WorkerCore } from "./core.js";
 export function scheduleFlush(w: WorkerCore): void {
   // A pending fetch writes the outcomes in its own transaction, with the next claim, unless the backend writes
   // them side by side with claims.
-  if (w.fetching && !w.backend.parallelOutcomes) return;
+  if (w.fetching && !w.backend.capabilities.parallelOutcomes) return;
   if (w.outcomes.length >= w.maxBatch) void flush(w);
   // A short delay gathers the completions of a burst into one transaction.
   else if (!w.flushTimer) w.flushTimer = setTimeout(() => void flush(w), 1);

@@ -1,12 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { Backend } from "../backends/backend.js";
 import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { TaskDefinition } from "../task/define.js";
 import { claim } from "./claims.js";
-import { WorkerCore } from "./core.js";
+import { WorkerCore, type WorkerBackend } from "./core.js";
 import { currentExecution } from "./execution.js";
 import { clockJumped, heartbeat, maintain, prune } from "./leases.js";
 import { flush } from "./outcomes.js";
@@ -29,7 +28,7 @@ export interface WorkerOptions {
 const WORKER_OPTIONS = ["concurrency", "queues", "lease", "grace", "pollInterval", "maxBatch"] as const;
 
 export interface WorkerHost {
-  backend(): Promise<Backend>;
+  backend(): Promise<WorkerBackend>;
   now(): number;
   readonly logger: Logger;
   readonly retentionMs: number;

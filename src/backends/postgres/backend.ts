@@ -6,6 +6,7 @@ import { ChangeListeners } from "../change-listeners.js";
 import { LEASE_EXPIRED_TEXT, RESCUE_SPREAD_MS, retryDelays } from "../lease-expired.js";
 import type {
   Backend,
+  BackendCapabilities,
   ClaimParams,
   ClaimResult,
   Counts,
@@ -39,7 +40,7 @@ export class PostgresBackend implements Backend {
   readonly kind = "postgres";
   /** The pools, the statements run on them, and driver errors explained. */
   private readonly db: Connections;
-  readonly parallelOutcomes = true;
+  readonly capabilities: BackendCapabilities;
   readonly maxBatch = 2000;
   private promoting: Promise<unknown> | null = null;
   private readonly q: Queries;
@@ -55,6 +56,13 @@ export class PostgresBackend implements Backend {
         `postgres schema ${JSON.stringify(options.schema)} must be lower-case letters, digits and underscores, starting with a letter or underscore.`,
       );
     }
+    this.capabilities = {
+      crossProcessWakeups: options.listen ? "listen" : "none",
+      userTransactions: true,
+      syncEnqueue: false,
+      parallelOutcomes: true,
+      serverClock: true,
+    };
     this.schema = `"${options.schema}"`;
     this.channel = `${options.schema}_jobs`;
     this.q = queries(this.schema);
@@ -115,6 +123,14 @@ export class PostgresBackend implements Backend {
     }
     this.listeners.emitSoon();
     return results;
+  }
+
+  /** PostgreSQL's transactions are asynchronous: a job in the user's transaction comes from enqueue(jobs, tx). */
+  enqueueSync(): EnqueueResult[] {
+    throw new InvalidArgsError(
+      "enqueueSync(): PostgreSQL has no synchronous transactions; use `await enqueue(args, { tx })` with your " +
+        "transaction's connection. Nothing was stored.",
+    );
   }
 
   async claim(p: ClaimParams): Promise<ClaimResult> {
@@ -323,7 +339,7 @@ export class PostgresBackend implements Backend {
     return result.rowCount ?? 0;
   }
 
-  async serverTime(): Promise<number | null> {
+  async serverTime(): Promise<number> {
     return ((await this.db.query("SELECT clock_timestamp() AS now"))[0]!.now as Date).getTime();
   }
 

@@ -7,6 +7,7 @@ import { ChangeListeners } from "../change-listeners.js";
 import { leaseExpiredError, rescuePlan } from "../lease-expired.js";
 import type {
   Backend,
+  BackendCapabilities,
   ClaimParams,
   ClaimResult,
   Counts,
@@ -43,7 +44,7 @@ export interface SqliteOptions {
 
 export class SqliteBackend implements Backend {
   readonly kind = "sqlite";
-  readonly parallelOutcomes = false;
+  readonly capabilities: BackendCapabilities;
   readonly maxBatch = 500;
   readonly file: string;
   private readonly db: Database.Database;
@@ -55,6 +56,14 @@ export class SqliteBackend implements Backend {
 
   constructor(options: SqliteOptions) {
     this.file = options.file === ":memory:" ? ":memory:" : resolve(options.file);
+    const inMemory = this.file === ":memory:";
+    this.capabilities = {
+      crossProcessWakeups: inMemory ? "none" : "file-watch",
+      userTransactions: !inMemory,
+      syncEnqueue: true,
+      parallelOutcomes: false,
+      serverClock: false,
+    };
     this.db = openDatabase(this.file, options.durability, options.shareFile === true);
     this.lockWait = new LockWait(this.file, this.explain);
     this.walWatch = new WalWatch(this.file, () => this.listeners.emit());
@@ -382,8 +391,8 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  serverTime(): Promise<number | null> {
-    return Promise.resolve(null);
+  serverTime(): Promise<number> {
+    return Promise.resolve(Date.now());
   }
 
   onChange(listener: () => void): () => void {

@@ -1,3 +1,4 @@
+import pg from "pg";
 import { after } from "node:test";
 import { PostgresBackend } from "../../src/backends/postgres/backend.js";
 import { silentLogger } from "../../src/core/logger.js";
@@ -11,6 +12,8 @@ after(async () => {
 });
 
 const backendOn = (url: string) => new PostgresBackend({ url, schema: "errand", poolSize: 4, listen: true, logger: silentLogger });
+/** The database the current test's backend opened. */
+let url = "";
 
 runBackendContract("postgres", async () => {
   const db = await freshPostgresDatabase({
@@ -22,5 +25,24 @@ runBackendContract("postgres", async () => {
     },
   });
   drops.push(db.drop);
+  url = db.url;
   return backendOn(db.url);
-}, { serverClock: true });
+}, {
+  sibling: () => backendOn(url),
+  // The user's own pg client, between BEGIN and COMMIT or ROLLBACK.
+  inUserTransaction: async (write, commit) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query("BEGIN");
+      const written = await write(client);
+      await client.query(commit ? "COMMIT" : "ROLLBACK");
+      return written;
+    } finally {
+      await client.end();
+    }
+  },
+  whyNot: {
+    syncEnqueue: "pg's and postgres.js's transactions are asynchronous; a job joins one through enqueue(jobs, tx)",
+  },
+});

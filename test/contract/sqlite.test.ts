@@ -1,3 +1,4 @@
+import Database from "better-sqlite3";
 import { join } from "node:path";
 import { SqliteBackend } from "../../src/backends/sqlite/backend.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -5,5 +6,35 @@ import { runBackendContract } from "./contract.js";
 
 const dir = tempDir();
 let n = 0;
-runBackendContract("sqlite file", async () => new SqliteBackend({ file: join(dir, `c${++n}.db`), durability: "normal" }));
-runBackendContract("sqlite memory", async () => new SqliteBackend({ file: ":memory:", durability: "normal" }));
+/** The file the current test's backend opened. */
+let file = "";
+const rolledBack = new Error("rolled back on purpose");
+
+runBackendContract("sqlite file", async () => new SqliteBackend({ file: (file = join(dir, `c${++n}.db`)), durability: "normal" }), {
+  sibling: () => new SqliteBackend({ file, durability: "normal" }),
+  // The user's own better-sqlite3 handle on errand's file, in a synchronous transaction.
+  inUserTransaction: async <T,>(write: (tx: object) => T | Promise<T>, commit: boolean): Promise<T> => {
+    const db = new Database(file);
+    try {
+      let written: T | Promise<T> | undefined;
+      try {
+        db.transaction(() => {
+          written = write(db);
+          if (!commit) throw rolledBack;
+        })();
+      } catch (error) {
+        if (error !== rolledBack) throw error;
+      }
+      return await (written as T | Promise<T>);
+    } finally {
+      db.close();
+    }
+  },
+});
+
+runBackendContract("sqlite memory", async () => new SqliteBackend({ file: ":memory:", durability: "normal" }), {
+  whyNot: {
+    crossProcessWakeups: "an in-memory database belongs to its one connection; no other process can write to it",
+    userTransactions: "an in-memory database belongs to its one connection; no handle of the user's can open it",
+  },
+});

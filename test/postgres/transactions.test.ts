@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import Database from "better-sqlite3";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
@@ -80,6 +81,18 @@ describe("transactional enqueue on PostgreSQL", () => {
     await assert.rejects(welcome.enqueue({ userId: 1 }, { tx: { begin: true } }), /expected the connection your transaction runs on/);
     assert.deepEqual(await errand.listJobs(), []);
   });
+
+  it("refuses enqueueSync(), which needs a synchronous (better-sqlite3) transaction, storing nothing", async () => {
+    const { errand, welcome } = await setUp();
+    const db = new Database(":memory:");
+    try {
+      const inTx = db.transaction(() => welcome.enqueueSync({ userId: 1 }, { tx: db }));
+      assert.throws(inTx, { name: "InvalidArgsError", message: /errand's database is postgres, not SQLite; use `await welcome\.enqueue\(args, \{ tx \}\)`/ });
+    } finally {
+      db.close();
+    }
+    assert.deepEqual(await errand.listJobs(), []);
+  });
 });
 
 describe("polling without LISTEN, as behind a transaction-pooling PgBouncer", () => {
@@ -94,6 +107,7 @@ describe("polling without LISTEN, as behind a transaction-pooling PgBouncer", ()
     const enqueueEcho = producer.task("echo", async (args: { n: number }) => args.n);
     await errand.work({ pollInterval: "100ms" });
     void echo;
+    assert.equal((await errand.backend()).capabilities.crossProcessWakeups, "none", "declared: workers poll");
     const started = Date.now();
     // Enqueued by another Errand, so no in-process wake-up: only the poll can find it.
     const job = await enqueueEcho.enqueue({ n: 5 });

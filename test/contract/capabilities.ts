@@ -28,7 +28,12 @@ const LACKS = {
   syncEnqueue: "has no synchronous enqueue (syncEnqueue: false)",
 } as const;
 
-export function capabilityTests(name: string, backend: () => Backend, job: (over?: Partial<NewJob>) => NewJob, fixture: ContractFixture): void {
+export function capabilityTests(
+  name: string,
+  backend: () => Backend,
+  job: (over?: Partial<NewJob>) => NewJob,
+  fixture: ContractFixture,
+): void {
   /** Skips with the reason, and returns true, when the backend lacks the capability. */
   const lacks = (t: TestContext, capability: keyof typeof LACKS, has: (c: BackendCapabilities) => boolean): boolean => {
     if (has(backend().capabilities)) return false;
@@ -55,7 +60,9 @@ export function capabilityTests(name: string, backend: () => Backend, job: (over
     const before = Date.now();
     const server = await backend().serverTime();
     const after = Date.now();
-    if (backend().capabilities.serverClock) assert.ok(Math.abs(server - before) < 60_000, "a server on this machine agrees within a minute");
+    if (backend().capabilities.serverClock) {
+      assert.ok(Math.abs(server - before) < 60_000, "a server on this machine agrees within a minute");
+    }
     else assert.ok(server >= before && server <= after, "this machine's clock");
   });
 
@@ -113,7 +120,8 @@ export function capabilityTests(name: string, backend: () => Backend, job: (over
     if (lacks(t, "userTransactions", (c) => c.userTransactions)) return;
     const b = backend();
     const inTx = needs(fixture.inUserTransaction, "inUserTransaction()");
-    const kept = await inTx((tx) => b.enqueueSync([job({ args: '"kept"', runAt: job().runAt + 60_000 })], tx)[0]!, true);
+    const later = job({ args: '"kept"', runAt: job().runAt + 60_000 });
+    const kept = await inTx((tx) => b.enqueueSync([later], tx)[0]!, true);
     assert.equal(kept.created, true);
     const rec = (await b.get(kept.id))!;
     assert.deepEqual([rec.args, rec.state], ["kept", "scheduled"]);

@@ -10,7 +10,9 @@ let n = 0;
 let file = "";
 const rolledBack = new Error("rolled back on purpose");
 
-runBackendContract("sqlite file", async () => new SqliteBackend({ file: (file = join(dir, `c${++n}.db`)), durability: "normal" }), {
+const onNewFile = async () => new SqliteBackend({ file: (file = join(dir, `c${++n}.db`)), durability: "normal" });
+
+runBackendContract("sqlite file", onNewFile, {
   sibling: () => new SqliteBackend({ file, durability: "normal" }),
   // The user's own better-sqlite3 handle on errand's file, in a synchronous transaction.
   inUserTransaction: async <T,>(write: (tx: object) => T | Promise<T>, commit: boolean): Promise<T> => {

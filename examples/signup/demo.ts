@@ -50,7 +50,7 @@ export async function startDemo(options: { worker?: boolean; log?: (line: string
     });
     worker = child;
     process.once("exit", () => child.kill("SIGTERM"));
-    for (const stream of [child.stdout!, child.stderr!]) {
+    for (const stream of [child.stdout, child.stderr]) {
       stream.setEncoding("utf8");
       stream.on("data", (chunk: string) => chunk.split("\n").filter(Boolean).forEach((line) => log(`worker: ${line}`)));
     }

@@ -33,7 +33,7 @@ function header(head: string, name: string): string {
 export async function startMailServer(options: { port: number; delayMs: number; logFile: string }): Promise<MailServer> {
   const received: ReceivedMail[] = [];
   try {
-    for (const line of readFileSync(options.logFile, "utf8").split("\n")) if (line) received.push(JSON.parse(line));
+    for (const line of readFileSync(options.logFile, "utf8").split("\n")) if (line) received.push(JSON.parse(line) as ReceivedMail);
   } catch {
     // first start
   }

@@ -124,7 +124,7 @@ export class Errand {
     if (options.redact !== undefined && (!Array.isArray(options.redact) || !options.redact.every((f) => typeof f === "string" && f !== ""))) {
       throw new InvalidArgsError(`new Errand(): redact must be a list of field names, such as ["password", "token"], got ${JSON.stringify(options.redact)}.`);
     }
-    this.redactedFields = new Set((options.redact ?? []).map((f) => f.toLowerCase()));
+    this.redactedFields = new Set((options.redact ?? []).map((f: string) => f.toLowerCase()));
     this.maxPayloadBytes = options.maxPayloadBytes ?? 1_000_000;
     if (!Number.isSafeInteger(this.maxPayloadBytes) || this.maxPayloadBytes < 1) {
       throw new InvalidArgsError(`new Errand(): maxPayloadBytes must be a positive whole number, got ${String(options.maxPayloadBytes)}.`);

@@ -54,7 +54,7 @@ function walk(value: unknown, depth: number): Bad | undefined {
     }
     return undefined;
   }
-  const proto = Object.getPrototypeOf(value);
+  const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
     const kind = (value as { constructor?: { name?: string } }).constructor?.name ?? "object";
     const hint = value instanceof Date ? " (pass date.toISOString() and parse it in the handler)" : " (pass a plain object)";

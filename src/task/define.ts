@@ -185,7 +185,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       if (!Array.isArray(argsList)) {
         throw new InvalidArgsError(`${this.name}.enqueueMany(): expected an array of args, got ${typeof argsList}. Nothing was stored.`);
       }
-      jobs = argsList.map((args, i) => (this.schema ? this.prepareChecked(args, options, i) : this.prepare(args, options, i)));
+      jobs = argsList.map((args: A, i) => (this.schema ? this.prepareChecked(args, options, i) : this.prepare(args, options, i)));
     } catch (error) {
       if (isSynchronousTx(options?.tx)) throw error;
       return Promise.reject(error);

@@ -29,7 +29,7 @@ describe("Deadlines", () => {
 
   it("drops settled entries from the head, so finished jobs do not pile up", () => {
     const d = new Deadlines();
-    let q;
+    let q: ReturnType<Deadlines["add"]> | undefined;
     for (let i = 0; i < 10_000; i++) {
       const x = item();
       q = d.add(x, 60_000);

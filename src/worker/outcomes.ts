@@ -102,7 +102,7 @@ export function isUnavailable(error: unknown): boolean {
 
 /** A deadlock, serialization failure or lock timeout (PostgreSQL class 40, 55P03; SQLite busy): the same write may pass next time. */
 export function isTransient(error: unknown): boolean {
-  return /^(40|55P03)|^SQLITE_(BUSY|LOCKED)/.test(String((error as { code?: unknown } | null)?.code ?? ""));
+  return /^(40|55P03)|^SQLITE_(BUSY|LOCKED)/.test(String((error as { code?: string | number } | null)?.code ?? ""));
 }
 
 /** 100 ms, doubling up to 10 s, while the database keeps failing. */

@@ -56,7 +56,7 @@ export class Worker {
     if (options.queues !== undefined && (!Array.isArray(options.queues) || options.queues.length === 0 || options.queues.some((q) => typeof q !== "string" || q === ""))) {
       throw new InvalidArgsError(`errand.work(): queues must be a non-empty list of queue names, got ${JSON.stringify(options.queues)}. Leave it out to take every queue.`);
     }
-    this.queues = options.queues ? [...options.queues] : null;
+    this.queues = options.queues ? [...(options.queues as readonly string[])] : null;
     const leaseMs = toMs(options.lease ?? "15s", "errand.work() lease", { allowZero: false });
     this.graceMs = toMs(options.grace ?? "10s", "errand.work() grace");
     const pollMs = toMs(options.pollInterval ?? "1s", "errand.work() pollInterval", { allowZero: false });

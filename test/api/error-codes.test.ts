@@ -113,7 +113,7 @@ describe("error codes", () => {
 
   it("lists every code with its class in the README's table", () => {
     const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
-    const rows = [...readme.matchAll(/^\| `(ERRAND_[A-Z_]+)` \| `(\w+)` \|/gm)].map((m) => [m[1], m[2]]);
+    const rows = [...readme.matchAll(/^\| `(ERRAND_[A-Z_]+)` +\| `(\w+)` +\|/gm)].map((m) => [m[1], m[2]]);
     assert.deepEqual(rows, ERROR_CODES.map((code) => [code, CLASS_OF[code].name]));
   });
 

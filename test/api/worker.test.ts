@@ -99,6 +99,7 @@ describe("worker", () => {
   it("survives handlers that throw non-Errors, return unstorable values, or never settle", async () => {
     const errand = make();
     const throwsString = errand.task("throws-string", async () => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point: a handler that throws a non-Error
       throw "plain string";
     }, { maxAttempts: 1 });
     const badResult = errand.task("bad-result", async () => ({ big: 1n }), { maxAttempts: 1 });

@@ -31,7 +31,7 @@ async function freezeRun(name: string, database?: string): Promise<void> {
   const ids = jobs.map((j) => j.id);
   await waitFor("both workers to run jobs", () => new Set([...runsById(box.recordFile).values()].flat()).size >= 2, 15_000, () => frozen.stderr + live.stderr);
 
-  frozen.kill("SIGSTOP");
+  await frozen.kill("SIGSTOP");
   const frozenAt = Date.now();
   // What the frozen worker holds now (running or buffered) is what may run twice.
   const held = new Set(
@@ -43,7 +43,7 @@ async function freezeRun(name: string, database?: string): Promise<void> {
   const inFlight = new Set([...held].filter((id) => startedByFrozen.has(id)));
   await sleep(FROZEN_MS);
   const rescuedWhileFrozen = [...held].filter((id) => (runsById(box.recordFile).get(id) ?? []).includes(live.pid)).length;
-  frozen.kill("SIGCONT");
+  await frozen.kill("SIGCONT");
 
   await waitFor(
     `all ${JOBS} jobs to succeed`,

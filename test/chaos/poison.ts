@@ -38,7 +38,7 @@ class Supervisor {
       env: this.env,
       stdio: ["ignore", "ignore", "pipe"],
     });
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (this.stderr = (this.stderr + d).slice(-20_000)));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (this.stderr = (this.stderr + d).slice(-20_000)));
     this.children.add(child);
     child.on("exit", (code, signal) => {
       this.children.delete(child);

@@ -59,7 +59,7 @@ describe("PostgreSQL: an outcome the database refuses", { timeout: 60_000 }, () 
         if (i === 13) {
           assert.equal(r.state, "failed", "the refused result fails its job");
           assert.equal(last?.name, "UnstorableOutcome");
-          assert.match(last!.message, /refused to store its result: .*refuse_result/);
+          assert.match(last.message, /refused to store its result: .*refuse_result/);
         } else if (i === 25) {
           assert.equal(r.state, "failed", "the refused error still fails its job");
           assert.match(last!.message, /refused to store its error: .*refuse_error/);

@@ -77,7 +77,7 @@ describe("errand jobs, show, cancel and retry", () => {
     assert.ok(shownEcho.finishedAt !== null && !Number.isNaN(Date.parse(shownEcho.finishedAt)));
 
     // With the app's redact option (--app loads the user's Errand), named args fields are hidden.
-    const secret = await box.tasks.echo.enqueue({ greeting: "hi", password: "hunter2" } as never);
+    const secret = await box.tasks.echo.enqueue({ greeting: "hi", password: "hunter2" });
     const redacting = { ...box.env, ERRAND_TEST_REDACT: "password" };
     const shownSecret = await runCli(["show", secret.id, "--app", TASKS], redacting);
     assert.match(shownSecret.stdout, /"password": "\[redacted\]"/, output(shownSecret));

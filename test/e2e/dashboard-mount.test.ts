@@ -20,13 +20,13 @@ const dashboard = createDashboard(errand, { basePath: "/admin/jobs", auth: { che
 let jobId: string;
 
 before(async () => {
-  jobId = (await task.enqueue({ n: 1 } as never, { delay: "1h" })).id;
+  jobId = (await task.enqueue({ n: 1 }, { delay: "1h" })).id;
 });
 after(async () => {
   await errand.close();
 });
 
-const servers: { name: string; start(): Promise<{ base: string; close(): Promise<void> }> }[] = [
+const servers: { name: string; start(): Promise<{ base: string; close: () => Promise<void> }> }[] = [
   {
     name: "Express, with a body parser of its own in front",
     async start() {
@@ -58,7 +58,7 @@ const servers: { name: string; start(): Promise<{ base: string; close(): Promise
       const app = new Hono<{ Bindings: HttpBindings }>();
       app.get("/", (c) => c.text("the user's own home page"));
       const mount = (c: { env: HttpBindings }) => {
-        void dashboard(c.env.incoming, c.env.outgoing as ServerResponse);
+        void dashboard(c.env.incoming, c.env.outgoing);
         return RESPONSE_ALREADY_SENT;
       };
       app.all("/admin/jobs", mount);
@@ -102,7 +102,7 @@ describe("the dashboard mounted in a server of the user's", () => {
         // Back to scheduled for the next server's test.
         await errand.cancel(jobId);
         await errand.deleteJob(jobId);
-        jobId = (await task.enqueue({ n: 1 } as never, { delay: "1h" })).id;
+        jobId = (await task.enqueue({ n: 1 }, { delay: "1h" })).id;
       }
     });
   }

@@ -17,7 +17,10 @@ it("starts the web app, SMTP server and worker, prints the URLs, and exits 0 on 
     const timer = setTimeout(() => reject(new Error(`no URL within 20 s:\n${out}`)), 20_000);
     child.stdout.on("data", () => {
       const m = /sign up:\s+(http:\/\/\S+?)\/\s/.exec(out);
-      if (m) (clearTimeout(timer), resolve(m[1]!));
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
     });
   });
   assert.match(out, /received emails:\s+http:\/\//);

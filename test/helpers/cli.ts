@@ -140,7 +140,7 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, ms =
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();
-    if (value) return value as NonNullable<T>;
+    if (value) return value;
     if (Date.now() > deadline) assert.fail(`timed out after ${ms}ms waiting for ${what}${detail ? `\n${detail()}` : ""}`);
     await sleep(20);
   }

@@ -155,7 +155,7 @@ const templates = new Map<string, Promise<string>>();
 
 export interface FreshDatabase {
   url: string;
-  drop(): Promise<void>;
+  drop: () => Promise<void>;
 }
 
 /**

@@ -19,7 +19,7 @@ async function serverNow(url: string): Promise<number> {
   const client = new pg.Client(url);
   await client.connect();
   try {
-    return ((await client.query("SELECT clock_timestamp() AS now")).rows[0].now as Date).getTime();
+    return (await client.query<{ now: Date }>("SELECT clock_timestamp() AS now")).rows[0]!.now.getTime();
   } finally {
     await client.end();
   }

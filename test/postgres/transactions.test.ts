@@ -36,23 +36,23 @@ describe("transactional enqueue on PostgreSQL", () => {
 
     const client = await pool.connect();
     await client.query("BEGIN");
-    const bob = await client.query("INSERT INTO users (email) VALUES ('bob@example.com') RETURNING id");
-    await welcome.enqueue({ userId: bob.rows[0].id }, { tx: client });
+    const bob = await client.query<{ id: number }>("INSERT INTO users (email) VALUES ('bob@example.com') RETURNING id");
+    await welcome.enqueue({ userId: bob.rows[0]!.id }, { tx: client });
     await client.query("ROLLBACK");
 
     await client.query("BEGIN");
-    const ann = await client.query("INSERT INTO users (email) VALUES ('ann@example.com') RETURNING id");
-    const job = await welcome.enqueue({ userId: ann.rows[0].id }, { tx: client });
+    const ann = await client.query<{ id: number }>("INSERT INTO users (email) VALUES ('ann@example.com') RETURNING id");
+    const job = await welcome.enqueue({ userId: ann.rows[0]!.id }, { tx: client });
     await sleep(200);
     assert.equal(await errand.getJob(job.id), null, "not visible, so not run, before the commit");
     const committedAt = Date.now();
     await client.query("COMMIT");
     client.release();
 
-    assert.equal(await job.result({ timeout: "5s" }), `welcomed ${ann.rows[0].id}`);
+    assert.equal(await job.result({ timeout: "5s" }), `welcomed ${ann.rows[0]!.id}`);
     assert.ok(Date.now() - committedAt < 2000, "woken by the commit, not by the 30s poll");
     const all = await errand.listJobs();
-    assert.deepEqual(all.map((j) => j.args), [{ userId: ann.rows[0].id }], "the rolled-back job does not exist");
+    assert.deepEqual(all.map((j) => j.args), [{ userId: ann.rows[0]!.id }], "the rolled-back job does not exist");
   });
 
   it("with a postgres.js transaction: commit and rollback", async () => {

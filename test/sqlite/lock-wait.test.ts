@@ -28,7 +28,7 @@ describe("enqueue while another process holds the write lock", () => {
       stdio: ["ignore", "pipe", "inherit"],
     });
     const exited = once(holder, "exit");
-    const lines = createInterface({ input: holder.stdout! })[Symbol.asyncIterator]();
+    const lines = createInterface({ input: holder.stdout })[Symbol.asyncIterator]();
     assert.equal((await lines.next()).value, "locked");
 
     // Two probes: the histogram, and the largest gap between ticks of a 1 ms interval.

@@ -76,7 +76,7 @@ export class PostgresBackend implements Backend {
       await db.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`errand migrate ${this.options.schema}`]);
       await db.query(this.q.createSchema);
       await db.query(this.q.createMigrations);
-      const version = Number((await db.query(this.q.schemaVersion)).rows[0].version);
+      const version = Number(((await db.query(this.q.schemaVersion)).rows[0] as { version: string }).version);
       if (version > MIGRATIONS.length) {
         throw new DatabaseMismatchError(
           "ERRAND_SCHEMA_NEWER",

@@ -19,7 +19,7 @@ const LOST_CONNECTION = /Connection terminated|not queryable|timeout exceeded wh
 const UNSTORABLE = /^(22|54)/;
 
 function lostConnection(error: unknown): boolean {
-  return UNAVAILABLE.test(String((error as { code?: unknown }).code ?? "")) || LOST_CONNECTION.test((error as Error)?.message ?? "");
+  return UNAVAILABLE.test(String((error as { code?: string | number }).code ?? "")) || LOST_CONNECTION.test((error as Error)?.message ?? "");
 }
 
 /** The three pools of a backend, the statements run on them, and driver errors told in errand's words. */
@@ -68,7 +68,7 @@ export class Connections {
 
   explain(error: unknown): Error {
     if (error instanceof ErrandError) return error;
-    const code = String((error as { code?: unknown }).code ?? "");
+    const code = String((error as { code?: string | number }).code ?? "");
     const message = (error as Error)?.message ?? String(error);
     if (/Query read timeout/.test(message)) {
       return redactError(new BackendUnavailableError(

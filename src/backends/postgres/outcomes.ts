@@ -40,10 +40,10 @@ export async function writeOutcomes(
   }
   const returned: Row[] = [];
   if (withResult.id.length > 0) {
-    returned.push(...(await db.query(q.succeedWithResults, [now, withResult.id, withResult.token, withResult.result])).rows);
+    returned.push(...(await db.query<Row>(q.succeedWithResults, [now, withResult.id, withResult.token, withResult.result])).rows);
   }
   if (failed.id.length > 0) {
-    returned.push(...(await db.query(q.failMany, [now, failed.id, failed.token, failed.error, failed.retryAt])).rows);
+    returned.push(...(await db.query<Row>(q.failMany, [now, failed.id, failed.token, failed.error, failed.retryAt])).rows);
   }
   if (withResult.id.length + failed.id.length > 0) {
     // An outcome is identified by job and token: a stale token for a job written under its own token is still lost.

@@ -72,7 +72,7 @@ export class SqliteBackend implements Backend {
   private stmt(sql: string): Statement {
     let s = this.stmts.get(sql);
     if (!s) {
-      s = this.db.prepare(sql) as Statement;
+      s = this.db.prepare(sql);
       this.stmts.set(sql, s);
     }
     return s;

@@ -40,7 +40,7 @@ const userStatements = new WeakMap<Database.Database, Map<string, Statement>>();
 /** Statements prepared on the user's handle, once per handle. */
 function userStatement(db: Database.Database, sql: string): Statement {
   let byText = userStatements.get(db);
-  if (!byText) userStatements.set(db, (byText = new Map()));
+  if (!byText) userStatements.set(db, (byText = new Map<string, Statement>()));
   let s = byText.get(sql);
   if (!s) byText.set(sql, (s = db.prepare(sql) as Statement));
   return s;

@@ -8,16 +8,16 @@ export type Row = Record<string, unknown>;
 /** How one engine's driver returns a value: SQLite ms integers and JSON text; PostgreSQL Dates and parsed jsonb. */
 export interface RawValues {
   /** A timestamp column that is not NULL. */
-  date(value: unknown): Date;
+  date: (value: unknown) => Date;
   /** A JSON column: its value, or null for SQL NULL. */
-  json(value: unknown): unknown;
+  json: (value: unknown) => unknown;
 }
 
 export interface RowMapping {
-  toJobRecord(r: Row): JobRecord;
-  toWaitingTask(r: Row): WaitingTask;
-  toWorkerRecord(r: Row): WorkerRecord;
-  toFinishedStats(r: Row): FinishedStats;
+  toJobRecord: (r: Row) => JobRecord;
+  toWaitingTask: (r: Row) => WaitingTask;
+  toWorkerRecord: (r: Row) => WorkerRecord;
+  toFinishedStats: (r: Row) => FinishedStats;
 }
 
 /** A new job whose run time is after its creation is scheduled (delayed); any other is ready at once. */

@@ -9,5 +9,5 @@ export type ClaimRow = [number, string, string, string, number, number, number];
 /** SQLite stores times as ms since epoch and JSON as text. */
 export const { toJobRecord, toWaitingTask, toWorkerRecord, toFinishedStats } = rowMapping({
   date: (ms) => new Date(ms as number),
-  json: (text) => (text === null || text === undefined ? null : JSON.parse(text as string)),
+  json: (text) => (text === null || text === undefined ? null : (JSON.parse(text as string) as unknown)),
 });

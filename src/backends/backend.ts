@@ -1,3 +1,4 @@
+import type { JobEvent } from "../core/events.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../core/job.js";
 
 /** A job as enqueue hands it to the backend: validated, args already JSON. */
@@ -73,10 +74,18 @@ export interface HeartbeatResult {
   suspectsWaiting: boolean;
 }
 
-export type Outcome =
+export type Outcome = (
   | { id: string; token: string; kind: "succeeded"; result: string | null }
   /** retryAt null: no attempts left, the job ends failed. */
-  | { id: string; token: string; kind: "failed"; error: AttemptError; retryAt: number | null };
+  | { id: string; token: string; kind: "failed"; error: AttemptError; retryAt: number | null }
+) & OutcomeJob;
+
+/** The job an outcome is for, as its claim said (a worker always gives it): job events carry it. */
+export interface OutcomeJob {
+  task?: string;
+  queue?: string;
+  attempt?: number;
+}
 
 export interface Counts {
   queue: string;
@@ -205,6 +214,11 @@ export interface Backend {
   /** Calls back when jobs may have changed, in this process or (best effort) another one. */
   onChange(listener: () => void): () => void;
   close(): Promise<void>;
+  /**
+   * Job events (outcomes, progress, cancels, rescues) written by any process, a batch at a time, at most once.
+   * Returns the unsubscribe, or null when this backend cannot receive them (PostgreSQL with listen: false).
+   */
+  onEvents(listener: (events: readonly JobEvent[]) => void): (() => void) | null;
 }
 
 export type { JobState };

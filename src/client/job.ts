@@ -4,6 +4,7 @@ import { JobFailedError, JobNotFoundError, WaitTimeoutError } from "../core/erro
 import type { JobRecord, JobState } from "../core/job.js";
 import type { Backend } from "../backends/backend.js";
 import type { JobEvent } from "../core/events.js";
+import { waitForEvents } from "./job-waiters.js";
 
 /** With job events to wake it, result() still reads the job this often: events are at most once. */
 const SAFETY_RECHECK_MS = 5_000;
@@ -53,16 +54,14 @@ export class Job<R = unknown> {
     let woken = false;
     /** A success event that carried the result: no need to read it. */
     const seen = { succeeded: false, result: undefined as unknown };
-    const onEvents = (events: readonly JobEvent[]) => {
-      for (const e of events) {
-        if (e.id !== this.id || (e.kind !== "succeeded" && e.kind !== "failed" && e.kind !== "cancelled")) continue;
-        if (e.kind === "succeeded" && !e.resultOmitted) Object.assign(seen, { succeeded: true, result: e.result });
-        woken = true;
-        wake?.();
-      }
+    const onEvent = (e: JobEvent) => {
+      if (e.kind !== "succeeded" && e.kind !== "failed" && e.kind !== "cancelled") return;
+      if (e.kind === "succeeded" && !e.resultOmitted) Object.assign(seen, { succeeded: true, result: e.result });
+      woken = true;
+      wake?.();
     };
     // Subscribed before the first read, so that a job finishing in between is not missed.
-    const offEvents = backend.onEvents(onEvents);
+    const offEvents = waitForEvents(backend, this.id, onEvent);
     // Without events (PostgreSQL with listen: false), any change wakes it, and it reads more often.
     const offChange = offEvents ? null : backend.onChange(() => wake?.());
     const maxPoll = offEvents ? SAFETY_RECHECK_MS : 500;

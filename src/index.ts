@@ -4,6 +4,7 @@ export { Task, type TaskOptions, type EnqueueOptions, type Handler, type SqliteH
 export type { JobContext } from "./task/context.js";
 export { Worker, type WorkerOptions } from "./worker/worker.js";
 export type { JobRecord, JobState, AttemptError, WorkerRecord } from "./core/job.js";
+export type { JobEvent, JobEventName, JobEvents, JobEventBase, JobEventError } from "./core/events.js";
 export { JOB_STATES } from "./core/job.js";
 export type { Duration } from "./core/duration.js";
 export type { Logger } from "./core/logger.js";

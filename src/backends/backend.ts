@@ -81,10 +81,18 @@ export interface HeartbeatResult {
   suspectsWaiting: boolean;
 }
 
-export type Outcome =
+export type Outcome = (
   | { id: string; token: string; kind: "succeeded"; result: string | null }
   /** retryAt null: no attempts left, the job ends failed. */
-  | { id: string; token: string; kind: "failed"; error: AttemptError; retryAt: number | null };
+  | { id: string; token: string; kind: "failed"; error: AttemptError; retryAt: number | null }
+) & OutcomeJob;
+
+/** The job an outcome is for, as its claim said (a worker always gives it): job events carry it. */
+export interface OutcomeJob {
+  task?: string;
+  queue?: string;
+  attempt?: number;
+}
 
 export interface Counts {
   queue: string;

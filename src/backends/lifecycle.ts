@@ -1,3 +1,4 @@
+import type { JobEvent } from "../core/events.js";
 import type { AttemptError } from "../core/job.js";
 import type {
   ClaimParams,
@@ -63,5 +64,10 @@ export interface JobLifecycle {
   serverTime(): Promise<number>;
   /** Calls back when jobs may have changed, in this process or (capabilities.crossProcessWakeups) another one. */
   onChange(listener: () => void): () => void;
+  /**
+   * Job events (outcomes, progress, cancels, rescues) written by any process, a batch at a time, at most once.
+   * Returns the unsubscribe, or null when this backend cannot receive them (PostgreSQL with listen: false).
+   */
+  onEvents(listener: (events: readonly JobEvent[]) => void): (() => void) | null;
   close(): Promise<void>;
 }

@@ -10,6 +10,8 @@ import { redactFields } from "../core/redact-fields.js";
 import { redact, redactError, rememberPassword } from "../backends/redact.js";
 import { Task, type Handler, type TaskDefinition, type TaskHost, type TaskOptions } from "../task/define.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "../worker/worker.js";
+import type { JobEventName, JobEvents } from "../core/events.js";
+import { EventHub } from "./events.js";
 import { Job } from "./job.js";
 
 export interface ErrandOptions {
@@ -88,6 +90,7 @@ export class Errand {
   private openedBackend: Backend | null = null;
   private readonly workersStarted = new Set<Worker>();
   private readonly host: TaskHost & WorkerHost;
+  private readonly events: EventHub;
 
   constructor(options: ErrandOptions = {}) {
     checkOptionNames("new Errand()", options, ERRAND_OPTIONS);
@@ -141,6 +144,28 @@ export class Errand {
       maxPayloadBytes: this.maxPayloadBytes,
       retentionMs: this.retentionMs,
     };
+    this.events = new EventHub({ backend: () => this.backend(), logger: this.logger });
+  }
+
+  /**
+   * Calls `listener` with each such event of jobs run by any process on this database, as they happen: at most
+   * once (a listener away or disconnected misses events, and none are replayed), so not a substitute for the job's
+   * stored state. Returns a function that removes the listener. While any listener is registered, this Errand
+   * holds a connection (PostgreSQL) or watches its file (SQLite); close() or removing them lets the process exit.
+   */
+  on<E extends JobEventName>(event: E, listener: (event: JobEvents[E]) => void | Promise<void>): () => void {
+    if (/^postgres(ql)?:\/\//.test(this.database) && this.postgres.listen === false) {
+      throw new InvalidArgsError(
+        `errand.on("${String(event)}"): job events travel by LISTEN/NOTIFY, which postgres: { listen: false } turns off. ` +
+          `Point database at a session-pooled or direct connection with listen on, or read jobs' state with job.get().`,
+      );
+    }
+    return this.events.on(event, listener);
+  }
+
+  /** Removes a listener added with on(). */
+  off<E extends JobEventName>(event: E, listener: (event: JobEvents[E]) => void | Promise<void>): void {
+    this.events.off(event, listener);
   }
 
   /** Defines a task. Its name is stored with every job, so keep it stable across deploys. */
@@ -329,6 +354,7 @@ export class Errand {
     if (this.clockTimer) clearInterval(this.clockTimer);
     this.clockTimer = null;
     await Promise.all([...this.workersStarted].map((w) => w.stop()));
+    this.events.close();
     const backend = this.openedBackend;
     this.opened = null;
     this.openedBackend = null;

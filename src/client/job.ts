@@ -3,9 +3,14 @@ import { toMs, type Duration, formatMs } from "../core/duration.js";
 import { JobFailedError, JobNotFoundError, WaitTimeoutError } from "../core/errors.js";
 import type { JobRecord, JobState } from "../core/job.js";
 import type { Backend } from "../backends/backend.js";
+import type { JobEvent } from "../core/events.js";
+import { waitForEvents } from "./job-waiters.js";
+
+/** With job events to wake it, result() still reads the job this often: events are at most once. */
+const SAFETY_RECHECK_MS = 5_000;
 
 export interface JobSource {
-  backend(): Promise<Pick<Backend, "get" | "cancel" | "onChange">>;
+  backend(): Promise<Pick<Backend, "get" | "cancel" | "onChange" | "onEvents">>;
   now(): number;
 }
 
@@ -38,15 +43,32 @@ export class Job<R = unknown> {
   /**
    * Waits until the job has finished and returns its handler's result. Throws JobFailedError when it failed or
    * was cancelled, and WaitTimeoutError (ERRAND_WAIT_TIMEOUT) when `timeout` passes first (the job keeps going).
+   * Woken by the job's events; as those are at most once, it also reads the job every few seconds.
    */
   async result(options: { timeout?: Duration } = {}): Promise<R> {
     const timeoutMs = options.timeout === undefined ? Infinity : toMs(options.timeout, "job.result() timeout");
     const backend = await this.source.backend();
     const deadline = Date.now() + timeoutMs;
     let wake: (() => void) | null = null;
-    const off = backend.onChange(() => wake?.());
+    /** Set when an event may have settled the job since the last read began. */
+    let woken = false;
+    /** A success event that carried the result: no need to read it. */
+    const seen = { succeeded: false, result: undefined as unknown };
+    const onEvent = (e: JobEvent) => {
+      if (e.kind !== "succeeded" && e.kind !== "failed" && e.kind !== "cancelled") return;
+      if (e.kind === "succeeded" && !e.resultOmitted) Object.assign(seen, { succeeded: true, result: e.result });
+      woken = true;
+      wake?.();
+    };
+    // Subscribed before the first read, so that a job finishing in between is not missed.
+    const offEvents = waitForEvents(backend, this.id, onEvent);
+    // Without events (PostgreSQL with listen: false), any change wakes it, and it reads more often.
+    const offChange = offEvents ? null : backend.onChange(() => wake?.());
+    const maxPoll = offEvents ? SAFETY_RECHECK_MS : 500;
     try {
-      for (let poll = 10; ; poll = Math.min(poll * 2, 500)) {
+      for (let poll = 10; ; poll = Math.min(poll * 2, maxPoll)) {
+        if (seen.succeeded) return seen.result as R;
+        woken = false;
         const job = await this.get();
         if (job.state === "succeeded") return job.result as R;
         if (job.state === "failed") {
@@ -60,13 +82,16 @@ export class Job<R = unknown> {
         if (left <= 0) {
           throw new WaitTimeoutError(this.id, `Job ${this.id} (${this.task}) is still ${job.state} after ${formatMs(timeoutMs)}; it keeps going. Is a worker running? (npx errand status)`);
         }
+        if (woken) continue;
         const ac = new AbortController();
         wake = () => ac.abort();
-        await sleep(Math.min(poll, left), undefined, { signal: ac.signal }).catch(() => {});
+        // With events, the safety re-check comes every few seconds from the start, not after a burst of reads.
+        await sleep(Math.min(offEvents ? maxPoll : poll, left), undefined, { signal: ac.signal }).catch(() => {});
         wake = null;
       }
     } finally {
-      off();
+      offEvents?.();
+      offChange?.();
     }
   }
 

@@ -197,7 +197,8 @@ export class WorkerCore {
     } else {
       if (settled.kind === "succeeded") {
         this.stats.succeeded++;
-        this.outcomes.push({ id: exec.job.id, token: exec.job.token, kind: "succeeded", result: settled.result });
+        const { job } = exec;
+        this.outcomes.push({ id: job.id, token: job.token, kind: "succeeded", result: settled.result, task: job.task, queue: job.queue, attempt: job.attempt });
       } else {
         const { job } = exec;
         const retryAt = job.attempt < job.maxAttempts ? this.host.now() + exec.retryDelay(job.attempt) : null;
@@ -205,7 +206,7 @@ export class WorkerCore {
         else this.stats.retried++;
         if (retryAt === null) this.log.warn(`job ${job.id} (${job.task}) failed for good after ${job.attempt} attempt(s): ${settled.error.message}`);
         else this.log.info(`job ${job.id} (${job.task}) attempt ${job.attempt} failed, retrying in ${formatMs(retryAt - this.host.now())}: ${settled.error.message}`);
-        this.outcomes.push({ id: job.id, token: job.token, kind: "failed", error: settled.error, retryAt });
+        this.outcomes.push({ id: job.id, token: job.token, kind: "failed", error: settled.error, retryAt, task: job.task, queue: job.queue, attempt: job.attempt });
       }
       scheduleFlush(this);
     }

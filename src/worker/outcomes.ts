@@ -77,6 +77,9 @@ async function writeRefused(w: WorkerCore, outcome: Outcome, refusal: unknown): 
       },
       // A result that cannot be stored would be refused again: the job ends failed. A failure keeps its retry.
       retryAt: outcome.kind === "failed" ? outcome.retryAt : null,
+      ...(outcome.task !== undefined ? { task: outcome.task } : {}),
+      ...(outcome.queue !== undefined ? { queue: outcome.queue } : {}),
+      attempt,
     };
     reportLost(w, await w.backend.complete([failed], w.host.now()));
     if (outcome.kind === "succeeded") {

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { DatabaseMismatchError, InvalidArgsError } from "../../core/errors.js";
+import type { JobEvent } from "../../core/events.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import { ChangeListeners } from "../change-listeners.js";
 import { LEASE_EXPIRED_TEXT, RESCUE_SPREAD_MS, retryDelays } from "../lease-expired.js";
@@ -22,6 +23,7 @@ import type {
   WorkerInfo,
 } from "../backend.js";
 import { Connections, type Row } from "./connections.js";
+import { PostgresEvents } from "./events.js";
 import { Listener } from "./listener.js";
 import { MIGRATIONS } from "./migrations/index.js";
 import type { PostgresOptions } from "./options.js";
@@ -48,6 +50,7 @@ export class PostgresBackend implements Backend {
   private readonly channel: string;
   private readonly listeners = new ChangeListeners();
   private readonly listener: Listener;
+  private readonly events: PostgresEvents;
   private closed = false;
 
   constructor(private readonly options: PostgresOptions) {
@@ -67,7 +70,12 @@ export class PostgresBackend implements Backend {
     this.channel = `${options.schema}_jobs`;
     this.q = queries(this.schema);
     this.db = new Connections(options, this.q);
-    this.listener = new Listener(options, this.channel, this.listeners, this.db.connectTimeoutMs, this.db.queryTimeoutMs);
+    const events = (this.events = new PostgresEvents(options.schema, options.logger));
+    this.listener = new Listener(options, this.channel, this.listeners, this.db.connectTimeoutMs, this.db.queryTimeoutMs, {
+      channel: events.channel,
+      wanted: () => events.listeners.size > 0,
+      deliver: (payload) => events.listeners.deliver(payload),
+    });
   }
 
   async migrate(): Promise<void> {
@@ -167,7 +175,10 @@ export class PostgresBackend implements Backend {
         if ((await this.promoteDue()) > 0) rows = await claim();
       } else this.promoteInBackground();
     }
-    if (hasOutcomes) this.listeners.emitSoon();
+    if (hasOutcomes) {
+      this.listeners.emitSoon();
+      await this.events.outcomes(this.db.claimPool, p.finished!, lost);
+    }
     rows.sort(
       (a, b) =>
         (a.priority as number) - (b.priority as number) ||
@@ -208,6 +219,7 @@ export class PostgresBackend implements Backend {
       }
     } else lost = await this.db.transaction((db) => writeOutcomes(db, outcomes, now, this.q, this.db), this.db.outcomePool);
     this.listeners.emitSoon();
+    await this.events.outcomes(this.db.outcomePool, outcomes, lost);
     return lost;
   }
 
@@ -231,24 +243,21 @@ export class PostgresBackend implements Backend {
   }
 
   async progress(id: string, token: string, progress: string): Promise<boolean> {
-    const result = await this.db.pool.query(this.q.setProgress, [progress, id, token]).catch((e: unknown) => {
-      throw this.db.explain(e);
-    });
-    return result.rowCount === 1;
+    const rows = await this.db.query(this.q.setProgress, [progress, id, token]);
+    await this.events.progress(this.db.pool, id, rows, progress);
+    return rows.length === 1;
   }
 
   async rescueExpired(nowMs: number, retryAt: (attempt: number) => number): Promise<number> {
     const now = new Date(nowMs);
     const t = LEASE_EXPIRED_TEXT;
     const params = [now, retryDelays(nowMs, retryAt), RESCUE_SPREAD_MS, t.head, t.tail, t.notCounted, now.toISOString()];
-    let rescued = 0;
-    try {
-      rescued = (await this.db.pool.query(this.q.rescueExpired, params)).rowCount ?? 0;
-    } catch (error) {
-      throw this.db.explain(error);
+    const rows = await this.db.query(this.q.rescueExpired, params);
+    if (rows.length > 0) {
+      this.listeners.emitSoon();
+      await this.events.rescued(this.db.pool, rows);
     }
-    if (rescued > 0) this.listeners.emitSoon();
-    return rescued;
+    return rows.length;
   }
 
   async nextRunAt(): Promise<number | null> {
@@ -291,8 +300,9 @@ export class PostgresBackend implements Backend {
 
   async cancel(id: string, now: number): Promise<JobState | null> {
     if (!/^\d+$/.test(id)) return null;
-    await this.db.query(this.q.cancel, [new Date(now), id]);
+    const cancelled = await this.db.query(this.q.cancel, [new Date(now), id]);
     this.listeners.emitSoon();
+    await this.events.cancelled(this.db.pool, id, cancelled);
     return ((await this.db.query(this.q.getState, [id]))[0]?.state as JobState | undefined) ?? null;
   }
 
@@ -347,13 +357,24 @@ export class PostgresBackend implements Backend {
     this.listeners.add(listener);
     if (this.options.listen) this.listener.start();
     return () => {
-      if (!this.listeners.remove(listener)) this.listener.stop();
+      if (!this.listeners.remove(listener)) this.listener.refresh();
+    };
+  }
+
+  onEvents(listener: (events: readonly JobEvent[]) => void): (() => void) | null {
+    if (!this.options.listen) return null;
+    if (this.closed) return () => {};
+    this.events.listeners.add(listener);
+    this.listener.refresh();
+    return () => {
+      if (!this.events.listeners.remove(listener)) this.listener.refresh();
     };
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
+    this.events.listeners.clear();
     this.listener.close();
     await this.promoting;
     await this.db.end();

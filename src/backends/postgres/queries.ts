@@ -149,7 +149,8 @@ export function queries(schema: string) {
         EXISTS (SELECT 1 FROM ${jobs} WHERE suspect AND state IN ('ready', 'scheduled')
                 AND (state = 'ready' OR run_at <= clock_timestamp()) AND task = ANY($5::text[])) AS suspects`,
 
-    setProgress: `UPDATE ${jobs} SET progress = $1 WHERE id = $2 AND lease_token = $3`,
+    // Returns what the job's progress event says of it.
+    setProgress: `UPDATE ${jobs} SET progress = $1 WHERE id = $2 AND lease_token = $3 RETURNING task, queue, attempt`,
 
     // One statement for a whole batch of expired leases (as lease-expired.ts's rescuePlan says): an attempt known to
     // have started is counted, so a job that kills its worker every time ends failed instead of looping; one not
@@ -158,9 +159,10 @@ export function queries(schema: string) {
     // job (a claim whose answer was lost); a worker that died just after a claim may have renewed its presence once
     // more while the claim's answer was on its way, not later. Runs again $2[attempt] ms
     // (charged) after the server's now, plus up to $3 ms spread. $4-$6: the error message's parts; $7: ISO now.
+    // Returns what the job events of charged attempts say.
     rescueExpired: /* sql */ `
       WITH expired AS (
-        SELECT j.id, coalesce(w.expires_at >= clock_timestamp()
+        SELECT j.id, j.lease_started AS started, coalesce(w.expires_at >= clock_timestamp()
                               AND w.heartbeat_at >= j.lease_expires_at - (w.expires_at - w.heartbeat_at) / 2, false) AS alive
         FROM ${jobs} j LEFT JOIN ${workers} w ON w.id = j.worker_id
         WHERE j.state = 'running' AND j.lease_expires_at < clock_timestamp()
@@ -180,7 +182,8 @@ export function queries(schema: string) {
             || CASE WHEN j.worker_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('workerId', j.worker_id) END),
           suspect = j.lease_started OR NOT e.alive,
           lease_started = false, lease_token = NULL, lease_expires_at = NULL
-      FROM expired e WHERE j.id = e.id`,
+      FROM expired e WHERE j.id = e.id
+      RETURNING j.id, j.task, j.queue, j.state, j.run_at, e.started, j.errors -> -1 AS error`,
 
     getJob: `SELECT * FROM ${jobs} WHERE id = $1`,
 
@@ -202,7 +205,8 @@ export function queries(schema: string) {
 
     cancel: /* sql */ `
       UPDATE ${jobs} SET state = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL
-      WHERE id = $2 AND ${stillToRun}`,
+      WHERE id = $2 AND ${stillToRun}
+      RETURNING task, queue, attempt`,
     getState: `SELECT state FROM ${jobs} WHERE id = $1`,
 
     // At least one more attempt; earlier errors stay.

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
+import type { JobEvent } from "../../core/events.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import { isSynchronousTx } from "../../core/sync-tx.js";
 import { ChangeListeners } from "../change-listeners.js";
@@ -22,7 +23,9 @@ import type {
   WaitingTask,
   WorkerInfo,
 } from "../backend.js";
+import { EventBatch } from "../events.js";
 import { isBusy, LockWait } from "./busy.js";
+import { EventReader, EventWriter } from "./events.js";
 import { insertJob } from "./insert-job.js";
 import { explainWriteError, openDatabase } from "./open-file.js";
 import * as Q from "./queries.js";
@@ -53,6 +56,8 @@ export class SqliteBackend implements Backend {
   private readonly walWatch: WalWatch;
   private readonly lockWait: LockWait;
   private readonly explain = (error: unknown): unknown => explainWriteError(this.file, error);
+  private readonly eventReader = new EventReader((sql) => this.stmt(sql), (listener) => this.onChange(listener));
+  private readonly events = new EventWriter((sql) => this.stmt(sql), this.eventReader.wake);
 
   constructor(options: SqliteOptions) {
     this.file = options.file === ":memory:" ? ":memory:" : resolve(options.file);
@@ -230,6 +235,7 @@ export class SqliteBackend implements Backend {
         }
       }
     }
+    this.events.outcomes(outcomes, lost);
     return lost;
   }
 
@@ -267,24 +273,36 @@ export class SqliteBackend implements Backend {
   }
 
   progress(id: string, token: string, progress: string): Promise<boolean> {
-    return this.run(() => this.stmt(Q.SET_PROGRESS).run(progress, id, token).changes === 1);
+    const write = this.transaction(() => {
+      const job = this.stmt(Q.SET_PROGRESS).get(progress, id, token);
+      if (job) this.events.progress(id, job, progress);
+      return job !== undefined;
+    });
+    return this.run(write);
   }
 
   rescueExpired(now: number, retryAt: (attempt: number) => number): Promise<number> {
     const write = this.transaction(() => {
       let rescued = 0;
+      const events = new EventBatch();
       for (const row of this.stmt(Q.EXPIRED_LEASES).all({ now })) {
         const attempt = row.attempt as number;
         const plan = rescuePlan(attempt, row.max_attempts as number, row.started === 1, row.alive === 1, now, retryAt);
         const error = leaseExpiredError(attempt, new Date(now), row.worker_id, plan);
-        rescued += this.stmt(Q.RESCUE_EXPIRED).run({
+        const changed = this.stmt(Q.RESCUE_EXPIRED).run({
           id: row.id,
           now,
           retry_at: now + plan.delayMs,
           error: JSON.stringify(error),
           suspect: plan.suspect ? 1 : 0,
         }).changes;
+        rescued += changed;
+        if (changed === 1 && plan.charged) {
+          const retryAt = attempt >= (row.max_attempts as number) ? null : now + plan.delayMs;
+          events.failedAttempt(String(row.id), row.task as string, row.queue as string, error, retryAt);
+        }
       }
+      this.events.write(events);
       return rescued;
     });
     return this.run(write).then((n) => {
@@ -342,7 +360,7 @@ export class SqliteBackend implements Backend {
 
   cancel(id: string, now: number): Promise<JobState | null> {
     const write = this.transaction(() => {
-      this.stmt(Q.CANCEL).run(now, id);
+      if (this.stmt(Q.CANCEL).run(now, id).changes === 1) this.events.cancelled(id);
       return (this.stmt(Q.GET_STATE).get(id)?.state as JobState | undefined) ?? null;
     });
     return this.run(write).then((state) => {
@@ -403,7 +421,12 @@ export class SqliteBackend implements Backend {
     };
   }
 
+  onEvents(listener: (events: readonly JobEvent[]) => void): () => void {
+    return this.eventReader.add(listener);
+  }
+
   close(): Promise<void> {
+    this.eventReader.stop();
     this.walWatch.stop();
     this.listeners.clear();
     if (this.db.open) this.db.close();

@@ -93,14 +93,16 @@ INSERT INTO errand_workers (id, hostname, pid, queues, tasks, concurrency, start
 VALUES (:id, :hostname, :pid, :queues, :tasks, :concurrency, :now, :now, :expires)
 ON CONFLICT (id) DO UPDATE SET heartbeat_at = :now, expires_at = :expires, tasks = :tasks, queues = :queues`;
 
+// Returns what the job's progress event says of it.
 export const SET_PROGRESS = /* sql */ `
-UPDATE errand_jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'running'`;
+UPDATE errand_jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'running'
+RETURNING task, queue, attempt`;
 
 // alive: its worker still renews its presence, and did so at least half a lease after this lease was last set, so
 // it never knew of this job (a claim whose answer was lost); a worker that died just after a claim may have renewed
 // its presence once more while the claim's answer was on its way, not later.
 export const EXPIRED_LEASES = /* sql */ `
-SELECT j.id, j.attempt, j.max_attempts, j.worker_id, j.lease_started AS started,
+SELECT j.id, j.task, j.queue, j.attempt, j.max_attempts, j.worker_id, j.lease_started AS started,
   coalesce(w.expires_at >= :now AND w.heartbeat_at >= j.lease_expires_at - (w.expires_at - w.heartbeat_at) / 2, 0) AS alive
 FROM errand_jobs j LEFT JOIN errand_workers w ON w.id = j.worker_id
 WHERE j.state = 'running' AND j.lease_expires_at < :now`;

@@ -41,7 +41,8 @@ function currentTracer(api: OtelApi): Otel.Tracer | null {
   const real = typeof provider.getDelegate === "function" ? provider.getDelegate() : provider;
   if (real !== tracerFor) {
     tracerFor = real;
-    tracer = real === noopProvider || real?.constructor?.name === "NoopTracerProvider" ? null : real.getTracer("errand");
+    const noop = real === noopProvider || real?.constructor?.name === "NoopTracerProvider";
+    tracer = noop ? null : real.getTracer("errand");
   }
   return tracer;
 }
@@ -73,10 +74,18 @@ export function messagingAttributes(operation: "send" | "create" | "process", qu
   };
 }
 
+/** An Error, or errand's stored record of one. */
+export interface Failure {
+  name?: string | undefined;
+  message: string;
+  stack?: string | undefined;
+}
+
 /** Records a failure on a span: the exception event, error.type, and an error status with its message. */
-export function recordFailure(api: OtelApi, span: Otel.Span, error: { name?: string | undefined; message: string; stack?: string | undefined }): void {
+export function recordFailure(api: OtelApi, span: Otel.Span, error: Failure): void {
   const name = error.name || "Error";
-  span.recordException(error.stack === undefined ? { name, message: error.message } : { name, message: error.message, stack: error.stack });
+  const { message, stack } = error;
+  span.recordException(stack === undefined ? { name, message } : { name, message, stack });
   span.setAttribute("error.type", name);
   span.setStatus({ code: api.SpanStatusCode.ERROR, message: error.message });
 }

@@ -58,7 +58,7 @@ export class AttemptSpan {
       this.span.setAttribute("error.type", "errand.stopped");
       this.span.setStatus({
         code: this.api.SpanStatusCode.ERROR,
-        message: "stopped without an outcome: its lease was lost, it was cancelled, or the worker shut down; it runs again unless cancelled",
+        message: "stopped without an outcome: its lease was lost, it was cancelled, or the worker shut down",
       });
     }
     this.span.end();

@@ -56,21 +56,28 @@ class Sending {
   ) {
     const queue = jobs[0]!.queue;
     const { SpanKind } = api;
+    const task = jobs[0]!.task;
     if (jobs.length === 1) {
-      this.send = tracer.startSpan(`send ${queue}`, { kind: SpanKind.PRODUCER, attributes: { ...messagingAttributes("send", queue), "errand.task": jobs[0]!.task } });
+      const attributes = { ...messagingAttributes("send", queue), "errand.task": task };
+      this.send = tracer.startSpan(`send ${queue}`, { kind: SpanKind.PRODUCER, attributes });
       jobs[0]!.traceparent = toTraceparent(api, this.send);
       return;
     }
     const links = [];
     for (const job of jobs) {
-      const create = tracer.startSpan(`create ${job.queue}`, { kind: SpanKind.PRODUCER, attributes: { ...messagingAttributes("create", job.queue), "errand.task": job.task } });
+      const attributes = { ...messagingAttributes("create", job.queue), "errand.task": job.task };
+      const create = tracer.startSpan(`create ${job.queue}`, { kind: SpanKind.PRODUCER, attributes });
       job.traceparent = toTraceparent(api, create);
       this.creates.push(create);
       links.push({ context: create.spanContext() });
     }
     this.send = tracer.startSpan(`send ${queue}`, {
       kind: SpanKind.CLIENT,
-      attributes: { ...messagingAttributes("send", queue), "errand.task": jobs[0]!.task, "messaging.batch.message_count": jobs.length },
+      attributes: {
+        ...messagingAttributes("send", queue),
+        "errand.task": task,
+        "messaging.batch.message_count": jobs.length,
+      },
       links,
     });
   }

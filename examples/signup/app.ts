@@ -9,6 +9,7 @@ import { config } from "./config.js";
 import { sendWelcomeEmail } from "./mail.js";
 import type { MailServer } from "./smtp.js";
 import { errand, makeThumbnail, thumbnailsDir, uploadsDir, welcomeEmail } from "./tasks.js";
+import { traced } from "./tracing.js";
 import { validateSignup, type User, type Users } from "./users.js";
 import { emailsPage, esc, imagesPage, layout, signupPage, welcomePage } from "./views.js";
 
@@ -51,7 +52,7 @@ export function createApp(users: Users, mail: MailServer) {
   // A name and an email address: a signup form is a few hundred bytes, whatever the upload limit.
   const form = express.urlencoded({ extended: false, limit: FORM_LIMIT_BYTES });
 
-  app.post("/signup/errand", form, async (req, res) => {
+  app.post("/signup/errand", form, (req, res) => traced("POST /signup/errand", async () => {
     const started = performance.now();
     const input = validateSignup(req.body);
     if (!input.ok) return finish(res, "errand", started, 400, signupPage(input, input.error, null));
@@ -70,7 +71,7 @@ export function createApp(users: Users, mail: MailServer) {
       return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
     }
     finish(res, "errand", started, 200, welcomePage("errand", user, `the welcome email is job ${jobId}, sent by a worker in a moment.`));
-  });
+  }));
 
   app.post("/signup/blocking", form, async (req, res) => {
     const started = performance.now();

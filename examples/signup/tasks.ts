@@ -1,4 +1,5 @@
 // The demo's background work. The web app imports these to enqueue; `errand worker examples/signup/tasks.ts` runs them.
+import "./tracing.js"; // first: OpenTelemetry, when ERRAND_TRACE=console
 import { Errand } from "errand";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";

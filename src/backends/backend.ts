@@ -18,6 +18,8 @@ export interface NewJob {
   maxAttempts: number;
   key: string | null;
   createdAt: number;
+  /** The W3C traceparent of the job's creation context, set when tracing is on (see src/tracing). */
+  traceparent?: string | null;
 }
 
 export interface EnqueueResult {
@@ -65,6 +67,8 @@ export interface ClaimedJob {
   priority: number;
   /** A suspect: it runs alone, nothing else is claimed until it settles. */
   suspect?: boolean;
+  /** Stored at enqueue when tracing was on there: the attempt's span is its child. */
+  traceparent?: string | null;
 }
 
 /** A lease the worker knows it holds, and whether its handler has begun. */

@@ -9,6 +9,7 @@ import { consoleLogger, redactingLogger, type Logger } from "../core/logger.js";
 import { redactFields } from "../core/redact-fields.js";
 import { redact, redactError, rememberPassword } from "../backends/redact.js";
 import { Task, type Handler, type TaskDefinition, type TaskHost, type TaskOptions } from "../task/define.js";
+import { loadTracing } from "../tracing/api.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "../worker/worker.js";
 import type { JobEventName, JobEvents } from "../core/events.js";
 import { EventHub } from "./events.js";
@@ -133,6 +134,8 @@ export class Errand {
       throw new InvalidArgsError(`new Errand(): maxPayloadBytes must be a positive whole number, got ${String(options.maxPayloadBytes)}.`);
     }
     this.autoMigrate = options.migrate ?? true;
+    // Optional: OpenTelemetry tracing when @opentelemetry/api is installed; loaded by the time the database is open.
+    void loadTracing();
     this.hasOwnClock = options.clock !== undefined;
     this.now = options.clock ?? (() => this.serverNow());
     this.host = {
@@ -386,6 +389,7 @@ export class Errand {
         this.clockTimer = setInterval(() => void this.syncClock(backend).catch(() => {}), 5 * 60_000);
         this.clockTimer.unref();
       }
+      await loadTracing();
       this.openedBackend = backend;
       return backend;
     })().catch((error: unknown) => {

@@ -6,6 +6,7 @@ import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
 import { findUnsafeJson } from "../core/json-safe.js";
 import { isSynchronousTx } from "../core/sync-tx.js";
+import { sendJobs, sendJobsSync } from "../tracing/producer.js";
 import type { JobContext } from "./context.js";
 
 export type Handler<A, R> = (args: A, ctx: JobContext) => R | Promise<R>;
@@ -133,11 +134,11 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       return Promise.reject(error);
     }
     const backend = this.host.openBackend();
-    if (backend && !(job instanceof Promise)) return backend.enqueue([job], options?.tx).then((r) => this.handle(r[0]!));
+    if (backend && !(job instanceof Promise)) return sendJobs(backend, [job], options?.tx).then((r) => this.handle(r[0]!));
     if (syncTx) throw notNow(`${this.name}.enqueue()`);
     return (async () => {
       const ready = await job;
-      const [result] = await (backend ?? (await this.host.backend())).enqueue([ready], options?.tx);
+      const [result] = await sendJobs(backend ?? (await this.host.backend()), [ready], options?.tx);
       return this.handle(result!);
     })();
   }
@@ -166,7 +167,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     if (!backend.capabilities.syncEnqueue) {
       throw new InvalidArgsError(`${where}: errand's database is ${backend.kind}, not SQLite; use \`await ${this.name}.enqueue(args, { tx })\` with its transaction. Nothing was stored.`);
     }
-    return this.handle(backend.enqueueSync([job], options.tx)[0]!);
+    return this.handle(sendJobsSync(backend, [job], options.tx)[0]!);
   }
 
   private handle(result: { id: string; created: boolean }): Job<R> {
@@ -193,12 +194,12 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     if (jobs.length === 0) return Promise.resolve([]);
     const backend = this.host.openBackend();
     if (backend && !jobs.some((j) => j instanceof Promise)) {
-      return backend.enqueue(jobs as NewJob[], options?.tx).then((results) => results.map((r) => this.handle(r)));
+      return sendJobs(backend, jobs as NewJob[], options?.tx).then((results) => results.map((r) => this.handle(r)));
     }
     if (isSynchronousTx(options?.tx)) throw notNow(`${this.name}.enqueueMany()`);
     return (async () => {
       const ready = await Promise.all(jobs);
-      const results = await (backend ?? (await this.host.backend())).enqueue(ready, options?.tx);
+      const results = await sendJobs(backend ?? (await this.host.backend()), ready, options?.tx);
       return results.map((r) => this.handle(r));
     })();
   }

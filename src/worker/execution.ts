@@ -7,6 +7,7 @@ import { findUnsafeJson, toStorableText } from "../core/json-safe.js";
 import type { Logger } from "../core/logger.js";
 import { RunContext } from "../task/context.js";
 import type { TaskDefinition } from "../task/define.js";
+import { AttemptSpan } from "../tracing/consumer.js";
 import type { Deadlines } from "./deadlines.js";
 
 export type Settled =
@@ -37,6 +38,8 @@ export class Execution {
   isSettled = false;
   private ctx: RunContext | null = null;
   private deadlineQueue: ReturnType<Deadlines["add"]> | null = null;
+  /** null unless OpenTelemetry tracing is on. */
+  private span: AttemptSpan | null = null;
 
   constructor(
     readonly job: ClaimedJob,
@@ -50,6 +53,7 @@ export class Execution {
 
   run(): void {
     const { job, task } = this;
+    this.span = AttemptSpan.start(job, this.host.workerId);
     if (!task) {
       // Claims only ask for registered tasks, so this means the registry changed under a running worker.
       this.fail(new ConfigError("ERRAND_UNKNOWN_TASK", `No task named "${job.task}" is defined in worker ${this.host.workerId}.`));
@@ -60,7 +64,8 @@ export class Execution {
     try {
       const args: unknown = JSON.parse(job.args);
       const call = () => (task.schema ? this.parseThenRun(task, args, ctx) : task.handler(args, ctx));
-      pending = this.host.trackUncaught ? running.run(this, call) : call();
+      if (this.span) pending = this.span.run(() => (this.host.trackUncaught ? running.run(this, call) : call()));
+      else pending = this.host.trackUncaught ? running.run(this, call) : call();
     } catch (error) {
       this.fail(error);
       return;
@@ -133,6 +138,7 @@ export class Execution {
   private settle(settled: Settled): void {
     this.isSettled = true;
     if (this.deadlineQueue) this.host.deadlines.settled(this.deadlineQueue);
+    this.span?.end(settled);
     this.host.settle(this, settled);
   }
 

@@ -90,6 +90,18 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.deepEqual(args, [1, 2, 3]);
     });
 
+    it("hands a job's stored traceparent to the worker that claims it, alone, keyed or in a batch", async () => {
+      const tp = (n: number) => `00-${"ab".repeat(16)}-${String(n).padStart(16, "0")}-01`;
+      const one = await enqueueOne({ traceparent: tp(1) });
+      const keyed = await enqueueOne({ traceparent: tp(2), key: "k" });
+      const [a, none, c] = await b.enqueue([job({ traceparent: tp(3) }), job(), job({ traceparent: tp(4) })]);
+      const claimed = new Map((await claim()).map((j) => [j.id, j.traceparent ?? null]));
+      assert.deepEqual(
+        [one, keyed, a!.id, none!.id, c!.id].map((id) => claimed.get(id)),
+        [tp(1), tp(2), tp(3), null, tp(4)],
+      );
+    });
+
     it("de-duplicates by key while a job is ready or running, not after", async () => {
       const first = await b.enqueue([job({ key: "k" })]);
       const again = await b.enqueue([job({ key: "k", args: '"other"' })]);

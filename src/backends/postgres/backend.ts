@@ -103,14 +103,14 @@ export class PostgresBackend implements Backend {
   async enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
     const values = (job: NewJob) => [
       job.task, job.queue, initialState(job), job.args, job.priority, new Date(job.runAt), job.maxAttempts, job.key,
-      new Date(job.createdAt),
+      new Date(job.createdAt), job.traceparent ?? null,
     ];
     const insertAll = async (run: (sql: string, params: unknown[]) => Promise<Row[]>): Promise<EnqueueResult[]> => {
       if (jobs.every((j) => j.key === null)) {
         const rows =
           jobs.length === 1
             ? await run(this.q.insertJob, values(jobs[0]!))
-            : await run(this.q.insertMany, Array.from({ length: 9 }, (_, i) => jobs.map((j) => values(j)[i])));
+            : await run(this.q.insertMany, Array.from({ length: 10 }, (_, i) => jobs.map((j) => values(j)[i])));
         return rows.map((r) => ({ id: String(r.id), created: true }));
       }
       const out: EnqueueResult[] = [];

@@ -26,7 +26,7 @@ export function queries(schema: string) {
     SET state = 'running', attempt = j.attempt + 1, lease_token = $1, lease_expires_at = ${leaseEnd("$2")},
         worker_id = $3, started_at = $4, lease_started = ${suspect}
     FROM picked WHERE j.id = picked.id
-    RETURNING j.id, j.task, j.queue, j.args::text AS args, j.attempt, j.max_attempts, j.priority,
+    RETURNING j.id, j.task, j.queue, j.args::text AS args, j.attempt, j.max_attempts, j.priority, j.traceparent,
       -- For ordering the batch in the worker: a number parses in a fraction of a timestamp's time.
       extract(epoch FROM j.run_at)::float8 AS run_at`;
 
@@ -37,14 +37,14 @@ export function queries(schema: string) {
     recordMigration: `INSERT INTO ${schema}.migrations (version) VALUES ($1)`,
 
     insertJob: /* sql */ `
-      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
       RETURNING id`,
 
     // With a key: a conflict on the partial unique index returns nothing, and findByKey gives the first job.
     insertJobWithKey: /* sql */ `
-      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
       ON CONFLICT (key) WHERE key IS NOT NULL AND ${stillToRun} DO NOTHING
       RETURNING id`,
 
@@ -52,9 +52,9 @@ export function queries(schema: string) {
 
     // Many jobs in one statement: arrays in, one row each out, in order.
     insertMany: /* sql */ `
-      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at)
+      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent)
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::timestamptz[], $7::int[],
-                           $8::text[], $9::timestamptz[])
+                           $8::text[], $9::timestamptz[], $10::text[])
       RETURNING id`,
 
     promoteDue: /* sql */ `

@@ -12,6 +12,7 @@ export function toClaimedJob(r: Row, token: string): ClaimedJob {
     attempt: r.attempt as number,
     maxAttempts: r.max_attempts as number,
     priority: r.priority as number,
+    traceparent: r.traceparent as string | null,
   };
 }
 

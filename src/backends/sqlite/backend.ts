@@ -195,6 +195,7 @@ export class SqliteBackend implements Backend {
         attempt: r[4] + 1,
         maxAttempts: r[5],
         priority: r[6],
+        traceparent: r[7],
         ...(suspect ? { suspect } : {}),
       }));
       return { jobs, lost };

@@ -4,13 +4,13 @@ import { RUN_TIME_BUCKETS } from "../backend.js";
 
 // :state is 'scheduled' when run_at is later than now, else 'ready'.
 export const INSERT_JOB = /* sql */ `
-INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 // With a key: the partial unique index turns a second enqueue into a no-op, and FIND_BY_KEY returns the first.
 export const INSERT_JOB_WITH_KEY = /* sql */ `
-INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) WHERE key IS NOT NULL AND (state = 'scheduled' OR state = 'ready' OR state = 'running') DO NOTHING`;
 
 export const FIND_BY_KEY = /* sql */ `
@@ -26,7 +26,7 @@ WHERE id IN (SELECT id FROM errand_jobs WHERE state = 'scheduled' AND run_at <= 
 // SQLite buffers RETURNING rows through a temporary table, which costs more than reading the rows first.
 // Suspects (jobs that were running when a worker died) are picked only alone, from their own small index.
 const pickReady = (queueFilter: string, suspect: boolean) => /* sql */ `
-SELECT id, task, queue, args, attempt, max_attempts, priority FROM errand_jobs
+SELECT id, task, queue, args, attempt, max_attempts, priority, traceparent FROM errand_jobs
 WHERE state = 'ready' AND ${suspect ? "suspect = 1 AND (state = 'ready' OR state = 'scheduled')" : "suspect = 0"} AND task IN (SELECT value FROM json_each(:tasks)) ${queueFilter}
 ORDER BY priority, run_at, id
 LIMIT :limit`;

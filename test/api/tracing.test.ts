@@ -1,0 +1,109 @@
+// Tracing is optional: without @opentelemetry/api, or with it but no tracer provider, errand stores no trace
+// context and makes no spans; once an application registers a provider (even after creating its Errand), every
+// enqueue and attempt is traced. The cross-process trace is test/e2e/tracing.test.ts.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { Errand, InvalidArgsError } from "../../src/index.js";
+import { silentLogger } from "../../src/core/logger.js";
+import { registerInMemoryTracing, toJson } from "../helpers/tracing.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const dir = tempDir();
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+let n = 0;
+
+/** Enqueues and runs one job in a fresh node process; what it stored and whether it could load the API. */
+function enqueueAndRun(nodeArgs: string[]): { result: string; traceparents: (string | null)[]; otel: boolean } {
+  const ran = spawnSync(process.execPath, [...nodeArgs, fixture("enqueue-and-run.mjs"), join(dir, `child-${++n}.db`)], { encoding: "utf8" });
+  assert.equal(ran.status, 0, ran.stderr);
+  return JSON.parse(ran.stdout) as { result: string; traceparents: (string | null)[]; otel: boolean };
+}
+
+function storedTraceparents(file: string): (string | null)[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare("SELECT traceparent FROM errand_jobs ORDER BY id").pluck().all() as (string | null)[];
+  } finally {
+    db.close();
+  }
+}
+
+describe("tracing", () => {
+  it("without @opentelemetry/api installed, jobs are stored and run with no trace context", () => {
+    const out = enqueueAndRun(["--import", fixture("without-otel.mjs")]);
+    assert.deepEqual(out, { result: "ran", traceparents: [null], otel: false });
+  });
+
+  it("with @opentelemetry/api but no tracer provider registered, nothing is traced or stored", () => {
+    const out = enqueueAndRun([]);
+    assert.deepEqual(out, { result: "ran", traceparents: [null], otel: true });
+  });
+
+  it("traces from the moment a provider is registered, also after the Errand was created", async () => {
+    const file = join(dir, "late.db");
+    const errand = new Errand({ database: `sqlite:${file}`, logger: silentLogger });
+    let activeInHandler: string | undefined;
+    const task = errand.task("t", () => {
+      activeInHandler = trace.getActiveSpan()?.spanContext().spanId;
+      return "ran";
+    });
+    const before = await task.enqueue({});
+
+    const exporter = registerInMemoryTracing();
+    const after = await task.enqueue({});
+    assert.equal(await errand.worker().runOnce(), 2);
+    assert.equal(await after.result(), "ran");
+    const spans = exporter.getFinishedSpans().map(toJson);
+    const send = spans.find((s) => s.name === "send default")!;
+    assert.equal(send.attributes["messaging.message.id"], after.id);
+    assert.deepEqual(storedTraceparents(file), [null, `00-${send.traceId}-${send.spanId}-01`]);
+
+    const attempts = spans.filter((s) => s.kind === SpanKind.CONSUMER);
+    assert.deepEqual(attempts.map((s) => s.attributes["messaging.message.id"]).sort(), [before.id, after.id].sort(), "both attempts are traced");
+    const untraced = attempts.find((s) => s.attributes["messaging.message.id"] === before.id)!;
+    assert.equal(untraced.parentSpanId, null, "a job stored without a trace context starts a trace of its own");
+    assert.deepEqual(untraced.links, []);
+    const traced = attempts.find((s) => s.attributes["messaging.message.id"] === after.id)!;
+    assert.equal(traced.parentSpanId, send.spanId);
+    assert.equal(activeInHandler, traced.spanId, "the handler runs with its attempt's span active");
+    await errand.close();
+  });
+
+  it("traces enqueueSync in a better-sqlite3 transaction, and records a refused enqueue as an error", async () => {
+    const exporter = registerInMemoryTracing();
+    exporter.reset();
+    const file = join(dir, "sync.db");
+    const errand = new Errand({ database: `sqlite:${file}`, logger: silentLogger });
+    const task = errand.task("t", () => "ran", { queue: "q" });
+    await errand.migrate();
+    const db = new Database(file);
+    const job = trace.getTracer("app").startActiveSpan("request", (span) => {
+      const j = db.transaction(() => task.enqueueSync({}, { tx: db }))();
+      span.end();
+      return j;
+    });
+    const spans = exporter.getFinishedSpans().map(toJson);
+    const request = spans.find((s) => s.name === "request")!;
+    const send = spans.find((s) => s.name === "send q")!;
+    assert.equal(send.parentSpanId, request.spanId);
+    assert.equal(send.attributes["messaging.message.id"], job.id);
+    assert.deepEqual(storedTraceparents(file), [`00-${send.traceId}-${send.spanId}-01`]);
+
+    exporter.reset();
+    const elsewhere = new Database(join(dir, "another.db"));
+    assert.throws(() => elsewhere.transaction(() => task.enqueueSync({}, { tx: elsewhere }))(), InvalidArgsError);
+    const [refused] = exporter.getFinishedSpans().map(toJson);
+    assert.equal(refused?.name, "send q");
+    assert.equal(refused.status.code, SpanStatusCode.ERROR);
+    assert.equal(refused.attributes["error.type"], "InvalidArgsError");
+    assert.equal(refused.attributes["messaging.message.id"], undefined);
+    elsewhere.close();
+    db.close();
+    await errand.close();
+  });
+});

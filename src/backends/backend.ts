@@ -1,4 +1,5 @@
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../core/job.js";
+import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "./schedules.js";
 
 /** A job as enqueue hands it to the backend: validated, args already JSON. */
 export interface NewJob {
@@ -57,6 +58,9 @@ export interface ClaimedJob {
   priority: number;
   /** A suspect: it runs alone, nothing else is claimed until it settles. */
   suspect?: boolean;
+  /** A schedule's job: the schedule's name and its tick (ms). */
+  schedule?: string;
+  tick?: number;
 }
 
 /** A lease the worker knows it holds, and whether its handler has begun. */
@@ -205,6 +209,22 @@ export interface Backend {
   /** Calls back when jobs may have changed, in this process or (best effort) another one. */
   onChange(listener: () => void): () => void;
   close(): Promise<void>;
+
+  // ---- Recurring schedules (src/schedules; types in ./schedules.ts) ----
+  /** Stored schedules by name (every one when `names` is undefined), in name order; `now` tells which are active. */
+  schedules(now: number, names?: readonly string[]): Promise<ScheduleRow[]>;
+  /** Each written only over the revision it read (revision - 1; inserted when it is 1 and none exists). */
+  writeSchedules(writes: readonly ScheduleWrite[]): Promise<boolean[]>;
+  /** The code schedules this worker declares (replacing what it declared before); its declarations end with it. */
+  declareSchedules(workerId: string, names: readonly string[]): Promise<void>;
+  /** "declared": a code schedule a live worker declares is not removed. */
+  removeSchedule(name: string, now: number): Promise<"removed" | "missing" | "declared">;
+  /** Active, unpaused schedules due at `now`, earliest first (at most `limit`), and the earliest tick after `now`. */
+  dueSchedules(now: number, limit: number): Promise<{ due: ScheduleRow[]; next: number | null }>;
+  /** Settles ticks in one transaction; null when another process settled them first (or the schedule changed). */
+  fireSchedule(fire: TickFire): Promise<FireResult | null>;
+  /** Enqueues one run now, outside the schedule; null when there is no such schedule. */
+  triggerSchedule(name: string, now: number): Promise<string | null>;
 }
 
 export type { JobState };

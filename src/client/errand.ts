@@ -10,6 +10,7 @@ import { redactFields } from "../core/redact-fields.js";
 import { redact, redactError, rememberPassword } from "../backends/redact.js";
 import { Task, type Handler, type TaskDefinition, type TaskHost, type TaskOptions } from "../task/define.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "../worker/worker.js";
+import { Schedules } from "../schedules/api.js";
 import { Job } from "./job.js";
 
 export interface ErrandOptions {
@@ -88,6 +89,8 @@ export class Errand {
   private openedBackend: Backend | null = null;
   private readonly workersStarted = new Set<Worker>();
   private readonly host: TaskHost & WorkerHost;
+  /** Recurring schedules: dynamic ones stored at run time, and pause, resume, trigger and list for all. */
+  readonly schedules: Schedules;
 
   constructor(options: ErrandOptions = {}) {
     checkOptionNames("new Errand()", options, ERRAND_OPTIONS);
@@ -141,6 +144,7 @@ export class Errand {
       maxPayloadBytes: this.maxPayloadBytes,
       retentionMs: this.retentionMs,
     };
+    this.schedules = new Schedules(this.host);
   }
 
   /** Defines a task. Its name is stored with every job, so keep it stable across deploys. */

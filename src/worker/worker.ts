@@ -4,6 +4,7 @@ import type { Backend } from "../backends/backend.js";
 import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
+import { Scheduler } from "../schedules/scheduler.js";
 import type { TaskDefinition } from "../task/define.js";
 import { claim } from "./claims.js";
 import { WorkerCore } from "./core.js";
@@ -46,6 +47,8 @@ export class Worker {
   private stopped: Promise<void> | null = null;
   /** Totals since start, for logs, tests and the CLI: jobs that succeeded or failed for good, attempts to retry. */
   readonly stats = { succeeded: 0, failed: 0, retried: 0, lost: 0 };
+  /** Enqueues the due ticks of every active schedule, and declares this worker's code's (src/schedules). */
+  private scheduler: Scheduler | null = null;
 
   constructor(host: WorkerHost, options: WorkerOptions = {}) {
     checkOptionNames("errand.work()", options, WORKER_OPTIONS);
@@ -74,6 +77,7 @@ export class Worker {
     await w.prepare();
     clockJumped(w); // the baseline
     await heartbeat(w);
+    await this.startScheduler();
     w.heartbeatTimer = setInterval(() => void maintain(w), Math.max(50, Math.floor(w.leaseMs / 3)));
     w.pruneTimer = setInterval(() => void prune(w), 60_000 + Math.floor(Math.random() * 10_000));
     w.pruneTimer.unref();
@@ -85,6 +89,18 @@ export class Worker {
     });
     w.pump();
     return this;
+  }
+
+  /** After the first heartbeat: a code schedule fires while a live worker declares it. */
+  private async startScheduler(): Promise<void> {
+    const w = this.core;
+    const declared = [...w.host.tasks().values()].flatMap((t) => (t.declaredSchedule ? [t.declaredSchedule] : []));
+    await Promise.all(declared.map((d) => d.checked));
+    this.scheduler = new Scheduler(
+      { backend: w.backend, now: () => w.host.now(), log: w.log, workerId: this.id },
+      declared.map((d) => d.definition),
+    );
+    await this.scheduler.start();
   }
 
   /** Claims one batch, runs it to the end and writes the outcomes; returns how many jobs ran. For tests. */
@@ -140,6 +156,7 @@ export class Worker {
     const w = this.core;
     w.isStopping = true;
     w.offChange?.();
+    await this.scheduler?.stop();
     for (const t of [w.pollTimer, w.pruneTimer]) if (t) clearTimeout(t);
     if (!w.backend) return;
     const unstarted = w.buffer.slice(w.head);

@@ -4,7 +4,7 @@ import { RUN_TIME_BUCKETS } from "../backend.js";
 import type { Row } from "./connections.js";
 
 export function toClaimedJob(r: Row, token: string): ClaimedJob {
-  return {
+  const job: ClaimedJob = {
     id: String(r.id),
     token,
     task: r.task as string,
@@ -14,6 +14,11 @@ export function toClaimedJob(r: Row, token: string): ClaimedJob {
     maxAttempts: r.max_attempts as number,
     priority: r.priority as number,
   };
+  if (r.schedule !== null && r.schedule !== undefined) {
+    job.schedule = r.schedule as string;
+    job.tick = (r.tick as Date).getTime();
+  }
+  return job;
 }
 
 /** Ascending ids (as numbers: shorter first), the order every statement that locks several rows takes them in. */
@@ -41,6 +46,8 @@ export function toJobRecord(r: Row): JobRecord {
     result: r.result ?? null,
     progress: r.progress ?? null,
     errors: r.errors as AttemptError[],
+    schedule: (r.schedule as string | null | undefined) ?? null,
+    tick: (r.tick as Date | null | undefined) ?? null,
   };
 }
 

@@ -5,8 +5,8 @@ import type { FinishedStats, WaitingTask } from "../backend.js";
 
 export type Row = Record<string, unknown>;
 export type Statement = Database.Statement<unknown[], Row>;
-/** PICK_READY_*'s columns: id, task, queue, args, attempt (before the claim), max_attempts, priority. */
-export type ClaimRow = [number, string, string, string, number, number, number];
+/** PICK_READY_*'s columns: id, task, queue, args, attempt (before the claim), max_attempts, priority, schedule, tick. */
+export type ClaimRow = [number, string, string, string, number, number, number, string | null, number | null];
 
 function toDate(ms: unknown): Date | null {
   return ms === null || ms === undefined ? null : new Date(ms as number);
@@ -36,6 +36,8 @@ export function toJobRecord(r: Row): JobRecord {
     result: parseJson(r.result),
     progress: parseJson(r.progress),
     errors: parseJson(r.errors) as AttemptError[],
+    schedule: (r.schedule as string | null | undefined) ?? null,
+    tick: toDate(r.tick),
   };
 }
 

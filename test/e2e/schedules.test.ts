@@ -1,12 +1,12 @@
 // Recurring schedules with real worker processes on one database: exactly one job per tick, none missing, also
 // while one of the processes is killed with -9 at random moments; on SQLite and PostgreSQL.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FIXTURES, sandbox, startCli, waitFor, type Sandbox, type Spawned } from "../helpers/cli.js";
 import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
+import { runs } from "../helpers/schedule-runs.js";
 
 const APP = join(FIXTURES, "schedule-tasks.ts");
 
@@ -21,23 +21,6 @@ async function box(kind: "sqlite" | "postgres"): Promise<Sandbox> {
   const db = await freshPostgresDatabase();
   drops.push(db.drop);
   return sandbox({ database: db.url });
-}
-
-export interface Run {
-  id: string;
-  pid: number;
-  schedule: string;
-  tick: string;
-  what: "start" | "end";
-  at: number;
-}
-
-export function runs(file: string): Run[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8").split("\n").filter((l) => l !== "").map((l) => {
-    const [id, pid, schedule, tick, what, at] = l.split(" ");
-    return { id: id!, pid: Number(pid), schedule: schedule!, tick: tick!, what: what as Run["what"], at: Number(at) };
-  });
 }
 
 /** Every second from the first tick to the last, and each tick's job, exactly once. */

@@ -23,7 +23,11 @@ export {
   JobTimeoutError,
   JobStoppedError,
   BadResultError,
+  ScheduleError,
 } from "./core/errors.js";
+export { nextRuns } from "./schedules/cron.js";
+export type { Misfire, ScheduleOptions } from "./schedules/definition.js";
+export { Schedules, type ScheduleInfo, type ScheduleUpsert } from "./schedules/api.js";
 export { createDashboard, type DashboardOptions, type DashboardHandler } from "./dashboard/handler.js";
 export { startDashboard, type StartDashboardOptions, type RunningDashboard } from "./dashboard/server.js";
 export type { DashboardAuth } from "./dashboard/security.js";

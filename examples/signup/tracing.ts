@@ -2,7 +2,7 @@
 // manager, in the web app and in the worker, since both import this), printing each finished span as one line.
 // errand then records a span per enqueue and per attempt, and a signup's request, its enqueue and the worker's
 // attempt share one trace id. Without ERRAND_TRACE nothing is registered and errand traces nothing.
-import { context, trace, type Span } from "@opentelemetry/api";
+import { context, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { BasicTracerProvider, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 
@@ -26,9 +26,9 @@ function describe(s: ReadableSpan): string {
     `[trace] ${s.name}`,
     `trace=${traceId} span=${spanId} parent=${s.parentSpanContext?.spanId ?? "none"}`,
     `${ms.toFixed(1)} ms`,
-    ...(job === undefined ? [] : [`job=${job}`]),
-    ...(attempt === undefined ? [] : [`attempt=${attempt}`]),
-    ...(s.status.code === 2 ? [`error: ${s.status.message}`] : []),
+    ...(job === undefined ? [] : [`job=${String(job)}`]),
+    ...(attempt === undefined ? [] : [`attempt=${String(attempt)}`]),
+    ...(s.status.code === SpanStatusCode.ERROR ? [`error: ${s.status.message}`] : []),
   ].join(" ");
 }
 

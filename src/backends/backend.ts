@@ -2,11 +2,13 @@ import type { AttemptError, JobState } from "../core/job.js";
 import type { JobAdmin } from "./admin.js";
 import type { JobLifecycle } from "./lifecycle.js";
 import type { JobReader } from "./reader.js";
+import type { ScheduleStore } from "./schedules.js";
 
 export type { BackendCapabilities } from "./capabilities.js";
 export type { JobAdmin } from "./admin.js";
 export type { JobLifecycle } from "./lifecycle.js";
 export type { JobReader } from "./reader.js";
+export type { ScheduleStore } from "./schedules.js";
 
 /** A job as enqueue hands it to the backend: validated, args already JSON. */
 export interface NewJob {
@@ -69,6 +71,9 @@ export interface ClaimedJob {
   suspect?: boolean;
   /** Stored at enqueue when tracing was on there: the attempt's span is its child. */
   traceparent?: string | null;
+  /** A schedule's job: the schedule's name and its tick (ms). */
+  schedule?: string;
+  tick?: number;
 }
 
 /** A lease the worker knows it holds, and whether its handler has begun. */
@@ -160,6 +165,6 @@ export interface WaitingTask {
  * own (capabilities.serverClock) takes lease ends, lease expiry, due-ness and retry times from that clock at the
  * moment of the write, reading other times as offsets from `now`.
  */
-export interface Backend extends JobLifecycle, JobReader, JobAdmin {}
+export interface Backend extends JobLifecycle, JobReader, JobAdmin, ScheduleStore {}
 
 export type { JobState };

@@ -59,6 +59,8 @@ export function rowMapping(raw: RawValues): RowMapping {
       result: json(r.result),
       progress: json(r.progress),
       errors: json(r.errors) as AttemptError[],
+      schedule: (r.schedule as string | null | undefined) ?? null,
+      tick: dateOrNull(r.tick),
     }),
     toWaitingTask: (r) => ({
       task: r.task as string,

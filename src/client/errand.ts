@@ -13,6 +13,7 @@ import { loadTracing } from "../tracing/api.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "../worker/worker.js";
 import type { JobEventName, JobEvents } from "../core/events.js";
 import { EventHub } from "./events.js";
+import { Schedules } from "../schedules/api.js";
 import { Job } from "./job.js";
 
 export interface ErrandOptions {
@@ -92,6 +93,8 @@ export class Errand {
   private readonly workersStarted = new Set<Worker>();
   private readonly host: TaskHost & WorkerHost;
   private readonly events: EventHub;
+  /** Recurring schedules: dynamic ones stored at run time, and pause, resume, trigger and list for all. */
+  readonly schedules: Schedules;
 
   constructor(options: ErrandOptions = {}) {
     checkOptionNames("new Errand()", options, ERRAND_OPTIONS);
@@ -148,6 +151,7 @@ export class Errand {
       retentionMs: this.retentionMs,
     };
     this.events = new EventHub({ backend: () => this.backend(), logger: this.logger });
+    this.schedules = new Schedules(this.host);
   }
 
   /**

@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   "ERRAND_JOB_TIMEOUT",
   "ERRAND_LEASE_LOST",
   "ERRAND_BAD_RESULT",
+  "ERRAND_INVALID_SCHEDULE",
+  "ERRAND_SCHEDULE_NOT_FOUND",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -128,6 +130,19 @@ export class BadResultError extends ErrandError {
   constructor(message: string) {
     super("ERRAND_BAD_RESULT", message);
     this.name = "BadResultError";
+  }
+}
+
+/**
+ * A recurring schedule cannot be defined or changed as asked: an invalid cron expression, an unknown time zone, a
+ * task no schedule can name, or a schedule declared in code changed through the API (ERRAND_INVALID_SCHEDULE); or
+ * no schedule has that name (ERRAND_SCHEDULE_NOT_FOUND).
+ */
+export class ScheduleError extends ErrandError {
+  declare readonly code: "ERRAND_INVALID_SCHEDULE" | "ERRAND_SCHEDULE_NOT_FOUND";
+  constructor(code: ScheduleError["code"], message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = "ScheduleError";
   }
 }
 

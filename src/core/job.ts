@@ -47,6 +47,9 @@ export interface JobRecord {
   result: unknown;
   progress: unknown;
   errors: AttemptError[];
+  /** The recurring schedule that enqueued this job, and the tick it ran for (a trigger's time for a manual run). */
+  schedule: string | null;
+  tick: Date | null;
 }
 
 /** A live worker as it last reported itself. */

@@ -14,6 +14,11 @@ export interface JobContext {
   readonly log: Logger;
   /** Stores progress (any JSON value, e.g. a percentage) for job.get(), the CLI and the dashboard to show. */
   progress(value: unknown): Promise<void>;
+  /**
+   * For a job a recurring schedule enqueued: the schedule's name and the tick it runs for (a trigger's time for a
+   * manual run), so that the handler can work on "the day of this tick", not "now".
+   */
+  readonly schedule?: { readonly name: string; readonly tick: Date } | undefined;
 }
 
 /** The executor's context. The AbortController is made on first use: most handlers never look at it. */
@@ -41,6 +46,9 @@ export class RunContext implements JobContext {
   }
   get maxAttempts(): number {
     return this.job.maxAttempts;
+  }
+  get schedule(): { name: string; tick: Date } | undefined {
+    return this.job.schedule === undefined ? undefined : { name: this.job.schedule, tick: new Date(this.job.tick!) };
   }
 
   get signal(): AbortSignal {

@@ -7,6 +7,7 @@ import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
 import { findUnsafeJson } from "../core/json-safe.js";
 import { isSynchronousTx } from "../core/sync-tx.js";
 import { sendJobs, sendJobsSync } from "../tracing/producer.js";
+import { defineSchedule, type ScheduleDefinition, type ScheduleOptions } from "../schedules/definition.js";
 import type { JobContext } from "./context.js";
 
 export type Handler<A, R> = (args: A, ctx: JobContext) => R | Promise<R>;
@@ -24,6 +25,8 @@ export interface TaskOptions {
   backoff?: BackoffOptions | ((attempt: number) => number);
   /** Any Standard Schema (zod, valibot, arktype…): args are checked at enqueue and parsed before the handler. */
   schema?: StandardSchemaV1;
+  /** A recurring schedule named after the task, enqueued by the workers (see "Recurring schedules"). */
+  schedule?: ScheduleOptions | string;
 }
 
 export interface EnqueueOptions {
@@ -62,7 +65,7 @@ function notNow(where: string): InvalidArgsError {
   );
 }
 
-const TASK_OPTIONS = ["queue", "priority", "maxAttempts", "timeout", "backoff", "schema"] as const;
+const TASK_OPTIONS = ["queue", "priority", "maxAttempts", "timeout", "backoff", "schema", "schedule"] as const;
 const ENQUEUE_OPTIONS = ["delay", "runAt", "priority", "queue", "key", "maxAttempts", "tx"] as const;
 
 /** What a task needs from the Errand that defined it. */
@@ -82,6 +85,8 @@ export interface TaskDefinition {
   readonly retryDelay: (attempt: number) => number;
   readonly schema: StandardSchemaV1 | undefined;
   readonly handler: Handler<unknown, unknown>;
+  /** The schedule its `schedule` option declares; `checked` settles an asynchronous schema's verdict on its args. */
+  readonly declaredSchedule: { definition: ScheduleDefinition; checked: Promise<void> | null } | undefined;
 }
 
 export class Task<A = unknown, R = unknown> implements TaskDefinition {
@@ -92,6 +97,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   readonly retryDelay: (attempt: number) => number;
   readonly schema: StandardSchemaV1 | undefined;
   readonly handler: Handler<unknown, unknown>;
+  readonly declaredSchedule: TaskDefinition["declaredSchedule"];
 
   constructor(
     private readonly host: TaskHost,
@@ -117,6 +123,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       throw new InvalidArgsError(`${where}: schema must be a Standard Schema (zod 3.24+, valibot 1+, arktype 2+…); this object has no ~standard.validate.`);
     }
     this.schema = options.schema;
+    this.declaredSchedule = options.schedule === undefined ? undefined : defineSchedule(where, name, this, options.schedule, host.maxPayloadBytes);
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { ClaimedJob, JobLifecycle, JobReader, Outcome } from "../backends/backend.js";
+import type { ClaimedJob, JobLifecycle, JobReader, Outcome, ScheduleStore } from "../backends/backend.js";
 import { formatMs } from "../core/duration.js";
 import { ConfigError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -13,7 +13,7 @@ import type { WorkerHost } from "./worker.js";
 const BUFFER_SECONDS = 0.05;
 
 /** What a worker uses of a backend: the job lifecycle, and a job's record when an outcome is refused. */
-export type WorkerBackend = JobLifecycle & Pick<JobReader, "get">;
+export type WorkerBackend = JobLifecycle & Pick<JobReader, "get"> & ScheduleStore;
 
 /** A worker's settings, checked by the Worker that owns it. */
 export interface WorkerSettings {

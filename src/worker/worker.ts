@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
+import { Scheduler } from "../schedules/scheduler.js";
 import type { TaskDefinition } from "../task/define.js";
 import { claim } from "./claims.js";
 import { WorkerCore, type WorkerBackend } from "./core.js";
@@ -45,6 +46,8 @@ export class Worker {
   private stopped: Promise<void> | null = null;
   /** Totals since start, for logs, tests and the CLI: jobs that succeeded or failed for good, attempts to retry. */
   readonly stats = { succeeded: 0, failed: 0, retried: 0, lost: 0 };
+  /** Enqueues the due ticks of every active schedule, and declares this worker's code's (src/schedules). */
+  private scheduler: Scheduler | null = null;
 
   constructor(host: WorkerHost, options: WorkerOptions = {}) {
     checkOptionNames("errand.work()", options, WORKER_OPTIONS);
@@ -73,6 +76,7 @@ export class Worker {
     await w.prepare();
     clockJumped(w); // the baseline
     await heartbeat(w);
+    await this.startScheduler();
     w.heartbeatTimer = setInterval(() => void maintain(w), Math.max(50, Math.floor(w.leaseMs / 3)));
     w.pruneTimer = setInterval(() => void prune(w), 60_000 + Math.floor(Math.random() * 10_000));
     w.pruneTimer.unref();
@@ -84,6 +88,18 @@ export class Worker {
     });
     w.pump();
     return this;
+  }
+
+  /** After the first heartbeat: a code schedule fires while a live worker declares it. */
+  private async startScheduler(): Promise<void> {
+    const w = this.core;
+    const declared = [...w.host.tasks().values()].flatMap((t) => (t.declaredSchedule ? [t.declaredSchedule] : []));
+    await Promise.all(declared.map((d) => d.checked));
+    this.scheduler = new Scheduler(
+      { backend: w.backend, now: () => w.host.now(), log: w.log, workerId: this.id },
+      declared.map((d) => d.definition),
+    );
+    await this.scheduler.start();
   }
 
   /** Claims one batch, runs it to the end and writes the outcomes; returns how many jobs ran. For tests. */
@@ -139,6 +155,7 @@ export class Worker {
     const w = this.core;
     w.isStopping = true;
     w.offChange?.();
+    await this.scheduler?.stop();
     for (const t of [w.pollTimer, w.pruneTimer]) if (t) clearTimeout(t);
     if (!w.backend) return;
     const unstarted = w.buffer.slice(w.head);

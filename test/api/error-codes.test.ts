@@ -18,6 +18,7 @@ import {
   JobNotFoundError,
   JobStoppedError,
   JobTimeoutError,
+  ScheduleError,
   WaitTimeoutError,
   type ErrorCode,
   type EnqueueOptions,
@@ -40,6 +41,7 @@ const SUBCLASSES = [
   JobTimeoutError,
   JobStoppedError,
   BadResultError,
+  ScheduleError,
 ] as const;
 type Subclass = (typeof SUBCLASSES)[number];
 type CodesOf<K> = K extends abstract new (...args: never[]) => { readonly code: infer C } ? C : never;
@@ -69,6 +71,8 @@ const CLASS_OF: { [C in ErrorCode]: ClassFor<C> } = {
   ERRAND_JOB_TIMEOUT: JobTimeoutError,
   ERRAND_LEASE_LOST: JobStoppedError,
   ERRAND_BAD_RESULT: BadResultError,
+  ERRAND_INVALID_SCHEDULE: ScheduleError,
+  ERRAND_SCHEDULE_NOT_FOUND: ScheduleError,
 };
 
 const SRC = join(import.meta.dirname, "..", "..", "src");

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Backend, HeldLease, NewJob, WorkerInfo } from "../../src/backends/backend.js";
 import type { JobEvent } from "../../src/core/events.js";
+import type { ScheduleWrite, TickFire } from "../../src/backends/schedules.js";
 import { RESCUE_SPREAD_MS } from "../../src/backends/lease-expired.js";
 import { capabilityTests, type ContractFixture } from "./capabilities.js";
 
@@ -681,6 +682,89 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
             assert.equal(refused.code, "ERRAND_INVALID");
           } else assert.deepEqual(outcome, JSON.parse(args));
         }
+      });
+    });
+
+    describe("recurring schedules", () => {
+      const schedule = (over: Partial<ScheduleWrite> = {}): ScheduleWrite => ({
+        name: "s", task: "t", queue: "default", priority: 0, maxAttempts: 3, cron: "* * * * *", timezone: "UTC", args: '{"a":1}',
+        misfire: "latest", backfillMs: null, overlap: true, source: "dynamic", paused: false, revision: 1, nextTick: T0 + 60_000,
+        updatedAt: T0, ...over,
+      });
+      const fire = (over: Partial<TickFire> = {}): TickFire => ({
+        name: "s", revision: 1, expectedNext: T0 + 60_000, next: T0 + 120_000, last: T0 + 60_000, missed: 0, ticks: [T0 + 60_000],
+        overlap: true, job: { task: "t", queue: "default", args: '{"a":1}', priority: 0, maxAttempts: 3 }, now: T0, ...over,
+      });
+
+      it("writes a schedule only over the revision it read", async () => {
+        assert.deepEqual(await b.writeSchedules([schedule()]), [true]);
+        assert.deepEqual(await b.writeSchedules([schedule()]), [false], "inserted once");
+        assert.deepEqual(await b.writeSchedules([schedule({ revision: 3, cron: "0 * * * *" })]), [false], "not over revision 2");
+        assert.deepEqual(await b.writeSchedules([schedule({ revision: 2, cron: "0 * * * *" })]), [true]);
+        const [row] = await b.schedules(T0, ["s"]);
+        assert.equal(row!.cron, "0 * * * *");
+        assert.equal(row!.revision, 2);
+        assert.deepEqual(JSON.parse(row!.args), { a: 1 });
+        assert.equal(row!.active, true);
+      });
+
+      it("of two fires racing for the same tick, one enqueues its job and the other writes nothing", async () => {
+        await b.writeSchedules([schedule()]);
+        const results = await Promise.all([b.fireSchedule(fire()), b.fireSchedule(fire())]);
+        const won = results.filter((r) => r !== null);
+        assert.equal(won.length, 1);
+        assert.equal(won[0]!.jobIds.length, 1);
+        const job = (await b.get(won[0]!.jobIds[0]!))!;
+        assert.equal(job.schedule, "s");
+        assert.equal(job.tick!.getTime(), T0 + 60_000);
+        assert.equal(job.runAt.getTime(), T0 + 60_000);
+        assert.equal(job.key, `errand:schedule:s@${new Date(T0 + 60_000).toISOString()}`);
+        const [claimed] = await claim({ now: await at(0) });
+        assert.equal(claimed!.schedule, "s");
+        assert.equal(claimed!.tick, T0 + 60_000);
+        assert.equal(await b.fireSchedule(fire({ revision: 2 })), null, "a stale revision writes nothing");
+        const { due, next } = await b.dueSchedules(T0 + 60_000, 10);
+        assert.deepEqual(due, []);
+        assert.equal(next, T0 + 120_000);
+        const [row] = await b.schedules(T0, ["s"]);
+        assert.equal(row!.lastJobId, won[0]!.jobIds[0]);
+        assert.equal(row!.lastJobState, "running");
+      });
+
+      it("with overlap off, skips ticks while the previous job is still to run", async () => {
+        await b.writeSchedules([schedule({ overlap: false })]);
+        const first = await b.fireSchedule(fire({ overlap: false, ticks: [T0 + 60_000, T0 + 61_000] }));
+        assert.equal(first!.jobIds.length, 1);
+        assert.equal(first!.skipped, 1);
+        const second = await b.fireSchedule(fire({ overlap: false, expectedNext: T0 + 120_000, next: T0 + 180_000, ticks: [T0 + 120_000] }));
+        assert.deepEqual(second, { jobIds: [], skipped: 1 });
+        const [row] = await b.schedules(T0, ["s"]);
+        assert.equal(row!.skipped, 2);
+        assert.equal(row!.lastSkippedAt, T0 + 120_000);
+      });
+
+      it("counts code schedules as active only while a live worker declares them", async () => {
+        await b.writeSchedules([schedule({ source: "code", nextTick: T0 })]);
+        assert.equal((await b.dueSchedules(T0, 10)).due.length, 0, "declared by no one");
+        await b.heartbeat(worker("w1"), [], T0, LEASE);
+        await b.declareSchedules("w1", ["s"]);
+        assert.equal((await b.dueSchedules(T0, 10)).due.length, 1);
+        assert.equal(await b.removeSchedule("s", T0), "declared");
+        await b.declareSchedules("w1", []);
+        assert.equal((await b.schedules(T0, ["s"]))[0]!.active, false);
+        assert.equal(await b.removeSchedule("s", T0), "removed");
+        assert.equal(await b.removeSchedule("s", T0), "missing");
+      });
+
+      it("triggers one run now, outside the schedule", async () => {
+        assert.equal(await b.triggerSchedule("s", T0), null);
+        await b.writeSchedules([schedule()]);
+        const id = (await b.triggerSchedule("s", T0))!;
+        const job = (await b.get(id))!;
+        assert.equal(job.schedule, "s");
+        assert.equal(job.tick!.getTime(), T0);
+        assert.deepEqual(job.args, { a: 1 });
+        assert.equal((await b.schedules(T0, ["s"]))[0]!.lastJobId, id);
       });
     });
   });

@@ -5,6 +5,7 @@ import type { JobEvent } from "../../core/events.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import { ChangeListeners } from "../change-listeners.js";
 import { LEASE_EXPIRED_TEXT, RESCUE_SPREAD_MS, retryDelays } from "../lease-expired.js";
+import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../schedules.js";
 import type {
   Backend,
   BackendCapabilities,
@@ -25,12 +26,13 @@ import type {
 import { Connections, type Row } from "./connections.js";
 import { PostgresEvents } from "./events.js";
 import { Listener } from "./listener.js";
-import { MIGRATIONS } from "./migrations/index.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations/index.js";
 import type { PostgresOptions } from "./options.js";
 import { writeOutcomes } from "./outcomes.js";
 import { initialState } from "../rows.js";
 import { queries, type Queries } from "./queries.js";
 import { sortById, toClaimedJob, toFinishedStats, toJobRecord, toWaitingTask, toWorkerRecord } from "./rows.js";
+import { PostgresSchedules } from "./schedules.js";
 import { userRunner } from "./user-transaction.js";
 
 export type { PostgresOptions } from "./options.js";
@@ -76,6 +78,7 @@ export class PostgresBackend implements Backend {
       wanted: () => events.listeners.size > 0,
       deliver: (payload) => events.listeners.deliver(payload),
     });
+    this.scheduleStore = new PostgresSchedules(this.db, this.schema);
   }
 
   async migrate(): Promise<void> {
@@ -85,17 +88,18 @@ export class PostgresBackend implements Backend {
       await db.query(this.q.createSchema);
       await db.query(this.q.createMigrations);
       const version = Number(((await db.query(this.q.schemaVersion)).rows[0] as { version: string }).version);
-      if (version > MIGRATIONS.length) {
+      if (version > SCHEMA_VERSION) {
         throw new DatabaseMismatchError(
           "ERRAND_SCHEMA_NEWER",
           `PostgreSQL schema ${this.options.schema} at ${this.db.where()} has errand schema version ${version}, but this ` +
-            `errand knows only ${MIGRATIONS.length}: a newer errand migrated it. Upgrade errand here too (npm install errand@latest).`,
+            `errand knows only ${SCHEMA_VERSION}: a newer errand migrated it. Upgrade errand here too (npm install errand@latest).`,
         );
       }
-      for (let v = version; v < MIGRATIONS.length; v++) {
-        const sql = MIGRATIONS[v]!.replaceAll("$schema", this.schema).replaceAll("$channel", `'${this.channel}'`);
+      for (const m of MIGRATIONS) {
+        if (m.version <= version) continue;
+        const sql = m.sql.replaceAll("$schema", this.schema).replaceAll("$channel", `'${this.channel}'`);
         await db.query({ text: sql, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
-        await db.query(this.q.recordMigration, [v + 1]);
+        await db.query(this.q.recordMigration, [m.version]);
       }
     });
   }
@@ -369,6 +373,45 @@ export class PostgresBackend implements Backend {
     return () => {
       if (!this.events.listeners.remove(listener)) this.listener.refresh();
     };
+  }
+
+  // ---- Recurring schedules (schedules.ts) ----
+  private readonly scheduleStore: PostgresSchedules;
+
+  schedules(_now: number, names?: readonly string[]): Promise<ScheduleRow[]> {
+    return this.scheduleStore.read(names);
+  }
+
+  async writeSchedules(writes: readonly ScheduleWrite[]): Promise<boolean[]> {
+    const written = await this.scheduleStore.write(writes);
+    this.listeners.emitSoon();
+    return written;
+  }
+
+  declareSchedules(workerId: string, names: readonly string[]): Promise<void> {
+    return this.scheduleStore.declare(workerId, names);
+  }
+
+  async removeSchedule(name: string, _now: number): Promise<"removed" | "missing" | "declared"> {
+    const removed = await this.scheduleStore.remove(name);
+    this.listeners.emitSoon();
+    return removed;
+  }
+
+  dueSchedules(now: number, limit: number): Promise<{ due: ScheduleRow[]; next: number | null }> {
+    return this.scheduleStore.due(now, limit);
+  }
+
+  async fireSchedule(fire: TickFire): Promise<FireResult | null> {
+    const result = await this.scheduleStore.fire(fire);
+    if (result && result.jobIds.length > 0) this.listeners.emitSoon();
+    return result;
+  }
+
+  async triggerSchedule(name: string, now: number): Promise<string | null> {
+    const id = await this.scheduleStore.trigger(name, now);
+    if (id !== null) this.listeners.emitSoon();
+    return id;
   }
 
   async close(): Promise<void> {

@@ -26,7 +26,8 @@ export function queries(schema: string) {
     SET state = 'running', attempt = j.attempt + 1, lease_token = $1, lease_expires_at = ${leaseEnd("$2")},
         worker_id = $3, started_at = $4, lease_started = ${suspect}
     FROM picked WHERE j.id = picked.id
-    RETURNING j.id, j.task, j.queue, j.args::text AS args, j.attempt, j.max_attempts, j.priority, j.traceparent,
+    RETURNING j.id, j.task, j.queue, j.args::text AS args, j.attempt, j.max_attempts, j.priority, j.traceparent, j.schedule,
+      j.tick,
       -- For ordering the batch in the worker: a number parses in a fraction of a timestamp's time.
       extract(epoch FROM j.run_at)::float8 AS run_at`;
 

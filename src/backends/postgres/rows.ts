@@ -3,7 +3,7 @@ import { rowMapping } from "../rows.js";
 import type { Row } from "./connections.js";
 
 export function toClaimedJob(r: Row, token: string): ClaimedJob {
-  return {
+  const job: ClaimedJob = {
     id: String(r.id),
     token,
     task: r.task as string,
@@ -14,6 +14,11 @@ export function toClaimedJob(r: Row, token: string): ClaimedJob {
     priority: r.priority as number,
     traceparent: r.traceparent as string | null,
   };
+  if (r.schedule !== null && r.schedule !== undefined) {
+    job.schedule = r.schedule as string;
+    job.tick = (r.tick as Date).getTime();
+  }
+  return job;
 }
 
 /** Ascending ids (as numbers: shorter first), the order every statement that locks several rows takes them in. */

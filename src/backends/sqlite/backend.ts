@@ -6,9 +6,11 @@ import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core
 import { isSynchronousTx } from "../../core/sync-tx.js";
 import { ChangeListeners } from "../change-listeners.js";
 import { leaseExpiredError, rescuePlan } from "../lease-expired.js";
+import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../schedules.js";
 import type {
   Backend,
   BackendCapabilities,
+  ClaimedJob,
   ClaimParams,
   ClaimResult,
   Counts,
@@ -30,6 +32,7 @@ import { insertJob } from "./insert-job.js";
 import { explainWriteError, openDatabase } from "./open-file.js";
 import * as Q from "./queries.js";
 import { toFinishedStats, toJobRecord, toWaitingTask, toWorkerRecord, type ClaimRow, type Row, type Statement } from "./rows.js";
+import { SqliteSchedules } from "./schedules.js";
 import { migrateSchema } from "./schema.js";
 import { insertInUserTx, userDatabase } from "./user-tx.js";
 import { WalWatch } from "./wal-watch.js";
@@ -186,18 +189,25 @@ export class SqliteBackend implements Backend {
     });
     return this.run(write).then(({ rows, lost, suspect }) => {
       if (p.finished && p.finished.length > 0) this.listeners.emitSoon();
-      const jobs = rows.map((r) => ({
-        id: String(r[0]),
-        token,
-        task: r[1],
-        queue: r[2],
-        args: r[3],
-        attempt: r[4] + 1,
-        maxAttempts: r[5],
-        priority: r[6],
-        traceparent: r[7],
-        ...(suspect ? { suspect } : {}),
-      }));
+      const jobs = rows.map((r) => {
+        const job: ClaimedJob = {
+          id: String(r[0]),
+          token,
+          task: r[1],
+          queue: r[2],
+          args: r[3],
+          attempt: r[4] + 1,
+          maxAttempts: r[5],
+          priority: r[6],
+          traceparent: r[7],
+          ...(suspect ? { suspect } : {}),
+        };
+        if (r[8] !== null) {
+          job.schedule = r[8];
+          job.tick = r[9]!;
+        }
+        return job;
+      });
       return { jobs, lost };
     });
   }
@@ -424,6 +434,40 @@ export class SqliteBackend implements Backend {
 
   onEvents(listener: (events: readonly JobEvent[]) => void): () => void {
     return this.eventReader.add(listener);
+  }
+
+  // ---- Recurring schedules (schedules.ts) ----
+  private readonly scheduleStore = new SqliteSchedules((sql) => this.stmt(sql));
+
+  schedules(now: number, names?: readonly string[]): Promise<ScheduleRow[]> {
+    return this.run(() => this.scheduleStore.read(now, names));
+  }
+
+  writeSchedules(writes: readonly ScheduleWrite[]): Promise<boolean[]> {
+    return this.run(this.transaction(() => this.scheduleStore.write(writes))).then(this.emitted);
+  }
+
+  declareSchedules(workerId: string, names: readonly string[]): Promise<void> {
+    return this.run(this.transaction(() => this.scheduleStore.declare(workerId, names)));
+  }
+
+  removeSchedule(name: string, now: number): Promise<"removed" | "missing" | "declared"> {
+    return this.run(this.transaction(() => this.scheduleStore.remove(name, now))).then(this.emitted);
+  }
+
+  dueSchedules(now: number, limit: number): Promise<{ due: ScheduleRow[]; next: number | null }> {
+    return this.run(() => this.scheduleStore.due(now, limit));
+  }
+
+  fireSchedule(fire: TickFire): Promise<FireResult | null> {
+    return this.run(this.transaction(() => this.scheduleStore.fire(fire))).then((result) => {
+      if (result && result.jobIds.length > 0) this.listeners.emitSoon();
+      return result;
+    });
+  }
+
+  triggerSchedule(name: string, now: number): Promise<string | null> {
+    return this.run(this.transaction(() => this.scheduleStore.trigger(name, now))).then(this.emitted);
   }
 
   close(): Promise<void> {

@@ -26,7 +26,7 @@ WHERE id IN (SELECT id FROM errand_jobs WHERE state = 'scheduled' AND run_at <= 
 // SQLite buffers RETURNING rows through a temporary table, which costs more than reading the rows first.
 // Suspects (jobs that were running when a worker died) are picked only alone, from their own small index.
 const pickReady = (queueFilter: string, suspect: boolean) => /* sql */ `
-SELECT id, task, queue, args, attempt, max_attempts, priority, traceparent FROM errand_jobs
+SELECT id, task, queue, args, attempt, max_attempts, priority, traceparent, schedule, tick FROM errand_jobs
 WHERE state = 'ready' AND ${suspect ? "suspect = 1 AND (state = 'ready' OR state = 'scheduled')" : "suspect = 0"} AND task IN (SELECT value FROM json_each(:tasks)) ${queueFilter}
 ORDER BY priority, run_at, id
 LIMIT :limit`;

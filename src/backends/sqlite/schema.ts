@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { DatabaseMismatchError } from "../../core/errors.js";
-import { MIGRATIONS } from "./migrations/index.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations/index.js";
 
 /** Brings the schema up to this errand's version; the caller runs it in a write transaction. */
 export function migrateSchema(db: Database.Database, file: string): void {
@@ -12,15 +12,15 @@ export function migrateSchema(db: Database.Database, file: string): void {
         `Give errand its own file, e.g. database: "sqlite:./errand.db".`,
     );
   }
-  if (version > MIGRATIONS.length) {
+  if (version > SCHEMA_VERSION) {
     throw new DatabaseMismatchError(
       "ERRAND_SCHEMA_NEWER",
       `SQLite database ${file} has errand schema version ${version}, but this errand knows only ` +
-        `${MIGRATIONS.length}: a newer errand migrated it. Upgrade errand here too (npm install errand@latest).`,
+        `${SCHEMA_VERSION}: a newer errand migrated it. Upgrade errand here too (npm install errand@latest).`,
     );
   }
-  for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
-  db.pragma(`user_version = ${MIGRATIONS.length}`);
+  for (const m of MIGRATIONS) if (m.version > version) db.exec(m.sql);
+  db.pragma(`user_version = ${SCHEMA_VERSION}`);
 }
 
 function hasJobsTable(db: Database.Database): boolean {

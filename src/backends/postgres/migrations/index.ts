@@ -1,6 +1,14 @@
 import m001 from "./001-jobs.js";
 import m002 from "./002-suspects.js";
 import m003 from "./003-trace.js";
+import m005 from "./005-schedules.js";
 
-/** In order; the schema version is the number applied, kept in <schema>.migrations. */
-export const MIGRATIONS: readonly string[] = [m001, m002, m003];
+/** In order, numbered as their files; each applied once and recorded in <schema>.migrations (the version: the highest). */
+export const MIGRATIONS: readonly { version: number; sql: string }[] = [
+  { version: 1, sql: m001 },
+  { version: 2, sql: m002 },
+  { version: 3, sql: m003 },
+  { version: 5, sql: m005 },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

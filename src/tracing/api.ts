@@ -1,35 +1,65 @@
-// @opentelemetry/api is an optional peer dependency: loaded once, when an Errand is created, and only if installed.
-// Without it every check below is one null test; with it but no tracer provider registered, one global lookup.
+// @opentelemetry/api is an optional peer dependency, loaded only once the application has registered something
+// with it (a tracer provider, a context manager): evaluating it costs tens of milliseconds of a blocked event loop,
+// not worth paying in an application that merely has it installed. Until then every check below is one null test
+// and one global lookup; loaded but with no tracer provider registered, one more.
 // Its types stay in this folder: nothing public names them, so users without the package compile as before.
 import type * as Otel from "@opentelemetry/api";
 
 export type OtelApi = typeof Otel;
 
+/** Where @opentelemetry/api 1.x keeps what an application registers, shared by every copy of the package. */
+const OTEL_GLOBAL = Symbol.for("opentelemetry.js.api.1");
+
 let otel: OtelApi | null = null;
 let loading: Promise<void> | null = null;
+let loaded = false;
 /** The API's own no-op provider, what a proxy hands back while no real provider is registered. */
 let noopProvider: unknown;
 let tracerFor: unknown;
 let tracer: Otel.Tracer | null = null;
 
-/** Starts loading @opentelemetry/api (once per process); resolves when it is loaded or known to be absent. */
+function registered(): boolean {
+  return (globalThis as Record<symbol, unknown>)[OTEL_GLOBAL] !== undefined;
+}
+
+/**
+ * Loads @opentelemetry/api (once per process) if the application has registered anything with it; resolves when
+ * it is loaded, known to be absent, or not wanted yet.
+ */
 export function loadTracing(): Promise<void> {
+  if (loading === null && !registered()) return Promise.resolve();
   loading ??= import("@opentelemetry/api").then(
     (m) => {
+      loaded = true;
       // Loaded as CommonJS, its exports are found by name, and under `default` in any case.
       const api = typeof m.trace === "object" ? m : (m as unknown as { default?: OtelApi }).default;
       if (!api || typeof api.trace?.getTracerProvider !== "function") return;
       noopProvider = new api.ProxyTracerProvider().getDelegate();
       otel = api;
     },
-    () => {},
+    () => {
+      loaded = true;
+    },
   );
   return loading;
 }
 
+/**
+ * While the API is being loaded because the application registered something after its Errand opened: the load,
+ * for an asynchronous enqueue to wait for so that it is traced. Else null.
+ */
+export function tracingLoading(): Promise<void> | null {
+  if (loaded) return null;
+  if (loading === null && !registered()) return null;
+  return loadTracing();
+}
+
 /** The API when it is loaded and a real tracer provider is registered; else null, and errand traces nothing. */
 export function tracing(): { api: OtelApi; tracer: Otel.Tracer } | null {
-  if (otel === null) return null;
+  if (otel === null) {
+    if (loading === null && registered()) void loadTracing();
+    return null;
+  }
   const t = currentTracer(otel);
   return t === null ? null : { api: otel, tracer: t };
 }

@@ -3,12 +3,17 @@
 // per job (each job's own creation context) and one CLIENT "send <queue>" span, linked to them, for the write.
 import type { Span } from "@opentelemetry/api";
 import type { Backend, EnqueueResult, NewJob } from "../backends/backend.js";
-import { messagingAttributes, recordFailure, toTraceparent, tracing, type OtelApi } from "./api.js";
+import { messagingAttributes, recordFailure, toTraceparent, tracing, tracingLoading, type OtelApi } from "./api.js";
 
 /** backend.enqueue(), inside producer spans when tracing is on; exactly backend.enqueue() when it is off. */
 export function sendJobs(backend: Backend, jobs: readonly NewJob[], tx: object | undefined): Promise<EnqueueResult[]> {
   const t = tracing();
-  if (t === null) return backend.enqueue(jobs, tx);
+  if (t === null) {
+    // Registered after the Errand opened: this enqueue waits for the API's load (once), unless it must write at once
+    // inside the caller's synchronous transaction.
+    const load = tx === undefined ? tracingLoading() : null;
+    return load === null ? backend.enqueue(jobs, tx) : load.then(() => sendJobs(backend, jobs, tx));
+  }
   const sending = new Sending(t.api, t.tracer, jobs);
   let pending: Promise<EnqueueResult[]>;
   try {

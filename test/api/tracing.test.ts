@@ -18,10 +18,18 @@ const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, i
 let n = 0;
 
 /** Enqueues and runs one job in a fresh node process; what it stored and whether it could load the API. */
-function enqueueAndRun(nodeArgs: string[]): { result: string; traceparents: (string | null)[]; otel: boolean } {
-  const ran = spawnSync(process.execPath, [...nodeArgs, fixture("enqueue-and-run.mjs"), join(dir, `child-${++n}.db`)], { encoding: "utf8" });
+interface Ran {
+  result: string;
+  traceparents: (string | null)[];
+  otel: boolean;
+  loadedByErrand: boolean;
+}
+
+function enqueueAndRun(nodeArgs: string[], env: Record<string, string> = {}): Ran {
+  const args = [...nodeArgs, fixture("enqueue-and-run.mjs"), join(dir, `child-${++n}.db`)];
+  const ran = spawnSync(process.execPath, args, { encoding: "utf8", env: { ...process.env, ...env } });
   assert.equal(ran.status, 0, ran.stderr);
-  return JSON.parse(ran.stdout) as { result: string; traceparents: (string | null)[]; otel: boolean };
+  return JSON.parse(ran.stdout) as Ran;
 }
 
 function storedTraceparents(file: string): (string | null)[] {
@@ -36,12 +44,17 @@ function storedTraceparents(file: string): (string | null)[] {
 describe("tracing", () => {
   it("without @opentelemetry/api installed, jobs are stored and run with no trace context", () => {
     const out = enqueueAndRun(["--import", fixture("without-otel.mjs")]);
-    assert.deepEqual(out, { result: "ran", traceparents: [null], otel: false });
+    assert.deepEqual(out, { result: "ran", traceparents: [null], otel: false, loadedByErrand: false });
   });
 
-  it("with @opentelemetry/api but no tracer provider registered, nothing is traced or stored", () => {
-    const out = enqueueAndRun([]);
-    assert.deepEqual(out, { result: "ran", traceparents: [null], otel: true });
+  it("with @opentelemetry/api installed but nothing registered with it, errand does not even load it", () => {
+    const out = enqueueAndRun(["--import", fixture("watch-otel.mjs")]);
+    assert.deepEqual(out, { result: "ran", traceparents: [null], otel: true, loadedByErrand: false });
+  });
+
+  it("with something registered but no tracer provider, errand loads the API and traces nothing", () => {
+    const out = enqueueAndRun(["--import", fixture("watch-otel.mjs")], { CONTEXT_MANAGER_ONLY: "1" });
+    assert.deepEqual(out, { result: "ran", traceparents: [null], otel: true, loadedByErrand: true });
   });
 
   it("traces from the moment a provider is registered, also after the Errand was created", async () => {

@@ -37,7 +37,7 @@ describe("errand status", () => {
     );
     assert.deepEqual(busy.warnings, []);
     assert.equal(busy.workers[0]!.pid, worker.pid);
-    assert.deepEqual([...busy.workers[0]!.tasks].sort(), ["echo", "fail", "record", "sleep", "stubborn"]);
+    assert.deepEqual([...busy.workers[0]!.tasks].sort(), ["echo", "fail", "flaky", "record", "sleep", "stubborn"]);
 
     const text = await runCli(["status"], box.env);
     assert.equal(text.code, 0, output(text));

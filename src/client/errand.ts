@@ -137,7 +137,8 @@ export class Errand {
       throw new InvalidArgsError(`new Errand(): maxPayloadBytes must be a positive whole number, got ${String(options.maxPayloadBytes)}.`);
     }
     this.autoMigrate = options.migrate ?? true;
-    // Optional: OpenTelemetry tracing when @opentelemetry/api is installed; loaded by the time the database is open.
+    // Optional: OpenTelemetry tracing when the application registered it with @opentelemetry/api; loaded by the
+    // time the database is open.
     void loadTracing();
     this.hasOwnClock = options.clock !== undefined;
     this.now = options.clock ?? (() => this.serverNow());

@@ -17,7 +17,7 @@ const dir = tempDir();
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 let n = 0;
 
-/** Enqueues and runs one job in a fresh node process; what it stored and whether it could load the API. */
+/** What a fresh node process stored and ran, whether it could load the API, and whether errand did. */
 interface Ran {
   result: string;
   traceparents: (string | null)[];
@@ -25,6 +25,7 @@ interface Ran {
   loadedByErrand: boolean;
 }
 
+/** Enqueues and runs one job in a fresh node process. */
 function enqueueAndRun(nodeArgs: string[], env: Record<string, string> = {}): Ran {
   const args = [...nodeArgs, fixture("enqueue-and-run.mjs"), join(dir, `child-${++n}.db`)];
   const ran = spawnSync(process.execPath, args, { encoding: "utf8", env: { ...process.env, ...env } });

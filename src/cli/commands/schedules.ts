@@ -118,7 +118,7 @@ function toJson(errand: Errand, s: ScheduleInfo): unknown {
 }
 
 /** "active", "paused", or why a code schedule does not fire. */
-export function scheduleStatus(s: ScheduleInfo): string {
+function scheduleStatus(s: ScheduleInfo): string {
   const inactive = s.active ? "" : "inactive: no running worker declares it";
   if (s.paused) return inactive ? `paused, ${inactive}` : "paused";
   return inactive || "active";

@@ -6,13 +6,14 @@ import { dashboard } from "./commands/dashboard.js";
 import { jobs } from "./commands/jobs.js";
 import { migrate } from "./commands/migrate.js";
 import { retry } from "./commands/retry.js";
+import { schedules } from "./commands/schedules.js";
 import { show } from "./commands/show.js";
 import { status } from "./commands/status.js";
 import { worker } from "./commands/worker.js";
 import { redactError } from "../backends/redact.js";
 import { flushOutput, print, printError } from "./output.js";
 
-const COMMANDS: readonly Command[] = [worker, status, jobs, show, retry, cancel, dashboard, migrate];
+const COMMANDS: readonly Command[] = [worker, status, jobs, show, retry, cancel, schedules, dashboard, migrate];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -30,7 +31,7 @@ Exit codes:
   1    error (database unavailable or not found, module failed to load, ...)
   2    wrong command line (unknown command or option, bad value)
   3    errand status found warnings
-  4    no such job, or a job not in a state the command accepts
+  4    no such job or schedule, or a job not in a state the command accepts
   130  worker stopped by a second SIGINT/SIGTERM
 
 Environment:

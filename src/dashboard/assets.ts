@@ -14,7 +14,9 @@ form.action{display:inline}button{font:inherit;padding:.3rem .8rem;border:1px so
 button.danger{border-color:#c24141;color:#9b1c1c}.actions{display:flex;gap:.5rem;margin:1rem 0}.filters{display:flex;gap:.6rem;flex-wrap:wrap;align-items:end;margin:0 0 1rem}
 .filters label{display:grid;font-size:.85rem;color:#555}input,select{font:inherit;padding:.25rem}dl.fields{display:grid;grid-template-columns:8rem 1fr;gap:.2rem .8rem}
 dt{color:#555}dd{margin:0}details.error{border-left:3px solid #c24141;padding-left:.6rem;margin:.4rem 0}
-.chart{width:100%;height:auto}.chart text{font-size:10px;fill:#555}.chart .ok{fill:#4f9a6b}.chart .bad{fill:#c24141}`;
+.chart{width:100%;height:auto}.chart text{font-size:10px;fill:#555}.chart .ok{fill:#4f9a6b}.chart .bad{fill:#c24141}
+ol.runs{margin:0;padding-left:1.1rem}small{color:#555}.actions-cell{white-space:nowrap}.notice{background:#e0ecff;border-color:#8fb0e0}
+tr:target{background:#fffbe6}.schedules code,ol.runs time{white-space:nowrap}`;
 
 export const JS = `// errand dashboard: confirmations for actions, and live refresh of the parts marked data-live.
 document.addEventListener("submit", (event) => {

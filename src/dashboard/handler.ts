@@ -10,7 +10,10 @@ import { listShown } from "./search.js";
 import { InvalidArgsError } from "../core/errors.js";
 import { redact } from "../backends/redact.js";
 import { authorize, hasAuth, isLoopbackAddress, isLoopbackHost, newCsrfToken, refuseAction, SECURITY_HEADERS, weakAuth, type DashboardAuth } from "./security.js";
-import { jobDetail, jobList, jobLive, layout, message, overview, overviewLive, type ListFilter, type Page } from "./views.js";
+import { jobDetail, jobList, jobLive, layout, message, overview, overviewLive, scheduleAnchor, type ListFilter, type Page } from "./views.js";
+import { scheduleList, schedulesLive } from "./schedules-view.js";
+import { html } from "./html.js";
+import { ErrandError } from "../core/errors.js";
 
 export interface DashboardOptions {
   /** Where it is mounted, e.g. "/errand" (default: the root). Requests outside it get a 404. */
@@ -120,6 +123,14 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
         const { jobs, next } = await listShown(errand, filter, limit);
         return send(res, 200, HTML, layout(page, "Jobs", jobList(page, filter, jobs, next, redact)));
       }
+      if (path === "/schedules" || path === "/live/schedules") {
+        const list = await errand.schedules.list();
+        if (path === "/live/schedules") return send(res, 200, HTML, schedulesLive(page, list));
+        const triggered = url.searchParams.get("triggered");
+        const job = triggered !== null && /^\d+$/.test(triggered) ? await errand.getJob(triggered) : null;
+        const notice = job === null ? null : html`Triggered: <a href="${base}/jobs/${job.id}">job ${job.id}</a> is enqueued to run now.`;
+        return send(res, 200, HTML, layout(page, "Schedules", scheduleList(page, list, notice)));
+      }
       const detail = /^\/(live\/)?jobs\/(\d+)$/.exec(path);
       if (detail) {
         const job = await errand.getJob(detail[2]!);
@@ -151,6 +162,8 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
       }
       return back(retried > 0 ? "/jobs?state=ready" : "/");
     }
+    const scheduleVerb = /^\/schedules\/(trigger|pause|resume)$/.exec(path)?.[1];
+    if (scheduleVerb !== undefined) return actOnSchedule(res, scheduleVerb, form.get("name") ?? "", page);
     const m = /^\/jobs\/(\d+)\/(retry|cancel|delete|run-now)$/.exec(path);
     if (!m) return send(res, 404, HTML, message(page, "Not found", `No action at ${path}.`));
     const [, id, verb] = m as unknown as [string, string, string];
@@ -167,6 +180,22 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
       return send(res, 409, HTML, message(page, "Nothing done", `Job ${id} is ${state} now, so it was not ${PAST[verb as keyof typeof PAST]}.`, `/jobs/${id}`));
     }
     return back(verb === "delete" ? "/jobs" : `/jobs/${id}`);
+  }
+
+  async function actOnSchedule(res: ServerResponse, verb: string, name: string, page: Page): Promise<void> {
+    const back = `${base}/schedules`;
+    try {
+      if (verb === "trigger") {
+        const job = await errand.schedules.trigger(name);
+        return send(res, 303, "text/plain", "", { Location: `${back}?triggered=${job.id}#${scheduleAnchor(name)}` });
+      }
+      if (verb === "pause") await errand.schedules.pause(name);
+      else await errand.schedules.resume(name);
+    } catch (error) {
+      if (!(error instanceof ErrandError) || (error.code !== "ERRAND_SCHEDULE_NOT_FOUND" && error.code !== "ERRAND_INVALID")) throw error;
+      return send(res, 404, HTML, message(page, "No such schedule", `No schedule is named ${JSON.stringify(name)} (it may have been removed).`, "/schedules"));
+    }
+    return send(res, 303, "text/plain", "", { Location: `${back}#${scheduleAnchor(name)}` });
   }
 }
 

@@ -4,6 +4,7 @@
 import { RUN_TIME_BUCKETS } from "../backends/backend.js";
 import type { Errand } from "../client/errand.js";
 import { JOB_STATES } from "../core/job.js";
+import { scheduleFamilies } from "./schedule-metrics.js";
 
 /** Outcomes are written shortly after a job finishes: a window closes this long after its end, to catch them. */
 const SETTLE_MS = 5_000;
@@ -91,6 +92,9 @@ export function createMetrics(errand: Errand, options: { settleMs?: number } = {
         `errand_job_run_seconds_count${labels({ task, state })} ${t.count}`,
       ]),
     );
+    for (const f of scheduleFamilies(await errand.schedules.list())) {
+      metric(f.name, f.type, f.help, f.samples.map((x) => `${f.name}${labels(x.labels)} ${x.value}`));
+    }
     return out.join("\n") + "\n";
   }
 }

@@ -20,7 +20,12 @@ function ago(date: Date | null, now: number): string {
   return s >= 0 ? `${text} ago` : `in ${text}`;
 }
 
-const when = (date: Date | null, now: number) => (date === null ? "—" : html`<time datetime="${date.toISOString()}" title="${date.toISOString()}">${ago(date, now)}</time>`);
+export const when = (date: Date | null, now: number) => (date === null ? "—" : html`<time datetime="${date.toISOString()}" title="${date.toISOString()}">${ago(date, now)}</time>`);
+
+/** The element id of a schedule's row on the Schedules page, which a job's page links to; any name, encoded. */
+export function scheduleAnchor(name: string): string {
+  return `schedule-${encodeURIComponent(name)}`;
+}
 
 /** A URL query from the values that are set (escaped by html`` when it lands in an attribute). */
 export function query(values: Record<string, string | null | undefined>): string {
@@ -34,7 +39,7 @@ export function layout(p: Page, title: string, body: Html): Html {
 <meta name="viewport" content="width=device-width,initial-scale=1"><link rel="stylesheet" href="${p.base}/static/dashboard.css">
 <script src="${p.base}/static/dashboard.js" defer></script></head><body>
 <header><a class="brand" href="${p.base}/">errand</a><nav><a href="${p.base}/">Overview</a><a href="${p.base}/jobs">Jobs</a>
-<a href="${p.base}/jobs?state=failed">Failed</a><a href="${p.base}/metrics">Metrics</a></nav></header>
+<a href="${p.base}/jobs?state=failed">Failed</a><a href="${p.base}/schedules">Schedules</a><a href="${p.base}/metrics">Metrics</a></nav></header>
 <main>${body}</main></body></html>`;
 }
 
@@ -116,7 +121,9 @@ export function jobLive(p: Page, job: JobRecord, redact: (v: unknown) => unknown
   if (job.state !== "running") actions.push(action(p, `/jobs/${job.id}/delete`, "Delete", `Delete job ${job.id}? This cannot be undone.`, true));
   return html`<div class="actions">${actions}</div><dl class="fields"><dt>state</dt><dd><span class="state ${job.state}" id="state">${job.state}</span></dd><dt>queue</dt><dd>${job.queue}</dd>
 <dt>attempts</dt><dd>${job.attempt} of ${job.maxAttempts}</dd><dt>priority</dt><dd>${job.priority}</dd>${job.key === null ? "" : html`<dt>key</dt><dd>${job.key}</dd>`}
-${job.workerId === null ? "" : html`<dt>worker</dt><dd>${job.workerId}</dd>`}</dl>
+${job.workerId === null ? "" : html`<dt>worker</dt><dd>${job.workerId}</dd>`}
+${job.schedule === null ? "" : html`<dt>schedule</dt><dd><a id="schedule" href="${p.base}/schedules#${scheduleAnchor(job.schedule)}">${job.schedule}</a></dd>`}
+${job.tick === null ? "" : html`<dt>tick</dt><dd><time id="tick" datetime="${job.tick.toISOString()}">${job.tick.toISOString()}</time></dd>`}</dl>
 <h2>Timeline</h2><ol class="timeline"><li>enqueued ${when(job.createdAt, p.now)}</li><li>run at ${when(job.runAt, p.now)}</li>
 ${job.startedAt ? html`<li>last claimed ${when(job.startedAt, p.now)}</li>` : ""}${job.finishedAt ? html`<li>finished ${when(job.finishedAt, p.now)}</li>` : ""}</ol>
 <h2>Args</h2><pre id="args">${pretty(redact(job.args))}</pre>

@@ -76,7 +76,7 @@ describe("exit codes", () => {
     await expectExit(["statsu"], box.env, 2, /Did you mean status\?/);
     await expectExit(["status", "--database", "mysql://localhost/x"], box.env, 1, /not a database errand can open/);
     const help = await expectExit(["--help"], box.env, 0);
-    for (const line of [/^  0 +success/m, /^  1 +error/m, /^  2 +wrong command line/m, /^  3 +errand status found warnings/m, /^  4 +no such job, or a job not in a state the command accepts/m, /^  130 +/m]) {
+    for (const line of [/^  0 +success/m, /^  1 +error/m, /^  2 +wrong command line/m, /^  3 +errand status found warnings/m, /^  4 +no such job or schedule, or a job not in a state the command accepts/m, /^  130 +/m]) {
       assert.match(help.stdout, line);
     }
   });

@@ -14,9 +14,9 @@ const env: NodeJS.ProcessEnv = { ...process.env };
 delete env.ERRAND_DATABASE_URL;
 delete env.DATABASE_URL;
 
-const READERS = [["status"], ["status", "--json"], ["jobs"], ["show", "1"], ["cancel", "1"], ["retry", "1"], ["retry", "--failed"]];
+const READERS = [["status"], ["status", "--json"], ["jobs"], ["show", "1"], ["cancel", "1"], ["retry", "1"], ["retry", "--failed"], ["schedules"], ["schedules", "trigger", "x"]];
 
-test("status, jobs, show, cancel and retry refuse a database that does not exist, and create nothing", async () => {
+test("status, jobs, show, cancel, retry and schedules refuse a database that does not exist, and create nothing", async () => {
   const missing = join(dir, "elsewhere", "..", "nothing-here.db");
   const ways: { how: string; args: string[]; env: NodeJS.ProcessEnv; path: string; named: RegExp }[] = [
     { how: "the default file", args: [], env, path: join(dir, "errand.db"), named: /the default/ },

@@ -6,7 +6,7 @@ import { formatTimestamp, prettyJson, print, printJson } from "../output.js";
 const HELP = `Usage: errand show <id> [options]
 
 Shows one job: its args, state, attempts, the error of every failed attempt with its stack,
-its result, progress and timestamps.
+its result, progress and timestamps, and the schedule and tick of a scheduled run.
 
 ${DATABASE_HELP}
   -h, --help          Show this help
@@ -43,6 +43,8 @@ function render(job: JobRecord, now: number): string {
     field("Priority", String(job.priority)),
   ];
   if (job.key !== null) lines.push(field("Key", job.key));
+  if (job.schedule !== null) lines.push(field("Schedule", job.schedule));
+  if (job.tick !== null) lines.push(field("Tick", formatTimestamp(job.tick, now)));
   if (job.workerId !== null) lines.push(field("Worker", job.workerId));
   lines.push(
     field("Created", formatTimestamp(job.createdAt, now)),

@@ -115,8 +115,9 @@ export function jobLive(p: Page, job: JobRecord, redact: (v: unknown) => unknown
   if (job.state === "scheduled" || job.state === "ready" || job.state === "running") actions.push(action(p, `/jobs/${job.id}/cancel`, "Cancel", `Cancel job ${job.id}?`, true));
   if (job.state !== "running") actions.push(action(p, `/jobs/${job.id}/delete`, "Delete", `Delete job ${job.id}? This cannot be undone.`, true));
   return html`<div class="actions">${actions}</div><dl class="fields"><dt>state</dt><dd><span class="state ${job.state}" id="state">${job.state}</span></dd><dt>queue</dt><dd>${job.queue}</dd>
+${job.expired ? html`<dt>cancelled</dt><dd id="expired">expired before it could start</dd>` : ""}
 <dt>attempts</dt><dd>${job.attempt} of ${job.maxAttempts}</dd><dt>priority</dt><dd>${job.priority}</dd>${job.key === null ? "" : html`<dt>key</dt><dd>${job.key}</dd>`}
-${job.workerId === null ? "" : html`<dt>worker</dt><dd>${job.workerId}</dd>`}</dl>
+${job.workerId === null ? "" : html`<dt>worker</dt><dd>${job.workerId}</dd>`}${job.expiresAt === null ? "" : html`<dt>expires</dt><dd>${when(job.expiresAt, p.now)}</dd>`}</dl>
 <h2>Timeline</h2><ol class="timeline"><li>enqueued ${when(job.createdAt, p.now)}</li><li>run at ${when(job.runAt, p.now)}</li>
 ${job.startedAt ? html`<li>last claimed ${when(job.startedAt, p.now)}</li>` : ""}${job.finishedAt ? html`<li>finished ${when(job.finishedAt, p.now)}</li>` : ""}</ol>
 <h2>Args</h2><pre id="args">${pretty(redact(job.args))}</pre>

@@ -22,6 +22,8 @@ export interface NewJob {
   createdAt: number;
   /** The W3C traceparent of the job's creation context, set when tracing is on (see src/tracing). */
   traceparent?: string | null;
+  /** No attempt starts at or after this time (ms); null or absent: never expires. Always after runAt. */
+  expiresAt?: number | null;
 }
 
 export interface EnqueueResult {
@@ -106,6 +108,12 @@ export interface OutcomeJob {
 export interface Counts {
   queue: string;
   state: JobState;
+  count: number;
+}
+
+/** Jobs that ended cancelled because they expired before an attempt could start, in one queue. */
+export interface ExpiredCount {
+  queue: string;
   count: number;
 }
 

@@ -3,7 +3,7 @@
 // successes travels in it: jobs of one kind, task and queue with nothing of their own (a success without a result,
 // a cancel) share one entry whose ids are a comma-separated string. Entry keys: k kind, t task, q queue, i ids,
 // a attempts (comma-separated; absent: all 1), r result, ro result omitted, e error, ra retry time (ms), p progress,
-// po progress omitted.
+// po progress omitted, x the cancel is an expiry.
 import type { JobEvent, JobEventError, JobEventName } from "../core/events.js";
 import type { AttemptError } from "../core/job.js";
 import type { Outcome } from "./backend.js";
@@ -55,6 +55,12 @@ export class EventBatch {
     return this;
   }
 
+  /** A job that ended cancelled because it expired before an attempt could start. */
+  expired(id: string, task: string, queue: string, attempt: number): this {
+    this.group("cancelled", task, queue, id, attempt, `,"x":1`);
+    return this;
+  }
+
   /** `progress`: JSON text. */
   progress(id: string, task: string, queue: string, attempt: number, progress: string): this {
     this.single("progress", task, queue, id, attempt, fits(progress) ? `,"p":${progress}` : `,"po":1`);
@@ -96,10 +102,10 @@ export class EventBatch {
     return chunks;
   }
 
-  private group(kind: JobEventName, task: string, queue: string, id: string, attempt: number): void {
-    const key = `${kind}\u0000${task}\u0000${queue}`;
+  private group(kind: JobEventName, task: string, queue: string, id: string, attempt: number, extra = ""): void {
+    const key = `${kind}\u0000${task}\u0000${queue}\u0000${extra}`;
     let g = this.groups.get(key);
-    if (!g) this.groups.set(key, (g = { head: head(kind, task, queue), ids: [], attempts: [] }));
+    if (!g) this.groups.set(key, (g = { head: head(kind, task, queue) + extra, ids: [], attempts: [] }));
     g.ids.push(id);
     g.attempts.push(attempt);
   }
@@ -165,6 +171,7 @@ interface Entry {
   ra?: number;
   p?: unknown;
   po?: 1;
+  x?: 1;
 }
 
 /** The events of one payload; throws on a payload that is not one (the caller logs and goes on). */
@@ -187,7 +194,7 @@ export function decodeEvents(payload: string): JobEvent[] {
           events.push({ ...base, kind: "retrying", error: e.e!, retryAt: new Date(e.ra!) });
           break;
         case "cancelled":
-          events.push({ ...base, kind: "cancelled" });
+          events.push(e.x ? { ...base, kind: "cancelled", expired: true } : { ...base, kind: "cancelled" });
           break;
         case "progress":
           events.push(e.po ? { ...base, kind: "progress", progressOmitted: true } : { ...base, kind: "progress", progress: e.p });

@@ -58,6 +58,11 @@ export interface JobLifecycle {
   nextRunAt(): Promise<number | null>;
   /** Deletes succeeded and cancelled jobs that finished before `finishedBefore`, at most `limit`. */
   prune(finishedBefore: number, limit: number): Promise<number>;
+  /**
+   * Ends cancelled, as expired, up to `limit` jobs still to start (scheduled or ready) whose expiry has come (by
+   * the backend's clock). Returns how many. Claims never take such jobs; this settles them for everyone to see.
+   */
+  expireDue(now: number, limit: number): Promise<number>;
   /** A worker's presence ends: it stopped. */
   removeWorker(id: string): Promise<void>;
   /** The database's clock in ms: the server's (capabilities.serverClock), else this machine's. */

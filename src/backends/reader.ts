@@ -1,11 +1,13 @@
 import type { JobRecord, WorkerRecord } from "../core/job.js";
-import type { Counts, FinishedStats, ListParams, MinuteCount, WaitingTask } from "./backend.js";
+import type { Counts, ExpiredCount, FinishedStats, ListParams, MinuteCount, WaitingTask } from "./backend.js";
 
 /** What status, the CLI, the dashboard and the metrics read: jobs, counts, workers and finished totals. */
 export interface JobReader {
   get(id: string): Promise<JobRecord | null>;
   list(params: ListParams): Promise<JobRecord[]>;
   counts(): Promise<Counts[]>;
+  /** Jobs stored that ended cancelled because they expired, per queue (queues with none left out). */
+  expiredCounts(): Promise<ExpiredCount[]>;
   /** Jobs due now per task and queue, for telling which of them no worker serves. */
   waitingByTask(now: number): Promise<WaitingTask[]>;
   oldestWaiting(now: number): Promise<Date | null>;

@@ -61,6 +61,9 @@ export function rowMapping(raw: RawValues): RowMapping {
       errors: json(r.errors) as AttemptError[],
       schedule: (r.schedule as string | null | undefined) ?? null,
       tick: dateOrNull(r.tick),
+      expiresAt: dateOrNull(r.expires_at),
+      // Only an expiry sets a cancelled job's expires_at (cancelling by hand clears it).
+      expired: r.state === "cancelled" && r.expires_at !== null && r.expires_at !== undefined,
     }),
     toWaitingTask: (r) => ({
       task: r.task as string,

@@ -1,5 +1,5 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type { Backend, Counts, FinishedStats, MinuteCount, WaitingTask } from "../backends/backend.js";
+import type { Backend, Counts, ExpiredCount, FinishedStats, MinuteCount, WaitingTask } from "../backends/backend.js";
 import { DEFAULT_DATABASE, openBackend } from "../backends/open.js";
 import { toMs, type Duration } from "../core/duration.js";
 import { BackendUnavailableError, checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
@@ -62,6 +62,8 @@ export interface Status {
   unserved: WaitingTask[];
   /** Plain-words problems, e.g. jobs waiting and no worker running. */
   warnings: string[];
+  /** Jobs stored that expired before they could start (among the cancelled ones in `counts`), per queue. */
+  expired: ExpiredCount[];
 }
 
 /** The entry point: defines tasks, enqueues jobs, runs workers, and reads job state. */
@@ -292,11 +294,12 @@ export class Errand {
   async status(): Promise<Status> {
     const backend = await this.backend();
     const now = this.now();
-    const [counts, workers, oldestWaiting, waiting] = await Promise.all([
+    const [counts, workers, oldestWaiting, waiting, expired] = await Promise.all([
       backend.counts(),
       backend.workers(now),
       backend.oldestWaiting(now),
       backend.waitingByTask(now),
+      backend.expiredCounts(),
     ]);
     const isServed = (w: WaitingTask) =>
       workers.some((worker) => worker.tasks.includes(w.task) && (worker.queues === null || worker.queues.includes(w.queue)));
@@ -319,7 +322,7 @@ export class Errand {
               `Deploy the code that defines it to a worker, or restart the workers with it.`,
       );
     }
-    return { counts, workers, oldestWaiting, unserved, warnings };
+    return { counts, workers, oldestWaiting, unserved, warnings, expired };
   }
 
   /** Creates or upgrades the database schema now (it also happens on first use unless migrate: false). */

@@ -76,7 +76,8 @@ export class Job<R = unknown> {
           throw new JobFailedError(this.id, `Job ${this.id} (${this.task}) failed after ${job.attempt} attempt(s): ${last?.message ?? "no error recorded"}`);
         }
         if (job.state === "cancelled") {
-          throw new JobFailedError(this.id, `Job ${this.id} (${this.task}) was cancelled.`, "ERRAND_JOB_CANCELLED");
+          const why = job.expired ? `: it expired (${job.expiresAt!.toISOString()}) before an attempt could start` : "";
+          throw new JobFailedError(this.id, `Job ${this.id} (${this.task}) was cancelled${why}.`, "ERRAND_JOB_CANCELLED");
         }
         const left = deadline - Date.now();
         if (left <= 0) {

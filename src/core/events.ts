@@ -20,7 +20,8 @@ export interface JobEvents {
   failed: JobEventBase & { kind: "failed"; error: JobEventError };
   /** An attempt failed and the job runs again at `retryAt`. */
   retrying: JobEventBase & { kind: "retrying"; error: JobEventError; retryAt: Date };
-  cancelled: JobEventBase & { kind: "cancelled" };
+  /** `expired`: the job expired before an attempt could start (see the `expiresIn` enqueue option). */
+  cancelled: JobEventBase & { kind: "cancelled"; expired?: true };
   /** `progress` as the handler reported it; left out, with `progressOmitted: true`, when over 4 KB as JSON. */
   progress: JobEventBase & { kind: "progress"; progress?: unknown; progressOmitted?: true };
 }

@@ -50,6 +50,13 @@ export interface JobRecord {
   /** The recurring schedule that enqueued this job, and the tick it ran for (a trigger's time for a manual run). */
   schedule: string | null;
   tick: Date | null;
+  /**
+   * No attempt starts at or after this time (the `expiresIn`/`expiresAt` enqueue options); null: never expires.
+   * Cleared when the job is cancelled by hand or retried.
+   */
+  expiresAt: Date | null;
+  /** The job ended cancelled because its expiry came before an attempt could start. */
+  expired: boolean;
 }
 
 /** A live worker as it last reported itself. */

@@ -68,6 +68,13 @@ export function createMetrics(errand: Errand, options: { settleMs?: number } = {
       "Jobs stored, per queue and state.",
       [...queues].sort().flatMap((queue) => JOB_STATES.map((state) => `errand_jobs${labels({ queue, state })} ${count(queue, state)}`)),
     );
+    const expired = (queue: string) => status.expired.find((e) => e.queue === queue)?.count ?? 0;
+    metric(
+      "errand_jobs_expired",
+      "gauge",
+      "Jobs stored that ended cancelled because they expired before they could start, per queue (among errand_jobs' cancelled).",
+      [...queues].sort().map((queue) => `errand_jobs_expired${labels({ queue })} ${expired(queue)}`),
+    );
     const oldest = status.oldestWaiting === null ? 0 : Math.max(0, (now - status.oldestWaiting.getTime()) / 1000);
     metric("errand_oldest_waiting_seconds", "gauge", "How long the oldest job that is due has waited to start (0 when none waits).", [`errand_oldest_waiting_seconds ${oldest}`]);
     metric("errand_workers_alive", "gauge", "Workers whose heartbeat has not expired.", [`errand_workers_alive ${status.workers.length}`]);

@@ -3,6 +3,7 @@ import type { Backend, NewJob } from "../backends/backend.js";
 import { Job } from "../client/job.js";
 import { backoffFn, type BackoffOptions } from "../core/backoff.js";
 import { toMs, type Duration } from "../core/duration.js";
+import { jobTiming, taskTiming, type TaskTiming } from "./timing.js";
 import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
 import { findUnsafeJson } from "../core/json-safe.js";
 import { isSynchronousTx } from "../core/sync-tx.js";
@@ -27,6 +28,10 @@ export interface TaskOptions {
   schema?: StandardSchemaV1;
   /** A recurring schedule named after the task, enqueued by the workers (see "Recurring schedules"). */
   schedule?: ScheduleOptions | string;
+  /** Each job runs no sooner than this long after its enqueue, unless the enqueue gives `delay` or `runAt`. */
+  delay?: Duration;
+  /** Each job expires this long after its enqueue (see EnqueueOptions.expiresIn), unless the enqueue gives its own. */
+  expiresIn?: Duration;
 }
 
 export interface EnqueueOptions {
@@ -34,6 +39,13 @@ export interface EnqueueOptions {
   delay?: Duration;
   /** Run no sooner than this time. */
   runAt?: Date;
+  /**
+   * The job expires this long after now: no attempt starts from then on (a retry due later does not run either),
+   * and the job ends cancelled, as expired. An attempt already running is not stopped. Must end after the run time.
+   */
+  expiresIn?: Duration;
+  /** As expiresIn, at this time. */
+  expiresAt?: Date;
   priority?: number;
   queue?: string;
   /**
@@ -65,8 +77,8 @@ function notNow(where: string): InvalidArgsError {
   );
 }
 
-const TASK_OPTIONS = ["queue", "priority", "maxAttempts", "timeout", "backoff", "schema", "schedule"] as const;
-const ENQUEUE_OPTIONS = ["delay", "runAt", "priority", "queue", "key", "maxAttempts", "tx"] as const;
+const TASK_OPTIONS = ["queue", "priority", "maxAttempts", "timeout", "backoff", "schema", "schedule", "delay", "expiresIn"] as const;
+const ENQUEUE_OPTIONS = ["delay", "runAt", "expiresIn", "expiresAt", "priority", "queue", "key", "maxAttempts", "tx"] as const;
 
 /** What a task needs from the Errand that defined it. */
 export interface TaskHost {
@@ -98,6 +110,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   readonly schema: StandardSchemaV1 | undefined;
   readonly handler: Handler<unknown, unknown>;
   readonly declaredSchedule: TaskDefinition["declaredSchedule"];
+  private readonly timing: TaskTiming;
 
   constructor(
     private readonly host: TaskHost,
@@ -119,6 +132,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     this.maxAttempts = checkMaxAttempts(options.maxAttempts ?? 3, where);
     this.timeoutMs = toMs(options.timeout ?? "15m", `${where} timeout`, { allowZero: false });
     this.retryDelay = backoffFn(options.backoff, where);
+    this.timing = taskTiming(where, options);
     if (options.schema !== undefined && typeof options.schema?.["~standard"]?.validate !== "function") {
       throw new InvalidArgsError(`${where}: schema must be a Standard Schema (zod 3.24+, valibot 1+, arktype 2+…); this object has no ~standard.validate.`);
     }
@@ -239,20 +253,13 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     }
     const now = this.host.now();
     if (options === undefined) {
-      return { task: this.name, queue: this.queue, args: json, priority: this.priority, runAt: now, maxAttempts: this.maxAttempts, key: null, createdAt: now };
+      const { delayMs, expiresInMs } = this.timing;
+      const job: NewJob = { task: this.name, queue: this.queue, args: json, priority: this.priority, runAt: now + delayMs, maxAttempts: this.maxAttempts, key: null, createdAt: now };
+      if (expiresInMs !== null) job.expiresAt = now + expiresInMs;
+      return job;
     }
     checkOptionNames(where, options, ENQUEUE_OPTIONS);
-    let runAt = now;
-    if (options.delay !== undefined && options.runAt !== undefined) {
-      throw new InvalidArgsError(`${where}: give either delay or runAt, not both. Nothing was stored.`);
-    }
-    if (options.delay !== undefined) runAt = now + toMs(options.delay, `${where} delay`);
-    if (options.runAt !== undefined) {
-      if (!(options.runAt instanceof Date) || Number.isNaN(options.runAt.getTime())) {
-        throw new InvalidArgsError(`${where}: runAt must be a valid Date, got ${String(options.runAt)}. Nothing was stored.`);
-      }
-      runAt = options.runAt.getTime();
-    }
+    const { runAt, expiresAt } = jobTiming(where, now, this.timing, options);
     if (options.key !== undefined && (typeof options.key !== "string" || options.key === "")) {
       throw new InvalidArgsError(`${where}: key must be a non-empty string, got ${JSON.stringify(options.key)}. Nothing was stored.`);
     }
@@ -265,6 +272,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       maxAttempts: options.maxAttempts === undefined ? this.maxAttempts : checkMaxAttempts(options.maxAttempts, where),
       key: options.key ?? null,
       createdAt: now,
+      expiresAt,
     };
   }
 

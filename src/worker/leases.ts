@@ -87,12 +87,28 @@ export async function maintain(w: WorkerCore): Promise<void> {
       return now + 1000 * Math.min(60, 2 ** Math.min(attempt - 1, 6));
     });
     if (rescued > 0) w.log.warn(`${rescued} job(s) had an expired lease (their worker died or froze) and were put back to run again`);
+    await expire(w);
   } catch (error) {
     w.log.error(`heartbeat failed, will retry: ${(error as Error).message}`);
   } finally {
     w.maintaining = false;
   }
 }
+
+/**
+ * Ends cancelled the jobs whose expiry came before they started (claims skip them already), so that they show as
+ * expired rather than waiting: at start, then with each maintenance round. An index probe when none is due.
+ */
+export async function expire(w: WorkerCore): Promise<void> {
+  let total = 0;
+  for (let n = EXPIRE_BATCH; n === EXPIRE_BATCH; ) {
+    n = await w.backend.expireDue(w.host.now(), EXPIRE_BATCH);
+    total += n;
+  }
+  if (total > 0) w.log.info(`${total} job(s) expired before they could start, and were cancelled`);
+}
+
+const EXPIRE_BATCH = 1000;
 
 /** Deletes finished jobs past retention, a thousand at a time. */
 export async function prune(w: WorkerCore): Promise<void> {

@@ -8,7 +8,7 @@ import type { TaskDefinition } from "../task/define.js";
 import { claim } from "./claims.js";
 import { WorkerCore, type WorkerBackend } from "./core.js";
 import { currentExecution } from "./execution.js";
-import { clockJumped, heartbeat, maintain, prune } from "./leases.js";
+import { clockJumped, expire, heartbeat, maintain, prune } from "./leases.js";
 import { flush } from "./outcomes.js";
 
 export interface WorkerOptions {
@@ -76,6 +76,7 @@ export class Worker {
     await w.prepare();
     clockJumped(w); // the baseline
     await heartbeat(w);
+    await expire(w);
     await this.startScheduler();
     w.heartbeatTimer = setInterval(() => void maintain(w), Math.max(50, Math.floor(w.leaseMs / 3)));
     w.pruneTimer = setInterval(() => void prune(w), 60_000 + Math.floor(Math.random() * 10_000));

@@ -13,6 +13,7 @@ import type {
   ClaimResult,
   Counts,
   EnqueueResult,
+  ExpiredCount,
   FinishedStats,
   HeartbeatResult,
   HeldLease,
@@ -107,14 +108,14 @@ export class PostgresBackend implements Backend {
   async enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
     const values = (job: NewJob) => [
       job.task, job.queue, initialState(job), job.args, job.priority, new Date(job.runAt), job.maxAttempts, job.key,
-      new Date(job.createdAt), job.traceparent ?? null,
+      new Date(job.createdAt), job.traceparent ?? null, job.expiresAt == null ? null : new Date(job.expiresAt),
     ];
     const insertAll = async (run: (sql: string, params: unknown[]) => Promise<Row[]>): Promise<EnqueueResult[]> => {
       if (jobs.every((j) => j.key === null)) {
         const rows =
           jobs.length === 1
             ? await run(this.q.insertJob, values(jobs[0]!))
-            : await run(this.q.insertMany, Array.from({ length: 10 }, (_, i) => jobs.map((j) => values(j)[i])));
+            : await run(this.q.insertMany, Array.from({ length: 11 }, (_, i) => jobs.map((j) => values(j)[i])));
         return rows.map((r) => ({ id: String(r.id), created: true }));
       }
       const out: EnqueueResult[] = [];
@@ -264,6 +265,15 @@ export class PostgresBackend implements Backend {
     return rows.length;
   }
 
+  async expireDue(_now: number, limit: number): Promise<number> {
+    const rows = await this.db.query(this.q.expireDue, [limit]);
+    if (rows.length > 0) {
+      this.listeners.emitSoon();
+      await this.events.expired(this.db.pool, rows);
+    }
+    return rows.length;
+  }
+
   async nextRunAt(): Promise<number | null> {
     const runAt = (await this.db.query(this.q.nextScheduled))[0]?.run_at as Date | null | undefined;
     return runAt ? runAt.getTime() : null;
@@ -284,6 +294,10 @@ export class PostgresBackend implements Backend {
 
   async counts(): Promise<Counts[]> {
     return (await this.db.query(this.q.counts)) as unknown as Counts[];
+  }
+
+  async expiredCounts(): Promise<ExpiredCount[]> {
+    return (await this.db.query(this.q.expiredCounts)) as unknown as ExpiredCount[];
   }
 
   async waitingByTask(now: number): Promise<WaitingTask[]> {

@@ -54,6 +54,13 @@ export class PostgresEvents {
     return this.send(db, new EventBatch().cancelled(id, job.task as string, job.queue as string, job.attempt as number));
   }
 
+  /** Rows of expireDue. */
+  expired(db: Db, rows: readonly Row[]): Promise<void> {
+    const batch = new EventBatch();
+    for (const r of rows) batch.expired(String(r.id), r.task as string, r.queue as string, r.attempt as number);
+    return this.send(db, batch);
+  }
+
   /** Rows of rescueExpired: a charged attempt is a failure, for good or to retry. */
   rescued(db: Db, rows: readonly Row[]): Promise<void> {
     const batch = new EventBatch();

@@ -13,11 +13,13 @@ export function queries(schema: string) {
 
   const leaseEnd = (ms: string) => `clock_timestamp() + ${ms}::float8 * interval '1 millisecond'`;
 
-  // Suspects (jobs that were running when a worker died) are claimed only alone, marked started at once.
+  // Suspects (jobs that were running when a worker died) are claimed only alone, marked started at once. An expired
+  // job is never claimed (expireDue settles it): one NULL test for a job without expiry.
   const pickReady = (queueFilter: string, suspect: boolean) => /* sql */ `
     WITH picked AS (
       SELECT id FROM ${jobs}
       WHERE state = 'ready' AND ${suspect ? "suspect" : "NOT suspect"} AND task = ANY($5::text[]) ${queueFilter}
+        AND (expires_at IS NULL OR expires_at > clock_timestamp())
       ORDER BY priority, run_at, id
       LIMIT $6
       -- Concurrent workers skip each other's rows instead of waiting on them.
@@ -38,14 +40,16 @@ export function queries(schema: string) {
     recordMigration: `INSERT INTO ${schema}.migrations (version) VALUES ($1)`,
 
     insertJob: /* sql */ `
-      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent,
+        expires_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
       RETURNING id`,
 
     // With a key: a conflict on the partial unique index returns nothing, and findByKey gives the first job.
     insertJobWithKey: /* sql */ `
-      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent,
+        expires_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
       ON CONFLICT (key) WHERE key IS NOT NULL AND ${stillToRun} DO NOTHING
       RETURNING id`,
 
@@ -53,9 +57,10 @@ export function queries(schema: string) {
 
     // Many jobs in one statement: arrays in, one row each out, in order.
     insertMany: /* sql */ `
-      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent)
+      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent,
+        expires_at)
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::timestamptz[], $7::int[],
-                           $8::text[], $9::timestamptz[], $10::text[])
+                           $8::text[], $9::timestamptz[], $10::text[], $11::timestamptz[])
       RETURNING id`,
 
     promoteDue: /* sql */ `
@@ -186,6 +191,26 @@ export function queries(schema: string) {
       FROM expired e WHERE j.id = e.id
       RETURNING j.id, j.task, j.queue, j.state, j.run_at, e.started, j.errors -> -1 AS error`,
 
+    // Jobs still to start whose expiry has come (server clock) end cancelled, a batch at a time, each with an entry
+    // in its errors that says so. Returns what their cancelled events say. statement_timestamp(), being stable, lets
+    // the range be read from jobs_expires (clock_timestamp() would filter all of it), and the ids in an array are
+    // updated through the primary key (a join could read the whole table).
+    expireDue: /* sql */ `
+      UPDATE ${jobs} j
+      SET state = 'cancelled', finished_at = clock_timestamp(), suspect = false,
+          errors = j.errors || jsonb_build_array(jsonb_build_object('attempt', j.attempt,
+            'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'name', 'JobExpired',
+            'message', 'expired: not started by its expiry time, '
+                       || to_char(j.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ', so it never runs'))
+      WHERE j.id = ANY (ARRAY(
+        SELECT id FROM ${jobs} WHERE expires_at <= statement_timestamp() AND state IN ('scheduled', 'ready')
+        LIMIT $1 FOR UPDATE SKIP LOCKED))
+      RETURNING j.id, j.task, j.queue, j.attempt`,
+
+    expiredCounts: /* sql */ `
+      SELECT queue, count(*)::int AS count FROM ${jobs} WHERE state = 'cancelled' AND expires_at IS NOT NULL
+      GROUP BY queue ORDER BY queue`,
+
     getJob: `SELECT * FROM ${jobs} WHERE id = $1`,
 
     counts: `SELECT queue, state, count(*)::int AS count FROM ${jobs} GROUP BY queue, state ORDER BY queue, state`,
@@ -204,23 +229,25 @@ export function queries(schema: string) {
     deleteWorker: `DELETE FROM ${workers} WHERE id = $1`,
     deleteDeadWorkers: `DELETE FROM ${workers} WHERE expires_at < $1`,
 
+    // Cancelling by hand clears the expiry: a cancelled job keeps one only when it expired.
     cancel: /* sql */ `
-      UPDATE ${jobs} SET state = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL
+      UPDATE ${jobs} SET state = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL,
+        expires_at = NULL
       WHERE id = $2 AND ${stillToRun}
       RETURNING task, queue, attempt`,
     getState: `SELECT state FROM ${jobs} WHERE id = $1`,
 
-    // At least one more attempt; earlier errors stay.
+    // At least one more attempt; earlier errors stay. An operator's retry runs the job whatever its expiry was.
     retryIds: /* sql */ `
       UPDATE ${jobs}
       SET state = 'ready', run_at = $1, finished_at = NULL, max_attempts = greatest(max_attempts, attempt + 1),
-          lease_token = NULL, worker_id = NULL
+          lease_token = NULL, worker_id = NULL, expires_at = NULL
       WHERE id = ANY($2::bigint[]) AND state IN ('failed', 'cancelled')
       RETURNING id`,
     retryState: /* sql */ `
       UPDATE ${jobs}
       SET state = 'ready', run_at = $1, finished_at = NULL, max_attempts = greatest(max_attempts, attempt + 1),
-          lease_token = NULL, worker_id = NULL
+          lease_token = NULL, worker_id = NULL, expires_at = NULL
       WHERE id IN (SELECT id FROM ${jobs} WHERE state = $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
       RETURNING id`,
 

@@ -15,6 +15,7 @@ import type {
   ClaimResult,
   Counts,
   EnqueueResult,
+  ExpiredCount,
   FinishedStats,
   HeartbeatResult,
   HeldLease,
@@ -162,7 +163,7 @@ export class SqliteBackend implements Backend {
 
   claim(p: ClaimParams): Promise<ClaimResult> {
     const token = randomBytes(8).toString("hex");
-    const pick: Row = { tasks: JSON.stringify(p.tasks), limit: p.limit };
+    const pick: Row = { tasks: JSON.stringify(p.tasks), limit: p.limit, now: p.now };
     if (p.queues !== null) pick.queues = JSON.stringify(p.queues);
     const pickSql = p.queues === null ? Q.PICK_READY_ANY_QUEUE : Q.PICK_READY_FROM_QUEUES;
     const write = this.transaction(() => {
@@ -322,6 +323,20 @@ export class SqliteBackend implements Backend {
     });
   }
 
+  expireDue(now: number, limit: number): Promise<number> {
+    const write = this.transaction(() => {
+      const rows = this.stmt(Q.EXPIRE_DUE).all({ now, at: new Date(now).toISOString(), limit });
+      const events = new EventBatch();
+      for (const r of rows) events.expired(String(r.id), r.task as string, r.queue as string, r.attempt as number);
+      this.events.write(events);
+      return rows.length;
+    });
+    return this.run(write).then((n) => {
+      if (n > 0) this.listeners.emitSoon();
+      return n;
+    });
+  }
+
   nextRunAt(): Promise<number | null> {
     return this.run(() => (this.stmt(Q.NEXT_SCHEDULED).get()?.run_at as number | null | undefined) ?? null);
   }
@@ -346,6 +361,10 @@ export class SqliteBackend implements Backend {
 
   counts(): Promise<Counts[]> {
     return this.run(() => this.stmt(Q.COUNTS).all() as unknown as Counts[]);
+  }
+
+  expiredCounts(): Promise<ExpiredCount[]> {
+    return this.run(() => this.stmt(Q.EXPIRED_COUNTS).all() as unknown as ExpiredCount[]);
   }
 
   waitingByTask(now: number): Promise<WaitingTask[]> {

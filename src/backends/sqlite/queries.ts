@@ -4,13 +4,13 @@ import { RUN_TIME_BUCKETS } from "../backend.js";
 
 // :state is 'scheduled' when run_at is later than now, else 'ready'.
 export const INSERT_JOB = /* sql */ `
-INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 // With a key: the partial unique index turns a second enqueue into a no-op, and FIND_BY_KEY returns the first.
 export const INSERT_JOB_WITH_KEY = /* sql */ `
-INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) WHERE key IS NOT NULL AND (state = 'scheduled' OR state = 'ready' OR state = 'running') DO NOTHING`;
 
 export const FIND_BY_KEY = /* sql */ `
@@ -24,10 +24,12 @@ WHERE id IN (SELECT id FROM errand_jobs WHERE state = 'scheduled' AND run_at <= 
 
 // A claim is this SELECT then CLAIM_IDS in one write transaction. UPDATE … RETURNING would be one statement, but
 // SQLite buffers RETURNING rows through a temporary table, which costs more than reading the rows first.
-// Suspects (jobs that were running when a worker died) are picked only alone, from their own small index.
+// Suspects (jobs that were running when a worker died) are picked only alone, from their own small index. An
+// expired job is never picked (EXPIRE_DUE settles it): one NULL test for a job without expiry.
 const pickReady = (queueFilter: string, suspect: boolean) => /* sql */ `
 SELECT id, task, queue, args, attempt, max_attempts, priority, traceparent, schedule, tick FROM errand_jobs
 WHERE state = 'ready' AND ${suspect ? "suspect = 1 AND (state = 'ready' OR state = 'scheduled')" : "suspect = 0"} AND task IN (SELECT value FROM json_each(:tasks)) ${queueFilter}
+  AND (expires_at IS NULL OR expires_at > :now)
 ORDER BY priority, run_at, id
 LIMIT :limit`;
 
@@ -120,6 +122,21 @@ SET state = CASE WHEN lease_started AND attempt >= max_attempts THEN 'failed'
     suspect = :suspect, lease_started = 0, lease_token = NULL, lease_expires_at = NULL
 WHERE id = :id AND state = 'running' AND lease_expires_at < :now`;
 
+// Jobs still to start whose expiry has come end cancelled, a batch at a time (through errand_jobs_expires), each
+// with an entry in its errors that says so. Returns what their cancelled events say.
+export const EXPIRE_DUE = /* sql */ `
+UPDATE errand_jobs
+SET state = 'cancelled', finished_at = :now, suspect = 0,
+    errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', :at, 'name', 'JobExpired',
+      'message', 'expired: not started by its expiry time, ' || strftime('%Y-%m-%dT%H:%M:%fZ', expires_at / 1000.0, 'unixepoch')
+                 || ', so it never runs'))
+WHERE id IN (SELECT id FROM errand_jobs WHERE expires_at <= :now AND (state = 'scheduled' OR state = 'ready') LIMIT :limit)
+RETURNING id, task, queue, attempt`;
+
+export const EXPIRED_COUNTS = /* sql */ `
+SELECT queue, count(*) AS count FROM errand_jobs WHERE state = 'cancelled' AND expires_at IS NOT NULL
+GROUP BY queue ORDER BY queue`;
+
 export const GET_JOB = /* sql */ `SELECT * FROM errand_jobs WHERE id = ?`;
 
 export const COUNTS = /* sql */ `
@@ -142,18 +159,19 @@ export const DELETE_WORKER = /* sql */ `DELETE FROM errand_workers WHERE id = ?`
 
 export const DELETE_DEAD_WORKERS = /* sql */ `DELETE FROM errand_workers WHERE expires_at < ?`;
 
+// Cancelling by hand clears the expiry: a cancelled job keeps one only when it expired.
 export const CANCEL = /* sql */ `
 UPDATE errand_jobs
-SET state = 'cancelled', finished_at = ?, lease_token = NULL, lease_expires_at = NULL
+SET state = 'cancelled', finished_at = ?, lease_token = NULL, lease_expires_at = NULL, expires_at = NULL
 WHERE id = ? AND (state = 'scheduled' OR state = 'ready' OR state = 'running')`;
 
 export const GET_STATE = /* sql */ `SELECT state FROM errand_jobs WHERE id = ?`;
 
-// At least one more attempt; earlier errors stay.
+// At least one more attempt; earlier errors stay. An operator's retry runs the job whatever its expiry was.
 const retry = (filter: string) => /* sql */ `
 UPDATE errand_jobs
 SET state = 'ready', run_at = :now, finished_at = NULL, max_attempts = max(max_attempts, attempt + 1),
-    lease_token = NULL, worker_id = NULL
+    lease_token = NULL, worker_id = NULL, expires_at = NULL
 WHERE ${filter}
 RETURNING id`;
 

@@ -88,7 +88,7 @@ function render(list: readonly JobRecord[], now: number): string {
       job.id,
       job.task,
       job.queue,
-      job.state,
+      job.expired ? "cancelled (expired)" : job.state,
       `${job.attempt}/${job.maxAttempts}`,
       when(job, now),
       truncate(job.errors[job.errors.length - 1]?.message ?? "", 60),

@@ -37,7 +37,7 @@ function render(job: JobRecord, now: number): string {
   const lines = [
     `Job ${job.id}: ${job.task}`,
     "",
-    field("State", job.state),
+    field("State", job.expired ? "cancelled (expired before it could start)" : job.state),
     field("Queue", job.queue),
     field("Attempts", `${job.attempt} of ${job.maxAttempts}`),
     field("Priority", String(job.priority)),
@@ -52,6 +52,7 @@ function render(job: JobRecord, now: number): string {
     field("Started", formatTimestamp(job.startedAt, now)),
     field("Finished", formatTimestamp(job.finishedAt, now)),
   );
+  if (job.expiresAt !== null) lines.push(field("Expires", formatTimestamp(job.expiresAt, now)));
   if (job.leaseExpiresAt !== null) lines.push(field("Lease until", formatTimestamp(job.leaseExpiresAt, now)));
   lines.push("", "Args:", prettyJson(job.args));
   if (job.progress !== null) lines.push("", "Progress:", prettyJson(job.progress));

@@ -55,6 +55,11 @@ function render(report: Status, database: string, now: number): string {
     }
     parts.push(renderTable([{ header: "queue" }, ...STATES.map((s) => ({ header: s, align: "right" as const }))], rows));
   }
+  const expired = report.expired.reduce((n, e) => n + e.count, 0);
+  if (expired > 0) {
+    const where = report.expired.map((e) => `${e.queue}: ${e.count}`).join(", ");
+    parts.push("", `Expired: ${expired} of the cancelled jobs expired before they could start (${where}).`);
+  }
 
   parts.push("");
   if (report.oldestWaiting === null) parts.push("No job is waiting to run.");

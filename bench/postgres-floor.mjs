@@ -42,6 +42,7 @@ export function openBackend() {
     name: "postgres",
     description: `PostgreSQL at ${new URL(SERVER).host}, node-postgres, server's fsync/synchronous_commit`,
     dir: null,
+    serverUrl: SERVER,
     floors: {
       enqueue: "one named (prepared) node-postgres INSERT … RETURNING id of a like row into a table with only its primary key",
       drain:

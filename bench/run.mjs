@@ -1,5 +1,7 @@
 // errand's benchmark: enqueue latency, drain throughput and pickup latency, each beside a floor measured in the
 // same run. `npm run bench [-- --quick] [-- --backend sqlite]`; figures also go to bench/results/<backend>.json.
+// `npm run bench -- --schedules` measures recurring schedules instead (bench/schedules.mjs), on both backends unless
+// --backend names one; figures go to bench/results/schedules-<backend>.json.
 import { Errand } from "errand";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -7,6 +9,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { sharedNow, startChild } from "./lib/child.mjs";
+import { idleCost, reportSchedules, tickBursts } from "./schedules.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -34,14 +37,18 @@ const ANCHORS_BY_BACKEND = {
 };
 
 let quick = false;
-let backendName = "sqlite";
+let schedules = false;
+let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
   const arg = process.argv[i];
   if (arg === "--quick") quick = true;
+  else if (arg === "--schedules") schedules = true;
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
   else usage(`unknown argument ${arg}`);
 }
+const scheduleBackends = backendName === null ? Object.keys(BACKENDS) : [backendName];
+backendName ??= "sqlite";
 if (!Object.hasOwn(BACKENDS, backendName)) usage(`unknown backend "${backendName}"`);
 const TARGETS = TARGETS_BY_BACKEND[backendName];
 
@@ -54,7 +61,7 @@ const quiet = { debug() {}, info() {}, warn: console.error, error: console.error
 const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
-  console.error(`bench: ${problem}\nusage: node bench/run.mjs [--quick] [--backend ${Object.keys(BACKENDS).join("|")}]`);
+  console.error(`bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules] [--backend ${Object.keys(BACKENDS).join("|")}]`);
   process.exit(2);
 }
 
@@ -408,4 +415,27 @@ async function main() {
   }
 }
 
-await main();
+/** The schedules' figures, backend by backend. */
+async function mainSchedules() {
+  const cpu = cpus();
+  console.log(`errand bench, recurring schedules${quick ? " (quick)" : ""}`);
+  console.log(`Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`);
+  for (const name of scheduleBackends) {
+    const backend = (await import(BACKENDS[name])).openBackend();
+    const started = performance.now();
+    console.log(`\n${backend.name}: ${backend.description}`);
+    try {
+      const idle = await idleCost(backend, quick ? { seconds: 5, windows: 2 } : {});
+      const bursts = await tickBursts(backend, quick ? { n: 2_000, trials: 1 } : {});
+      const results = { backend: backend.name, date: new Date().toISOString(), quick, node: process.version, cpus: cpu.length, idle, bursts };
+      reportSchedules(backend.name, results);
+      mkdirSync(join(here, "results"), { recursive: true });
+      writeFileSync(join(here, "results", `schedules-${backend.name}.json`), JSON.stringify(results, null, 2) + "\n");
+      console.log(`figures written to bench/results/schedules-${backend.name}.json; took ${num((performance.now() - started) / 1000, 1)} s`);
+    } finally {
+      await backend.cleanup();
+    }
+  }
+}
+
+await (schedules ? mainSchedules() : main());

@@ -73,8 +73,11 @@ export interface ScheduleStore {
   removeSchedule(name: string, now: number): Promise<"removed" | "missing" | "declared">;
   /** Active, unpaused schedules due at `now`, earliest first (at most `limit`), and the earliest tick after `now`. */
   dueSchedules(now: number, limit: number): Promise<{ due: ScheduleRow[]; next: number | null }>;
-  /** Settles ticks in one transaction; null when another process settled them first (or the schedule changed). */
-  fireSchedule(fire: TickFire): Promise<FireResult | null>;
+  /**
+   * Settles the ticks of several schedules (distinct names) in one transaction, each as planned; for each, null when
+   * another process settled its ticks first (or the schedule changed), and then nothing is written for that one.
+   */
+  fireSchedules(fires: readonly TickFire[]): Promise<(FireResult | null)[]>;
   /** Enqueues one run now, outside the schedule; null when there is no such schedule. */
   triggerSchedule(name: string, now: number): Promise<string | null>;
 }

@@ -1,15 +1,15 @@
 import type { JobLifecycle, ScheduleStore } from "../backends/backend.js";
-import type { ScheduleRow } from "../backends/schedules.js";
+import type { FireResult, ScheduleRow, TickFire } from "../backends/schedules.js";
 import type { Logger } from "../core/logger.js";
 import type { ScheduleDefinition } from "./definition.js";
-import { planTicks } from "./plan.js";
+import { MAX_TICKS_PER_FIRE, planTicks, type TickPlan } from "./plan.js";
 import { cronOf, planWrite, storeSchedules } from "./store.js";
 
 /** Longest sleep without a look at the schedules (a change notification may have been lost). */
 const MAX_SLEEP_MS = 60_000;
 /** Change notifications come with every write to the database: look again at most this often because of them. */
 const NOTIFIED_LOOK_MS = 1_000;
-/** Due schedules read per query; more are read at once after these are fired. */
+/** Due schedules read per query and settled in one transaction; more are read at once after these are fired. */
 const DUE_BATCH = 100;
 
 export interface SchedulerHost {
@@ -23,7 +23,8 @@ export interface SchedulerHost {
 /**
  * Enqueues the due ticks of every active schedule, whoever declared them: each worker runs one, and any number of
  * them race safely (a tick is enqueued by the transaction that moves the schedule's next tick on; the others write
- * nothing). Sleeps until the earliest next tick, so idle schedules cost one indexed query per wake-up.
+ * nothing). Sleeps until the earliest next tick, so idle schedules cost one indexed query per wake-up; due ones are
+ * settled many per transaction.
  */
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;
@@ -83,8 +84,7 @@ export class Scheduler {
       const { due, next } = await this.host.backend.dueSchedules(now, DUE_BATCH);
       let earliest = next;
       let again = due.length === DUE_BATCH;
-      for (const row of due) {
-        const planned = await this.fire(row, now);
+      for (const planned of await this.fire(due, now)) {
         if (planned !== null && planned <= now) again = true; // a long backfill goes on in the next transaction
         if (planned !== null && (earliest === null || planned < earliest)) earliest = planned;
       }
@@ -92,28 +92,56 @@ export class Scheduler {
     }
   }
 
-  /** Settles one schedule's due ticks; returns its next tick as planned. */
-  private async fire(row: ScheduleRow, now: number): Promise<number | null> {
-    let plan;
-    try {
-      plan = planTicks(cronOf(row), row, row.nextTick!, now);
-    } catch (error) {
-      this.host.log.error(`schedule "${row.name}" cannot be read (${(error as Error).message}); it enqueues nothing`);
-      return null;
+  /** Settles the due ticks of these schedules, many per transaction; returns each one's next tick as planned. */
+  private async fire(rows: readonly ScheduleRow[], now: number): Promise<(number | null)[]> {
+    const planned: (number | null)[] = [];
+    let batch: { row: ScheduleRow; plan: TickPlan; fire: TickFire }[] = [];
+    let ticks = 0;
+    const settle = async () => {
+      const results = batch.length === 0 ? [] : await this.host.backend.fireSchedules(batch.map((b) => b.fire));
+      batch.forEach((b, i) => planned.push(this.settled(b.row, b.plan, results[i]!, now)));
+      batch = [];
+      ticks = 0;
+    };
+    for (const row of rows) {
+      let plan;
+      try {
+        plan = planTicks(cronOf(row), row, row.nextTick!, now);
+      } catch (error) {
+        this.host.log.error(`schedule "${row.name}" cannot be read (${(error as Error).message}); it enqueues nothing`);
+        planned.push(null);
+        continue;
+      }
+      if (plan === null) {
+        planned.push(row.nextTick);
+        continue;
+      }
+      // A transaction enqueues at most about one backfill's worth of jobs.
+      if (batch.length > 0 && ticks + plan.ticks.length > MAX_TICKS_PER_FIRE) await settle();
+      ticks += plan.ticks.length;
+      batch.push({
+        row,
+        plan,
+        fire: {
+          name: row.name,
+          revision: row.revision,
+          expectedNext: row.nextTick!,
+          next: plan.next,
+          last: plan.last,
+          missed: plan.missed,
+          ticks: plan.ticks,
+          overlap: row.overlap,
+          job: { task: row.task, queue: row.queue, args: row.args, priority: row.priority, maxAttempts: row.maxAttempts },
+          now,
+        },
+      });
     }
-    if (plan === null) return row.nextTick;
-    const result = await this.host.backend.fireSchedule({
-      name: row.name,
-      revision: row.revision,
-      expectedNext: row.nextTick!,
-      next: plan.next,
-      last: plan.last,
-      missed: plan.missed,
-      ticks: plan.ticks,
-      overlap: row.overlap,
-      job: { task: row.task, queue: row.queue, args: row.args, priority: row.priority, maxAttempts: row.maxAttempts },
-      now,
-    });
+    await settle();
+    return planned;
+  }
+
+  /** Counts and logs what one schedule's fire did; returns its next tick as planned. */
+  private settled(row: ScheduleRow, plan: TickPlan, result: FireResult | null, now: number): number | null {
     if (result === null) {
       // Another process settled these ticks first, or the schedule changed meanwhile: look again at once.
       this.stats.lostRaces++;

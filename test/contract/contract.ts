@@ -712,8 +712,8 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
 
       it("of two fires racing for the same tick, one enqueues its job and the other writes nothing", async () => {
         await b.writeSchedules([schedule()]);
-        const results = await Promise.all([b.fireSchedule(fire()), b.fireSchedule(fire())]);
-        const won = results.filter((r) => r !== null);
+        const results = await Promise.all([b.fireSchedules([fire()]), b.fireSchedules([fire()])]);
+        const won = results.flat().filter((r) => r !== null);
         assert.equal(won.length, 1);
         assert.equal(won[0]!.jobIds.length, 1);
         const job = (await b.get(won[0]!.jobIds[0]!))!;
@@ -724,7 +724,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
         const [claimed] = await claim({ now: await at(0) });
         assert.equal(claimed!.schedule, "s");
         assert.equal(claimed!.tick, T0 + 60_000);
-        assert.equal(await b.fireSchedule(fire({ revision: 2 })), null, "a stale revision writes nothing");
+        assert.deepEqual(await b.fireSchedules([fire({ revision: 2 })]), [null], "a stale revision writes nothing");
         const { due, next } = await b.dueSchedules(T0 + 60_000, 10);
         assert.deepEqual(due, []);
         assert.equal(next, T0 + 120_000);
@@ -735,14 +735,57 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
 
       it("with overlap off, skips ticks while the previous job is still to run", async () => {
         await b.writeSchedules([schedule({ overlap: false })]);
-        const first = await b.fireSchedule(fire({ overlap: false, ticks: [T0 + 60_000, T0 + 61_000] }));
+        const [first] = await b.fireSchedules([fire({ overlap: false, ticks: [T0 + 60_000, T0 + 61_000] })]);
         assert.equal(first!.jobIds.length, 1);
         assert.equal(first!.skipped, 1);
-        const second = await b.fireSchedule(fire({ overlap: false, expectedNext: T0 + 120_000, next: T0 + 180_000, ticks: [T0 + 120_000] }));
+        const [second] = await b.fireSchedules([fire({ overlap: false, expectedNext: T0 + 120_000, next: T0 + 180_000, ticks: [T0 + 120_000] })]);
         assert.deepEqual(second, { jobIds: [], skipped: 1 });
         const [row] = await b.schedules(T0, ["s"]);
         assert.equal(row!.skipped, 2);
         assert.equal(row!.lastSkippedAt, T0 + 120_000);
+      });
+
+      it("settles several schedules in one call, each over its own revision and next tick", async () => {
+        const names = ["a", "b", "c", "d"];
+        assert.deepEqual(await b.writeSchedules(names.map((name) => schedule({ name }))), [true, true, true, true]);
+        const results = await b.fireSchedules([
+          fire({ name: "a" }),
+          fire({ name: "b", revision: 2 }), // stale: written over revision 1
+          fire({ name: "c", ticks: [T0 + 60_000, T0 + 120_000], last: T0 + 120_000, next: T0 + 180_000 }),
+          fire({ name: "d", expectedNext: T0 }), // another process moved it on already
+        ]);
+        assert.equal(results.length, 4);
+        assert.equal(results[0]!.jobIds.length, 1);
+        assert.equal(results[1], null);
+        assert.equal(results[2]!.jobIds.length, 2);
+        assert.equal(results[3], null);
+        const ticks = async (name: string) => {
+          const jobs = await b.list({ limit: 100 });
+          return jobs.filter((j) => j.schedule === name).map((j) => j.tick!.getTime()).sort();
+        };
+        assert.deepEqual(await ticks("a"), [T0 + 60_000]);
+        assert.deepEqual(await ticks("b"), []);
+        assert.deepEqual(await ticks("c"), [T0 + 60_000, T0 + 120_000]);
+        assert.deepEqual(await ticks("d"), []);
+        const rows = await b.schedules(T0, names);
+        assert.deepEqual(rows.map((r) => r.nextTick), [T0 + 120_000, T0 + 60_000, T0 + 180_000, T0 + 60_000]);
+        assert.equal(rows[2]!.lastJobId, results[2]!.jobIds[1]);
+        assert.equal(rows[1]!.lastJobId, null);
+      });
+
+      it("of batches racing for the same ticks in opposite orders, each tick gets exactly one job", async () => {
+        const names = Array.from({ length: 20 }, (_, i) => `r${String(i).padStart(2, "0")}`);
+        await b.writeSchedules(names.map((name) => schedule({ name })));
+        const fires = names.map((name) => fire({ name }));
+        const results = await Promise.all([
+          b.fireSchedules(fires),
+          b.fireSchedules([...fires].reverse()),
+          b.fireSchedules([...fires.slice(10), ...fires.slice(0, 10)]),
+        ]);
+        const won = results.flat().filter((r) => r !== null);
+        assert.equal(won.length, names.length, "one fire per schedule wins");
+        const jobs = (await b.list({ limit: 100 })).filter((j) => j.schedule !== null);
+        assert.deepEqual(jobs.map((j) => j.schedule).sort(), names);
       });
 
       it("counts code schedules as active only while a live worker declares them", async () => {

@@ -89,10 +89,10 @@ for (const kind of BACKENDS) {
         // A deploy with a new cron that also matches 10:00: the new worker starts while 10:00 is in progress.
         const b = await world.process((e) => e.task("sync", async () => {}, { schedule: "*/5 * * * *" }));
         // A fire planned by the old worker from the old revision writes nothing.
-        const stale = await a.backend.fireSchedule({
+        const [stale] = await a.backend.fireSchedules([{
           name: "sync", revision: before.revision, expectedNext: before.nextTick!, next: before.nextTick! + 600_000, last: before.nextTick,
           missed: 0, ticks: [before.nextTick!], overlap: true, job: { task: "sync", queue: "default", args: "null", priority: 0, maxAttempts: 3 }, now: world.clock.t,
-        });
+        }]);
         assert.equal(stale, null);
         await world.run([a, b], at("2026-05-04T10:21:00Z"));
         assert.deepEqual(await ticksOf(a.errand, "sync"), [

@@ -416,10 +416,10 @@ export class PostgresBackend implements Backend {
     return this.scheduleStore.due(now, limit);
   }
 
-  async fireSchedule(fire: TickFire): Promise<FireResult | null> {
-    const result = await this.scheduleStore.fire(fire);
-    if (result && result.jobIds.length > 0) this.listeners.emitSoon();
-    return result;
+  async fireSchedules(fires: readonly TickFire[]): Promise<(FireResult | null)[]> {
+    const results = await this.scheduleStore.fire(fires);
+    if (results.some((r) => r !== null && r.jobIds.length > 0)) this.listeners.emitSoon();
+    return results;
   }
 
   async triggerSchedule(name: string, now: number): Promise<string | null> {

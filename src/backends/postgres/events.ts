@@ -1,17 +1,37 @@
 // Job events on PostgreSQL: NOTIFY on a channel of their own (<schema>_events), so that workers, which LISTEN to the
 // jobs channel for wake-ups, are not woken by every finished batch. Sent after the write they tell of has committed,
 // by one statement per write however many chunks (NOTIFY payloads are under 8000 bytes); a failure to send loses
-// the events (they are at most once), never the write.
+// the events (they are at most once), never the write. Nothing is encoded or sent while no process listens: a
+// listening connection holds a shared advisory lock (taken before its LISTEN, released after its UNLISTEN, and gone
+// with the connection), which the sender looks for after the write committed.
 import type { Logger } from "../../core/logger.js";
 import type { AttemptError } from "../../core/job.js";
 import type { Outcome } from "../backend.js";
 import { EventBatch, EventListeners, NOTIFY_MAX_BYTES } from "../events.js";
 import type { Db, Row } from "./connections.js";
 
+/** The first key of the advisory lock a connection listening to job events holds; the second is the channel's hash. */
+const LISTENING_LOCK_KEY = 1701999204;
+
+/** Statements that take and release the lock around LISTEN and UNLISTEN, on the listening connection. */
+export function listenEventsSql(channel: string, listen: boolean): string {
+  const lock = `${LISTENING_LOCK_KEY}, hashtext('${channel.replaceAll("'", "''")}')`;
+  return listen
+    ? `SELECT pg_advisory_lock_shared(${lock}); LISTEN "${channel}"`
+    : `UNLISTEN "${channel}"; SELECT pg_advisory_unlock_shared(${lock})`;
+}
+
+const LISTENING = /* sql */ `EXISTS (
+  SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = ${LISTENING_LOCK_KEY} AND objid = hashtext($1)::oid
+    AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`;
+
 export class PostgresEvents {
   readonly channel: string;
   readonly listeners: EventListeners;
   private readonly notify: { name: string; text: string };
+  private readonly listening: { name: string; text: string };
+  /** Whether a process listened at the last send: then the events are encoded and sent if one still does. */
+  private listened = false;
   private warnedAt = 0;
 
   constructor(
@@ -20,14 +40,24 @@ export class PostgresEvents {
   ) {
     this.channel = `${schemaName}_events`;
     this.listeners = new EventListeners((message) => logger.warn(message));
-    this.notify = { name: `errand_${schemaName}_notifyEvents`, text: "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p" };
+    this.notify = {
+      name: `errand_${schemaName}_notifyEvents`,
+      text: `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p WHERE ${LISTENING}`,
+    };
+    this.listening = { name: `errand_${schemaName}_listeningEvents`, text: `SELECT ${LISTENING} AS listening` };
   }
 
-  async send(db: Db, batch: EventBatch): Promise<void> {
-    const chunks = batch.encode(NOTIFY_MAX_BYTES);
-    if (chunks.length === 0) return;
+  /** `events` makes the batch, only when a process listens. */
+  async send(db: Db, events: () => EventBatch): Promise<void> {
     try {
-      await db.query({ ...this.notify, values: [this.channel, chunks] });
+      if (!this.listened) {
+        const { rows } = await db.query<{ listening: boolean }>({ ...this.listening, values: [this.channel] });
+        this.listened = rows[0]!.listening;
+        if (!this.listened) return;
+      }
+      const chunks = events().encode(NOTIFY_MAX_BYTES);
+      if (chunks.length === 0) return;
+      this.listened = ((await db.query({ ...this.notify, values: [this.channel, chunks] })).rowCount ?? 0) > 0;
     } catch (error) {
       // Once a minute at most: an outage fails every write, and says so already.
       if (Date.now() - this.warnedAt < 60_000) return;
@@ -37,21 +67,21 @@ export class PostgresEvents {
   }
 
   outcomes(db: Db, outcomes: readonly Outcome[], lost: readonly string[]): Promise<void> {
-    return this.send(db, new EventBatch().addOutcomes(outcomes, lost));
+    return this.send(db, () => new EventBatch().addOutcomes(outcomes, lost));
   }
 
   /** Rows of setProgress: one, or none when the lease was lost. */
   progress(db: Db, id: string, rows: readonly Row[], progress: string): Promise<void> {
     const job = rows[0];
     if (!job) return Promise.resolve();
-    return this.send(db, new EventBatch().progress(id, job.task as string, job.queue as string, job.attempt as number, progress));
+    return this.send(db, () => new EventBatch().progress(id, job.task as string, job.queue as string, job.attempt as number, progress));
   }
 
   /** Rows of cancel: one when it cancelled the job. */
   cancelled(db: Db, id: string, rows: readonly Row[]): Promise<void> {
     const job = rows[0];
     if (!job) return Promise.resolve();
-    return this.send(db, new EventBatch().cancelled(id, job.task as string, job.queue as string, job.attempt as number));
+    return this.send(db, () => new EventBatch().cancelled(id, job.task as string, job.queue as string, job.attempt as number));
   }
 
   /** Rows of expireDue. */
@@ -63,12 +93,15 @@ export class PostgresEvents {
 
   /** Rows of rescueExpired: a charged attempt is a failure, for good or to retry. */
   rescued(db: Db, rows: readonly Row[]): Promise<void> {
-    const batch = new EventBatch();
-    for (const r of rows) {
-      if (!r.started) continue;
-      const retryAt = r.state === "failed" ? null : (r.run_at as Date).getTime();
-      batch.failedAttempt(String(r.id), r.task as string, r.queue as string, r.error as AttemptError, retryAt);
-    }
-    return this.send(db, batch);
+    if (!rows.some((r) => r.started)) return Promise.resolve();
+    return this.send(db, () => {
+      const batch = new EventBatch();
+      for (const r of rows) {
+        if (!r.started) continue;
+        const retryAt = r.state === "failed" ? null : (r.run_at as Date).getTime();
+        batch.failedAttempt(String(r.id), r.task as string, r.queue as string, r.error as AttemptError, retryAt);
+      }
+      return batch;
+    });
   }
 }

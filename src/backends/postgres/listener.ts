@@ -1,6 +1,7 @@
 import pg from "pg";
 import type { ChangeListeners } from "../change-listeners.js";
 import { KEEPALIVE_AFTER_MS } from "./connections.js";
+import { listenEventsSql } from "./events.js";
 import type { PostgresOptions } from "./options.js";
 
 /** A second channel, listened to only while someone wants it: job events, whose payloads are the events. */
@@ -51,7 +52,7 @@ export class Listener {
     const events = this.events;
     if (!events || events.wanted() === this.listeningEvents) return;
     this.listeningEvents = events.wanted();
-    const sql = `${this.listeningEvents ? "LISTEN" : "UNLISTEN"} "${events.channel}"`;
+    const sql = listenEventsSql(events.channel, this.listeningEvents);
     // In order, so that a quick subscribe, unsubscribe, subscribe ends listening.
     this.eventsSync = this.eventsSync.then(() => (this.listener === client ? client.query(sql) : undefined)).catch(() => {});
   }

@@ -1,6 +1,8 @@
-// Recurring schedules on PostgreSQL. A tick is enqueued in one transaction that first moves the schedule's next_tick
-// on with a compare-and-set: a process racing for the same tick waits on the row lock, then finds next_tick moved
-// (read committed re-reads the row) and writes nothing. Workers' presence is on the server's clock, as for leases.
+// Recurring schedules on PostgreSQL. Ticks are enqueued in one transaction that first locks the schedules' rows (in
+// name order: racing batches cannot deadlock), then moves each next_tick on with a compare-and-set: a process racing
+// for the same ticks waits on the locks, then its statement's fresh snapshot finds next_tick moved and it writes
+// nothing for those. A batch of schedules costs the same few statements as one. Workers' presence is on the server's
+// clock, as for leases.
 import type pg from "pg";
 import type { JobState } from "../../core/job.js";
 import { tickKey, type FireResult, type ScheduleRow, type ScheduleWrite, type TickFire } from "../schedules.js";
@@ -44,22 +46,29 @@ function scheduleQueries(schema: string) {
            ORDER BY s.next_tick LIMIT $2) d) AS due,
         (SELECT s.next_tick FROM ${schedules} s WHERE NOT s.paused AND s.next_tick > $1 AND ${active}
          ORDER BY s.next_tick LIMIT 1) AS next`,
+    lock: `SELECT name FROM ${schedules} WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE`,
+    // Pending: the previous run of the schedule is still to run or running, for overlap: false.
     advance: /* sql */ `
-      UPDATE ${schedules} SET next_tick = $4, last_tick = coalesce($5, last_tick), missed = missed + $6
-      WHERE name = $1 AND revision = $2 AND next_tick = $3 AND NOT paused`,
-    previousPending: /* sql */ `
-      SELECT 1 FROM ${jobs} WHERE id = (SELECT last_job_id FROM ${schedules} WHERE name = $1)
-        AND state IN ('scheduled', 'ready', 'running')`,
-    insertTick: /* sql */ `
+      UPDATE ${schedules} s SET next_tick = i.next, last_tick = coalesce(i.last, s.last_tick), missed = s.missed + i.missed
+      FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[], $6::int[])
+        AS i(name, revision, expected, next, last, missed)
+      WHERE s.name = i.name AND s.revision = i.revision AND s.next_tick = i.expected AND NOT s.paused
+      RETURNING s.name, EXISTS (
+        SELECT 1 FROM ${jobs} j WHERE j.id = s.last_job_id AND j.state IN ('scheduled', 'ready', 'running')) AS pending`,
+    insertTicks: /* sql */ `
       INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, schedule, tick)
-      VALUES ($1, $2, 'ready', $3, $4, $5, $6, $7, $8, $9, $5)
+      SELECT t.task, t.queue, 'ready', t.args, t.priority, t.tick, t.max_attempts, t.key, t.now, t.schedule, t.tick
+      FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], $5::timestamptz[], $6::int[], $7::text[],
+        $8::timestamptz[], $9::text[]) AS t(task, queue, args, priority, tick, max_attempts, key, now, schedule)
       ON CONFLICT (key) WHERE key IS NOT NULL AND state IN ('scheduled', 'ready', 'running') DO NOTHING
-      RETURNING id`,
+      RETURNING id, key`,
     record: /* sql */ `
-      UPDATE ${schedules}
-      SET last_job_id = coalesce($2, last_job_id), last_run_at = coalesce($3, last_run_at),
-          skipped = skipped + $4, last_skipped_at = coalesce($5, last_skipped_at)
-      WHERE name = $1`,
+      UPDATE ${schedules} s
+      SET last_job_id = coalesce(r.job, s.last_job_id), last_run_at = coalesce(r.run_at, s.last_run_at),
+          skipped = s.skipped + r.skipped, last_skipped_at = coalesce(r.skipped_at, s.last_skipped_at)
+      FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::int[], $5::timestamptz[])
+        AS r(name, job, run_at, skipped, skipped_at)
+      WHERE s.name = r.name`,
     trigger: /* sql */ `
       WITH job AS (
         INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, created_at, schedule, tick)
@@ -157,32 +166,78 @@ export class PostgresSchedules {
     return { due: (row.due as Row[]).map(toScheduleRow), next: ms(row.next) };
   }
 
-  fire(f: TickFire): Promise<FireResult | null> {
+  /** Four statements in one transaction however many schedules: lock, advance, insert the ticks' jobs, record. */
+  async fire(fires: readonly TickFire[]): Promise<(FireResult | null)[]> {
+    if (fires.length === 0) return [];
     return this.db.transaction(async (db: pg.PoolClient) => {
-      const advanced = await db.query(this.q.advance, [f.name, f.revision, new Date(f.expectedNext), date(f.next), date(f.last), f.missed]);
-      if (advanced.rowCount !== 1) return null;
-      let pending = !f.overlap && (await db.query(this.q.previousPending, [f.name])).rowCount === 1;
-      const jobIds: string[] = [];
-      let skipped = 0;
-      let skippedAt: number | null = null;
-      let lastRun: number | null = null;
-      for (const tick of f.ticks) {
-        if (pending) {
-          skipped++;
-          skippedAt = tick;
-          continue;
+      const names = fires.map((f) => f.name);
+      await db.query(this.q.lock, [names]);
+      const advanced = await db.query(this.q.advance, [
+        names, fires.map((f) => f.revision), fires.map((f) => new Date(f.expectedNext)), fires.map((f) => date(f.next)),
+        fires.map((f) => date(f.last)), fires.map((f) => f.missed),
+      ]);
+      const pendingOf = new Map((advanced.rows as { name: string; pending: boolean }[]).map((r) => [r.name, r.pending]));
+      // Which ticks run and which are skipped, schedule by schedule, oldest first.
+      const plans = fires.map((f) => {
+        if (!pendingOf.has(f.name)) return null;
+        let pending = !f.overlap && pendingOf.get(f.name)!;
+        const run: number[] = [];
+        let skipped = 0;
+        let skippedAt: number | null = null;
+        for (const tick of f.ticks) {
+          if (pending) {
+            skipped++;
+            skippedAt = tick;
+            continue;
+          }
+          run.push(tick);
+          pending = !f.overlap;
         }
-        const { job } = f;
-        const inserted = await db.query(this.q.insertTick, [
-          job.task, job.queue, job.args, job.priority, new Date(tick), job.maxAttempts, tickKey(f.name, tick), new Date(f.now), f.name,
-        ]);
-        // A conflict means the tick's job exists already: the key is the second guard, never expected to act.
-        if (inserted.rowCount === 1) jobIds.push(String((inserted.rows[0] as { id: string }).id));
-        lastRun = tick;
-        pending = !f.overlap;
+        return { f, run, skipped, skippedAt };
+      });
+      const rows = {
+        task: [] as string[], queue: [] as string[], args: [] as string[], priority: [] as number[], tick: [] as Date[],
+        maxAttempts: [] as number[], key: [] as string[], now: [] as Date[], name: [] as string[],
+      };
+      for (const p of plans) {
+        if (p === null) continue;
+        for (const tick of p.run) {
+          const { job } = p.f;
+          rows.task.push(job.task);
+          rows.queue.push(job.queue);
+          rows.args.push(job.args);
+          rows.priority.push(job.priority);
+          rows.tick.push(new Date(tick));
+          rows.maxAttempts.push(job.maxAttempts);
+          rows.key.push(tickKey(p.f.name, tick));
+          rows.now.push(new Date(p.f.now));
+          rows.name.push(p.f.name);
+        }
       }
-      await db.query(this.q.record, [f.name, jobIds.at(-1) ?? null, date(lastRun), skipped, date(skippedAt)]);
-      return { jobIds, skipped };
+      const ids = new Map<string, string>();
+      if (rows.key.length > 0) {
+        const inserted = await db.query(this.q.insertTicks, [
+          rows.task, rows.queue, rows.args, rows.priority, rows.tick, rows.maxAttempts, rows.key, rows.now, rows.name,
+        ]);
+        for (const r of inserted.rows as { id: string; key: string }[]) ids.set(r.key, String(r.id));
+      }
+      const record = {
+        name: [] as string[], job: [] as (string | null)[], runAt: [] as (Date | null)[], skipped: [] as number[],
+        skippedAt: [] as (Date | null)[],
+      };
+      const results = plans.map((p) => {
+        if (p === null) return null;
+        // A conflict means the tick's job exists already: the key is the second guard, never expected to act.
+        const jobIds = p.run.flatMap((tick) => ids.get(tickKey(p.f.name, tick)) ?? []);
+        record.name.push(p.f.name);
+        record.job.push(jobIds.at(-1) ?? null);
+        record.runAt.push(date(p.run.at(-1) ?? null));
+        record.skipped.push(p.skipped);
+        record.skippedAt.push(date(p.skippedAt));
+        return { jobIds, skipped: p.skipped };
+      });
+      if (record.name.length > 0) await db.query(this.q.record, [record.name, record.job, record.runAt, record.skipped, record.skippedAt]);
+      return results;
     });
   }
 

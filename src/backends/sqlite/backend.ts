@@ -478,10 +478,10 @@ export class SqliteBackend implements Backend {
     return this.run(() => this.scheduleStore.due(now, limit));
   }
 
-  fireSchedule(fire: TickFire): Promise<FireResult | null> {
-    return this.run(this.transaction(() => this.scheduleStore.fire(fire))).then((result) => {
-      if (result && result.jobIds.length > 0) this.listeners.emitSoon();
-      return result;
+  fireSchedules(fires: readonly TickFire[]): Promise<(FireResult | null)[]> {
+    return this.run(this.transaction(() => fires.map((f) => this.scheduleStore.fire(f)))).then((results) => {
+      if (results.some((r) => r !== null && r.jobIds.length > 0)) this.listeners.emitSoon();
+      return results;
     });
   }
 

@@ -62,7 +62,9 @@ export class PostgresEvents {
       // Once a minute at most: an outage fails every write, and says so already.
       if (Date.now() - this.warnedAt < 60_000) return;
       this.warnedAt = Date.now();
-      this.logger.warn(`could not send job events (they are at most once; the jobs are unaffected): ${(error as Error).message}`);
+      this.logger.warn(
+        `could not send job events (they are at most once; the jobs are unaffected): ${(error as Error).message}`,
+      );
     }
   }
 
@@ -74,21 +76,28 @@ export class PostgresEvents {
   progress(db: Db, id: string, rows: readonly Row[], progress: string): Promise<void> {
     const job = rows[0];
     if (!job) return Promise.resolve();
-    return this.send(db, () => new EventBatch().progress(id, job.task as string, job.queue as string, job.attempt as number, progress));
+    return this.send(db, () =>
+      new EventBatch().progress(id, job.task as string, job.queue as string, job.attempt as number, progress),
+    );
   }
 
   /** Rows of cancel: one when it cancelled the job. */
   cancelled(db: Db, id: string, rows: readonly Row[]): Promise<void> {
     const job = rows[0];
     if (!job) return Promise.resolve();
-    return this.send(db, () => new EventBatch().cancelled(id, job.task as string, job.queue as string, job.attempt as number));
+    return this.send(db, () =>
+      new EventBatch().cancelled(id, job.task as string, job.queue as string, job.attempt as number),
+    );
   }
 
   /** Rows of expireDue. */
   expired(db: Db, rows: readonly Row[]): Promise<void> {
-    const batch = new EventBatch();
-    for (const r of rows) batch.expired(String(r.id), r.task as string, r.queue as string, r.attempt as number);
-    return this.send(db, batch);
+    if (rows.length === 0) return Promise.resolve();
+    return this.send(db, () => {
+      const batch = new EventBatch();
+      for (const r of rows) batch.expired(String(r.id), r.task as string, r.queue as string, r.attempt as number);
+      return batch;
+    });
   }
 
   /** Rows of rescueExpired: a charged attempt is a failure, for good or to retry. */

@@ -21,7 +21,15 @@ const results = join(root, "bench", "results");
 async function startDemo(dataDir, { worker }) {
   const child = spawn(process.execPath, ["--import", "tsx", join(root, "examples/signup/main.ts")], {
     cwd: root,
-    env: { ...process.env, SIGNUP_DATA_DIR: dataDir, SIGNUP_PORT: "0", SIGNUP_SMTP_PORT: "0", SIGNUP_SMTP_DELAY_MS: String(SMTP_DELAY_MS), SIGNUP_WORKER: worker ? "1" : "0", ERRAND_LOG_LEVEL: "warn" },
+    env: {
+      ...process.env,
+      SIGNUP_DATA_DIR: dataDir,
+      SIGNUP_PORT: "0",
+      SIGNUP_SMTP_PORT: "0",
+      SIGNUP_SMTP_DELAY_MS: String(SMTP_DELAY_MS),
+      SIGNUP_WORKER: worker ? "1" : "0",
+      ERRAND_LOG_LEVEL: "warn",
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   child.stdout.setEncoding("utf8");
@@ -60,7 +68,8 @@ async function load(url, route, { overallRate } = {}) {
       },
     ],
   });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${route}: ${result.non2xx} non-2xx responses, ${result.errors} errors`);
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${route}: ${result.non2xx} non-2xx responses, ${result.errors} errors`);
   return { tag, result };
 }
 
@@ -107,8 +116,10 @@ function row(name, run, handler, email) {
 
 async function main() {
   const started = performance.now();
-  console.log(`errand evidence${quick ? " (quick)" : ""}: signup demo, SMTP server accepting each mail after ${SMTP_DELAY_MS} ms, ` +
-    `${CONNECTIONS} connections, ${DURATION_S} s per run, worker concurrency 50`);
+  console.log(
+    `errand evidence${quick ? " (quick)" : ""}: signup demo, SMTP server accepting each mail after ${SMTP_DELAY_MS} ms, ` +
+      `${CONNECTIONS} connections, ${DURATION_S} s per run, worker concurrency 50`,
+  );
   const rows = [];
   let noWorker;
 
@@ -116,12 +127,33 @@ async function main() {
   const demo = await startDemo(dataDir, { worker: true });
   try {
     const blocking = await load(demo.url, "blocking");
-    rows.push(row("blocking: send the email in the request", blocking, await handlerTimes(demo.url, "blocking"), await emailTimes(demo.url, dataDir, blocking.tag, 30_000)));
+    rows.push(
+      row(
+        "blocking: send the email in the request",
+        blocking,
+        await handlerTimes(demo.url, "blocking"),
+        await emailTimes(demo.url, dataDir, blocking.tag, 30_000),
+      ),
+    );
     const rate = Math.max(1, Math.round(blocking.result.requests.average));
     const sameRate = await load(demo.url, "errand", { overallRate: rate });
-    rows.push(row(`errand, at the blocking route's rate (${rate}/s)`, sameRate, await handlerTimes(demo.url, "errand"), await emailTimes(demo.url, dataDir, sameRate.tag, 60_000)));
+    rows.push(
+      row(
+        `errand, at the blocking route's rate (${rate}/s)`,
+        sameRate,
+        await handlerTimes(demo.url, "errand"),
+        await emailTimes(demo.url, dataDir, sameRate.tag, 60_000),
+      ),
+    );
     const flatOut = await load(demo.url, "errand");
-    rows.push(row("errand, as fast as it answers", flatOut, await handlerTimes(demo.url, "errand"), await emailTimes(demo.url, dataDir, flatOut.tag, 600_000)));
+    rows.push(
+      row(
+        "errand, as fast as it answers",
+        flatOut,
+        await handlerTimes(demo.url, "errand"),
+        await emailTimes(demo.url, dataDir, flatOut.tag, 600_000),
+      ),
+    );
   } finally {
     await demo.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -157,15 +189,48 @@ async function main() {
   console.log(`\ntook ${num((performance.now() - started) / 1000, 1)} s`);
 }
 
-const ms = (x) => (x === undefined || x === null ? "" : x >= 1000 ? `${num(x / 1000, 2)} s` : `${num(x, x < 10 && !Number.isInteger(x) ? 2 : 0)} ms`);
-const emailCell = (e, key) => (!e ? "no worker: waiting" : e.missing ? `${e.missing} of ${e.users} missing` : ms(e[key]));
+const ms = (x) =>
+  x === undefined || x === null
+    ? ""
+    : x >= 1000
+      ? `${num(x / 1000, 2)} s`
+      : `${num(x, x < 10 && !Number.isInteger(x) ? 2 : 0)} ms`;
+const emailCell = (e, key) =>
+  !e ? "no worker: waiting" : e.missing ? `${e.missing} of ${e.users} missing` : ms(e[key]);
 
 function report(rows, noWorker) {
-  const header = ["", "requests/s", "TTFB p50", "TTFB p99", "handler p50", "handler p99", "email arrived p50", "email arrived p99"];
-  const cells = rows.map((r) => [r.name, num(r.rps), ms(r.ttfbP50), ms(r.ttfbP99), ms(r.handlerP50), ms(r.handlerP99), emailCell(r.email, "p50"), emailCell(r.email, "p99")]);
-  printTable("Signup: blocking vs errand (TTFB: autocannon's latency, the response is a small page; handler: the app's own timing; email arrived: signup to the SMTP server's acceptance)", header, cells);
+  const header = [
+    "",
+    "requests/s",
+    "TTFB p50",
+    "TTFB p99",
+    "handler p50",
+    "handler p99",
+    "email arrived p50",
+    "email arrived p99",
+  ];
+  const cells = rows.map((r) => [
+    r.name,
+    num(r.rps),
+    ms(r.ttfbP50),
+    ms(r.ttfbP99),
+    ms(r.handlerP50),
+    ms(r.handlerP99),
+    emailCell(r.email, "p50"),
+    emailCell(r.email, "p99"),
+  ]);
+  printTable(
+    "Signup: blocking vs errand (TTFB: autocannon's latency, the response is a small page; handler: the app's own timing; email arrived: signup to the SMTP server's acceptance)",
+    header,
+    cells,
+  );
   const base = rows[0];
-  const faster = rows.slice(1, 3).map((r) => `${r.name}: TTFB p50 ${num(base.ttfbP50 / r.ttfbP50, 0)}x lower, ${num(r.rps / base.rps, 1)}x the requests/s`);
+  const faster = rows
+    .slice(1, 3)
+    .map(
+      (r) =>
+        `${r.name}: TTFB p50 ${num(base.ttfbP50 / r.ttfbP50, 0)}x lower, ${num(r.rps / base.rps, 1)}x the requests/s`,
+    );
   for (const line of faster) console.log(line);
   console.log(
     `no worker: ${num(noWorker.waiting)} jobs waiting; errand status exited ${noWorker.statusExit} with "${noWorker.statusWarning}"; ` +
@@ -209,7 +274,10 @@ function chart(rows) {
     .join("\n");
   const ticks = [1, 10, 100, 1000, 10000]
     .filter((t) => t <= max)
-    .map((t) => `<line x1="${x(t)}" x2="${x(t)}" y1="${top - 6}" y2="${height - 30}" stroke="#ddd"/><text x="${x(t)}" y="${height - 14}" text-anchor="middle">${t >= 1000 ? `${t / 1000} s` : `${t} ms`}</text>`)
+    .map(
+      (t) =>
+        `<line x1="${x(t)}" x2="${x(t)}" y1="${top - 6}" y2="${height - 30}" stroke="#ddd"/><text x="${x(t)}" y="${height - 14}" text-anchor="middle">${t >= 1000 ? `${t / 1000} s` : `${t} ms`}</text>`,
+    )
     .join("\n");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="system-ui, sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="#fff"/>

@@ -34,7 +34,11 @@ export function openBackend() {
   const made = new Map();
   const database = (name) => {
     const db = prefix + name.replace(/\W/g, "_");
-    if (!made.has(db)) made.set(db, admin(`CREATE DATABASE ${db}`).then(() => urlOf(db)));
+    if (!made.has(db))
+      made.set(
+        db,
+        admin(`CREATE DATABASE ${db}`).then(() => urlOf(db)),
+      );
     return made.get(db);
   };
   let files = 0;
@@ -44,7 +48,8 @@ export function openBackend() {
     dir: null,
     serverUrl: SERVER,
     floors: {
-      enqueue: "one named (prepared) node-postgres INSERT … RETURNING id of a like row into a table with only its primary key",
+      enqueue:
+        "one named (prepared) node-postgres INSERT … RETURNING id of a like row into a table with only its primary key",
       drain:
         "a bare loop on one connection in its own process: claim 500 rows with UPDATE … WHERE id IN (SELECT … FOR UPDATE " +
         "SKIP LOCKED LIMIT 500) RETURNING, run no-op handlers 10 at a time, complete them with one UPDATE … WHERE id = ANY($1)",
@@ -56,8 +61,10 @@ export function openBackend() {
     enqueueFloor: async () => enqueueFloor(await database("floor-enqueue"), "jobs", true),
     /** The same INSERT into a database errand has already migrated (`name` as given to databaseUrl). */
     enqueueOnErrandSchema: async (name) => enqueueFloor(await database(name), "errand.jobs", false),
-    drainFloor: async (n, concurrency) => drainFloor(await database(`floor-drain-${n}-${files++}`), "jobs", true, n, concurrency),
-    drainFloorOnErrandSchema: async (name, n, concurrency) => drainFloor(await database(name), "errand.jobs", false, n, concurrency),
+    drainFloor: async (n, concurrency) =>
+      drainFloor(await database(`floor-drain-${n}-${files++}`), "jobs", true, n, concurrency),
+    drainFloorOnErrandSchema: async (name, n, concurrency) =>
+      drainFloor(await database(name), "errand.jobs", false, n, concurrency),
     pickupFloor: async () => pickupFloor(await database("floor-pickup")),
     cleanup: async () => {
       for (const db of made.keys()) await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => {});
@@ -81,7 +88,11 @@ async function enqueueFloor(url, table, create) {
   return {
     enqueue: async (args) => {
       const now = new Date();
-      await client.query({ name: "floor-insert", text, values: ["send-email", "default", JSON.stringify(args), 0, now, 3, now] });
+      await client.query({
+        name: "floor-insert",
+        text,
+        values: ["send-email", "default", JSON.stringify(args), 0, now, 3, now],
+      });
     },
     close: () => client.end(),
   };
@@ -91,7 +102,8 @@ async function enqueueFloor(url, table, create) {
 async function drainFloor(url, table, create, n, concurrency) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  if (create) await client.query(`${TABLE}; CREATE INDEX jobs_claim ON jobs (priority, run_at, id) WHERE state = 'ready'`);
+  if (create)
+    await client.query(`${TABLE}; CREATE INDEX jobs_claim ON jobs (priority, run_at, id) WHERE state = 'ready'`);
   await client.query(
     `INSERT INTO ${table} (task, queue, state, args, priority, run_at, max_attempts, created_at)
      SELECT 'send-email', 'default', 'ready', '{"to":"user@example.com"}', 0, now(), 3, now() FROM generate_series(1, $1)`,

@@ -27,7 +27,12 @@ const BACKENDS = {
 /** From the issues. On PostgreSQL the drain target is relative: a multiple of graphile-worker's in the same run. */
 const TARGETS_BY_BACKEND = {
   sqlite: { enqueueP50VsFloor: 1.5, enqueueP99Us: 50, drainJobsPerSec: 150_000, drainVsFloor: 0.5, pickupP50Ms: 1 },
-  postgres: { enqueueP50VsFloor: 1.5, enqueueP99Us: null, drainVsAnchor: { name: "graphile-worker", times: 2 }, pickupP50Ms: 1 },
+  postgres: {
+    enqueueP50VsFloor: 1.5,
+    enqueueP99Us: null,
+    drainVsAnchor: { name: "graphile-worker", times: 2 },
+    pickupP50Ms: 1,
+  },
 };
 
 /** Other queues run in the same run on the same engine (BullMQ on Redis), each with its fastest documented settings. */
@@ -61,7 +66,9 @@ const quiet = { debug() {}, info() {}, warn: console.error, error: console.error
 const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
-  console.error(`bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules] [--backend ${Object.keys(BACKENDS).join("|")}]`);
+  console.error(
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+  );
   process.exit(2);
 }
 
@@ -91,7 +98,11 @@ async function benchEnqueue(backend, anchors) {
   await migrated.migrate();
   await migrated.close();
   const onSchema = await backend.enqueueOnErrandSchema("errand-schema");
-  const subjects = { errand: (a) => task.enqueue(a), floor: (a) => floor.enqueue(a), onErrandSchema: (a) => onSchema.enqueue(a) };
+  const subjects = {
+    errand: (a) => task.enqueue(a),
+    floor: (a) => floor.enqueue(a),
+    onErrandSchema: (a) => onSchema.enqueue(a),
+  };
   const opened = [];
   for (const anchor of anchors) {
     const queue = await anchor.openEnqueue(backend);
@@ -157,8 +168,16 @@ async function benchDrain(backend, anchors) {
     }
     const e = drainFigures(n, errand);
     e.enqueueManyJobsPerSec = (n * 1000) / e.enqueueManyMs;
-    const anchorFigures = Object.fromEntries(Object.entries(others).map(([name, trials]) => [name, drainFigures(n, trials)]));
-    rows.push({ n, errand: e, floor: drainFigures(n, floor), onSchema: drainFigures(n, onSchema), anchors: anchorFigures });
+    const anchorFigures = Object.fromEntries(
+      Object.entries(others).map(([name, trials]) => [name, drainFigures(n, trials)]),
+    );
+    rows.push({
+      n,
+      errand: e,
+      floor: drainFigures(n, floor),
+      onSchema: drainFigures(n, onSchema),
+      anchors: anchorFigures,
+    });
   }
   return rows;
 }
@@ -185,7 +204,14 @@ async function benchPickup(backend) {
   const errand = new Errand({ database, logger: quiet });
   const task = errand.task("send-email", async () => {});
   await errand.migrate();
-  const subjects = [{ name: "errand", script: join(here, "worker-child.mjs"), args: [database, "pickup", 0, CONCURRENCY], enqueue: async () => (await task.enqueue(ARGS)).id }];
+  const subjects = [
+    {
+      name: "errand",
+      script: join(here, "worker-child.mjs"),
+      args: [database, "pickup", 0, CONCURRENCY],
+      enqueue: async () => (await task.enqueue(ARGS)).id,
+    },
+  ];
   const floor = await backend.pickupFloor?.();
   if (floor) subjects.push({ name: "floor", ...floor });
   try {
@@ -203,7 +229,8 @@ async function benchPickup(backend) {
         const id = await s.enqueue();
         const committed = sharedNow();
         const started = await s.child.next("started");
-        if (String(started.id) !== String(id)) throw new Error(`pickup (${s.name}): expected job ${id} to start, got ${started.id}`);
+        if (String(started.id) !== String(id))
+          throw new Error(`pickup (${s.name}): expected job ${id} to start, got ${started.id}`);
         if (i >= COUNTS.pickupWarmup) {
           s.samples.push(started.t - before);
           s.afterCommit.push(started.t - committed);
@@ -228,12 +255,19 @@ async function benchPickup(backend) {
 function drainTarget(d) {
   const relative = TARGETS.drainVsAnchor;
   if (!relative) {
-    const met = d.errand.jobsPerSec >= TARGETS.drainJobsPerSec && d.errand.jobsPerSec / d.floor.jobsPerSec >= TARGETS.drainVsFloor;
+    const met =
+      d.errand.jobsPerSec >= TARGETS.drainJobsPerSec &&
+      d.errand.jobsPerSec / d.floor.jobsPerSec >= TARGETS.drainVsFloor;
     return [`≥ ${num(TARGETS.drainJobsPerSec)}/s, ≥ ${TARGETS.drainVsFloor}x floor`, yes(met)];
   }
   const anchor = d.anchors[relative.name];
   const label = `≥ ${relative.times}x ${relative.name}`;
-  return anchor ? [`${label} (${num(relative.times * anchor.jobsPerSec)}/s)`, yes(d.errand.jobsPerSec >= relative.times * anchor.jobsPerSec)] : [label, "n/m"];
+  return anchor
+    ? [
+        `${label} (${num(relative.times * anchor.jobsPerSec)}/s)`,
+        yes(d.errand.jobsPerSec >= relative.times * anchor.jobsPerSec),
+      ]
+    : [label, "n/m"];
 }
 
 /**
@@ -250,7 +284,15 @@ function printCpu(drain, cores) {
       const server = f.cpu.postgresMs === null ? null : (f.cpu.postgresMs * 1000) / d.n;
       const total = node + (server ?? 0);
       const busy = (f.cpu.nodeMs + (f.cpu.postgresMs ?? 0)) / f.storedMs;
-      rows.push([num(d.n), name, num(node, 1), server === null ? "n/m" : num(server, 1), num(total, 1), num(busy, 2), num((cores * 1e6) / total)]);
+      rows.push([
+        num(d.n),
+        name,
+        num(node, 1),
+        server === null ? "n/m" : num(server, 1),
+        num(total, 1),
+        num(busy, 2),
+        num((cores * 1e6) / total),
+      ]);
     }
   }
   if (rows.length === 0) return;
@@ -270,15 +312,33 @@ function report(results) {
     `1. Enqueue latency, µs: await task.enqueue(${JSON.stringify(ARGS)}), ${num(e.n)} calls after ${num(COUNTS.enqueueWarmup)} warm-up, one process`,
     ["", "errand", "floor", "errand/floor", "target", "met", "floor INSERT, errand's schema"],
     [
-      ["p50", num(e.p50, 1), num(f.p50, 1), ratio(e.p50 / f.p50), `≤ ${TARGETS.enqueueP50VsFloor}x floor`, yes(e.p50 <= TARGETS.enqueueP50VsFloor * f.p50), num(s.p50, 1)],
-      ["p99", num(e.p99, 1), num(f.p99, 1), ratio(e.p99 / f.p99), TARGETS.enqueueP99Us ? `< ${TARGETS.enqueueP99Us} µs` : "", TARGETS.enqueueP99Us ? yes(e.p99 < TARGETS.enqueueP99Us) : "", num(s.p99, 1)],
+      [
+        "p50",
+        num(e.p50, 1),
+        num(f.p50, 1),
+        ratio(e.p50 / f.p50),
+        `≤ ${TARGETS.enqueueP50VsFloor}x floor`,
+        yes(e.p50 <= TARGETS.enqueueP50VsFloor * f.p50),
+        num(s.p50, 1),
+      ],
+      [
+        "p99",
+        num(e.p99, 1),
+        num(f.p99, 1),
+        ratio(e.p99 / f.p99),
+        TARGETS.enqueueP99Us ? `< ${TARGETS.enqueueP99Us} µs` : "",
+        TARGETS.enqueueP99Us ? yes(e.p99 < TARGETS.enqueueP99Us) : "",
+        num(s.p99, 1),
+      ],
       ["mean", num(e.mean, 1), num(f.mean, 1), ratio(e.mean / f.mean), "", "", num(s.mean, 1)],
       ["p90", num(e.p90, 1), num(f.p90, 1), ratio(e.p90 / f.p90), "", "", num(s.p90, 1)],
       ["max", num(e.max, 1), num(f.max, 1), "", "", "", num(s.max, 1)],
     ],
   );
   console.log(`floor: ${results.floors.enqueue}`);
-  console.log("last column, a diagnostic: the same INSERT into a database errand migrated (its indexes), to tell the schema's cost from the code's");
+  console.log(
+    "last column, a diagnostic: the same INSERT into a database errand migrated (its indexes), to tell the schema's cost from the code's",
+  );
   const anchorNames = Object.keys(results.anchors).filter((name) => results.anchors[name].measured);
   if (anchorNames.length > 0) {
     printTable(
@@ -286,14 +346,31 @@ function report(results) {
       ["", "p50", "p99", "mean", "errand/anchor p50"],
       anchorNames.map((name) => {
         const a = enqueue[name];
-        return [`${name} ${results.anchors[name].version}`, num(a.p50, 1), num(a.p99, 1), num(a.mean, 1), ratio(e.p50 / a.p50)];
+        return [
+          `${name} ${results.anchors[name].version}`,
+          num(a.p50, 1),
+          num(a.p99, 1),
+          num(a.mean, 1),
+          ratio(e.p50 / a.p50),
+        ];
       }),
     );
   }
 
   printTable(
     `2. Drain throughput, jobs/s: no-op jobs stored beforehand, one worker process, concurrency ${CONCURRENCY}; the clock stops when all are stored as succeeded`,
-    ["jobs", "errand", "floor", "errand/floor", "target", "met", "errand range", "floor range", "floor loop, errand's schema", "errand all stored"],
+    [
+      "jobs",
+      "errand",
+      "floor",
+      "errand/floor",
+      "target",
+      "met",
+      "errand range",
+      "floor range",
+      "floor loop, errand's schema",
+      "errand all stored",
+    ],
     drain.map((d) => [
       num(d.n),
       num(d.errand.jobsPerSec),
@@ -306,11 +383,17 @@ function report(results) {
       `${num(d.errand.storedMs, 1)} ms`,
     ]),
   );
-  console.log(`median of ${COUNTS.drainTrials} trial(s) each, errand and floor alternating; "all stored": the median errand trial's time`);
-  console.log(`"floor loop, errand's schema", a diagnostic: the floor's loop on a database errand migrated, to tell the schema's cost from the code's`);
+  console.log(
+    `median of ${COUNTS.drainTrials} trial(s) each, errand and floor alternating; "all stored": the median errand trial's time`,
+  );
+  console.log(
+    `"floor loop, errand's schema", a diagnostic: the floor's loop on a database errand migrated, to tell the schema's cost from the code's`,
+  );
   console.log(`floor: ${results.floors.drain}`);
   for (const d of drain) {
-    console.log(`errand enqueueMany (chunks of 1,000), ${num(d.n)} jobs: ${num(d.errand.enqueueManyJobsPerSec)} jobs/s`);
+    console.log(
+      `errand enqueueMany (chunks of 1,000), ${num(d.n)} jobs: ${num(d.errand.enqueueManyJobsPerSec)} jobs/s`,
+    );
   }
   const anchorRows = drain.flatMap((d) =>
     Object.entries(d.anchors).map(([name, a]) => [
@@ -322,9 +405,14 @@ function report(results) {
     ]),
   );
   if (anchorRows.length > 0) {
-    printTable("   Anchors, the same drain in the same run, jobs/s (median of the trials)", ["jobs", "anchor", "jobs/s", "range", "errand/anchor"], anchorRows);
+    printTable(
+      "   Anchors, the same drain in the same run, jobs/s (median of the trials)",
+      ["jobs", "anchor", "jobs/s", "range", "errand/anchor"],
+      anchorRows,
+    );
   }
-  for (const [name, a] of Object.entries(results.anchors)) console.log(`${name}: ${a.measured ? a.settings : `not measured, ${a.skipped}`}`);
+  for (const [name, a] of Object.entries(results.anchors))
+    console.log(`${name}: ${a.measured ? a.settings : `not measured, ${a.skipped}`}`);
   printCpu(drain, results.cpus);
 
   const pe = pickup.errand;
@@ -343,7 +431,9 @@ function report(results) {
   if (pf) console.log(`floor: ${results.floors.pickup}; errand's and the floor's jobs alternate`);
   for (const [name, p] of Object.entries(pickup)) {
     const a = p.afterCommit;
-    console.log(`${name}, from the enqueue's return (its commit durable) to the handler's start: p50 ${num(a.p50, 3)} ms, p90 ${num(a.p90, 3)} ms, p99 ${num(a.p99, 3)} ms`);
+    console.log(
+      `${name}, from the enqueue's return (its commit durable) to the handler's start: p50 ${num(a.p50, 3)} ms, p90 ${num(a.p90, 3)} ms, p99 ${num(a.p99, 3)} ms`,
+    );
   }
   for (const [name, p] of Object.entries(pickup)) {
     console.log(
@@ -381,9 +471,12 @@ async function main() {
   const started = performance.now();
   const cpu = cpus();
   console.log(`errand bench${quick ? " (quick)" : ""}: ${backend.name}, ${backend.description}`);
-  console.log(`Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`);
+  console.log(
+    `Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`,
+  );
   try {
-    for (const [name, note] of Object.entries(anchorNotes)) if (!note.measured) console.log(`${name}: not measured, ${note.skipped}`);
+    for (const [name, note] of Object.entries(anchorNotes))
+      if (!note.measured) console.log(`${name}: not measured, ${note.skipped}`);
     const enqueue = await benchEnqueue(backend, anchors);
     const drain = await benchDrain(backend, anchors);
     const pickup = await benchPickup(backend);
@@ -409,7 +502,9 @@ async function main() {
     const out = join(here, "results", `${backend.name}.json`);
     mkdirSync(join(here, "results"), { recursive: true });
     writeFileSync(out, JSON.stringify(results, null, 2) + "\n");
-    console.log(`\nfigures written to bench/results/${backend.name}.json; took ${num((performance.now() - started) / 1000, 1)} s`);
+    console.log(
+      `\nfigures written to bench/results/${backend.name}.json; took ${num((performance.now() - started) / 1000, 1)} s`,
+    );
   } finally {
     await backend.cleanup();
   }
@@ -419,7 +514,9 @@ async function main() {
 async function mainSchedules() {
   const cpu = cpus();
   console.log(`errand bench, recurring schedules${quick ? " (quick)" : ""}`);
-  console.log(`Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`);
+  console.log(
+    `Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`,
+  );
   for (const name of scheduleBackends) {
     const backend = (await import(BACKENDS[name])).openBackend();
     const started = performance.now();
@@ -427,11 +524,21 @@ async function mainSchedules() {
     try {
       const idle = await idleCost(backend, quick ? { seconds: 5, windows: 2 } : {});
       const bursts = await tickBursts(backend, quick ? { n: 2_000, trials: 1 } : {});
-      const results = { backend: backend.name, date: new Date().toISOString(), quick, node: process.version, cpus: cpu.length, idle, bursts };
+      const results = {
+        backend: backend.name,
+        date: new Date().toISOString(),
+        quick,
+        node: process.version,
+        cpus: cpu.length,
+        idle,
+        bursts,
+      };
       reportSchedules(backend.name, results);
       mkdirSync(join(here, "results"), { recursive: true });
       writeFileSync(join(here, "results", `schedules-${backend.name}.json`), JSON.stringify(results, null, 2) + "\n");
-      console.log(`figures written to bench/results/schedules-${backend.name}.json; took ${num((performance.now() - started) / 1000, 1)} s`);
+      console.log(
+        `figures written to bench/results/schedules-${backend.name}.json; took ${num((performance.now() - started) / 1000, 1)} s`,
+      );
     } finally {
       await backend.cleanup();
     }

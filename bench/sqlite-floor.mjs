@@ -28,7 +28,8 @@ export function openBackend() {
     name: "sqlite",
     description: "SQLite file in a temp dir, WAL, synchronous=NORMAL, better-sqlite3",
     floors: {
-      enqueue: "one prepared better-sqlite3 INSERT of a like row (JSON args, Date.now()) into a table with only its primary key",
+      enqueue:
+        "one prepared better-sqlite3 INSERT of a like row (JSON args, Date.now()) into a table with only its primary key",
       drain:
         "a bare loop in its own process: claim 500 ready rows with one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT 500) " +
         "RETURNING, run no-op async handlers 10 at a time, mark them done in one transaction",
@@ -119,7 +120,10 @@ async function drainChild(file, n, concurrency, table) {
     for (let i = 0; i < rows.length; i += concurrency) {
       await Promise.all(rows.slice(i, i + concurrency).map((r) => handler(JSON.parse(r.args))));
     }
-    doneAll(rows.map((r) => r.id), Date.now());
+    doneAll(
+      rows.map((r) => r.id),
+      Date.now(),
+    );
     done += rows.length;
   }
   const storedMs = performance.now() - started;

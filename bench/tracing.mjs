@@ -20,7 +20,13 @@ const here = fileURLToPath(import.meta.url);
 const hideOtel = fileURLToPath(new URL("../test/fixtures/without-otel.mjs", import.meta.url));
 
 if (process.argv[2] === "--child") {
-  await child(process.argv[3], process.argv[4], Number(process.argv[5]), Number(process.argv[6]), process.argv.slice(7));
+  await child(
+    process.argv[3],
+    process.argv[4],
+    Number(process.argv[5]),
+    Number(process.argv[6]),
+    process.argv.slice(7),
+  );
 } else {
   parent(process.argv.includes("--quick"));
 }
@@ -36,16 +42,21 @@ function parent(quick) {
         const file = join(dir, `${mode}-${r}.db`);
         const nodeArgs = mode === "absent" ? ["--import", hideOtel] : [];
         const entries = ["errand", ...(BASELINE && mode !== "on" ? [join(BASELINE, "dist/index.js")] : [])];
-        const ran = spawnSync(process.execPath, [...nodeArgs, here, "--child", mode, file, warmup, count, ...entries], { encoding: "utf8" });
+        const ran = spawnSync(process.execPath, [...nodeArgs, here, "--child", mode, file, warmup, count, ...entries], {
+          encoding: "utf8",
+        });
         if (ran.status !== 0) throw new Error(`${mode} child failed:\n${ran.stderr}`);
-        for (const [i, summary] of JSON.parse(ran.stdout).entries()) (runs[i === 0 ? mode : `${mode}, baseline build`] ??= []).push(summary);
+        for (const [i, summary] of JSON.parse(ran.stdout).entries())
+          (runs[i === 0 ? mode : `${mode}, baseline build`] ??= []).push(summary);
       }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  console.log(`enqueue latency on SQLite, µs: ${num(count)} calls after ${num(warmup)} warm-up per run, ${rounds} run(s) per setting, median of runs`);
+  console.log(
+    `enqueue latency on SQLite, µs: ${num(count)} calls after ${num(warmup)} warm-up per run, ${rounds} run(s) per setting, median of runs`,
+  );
   console.log(["setting", "p50", "p90", "p99", "mean"].join("\t"));
   for (const [mode, s] of Object.entries(runs)) {
     console.log([mode, ...["p50", "p90", "p99", "mean"].map((k) => num(median(s.map((x) => x[k])), 1))].join("\t"));

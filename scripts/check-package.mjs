@@ -13,7 +13,10 @@ let failed = false;
 try {
   // The build has just run; --ignore-scripts keeps `prepare` from running it again.
   const packed = JSON.parse(
-    execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", dir], { cwd: root, encoding: "utf8" }),
+    execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", dir], {
+      cwd: root,
+      encoding: "utf8",
+    }),
   );
   const tarball = join(dir, packed[0].filename);
   console.log(`packed ${packed[0].filename}: ${packed[0].entryCount} files, ${packed[0].size} bytes`);

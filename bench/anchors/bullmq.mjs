@@ -10,7 +10,8 @@ import { versionOf } from "./version.mjs";
 
 const REDIS = new URL(process.env.ERRAND_BENCH_REDIS_URL ?? "redis://127.0.0.1:6379");
 // Under ESM, BullMQ takes a client made by the caller rather than connection options.
-const connect = () => new Redis({ host: REDIS.hostname, port: Number(REDIS.port || 6379), maxRetriesPerRequest: null, lazyConnect: false });
+const connect = () =>
+  new Redis({ host: REDIS.hostname, port: Number(REDIS.port || 6379), maxRetriesPerRequest: null, lazyConnect: false });
 
 function openQueue(name, prefix = `errand-bench-${process.pid}`) {
   const queue = new Queue(name, { connection: connect(), prefix });
@@ -31,7 +32,13 @@ export const anchor = {
 
   /** Redis answering, or why not: the run goes on without this anchor. */
   async unavailable() {
-    const client = new Redis({ host: REDIS.hostname, port: Number(REDIS.port || 6379), lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000 });
+    const client = new Redis({
+      host: REDIS.hostname,
+      port: Number(REDIS.port || 6379),
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2000,
+    });
     try {
       await client.connect();
       await client.ping();
@@ -45,7 +52,10 @@ export const anchor = {
 
   async openEnqueue() {
     const queue = openQueue("enqueue");
-    return { enqueue: (args) => queue.add("send-email", args), close: () => queue.obliterate({ force: true }).then(() => closeQueue(queue)) };
+    return {
+      enqueue: (args) => queue.add("send-email", args),
+      close: () => queue.obliterate({ force: true }).then(() => closeQueue(queue)),
+    };
   },
 
   async drain(_backend, n, concurrency) {
@@ -53,7 +63,9 @@ export const anchor = {
     const queue = openQueue(name);
     await queue.obliterate({ force: true });
     for (let i = 0; i < n; i += 1000) {
-      await queue.addBulk(Array.from({ length: Math.min(1000, n - i) }, () => ({ name: "send-email", data: { to: "user@example.com" } })));
+      await queue.addBulk(
+        Array.from({ length: Math.min(1000, n - i) }, () => ({ name: "send-email", data: { to: "user@example.com" } })),
+      );
     }
     try {
       return await resultOfChild(fileURLToPath(import.meta.url), ["drain", queue.opts.prefix, name, n, concurrency]);
@@ -71,9 +83,13 @@ async function drainChild(prefix, name, n, concurrency) {
   const handledAll = new Promise((resolve) => (allHandled = resolve));
   const started = performance.now();
   const workerConnection = connect();
-  const worker = new Worker(name, async () => {
-    if (++handled === n) allHandled(performance.now());
-  }, { connection: workerConnection, prefix, concurrency });
+  const worker = new Worker(
+    name,
+    async () => {
+      if (++handled === n) allHandled(performance.now());
+    },
+    { connection: workerConnection, prefix, concurrency },
+  );
   worker.on("error", (error) => console.error("bullmq:", error.message));
   const handledAt = await handledAll;
   const storedAt = await whenStored(n, () => queue.getCompletedCount());

@@ -19,7 +19,10 @@ export const anchor = {
   settings: `addJob() through WorkerUtils; worker: localQueue size ${LOCAL_QUEUE}, completeJobBatchDelay 0, one process, concurrency 10`,
 
   async openEnqueue(backend) {
-    const utils = await makeWorkerUtils({ connectionString: await backend.databaseUrl("graphile-enqueue"), logger: silent });
+    const utils = await makeWorkerUtils({
+      connectionString: await backend.databaseUrl("graphile-enqueue"),
+      logger: silent,
+    });
     await utils.migrate();
     return { enqueue: (args) => utils.addJob("send-email", args), close: () => utils.release() };
   },
@@ -29,7 +32,12 @@ export const anchor = {
     const utils = await makeWorkerUtils({ connectionString: url, logger: silent });
     await utils.migrate();
     for (let i = 0; i < n; i += 1000) {
-      await utils.addJobs(Array.from({ length: Math.min(1000, n - i) }, () => ({ identifier: "send-email", payload: { to: "user@example.com" } })));
+      await utils.addJobs(
+        Array.from({ length: Math.min(1000, n - i) }, () => ({
+          identifier: "send-email",
+          payload: { to: "user@example.com" },
+        })),
+      );
     }
     await utils.release();
     return resultOfChild(fileURLToPath(import.meta.url), ["drain", url, n, concurrency]);

@@ -36,7 +36,9 @@ export const anchor = {
     const url = await backend.databaseUrl(`pgboss-drain-${n}-${trial}`);
     const boss = await startBoss(url);
     for (let i = 0; i < n; i += 1000) {
-      await boss.insert(Array.from({ length: Math.min(1000, n - i) }, () => ({ name: QUEUE, data: { to: "user@example.com" } })));
+      await boss.insert(
+        Array.from({ length: Math.min(1000, n - i) }, () => ({ name: QUEUE, data: { to: "user@example.com" } })),
+      );
     }
     await boss.stop({ graceful: false, wait: true });
     return resultOfChild(fileURLToPath(import.meta.url), ["drain", url, n, concurrency]);
@@ -58,7 +60,10 @@ async function drainChild(url, n, concurrency) {
   const handledAt = await handledAll;
   const db = boss.getDb();
   const storedAt = await whenStored(n, async () => {
-    const rows = await db.executeSql("SELECT count(*)::int AS c FROM pgboss.job WHERE name = $1 AND state = 'completed'", [QUEUE]);
+    const rows = await db.executeSql(
+      "SELECT count(*)::int AS c FROM pgboss.job WHERE name = $1 AND state = 'completed'",
+      [QUEUE],
+    );
     return rows.rows[0].c;
   });
   const cpu = meter.stop();

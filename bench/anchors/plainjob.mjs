@@ -29,7 +29,10 @@ export const anchor = {
     const file = join(backend.dir, `plainjob-drain-${n}-${trial}.db`);
     const queue = openQueue(file);
     for (let i = 0; i < n; i += 1000) {
-      queue.addMany("send-email", Array.from({ length: Math.min(1000, n - i) }, () => ({ to: "user@example.com" })));
+      queue.addMany(
+        "send-email",
+        Array.from({ length: Math.min(1000, n - i) }, () => ({ to: "user@example.com" })),
+      );
     }
     queue.close();
     return resultOfChild(fileURLToPath(import.meta.url), ["drain", file, n]);
@@ -41,9 +44,13 @@ async function drainChild(file, n) {
   let handled = 0;
   let allHandled;
   const handledAll = new Promise((resolve) => (allHandled = resolve));
-  const worker = defineWorker("send-email", async () => {
-    if (++handled === n) allHandled(performance.now());
-  }, { queue, logger: silent });
+  const worker = defineWorker(
+    "send-email",
+    async () => {
+      if (++handled === n) allHandled(performance.now());
+    },
+    { queue, logger: silent },
+  );
   const meter = cpuMeter({ postgres: false });
   const started = performance.now();
   void worker.start();

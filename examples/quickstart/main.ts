@@ -14,13 +14,19 @@ for (const name of ["ada", "grace", "linus", "margaret", "ken"]) {
   const t0 = performance.now();
   emails.push(await sendWelcomeEmail.enqueue({ to: `${name}@example.com` }));
   const note = emails.length === 1 ? " (the first call also opens the database)" : "";
-  console.log(`   enqueued send-welcome-email to ${name}@example.com in ${Math.round((performance.now() - t0) * 1000)} µs${note}`);
+  console.log(
+    `   enqueued send-welcome-email to ${name}@example.com in ${Math.round((performance.now() - t0) * 1000)} µs${note}`,
+  );
 }
 const thumbnail = await makeThumbnail.enqueue({ image: "cat.jpg" });
-console.log(`   6 jobs stored in ${(performance.now() - started).toFixed(1)} ms; sending the emails inline would take ~1500 ms.\n`);
+console.log(
+  `   6 jobs stored in ${(performance.now() - started).toFixed(1)} ms; sending the emails inline would take ~1500 ms.\n`,
+);
 
 console.log(`2. A worker process runs them: errand worker ${tasks}`);
-const worker = spawn(process.execPath, [cli, "worker", tasks, "--concurrency", "5"], { stdio: ["ignore", "inherit", "inherit"] });
+const worker = spawn(process.execPath, [cli, "worker", tasks, "--concurrency", "5"], {
+  stdio: ["ignore", "inherit", "inherit"],
+});
 const stop = () => worker.kill("SIGTERM");
 process.on("SIGINT", stop);
 
@@ -31,8 +37,12 @@ try {
   }
   const thumb = await thumbnail.result({ timeout: "30s" });
   const record = await thumbnail.get();
-  console.log(`   job ${thumbnail.id} done after ${record.attempt} attempts (first error: "${record.errors[0]?.message}"): ${JSON.stringify(thumb)}\n`);
-  console.log("3. Inspect them any time: npm run errand -- status | jobs | show <id>   (npx errand … in your own project)");
+  console.log(
+    `   job ${thumbnail.id} done after ${record.attempt} attempts (first error: "${record.errors[0]?.message}"): ${JSON.stringify(thumb)}\n`,
+  );
+  console.log(
+    "3. Inspect them any time: npm run errand -- status | jobs | show <id>   (npx errand … in your own project)",
+  );
 } finally {
   stop();
   await new Promise((resolve) => worker.once("exit", resolve));

@@ -42,7 +42,11 @@ export function createApp(users: Users, mail: MailServer) {
   const finish = (res: Response, route: keyof HandlerTimes, started: number, status: number, html: string) => {
     const ms = performance.now() - started;
     times[route].push(ms);
-    res.status(status).set("Server-Timing", `handler;dur=${ms.toFixed(2)}`).type("html").send(html.replace("%HANDLER_MS%", ms.toFixed(1)));
+    res
+      .status(status)
+      .set("Server-Timing", `handler;dur=${ms.toFixed(2)}`)
+      .type("html")
+      .send(html.replace("%HANDLER_MS%", ms.toFixed(1)));
   };
 
   app.get("/", async (_req, res) => {
@@ -52,32 +56,45 @@ export function createApp(users: Users, mail: MailServer) {
   // A name and an email address: a signup form is a few hundred bytes, whatever the upload limit.
   const form = express.urlencoded({ extended: false, limit: FORM_LIMIT_BYTES });
 
-  app.post("/signup/errand", form, (req, res) => traced("POST /signup/errand", async () => {
-    const started = performance.now();
-    const input = validateSignup(req.body);
-    if (!input.ok) return finish(res, "errand", started, 400, signupPage(input, input.error, null));
-    if (users.exists(input.email)) return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
-    // The user and the job commit together, or neither does.
-    let user: User;
-    let jobId: string;
-    try {
-      [user, jobId] = users.db.transaction(() => {
-        const user = users.insert(input.name, input.email, "errand");
-        const job = welcomeEmail.enqueueSync({ userId: user.id, name: user.name, email: user.email }, { tx: users.db });
-        return [user, job.id] as const;
-      })();
-    } catch (error) {
-      if (!isDuplicate(error)) throw error;
-      return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
-    }
-    finish(res, "errand", started, 200, welcomePage("errand", user, `the welcome email is job ${jobId}, sent by a worker in a moment.`));
-  }));
+  app.post("/signup/errand", form, (req, res) =>
+    traced("POST /signup/errand", async () => {
+      const started = performance.now();
+      const input = validateSignup(req.body);
+      if (!input.ok) return finish(res, "errand", started, 400, signupPage(input, input.error, null));
+      if (users.exists(input.email))
+        return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
+      // The user and the job commit together, or neither does.
+      let user: User;
+      let jobId: string;
+      try {
+        [user, jobId] = users.db.transaction(() => {
+          const user = users.insert(input.name, input.email, "errand");
+          const job = welcomeEmail.enqueueSync(
+            { userId: user.id, name: user.name, email: user.email },
+            { tx: users.db },
+          );
+          return [user, job.id] as const;
+        })();
+      } catch (error) {
+        if (!isDuplicate(error)) throw error;
+        return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
+      }
+      finish(
+        res,
+        "errand",
+        started,
+        200,
+        welcomePage("errand", user, `the welcome email is job ${jobId}, sent by a worker in a moment.`),
+      );
+    }),
+  );
 
   app.post("/signup/blocking", form, async (req, res) => {
     const started = performance.now();
     const input = validateSignup(req.body);
     if (!input.ok) return finish(res, "blocking", started, 400, signupPage(input, input.error, null));
-    if (users.exists(input.email)) return finish(res, "blocking", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
+    if (users.exists(input.email))
+      return finish(res, "blocking", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
     let user: User;
     try {
       user = users.insert(input.name, input.email, "blocking");
@@ -89,10 +106,19 @@ export function createApp(users: Users, mail: MailServer) {
       await sendWelcomeEmail({ userId: user.id, name: user.name, email: user.email });
     } catch (error) {
       // The blocking way's other weakness: the user exists, the email is lost unless someone retries by hand.
-      const page = layout("Signed up, email not sent", `<h1>Signed up, but the welcome email failed</h1><p class="error">${esc((error as Error).message)}</p>`);
+      const page = layout(
+        "Signed up, email not sent",
+        `<h1>Signed up, but the welcome email failed</h1><p class="error">${esc((error as Error).message)}</p>`,
+      );
       return finish(res, "blocking", started, 502, page);
     }
-    finish(res, "blocking", started, 200, welcomePage("blocking", user, "the welcome email was sent before this page was."));
+    finish(
+      res,
+      "blocking",
+      started,
+      200,
+      welcomePage("blocking", user, "the welcome email was sent before this page was."),
+    );
   });
 
   app.get("/emails", async (_req, res) => {
@@ -108,7 +134,9 @@ export function createApp(users: Users, mail: MailServer) {
   app.post("/images", express.raw({ type: () => true, limit: config.maxUploadBytes }), async (req, res) => {
     const body = req.body as unknown;
     if (!Buffer.isBuffer(body) || body.length === 0) {
-      return res.status(400).json({ error: "Send the picture as the request body (Content-Type image/png, image/jpeg, …)." });
+      return res
+        .status(400)
+        .json({ error: "Send the picture as the request body (Content-Type image/png, image/jpeg, …)." });
     }
     let format: string | undefined;
     try {
@@ -117,7 +145,9 @@ export function createApp(users: Users, mail: MailServer) {
       format = undefined;
     }
     if (!format || !IMAGE_FORMATS.has(format)) {
-      return res.status(400).json({ error: `That is not a picture errand's demo can read (${[...IMAGE_FORMATS].join(", ")}). Nothing was queued.` });
+      return res.status(400).json({
+        error: `That is not a picture errand's demo can read (${[...IMAGE_FORMATS].join(", ")}). Nothing was queued.`,
+      });
     }
     const upload = `${randomUUID()}.${format}`;
     writeFileSync(join(uploadsDir, upload), body);
@@ -128,7 +158,8 @@ export function createApp(users: Users, mail: MailServer) {
   app.get("/images/:id", async (req, res) => {
     const job = /^\d+$/.test(req.params.id) ? await errand.getJob(req.params.id) : null;
     const record = job && (await job.get());
-    if (!record || record.task !== makeThumbnail.name) return res.status(404).json({ error: `No thumbnail job ${req.params.id}.` });
+    if (!record || record.task !== makeThumbnail.name)
+      return res.status(404).json({ error: `No thumbnail job ${req.params.id}.` });
     // Once it succeeded, job.result() answers at once with what the handler returned.
     const result = record.state === "succeeded" ? await job.result() : null;
     res.json({ id: record.id, state: record.state, progress: record.progress, result });
@@ -147,14 +178,23 @@ export function createApp(users: Users, mail: MailServer) {
   app.use((error: Error & { type?: string; status?: number }, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
     if (error.type === "entity.too.large" && req.path.startsWith("/signup/")) {
-      const page = signupPage({ name: "", email: "" }, `The form sent is larger than ${FORM_LIMIT_BYTES / 1024} KB; a name and an email address take far less. Nobody was signed up.`, null);
+      const page = signupPage(
+        { name: "", email: "" },
+        `The form sent is larger than ${FORM_LIMIT_BYTES / 1024} KB; a name and an email address take far less. Nobody was signed up.`,
+        null,
+      );
       return res.status(413).type("html").send(page);
     }
     if (error.type === "entity.too.large") {
-      return res.status(400).json({ error: `That file is larger than ${Math.round(config.maxUploadBytes / 1024 / 1024)} MiB. Nothing was queued.` });
+      return res.status(400).json({
+        error: `That file is larger than ${Math.round(config.maxUploadBytes / 1024 / 1024)} MiB. Nothing was queued.`,
+      });
     }
     console.error(`${req.method} ${req.path}: ${error.stack ?? error.message}`);
-    res.status(error.status ?? 500).type("text").send(error.status ? error.message : "Something went wrong; see the server log.");
+    res
+      .status(error.status ?? 500)
+      .type("text")
+      .send(error.status ? error.message : "Something went wrong; see the server log.");
   });
 
   return app;

@@ -5,7 +5,8 @@ import { resolve } from "node:path";
 function duration(name: string, fallback: Duration): Duration {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(raw)) throw new Error(`${name} must be a duration such as 500ms or 2s, got ${JSON.stringify(raw)}`);
+  if (!/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(raw))
+    throw new Error(`${name} must be a duration such as 500ms or 2s, got ${JSON.stringify(raw)}`);
   return raw as Duration;
 }
 
@@ -13,7 +14,8 @@ function int(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
   return value;
 }
 

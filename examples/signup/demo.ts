@@ -29,7 +29,11 @@ export interface Demo {
 
 export async function startDemo(options: { worker?: boolean; log?: (line: string) => void } = {}): Promise<Demo> {
   const log = options.log ?? (() => {});
-  const mail = await startMailServer({ port: config.smtpPort, delayMs: config.smtpDelayMs, logFile: join(config.dataDir, "received-mail.jsonl") });
+  const mail = await startMailServer({
+    port: config.smtpPort,
+    delayMs: config.smtpDelayMs,
+    logFile: join(config.dataDir, "received-mail.jsonl"),
+  });
   // The worker process and this one's mailer find the server here, whatever port it took.
   process.env.SIGNUP_SMTP_PORT = String(mail.port);
   await errand.migrate();
@@ -52,7 +56,12 @@ export async function startDemo(options: { worker?: boolean; log?: (line: string
     process.once("exit", () => child.kill("SIGTERM"));
     for (const stream of [child.stdout, child.stderr]) {
       stream.setEncoding("utf8");
-      stream.on("data", (chunk: string) => chunk.split("\n").filter(Boolean).forEach((line) => log(`worker: ${line}`)));
+      stream.on("data", (chunk: string) =>
+        chunk
+          .split("\n")
+          .filter(Boolean)
+          .forEach((line) => log(`worker: ${line}`)),
+      );
     }
     child.once("exit", () => {
       if (worker === child) worker = null;

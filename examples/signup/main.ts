@@ -8,7 +8,9 @@ try {
 } catch (error) {
   const e = error as NodeJS.ErrnoException & { port?: number };
   if (e.code !== "EADDRINUSE") throw error;
-  console.error(`port ${e.port} is already in use (by another copy of this demo?). Stop it, or choose other ports: SIGNUP_PORT=3001 SIGNUP_SMTP_PORT=2526 npm start`);
+  console.error(
+    `port ${e.port} is already in use (by another copy of this demo?). Stop it, or choose other ports: SIGNUP_PORT=3001 SIGNUP_SMTP_PORT=2526 npm start`,
+  );
   process.exit(1);
 }
 console.log(`errand signup demo (data in ${config.dataDir})

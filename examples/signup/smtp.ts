@@ -30,10 +30,15 @@ function header(head: string, name: string): string {
   return match ? match[1]!.replace(/\r?\n[ \t]+/g, " ").trim() : "";
 }
 
-export async function startMailServer(options: { port: number; delayMs: number; logFile: string }): Promise<MailServer> {
+export async function startMailServer(options: {
+  port: number;
+  delayMs: number;
+  logFile: string;
+}): Promise<MailServer> {
   const received: ReceivedMail[] = [];
   try {
-    for (const line of readFileSync(options.logFile, "utf8").split("\n")) if (line) received.push(JSON.parse(line) as ReceivedMail);
+    for (const line of readFileSync(options.logFile, "utf8").split("\n"))
+      if (line) received.push(JSON.parse(line) as ReceivedMail);
   } catch {
     // first start
   }
@@ -51,7 +56,9 @@ export async function startMailServer(options: { port: number; delayMs: number; 
       stream.on("end", () => {
         setTimeout(() => {
           if (state.rejecting) {
-            callback(Object.assign(new Error("4.3.0 Mailbox temporarily unavailable, try again later"), { responseCode: 451 }));
+            callback(
+              Object.assign(new Error("4.3.0 Mailbox temporarily unavailable, try again later"), { responseCode: 451 }),
+            );
             return;
           }
           const raw = Buffer.concat(chunks).toString("utf8");

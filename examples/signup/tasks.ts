@@ -37,7 +37,11 @@ export const makeThumbnail = errand.task(
     const made: { width: number; file: string }[] = [];
     for (const [i, width] of SIZES.entries()) {
       const file = `${base}-${width}.webp`;
-      await sharp(source).rotate().resize({ width, withoutEnlargement: true }).webp({ quality: 80 }).toFile(join(thumbnailsDir, file));
+      await sharp(source)
+        .rotate()
+        .resize({ width, withoutEnlargement: true })
+        .webp({ quality: 80 })
+        .toFile(join(thumbnailsDir, file));
       made.push({ width, file });
       await ctx.progress({ percent: Math.round(((i + 1) / SIZES.length) * 100), step: `${width}px done` });
     }

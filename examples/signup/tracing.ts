@@ -4,7 +4,12 @@
 // attempt share one trace id. Without ERRAND_TRACE nothing is registered and errand traces nothing.
 import { context, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { BasicTracerProvider, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import {
+  BasicTracerProvider,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+  type SpanExporter,
+} from "@opentelemetry/sdk-trace-base";
 
 const enabled = process.env.ERRAND_TRACE === "console";
 

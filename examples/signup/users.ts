@@ -37,13 +37,16 @@ export function openUsers(file: string): Users {
 const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
 
 /** The form's fields, trimmed, or what is wrong with them. */
-export function validateSignup(body: unknown): { ok: true; name: string; email: string } | { ok: false; name: string; email: string; error: string } {
+export function validateSignup(
+  body: unknown,
+): { ok: true; name: string; email: string } | { ok: false; name: string; email: string; error: string } {
   const b = (body ?? {}) as Record<string, unknown>;
   const name = typeof b.name === "string" ? b.name.trim() : "";
   const email = typeof b.email === "string" ? b.email.trim().toLowerCase() : "";
   if (name === "") return { ok: false, name, email, error: "Please enter your name." };
   if (name.length > 100) return { ok: false, name, email, error: "Your name is longer than 100 characters." };
   if (email === "") return { ok: false, name, email, error: "Please enter your email address." };
-  if (email.length > 254 || !EMAIL.test(email)) return { ok: false, name, email, error: `"${email}" is not an email address (like ada@example.com).` };
+  if (email.length > 254 || !EMAIL.test(email))
+    return { ok: false, name, email, error: `"${email}" is not an email address (like ada@example.com).` };
   return { ok: true, name, email };
 }

@@ -44,7 +44,11 @@ ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ""}
 }
 
 /** %HANDLER_MS% is filled in as the response goes out, with the handler's own time. */
-export function welcomePage(how: "errand" | "blocking", user: { id: number; name: string; email: string }, detail: string): string {
+export function welcomePage(
+  how: "errand" | "blocking",
+  user: { id: number; name: string; email: string },
+  detail: string,
+): string {
   return layout(
     "Welcome",
     `<h1>Welcome, ${esc(user.name)}!</h1>
@@ -58,7 +62,10 @@ export function emailsPage(mails: readonly ReceivedMail[], banner: string | null
   const rows = [...mails]
     .reverse()
     .slice(0, 200)
-    .map((m) => `<tr><td>${esc(new Date(m.receivedAt).toISOString())}</td><td>${esc(m.to)}</td><td>${esc(m.subject)}</td></tr>`)
+    .map(
+      (m) =>
+        `<tr><td>${esc(new Date(m.receivedAt).toISOString())}</td><td>${esc(m.to)}</td><td>${esc(m.subject)}</td></tr>`,
+    )
     .join("");
   return layout(
     "Received emails",

@@ -5,7 +5,10 @@ export interface JobAdmin {
   /** The job's state after: cancelled, or the finished state it already had; null when there is no such job. */
   cancel(id: string, now: number): Promise<JobState | null>;
   /** failed or cancelled → ready now, with at least one attempt left. Returns the ids changed. */
-  retry(params: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number }, now: number): Promise<string[]>;
+  retry(
+    params: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number },
+    now: number,
+  ): Promise<string[]>;
   /** Deletes a job that is not running. */
   remove(id: string): Promise<boolean>;
   /** A scheduled job (delayed or waiting to retry) becomes ready now. False when it was not scheduled. */

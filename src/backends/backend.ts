@@ -96,7 +96,8 @@ export type Outcome = (
   | { id: string; token: string; kind: "succeeded"; result: string | null }
   /** retryAt null: no attempts left, the job ends failed. */
   | { id: string; token: string; kind: "failed"; error: AttemptError; retryAt: number | null }
-) & OutcomeJob;
+) &
+  OutcomeJob;
 
 /** The job an outcome is for, as its claim said (a worker always gives it): job events carry it. */
 export interface OutcomeJob {

@@ -136,7 +136,8 @@ function splitGroup(g: Group, budget: number): string[] {
     const id = g.ids[i]!;
     const attempt = g.attempts[i]!;
     // head + ,"i":"…" + ,"a":"…" + }: 16 bytes of punctuation.
-    if (ids !== "" && headBytes + 16 + ids.length + attempts.length + id.length + String(attempt).length + 2 > budget) flush();
+    if (ids !== "" && headBytes + 16 + ids.length + attempts.length + id.length + String(attempt).length + 2 > budget)
+      flush();
     if (headBytes + 16 + id.length + String(attempt).length > budget) continue;
     ids += (ids === "" ? "" : ",") + id;
     attempts += (attempts === "" ? "" : ",") + attempt;
@@ -185,7 +186,11 @@ export function decodeEvents(payload: string): JobEvent[] {
       const base = { id: ids[j]!, task: e.t, queue: e.q, attempt: attempts ? Number(attempts[j]) : 1 };
       switch (e.k) {
         case "succeeded":
-          events.push(e.ro ? { ...base, kind: "succeeded", resultOmitted: true } : { ...base, kind: "succeeded", result: e.r ?? null });
+          events.push(
+            e.ro
+              ? { ...base, kind: "succeeded", resultOmitted: true }
+              : { ...base, kind: "succeeded", result: e.r ?? null },
+          );
           break;
         case "failed":
           events.push({ ...base, kind: "failed", error: e.e! });
@@ -197,7 +202,9 @@ export function decodeEvents(payload: string): JobEvent[] {
           events.push(e.x ? { ...base, kind: "cancelled", expired: true } : { ...base, kind: "cancelled" });
           break;
         case "progress":
-          events.push(e.po ? { ...base, kind: "progress", progressOmitted: true } : { ...base, kind: "progress", progress: e.p });
+          events.push(
+            e.po ? { ...base, kind: "progress", progressOmitted: true } : { ...base, kind: "progress", progress: e.p },
+          );
           break;
       }
     }

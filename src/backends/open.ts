@@ -9,7 +9,9 @@ export const DEFAULT_DATABASE = "sqlite:./errand.db";
 
 export interface OpenOptions {
   durability: "normal" | "full";
-  postgres: Partial<Pick<PostgresOptions, "schema" | "poolSize" | "ssl" | "listen" | "connectTimeoutMs" | "queryTimeoutMs">>;
+  postgres: Partial<
+    Pick<PostgresOptions, "schema" | "poolSize" | "ssl" | "listen" | "connectTimeoutMs" | "queryTimeoutMs">
+  >;
   sqlite?: { shareFile?: boolean };
   logger: Logger;
 }
@@ -29,14 +31,17 @@ export function sqliteFile(url: string): string | null {
  */
 export function openBackend(url: string, options: OpenOptions): Backend {
   const file = sqliteFile(url);
-  if (file !== null) return new SqliteBackend({ file, durability: options.durability, shareFile: options.sqlite?.shareFile === true });
+  if (file !== null)
+    return new SqliteBackend({ file, durability: options.durability, shareFile: options.sqlite?.shareFile === true });
   if (/^postgres(ql)?:\/\//.test(url)) {
     return new PostgresBackend({
       url,
       schema: options.postgres.schema ?? "errand",
       poolSize: options.postgres.poolSize ?? 10,
       listen: options.postgres.listen ?? true,
-      ...(options.postgres.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.postgres.connectTimeoutMs } : {}),
+      ...(options.postgres.connectTimeoutMs !== undefined
+        ? { connectTimeoutMs: options.postgres.connectTimeoutMs }
+        : {}),
       ...(options.postgres.queryTimeoutMs !== undefined ? { queryTimeoutMs: options.postgres.queryTimeoutMs } : {}),
       ...(options.postgres.ssl !== undefined ? { ssl: options.postgres.ssl } : {}),
       logger: options.logger,

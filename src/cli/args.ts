@@ -83,7 +83,10 @@ export function parseCommandArgs(command: Command, given: string[]): Parsed {
       const isBoolean = options[flag.replace(/^-+/, "")]?.type === "boolean";
       if (isBoolean) throw new UsageError(`${where}: ${flag} takes no value.`);
       const next = argv[argv.indexOf(flag) + 1];
-      const dashed = next !== undefined && next.startsWith("-") ? ` (${next} reads as an option; to give a value starting with a dash, write ${flag}=${next})` : "";
+      const dashed =
+        next !== undefined && next.startsWith("-")
+          ? ` (${next} reads as an option; to give a value starting with a dash, write ${flag}=${next})`
+          : "";
       throw new UsageError(`${where}: ${flag} needs a value${dashed}.`);
     }
     throw new UsageError(`${where}: ${(error as Error).message}`);
@@ -123,7 +126,9 @@ function joinNegativeValues(argv: readonly string[], options: Options): string[]
 /** A job id as given on the command line: digits, as `errand jobs` lists them. */
 export function jobIdArg(raw: string, command: string): string {
   if (/^\d+$/.test(raw)) return raw;
-  throw new UsageError(`errand ${command}: a job id is a number, as listed by errand jobs; got ${JSON.stringify(raw)}. See: errand ${command} --help`);
+  throw new UsageError(
+    `errand ${command}: a job id is a number, as listed by errand jobs; got ${JSON.stringify(raw)}. See: errand ${command} --help`,
+  );
 }
 
 export function stringFlag(values: Values, name: string): string | undefined {

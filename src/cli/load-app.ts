@@ -58,7 +58,9 @@ export async function loadApp(modulePath: string): Promise<Errand> {
     );
   }
   if (statSync(file).isDirectory()) {
-    throw new CliError(`${file} is a directory. Pass the file that creates your Errand and defines its tasks, e.g. ${modulePath}/tasks.ts.`);
+    throw new CliError(
+      `${file} is a directory. Pass the file that creates your Errand and defines its tasks, e.g. ${modulePath}/tasks.ts.`,
+    );
   }
   if (TYPESCRIPT_EXTENSIONS.has(extname(file)) && !isTsxRegistered) await registerTsx();
   let namespace: Record<string, unknown>;
@@ -127,7 +129,11 @@ export async function openErrand(values: Values): Promise<Errand> {
  * does not exist is refused rather than created: a command run in the wrong directory would otherwise answer
  * "no jobs" from a new, empty database.
  */
-export async function withErrand<T>(values: Values, fn: (errand: Errand) => Promise<T>, options: { existing?: string } = {}): Promise<T> {
+export async function withErrand<T>(
+  values: Values,
+  fn: (errand: Errand) => Promise<T>,
+  options: { existing?: string } = {},
+): Promise<T> {
   const errand = await openErrand(values);
   try {
     if (options.existing !== undefined) refuseMissing(errand.database, values, options.existing);

@@ -62,7 +62,10 @@ async function main(argv: string[]): Promise<number> {
     const names = COMMANDS.map((c) => c.name);
     const guess = first.startsWith("-") ? undefined : nearest(first, names);
     const what = first.startsWith("-") ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`;
-    throw new CliError(`${what}.${guess ? ` Did you mean ${guess}?` : ""} Commands: ${names.join(", ")}. See: errand --help`, EXIT.usage);
+    throw new CliError(
+      `${what}.${guess ? ` Did you mean ${guess}?` : ""} Commands: ${names.join(", ")}. See: errand --help`,
+      EXIT.usage,
+    );
   }
   const args = parseCommandArgs(command, rest);
   if (args.values.help === true) {

@@ -36,7 +36,14 @@ export interface ErrandOptions {
    * connectTimeout (default "5s") bounds the wait for a connection and queryTimeout (default "10s") the wait for
    * one statement's answer: past them a call fails with BackendUnavailableError and the connection is replaced.
    */
-  postgres?: { schema?: string; poolSize?: number; ssl?: PostgresSsl; listen?: boolean; connectTimeout?: Duration; queryTimeout?: Duration };
+  postgres?: {
+    schema?: string;
+    poolSize?: number;
+    ssl?: PostgresSsl;
+    listen?: boolean;
+    connectTimeout?: Duration;
+    queryTimeout?: Duration;
+  };
   /**
    * SQLite only. errand refuses a file that already holds another application's tables, and changes nothing in
    * it; shareFile: true accepts one on purpose, e.g. your own tables beside the jobs, so that your better-sqlite3
@@ -52,7 +59,18 @@ export interface ErrandOptions {
 
 type PostgresSsl = boolean | { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string };
 
-const ERRAND_OPTIONS = ["database", "durability", "logger", "retention", "maxPayloadBytes", "migrate", "clock", "postgres", "sqlite", "redact"] as const;
+const ERRAND_OPTIONS = [
+  "database",
+  "durability",
+  "logger",
+  "retention",
+  "maxPayloadBytes",
+  "migrate",
+  "clock",
+  "postgres",
+  "sqlite",
+  "redact",
+] as const;
 
 export interface Status {
   counts: Counts[];
@@ -108,35 +126,59 @@ export class Errand {
     if (typeof this.database !== "string" || this.database === "") {
       // Not echoed: a connection object would spell its password out.
       const got = this.database === "" ? "an empty string" : typeof this.database;
-      throw new InvalidArgsError(`new Errand(): database must be a connection string such as "sqlite:./errand.db", got ${got}.`);
+      throw new InvalidArgsError(
+        `new Errand(): database must be a connection string such as "sqlite:./errand.db", got ${got}.`,
+      );
     }
     rememberPassword(this.database);
     const durability = options.durability ?? "normal";
     if (durability !== "normal" && durability !== "full") {
-      throw new InvalidArgsError(`new Errand(): durability must be "normal" or "full", got ${JSON.stringify(durability)}.`);
+      throw new InvalidArgsError(
+        `new Errand(): durability must be "normal" or "full", got ${JSON.stringify(durability)}.`,
+      );
     }
     this.durability = durability;
     this.postgres = options.postgres ?? {};
-    checkOptionNames("new Errand() postgres", this.postgres, ["schema", "poolSize", "ssl", "listen", "connectTimeout", "queryTimeout"]);
+    checkOptionNames("new Errand() postgres", this.postgres, [
+      "schema",
+      "poolSize",
+      "ssl",
+      "listen",
+      "connectTimeout",
+      "queryTimeout",
+    ]);
     const { connectTimeout, queryTimeout } = this.postgres;
     this.postgresTimeouts = {
-      ...(connectTimeout !== undefined ? { connectTimeoutMs: toMs(connectTimeout, "new Errand() postgres.connectTimeout", { allowZero: false }) } : {}),
-      ...(queryTimeout !== undefined ? { queryTimeoutMs: toMs(queryTimeout, "new Errand() postgres.queryTimeout", { allowZero: false }) } : {}),
+      ...(connectTimeout !== undefined
+        ? { connectTimeoutMs: toMs(connectTimeout, "new Errand() postgres.connectTimeout", { allowZero: false }) }
+        : {}),
+      ...(queryTimeout !== undefined
+        ? { queryTimeoutMs: toMs(queryTimeout, "new Errand() postgres.queryTimeout", { allowZero: false }) }
+        : {}),
     };
     this.sqlite = options.sqlite ?? {};
     checkOptionNames("new Errand() sqlite", this.sqlite, ["shareFile"]);
     if (this.sqlite.shareFile !== undefined && typeof this.sqlite.shareFile !== "boolean") {
-      throw new InvalidArgsError(`new Errand(): sqlite.shareFile must be true or false, got ${JSON.stringify(this.sqlite.shareFile)}.`);
+      throw new InvalidArgsError(
+        `new Errand(): sqlite.shareFile must be true or false, got ${JSON.stringify(this.sqlite.shareFile)}.`,
+      );
     }
     this.logger = options.logger ? redactingLogger(options.logger) : consoleLogger();
     this.retentionMs = toMs(options.retention ?? "3d", "new Errand() retention");
-    if (options.redact !== undefined && (!Array.isArray(options.redact) || !options.redact.every((f) => typeof f === "string" && f !== ""))) {
-      throw new InvalidArgsError(`new Errand(): redact must be a list of field names, such as ["password", "token"], got ${JSON.stringify(options.redact)}.`);
+    if (
+      options.redact !== undefined &&
+      (!Array.isArray(options.redact) || !options.redact.every((f) => typeof f === "string" && f !== ""))
+    ) {
+      throw new InvalidArgsError(
+        `new Errand(): redact must be a list of field names, such as ["password", "token"], got ${JSON.stringify(options.redact)}.`,
+      );
     }
     this.redactedFields = new Set((options.redact ?? []).map((f: string) => f.toLowerCase()));
     this.maxPayloadBytes = options.maxPayloadBytes ?? 1_000_000;
     if (!Number.isSafeInteger(this.maxPayloadBytes) || this.maxPayloadBytes < 1) {
-      throw new InvalidArgsError(`new Errand(): maxPayloadBytes must be a positive whole number, got ${String(options.maxPayloadBytes)}.`);
+      throw new InvalidArgsError(
+        `new Errand(): maxPayloadBytes must be a positive whole number, got ${String(options.maxPayloadBytes)}.`,
+      );
     }
     this.autoMigrate = options.migrate ?? true;
     // Optional: OpenTelemetry tracing when the application registered it with @opentelemetry/api; loaded by the
@@ -187,7 +229,9 @@ export class Errand {
   task<A, R>(name: string, handler: Handler<A, R>, options?: TaskOptions): Task<A, Awaited<R>>;
   task(name: string, handler: Handler<unknown, unknown>, options?: TaskOptions): Task<unknown, unknown> {
     if (this.registry.has(name)) {
-      throw new InvalidArgsError(`errand.task("${name}"): a task with this name is already defined. Task names must be unique; choose another name.`);
+      throw new InvalidArgsError(
+        `errand.task("${name}"): a task with this name is already defined. Task names must be unique; choose another name.`,
+      );
     }
     const task = new Task(this.host, name, handler, options);
     this.registry.set(name, task);
@@ -200,9 +244,11 @@ export class Errand {
    */
   background<A, R>(name: string, handler: Handler<A, R>, options?: TaskOptions): Background<A, Awaited<R>> {
     const task = this.task<A, R>(name, handler, options);
-    const call = ((args: A, enqueueOptions?: Parameters<typeof task.enqueue>[1]) => task.enqueue(args, enqueueOptions)) as Background<A, Awaited<R>>;
+    const call = ((args: A, enqueueOptions?: Parameters<typeof task.enqueue>[1]) =>
+      task.enqueue(args, enqueueOptions)) as Background<A, Awaited<R>>;
     call.task = task;
-    call.now = async (args: A): Promise<Awaited<R>> => await handler(args, inlineContext(name, task.queue, this.logger));
+    call.now = async (args: A): Promise<Awaited<R>> =>
+      await handler(args, inlineContext(name, task.queue, this.logger));
     return call;
   }
 
@@ -229,16 +275,27 @@ export class Errand {
 
   /** Newest first; `before` (a job id) pages on, `search` matches text inside the args' JSON. */
   async listJobs(
-    filter: { state?: JobState | undefined; task?: string | undefined; queue?: string | undefined; before?: string | undefined; search?: string | undefined; limit?: number | undefined } = {},
+    filter: {
+      state?: JobState | undefined;
+      task?: string | undefined;
+      queue?: string | undefined;
+      before?: string | undefined;
+      search?: string | undefined;
+      limit?: number | undefined;
+    } = {},
   ): Promise<JobRecord[]> {
     if (filter.state !== undefined && !JOB_STATES.includes(filter.state)) {
-      throw new InvalidArgsError(`listJobs(): state must be one of ${JOB_STATES.join(", ")}, got ${JSON.stringify(filter.state)}.`);
+      throw new InvalidArgsError(
+        `listJobs(): state must be one of ${JOB_STATES.join(", ")}, got ${JSON.stringify(filter.state)}.`,
+      );
     }
     if (filter.before !== undefined && !/^\d+$/.test(filter.before)) {
       throw new InvalidArgsError(`listJobs(): before must be a job id (digits), got ${JSON.stringify(filter.before)}.`);
     }
     if (filter.limit !== undefined && (!Number.isSafeInteger(filter.limit) || filter.limit < 1)) {
-      throw new InvalidArgsError(`listJobs(): limit must be a whole number of at least 1, got ${String(filter.limit)}.`);
+      throw new InvalidArgsError(
+        `listJobs(): limit must be a whole number of at least 1, got ${String(filter.limit)}.`,
+      );
     }
     return (await this.backend()).list({ ...filter, limit: filter.limit ?? 50 });
   }
@@ -302,7 +359,9 @@ export class Errand {
       backend.expiredCounts(),
     ]);
     const isServed = (w: WaitingTask) =>
-      workers.some((worker) => worker.tasks.includes(w.task) && (worker.queues === null || worker.queues.includes(w.queue)));
+      workers.some(
+        (worker) => worker.tasks.includes(w.task) && (worker.queues === null || worker.queues.includes(w.queue)),
+      );
     const unserved = workers.length === 0 ? [] : waiting.filter((w) => !isServed(w));
     const warnings: string[] = [];
     const ready = waiting.reduce((n, w) => n + w.count, 0);
@@ -350,7 +409,12 @@ export class Errand {
     // The wall clock moved apart from the monotonic one: a step, or a suspend (which the monotonic clock does not
     // count). Which one is right is the server's to say: measure again now rather than at the next interval.
     const now = performance.now();
-    if (Math.abs(Date.now() - clock.wallMs - elapsed) > 1000 && !this.clockSyncing && this.openedBackend && now - this.clockSyncTriedAt > 5000) {
+    if (
+      Math.abs(Date.now() - clock.wallMs - elapsed) > 1000 &&
+      !this.clockSyncing &&
+      this.openedBackend &&
+      now - this.clockSyncTriedAt > 5000
+    ) {
       const backend = this.openedBackend;
       this.clockSyncTriedAt = now;
       this.clockSyncing = this.syncClock(backend)
@@ -406,11 +470,13 @@ export class Errand {
       redactError(error);
       throw error instanceof ErrandError
         ? error
-        : new BackendUnavailableError(`Cannot open database ${redact(this.database)}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+        : new BackendUnavailableError(
+            `Cannot open database ${redact(this.database)}: ${(error as Error)?.message ?? String(error)}`,
+            { cause: error },
+          );
     });
     return this.opened;
   }
-
 }
 
 export type Background<A, R> = ((args: A, options?: Parameters<Task<A, R>["enqueue"]>[1]) => Promise<Job<R>>) & {

@@ -57,7 +57,9 @@ export class EventHub {
       },
       (error: unknown) => {
         if (this.subscription === sub) this.subscription = null;
-        this.host.logger.error(`job event listeners get nothing: the database did not open: ${(error as Error)?.message ?? String(error)}`);
+        this.host.logger.error(
+          `job event listeners get nothing: the database did not open: ${(error as Error)?.message ?? String(error)}`,
+        );
       },
     );
   }
@@ -92,15 +94,21 @@ export class EventHub {
     } catch {
       message = "a value that cannot be shown";
     }
-    this.host.logger.error(`an errand.on("${event.kind}") listener threw on job ${event.id} (${event.task}): ${message}`);
+    this.host.logger.error(
+      `an errand.on("${event.kind}") listener threw on job ${event.id} (${event.task}): ${message}`,
+    );
   }
 }
 
 function check(name: unknown, listener: unknown, method: string): void {
   if (!JOB_EVENT_NAMES.includes(name as JobEventName)) {
-    throw new InvalidArgsError(`errand.${method}(): the event must be one of ${JOB_EVENT_NAMES.map((n) => `"${n}"`).join(", ")}, got ${JSON.stringify(name)}.`);
+    throw new InvalidArgsError(
+      `errand.${method}(): the event must be one of ${JOB_EVENT_NAMES.map((n) => `"${n}"`).join(", ")}, got ${JSON.stringify(name)}.`,
+    );
   }
   if (typeof listener !== "function") {
-    throw new InvalidArgsError(`errand.${method}("${String(name)}", listener): the listener must be a function, got ${typeof listener}.`);
+    throw new InvalidArgsError(
+      `errand.${method}("${String(name)}", listener): the listener must be a function, got ${typeof listener}.`,
+    );
   }
 }

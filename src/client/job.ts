@@ -26,7 +26,11 @@ export class Job<R = unknown> {
 
   async get(): Promise<JobRecord> {
     const record = await (await this.source.backend()).get(this.id);
-    if (!record) throw new JobNotFoundError(this.id, `Job ${this.id} (${this.task}) no longer exists: it was deleted or pruned after its retention period.`);
+    if (!record)
+      throw new JobNotFoundError(
+        this.id,
+        `Job ${this.id} (${this.task}) no longer exists: it was deleted or pruned after its retention period.`,
+      );
     return record;
   }
 
@@ -73,15 +77,25 @@ export class Job<R = unknown> {
         if (job.state === "succeeded") return job.result as R;
         if (job.state === "failed") {
           const last = job.errors[job.errors.length - 1];
-          throw new JobFailedError(this.id, `Job ${this.id} (${this.task}) failed after ${job.attempt} attempt(s): ${last?.message ?? "no error recorded"}`);
+          throw new JobFailedError(
+            this.id,
+            `Job ${this.id} (${this.task}) failed after ${job.attempt} attempt(s): ${last?.message ?? "no error recorded"}`,
+          );
         }
         if (job.state === "cancelled") {
           const why = job.expired ? `: it expired (${job.expiresAt!.toISOString()}) before an attempt could start` : "";
-          throw new JobFailedError(this.id, `Job ${this.id} (${this.task}) was cancelled${why}.`, "ERRAND_JOB_CANCELLED");
+          throw new JobFailedError(
+            this.id,
+            `Job ${this.id} (${this.task}) was cancelled${why}.`,
+            "ERRAND_JOB_CANCELLED",
+          );
         }
         const left = deadline - Date.now();
         if (left <= 0) {
-          throw new WaitTimeoutError(this.id, `Job ${this.id} (${this.task}) is still ${job.state} after ${formatMs(timeoutMs)}; it keeps going. Is a worker running? (npx errand status)`);
+          throw new WaitTimeoutError(
+            this.id,
+            `Job ${this.id} (${this.task}) is still ${job.state} after ${formatMs(timeoutMs)}; it keeps going. Is a worker running? (npx errand status)`,
+          );
         }
         if (woken) continue;
         const ac = new AbortController();

@@ -13,7 +13,10 @@ describe("durations", () => {
   });
 
   it("refuses what it cannot read, naming the option and the accepted forms", () => {
-    assert.throws(() => toMs("10 minutes", "send.enqueue() delay"), /send\.enqueue\(\) delay: cannot read "10 minutes" as a duration\. .*"30s"/);
+    assert.throws(
+      () => toMs("10 minutes", "send.enqueue() delay"),
+      /send\.enqueue\(\) delay: cannot read "10 minutes" as a duration\. .*"30s"/,
+    );
     assert.throws(() => toMs(-5, "delay"), /delay: must be zero or more, got -5/);
     assert.throws(() => toMs(0, "timeout", { allowZero: false }), /timeout: must be more than zero/);
     assert.throws(() => toMs(NaN, "x"), /cannot read/);

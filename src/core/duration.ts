@@ -20,7 +20,9 @@ export function toMs(value: unknown, where: string, { allowZero = true } = {}): 
     );
   }
   if (ms < 0 || (!allowZero && ms === 0)) {
-    throw new InvalidArgsError(`${where}: must be ${allowZero ? "zero or more" : "more than zero"}, got ${String(value)}.`);
+    throw new InvalidArgsError(
+      `${where}: must be ${allowZero ? "zero or more" : "more than zero"}, got ${String(value)}.`,
+    );
   }
   return Math.round(ms);
 }

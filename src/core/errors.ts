@@ -48,7 +48,8 @@ export class InvalidArgsError extends ErrandError {
  * without tasks, or a job whose task this worker does not define.
  */
 export class ConfigError extends ErrandError {
-  declare readonly code: "ERRAND_UNSUPPORTED_DATABASE" | "ERRAND_NODE_TOO_OLD" | "ERRAND_NO_TASKS" | "ERRAND_UNKNOWN_TASK";
+  declare readonly code:
+    "ERRAND_UNSUPPORTED_DATABASE" | "ERRAND_NODE_TOO_OLD" | "ERRAND_NO_TASKS" | "ERRAND_UNKNOWN_TASK";
   constructor(code: ConfigError["code"], message: string) {
     super(code, message);
     this.name = "ConfigError";

@@ -36,7 +36,7 @@ describe("findUnsafeJson", () => {
     assert.match(findUnsafeJson(deep, "progress")!, /^progress is nested more than 100 levels deep/);
     const loop: Record<string, unknown> = {};
     let at = loop;
-    for (let i = 0; i < 50_000; i++) at = (at.n = {});
+    for (let i = 0; i < 50_000; i++) at = at.n = {};
     at.back = loop;
     assert.match(findUnsafeJson(loop)!, /^args\.n\.n.*\.back refers back to itself/);
   });

@@ -57,12 +57,14 @@ function walk(value: unknown, depth: number): Bad | undefined {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
     const kind = (value as { constructor?: { name?: string } }).constructor?.name ?? "object";
-    const hint = value instanceof Date ? " (pass date.toISOString() and parse it in the handler)" : " (pass a plain object)";
+    const hint =
+      value instanceof Date ? " (pass date.toISOString() and parse it in the handler)" : " (pass a plain object)";
     return { path: [], reason: `is a ${kind} instance, which JSON would turn into a plain value${hint}` };
   }
   for (const key in value as object) {
     const badKey = badString(key);
-    if (badKey) return within({ path: [], reason: `has a key that ${badKey.reason.replace(/^is a string that /, "")}` }, key);
+    if (badKey)
+      return within({ path: [], reason: `has a key that ${badKey.reason.replace(/^is a string that /, "")}` }, key);
     const v = (value as Record<string, unknown>)[key];
     // An undefined property is simply left out by JSON, as the user's own code would: allowed.
     if (v === undefined) continue;
@@ -79,10 +81,18 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 function badString(value: string): Bad | undefined {
   if (!UNSTORABLE.test(value)) return undefined;
   if (value.includes("\0")) {
-    return { path: [], reason: "is a string that contains a NUL character (\\u0000), which the database cannot store (remove it, or encode the data, e.g. as base64)" };
+    return {
+      path: [],
+      reason:
+        "is a string that contains a NUL character (\\u0000), which the database cannot store (remove it, or encode the data, e.g. as base64)",
+    };
   }
   if (LONE_SURROGATE.test(value)) {
-    return { path: [], reason: "is a string that contains a lone UTF-16 surrogate (half of a character, e.g. from cutting a string inside an emoji), which is not valid Unicode and cannot be stored (fix the string, e.g. with str.toWellFormed())" };
+    return {
+      path: [],
+      reason:
+        "is a string that contains a lone UTF-16 surrogate (half of a character, e.g. from cutting a string inside an emoji), which is not valid Unicode and cannot be stored (fix the string, e.g. with str.toWellFormed())",
+    };
   }
   return undefined;
 }

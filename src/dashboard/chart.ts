@@ -14,11 +14,17 @@ export function throughputChart(minutes: readonly MinuteCount[]): Html {
       if (m.succeeded + m.failed === 0) return "";
       const x = pad.left + i * barW;
       const ok = `<rect class="ok" x="${x.toFixed(1)}" y="${y(m.succeeded + m.failed).toFixed(1)}" width="${Math.max(1, barW - 1).toFixed(1)}" height="${(y(m.failed) - y(m.succeeded + m.failed)).toFixed(1)}"><title>${escapeHtml(new Date(m.minute).toISOString().slice(11, 16))}: ${m.succeeded} succeeded, ${m.failed} failed</title></rect>`;
-      const bad = m.failed > 0 ? `<rect class="bad" x="${x.toFixed(1)}" y="${y(m.failed).toFixed(1)}" width="${Math.max(1, barW - 1).toFixed(1)}" height="${(y(0) - y(m.failed)).toFixed(1)}"/>` : "";
+      const bad =
+        m.failed > 0
+          ? `<rect class="bad" x="${x.toFixed(1)}" y="${y(m.failed).toFixed(1)}" width="${Math.max(1, barW - 1).toFixed(1)}" height="${(y(0) - y(m.failed)).toFixed(1)}"/>`
+          : "";
       return ok + bad;
     })
     .join("");
-  const axis = `<text x="${pad.left - 4}" y="${pad.top + 8}" text-anchor="end">${max}</text><text x="${pad.left - 4}" y="${y(0)}" text-anchor="end">0</text>` +
+  const axis =
+    `<text x="${pad.left - 4}" y="${pad.top + 8}" text-anchor="end">${max}</text><text x="${pad.left - 4}" y="${y(0)}" text-anchor="end">0</text>` +
     `<text x="${pad.left}" y="${height - 6}">${minutes.length} min ago</text><text x="${width - pad.right}" y="${height - 6}" text-anchor="end">now</text>`;
-  return raw(`<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="jobs finished per minute, last hour">${axis}${bars}</svg>`);
+  return raw(
+    `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="jobs finished per minute, last hour">${axis}${bars}</svg>`,
+  );
 }

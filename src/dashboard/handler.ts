@@ -9,8 +9,29 @@ import { createMetrics } from "./metrics.js";
 import { listShown } from "./search.js";
 import { InvalidArgsError } from "../core/errors.js";
 import { redact } from "../backends/redact.js";
-import { authorize, hasAuth, isLoopbackAddress, isLoopbackHost, newCsrfToken, refuseAction, SECURITY_HEADERS, weakAuth, type DashboardAuth } from "./security.js";
-import { jobDetail, jobList, jobLive, layout, message, overview, overviewLive, scheduleAnchor, type ListFilter, type Page } from "./views.js";
+import {
+  authorize,
+  hasAuth,
+  isLoopbackAddress,
+  isLoopbackHost,
+  newCsrfToken,
+  refuseAction,
+  SECURITY_HEADERS,
+  weakAuth,
+  type DashboardAuth,
+} from "./security.js";
+import {
+  jobDetail,
+  jobList,
+  jobLive,
+  layout,
+  message,
+  overview,
+  overviewLive,
+  scheduleAnchor,
+  type ListFilter,
+  type Page,
+} from "./views.js";
 import { scheduleList, schedulesLive } from "./schedules-view.js";
 import { html } from "./html.js";
 import { ErrandError } from "../core/errors.js";
@@ -51,7 +72,13 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(body);
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string | Html, extra: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string | Html,
+  extra: Record<string, string> = {},
+): void {
   res.writeHead(status, { ...SECURITY_HEADERS, "Content-Type": type, ...extra });
   // Pages and metrics show jobs' errors, which may quote a connection string; the static assets hold none.
   res.end(type.startsWith("text/html") || type.startsWith("text/plain") ? redact(String(body)) : String(body));
@@ -71,7 +98,10 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
   const base = (options.basePath ?? "").replace(/\/+$/, "");
   const limit = options.pageSize ?? 50;
   const csrf = newCsrfToken();
-  const metrics = createMetrics(errand, options.metricsSettleMs === undefined ? {} : { settleMs: options.metricsSettleMs });
+  const metrics = createMetrics(
+    errand,
+    options.metricsSettleMs === undefined ? {} : { settleMs: options.metricsSettleMs },
+  );
   const redact = (v: unknown) => errand.redact(v);
 
   // Counting every job is a scan (about 0.6 s at a million jobs on SQLite): open pages refresh every 2 s, so the
@@ -95,27 +125,48 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
     const full = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
     // Appended, not resolved: "//" or "//host/x" would parse as a host (or throw) and end the process.
     const url = new URL(`http://dashboard.invalid${full.startsWith("/") ? "" : "/"}${full}`);
-    if (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return send(res, 404, "text/plain", "not found\n");
+    if (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`))
+      return send(res, 404, "text/plain", "not found\n");
     // No auth given: nothing but this machine may reach it, whatever interface the server listens on.
     if (open && !isLoopbackAddress(req.socket.remoteAddress)) {
-      return send(res, 403, "text/plain; charset=utf-8", "errand dashboard: without an auth option only this machine may use it; give createDashboard auth (token, username and password, or check).\n");
+      return send(
+        res,
+        403,
+        "text/plain; charset=utf-8",
+        "errand dashboard: without an auth option only this machine may use it; give createDashboard auth (token, username and password, or check).\n",
+      );
     }
     if (open && !isLoopbackHost(req.headers.host)) {
-      return send(res, 403, "text/plain; charset=utf-8", "errand dashboard: without an auth option it answers only for localhost, 127.0.0.1 or [::1] in the address bar.\n");
+      return send(
+        res,
+        403,
+        "text/plain; charset=utf-8",
+        "errand dashboard: without an auth option it answers only for localhost, 127.0.0.1 or [::1] in the address bar.\n",
+      );
     }
     if (!(await authorize(req, res, url, options.auth, base || "/"))) return;
     const path = url.pathname.slice(base.length) || "/";
     const page: Page = { base, csrf, now: errand.now() };
     try {
       if (req.method === "POST") return await act(req, res, path, page);
-      if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "method not allowed\n", { Allow: "GET, POST" });
-      if (path === "/static/dashboard.css") return send(res, 200, "text/css; charset=utf-8", CSS, { "Cache-Control": "max-age=3600" });
-      if (path === "/static/dashboard.js") return send(res, 200, "text/javascript; charset=utf-8", JS, { "Cache-Control": "max-age=3600" });
+      if (req.method !== "GET" && req.method !== "HEAD")
+        return send(res, 405, "text/plain", "method not allowed\n", { Allow: "GET, POST" });
+      if (path === "/static/dashboard.css")
+        return send(res, 200, "text/css; charset=utf-8", CSS, { "Cache-Control": "max-age=3600" });
+      if (path === "/static/dashboard.js")
+        return send(res, 200, "text/javascript; charset=utf-8", JS, { "Cache-Control": "max-age=3600" });
       if (path === "/favicon.ico") return send(res, 204, "text/plain", "");
       if (path === "/metrics") return send(res, 200, "text/plain; version=0.0.4; charset=utf-8", await metrics());
       if (path === "/" || path === "/live/overview") {
         const [status, minutes] = await overviewData();
-        return send(res, 200, HTML, path === "/" ? layout(page, "Overview", overview(page, status, minutes)) : overviewLive(page, status, minutes));
+        return send(
+          res,
+          200,
+          HTML,
+          path === "/"
+            ? layout(page, "Overview", overview(page, status, minutes))
+            : overviewLive(page, status, minutes),
+        );
       }
       if (path === "/jobs") {
         const filter = listFilter(url);
@@ -128,28 +179,54 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
         if (path === "/live/schedules") return send(res, 200, HTML, schedulesLive(page, list));
         const triggered = url.searchParams.get("triggered");
         const job = triggered !== null && /^\d+$/.test(triggered) ? await errand.getJob(triggered) : null;
-        const notice = job === null ? null : html`Triggered: <a href="${base}/jobs/${job.id}">job ${job.id}</a> is enqueued to run now.`;
+        const notice =
+          job === null
+            ? null
+            : html`Triggered: <a href="${base}/jobs/${job.id}">job ${job.id}</a> is enqueued to run now.`;
         return send(res, 200, HTML, layout(page, "Schedules", scheduleList(page, list, notice)));
       }
       const detail = /^\/(live\/)?jobs\/(\d+)$/.exec(path);
       if (detail) {
         const job = await errand.getJob(detail[2]!);
-        if (!job) return send(res, 404, HTML, message(page, "No such job", `There is no job ${detail[2]} (it may have been pruned or deleted).`));
+        if (!job)
+          return send(
+            res,
+            404,
+            HTML,
+            message(page, "No such job", `There is no job ${detail[2]} (it may have been pruned or deleted).`),
+          );
         const record = await job.get();
-        return send(res, 200, HTML, detail[1] ? jobLive(page, record, redact) : layout(page, `Job ${record.id}`, jobDetail(page, record, redact)));
+        return send(
+          res,
+          200,
+          HTML,
+          detail[1] ? jobLive(page, record, redact) : layout(page, `Job ${record.id}`, jobDetail(page, record, redact)),
+        );
       }
       return send(res, 404, HTML, message(page, "Not found", `Nothing at ${path}.`));
     } catch (error) {
       const status = (error as { status?: number }).status ?? 500;
-      if (status === 500) console.error(redact(`errand dashboard: ${req.method} ${path}: ${(error as Error)?.stack ?? String(error)}`));
-      if (!res.headersSent) send(res, status, HTML, message(page, "Error", status === 500 ? "Something went wrong; see the server's log." : (error as Error).message));
+      if (status === 500)
+        console.error(redact(`errand dashboard: ${req.method} ${path}: ${(error as Error)?.stack ?? String(error)}`));
+      if (!res.headersSent)
+        send(
+          res,
+          status,
+          HTML,
+          message(
+            page,
+            "Error",
+            status === 500 ? "Something went wrong; see the server's log." : (error as Error).message,
+          ),
+        );
     }
   };
 
   async function act(req: IncomingMessage, res: ServerResponse, path: string, page: Page): Promise<void> {
     const form = await readForm(req);
     const refused = refuseAction(req, csrf, form.get("_csrf"));
-    if (refused) return send(res, 403, HTML, message(page, "Refused", `errand dashboard: ${refused}. Nothing was changed.`));
+    if (refused)
+      return send(res, 403, HTML, message(page, "Refused", `errand dashboard: ${refused}. Nothing was changed.`));
     const back = (to: string) => send(res, 303, "text/plain", "", { Location: `${base}${to}` });
     if (path === "/actions/retry-failed") {
       // In batches, so that every failed job is retried however many there are, and a bounded number of
@@ -168,7 +245,13 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
     if (!m) return send(res, 404, HTML, message(page, "Not found", `No action at ${path}.`));
     const [, id, verb] = m as unknown as [string, string, string];
     const job = await errand.getJob(id);
-    if (!job) return send(res, 404, HTML, message(page, "No such job", `There is no job ${id} (it may have been pruned or deleted).`));
+    if (!job)
+      return send(
+        res,
+        404,
+        HTML,
+        message(page, "No such job", `There is no job ${id} (it may have been pruned or deleted).`),
+      );
     let done: boolean;
     if (verb === "retry") done = await errand.retry(id);
     else if (verb === "cancel") done = (await errand.cancel(id)) === "cancelled";
@@ -177,7 +260,17 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
     if (!done) {
       // The job moved on since the page was drawn (a worker took it, it finished...): say so rather than pretend.
       const state = await job.status().catch(() => "deleted");
-      return send(res, 409, HTML, message(page, "Nothing done", `Job ${id} is ${state} now, so it was not ${PAST[verb as keyof typeof PAST]}.`, `/jobs/${id}`));
+      return send(
+        res,
+        409,
+        HTML,
+        message(
+          page,
+          "Nothing done",
+          `Job ${id} is ${state} now, so it was not ${PAST[verb as keyof typeof PAST]}.`,
+          `/jobs/${id}`,
+        ),
+      );
     }
     return back(verb === "delete" ? "/jobs" : `/jobs/${id}`);
   }
@@ -192,8 +285,22 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
       if (verb === "pause") await errand.schedules.pause(name);
       else await errand.schedules.resume(name);
     } catch (error) {
-      if (!(error instanceof ErrandError) || (error.code !== "ERRAND_SCHEDULE_NOT_FOUND" && error.code !== "ERRAND_INVALID")) throw error;
-      return send(res, 404, HTML, message(page, "No such schedule", `No schedule is named ${JSON.stringify(name)} (it may have been removed).`, "/schedules"));
+      if (
+        !(error instanceof ErrandError) ||
+        (error.code !== "ERRAND_SCHEDULE_NOT_FOUND" && error.code !== "ERRAND_INVALID")
+      )
+        throw error;
+      return send(
+        res,
+        404,
+        HTML,
+        message(
+          page,
+          "No such schedule",
+          `No schedule is named ${JSON.stringify(name)} (it may have been removed).`,
+          "/schedules",
+        ),
+      );
     }
     return send(res, 303, "text/plain", "", { Location: `${back}#${scheduleAnchor(name)}` });
   }
@@ -205,9 +312,9 @@ function listFilter(url: URL): ListFilter | string {
     return v ? v : undefined;
   };
   const state = get("state");
-  if (state !== undefined && !JOB_STATES.includes(state as JobState)) return `state must be one of ${JOB_STATES.join(", ")}.`;
+  if (state !== undefined && !JOB_STATES.includes(state as JobState))
+    return `state must be one of ${JOB_STATES.join(", ")}.`;
   const before = get("before");
   if (before !== undefined && !/^\d+$/.test(before)) return "before must be a job id.";
   return { state: state as JobState | undefined, queue: get("queue"), task: get("task"), q: get("q"), before };
 }
-

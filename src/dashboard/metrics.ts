@@ -14,7 +14,9 @@ function label(value: string): string {
 }
 
 function labels(pairs: Record<string, string>): string {
-  const inner = Object.entries(pairs).map(([k, v]) => `${k}="${label(v)}"`).join(",");
+  const inner = Object.entries(pairs)
+    .map(([k, v]) => `${k}="${label(v)}"`)
+    .join(",");
   return inner ? `{${inner}}` : "";
 }
 
@@ -61,12 +63,15 @@ export function createMetrics(errand: Errand, options: { settleMs?: number } = {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
     };
     for (const c of status.counts) queues.add(c.queue);
-    const count = (queue: string, state: string) => status.counts.find((c) => c.queue === queue && c.state === state)?.count ?? 0;
+    const count = (queue: string, state: string) =>
+      status.counts.find((c) => c.queue === queue && c.state === state)?.count ?? 0;
     metric(
       "errand_jobs",
       "gauge",
       "Jobs stored, per queue and state.",
-      [...queues].sort().flatMap((queue) => JOB_STATES.map((state) => `errand_jobs${labels({ queue, state })} ${count(queue, state)}`)),
+      [...queues]
+        .sort()
+        .flatMap((queue) => JOB_STATES.map((state) => `errand_jobs${labels({ queue, state })} ${count(queue, state)}`)),
     );
     const expired = (queue: string) => status.expired.find((e) => e.queue === queue)?.count ?? 0;
     metric(
@@ -76,8 +81,15 @@ export function createMetrics(errand: Errand, options: { settleMs?: number } = {
       [...queues].sort().map((queue) => `errand_jobs_expired${labels({ queue })} ${expired(queue)}`),
     );
     const oldest = status.oldestWaiting === null ? 0 : Math.max(0, (now - status.oldestWaiting.getTime()) / 1000);
-    metric("errand_oldest_waiting_seconds", "gauge", "How long the oldest job that is due has waited to start (0 when none waits).", [`errand_oldest_waiting_seconds ${oldest}`]);
-    metric("errand_workers_alive", "gauge", "Workers whose heartbeat has not expired.", [`errand_workers_alive ${status.workers.length}`]);
+    metric(
+      "errand_oldest_waiting_seconds",
+      "gauge",
+      "How long the oldest job that is due has waited to start (0 when none waits).",
+      [`errand_oldest_waiting_seconds ${oldest}`],
+    );
+    metric("errand_workers_alive", "gauge", "Workers whose heartbeat has not expired.", [
+      `errand_workers_alive ${status.workers.length}`,
+    ]);
     const entries = [...totals].map(([key, t]) => {
       const [task, state] = key.split("\0") as [string, string];
       return { task, state, t };
@@ -93,14 +105,21 @@ export function createMetrics(errand: Errand, options: { settleMs?: number } = {
       "histogram",
       "Run time of the last attempt of each finished job, per task and final state.",
       entries.flatMap(({ task, state, t }) => [
-        ...RUN_TIME_BUCKETS.map((b, i) => `errand_job_run_seconds_bucket${labels({ task, state, le: String(b) })} ${t.buckets[i]}`),
+        ...RUN_TIME_BUCKETS.map(
+          (b, i) => `errand_job_run_seconds_bucket${labels({ task, state, le: String(b) })} ${t.buckets[i]}`,
+        ),
         `errand_job_run_seconds_bucket${labels({ task, state, le: "+Inf" })} ${t.count}`,
         `errand_job_run_seconds_sum${labels({ task, state })} ${t.runSeconds}`,
         `errand_job_run_seconds_count${labels({ task, state })} ${t.count}`,
       ]),
     );
     for (const f of scheduleFamilies(await errand.schedules.list())) {
-      metric(f.name, f.type, f.help, f.samples.map((x) => `${f.name}${labels(x.labels)} ${x.value}`));
+      metric(
+        f.name,
+        f.type,
+        f.help,
+        f.samples.map((x) => `${f.name}${labels(x.labels)} ${x.value}`),
+      );
     }
     return out.join("\n") + "\n";
   }

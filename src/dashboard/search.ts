@@ -19,7 +19,9 @@ const MAX_READS = 10;
 function jsonbText(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(jsonbText).join(", ")}]`;
   if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value).sort((a, b) => Buffer.byteLength(a) - Buffer.byteLength(b) || Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const keys = Object.keys(value).sort(
+      (a, b) => Buffer.byteLength(a) - Buffer.byteLength(b) || Buffer.compare(Buffer.from(a), Buffer.from(b)),
+    );
     return `{${keys.map((k) => `${JSON.stringify(k)}: ${jsonbText((value as Record<string, unknown>)[k])}`).join(", ")}}`;
   }
   return JSON.stringify(value) ?? "null";
@@ -33,7 +35,11 @@ export function matchVisible(args: unknown, redacted: unknown, text: string): bo
 }
 
 /** One page of the list, newest first, and the id to continue from (null on the last page). */
-export async function listShown(errand: Errand, query: ListQuery, limit: number): Promise<{ jobs: JobRecord[]; next: string | null }> {
+export async function listShown(
+  errand: Errand,
+  query: ListQuery,
+  limit: number,
+): Promise<{ jobs: JobRecord[]; next: string | null }> {
   const { q, ...filter } = query;
   if (q === undefined) {
     const jobs = await errand.listJobs({ ...filter, limit });

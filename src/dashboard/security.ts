@@ -43,10 +43,13 @@ export function hasAuth(auth: DashboardAuth | undefined): boolean {
  */
 export function weakAuth(auth: DashboardAuth | undefined): string | null {
   if (!auth) return null;
-  if (auth.token !== undefined && (typeof auth.token !== "string" || auth.token.length === 0)) return "auth.token is empty";
+  if (auth.token !== undefined && (typeof auth.token !== "string" || auth.token.length === 0))
+    return "auth.token is empty";
   if (auth.username !== undefined || auth.password !== undefined) {
-    if (typeof auth.username !== "string" || auth.username.length === 0) return "auth.password is given without auth.username";
-    if (typeof auth.password !== "string" || auth.password.length === 0) return "auth.username is given without a non-empty auth.password";
+    if (typeof auth.username !== "string" || auth.username.length === 0)
+      return "auth.password is given without auth.username";
+    if (typeof auth.password !== "string" || auth.password.length === 0)
+      return "auth.username is given without a non-empty auth.password";
   }
   if (auth.check !== undefined && typeof auth.check !== "function") return "auth.check must be a function";
   return null;
@@ -82,7 +85,13 @@ function cookie(req: IncomingMessage, name: string): string | undefined {
  * True when the request may go on; otherwise answers 401 itself. A `?token=` that matches sets the cookie and
  * redirects to the same URL without it, so the secret does not stay in the address bar or the history.
  */
-export async function authorize(req: IncomingMessage, res: ServerResponse, url: URL, auth: DashboardAuth | undefined, cookiePath: string): Promise<boolean> {
+export async function authorize(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  auth: DashboardAuth | undefined,
+  cookiePath: string,
+): Promise<boolean> {
   if (!hasAuth(auth)) return true;
   const a = auth!;
   const header = req.headers.authorization ?? "";
@@ -109,7 +118,11 @@ export async function authorize(req: IncomingMessage, res: ServerResponse, url: 
   const headers: Record<string, string> = { ...SECURITY_HEADERS, "Content-Type": "text/plain; charset=utf-8" };
   if (a.username !== undefined) headers["WWW-Authenticate"] = 'Basic realm="errand dashboard", charset="UTF-8"';
   res.writeHead(401, headers);
-  res.end(a.token !== undefined ? "errand dashboard: open it with ?token=<your token> or send Authorization: Bearer <token>.\n" : "errand dashboard: authentication required.\n");
+  res.end(
+    a.token !== undefined
+      ? "errand dashboard: open it with ?token=<your token> or send Authorization: Bearer <token>.\n"
+      : "errand dashboard: authentication required.\n",
+  );
   return false;
 }
 
@@ -124,7 +137,8 @@ export function newCsrfToken(): string {
  */
 export function refuseAction(req: IncomingMessage, csrf: string, given: string | null): string | null {
   const site = req.headers["sec-fetch-site"];
-  if (site !== undefined && site !== "same-origin" && site !== "none") return `cross-site request refused (Sec-Fetch-Site: ${site})`;
+  if (site !== undefined && site !== "same-origin" && site !== "none")
+    return `cross-site request refused (Sec-Fetch-Site: ${site})`;
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== "null") {
     let host: string;

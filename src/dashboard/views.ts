@@ -16,11 +16,21 @@ function ago(date: Date | null, now: number): string {
   if (date === null) return "—";
   const s = Math.round((now - date.getTime()) / 1000);
   const abs = Math.abs(s);
-  const text = abs < 60 ? `${abs}s` : abs < 3600 ? `${Math.round(abs / 60)}m` : abs < 86400 ? `${(abs / 3600).toFixed(1)}h` : `${(abs / 86400).toFixed(1)}d`;
+  const text =
+    abs < 60
+      ? `${abs}s`
+      : abs < 3600
+        ? `${Math.round(abs / 60)}m`
+        : abs < 86400
+          ? `${(abs / 3600).toFixed(1)}h`
+          : `${(abs / 86400).toFixed(1)}d`;
   return s >= 0 ? `${text} ago` : `in ${text}`;
 }
 
-export const when = (date: Date | null, now: number) => (date === null ? "—" : html`<time datetime="${date.toISOString()}" title="${date.toISOString()}">${ago(date, now)}</time>`);
+export const when = (date: Date | null, now: number) =>
+  date === null
+    ? "—"
+    : html`<time datetime="${date.toISOString()}" title="${date.toISOString()}">${ago(date, now)}</time>`;
 
 /** The element id of a schedule's row on the Schedules page, which a job's page links to; any name, encoded. */
 export function scheduleAnchor(name: string): string {
@@ -56,7 +66,8 @@ export function overview(p: Page, status: Status, minutes: readonly MinuteCount[
 /** The part of the overview that refreshes itself every few seconds. */
 export function overviewLive(p: Page, status: Status, minutes: readonly MinuteCount[]): Html {
   const queues = [...new Set(status.counts.map((c) => c.queue))].sort();
-  const count = (queue: string, state: JobState) => status.counts.find((c) => c.queue === queue && c.state === state)?.count ?? 0;
+  const count = (queue: string, state: JobState) =>
+    status.counts.find((c) => c.queue === queue && c.state === state)?.count ?? 0;
   const total = (state: JobState) => status.counts.filter((c) => c.state === state).reduce((n, c) => n + c.count, 0);
   const finished = minutes.reduce((n, m) => n + m.succeeded + m.failed, 0);
   const failed = minutes.reduce((n, m) => n + m.failed, 0);
@@ -73,9 +84,13 @@ ${total("failed") > 0 ? action(p, "/actions/retry-failed", `Retry failed jobs ($
 <section><h2>Last hour</h2><p>${finished} finished, ${failed} failed (${finished === 0 ? "0" : ((failed / finished) * 100).toFixed(1)}% failure rate).</p>
 ${throughputChart(minutes)}</section>
 <section><h2>Workers alive (${status.workers.length})</h2>
-${status.workers.length === 0 ? html`<p>None.</p>` : html`<table><thead><tr><th>id</th><th>host</th><th class="num">pid</th><th class="num">concurrency</th><th>queues</th><th>last heartbeat</th><th>started</th></tr></thead><tbody>
+${
+  status.workers.length === 0
+    ? html`<p>None.</p>`
+    : html`<table><thead><tr><th>id</th><th>host</th><th class="num">pid</th><th class="num">concurrency</th><th>queues</th><th>last heartbeat</th><th>started</th></tr></thead><tbody>
 ${status.workers.map((w) => html`<tr><td>${w.id}</td><td>${w.hostname}</td><td class="num">${w.pid}</td><td class="num">${w.concurrency}</td><td>${w.queues?.join(", ") ?? "all"}</td><td>${when(w.heartbeatAt, p.now)}</td><td>${when(w.startedAt, p.now)}</td></tr>`)}
-</tbody></table>`}</section>`;
+</tbody></table>`
+}</section>`;
 }
 
 export interface ListFilter {
@@ -91,7 +106,13 @@ function preview(args: unknown): string {
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
-export function jobList(p: Page, filter: ListFilter, jobs: readonly JobRecord[], next: string | null, redact: (v: unknown) => unknown): Html {
+export function jobList(
+  p: Page,
+  filter: ListFilter,
+  jobs: readonly JobRecord[],
+  next: string | null,
+  redact: (v: unknown) => unknown,
+): Html {
   const params = (extra: Record<string, string>) => query({ ...filter, ...extra });
   return html`<h1>Jobs</h1>
 <form method="get" action="${p.base}/jobs" class="filters">
@@ -115,10 +136,14 @@ export function jobDetail(p: Page, job: JobRecord, redact: (v: unknown) => unkno
 /** The part of a job's page that refreshes itself, its actions included (they depend on its state). */
 export function jobLive(p: Page, job: JobRecord, redact: (v: unknown) => unknown): Html {
   const actions: Html[] = [];
-  if (job.state === "failed" || job.state === "cancelled") actions.push(action(p, `/jobs/${job.id}/retry`, "Retry", `Retry job ${job.id}?`));
-  if (job.state === "scheduled") actions.push(action(p, `/jobs/${job.id}/run-now`, "Run now", `Run job ${job.id} now?`));
-  if (job.state === "scheduled" || job.state === "ready" || job.state === "running") actions.push(action(p, `/jobs/${job.id}/cancel`, "Cancel", `Cancel job ${job.id}?`, true));
-  if (job.state !== "running") actions.push(action(p, `/jobs/${job.id}/delete`, "Delete", `Delete job ${job.id}? This cannot be undone.`, true));
+  if (job.state === "failed" || job.state === "cancelled")
+    actions.push(action(p, `/jobs/${job.id}/retry`, "Retry", `Retry job ${job.id}?`));
+  if (job.state === "scheduled")
+    actions.push(action(p, `/jobs/${job.id}/run-now`, "Run now", `Run job ${job.id} now?`));
+  if (job.state === "scheduled" || job.state === "ready" || job.state === "running")
+    actions.push(action(p, `/jobs/${job.id}/cancel`, "Cancel", `Cancel job ${job.id}?`, true));
+  if (job.state !== "running")
+    actions.push(action(p, `/jobs/${job.id}/delete`, "Delete", `Delete job ${job.id}? This cannot be undone.`, true));
   return html`<div class="actions">${actions}</div><dl class="fields"><dt>state</dt><dd><span class="state ${job.state}" id="state">${job.state}</span></dd><dt>queue</dt><dd>${job.queue}</dd>
 ${job.expired ? html`<dt>cancelled</dt><dd id="expired">expired before it could start</dd>` : ""}
 <dt>attempts</dt><dd>${job.attempt} of ${job.maxAttempts}</dd><dt>priority</dt><dd>${job.priority}</dd>${job.key === null ? "" : html`<dt>key</dt><dd>${job.key}</dd>`}
@@ -135,6 +160,9 @@ ${job.errors.map((e) => html`<details class="error" open><summary>attempt ${e.at
 }
 
 export function message(p: Page, title: string, text: string, backTo?: string): Html {
-  const link = backTo === undefined ? html`<a href="${p.base}/">Back to the overview</a>` : html`<a href="${p.base}${backTo}">Back</a>`;
+  const link =
+    backTo === undefined
+      ? html`<a href="${p.base}/">Back to the overview</a>`
+      : html`<a href="${p.base}${backTo}">Back</a>`;
   return layout(p, title, html`<h1>${title}</h1><p>${text}</p><p>${link}</p>`);
 }

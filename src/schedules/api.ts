@@ -4,7 +4,13 @@ import { Job } from "../client/job.js";
 import { checkOptionNames, InvalidArgsError, ScheduleError } from "../core/errors.js";
 import type { JobState } from "../core/job.js";
 import type { TaskDefinition } from "../task/define.js";
-import { defineSchedule, type Misfire, type ScheduleDefinition, type ScheduleOptions, type ScheduleTask } from "./definition.js";
+import {
+  defineSchedule,
+  type Misfire,
+  type ScheduleDefinition,
+  type ScheduleOptions,
+  type ScheduleTask,
+} from "./definition.js";
 import { MISFIRE_GRACE_MS } from "./plan.js";
 import { cronOf, planWrite, storeSchedules } from "./store.js";
 
@@ -62,7 +68,9 @@ export class Schedules {
     const where = `errand.schedules.upsert(${JSON.stringify(name)})`;
     checkName(where, name);
     if (options === null || typeof options !== "object") {
-      throw new InvalidArgsError(`${where}: expected { task, cron, timezone?, args?, misfire?, overlap? }, got ${String(options)}.`);
+      throw new InvalidArgsError(
+        `${where}: expected { task, cron, timezone?, args?, misfire?, overlap? }, got ${String(options)}.`,
+      );
     }
     checkOptionNames(where, options, UPSERT_OPTIONS);
     const task = this.taskOf(where, options.task);
@@ -165,7 +173,10 @@ function checkName(where: string, name: unknown): void {
 }
 
 function notFound(verb: string, name: string): ScheduleError {
-  return new ScheduleError("ERRAND_SCHEDULE_NOT_FOUND", `errand.schedules.${verb}(${JSON.stringify(name)}): no schedule has this name. See errand.schedules.list().`);
+  return new ScheduleError(
+    "ERRAND_SCHEDULE_NOT_FOUND",
+    `errand.schedules.${verb}(${JSON.stringify(name)}): no schedule has this name. See errand.schedules.list().`,
+  );
 }
 
 function definitionOf(r: ScheduleRow): ScheduleDefinition {
@@ -196,7 +207,10 @@ function toInfo(r: ScheduleRow, now: number): ScheduleInfo {
     misfire: r.misfire === "backfill" ? { backfill: r.backfillMs! } : r.misfire,
     overlap: r.overlap,
     nextRuns,
-    lastRun: r.lastJobId === null || r.lastRunAt === null ? null : { tick: new Date(r.lastRunAt), jobId: r.lastJobId, state: r.lastJobState },
+    lastRun:
+      r.lastJobId === null || r.lastRunAt === null
+        ? null
+        : { tick: new Date(r.lastRunAt), jobId: r.lastJobId, state: r.lastJobState },
     skipped: { count: r.skipped, lastAt: r.lastSkippedAt === null ? null : new Date(r.lastSkippedAt) },
     missed: r.missed,
     createdAt: new Date(r.createdAt),

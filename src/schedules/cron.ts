@@ -74,7 +74,10 @@ export function parseCron(where: string, expression: unknown, timezone: unknown 
 export function parseFiringCron(where: string, expression: unknown, timezone: unknown = "UTC"): CronSchedule {
   const cron = parseCron(where, expression, timezone);
   if (cron.next(Date.now()) === null) {
-    throw new ScheduleError("ERRAND_INVALID_SCHEDULE", `${where}: cron expression ${JSON.stringify(expression)} never fires (no such date). Check the day and month fields.`);
+    throw new ScheduleError(
+      "ERRAND_INVALID_SCHEDULE",
+      `${where}: cron expression ${JSON.stringify(expression)} never fires (no such date). Check the day and month fields.`,
+    );
   }
   return cron;
 }
@@ -88,11 +91,17 @@ export function nextRuns(cron: string, options: { timezone?: string; after?: Dat
   const schedule = parseCron(where, cron, options.timezone ?? "UTC");
   const count = options.count ?? 5;
   if (!Number.isSafeInteger(count) || count < 0 || count > 10_000) {
-    throw new ScheduleError("ERRAND_INVALID_SCHEDULE", `${where}: count must be a whole number from 0 to 10000, got ${String(options.count)}.`);
+    throw new ScheduleError(
+      "ERRAND_INVALID_SCHEDULE",
+      `${where}: count must be a whole number from 0 to 10000, got ${String(options.count)}.`,
+    );
   }
   const after = options.after ?? new Date();
   if (!(after instanceof Date) || Number.isNaN(after.getTime())) {
-    throw new ScheduleError("ERRAND_INVALID_SCHEDULE", `${where}: after must be a valid Date, got ${String(options.after)}.`);
+    throw new ScheduleError(
+      "ERRAND_INVALID_SCHEDULE",
+      `${where}: after must be a valid Date, got ${String(options.after)}.`,
+    );
   }
   const runs: Date[] = [];
   let t = after.getTime();

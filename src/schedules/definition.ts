@@ -64,13 +64,19 @@ export function defineSchedule(
 ): { definition: ScheduleDefinition; checked: Promise<void> | null } {
   const options: ScheduleOptions = typeof input === "string" ? { cron: input } : input;
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw new ScheduleError("ERRAND_INVALID_SCHEDULE", `${where}: schedule must be a cron string or { cron, timezone?, args?, misfire?, overlap? }, got ${JSON.stringify(input)}.`);
+    throw new ScheduleError(
+      "ERRAND_INVALID_SCHEDULE",
+      `${where}: schedule must be a cron string or { cron, timezone?, args?, misfire?, overlap? }, got ${JSON.stringify(input)}.`,
+    );
   }
   checkOptionNames(`${where} schedule`, options, SCHEDULE_OPTIONS);
   const timezone = options.timezone ?? "UTC";
   const cron = parseFiringCron(where, options.cron, timezone);
   if (options.overlap !== undefined && typeof options.overlap !== "boolean") {
-    throw new ScheduleError("ERRAND_INVALID_SCHEDULE", `${where}: overlap must be true or false, got ${JSON.stringify(options.overlap)}.`);
+    throw new ScheduleError(
+      "ERRAND_INVALID_SCHEDULE",
+      `${where}: overlap must be true or false, got ${JSON.stringify(options.overlap)}.`,
+    );
   }
   const { misfire, backfillMs } = parseMisfire(where, options.misfire);
   const args = encodeArgs(where, options.args, maxPayloadBytes);
@@ -90,10 +96,14 @@ export function defineSchedule(
   return { definition, checked: task.schema ? checkSchema(where, task.schema, options.args) : null };
 }
 
-function parseMisfire(where: string, misfire: unknown): { misfire: ScheduleDefinition["misfire"]; backfillMs: number | null } {
+function parseMisfire(
+  where: string,
+  misfire: unknown,
+): { misfire: ScheduleDefinition["misfire"]; backfillMs: number | null } {
   if (misfire === undefined || misfire === "latest") return { misfire: "latest", backfillMs: null };
   if (misfire === "skip") return { misfire: "skip", backfillMs: null };
-  const backfill = typeof misfire === "object" && misfire !== null ? (misfire as { backfill?: unknown }).backfill : undefined;
+  const backfill =
+    typeof misfire === "object" && misfire !== null ? (misfire as { backfill?: unknown }).backfill : undefined;
   if (typeof misfire === "object" && misfire !== null && Object.keys(misfire).length === 1 && backfill !== undefined) {
     try {
       return { misfire: "backfill", backfillMs: toMs(backfill, `${where} misfire.backfill`, { allowZero: false }) };
@@ -112,7 +122,9 @@ function encodeArgs(where: string, args: unknown, maxPayloadBytes: number): stri
   if (unsafe !== undefined) throw new InvalidArgsError(`${where}: schedule ${unsafe}.`);
   const json = JSON.stringify(args === undefined ? null : args);
   if (Buffer.byteLength(json) > maxPayloadBytes) {
-    throw new InvalidArgsError(`${where}: schedule args take ${Buffer.byteLength(json)} bytes as JSON, over the ${maxPayloadBytes}-byte limit.`);
+    throw new InvalidArgsError(
+      `${where}: schedule args take ${Buffer.byteLength(json)} bytes as JSON, over the ${maxPayloadBytes}-byte limit.`,
+    );
   }
   return json;
 }
@@ -136,8 +148,13 @@ function checkSchema(where: string, schema: StandardSchemaV1, args: unknown): Pr
 
 function describePath(path: StandardSchemaV1.Issue["path"]): string {
   if (!path || path.length === 0) return "args";
-  return "args" + path.map((p) => {
-    const key = typeof p === "object" ? p.key : p;
-    return typeof key === "number" ? `[${key}]` : `.${String(key)}`;
-  }).join("");
+  return (
+    "args" +
+    path
+      .map((p) => {
+        const key = typeof p === "object" ? p.key : p;
+        return typeof key === "number" ? `[${key}]` : `.${String(key)}`;
+      })
+      .join("")
+  );
 }

@@ -58,10 +58,18 @@ export class Scheduler {
     const { backend } = this.host;
     const now = () => this.host.now();
     const byName = new Map(this.declared.map((d) => [d.name, d]));
-    await storeSchedules(backend, [...byName.keys()], () => now(), (existing, name) => {
-      if (existing?.source === "dynamic") this.host.log.warn(`schedule "${name}" was stored through the API; the code now declares it and takes it over`);
-      return planWrite(existing, byName.get(name)!, "code", now());
-    });
+    await storeSchedules(
+      backend,
+      [...byName.keys()],
+      () => now(),
+      (existing, name) => {
+        if (existing?.source === "dynamic")
+          this.host.log.warn(
+            `schedule "${name}" was stored through the API; the code now declares it and takes it over`,
+          );
+        return planWrite(existing, byName.get(name)!, "code", now());
+      },
+    );
     await backend.declareSchedules(this.host.workerId, [...byName.keys()]);
   }
 
@@ -131,7 +139,13 @@ export class Scheduler {
           missed: plan.missed,
           ticks: plan.ticks,
           overlap: row.overlap,
-          job: { task: row.task, queue: row.queue, args: row.args, priority: row.priority, maxAttempts: row.maxAttempts },
+          job: {
+            task: row.task,
+            queue: row.queue,
+            args: row.args,
+            priority: row.priority,
+            maxAttempts: row.maxAttempts,
+          },
           now,
         },
       });
@@ -150,8 +164,14 @@ export class Scheduler {
     this.stats.enqueued += result.jobIds.length;
     this.stats.skipped += result.skipped;
     this.stats.missed += plan.missed;
-    if (plan.missed > 0) this.host.log.warn(`schedule "${row.name}": ${plan.missed} tick(s) were missed (no worker was running) and not run (misfire: ${row.misfire})`);
-    if (result.skipped > 0) this.host.log.info(`schedule "${row.name}": skipped ${result.skipped} tick(s), its previous job is still to run or running (overlap: false)`);
+    if (plan.missed > 0)
+      this.host.log.warn(
+        `schedule "${row.name}": ${plan.missed} tick(s) were missed (no worker was running) and not run (misfire: ${row.misfire})`,
+      );
+    if (result.skipped > 0)
+      this.host.log.info(
+        `schedule "${row.name}": skipped ${result.skipped} tick(s), its previous job is still to run or running (overlap: false)`,
+      );
     return plan.next;
   }
 
@@ -194,7 +214,9 @@ export class Scheduler {
       })
       .catch((error: unknown) => {
         this.failures++;
-        this.host.log.error(`enqueueing due schedule ticks failed, will retry: ${(error as Error)?.message ?? String(error)}`);
+        this.host.log.error(
+          `enqueueing due schedule ticks failed, will retry: ${(error as Error)?.message ?? String(error)}`,
+        );
         return Math.min(30_000, 500 * 2 ** Math.min(this.failures, 6));
       })
       .then((wait) => {

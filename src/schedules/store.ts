@@ -21,14 +21,30 @@ export function cronOf(row: { name: string; cron: string; timezone: string }): C
   return cron;
 }
 
-const DEFINITION_FIELDS = ["task", "queue", "priority", "maxAttempts", "cron", "timezone", "misfire", "backfillMs", "overlap"] as const;
+const DEFINITION_FIELDS = [
+  "task",
+  "queue",
+  "priority",
+  "maxAttempts",
+  "cron",
+  "timezone",
+  "misfire",
+  "backfillMs",
+  "overlap",
+] as const;
 
 /** JSON with object keys sorted: PostgreSQL's jsonb gives back the same args with its own key order. */
 function canonical(json: string): string {
   const sort = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(sort) : v !== null && typeof v === "object"
-      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])]))
-      : v;
+    Array.isArray(v)
+      ? v.map(sort)
+      : v !== null && typeof v === "object"
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v;
   return JSON.stringify(sort(JSON.parse(json)));
 }
 
@@ -60,7 +76,15 @@ export function planWrite(
   // Resumed: the paused time is not made up for.
   const restart = !sameTiming || (existing.paused && !wantPaused);
   const nextTick = restart ? cron.next(Math.max(now, existing.lastTick ?? now)) : existing.nextTick;
-  return { ...pick(def), name: existing.name, source, paused: wantPaused, revision: existing.revision + 1, nextTick, updatedAt: now };
+  return {
+    ...pick(def),
+    name: existing.name,
+    source,
+    paused: wantPaused,
+    revision: existing.revision + 1,
+    nextTick,
+    updatedAt: now,
+  };
 }
 
 function pick(def: ScheduleDefinition): ScheduleDefinition {
@@ -86,7 +110,10 @@ export async function storeSchedules(
     const written = await backend.writeSchedules(writes);
     pending = writes.filter((_, i) => !written[i]).map((w) => w.name);
     if (pending.length > 0 && attempt >= ATTEMPTS) {
-      throw new ScheduleError("ERRAND_INVALID_SCHEDULE", `schedules ${pending.join(", ")} kept changing under this write (${ATTEMPTS} attempts); try again.`);
+      throw new ScheduleError(
+        "ERRAND_INVALID_SCHEDULE",
+        `schedules ${pending.join(", ")} kept changing under this write (${ATTEMPTS} attempts); try again.`,
+      );
     }
   }
 }

@@ -77,8 +77,28 @@ function notNow(where: string): InvalidArgsError {
   );
 }
 
-const TASK_OPTIONS = ["queue", "priority", "maxAttempts", "timeout", "backoff", "schema", "schedule", "delay", "expiresIn"] as const;
-const ENQUEUE_OPTIONS = ["delay", "runAt", "expiresIn", "expiresAt", "priority", "queue", "key", "maxAttempts", "tx"] as const;
+const TASK_OPTIONS = [
+  "queue",
+  "priority",
+  "maxAttempts",
+  "timeout",
+  "backoff",
+  "schema",
+  "schedule",
+  "delay",
+  "expiresIn",
+] as const;
+const ENQUEUE_OPTIONS = [
+  "delay",
+  "runAt",
+  "expiresIn",
+  "expiresAt",
+  "priority",
+  "queue",
+  "key",
+  "maxAttempts",
+  "tx",
+] as const;
 
 /** What a task needs from the Errand that defined it. */
 export interface TaskHost {
@@ -120,7 +140,9 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   ) {
     const where = `errand.task("${name}")`;
     if (typeof name !== "string" || name.trim() === "") {
-      throw new InvalidArgsError(`errand.task(): the task name must be a non-empty string, got ${JSON.stringify(name)}. Choose a stable name such as "send-welcome-email": it is stored with every job.`);
+      throw new InvalidArgsError(
+        `errand.task(): the task name must be a non-empty string, got ${JSON.stringify(name)}. Choose a stable name such as "send-welcome-email": it is stored with every job.`,
+      );
     }
     if (typeof handler !== "function") {
       throw new InvalidArgsError(`${where}: the handler must be a function (args, ctx) => ..., got ${typeof handler}.`);
@@ -134,10 +156,15 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     this.retryDelay = backoffFn(options.backoff, where);
     this.timing = taskTiming(where, options);
     if (options.schema !== undefined && typeof options.schema?.["~standard"]?.validate !== "function") {
-      throw new InvalidArgsError(`${where}: schema must be a Standard Schema (zod 3.24+, valibot 1+, arktype 2+…); this object has no ~standard.validate.`);
+      throw new InvalidArgsError(
+        `${where}: schema must be a Standard Schema (zod 3.24+, valibot 1+, arktype 2+…); this object has no ~standard.validate.`,
+      );
     }
     this.schema = options.schema;
-    this.declaredSchedule = options.schedule === undefined ? undefined : defineSchedule(where, name, this, options.schedule, host.maxPayloadBytes);
+    this.declaredSchedule =
+      options.schedule === undefined
+        ? undefined
+        : defineSchedule(where, name, this, options.schedule, host.maxPayloadBytes);
   }
 
   /**
@@ -155,7 +182,8 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       return Promise.reject(error);
     }
     const backend = this.host.openBackend();
-    if (backend && !(job instanceof Promise)) return sendJobs(backend, [job], options?.tx).then((r) => this.handle(r[0]!));
+    if (backend && !(job instanceof Promise))
+      return sendJobs(backend, [job], options?.tx).then((r) => this.handle(r[0]!));
     if (syncTx) throw notNow(`${this.name}.enqueue()`);
     return (async () => {
       const ready = await job;
@@ -186,7 +214,9 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     const backend = this.host.openBackend();
     if (!backend) throw notNow(where);
     if (!backend.capabilities.syncEnqueue) {
-      throw new InvalidArgsError(`${where}: errand's database is ${backend.kind}, not SQLite; use \`await ${this.name}.enqueue(args, { tx })\` with its transaction. Nothing was stored.`);
+      throw new InvalidArgsError(
+        `${where}: errand's database is ${backend.kind}, not SQLite; use \`await ${this.name}.enqueue(args, { tx })\` with its transaction. Nothing was stored.`,
+      );
     }
     return this.handle(sendJobsSync(backend, [job], options.tx)[0]!);
   }
@@ -205,9 +235,13 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     let jobs: (NewJob | Promise<NewJob>)[];
     try {
       if (!Array.isArray(argsList)) {
-        throw new InvalidArgsError(`${this.name}.enqueueMany(): expected an array of args, got ${typeof argsList}. Nothing was stored.`);
+        throw new InvalidArgsError(
+          `${this.name}.enqueueMany(): expected an array of args, got ${typeof argsList}. Nothing was stored.`,
+        );
       }
-      jobs = argsList.map((args: A, i) => (this.schema ? this.prepareChecked(args, options, i) : this.prepare(args, options, i)));
+      jobs = argsList.map((args: A, i) =>
+        this.schema ? this.prepareChecked(args, options, i) : this.prepare(args, options, i),
+      );
     } catch (error) {
       if (isSynchronousTx(options?.tx)) throw error;
       return Promise.reject(error);
@@ -254,14 +288,25 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     const now = this.host.now();
     if (options === undefined) {
       const { delayMs, expiresInMs } = this.timing;
-      const job: NewJob = { task: this.name, queue: this.queue, args: json, priority: this.priority, runAt: now + delayMs, maxAttempts: this.maxAttempts, key: null, createdAt: now };
+      const job: NewJob = {
+        task: this.name,
+        queue: this.queue,
+        args: json,
+        priority: this.priority,
+        runAt: now + delayMs,
+        maxAttempts: this.maxAttempts,
+        key: null,
+        createdAt: now,
+      };
       if (expiresInMs !== null) job.expiresAt = now + expiresInMs;
       return job;
     }
     checkOptionNames(where, options, ENQUEUE_OPTIONS);
     const { runAt, expiresAt } = jobTiming(where, now, this.timing, options);
     if (options.key !== undefined && (typeof options.key !== "string" || options.key === "")) {
-      throw new InvalidArgsError(`${where}: key must be a non-empty string, got ${JSON.stringify(options.key)}. Nothing was stored.`);
+      throw new InvalidArgsError(
+        `${where}: key must be a non-empty string, got ${JSON.stringify(options.key)}. Nothing was stored.`,
+      );
     }
     return {
       task: this.name,
@@ -283,10 +328,15 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
 
 function describePath(path: StandardSchemaV1.Issue["path"]): string {
   if (!path || path.length === 0) return "args";
-  return "args" + path.map((p) => {
-    const key = typeof p === "object" ? p.key : p;
-    return typeof key === "number" ? `[${key}]` : `.${String(key)}`;
-  }).join("");
+  return (
+    "args" +
+    path
+      .map((p) => {
+        const key = typeof p === "object" ? p.key : p;
+        return typeof key === "number" ? `[${key}]` : `.${String(key)}`;
+      })
+      .join("")
+  );
 }
 
 function checkQueue(queue: unknown, where: string): string {
@@ -305,7 +355,9 @@ function checkPriority(priority: unknown, where: string): number {
 
 function checkMaxAttempts(n: unknown, where: string): number {
   if (!Number.isSafeInteger(n) || (n as number) < 1) {
-    throw new InvalidArgsError(`${where}: maxAttempts must be a whole number of at least 1 (1 means no retries), got ${String(n)}.`);
+    throw new InvalidArgsError(
+      `${where}: maxAttempts must be a whole number of at least 1 (1 means no retries), got ${String(n)}.`,
+    );
   }
   return n as number;
 }

@@ -62,7 +62,12 @@ function nextLimit(w: WorkerCore): number {
   return w.wanted();
 }
 
-export function claim(w: WorkerCore, limit: number, finished: readonly Outcome[] = [], suspects = false): Promise<ClaimResult> {
+export function claim(
+  w: WorkerCore,
+  limit: number,
+  finished: readonly Outcome[] = [],
+  suspects = false,
+): Promise<ClaimResult> {
   return w.backend.claim({
     suspects,
     workerId: w.id,
@@ -83,12 +88,15 @@ function goIdle(w: WorkerCore, delayMs?: number): void {
   w.pollTimer = setTimeout(w.wakeFromTimer, wait);
   if (delayMs !== undefined) return;
   // A job delayed to a near time should start on time, not at the next poll.
-  w.backend.nextRunAt().then((runAt) => {
-    if (runAt === null || !w.isIdle || w.isStopping) return;
-    wait = Math.max(0, runAt - w.host.now());
-    if (wait < w.pollMs && w.pollTimer) {
-      clearTimeout(w.pollTimer);
-      w.pollTimer = setTimeout(w.wakeFromTimer, wait + 1);
-    }
-  }, () => {});
+  w.backend.nextRunAt().then(
+    (runAt) => {
+      if (runAt === null || !w.isIdle || w.isStopping) return;
+      wait = Math.max(0, runAt - w.host.now());
+      if (wait < w.pollMs && w.pollTimer) {
+        clearTimeout(w.pollTimer);
+        w.pollTimer = setTimeout(w.wakeFromTimer, wait + 1);
+      }
+    },
+    () => {},
+  );
 }

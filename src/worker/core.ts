@@ -108,7 +108,10 @@ export class WorkerCore {
     this.taskMap = this.host.tasks();
     this.taskNames = [...this.taskMap.keys()];
     if (this.taskNames.length === 0) {
-      throw new ConfigError("ERRAND_NO_TASKS", "errand.work(): no tasks are defined on this Errand, so the worker could run nothing. Define tasks with errand.task(...) before starting it.");
+      throw new ConfigError(
+        "ERRAND_NO_TASKS",
+        "errand.work(): no tasks are defined on this Errand, so the worker could run nothing. Define tasks with errand.task(...) before starting it.",
+      );
     }
     this.backend = await this.host.backend();
     if (this.maxBatch === 0) this.maxBatch = this.backend.maxBatch;
@@ -198,15 +201,38 @@ export class WorkerCore {
       if (settled.kind === "succeeded") {
         this.stats.succeeded++;
         const { job } = exec;
-        this.outcomes.push({ id: job.id, token: job.token, kind: "succeeded", result: settled.result, task: job.task, queue: job.queue, attempt: job.attempt });
+        this.outcomes.push({
+          id: job.id,
+          token: job.token,
+          kind: "succeeded",
+          result: settled.result,
+          task: job.task,
+          queue: job.queue,
+          attempt: job.attempt,
+        });
       } else {
         const { job } = exec;
         const retryAt = job.attempt < job.maxAttempts ? this.host.now() + exec.retryDelay(job.attempt) : null;
         if (retryAt === null) this.stats.failed++;
         else this.stats.retried++;
-        if (retryAt === null) this.log.warn(`job ${job.id} (${job.task}) failed for good after ${job.attempt} attempt(s): ${settled.error.message}`);
-        else this.log.info(`job ${job.id} (${job.task}) attempt ${job.attempt} failed, retrying in ${formatMs(retryAt - this.host.now())}: ${settled.error.message}`);
-        this.outcomes.push({ id: job.id, token: job.token, kind: "failed", error: settled.error, retryAt, task: job.task, queue: job.queue, attempt: job.attempt });
+        if (retryAt === null)
+          this.log.warn(
+            `job ${job.id} (${job.task}) failed for good after ${job.attempt} attempt(s): ${settled.error.message}`,
+          );
+        else
+          this.log.info(
+            `job ${job.id} (${job.task}) attempt ${job.attempt} failed, retrying in ${formatMs(retryAt - this.host.now())}: ${settled.error.message}`,
+          );
+        this.outcomes.push({
+          id: job.id,
+          token: job.token,
+          kind: "failed",
+          error: settled.error,
+          retryAt,
+          task: job.task,
+          queue: job.queue,
+          attempt: job.attempt,
+        });
       }
       scheduleFlush(this);
     }

@@ -11,9 +11,7 @@ import { AttemptSpan } from "../tracing/consumer.js";
 import type { Deadlines } from "./deadlines.js";
 
 export type Settled =
-  | { kind: "succeeded"; result: string | null }
-  | { kind: "failed"; error: AttemptError }
-  | { kind: "lost" };
+  { kind: "succeeded"; result: string | null } | { kind: "failed"; error: AttemptError } | { kind: "lost" };
 
 /** What an execution needs from its worker; one object shared by every execution. */
 export interface ExecutionHost {
@@ -56,7 +54,12 @@ export class Execution {
     this.span = AttemptSpan.start(job, this.host.workerId);
     if (!task) {
       // Claims only ask for registered tasks, so this means the registry changed under a running worker.
-      this.fail(new ConfigError("ERRAND_UNKNOWN_TASK", `No task named "${job.task}" is defined in worker ${this.host.workerId}.`));
+      this.fail(
+        new ConfigError(
+          "ERRAND_UNKNOWN_TASK",
+          `No task named "${job.task}" is defined in worker ${this.host.workerId}.`,
+        ),
+      );
       return;
     }
     const ctx = (this.ctx = new RunContext(job, this.host.log, this));
@@ -73,7 +76,10 @@ export class Execution {
     this.deadlineQueue = this.host.deadlines.add(this, task.timeoutMs);
     if (!isThenable(pending)) return this.succeed(pending);
     try {
-      pending.then((v) => this.succeed(v), (e) => this.fail(e));
+      pending.then(
+        (v) => this.succeed(v),
+        (e) => this.fail(e),
+      );
     } catch (error) {
       // A hand-made thenable whose then() throws.
       this.fail(error);
@@ -83,7 +89,9 @@ export class Execution {
   private async parseThenRun(task: TaskDefinition, args: unknown, ctx: RunContext): Promise<unknown> {
     const parsed = await task.schema!["~standard"].validate(args);
     if (parsed.issues) {
-      throw new InvalidArgsError(`stored args no longer match the task's schema: ${parsed.issues.map((i) => i.message).join("; ")}`);
+      throw new InvalidArgsError(
+        `stored args no longer match the task's schema: ${parsed.issues.map((i) => i.message).join("; ")}`,
+      );
     }
     return task.handler(parsed.value, ctx);
   }
@@ -118,13 +126,17 @@ export class Execution {
     try {
       const unsafe = findUnsafeJson(value, "result");
       if (unsafe !== undefined) {
-        return this.fail(new BadResultError(`The handler of ${this.job.task} returned a value that cannot be stored: ${unsafe}.`));
+        return this.fail(
+          new BadResultError(`The handler of ${this.job.task} returned a value that cannot be stored: ${unsafe}.`),
+        );
       }
       result = JSON.stringify(value);
     } catch (error) {
       // A getter that throws, a Proxy, a string too long to encode: the value cannot be read, so it cannot be stored.
       return this.fail(
-        new BadResultError(`The handler of ${this.job.task} returned a value that cannot be stored: reading it threw ${describeThrown(error)}.`),
+        new BadResultError(
+          `The handler of ${this.job.task} returned a value that cannot be stored: reading it threw ${describeThrown(error)}.`,
+        ),
       );
     }
     this.settle({ kind: "succeeded", result });
@@ -178,7 +190,13 @@ export function toAttemptError(error: unknown, attempt: number, workerId: string
       const stack = readText(() => error.stack);
       if (stack) out.stack = storable(stack, MAX_STACK_CHARS);
     } else {
-      out = { attempt, at, name: "NonError", message: storable(`the handler threw a non-Error value: ${describeValue(error)}`, MAX_MESSAGE_CHARS), workerId };
+      out = {
+        attempt,
+        at,
+        name: "NonError",
+        message: storable(`the handler threw a non-Error value: ${describeValue(error)}`, MAX_MESSAGE_CHARS),
+        workerId,
+      };
     }
   } catch {
     out = { attempt, at, name: "NonError", message: "the handler threw a value that could not be read", workerId };
@@ -213,7 +231,9 @@ function describeValue(value: unknown): string {
 }
 
 function describeThrown(error: unknown): string {
-  return error instanceof Error ? `${readText(() => error.name) ?? "Error"}: ${readText(() => error.message) ?? ""}` : describeValue(error);
+  return error instanceof Error
+    ? `${readText(() => error.name) ?? "Error"}: ${readText(() => error.message) ?? ""}`
+    : describeValue(error);
 }
 
 function storable(text: string, max: number): string {

@@ -48,7 +48,8 @@ export async function heartbeat(w: WorkerCore): Promise<void> {
   const isLost = (id: string) => before.has(id) && !held.has(id);
   // A job this worker no longer holds was cancelled or taken over: stop it and drop its outcome.
   for (const exec of w.running.values()) {
-    if (isLost(exec.job.id)) exec.lose("its lease was lost (the job was cancelled, or another worker took it over after the lease expired)");
+    if (isLost(exec.job.id))
+      exec.lose("its lease was lost (the job was cancelled, or another worker took it over after the lease expired)");
   }
   if (w.head < w.buffer.length) {
     w.buffer = w.buffer.slice(w.head).filter((j) => !isLost(j.id));
@@ -66,7 +67,9 @@ export function clockJumped(w: WorkerCore): boolean {
   const mono = performance.now();
   const drift = w.host.now() - mono;
   if (w.clockDrift !== null && Math.abs(drift - w.clockDrift) > CLOCK_JUMP_MS) {
-    w.log.warn(`the clock jumped by ${Math.round((drift - w.clockDrift) / 1000)}s: rescuing no expired lease for ${formatMs(w.leaseMs)}, until live workers have renewed theirs`);
+    w.log.warn(
+      `the clock jumped by ${Math.round((drift - w.clockDrift) / 1000)}s: rescuing no expired lease for ${formatMs(w.leaseMs)}, until live workers have renewed theirs`,
+    );
     w.rescueAfter = mono + w.leaseMs;
   }
   w.clockDrift = drift;
@@ -86,7 +89,8 @@ export async function maintain(w: WorkerCore): Promise<void> {
     const rescued = await w.backend.rescueExpired(now, (attempt) => {
       return now + 1000 * Math.min(60, 2 ** Math.min(attempt - 1, 6));
     });
-    if (rescued > 0) w.log.warn(`${rescued} job(s) had an expired lease (their worker died or froze) and were put back to run again`);
+    if (rescued > 0)
+      w.log.warn(`${rescued} job(s) had an expired lease (their worker died or froze) and were put back to run again`);
     await expire(w);
   } catch (error) {
     w.log.error(`heartbeat failed, will retry: ${(error as Error).message}`);
@@ -101,7 +105,7 @@ export async function maintain(w: WorkerCore): Promise<void> {
  */
 export async function expire(w: WorkerCore): Promise<void> {
   let total = 0;
-  for (let n = EXPIRE_BATCH; n === EXPIRE_BATCH; ) {
+  for (let n = EXPIRE_BATCH; n === EXPIRE_BATCH;) {
     n = await w.backend.expireDue(w.host.now(), EXPIRE_BATCH);
     total += n;
   }
@@ -114,7 +118,7 @@ const EXPIRE_BATCH = 1000;
 export async function prune(w: WorkerCore): Promise<void> {
   try {
     let total = 0;
-    for (let n = 1000; n === 1000; ) {
+    for (let n = 1000; n === 1000;) {
       n = await w.backend.prune(w.host.now() - w.host.retentionMs, 1000);
       total += n;
       await new Promise((resolve) => setImmediate(resolve));
@@ -124,4 +128,3 @@ export async function prune(w: WorkerCore): Promise<void> {
     w.log.error(`pruning finished jobs failed: ${(error as Error).message}`);
   }
 }
-

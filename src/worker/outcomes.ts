@@ -30,7 +30,9 @@ export async function flush(w: WorkerCore): Promise<void> {
     if (unwritten.outcomes.length === 0) return;
     w.outcomes = unwritten.outcomes.concat(w.outcomes);
     w.backoffMs = nextBackoff(w.backoffMs);
-    w.log.error(`could not write ${unwritten.outcomes.length} job outcome(s), retrying in ${w.backoffMs}ms: ${(unwritten.error as Error).message}`);
+    w.log.error(
+      `could not write ${unwritten.outcomes.length} job outcome(s), retrying in ${w.backoffMs}ms: ${(unwritten.error as Error).message}`,
+    );
     if (!w.flushTimer) w.flushTimer = setTimeout(() => void flush(w), w.backoffMs);
   })();
   try {
@@ -58,11 +60,16 @@ async function writeOutcomes(w: WorkerCore, batch: Outcome[]): Promise<{ outcome
 }
 
 /** The one outcome the database refused ends as a failed attempt whose error it can store. */
-async function writeRefused(w: WorkerCore, outcome: Outcome, refusal: unknown): Promise<{ outcomes: Outcome[]; error?: unknown }> {
+async function writeRefused(
+  w: WorkerCore,
+  outcome: Outcome,
+  refusal: unknown,
+): Promise<{ outcomes: Outcome[]; error?: unknown }> {
   const reason = toStorableText(String((refusal as Error)?.message ?? refusal)).slice(0, 2_000);
   w.log.error(`the database refused the outcome of job ${outcome.id}; recording it as failed: ${reason}`);
   try {
-    const attempt = outcome.kind === "failed" ? outcome.error.attempt : ((await w.backend.get(outcome.id))?.attempt ?? 0);
+    const attempt =
+      outcome.kind === "failed" ? outcome.error.attempt : ((await w.backend.get(outcome.id))?.attempt ?? 0);
     const what = outcome.kind === "failed" ? "its error" : "its result";
     const failed: Outcome = {
       id: outcome.id,
@@ -95,7 +102,10 @@ async function writeRefused(w: WorkerCore, outcome: Outcome, refusal: unknown): 
 
 export function reportLost(w: WorkerCore, lost: readonly string[]): void {
   if (lost.length === 0) return;
-  w.log.warn(`dropped the outcome of ${lost.length} job(s) whose lease this worker no longer held (cancelled, or taken over after the lease expired)`, { ids: lost.slice(0, 20) });
+  w.log.warn(
+    `dropped the outcome of ${lost.length} job(s) whose lease this worker no longer held (cancelled, or taken over after the lease expired)`,
+    { ids: lost.slice(0, 20) },
+  );
 }
 
 /** The database could not be reached or has no room (a full disk): worth retrying as is, unlike a write it refused. */

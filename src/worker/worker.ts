@@ -53,11 +53,20 @@ export class Worker {
     checkOptionNames("errand.work()", options, WORKER_OPTIONS);
     const concurrency = options.concurrency ?? 10;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
-      throw new InvalidArgsError(`errand.work(): concurrency must be a whole number of at least 1, got ${String(concurrency)}.`);
+      throw new InvalidArgsError(
+        `errand.work(): concurrency must be a whole number of at least 1, got ${String(concurrency)}.`,
+      );
     }
     this.concurrency = concurrency;
-    if (options.queues !== undefined && (!Array.isArray(options.queues) || options.queues.length === 0 || options.queues.some((q) => typeof q !== "string" || q === ""))) {
-      throw new InvalidArgsError(`errand.work(): queues must be a non-empty list of queue names, got ${JSON.stringify(options.queues)}. Leave it out to take every queue.`);
+    if (
+      options.queues !== undefined &&
+      (!Array.isArray(options.queues) ||
+        options.queues.length === 0 ||
+        options.queues.some((q) => typeof q !== "string" || q === ""))
+    ) {
+      throw new InvalidArgsError(
+        `errand.work(): queues must be a non-empty list of queue names, got ${JSON.stringify(options.queues)}. Leave it out to take every queue.`,
+      );
     }
     this.queues = options.queues ? [...(options.queues as readonly string[])] : null;
     const leaseMs = toMs(options.lease ?? "15s", "errand.work() lease", { allowZero: false });
@@ -65,9 +74,15 @@ export class Worker {
     const pollMs = toMs(options.pollInterval ?? "1s", "errand.work() pollInterval", { allowZero: false });
     const maxBatch = options.maxBatch ?? 0; // 0: the backend's, known once it is open
     if (options.maxBatch !== undefined && (!Number.isSafeInteger(maxBatch) || maxBatch < 1)) {
-      throw new InvalidArgsError(`errand.work(): maxBatch must be a whole number of at least 1, got ${String(options.maxBatch)}.`);
+      throw new InvalidArgsError(
+        `errand.work(): maxBatch must be a whole number of at least 1, got ${String(options.maxBatch)}.`,
+      );
     }
-    this.core = new WorkerCore(host, { id: this.id, concurrency, queues: this.queues, leaseMs, pollMs, maxBatch }, this.stats);
+    this.core = new WorkerCore(
+      host,
+      { id: this.id, concurrency, queues: this.queues, leaseMs, pollMs, maxBatch },
+      this.stats,
+    );
   }
 
   /** Starts the loops; resolves once the worker has registered itself and is claiming. */
@@ -133,12 +148,16 @@ export class Worker {
     let exec = currentExecution();
     if (exec && this.core.running.get(exec.job.id) !== exec) {
       // Its job already ended (a late timer, say): handler code, but nothing left to fail.
-      this.core.log.warn(`job ${exec.job.id} (${exec.job.task}) raised an ${kind} after it ended: ${(error as Error)?.message ?? String(error)}`);
+      this.core.log.warn(
+        `job ${exec.job.id} (${exec.job.task}) raised an ${kind} after it ended: ${(error as Error)?.message ?? String(error)}`,
+      );
       return true;
     }
     if (!exec && this.core.running.size === 1) exec = this.core.running.values().next().value;
     if (!exec || exec.isSettled) return false;
-    this.core.log.error(`job ${exec.job.id} (${exec.job.task}) raised an ${kind}; failing that attempt: ${(error as Error)?.message ?? String(error)}`);
+    this.core.log.error(
+      `job ${exec.job.id} (${exec.job.task}) raised an ${kind}; failing that attempt: ${(error as Error)?.message ?? String(error)}`,
+    );
     exec.crash(error);
     return true;
   }
@@ -148,7 +167,9 @@ export class Worker {
    * then aborts the rest and releases them so another worker takes them at once. Safe to call twice.
    */
   stop(options: { grace?: Duration } = {}): Promise<void> {
-    this.stopped ??= this.shutdown(options.grace === undefined ? this.graceMs : toMs(options.grace, "worker.stop() grace"));
+    this.stopped ??= this.shutdown(
+      options.grace === undefined ? this.graceMs : toMs(options.grace, "worker.stop() grace"),
+    );
     return this.stopped;
   }
 

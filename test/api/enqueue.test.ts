@@ -18,7 +18,8 @@ const emailSchema: StandardSchemaV1<{ to: string }, { to: string; domain: string
     vendor: "test",
     validate(value) {
       const to = (value as { to?: unknown } | null)?.to;
-      if (typeof to !== "string" || !to.includes("@")) return { issues: [{ message: "must be an email address", path: ["to"] }] };
+      if (typeof to !== "string" || !to.includes("@"))
+        return { issues: [{ message: "must be an email address", path: ["to"] }] };
       return { value: { to, domain: to.split("@")[1]! } };
     },
   },
@@ -44,7 +45,9 @@ describe("enqueue", () => {
     let now = 1_000_000;
     const errand = make({ clock: () => now });
     const t = errand.task("t", async (_: { n: number }) => {});
-    const delayed = await (await t.enqueue({ n: 1 }, { delay: "10m", priority: -2, queue: "slow", maxAttempts: 7 })).get();
+    const delayed = await (
+      await t.enqueue({ n: 1 }, { delay: "10m", priority: -2, queue: "slow", maxAttempts: 7 })
+    ).get();
     assert.equal(delayed.runAt.getTime(), now + 600_000);
     assert.equal(delayed.priority, -2);
     assert.equal(delayed.queue, "slow");
@@ -65,7 +68,10 @@ describe("enqueue", () => {
     const t = errand.task("t", async (_: { n: unknown }) => {});
     const jobs = await t.enqueueMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
     assert.equal(jobs.length, 3);
-    await assert.rejects(t.enqueueMany([{ n: 4 }, { n: () => 1 }]), /t\.enqueueMany\(\) item 1: args\.n is a function.*Nothing was stored/);
+    await assert.rejects(
+      t.enqueueMany([{ n: 4 }, { n: () => 1 }]),
+      /t\.enqueueMany\(\) item 1: args\.n is a function.*Nothing was stored/,
+    );
     assert.equal(await stored(errand), 3);
     await errand.close();
   });
@@ -87,7 +93,11 @@ describe("enqueue", () => {
     }
     cases.push([{ user: new User("a") }, /args\.user is a User instance/]);
     for (const [args, message] of cases) {
-      await assert.rejects(t.enqueue(args), (e: unknown) => e instanceof InvalidArgsError && message.test(e.message) && /Nothing was stored/.test(e.message));
+      await assert.rejects(
+        t.enqueue(args),
+        (e: unknown) =>
+          e instanceof InvalidArgsError && message.test(e.message) && /Nothing was stored/.test(e.message),
+      );
     }
     assert.equal(await stored(errand), 0);
     await errand.close();
@@ -96,7 +106,10 @@ describe("enqueue", () => {
   it("refuses payloads over the limit", async () => {
     const errand = make({ maxPayloadBytes: 1000 });
     const t = errand.task("t", async (_: { blob: string }) => {});
-    await assert.rejects(t.enqueue({ blob: "é".repeat(600) }), /args take 1211 bytes as JSON, over the 1000-byte limit.*Nothing was stored/);
+    await assert.rejects(
+      t.enqueue({ blob: "é".repeat(600) }),
+      /args take 1211 bytes as JSON, over the 1000-byte limit.*Nothing was stored/,
+    );
     await t.enqueue({ blob: "x".repeat(900) });
     assert.equal(await stored(errand), 1);
     await errand.close();
@@ -119,10 +132,19 @@ describe("enqueue", () => {
   it("refuses bad task definitions at the call", () => {
     const errand = make();
     errand.task("dup", async () => {});
-    assert.throws(() => errand.task("dup", async () => {}), /errand\.task\("dup"\): a task with this name is already defined/);
+    assert.throws(
+      () => errand.task("dup", async () => {}),
+      /errand\.task\("dup"\): a task with this name is already defined/,
+    );
     assert.throws(() => errand.task("", async () => {}), /task name must be a non-empty string/);
-    assert.throws(() => errand.task("x", async () => {}, { maxAttempts: 0 }), /maxAttempts must be a whole number of at least 1/);
-    assert.throws(() => errand.task("y", async () => {}, { timeout: "forever" as never }), /timeout: cannot read "forever"/);
+    assert.throws(
+      () => errand.task("x", async () => {}, { maxAttempts: 0 }),
+      /maxAttempts must be a whole number of at least 1/,
+    );
+    assert.throws(
+      () => errand.task("y", async () => {}, { timeout: "forever" as never }),
+      /timeout: cannot read "forever"/,
+    );
     assert.throws(() => errand.task("z", async () => {}, { retries: 3 } as never), /unknown option `retries`/);
     assert.throws(() => new Errand({ databse: "x" } as never), /unknown option `databse`\. Did you mean `database`\?/);
     assert.throws(() => new Errand({ durability: "max" as never }), /durability must be "normal" or "full"/);
@@ -131,11 +153,18 @@ describe("enqueue", () => {
   it("checks args against a Standard Schema at enqueue and parses them for the handler", async () => {
     const errand = make();
     const seen: unknown[] = [];
-    const t = errand.task("welcome", async (args, _ctx) => {
-      seen.push(args.domain);
-      return args.domain;
-    }, { schema: emailSchema });
-    await assert.rejects(t.enqueue({ to: "nope" }), /welcome\.enqueue\(\): invalid args \(args\.to: must be an email address\)\. Nothing was stored/);
+    const t = errand.task(
+      "welcome",
+      async (args, _ctx) => {
+        seen.push(args.domain);
+        return args.domain;
+      },
+      { schema: emailSchema },
+    );
+    await assert.rejects(
+      t.enqueue({ to: "nope" }),
+      /welcome\.enqueue\(\): invalid args \(args\.to: must be an email address\)\. Nothing was stored/,
+    );
     assert.equal(await stored(errand), 0);
     const job = await t.enqueue({ to: "ann@example.com" });
     const worker = await errand.work({ concurrency: 1 });

@@ -118,15 +118,24 @@ describe("error codes", () => {
   it("lists every code with its class in the README's table", () => {
     const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
     const rows = [...readme.matchAll(/^\| `(ERRAND_[A-Z_]+)` +\| `(\w+)` +\|/gm)].map((m) => [m[1], m[2]]);
-    assert.deepEqual(rows, ERROR_CODES.map((code) => [code, CLASS_OF[code].name]));
+    assert.deepEqual(
+      rows,
+      ERROR_CODES.map((code) => [code, CLASS_OF[code].name]),
+    );
   });
 
   it("finds no raw `new ErrandError(` and no unlisted ERRAND_ code in the library's source", () => {
     const files = libraryFiles(SRC);
     assert.ok(files.length > 20, `scanned ${files.length} files under ${SRC}`);
     const sources = files.map((path) => ({ path, text: readFileSync(path, "utf8") }));
-    const raw = sources.filter((s) => !s.path.endsWith(join("core", "errors.ts")) && s.text.includes("new ErrandError("));
-    assert.deepEqual(raw.map((s) => s.path), [], "use a subclass from src/core/errors.ts");
+    const raw = sources.filter(
+      (s) => !s.path.endsWith(join("core", "errors.ts")) && s.text.includes("new ErrandError("),
+    );
+    assert.deepEqual(
+      raw.map((s) => s.path),
+      [],
+      "use a subclass from src/core/errors.ts",
+    );
 
     const all = sources.map((s) => s.text).join("\n");
     const envNames = new Set([...all.matchAll(/process\.env\.(ERRAND_\w+)/g)].map((m) => m[1]));
@@ -155,14 +164,24 @@ describe("error codes", () => {
     );
 
     const waiting = await send.enqueue({ to: "a" });
-    assertError(await rejection(waiting.result({ timeout: "20ms" })), WaitTimeoutError, "ERRAND_WAIT_TIMEOUT", /still ready/);
+    assertError(
+      await rejection(waiting.result({ timeout: "20ms" })),
+      WaitTimeoutError,
+      "ERRAND_WAIT_TIMEOUT",
+      /still ready/,
+    );
     await errand.cancel(waiting.id);
     assertError(await rejection(waiting.result()), JobFailedError, "ERRAND_JOB_CANCELLED", /was cancelled/);
     assertError(await rejection(errand.cancel("999999")), JobNotFoundError, "ERRAND_JOB_NOT_FOUND", /does not exist/);
 
     const unstorable = await bad.enqueue({}, { maxAttempts: 1 });
     const worker = await errand.work();
-    assertError(await rejection(unstorable.result({ timeout: "10s" })), JobFailedError, "ERRAND_JOB_FAILED", /cannot be stored/);
+    assertError(
+      await rejection(unstorable.result({ timeout: "10s" })),
+      JobFailedError,
+      "ERRAND_JOB_FAILED",
+      /cannot be stored/,
+    );
     assert.equal((await unstorable.get()).errors[0]?.name, "BadResultError", "the attempt records the subclass's name");
     await worker.stop();
     await errand.close();
@@ -186,12 +205,22 @@ describe("error codes", () => {
       "ERRAND_BACKEND_UNAVAILABLE",
       /the directory .*missing does not exist/,
     );
-    assertError(await open("mysql://localhost/jobs"), ConfigError, "ERRAND_UNSUPPORTED_DATABASE", /is not a database errand can open/);
+    assertError(
+      await open("mysql://localhost/jobs"),
+      ConfigError,
+      "ERRAND_UNSUPPORTED_DATABASE",
+      /is not a database errand can open/,
+    );
 
     const foreign = join(dir, "app.db");
     const db = new Database(foreign);
     db.pragma("user_version = 7");
     db.close();
-    assertError(await open(`sqlite:${foreign}`), DatabaseMismatchError, "ERRAND_NOT_ERRAND_DB", /belongs to another application/);
+    assertError(
+      await open(`sqlite:${foreign}`),
+      DatabaseMismatchError,
+      "ERRAND_NOT_ERRAND_DB",
+      /belongs to another application/,
+    );
   });
 });

@@ -35,12 +35,22 @@ describe("errand.on()", () => {
   it("refuses an unknown event name or a listener that is not a function", () => {
     const errand = new Errand({ database: "memory:", logger: silentLogger });
     open.push(errand);
-    assert.throws(() => errand.on("completed" as "succeeded", () => {}), { code: "ERRAND_INVALID", message: /"succeeded", "failed", "retrying", "cancelled", "progress"/ });
-    assert.throws(() => errand.on("failed", "nope" as never), { code: "ERRAND_INVALID", message: /must be a function/ });
+    assert.throws(() => errand.on("completed" as "succeeded", () => {}), {
+      code: "ERRAND_INVALID",
+      message: /"succeeded", "failed", "retrying", "cancelled", "progress"/,
+    });
+    assert.throws(() => errand.on("failed", "nope" as never), {
+      code: "ERRAND_INVALID",
+      message: /must be a function/,
+    });
   });
 
   it("refuses to listen on PostgreSQL with listen: false, which turns NOTIFY off", () => {
-    const errand = new Errand({ database: "postgres://app:secret@127.0.0.1:1/app", postgres: { listen: false }, logger: silentLogger });
+    const errand = new Errand({
+      database: "postgres://app:secret@127.0.0.1:1/app",
+      postgres: { listen: false },
+      logger: silentLogger,
+    });
     assert.throws(() => errand.on("succeeded", () => {}), { code: "ERRAND_INVALID", message: /listen: false/ });
   });
 });

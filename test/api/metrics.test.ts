@@ -37,6 +37,7 @@ describe("createMetrics", () => {
     await worker.stop();
     await sleep(5);
     const scrapes = await Promise.all([render(), render(), render()]);
-    for (const text of scrapes) assert.equal(value(text, 'errand_jobs_finished_total{task="metrics-counter",state="succeeded"}'), 1);
+    for (const text of scrapes)
+      assert.equal(value(text, 'errand_jobs_finished_total{task="metrics-counter",state="succeeded"}'), 1);
   });
 });

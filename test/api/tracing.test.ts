@@ -78,7 +78,11 @@ describe("tracing", () => {
     assert.deepEqual(storedTraceparents(file), [null, `00-${send.traceId}-${send.spanId}-01`]);
 
     const attempts = spans.filter((s) => s.kind === SpanKind.CONSUMER);
-    assert.deepEqual(attempts.map((s) => s.attributes["messaging.message.id"]).sort(), [before.id, after.id].sort(), "both attempts are traced");
+    assert.deepEqual(
+      attempts.map((s) => s.attributes["messaging.message.id"]).sort(),
+      [before.id, after.id].sort(),
+      "both attempts are traced",
+    );
     const untraced = attempts.find((s) => s.attributes["messaging.message.id"] === before.id)!;
     assert.equal(untraced.parentSpanId, null, "a job stored without a trace context starts a trace of its own");
     assert.deepEqual(untraced.links, []);

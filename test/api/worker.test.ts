@@ -32,7 +32,10 @@ describe("worker", () => {
     const jobs = await add.enqueueMany(Array.from({ length: 50 }, (_, i) => ({ a: i, b: 1 })));
     await errand.work({ concurrency: 5 });
     const results = await Promise.all(jobs.map((j) => j.result({ timeout: "5s" })));
-    assert.deepEqual(results.map((r) => r.sum), Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.deepEqual(
+      results.map((r) => r.sum),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
     const rec = await jobs[0]!.get();
     assert.equal(rec.state, "succeeded");
     assert.equal(rec.attempt, 1);
@@ -56,25 +59,47 @@ describe("worker", () => {
     assert.equal(await job.result({ timeout: "5s" }), "ok");
     const rec = await job.get();
     assert.equal(rec.attempt, 3);
-    assert.deepEqual(rec.errors.map((e) => [e.attempt, e.message]), [[1, "attempt 1 broke"], [2, "attempt 2 broke"]]);
+    assert.deepEqual(
+      rec.errors.map((e) => [e.attempt, e.message]),
+      [
+        [1, "attempt 1 broke"],
+        [2, "attempt 2 broke"],
+      ],
+    );
     assert.match(rec.errors[0]!.stack!, /attempt 1 broke\n\s+at /);
-    assert.ok(starts[1]! - starts[0]! >= 95 && starts[2]! - starts[1]! >= 95, `backoff respected: ${starts.join(", ")}`);
+    assert.ok(
+      starts[1]! - starts[0]! >= 95 && starts[2]! - starts[1]! >= 95,
+      `backoff respected: ${starts.join(", ")}`,
+    );
   });
 
   it("ends failed after the last attempt, stays visible, and runs again on retry", async () => {
     const errand = make();
     let fixed = false;
-    const t = errand.task("t", async () => {
-      if (!fixed) throw new TypeError("smtp down");
-      return "sent";
-    }, { maxAttempts: 2, backoff: () => 10 });
+    const t = errand.task(
+      "t",
+      async () => {
+        if (!fixed) throw new TypeError("smtp down");
+        return "sent";
+      },
+      { maxAttempts: 2, backoff: () => 10 },
+    );
     const job = await t.enqueue({});
     await errand.work();
-    await assert.rejects(job.result({ timeout: "5s" }), (e: unknown) => e instanceof JobFailedError && /failed after 2 attempt\(s\): smtp down/.test(e.message));
+    await assert.rejects(
+      job.result({ timeout: "5s" }),
+      (e: unknown) => e instanceof JobFailedError && /failed after 2 attempt\(s\): smtp down/.test(e.message),
+    );
     const rec = await job.get();
     assert.equal(rec.state, "failed");
-    assert.deepEqual(rec.errors.map((e) => e.name), ["TypeError", "TypeError"]);
-    assert.deepEqual((await errand.listJobs({ state: "failed" })).map((j) => j.id), [job.id]);
+    assert.deepEqual(
+      rec.errors.map((e) => e.name),
+      ["TypeError", "TypeError"],
+    );
+    assert.deepEqual(
+      (await errand.listJobs({ state: "failed" })).map((j) => j.id),
+      [job.id],
+    );
     fixed = true;
     assert.equal(await errand.retry(job.id), true);
     assert.equal(await job.result({ timeout: "5s" }), "sent");
@@ -84,12 +109,17 @@ describe("worker", () => {
   it("aborts the signal of an attempt that runs past its timeout and fails it", async () => {
     const errand = make();
     let reason: unknown;
-    const slow = errand.task("slow", (_: object, ctx) => new Promise((_, reject) => {
-      ctx.signal.addEventListener("abort", () => {
-        reason = ctx.signal.reason;
-        reject(ctx.signal.reason);
-      });
-    }), { timeout: "100ms", maxAttempts: 1 });
+    const slow = errand.task(
+      "slow",
+      (_: object, ctx) =>
+        new Promise((_, reject) => {
+          ctx.signal.addEventListener("abort", () => {
+            reason = ctx.signal.reason;
+            reject(ctx.signal.reason);
+          });
+        }),
+      { timeout: "100ms", maxAttempts: 1 },
+    );
     const job = await slow.enqueue({});
     await errand.work();
     await assert.rejects(job.result({ timeout: "5s" }), /ran past its 100ms timeout/);
@@ -98,20 +128,39 @@ describe("worker", () => {
 
   it("survives handlers that throw non-Errors, return unstorable values, or never settle", async () => {
     const errand = make();
-    const throwsString = errand.task("throws-string", async () => {
-      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point: a handler that throws a non-Error
-      throw "plain string";
-    }, { maxAttempts: 1 });
+    const throwsString = errand.task(
+      "throws-string",
+      async () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point: a handler that throws a non-Error
+        throw "plain string";
+      },
+      { maxAttempts: 1 },
+    );
     const badResult = errand.task("bad-result", async () => ({ big: 1n }), { maxAttempts: 1 });
     const hangs = errand.task("hangs", () => new Promise(() => {}), { maxAttempts: 1, timeout: "150ms" });
-    const syncThrow = errand.task("sync-throw", () => {
-      throw new RangeError("sync");
-    }, { maxAttempts: 1 });
+    const syncThrow = errand.task(
+      "sync-throw",
+      () => {
+        throw new RangeError("sync");
+      },
+      { maxAttempts: 1 },
+    );
     const fine = errand.task("fine", async () => "fine");
-    const jobs = [await throwsString.enqueue({}), await badResult.enqueue({}), await hangs.enqueue({}), await syncThrow.enqueue({})];
+    const jobs = [
+      await throwsString.enqueue({}),
+      await badResult.enqueue({}),
+      await hangs.enqueue({}),
+      await syncThrow.enqueue({}),
+    ];
     const worker = await errand.work({ concurrency: 2 });
     const messages = [];
-    for (const j of jobs) messages.push(await j.result({ timeout: "5s" }).then(() => "ok", (e: Error) => e.message));
+    for (const j of jobs)
+      messages.push(
+        await j.result({ timeout: "5s" }).then(
+          () => "ok",
+          (e: Error) => e.message,
+        ),
+      );
     assert.match(messages[0]!, /non-Error value: plain string/);
     assert.match(messages[1]!, /returned a value that cannot be stored: result\.big is a BigInt/);
     assert.match(messages[2]!, /ran past its 150ms timeout/);
@@ -165,12 +214,16 @@ describe("worker", () => {
   it("stops a running job that is cancelled, through its signal, and drops its outcome", async () => {
     const errand = make();
     let aborted = false;
-    const t = errand.task("long", (_: object, ctx) => new Promise((resolve) => {
-      ctx.signal.addEventListener("abort", () => {
-        aborted = true;
-        resolve("finished anyway");
-      });
-    }));
+    const t = errand.task(
+      "long",
+      (_: object, ctx) =>
+        new Promise((resolve) => {
+          ctx.signal.addEventListener("abort", () => {
+            aborted = true;
+            resolve("finished anyway");
+          });
+        }),
+    );
     const job = await t.enqueue({});
     await errand.work({ lease: "300ms" });
     await until("the job to run", async () => (await job.status()) === "running");
@@ -194,8 +247,14 @@ describe("worker", () => {
     assert.equal(await (await known.enqueue({})).result({ timeout: "5s" }), "ok");
     assert.equal(await waiting.status(), "ready");
     const status = await producer.status();
-    assert.deepEqual(status.unserved.map((u) => [u.task, u.count]), [["deployed-later", 1]]);
-    assert.match(status.warnings.join("\n"), /1 job\(s\) of task "deployed-later" are waiting, but no running worker defines that task/);
+    assert.deepEqual(
+      status.unserved.map((u) => [u.task, u.count]),
+      [["deployed-later", 1]],
+    );
+    assert.match(
+      status.warnings.join("\n"),
+      /1 job\(s\) of task "deployed-later" are waiting, but no running worker defines that task/,
+    );
   });
 
   it("status warns plainly when jobs wait and no worker runs", async () => {
@@ -229,8 +288,15 @@ describe("worker", () => {
     await worker.stop({ grace: "200ms" });
     assert.ok(Date.now() - t0 < 2000, "stop does not wait for the handlers beyond grace");
     const recs = await Promise.all(jobs.map((j) => j.get()));
-    assert.deepEqual(recs.map((r) => r.state), Array(6).fill("ready"));
-    assert.deepEqual(recs.map((r) => r.attempt), Array(6).fill(0), "no attempt is counted");
+    assert.deepEqual(
+      recs.map((r) => r.state),
+      Array(6).fill("ready"),
+    );
+    assert.deepEqual(
+      recs.map((r) => r.attempt),
+      Array(6).fill(0),
+      "no attempt is counted",
+    );
     const interrupted = recs.filter((r) => r.errors.some((e) => e.name === "Interrupted"));
     assert.equal(interrupted.length, 2);
     assert.equal(aborted, 2, "the handlers' signals were aborted after the grace period");
@@ -250,6 +316,9 @@ describe("worker", () => {
     const errand = make();
     const t = errand.task("t", async () => {});
     const job = await t.enqueue({});
-    await assert.rejects(job.result({ timeout: "50ms" }), new RegExp(`Job ${job.id} \\(t\\) is still ready after 50ms.*Is a worker running`));
+    await assert.rejects(
+      job.result({ timeout: "50ms" }),
+      new RegExp(`Job ${job.id} \\(t\\) is still ready after 50ms.*Is a worker running`),
+    );
   });
 });

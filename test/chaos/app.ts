@@ -17,7 +17,11 @@ export function appDir(files: Record<string, string>): string {
 }
 
 /** Runs one statement on a direct connection (not through any proxy). */
-export async function sql<T = Record<string, unknown>>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+export async function sql<T = Record<string, unknown>>(
+  url: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

@@ -38,7 +38,9 @@ describe("claim sizing", () => {
     while (starts.size < 2) await sleep(10);
     const second = [...starts.values()][1]!;
     const waited = second.at - bStarted;
-    console.log(`claim buffer: worker a held ${heldByA} job(s) while running one; the idle worker b started the next one after ${waited} ms (by ${second.by})`);
+    console.log(
+      `claim buffer: worker a held ${heldByA} job(s) while running one; the idle worker b started the next one after ${waited} ms (by ${second.by})`,
+    );
     assert.equal(heldByA, 1, "worker a holds only the job it runs");
     assert.equal(second.by, "b");
     assert.ok(waited < 1000, `the second job waited ${waited} ms for a busy worker while another was idle`);

@@ -44,26 +44,37 @@ function worker(box: Sandbox, queue: string, stepBy: number | undefined): ChildP
  * figures. Queue b's worker also has jobs delayed by 30 minutes waiting.
  */
 async function run(name: string, box: Sandbox, steps: [number | undefined, number | undefined]) {
-  const long = (queue: string) => Array.from({ length: LONG_JOBS / 2 }, () => box.tasks.record.enqueue({ sleepMs: 3000 }, { queue }));
+  const long = (queue: string) =>
+    Array.from({ length: LONG_JOBS / 2 }, () => box.tasks.record.enqueue({ sleepMs: 3000 }, { queue }));
   const jobs = await Promise.all([...long("a"), ...long("b")]);
   const delayed = await Promise.all([1, 2, 3].map(() => box.tasks.record.enqueue({}, { delay: "30m", queue: "b" })));
   const started = Date.now();
   worker(box, "a", steps[0]);
   worker(box, "b", steps[1]);
-  await waitFor(`the ${LONG_JOBS} long jobs to run`, async () => (await Promise.all(jobs.map((j) => j.status()))).every((s) => s === "running"), 20_000);
+  await waitFor(
+    `the ${LONG_JOBS} long jobs to run`,
+    async () => (await Promise.all(jobs.map((j) => j.status()))).every((s) => s === "running"),
+    20_000,
+  );
   writeFileSync(join(box.dir, "step-clock"), "");
   const steppedAt = Date.now();
-  await waitFor(`the ${LONG_JOBS} long jobs to succeed`, async () => {
-    const states = await Promise.all(jobs.map((j) => j.status()));
-    return states.every((s) => s === "succeeded");
-  }, 30_000);
+  await waitFor(
+    `the ${LONG_JOBS} long jobs to succeed`,
+    async () => {
+      const states = await Promise.all(jobs.map((j) => j.status()));
+      return states.every((s) => s === "succeeded");
+    },
+    30_000,
+  );
   const drainMs = Date.now() - started;
   // A stolen lease shows as a second start; give a late duplicate the time to appear.
   await sleep(500);
   const runs = runsById(box.recordFile);
   const twice = jobs.filter((j) => (runs.get(j.id)?.length ?? 0) > 1).length;
   const early = delayed.filter((j) => runs.has(j.id)).length;
-  const rescued = (await box.errand.listJobs({ limit: 100 })).filter((j) => j.errors.some((e) => e.name === "LeaseExpired")).length;
+  const rescued = (await box.errand.listJobs({ limit: 100 })).filter((j) =>
+    j.errors.some((e) => e.name === "LeaseExpired"),
+  ).length;
   console.log(
     `${name}: ${LONG_JOBS} long jobs, all in flight at the step; ran twice ${twice}; rescued ${rescued}; ` +
       `delayed 30 min but ran ${early}; stuck 0; drained ${Date.now() - steppedAt} ms after the step (${drainMs} ms in all)`,

@@ -38,10 +38,13 @@ describe("PostgreSQL: heartbeats beside outcome batches", () => {
 
     const env = { ...process.env, ERRAND_DATABASE_URL: url, ERRAND_LOG_LEVEL: "warn" };
     const started = Date.now();
-    for (let i = 0; i < 3; i++) workers.push(startCli(["worker", TASKS, "--concurrency", "300", "--lease", "600ms"], env));
+    for (let i = 0; i < 3; i++)
+      workers.push(startCli(["worker", TASKS, "--concurrency", "300", "--lease", "600ms"], env));
     let succeeded = 0;
     while (Date.now() - started < 50_000) {
-      succeeded = (await (await errand.backend()).counts()).filter((c) => c.state === "succeeded").reduce((n, c) => n + c.count, 0);
+      succeeded = (await (await errand.backend()).counts())
+        .filter((c) => c.state === "succeeded")
+        .reduce((n, c) => n + c.count, 0);
       if (succeeded === JOBS) break;
       await sleep(200);
     }
@@ -56,7 +59,15 @@ describe("PostgreSQL: heartbeats beside outcome batches", () => {
         `worker errors logged: ${workers.map((w) => (w.stderr.match(/deadlock detected/g) ?? []).length).join("/")}`,
     );
     await errand.close();
-    assert.equal(deadlocks, 0, log.split("\n").filter((l) => /deadlock|DETAIL|STATEMENT/.test(l)).slice(0, 20).join("\n"));
+    assert.equal(
+      deadlocks,
+      0,
+      log
+        .split("\n")
+        .filter((l) => /deadlock|DETAIL|STATEMENT/.test(l))
+        .slice(0, 20)
+        .join("\n"),
+    );
     assert.equal(succeeded, JOBS, `every job succeeded: ${JSON.stringify(counts)}`);
   });
 });

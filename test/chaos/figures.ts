@@ -35,9 +35,19 @@ export interface Figures {
 }
 
 /** Prints the figures of one run and returns them for the assertions. */
-export function report(name: string, ids: readonly string[], jobs: readonly JobRecord[], runs: Runs, recoveryMs: number): Figures {
+export function report(
+  name: string,
+  ids: readonly string[],
+  jobs: readonly JobRecord[],
+  runs: Runs,
+  recoveryMs: number,
+): Figures {
   const byId = new Map(jobs.map((j) => [j.id, j]));
-  const lost = ids.filter((id) => !byId.has(id) || (byId.get(id)!.state !== "succeeded" && !["running", "ready", "scheduled"].includes(byId.get(id)!.state)));
+  const lost = ids.filter(
+    (id) =>
+      !byId.has(id) ||
+      (byId.get(id)!.state !== "succeeded" && !["running", "ready", "scheduled"].includes(byId.get(id)!.state)),
+  );
   const stuck = ids.filter((id) => ["running", "ready", "scheduled"].includes(byId.get(id)?.state ?? ""));
   const duplicated = runs.duplicated();
   const inFlight = duplicated.filter((id) => runs.inFlightAtFault.has(id)).length;

@@ -26,10 +26,20 @@ async function freezeRun(name: string, database?: string): Promise<void> {
   const frozen = startCli(["worker", TASKS, ...flags], box.env);
   const live = startCli(["worker", TASKS, ...flags], box.env);
   // Both idle and listening before any job exists, so that neither drains them all while the other starts up.
-  await waitFor("both workers to start", () => /worker \S+ started/.test(frozen.stderr) && /worker \S+ started/.test(live.stderr), 20_000, () => frozen.stderr + live.stderr);
+  await waitFor(
+    "both workers to start",
+    () => /worker \S+ started/.test(frozen.stderr) && /worker \S+ started/.test(live.stderr),
+    20_000,
+    () => frozen.stderr + live.stderr,
+  );
   const jobs = await box.tasks.record.enqueueMany(Array.from({ length: JOBS }, () => ({ sleepMs: 40 })));
   const ids = jobs.map((j) => j.id);
-  await waitFor("both workers to run jobs", () => new Set([...runsById(box.recordFile).values()].flat()).size >= 2, 15_000, () => frozen.stderr + live.stderr);
+  await waitFor(
+    "both workers to run jobs",
+    () => new Set([...runsById(box.recordFile).values()].flat()).size >= 2,
+    15_000,
+    () => frozen.stderr + live.stderr,
+  );
 
   await frozen.kill("SIGSTOP");
   const frozenAt = Date.now();
@@ -39,10 +49,14 @@ async function freezeRun(name: string, database?: string): Promise<void> {
       .filter((j) => (j.workerId ?? "").includes(`-${frozen.pid}-`))
       .map((j) => j.id),
   );
-  const startedByFrozen = new Set([...runsById(box.recordFile)].filter(([, pids]) => pids.includes(frozen.pid)).map(([id]) => id));
+  const startedByFrozen = new Set(
+    [...runsById(box.recordFile)].filter(([, pids]) => pids.includes(frozen.pid)).map(([id]) => id),
+  );
   const inFlight = new Set([...held].filter((id) => startedByFrozen.has(id)));
   await sleep(FROZEN_MS);
-  const rescuedWhileFrozen = [...held].filter((id) => (runsById(box.recordFile).get(id) ?? []).includes(live.pid)).length;
+  const rescuedWhileFrozen = [...held].filter((id) =>
+    (runsById(box.recordFile).get(id) ?? []).includes(live.pid),
+  ).length;
   await frozen.kill("SIGCONT");
 
   await waitFor(

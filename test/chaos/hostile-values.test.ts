@@ -69,7 +69,18 @@ errand.task("hostile", (args, ctx) => {
 export default errand;
 `;
 
-type Names = "nul" | "loneHigh" | "loneLow" | "nulKey" | "emoji" | "deepObject" | "deepArray" | "cyclic" | "hugeUnderLimit" | "hugeOverLimit" | "oddKeys";
+type Names =
+  | "nul"
+  | "loneHigh"
+  | "loneLow"
+  | "nulKey"
+  | "emoji"
+  | "deepObject"
+  | "deepArray"
+  | "cyclic"
+  | "hugeUnderLimit"
+  | "hugeOverLimit"
+  | "oddKeys";
 /** Values stored as given: they must come back equal. The others must be refused. The payload limit is on args. */
 const STORABLE_ARGS: readonly Names[] = ["emoji", "hugeUnderLimit", "oddKeys"];
 const STORABLE: readonly Names[] = [...STORABLE_ARGS, "hugeOverLimit"];
@@ -93,14 +104,17 @@ const backends: [string, () => Promise<string>][] = [
 ];
 
 /** A driver's own words, which must never reach a caller raw. */
-const RAW = /invalid input syntax|unsupported Unicode|DatabaseError|Maximum call stack|SQLITE_|jsonb|invalid byte sequence/i;
+const RAW =
+  /invalid input syntax|unsupported Unicode|DatabaseError|Maximum call stack|SQLITE_|jsonb|invalid byte sequence/i;
 
 for (const [name, url] of backends) {
   describe(`hostile values on ${name}`, { timeout: 90_000 }, () => {
     it("are stored and read back equal, or refused with a clear error; refused ones fail alone and the worker stays up", async () => {
       const database = await url();
       const dir = appDir({ "values.mjs": VALUES, "tasks.mjs": TASKS });
-      const { values } = (await import(pathToFileURL(join(dir, "values.mjs")).href)) as { values: Record<Names, () => unknown> };
+      const { values } = (await import(pathToFileURL(join(dir, "values.mjs")).href)) as {
+        values: Record<Names, () => unknown>;
+      };
       const errand = new Errand({ database, logger: quiet, maxPayloadBytes: PAYLOAD_LIMIT });
       const hostile = errand.task("hostile", async (_args: { how: string; value?: string }) => {});
       const table: string[][] = [];
@@ -116,7 +130,10 @@ for (const [name, url] of backends) {
               return "stored, read back equal";
             },
             (error: unknown) => {
-              assert.ok(error instanceof InvalidArgsError, `args ${value}: expected InvalidArgsError, got ${String(error)}`);
+              assert.ok(
+                error instanceof InvalidArgsError,
+                `args ${value}: expected InvalidArgsError, got ${String(error)}`,
+              );
               assert.doesNotMatch(error.message, RAW);
               return `refused: ${error.message.slice(0, 110)}`;
             },
@@ -130,10 +147,25 @@ for (const [name, url] of backends) {
         // batches, so that a refused outcome would hold back its neighbours if it could.
         const hows = ["return", "progress", "throwError", "throwValue", "reject"] as const;
         const plans: { how: string; value?: Names }[] = [];
-        for (const how of hows) for (const value of Object.keys(values) as Names[]) plans.push({ how, value }, { how: "ok" });
-        for (const how of ["oddThrow", "getterError", "proxyThrow", "cyclicCause", "deepCause", "getterResult", "thenGetter", "pollution"]) plans.push({ how }, { how: "ok" });
+        for (const how of hows)
+          for (const value of Object.keys(values) as Names[]) plans.push({ how, value }, { how: "ok" });
+        for (const how of [
+          "oddThrow",
+          "getterError",
+          "proxyThrow",
+          "cyclicCause",
+          "deepCause",
+          "getterResult",
+          "thenGetter",
+          "pollution",
+        ])
+          plans.push({ how }, { how: "ok" });
         const jobs = await hostile.enqueueMany(plans);
-        const worker = startCli(["worker", join(dir, "tasks.mjs"), "--concurrency", "8"], { ...process.env, ERRAND_DATABASE_URL: database }, dir);
+        const worker = startCli(
+          ["worker", join(dir, "tasks.mjs"), "--concurrency", "8"],
+          { ...process.env, ERRAND_DATABASE_URL: database },
+          dir,
+        );
         try {
           const finalStates = new Set(["succeeded", "failed"]);
           await waitFor(
@@ -152,7 +184,11 @@ for (const [name, url] of backends) {
           const last = record.errors[record.errors.length - 1];
           const label = [plan.how, plan.value ?? ""];
           if (plan.how === "ok") {
-            assert.equal(record.state, "succeeded", `the plain job beside ${plans[i - 1]!.how} ${plans[i - 1]!.value ?? ""} succeeded`);
+            assert.equal(
+              record.state,
+              "succeeded",
+              `the plain job beside ${plans[i - 1]!.how} ${plans[i - 1]!.value ?? ""} succeeded`,
+            );
             continue;
           }
           if (plan.how === "pollution") {
@@ -202,7 +238,9 @@ for (const [name, url] of backends) {
             if (plan.how === "throwError" && plan.value === "emoji") assert.equal(last!.message, v);
           }
         }
-        console.log(`hostile values on ${name}:\n${table.map((r) => `  ${r[0]!.padEnd(12)} ${r[1]!.padEnd(15)} ${r[2]}`).join("\n")}`);
+        console.log(
+          `hostile values on ${name}:\n${table.map((r) => `  ${r[0]!.padEnd(12)} ${r[1]!.padEnd(15)} ${r[2]}`).join("\n")}`,
+        );
       } finally {
         await errand.close();
       }

@@ -14,6 +14,12 @@ describe("poison jobs on PostgreSQL", () => {
   it("fail alone: no healthy job fails or is left unrun, every poison job ends failed", async () => {
     const db = await freshPostgresDatabase();
     drops.push(db.drop);
-    await poisonRun("poison on PostgreSQL", { database: db.url, dir: tempDir(), healthy: 400, poisonPerKind: 2, timeoutMs: 50_000 });
+    await poisonRun("poison on PostgreSQL", {
+      database: db.url,
+      dir: tempDir(),
+      healthy: 400,
+      poisonPerKind: 2,
+      timeoutMs: 50_000,
+    });
   });
 });

@@ -7,6 +7,12 @@ import { poisonRun } from "./poison.js";
 describe("poison jobs on SQLite", () => {
   it("fail alone: no healthy job fails or is left unrun, every poison job ends failed", async () => {
     const dir = tempDir();
-    await poisonRun("poison on SQLite", { database: `sqlite:${join(dir, "poison.db")}`, dir, healthy: 400, poisonPerKind: 2, timeoutMs: 50_000 });
+    await poisonRun("poison on SQLite", {
+      database: `sqlite:${join(dir, "poison.db")}`,
+      dir,
+      healthy: 400,
+      poisonPerKind: 2,
+      timeoutMs: 50_000,
+    });
   });
 });

@@ -34,10 +34,14 @@ class Supervisor {
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
   start(): void {
-    const child = spawn(process.execPath, ["--max-old-space-size=160", CLI, "worker", TASKS, "--concurrency", "10", "--lease", "1s"], {
-      env: this.env,
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--max-old-space-size=160", CLI, "worker", TASKS, "--concurrency", "10", "--lease", "1s"],
+      {
+        env: this.env,
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     child.stderr.setEncoding("utf8").on("data", (d: string) => (this.stderr = (this.stderr + d).slice(-20_000)));
     this.children.add(child);
     child.on("exit", (code, signal) => {
@@ -68,7 +72,9 @@ export async function poisonRun(name: string, run: PoisonRun): Promise<void> {
   const order: ({ kind: (typeof KINDS)[number] } | null)[] = Array.from({ length: run.healthy }, () => null);
   KINDS.forEach((kind, k) => {
     for (let i = 0; i < run.poisonPerKind; i++) {
-      order.splice(Math.floor(((i * KINDS.length + k + 0.5) / (KINDS.length * run.poisonPerKind)) * order.length), 0, { kind });
+      order.splice(Math.floor(((i * KINDS.length + k + 0.5) / (KINDS.length * run.poisonPerKind)) * order.length), 0, {
+        kind,
+      });
     }
   });
   const healthyIds: string[] = [];
@@ -78,7 +84,12 @@ export async function poisonRun(name: string, run: PoisonRun): Promise<void> {
     else poisonIds.set((await poison.enqueue(item)).id, item.kind);
   }
 
-  const env = { ...process.env, ERRAND_DATABASE_URL: run.database, ERRAND_TEST_RECORD: recordFile, ERRAND_LOG_LEVEL: "warn" };
+  const env = {
+    ...process.env,
+    ERRAND_DATABASE_URL: run.database,
+    ERRAND_TEST_RECORD: recordFile,
+    ERRAND_LOG_LEVEL: "warn",
+  };
   const supervisor = new Supervisor(env);
   const started = Date.now();
   for (let i = 0; i < 3; i++) supervisor.start();
@@ -133,20 +144,40 @@ export async function poisonRun(name: string, run: PoisonRun): Promise<void> {
   );
   const detail = () => `\nlast worker output:\n${supervisor.stderr.slice(-3000)}`;
   assert.ok(drained, `jobs still open after ${run.timeoutMs} ms${detail()}`);
-  assert.equal(healthyFailed.length, 0, `healthy jobs failed: ${healthyFailed.slice(0, 5).map((id) => JSON.stringify(jobs.get(id)?.errors)).join("\n")}`);
+  assert.equal(
+    healthyFailed.length,
+    0,
+    `healthy jobs failed: ${healthyFailed
+      .slice(0, 5)
+      .map((id) => JSON.stringify(jobs.get(id)?.errors))
+      .join("\n")}`,
+  );
   assert.equal(neverRan.length, 0, "healthy jobs never ran");
   assert.equal(notSucceeded.length, 0, "every healthy job succeeded");
-  assert.equal(poisonBad.length, 0, `poison jobs not failed after 3 attempts: ${poisonBad.map(([id, k]) => `${id} ${k} ${jobs.get(id)?.state} attempt ${jobs.get(id)?.attempt}`).join(", ")}`);
-  assert.equal(twice.length - inFlight.length - finishedUnwritten.length, 0, "only jobs in flight at a crash run twice");
+  assert.equal(
+    poisonBad.length,
+    0,
+    `poison jobs not failed after 3 attempts: ${poisonBad.map(([id, k]) => `${id} ${k} ${jobs.get(id)?.state} attempt ${jobs.get(id)?.attempt}`).join(", ")}`,
+  );
+  assert.equal(
+    twice.length - inFlight.length - finishedUnwritten.length,
+    0,
+    "only jobs in flight at a crash run twice",
+  );
   // Handler code's uncaught exceptions and rejections fail their job, not the worker: only exit and OOM kill it.
   const otherEndings = [...supervisor.endings.keys()].filter((e) => e !== "exit 3" && e !== "SIGABRT");
   assert.deepEqual(otherEndings, [], "no worker died of anything but process.exit() or memory");
   for (const [id, kind] of poisonIds) {
-    const expected = { timer: /thrown from a timer/, rejection: /rejected, never handled/ }[kind as "timer" | "rejection"];
+    const expected = { timer: /thrown from a timer/, rejection: /rejected, never handled/ }[
+      kind as "timer" | "rejection"
+    ];
     // Its own error, or a batch-mate's crash (LeaseExpired).
     if (expected) {
       const own = jobs.get(id)!.errors.filter((e) => e.name !== "LeaseExpired");
-      assert.ok(own.length > 0 && own.every((e) => expected.test(e.message)), `poison ${kind} job ${id}: ${JSON.stringify(jobs.get(id)!.errors)}`);
+      assert.ok(
+        own.length > 0 && own.every((e) => expected.test(e.message)),
+        `poison ${kind} job ${id}: ${JSON.stringify(jobs.get(id)!.errors)}`,
+      );
     }
   }
 }

@@ -49,9 +49,19 @@ async function within<T>(ms: number, what: string, promise: Promise<T>): Promise
 /** Runs `call`, expects BackendUnavailableError within the bound, and returns how long it took. */
 async function timeToError(what: string, call: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
-  const error = await within(BOUND_MS + 5_000, what, call().then(() => null, (e: unknown) => e));
+  const error = await within(
+    BOUND_MS + 5_000,
+    what,
+    call().then(
+      () => null,
+      (e: unknown) => e,
+    ),
+  );
   const took = since(t0);
-  assert.ok(error instanceof BackendUnavailableError, `${what}: expected BackendUnavailableError, got ${String(error)}`);
+  assert.ok(
+    error instanceof BackendUnavailableError,
+    `${what}: expected BackendUnavailableError, got ${String(error)}`,
+  );
   assert.ok(!error.message.includes(PASSWORD), `${what}: the password must not appear: ${error.message}`);
   assert.ok(took < BOUND_MS, `${what} took ${took}ms, over the ${BOUND_MS}ms bound`);
   return took;
@@ -97,11 +107,17 @@ describe("PostgreSQL: a network that stops answering", { timeout: 120_000 }, () 
       for (const drop of [false, true]) {
         const batch = await record.enqueueMany(Array.from({ length: 80 }, () => ({ ms: 60 })));
         const started = runs(recordFile).size;
-        await waitFor("the worker to run some of the batch", () => runs(recordFile).size >= started + 8, 20_000, () => worker.stderr);
+        await waitFor(
+          "the worker to run some of the batch",
+          () => runs(recordFile).size >= started + 8,
+          20_000,
+          () => worker.stderr,
+        );
 
         proxy.blackhole();
         const faultAt = performance.now();
-        for (const r of await sql<{ id: string }>(direct, "SELECT id::text FROM errand.jobs WHERE state = 'running'")) inFlight.add(r.id);
+        for (const r of await sql<{ id: string }>(direct, "SELECT id::text FROM errand.jobs WHERE state = 'running'"))
+          inFlight.add(r.id);
         // The CLI in its own process, at the same time: it connects anew, so its connect timeout (default 5s) rules.
         const cliStarted = performance.now();
         const cli = startCli(["status"], env, dir);
@@ -110,9 +126,16 @@ describe("PostgreSQL: a network that stops answering", { timeout: 120_000 }, () 
         const statusMs = await timeToError("status", () => web.status());
         const cliCode = await cli.exitCode(20_000);
         const cliMs = since(cliStarted);
-        assert.equal(cliCode, 1, `errand status exits 1 when the database does not answer\n${cli.stdout}\n${cli.stderr}`);
+        assert.equal(
+          cliCode,
+          1,
+          `errand status exits 1 when the database does not answer\n${cli.stdout}\n${cli.stderr}`,
+        );
         assert.match(cli.stderr, /Cannot connect to PostgreSQL .* within 5\.0s|did not answer within/);
-        assert.ok(!`${cli.stdout}${cli.stderr}`.includes(PASSWORD), `errand status showed the password:\n${cli.stderr}`);
+        assert.ok(
+          !`${cli.stdout}${cli.stderr}`.includes(PASSWORD),
+          `errand status showed the password:\n${cli.stderr}`,
+        );
         assert.ok(cliMs < 5_000 + 6_000, `errand status took ${cliMs}ms`);
         // Long enough for the worker's claims and heartbeats to time out too.
         await sleep(Math.max(0, 5_000 - since(faultAt)));
@@ -122,17 +145,25 @@ describe("PostgreSQL: a network that stops answering", { timeout: 120_000 }, () 
         const healedAt = performance.now();
         let late: Awaited<ReturnType<typeof record.enqueue>> | undefined;
         while (!late) {
-          late = await within(BOUND_MS + 5_000, "enqueue after the heal", record.enqueue({ ms: 1 })).catch((e: unknown) => {
-            if (!(e instanceof BackendUnavailableError)) throw e;
-            return undefined;
-          });
-          if (!late && since(healedAt) > 10_000) assert.fail("the same Errand still failed 10s after the network healed");
+          late = await within(BOUND_MS + 5_000, "enqueue after the heal", record.enqueue({ ms: 1 })).catch(
+            (e: unknown) => {
+              if (!(e instanceof BackendUnavailableError)) throw e;
+              return undefined;
+            },
+          );
+          if (!late && since(healedAt) > 10_000)
+            assert.fail("the same Errand still failed 10s after the network healed");
         }
         const recoveryMs = since(healedAt);
         assert.ok(await within(BOUND_MS, "getJob after the heal", web.getJob(late.id)), "getJob works after the heal");
         await within(BOUND_MS, "status after the heal", web.status());
         const ranBefore = runs(recordFile).size;
-        await waitFor("the worker to run jobs again", () => runs(recordFile).size > ranBefore, 20_000, () => worker.stderr);
+        await waitFor(
+          "the worker to run jobs again",
+          () => runs(recordFile).size > ranBefore,
+          20_000,
+          () => worker.stderr,
+        );
         const workerRecoveryMs = since(healedAt);
         figures.push({
           heal: drop ? "drop" : "deliver",
@@ -152,18 +183,29 @@ describe("PostgreSQL: a network that stops answering", { timeout: 120_000 }, () 
       await waitFor(
         `all ${total} jobs to succeed`,
         async () => {
-          stateAtEnd = await sql(direct, "SELECT id, state, attempt, lease_expires_at, worker_id FROM errand.jobs WHERE state <> 'succeeded' ORDER BY id LIMIT 20");
+          stateAtEnd = await sql(
+            direct,
+            "SELECT id, state, attempt, lease_expires_at, worker_id FROM errand.jobs WHERE state <> 'succeeded' ORDER BY id LIMIT 20",
+          );
           return (stateAtEnd as unknown[]).length === 0;
         },
         40_000,
         () => {
           // A claim that committed but whose answer was lost leaves jobs leased to a live worker that never saw them.
-          const neverRan = (stateAtEnd as { id: string; state: string }[]).filter((j) => j.state === "running" && !runs(recordFile).has(String(j.id)));
-          const orphans = neverRan.length > 0 ? `\n${neverRan.length} of them are leased to the worker but never ran: claimed by a claim whose answer was lost, and kept leased as long as their lease is renewed by worker id rather than by token` : "";
+          const neverRan = (stateAtEnd as { id: string; state: string }[]).filter(
+            (j) => j.state === "running" && !runs(recordFile).has(String(j.id)),
+          );
+          const orphans =
+            neverRan.length > 0
+              ? `\n${neverRan.length} of them are leased to the worker but never ran: claimed by a claim whose answer was lost, and kept leased as long as their lease is renewed by worker id rather than by token`
+              : "";
           return `${JSON.stringify(stateAtEnd)}${orphans}\n${worker.stderr}`;
         },
       );
-      const states = await sql<{ state: string; n: string }>(direct, "SELECT state, count(*)::text AS n FROM errand.jobs GROUP BY state");
+      const states = await sql<{ state: string; n: string }>(
+        direct,
+        "SELECT state, count(*)::text AS n FROM errand.jobs GROUP BY state",
+      );
       const count = (s: string) => Number(states.find((r) => r.state === s)?.n ?? 0);
       const ran = runs(recordFile);
       const duplicated = [...ran].filter(([, n]) => n > 1).map(([id]) => id);
@@ -182,7 +224,9 @@ describe("PostgreSQL: a network that stops answering", { timeout: 120_000 }, () 
       assert.equal(summary.stuck, 0);
       assert.deepEqual(unexpected, [], "jobs run twice that were not in flight at a fault");
       assert.ok(!worker.hasExited, `the worker process stayed up\n${worker.stderr}`);
-      const problems = worker.stderr.split("\n").filter((line) => /PostgreSQL/.test(line) && /^errand (error|warn)/.test(line));
+      const problems = worker.stderr
+        .split("\n")
+        .filter((line) => /PostgreSQL/.test(line) && /^errand (error|warn)/.test(line));
       assert.ok(problems.length > 0, "the worker logged the outage");
       assert.ok(!problems.some((line) => line.includes(PASSWORD)), "the worker's errors must not show the password");
     } finally {
@@ -194,18 +238,31 @@ describe("PostgreSQL: a network that stops answering", { timeout: 120_000 }, () 
   });
 
   it("refuses bad timeout options at construction, naming the option", () => {
-    assert.throws(() => new Errand({ database: "postgres://u@127.0.0.1/db", postgres: { queryTimeout: "soon" as never } }), {
-      name: "InvalidArgsError",
-      message: /postgres\.queryTimeout: cannot read "soon" as a duration/,
-    });
-    assert.throws(() => new Errand({ database: "postgres://u@127.0.0.1/db", postgres: { connectTimeout: 0 } }), /postgres\.connectTimeout: must be more than zero/);
-    assert.throws(() => new Errand({ database: "postgres://u@127.0.0.1/db", postgres: { connectTimout: "1s" } as never }), /Did you mean `connectTimeout`/);
+    assert.throws(
+      () => new Errand({ database: "postgres://u@127.0.0.1/db", postgres: { queryTimeout: "soon" as never } }),
+      {
+        name: "InvalidArgsError",
+        message: /postgres\.queryTimeout: cannot read "soon" as a duration/,
+      },
+    );
+    assert.throws(
+      () => new Errand({ database: "postgres://u@127.0.0.1/db", postgres: { connectTimeout: 0 } }),
+      /postgres\.connectTimeout: must be more than zero/,
+    );
+    assert.throws(
+      () => new Errand({ database: "postgres://u@127.0.0.1/db", postgres: { connectTimout: "1s" } as never }),
+      /Did you mean `connectTimeout`/,
+    );
   });
 
   it("the LISTEN connection notices a server gone silent and listens again on a new one", async () => {
     const direct = await database();
     const proxy = await silentProxy(direct);
-    const errand = new Errand({ database: proxy.url, postgres: { connectTimeout: "1s", queryTimeout: "1s" }, logger: quiet });
+    const errand = new Errand({
+      database: proxy.url,
+      postgres: { connectTimeout: "1s", queryTimeout: "1s" },
+      logger: quiet,
+    });
     const picked = new Map<string, number>();
     errand.task("t", async (_args: object, ctx) => void picked.set(ctx.id, performance.now()));
     const other = new Errand({ database: direct, logger: quiet });

@@ -19,7 +19,12 @@ describe("PostgreSQL: an outcome the database refuses", { timeout: 60_000 }, () 
     const db = await freshPostgresDatabase();
     drops.push(db.drop);
     const logged: string[] = [];
-    const logger = { debug() {}, info() {}, warn: (m: string) => void logged.push(m), error: (m: string) => void logged.push(m) };
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (m: string) => void logged.push(m),
+      error: (m: string) => void logged.push(m),
+    };
     const errand = new Errand({ database: db.url, logger });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -33,27 +38,44 @@ describe("PostgreSQL: an outcome the database refuses", { timeout: 60_000 }, () 
       { maxAttempts: 1 },
     );
     await errand.migrate();
-    await sql(db.url, "ALTER TABLE errand.jobs ADD CONSTRAINT refuse_result CHECK (result IS NULL OR result->>'tag' <> 'refused')");
-    await sql(db.url, "ALTER TABLE errand.jobs ADD CONSTRAINT refuse_error CHECK (errors::text NOT LIKE '%failure refused%')");
+    await sql(
+      db.url,
+      "ALTER TABLE errand.jobs ADD CONSTRAINT refuse_result CHECK (result IS NULL OR result->>'tag' <> 'refused')",
+    );
+    await sql(
+      db.url,
+      "ALTER TABLE errand.jobs ADD CONSTRAINT refuse_error CHECK (errors::text NOT LIKE '%failure refused%')",
+    );
     const plans = Array.from({ length: 40 }, (_, i) => ({ tag: `job-${i}`, fail: i % 5 === 0 }));
     plans[13] = { tag: "refused", fail: false };
     plans[25] = { tag: "refused", fail: true };
     const jobs = await t.enqueueMany(plans);
     const worker = await errand.work({ concurrency: 40 });
     try {
-      await waitFor("all 40 jobs to start", async () => (await errand.listJobs({ state: "running", limit: 100 })).length === 40, 10_000);
+      await waitFor(
+        "all 40 jobs to start",
+        async () => (await errand.listJobs({ state: "running", limit: 100 })).length === 40,
+        10_000,
+      );
       const t0 = performance.now();
       release();
       await waitFor(
         "every job to end (none left running)",
-        async () => (await errand.listJobs({ limit: 100 })).every((j) => j.state === "succeeded" || j.state === "failed"),
+        async () =>
+          (await errand.listJobs({ limit: 100 })).every((j) => j.state === "succeeded" || j.state === "failed"),
         15_000,
         () => logged.join("\n"),
       );
       const settledMs = since(t0);
       const records = await Promise.all(jobs.map((j) => j.get()));
       const byState = (s: string) => records.filter((r) => r.state === s).length;
-      console.log("refused outcome:", { batch: 40, refused: 2, settledMs, succeeded: byState("succeeded"), failed: byState("failed") });
+      console.log("refused outcome:", {
+        batch: 40,
+        refused: 2,
+        settledMs,
+        succeeded: byState("succeeded"),
+        failed: byState("failed"),
+      });
       for (const [i, r] of records.entries()) {
         const last = r.errors[r.errors.length - 1];
         if (i === 13) {
@@ -71,7 +93,11 @@ describe("PostgreSQL: an outcome the database refuses", { timeout: 60_000 }, () 
           assert.deepEqual(r.result, { tag: `job-${i}` });
         }
       }
-      assert.deepEqual(worker.stats, { succeeded: 31, failed: 9, retried: 0, lost: 0 }, "the refused result counts as a failure");
+      assert.deepEqual(
+        worker.stats,
+        { succeeded: 31, failed: 9, retried: 0, lost: 0 },
+        "the refused result counts as a failure",
+      );
     } finally {
       await errand.close();
     }

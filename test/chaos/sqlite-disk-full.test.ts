@@ -110,11 +110,20 @@ describe("SQLite on a full disk", () => {
     }
     const big = "x".repeat(200_000);
     const one = await rejection(t.enqueue({ n: 1, big }));
-    const many = await rejection(t.enqueueMany([{ n: 2, big }, { n: 3, big }]));
+    const many = await rejection(
+      t.enqueueMany([
+        { n: 2, big },
+        { n: 3, big },
+      ]),
+    );
     console.log(`enqueue on a full disk: ${one.code}: ${one.message}`);
     checkDiskFullError(one, file);
     checkDiskFullError(many, file);
-    assert.deepEqual((await errand.listJobs()).map((j) => j.args), [{ n: 0 }], "nothing of the failed enqueues was stored");
+    assert.deepEqual(
+      (await errand.listJobs()).map((j) => j.args),
+      [{ n: 0 }],
+      "nothing of the failed enqueues was stored",
+    );
     undo();
     await t.enqueue({ n: 4, big });
     assert.equal((await errand.listJobs()).length, 2, "once there is room, enqueue works again");
@@ -151,7 +160,8 @@ describe("SQLite on a full disk", () => {
       });
       await new Promise((resolve) => worker.once("message", resolve));
       // The first claim (running jobs and a buffer) is in; later writes need room.
-      while (readFileSync(runLog, "utf8") === "" && (await errand.listJobs({ state: "running" })).length < 10) await sleep(20);
+      while (readFileSync(runLog, "utf8") === "" && (await errand.listJobs({ state: "running" })).length < 10)
+        await sleep(20);
 
       const checkpoint = new Database(file);
       for (let i = 0; (checkpoint.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[])[0]!.busy !== 0; i++) {
@@ -196,7 +206,10 @@ describe("SQLite on a full disk", () => {
       );
       for (const l of duringFull.slice(0, 3)) console.log(`  worker log: ${l.line}`);
       assert.ok(duringFull.length <= 40, `a hot loop: ${duringFull.length} log lines in ${fullFor} ms`);
-      assert.ok(cpuPercent < 25, `a hot loop: the worker used ${cpuPercent.toFixed(1)}% of a core while the disk was full`);
+      assert.ok(
+        cpuPercent < 25,
+        `a hot loop: the worker used ${cpuPercent.toFixed(1)}% of a core while the disk was full`,
+      );
       assert.ok(
         duringFull.some((l) => /ERRAND_DISK_FULL|disk holding it is full/.test(l.line)),
         "the worker's log says the disk is full",

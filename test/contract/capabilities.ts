@@ -62,8 +62,7 @@ export function capabilityTests(
     const after = Date.now();
     if (backend().capabilities.serverClock) {
       assert.ok(Math.abs(server - before) < 60_000, "a server on this machine agrees within a minute");
-    }
-    else assert.ok(server >= before && server <= after, "this machine's clock");
+    } else assert.ok(server >= before && server <= after, "this machine's clock");
   });
 
   it("refuses a synchronous enqueue it does not support, storing nothing", async (t) => {
@@ -109,9 +108,17 @@ export function capabilityTests(
     assert.equal(kept!.created, true);
     const [dropped] = await inTx((tx) => b.enqueue([job({ args: '"dropped"' })], tx), false);
     assert.equal((await b.get(kept!.id))!.args, "kept");
-    assert.deepEqual((await b.list({ limit: 10 })).map((j) => j.args), ["kept"], `rolled back: ${dropped!.id}`);
+    assert.deepEqual(
+      (await b.list({ limit: 10 })).map((j) => j.args),
+      ["kept"],
+      `rolled back: ${dropped!.id}`,
+    );
     const batch = await inTx((tx) => b.enqueue([job({ args: "1", key: "k" }), job({ args: "2", key: "k" })], tx), true);
-    assert.deepEqual(batch.map((r) => r.created), [true, false], "a key de-duplicates within the transaction");
+    assert.deepEqual(
+      batch.map((r) => r.created),
+      [true, false],
+      "a key de-duplicates within the transaction",
+    );
     assert.equal(batch[1]!.id, batch[0]!.id);
   });
 
@@ -126,6 +133,9 @@ export function capabilityTests(
     const rec = (await b.get(kept.id))!;
     assert.deepEqual([rec.args, rec.state], ["kept", "scheduled"]);
     await inTx((tx) => b.enqueueSync([job({ args: '"dropped"' })], tx), false);
-    assert.deepEqual((await b.list({ limit: 10 })).map((j) => j.args), ["kept"]);
+    assert.deepEqual(
+      (await b.list({ limit: 10 })).map((j) => j.args),
+      ["kept"],
+    );
   });
 }

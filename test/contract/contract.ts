@@ -25,7 +25,10 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
     const near = (actual: Date | null | undefined, expected: number, message?: string) => {
       assert.ok(actual, message ?? "a time");
       const diff = actual.getTime() - expected;
-      assert.ok(diff >= -slack && diff <= slack, `${message ?? "time"}: ${actual.toISOString()} is ${diff} ms from ${new Date(expected).toISOString()}`);
+      assert.ok(
+        diff >= -slack && diff <= slack,
+        `${message ?? "time"}: ${actual.toISOString()} is ${diff} ms from ${new Date(expected).toISOString()}`,
+      );
     };
     /** The time T0 + ms, once it has come on a server's clock. */
     const at = async (ms: number): Promise<number> => {
@@ -59,7 +62,14 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
     });
     const claim = async (over: Partial<Parameters<Backend["claim"]>[0]> = {}) =>
       (await b.claim({ workerId: "w1", queues: null, tasks: ["t"], limit: 10, now: T0, leaseMs: LEASE, ...over })).jobs;
-    const worker = (id = "w1", tasks = ["t"]): WorkerInfo => ({ id, hostname: "h", pid: 1, queues: null, tasks, concurrency: 1 });
+    const worker = (id = "w1", tasks = ["t"]): WorkerInfo => ({
+      id,
+      hostname: "h",
+      pid: 1,
+      queues: null,
+      tasks,
+      concurrency: 1,
+    });
     const enqueueOne = async (over: Partial<NewJob> = {}) => (await b.enqueue([job(over)]))[0]!.id;
 
     it("migrates twice without harm", async () => {
@@ -123,24 +133,42 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       const high = await enqueueOne({ priority: -1, runAt: T0 - 10 });
       const mid = await enqueueOne({ priority: 0, runAt: T0 - 5 });
       const first = await claim({ limit: 2 });
-      assert.deepEqual(first.map((j) => j.id), [high, mid]);
+      assert.deepEqual(
+        first.map((j) => j.id),
+        [high, mid],
+      );
       const second = await claim();
-      assert.deepEqual(second.map((j) => j.id), [low]);
+      assert.deepEqual(
+        second.map((j) => j.id),
+        [low],
+      );
       assert.deepEqual(await claim({ now: T0 + 299 }), [], "not before it is due");
       const third = await claim({ now: await at(300) });
-      assert.deepEqual(third.map((j) => j.id), [late]);
+      assert.deepEqual(
+        third.map((j) => j.id),
+        [late],
+      );
     });
 
     it("claims only the asked queues and the tasks the worker can run", async () => {
       const a = await enqueueOne({ queue: "a" });
       const other = await enqueueOne({ queue: "b" });
       const unknown = await enqueueOne({ task: "not-here" });
-      assert.deepEqual((await claim({ queues: ["a"] })).map((j) => j.id), [a]);
-      assert.deepEqual((await claim()).map((j) => j.id), [other]);
+      assert.deepEqual(
+        (await claim({ queues: ["a"] })).map((j) => j.id),
+        [a],
+      );
+      assert.deepEqual(
+        (await claim()).map((j) => j.id),
+        [other],
+      );
       assert.deepEqual(await claim(), []);
       assert.equal((await b.get(unknown))!.state, "ready");
       const waiting = await b.waitingByTask(T0);
-      assert.deepEqual(waiting.map((w) => [w.task, w.count]), [["not-here", 1]]);
+      assert.deepEqual(
+        waiting.map((w) => [w.task, w.count]),
+        [["not-here", 1]],
+      );
     });
 
     it("marks a claim running with a lease, a token and the next attempt", async () => {
@@ -161,13 +189,21 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       const second = await enqueueOne();
       const [c] = await claim({ limit: 1 });
       const result = await b.claim({
-        workerId: "w1", queues: null, tasks: ["t"], limit: 1, now: T0 + 1, leaseMs: LEASE,
+        workerId: "w1",
+        queues: null,
+        tasks: ["t"],
+        limit: 1,
+        now: T0 + 1,
+        leaseMs: LEASE,
         finished: [
           { id: c!.id, token: c!.token, kind: "succeeded", result: '"ok"' },
           { id: c!.id, token: "stale", kind: "succeeded", result: null },
         ],
       });
-      assert.deepEqual(result.jobs.map((j) => j.id), [second]);
+      assert.deepEqual(
+        result.jobs.map((j) => j.id),
+        [second],
+      );
       assert.deepEqual(result.lost, [first], "the stale token's write was refused");
       assert.equal((await b.get(first))!.result, "ok");
     });
@@ -228,10 +264,17 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       rec = (await b.get(id))!;
       assert.equal(rec.state, "failed");
       assert.equal(rec.finishedAt!.getTime(), T0 + 2000);
-      assert.deepEqual(rec.errors.map((e) => e.message), ["boom", "boom again"]);
+      assert.deepEqual(
+        rec.errors.map((e) => e.message),
+        ["boom", "boom again"],
+      );
     });
 
-    const lease = (j: { id: string; token: string }, started = true): HeldLease => ({ id: j.id, token: j.token, started });
+    const lease = (j: { id: string; token: string }, started = true): HeldLease => ({
+      id: j.id,
+      token: j.token,
+      started,
+    });
 
     it("renews the leases a worker holds and tells which it lost", async () => {
       const keep = await enqueueOne();
@@ -243,7 +286,10 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.equal(beat.suspectsWaiting, false);
       near((await b.get(keep))!.leaseExpiresAt, T0 + LEASE, "renewed lease end");
       const alive = await b.workers(T0 + LEASE - 2000);
-      assert.deepEqual(alive.map((w) => [w.id, w.tasks]), [["w1", ["t"]]]);
+      assert.deepEqual(
+        alive.map((w) => [w.id, w.tasks]),
+        [["w1", ["t"]]],
+      );
       assert.deepEqual(await b.workers(T0 + LEASE + 2000), [], "dead once its leases would have expired");
       await b.removeWorker("w1");
       assert.deepEqual(await b.workers(0), []);
@@ -256,7 +302,12 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       // A second claim whose answer never reached the worker: it does not know these rows are its own.
       const [lostClaim] = await claim({ limit: 1, leaseMs: 300 });
       assert.equal(lostClaim!.id, unknown);
-      const beat = await b.heartbeat(worker(), [lease(c!), { id: unknown, token: "not-its-token", started: false }], T0, LEASE);
+      const beat = await b.heartbeat(
+        worker(),
+        [lease(c!), { id: unknown, token: "not-its-token", started: false }],
+        T0,
+        LEASE,
+      );
       assert.deepEqual(beat.held, [mine]);
       near((await b.get(mine))!.leaseExpiresAt, T0 + LEASE, "named lease renewed");
       near((await b.get(unknown))!.leaseExpiresAt, T0 + 300, "unnamed lease left to expire");
@@ -266,7 +317,10 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.ok(r.state === "ready" || r.state === "scheduled", r.state);
       assert.equal(r.attempt, 0);
       assert.match(r.errors[0]!.message, /not counted/);
-      assert.deepEqual((await claim({ now: await at(600 + RESCUE_SPREAD_MS) })).map((j) => [j.id, j.suspect ?? false]), [[unknown, false]]);
+      assert.deepEqual(
+        (await claim({ now: await at(600 + RESCUE_SPREAD_MS) })).map((j) => [j.id, j.suspect ?? false]),
+        [[unknown, false]],
+      );
       assert.deepEqual(await b.heartbeat(worker(), [], T0, LEASE), { held: [], suspectsWaiting: false });
     });
 
@@ -292,7 +346,9 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.equal(u.attempt, 0, "not charged");
       assert.notEqual(u.state, "failed");
       // The old holder can no longer write.
-      assert.deepEqual(await b.complete([{ id: retried, token: c!.token, kind: "succeeded", result: null }], T0), [retried]);
+      assert.deepEqual(await b.complete([{ id: retried, token: c!.token, kind: "succeeded", result: null }], T0), [
+        retried,
+      ]);
     });
 
     it("suspects the jobs of a worker that died just after its claim, though it renewed its presence once more", async () => {
@@ -306,7 +362,11 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.equal(await b.rescueExpired(now, () => now), 1);
       const rec = (await b.get(id))!;
       assert.equal(rec.attempt, 0, "not known to have started: not charged");
-      assert.deepEqual((await claim({ now: await at(4300 + RESCUE_SPREAD_MS) })).length, 0, "a suspect is not claimed in a batch");
+      assert.deepEqual(
+        (await claim({ now: await at(4300 + RESCUE_SPREAD_MS) })).length,
+        0,
+        "a suspect is not claimed in a batch",
+      );
       assert.equal((await claim({ now: await at(4300 + RESCUE_SPREAD_MS), suspects: true }))[0]?.suspect, true);
     });
 
@@ -320,9 +380,16 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.equal(await b.rescueExpired(now, () => now), 2);
       const later = await at(600 + RESCUE_SPREAD_MS + 1000);
       assert.equal((await b.heartbeat(worker("w2"), [], later, LEASE)).suspectsWaiting, true);
-      assert.equal((await b.heartbeat(worker("w3", ["other"]), [], later, LEASE)).suspectsWaiting, false, "only for its tasks");
+      assert.equal(
+        (await b.heartbeat(worker("w3", ["other"]), [], later, LEASE)).suspectsWaiting,
+        false,
+        "only for its tasks",
+      );
       // A worker with work in hand gets no suspect.
-      assert.deepEqual((await claim({ workerId: "w2", now: later })).map((j) => j.id), [healthy]);
+      assert.deepEqual(
+        (await claim({ workerId: "w2", now: later })).map((j) => j.id),
+        [healthy],
+      );
       const first = await claim({ workerId: "w2", now: later, suspects: true, leaseMs: 300 });
       assert.equal(first.length, 1, "alone");
       assert.equal(first[0]!.suspect, true);
@@ -339,9 +406,24 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       await b.complete([{ id: next!.id, token: next!.token, kind: "succeeded", result: null }], T0);
       const rest = await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 2600), suspects: true });
       assert.equal(rest.length, 1);
-      await b.complete([{ id: rest[0]!.id, token: rest[0]!.token, kind: "failed", error: { attempt: 1, at: "x", message: "x" }, retryAt: T0 }], T0);
+      await b.complete(
+        [
+          {
+            id: rest[0]!.id,
+            token: rest[0]!.token,
+            kind: "failed",
+            error: { attempt: 1, at: "x", message: "x" },
+            retryAt: T0,
+          },
+        ],
+        T0,
+      );
       assert.equal((await b.heartbeat(worker("w4"), [], T0, LEASE)).suspectsWaiting, false);
-      assert.equal((await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 2600) })).length, 1, "a plain job again");
+      assert.equal(
+        (await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 2600) })).length,
+        1,
+        "a plain job again",
+      );
     });
 
     it("releases a claim without counting the attempt", async () => {
@@ -352,7 +434,10 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.equal(rec.state, "ready");
       assert.equal(rec.attempt, 0);
       assert.equal(rec.runAt.getTime(), T0 + 7);
-      assert.deepEqual(rec.errors.map((e) => e.message), ["Interrupted"]);
+      assert.deepEqual(
+        rec.errors.map((e) => e.message),
+        ["Interrupted"],
+      );
       assert.equal((await claim({ now: T0 + 7 }))[0]!.attempt, 1);
     });
 
@@ -362,7 +447,9 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       const [c] = await claim();
       assert.equal(await b.cancel(ready, T0), "cancelled");
       assert.equal(await b.cancel(running, T0), "cancelled");
-      assert.deepEqual(await b.complete([{ id: running, token: c!.token, kind: "succeeded", result: null }], T0), [running]);
+      assert.deepEqual(await b.complete([{ id: running, token: c!.token, kind: "succeeded", result: null }], T0), [
+        running,
+      ]);
       assert.equal((await b.get(running))!.state, "cancelled");
       const done = await enqueueOne();
       const [d] = await claim();
@@ -374,7 +461,10 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
     it("retries failed and cancelled jobs with at least one attempt left", async () => {
       const id = await enqueueOne({ maxAttempts: 1 });
       const [c] = await claim();
-      await b.complete([{ id, token: c!.token, kind: "failed", error: { attempt: 1, at: "x", message: "no" }, retryAt: null }], T0);
+      await b.complete(
+        [{ id, token: c!.token, kind: "failed", error: { attempt: 1, at: "x", message: "no" }, retryAt: null }],
+        T0,
+      );
       const cancelled = await enqueueOne();
       const cancelledToo = await enqueueOne();
       await b.cancel(cancelled, T0);
@@ -397,15 +487,34 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) ids.push(await enqueueOne({ task: i % 2 ? "odd" : "t", queue: i < 2 ? "q1" : "q2" }));
       const all = await b.list({ limit: 3 });
-      assert.deepEqual(all.map((j) => j.id), [ids[4], ids[3], ids[2]]);
+      assert.deepEqual(
+        all.map((j) => j.id),
+        [ids[4], ids[3], ids[2]],
+      );
       const next = await b.list({ limit: 3, before: all[2]!.id });
-      assert.deepEqual(next.map((j) => j.id), [ids[1], ids[0]]);
-      assert.deepEqual((await b.list({ task: "odd", limit: 10 })).map((j) => j.id), [ids[3], ids[1]]);
-      assert.deepEqual((await b.list({ queue: "q1", limit: 10 })).map((j) => j.id), [ids[1], ids[0]]);
+      assert.deepEqual(
+        next.map((j) => j.id),
+        [ids[1], ids[0]],
+      );
+      assert.deepEqual(
+        (await b.list({ task: "odd", limit: 10 })).map((j) => j.id),
+        [ids[3], ids[1]],
+      );
+      assert.deepEqual(
+        (await b.list({ queue: "q1", limit: 10 })).map((j) => j.id),
+        [ids[1], ids[0]],
+      );
       await b.cancel(ids[0]!, T0);
-      assert.deepEqual((await b.list({ state: "cancelled", limit: 10 })).map((j) => j.id), [ids[0]]);
+      assert.deepEqual(
+        (await b.list({ state: "cancelled", limit: 10 })).map((j) => j.id),
+        [ids[0]],
+      );
       const counts = (await b.counts()).map((c) => [c.queue, c.state, c.count]);
-      assert.deepEqual(counts, [["q1", "cancelled", 1], ["q1", "ready", 1], ["q2", "ready", 3]]);
+      assert.deepEqual(counts, [
+        ["q1", "cancelled", 1],
+        ["q1", "ready", 1],
+        ["q2", "ready", 3],
+      ]);
       await enqueueOne({ runAt: T0 + 1 });
       assert.ok((await b.counts()).some((c) => c.state === "scheduled" && c.count === 1));
       assert.equal((await b.oldestWaiting(T0))!.getTime(), T0);
@@ -415,8 +524,15 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       const ada = await enqueueOne({ args: '{"to":"ada@example.com","n":1}' });
       await enqueueOne({ args: '{"to":"bob@example.com"}' });
       const odd = await enqueueOne({ args: '{"note":"100% sure_"}' });
-      assert.deepEqual((await b.list({ search: "ada@", limit: 10 })).map((j) => j.id), [ada]);
-      assert.deepEqual((await b.list({ search: "% sure_", limit: 10 })).map((j) => j.id), [odd], "% and _ are plain text");
+      assert.deepEqual(
+        (await b.list({ search: "ada@", limit: 10 })).map((j) => j.id),
+        [ada],
+      );
+      assert.deepEqual(
+        (await b.list({ search: "% sure_", limit: 10 })).map((j) => j.id),
+        [odd],
+        "% and _ are plain text",
+      );
       assert.equal((await b.list({ search: "example.com", limit: 10 })).length, 2);
       assert.equal((await b.list({ search: "", limit: 10 })).length, 3);
     });
@@ -441,7 +557,10 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       await b.complete([{ id: j2!.id, token: j2!.token, kind: "succeeded", result: null }], minute + 61_000);
       await b.complete([{ id: j3!.id, token: j3!.token, kind: "failed", error: err, retryAt: null }], minute + 62_000);
       const rows = (await b.throughput(minute)).map((m) => [Number(m.minute), Number(m.succeeded), Number(m.failed)]);
-      assert.deepEqual(rows, [[minute, 1, 0], [minute + 60_000, 1, 1]]);
+      assert.deepEqual(rows, [
+        [minute, 1, 0],
+        [minute + 60_000, 1, 1],
+      ]);
       assert.deepEqual(await b.throughput(minute + 120_000), []);
     });
 
@@ -495,7 +614,10 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.equal((await b.get(later))!.state, "scheduled");
       assert.equal(await b.nextRunAt(), T0 + 300);
       assert.deepEqual(await claim({ now: T0 + 299 }), []);
-      assert.deepEqual((await claim({ now: await at(300) })).map((j) => j.id), [sooner]);
+      assert.deepEqual(
+        (await claim({ now: await at(300) })).map((j) => j.id),
+        [sooner],
+      );
       assert.equal(await b.nextRunAt(), T0 + 500);
       assert.equal(await b.cancel(later, T0), "cancelled");
       assert.equal(await b.nextRunAt(), null);
@@ -505,7 +627,10 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       await enqueueOne({ runAt: T0 + 100 });
       assert.equal(await b.oldestWaiting(T0), null);
       assert.equal((await b.oldestWaiting(T0 + 100))!.getTime(), T0 + 100);
-      assert.deepEqual((await b.waitingByTask(T0 + 100)).map((w) => [w.task, w.queue, w.count]), [["t", "default", 1]]);
+      assert.deepEqual(
+        (await b.waitingByTask(T0 + 100)).map((w) => [w.task, w.queue, w.count]),
+        [["t", "default", 1]],
+      );
     });
 
     it("calls change listeners after writes, until they are removed", async () => {
@@ -548,7 +673,14 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
         await b.enqueue([1, 2, 3, 4, 5].map(() => job({ maxAttempts: 2 })));
         const [c1, c2, c3, c4, c5] = await claim();
         const ids = [c1, c2, c3, c4, c5].map((c) => c!.id);
-        const error = { attempt: 1, at: new Date(T0).toISOString(), name: "Error", message: "boom", stack: "Error: boom\n    at x", workerId: "w1" };
+        const error = {
+          attempt: 1,
+          at: new Date(T0).toISOString(),
+          name: "Error",
+          message: "boom",
+          stack: "Error: boom\n    at x",
+          workerId: "w1",
+        };
         await b.complete(
           [
             { id: c1!.id, token: c1!.token, kind: "succeeded", result: null, ...about, attempt: 1 },
@@ -564,14 +696,25 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
         const byId = new Map(got.map((e) => [e.id, e]));
         assert.deepEqual(byId.get(ids[0]!), { kind: "succeeded", id: ids[0], ...about, attempt: 1, result: null });
         assert.deepEqual(byId.get(ids[1]!), { kind: "succeeded", id: ids[1], ...about, attempt: 1, result: { n: 2 } });
-        assert.deepEqual(byId.get(ids[2]!), { kind: "retrying", id: ids[2], ...about, attempt: 1, error: sent, retryAt: new Date(T0 + 1000) });
+        assert.deepEqual(byId.get(ids[2]!), {
+          kind: "retrying",
+          id: ids[2],
+          ...about,
+          attempt: 1,
+          error: sent,
+          retryAt: new Date(T0 + 1000),
+        });
         assert.deepEqual(byId.get(ids[3]!), { kind: "failed", id: ids[3], ...about, attempt: 1, error: sent });
         assert.equal(byId.has(ids[4]!), false, "a lost outcome has no event");
 
         // Outcomes written with the next claim.
         await enqueueOne();
-        const [c6] = await claim({ finished: [{ id: c5!.id, token: c5!.token, kind: "succeeded", result: null, ...about, attempt: 1 }] });
-        await claim({ finished: [{ id: c6!.id, token: c6!.token, kind: "succeeded", result: '"six"', ...about, attempt: 2 }] });
+        const [c6] = await claim({
+          finished: [{ id: c5!.id, token: c5!.token, kind: "succeeded", result: null, ...about, attempt: 1 }],
+        });
+        await claim({
+          finished: [{ id: c6!.id, token: c6!.token, kind: "succeeded", result: '"six"', ...about, attempt: 2 }],
+        });
         await until("the events of outcomes written with claims", () => got.length >= 6);
         assert.deepEqual(got.slice(4), [
           { kind: "succeeded", id: ids[4], ...about, attempt: 1, result: null },
@@ -629,21 +772,53 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
         const [first, second, ...rest] = claimed;
         await b.complete(
           [
-            { id: first!.id, token: first!.token, kind: "succeeded", result: JSON.stringify(huge), ...about, attempt: 1 },
-            { id: second!.id, token: second!.token, kind: "failed", retryAt: null, ...about, attempt: 1,
-              error: { attempt: 1, at: new Date(T0).toISOString(), message: huge.repeat(10) } },
-            ...rest.map((c, i) => ({ id: c.id, token: c.token, kind: "succeeded" as const, result: null, task: i % 2 ? "t" : "ü", queue: "default", attempt: 1 + (i % 3) })),
+            {
+              id: first!.id,
+              token: first!.token,
+              kind: "succeeded",
+              result: JSON.stringify(huge),
+              ...about,
+              attempt: 1,
+            },
+            {
+              id: second!.id,
+              token: second!.token,
+              kind: "failed",
+              retryAt: null,
+              ...about,
+              attempt: 1,
+              error: { attempt: 1, at: new Date(T0).toISOString(), message: huge.repeat(10) },
+            },
+            ...rest.map((c, i) => ({
+              id: c.id,
+              token: c.token,
+              kind: "succeeded" as const,
+              result: null,
+              task: i % 2 ? "t" : "ü",
+              queue: "default",
+              attempt: 1 + (i % 3),
+            })),
           ],
           T0,
         );
         await until("2,500 events", () => got.length >= 2500);
         assert.equal(got.length, 2500);
-        assert.deepEqual(got.find((e) => e.id === first!.id), { kind: "succeeded", id: first!.id, ...about, attempt: 1, resultOmitted: true });
+        assert.deepEqual(
+          got.find((e) => e.id === first!.id),
+          { kind: "succeeded", id: first!.id, ...about, attempt: 1, resultOmitted: true },
+        );
         const failed = got.find((e) => e.id === second!.id) as Extract<JobEvent, { kind: "failed" }>;
         assert.equal(failed.error.message, huge.repeat(10).slice(0, 1000));
         for (const [i, c] of rest.entries()) {
           const e = got.find((g) => g.id === c.id);
-          assert.deepEqual(e, { kind: "succeeded", id: c.id, task: i % 2 ? "t" : "ü", queue: "default", attempt: 1 + (i % 3), result: null });
+          assert.deepEqual(e, {
+            kind: "succeeded",
+            id: c.id,
+            task: i % 2 ? "t" : "ü",
+            queue: "default",
+            attempt: 1 + (i % 3),
+            result: null,
+          });
         }
         off();
       });
@@ -656,7 +831,12 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       it("records a failure whatever its text holds, beside the other outcomes of its batch", async () => {
         const ids = [await enqueueOne(), await enqueueOne()];
         const claimed = await claim();
-        const odd = { attempt: 1, at: new Date(T0).toISOString(), name: "Error\u0000", message: "nul \u0000, lone \ud800 and \udc00 end" };
+        const odd = {
+          attempt: 1,
+          at: new Date(T0).toISOString(),
+          name: "Error\u0000",
+          message: "nul \u0000, lone \ud800 and \udc00 end",
+        };
         const [first, second] = ids.map((id) => claimed.find((c) => c.id === id)!);
         await b.complete(
           [
@@ -689,19 +869,46 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
 
     describe("recurring schedules", () => {
       const schedule = (over: Partial<ScheduleWrite> = {}): ScheduleWrite => ({
-        name: "s", task: "t", queue: "default", priority: 0, maxAttempts: 3, cron: "* * * * *", timezone: "UTC", args: '{"a":1}',
-        misfire: "latest", backfillMs: null, overlap: true, source: "dynamic", paused: false, revision: 1, nextTick: T0 + 60_000,
-        updatedAt: T0, ...over,
+        name: "s",
+        task: "t",
+        queue: "default",
+        priority: 0,
+        maxAttempts: 3,
+        cron: "* * * * *",
+        timezone: "UTC",
+        args: '{"a":1}',
+        misfire: "latest",
+        backfillMs: null,
+        overlap: true,
+        source: "dynamic",
+        paused: false,
+        revision: 1,
+        nextTick: T0 + 60_000,
+        updatedAt: T0,
+        ...over,
       });
       const fire = (over: Partial<TickFire> = {}): TickFire => ({
-        name: "s", revision: 1, expectedNext: T0 + 60_000, next: T0 + 120_000, last: T0 + 60_000, missed: 0, ticks: [T0 + 60_000],
-        overlap: true, job: { task: "t", queue: "default", args: '{"a":1}', priority: 0, maxAttempts: 3 }, now: T0, ...over,
+        name: "s",
+        revision: 1,
+        expectedNext: T0 + 60_000,
+        next: T0 + 120_000,
+        last: T0 + 60_000,
+        missed: 0,
+        ticks: [T0 + 60_000],
+        overlap: true,
+        job: { task: "t", queue: "default", args: '{"a":1}', priority: 0, maxAttempts: 3 },
+        now: T0,
+        ...over,
       });
 
       it("writes a schedule only over the revision it read", async () => {
         assert.deepEqual(await b.writeSchedules([schedule()]), [true]);
         assert.deepEqual(await b.writeSchedules([schedule()]), [false], "inserted once");
-        assert.deepEqual(await b.writeSchedules([schedule({ revision: 3, cron: "0 * * * *" })]), [false], "not over revision 2");
+        assert.deepEqual(
+          await b.writeSchedules([schedule({ revision: 3, cron: "0 * * * *" })]),
+          [false],
+          "not over revision 2",
+        );
         assert.deepEqual(await b.writeSchedules([schedule({ revision: 2, cron: "0 * * * *" })]), [true]);
         const [row] = await b.schedules(T0, ["s"]);
         assert.equal(row!.cron, "0 * * * *");
@@ -738,7 +945,9 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
         const [first] = await b.fireSchedules([fire({ overlap: false, ticks: [T0 + 60_000, T0 + 61_000] })]);
         assert.equal(first!.jobIds.length, 1);
         assert.equal(first!.skipped, 1);
-        const [second] = await b.fireSchedules([fire({ overlap: false, expectedNext: T0 + 120_000, next: T0 + 180_000, ticks: [T0 + 120_000] })]);
+        const [second] = await b.fireSchedules([
+          fire({ overlap: false, expectedNext: T0 + 120_000, next: T0 + 180_000, ticks: [T0 + 120_000] }),
+        ]);
         assert.deepEqual(second, { jobIds: [], skipped: 1 });
         const [row] = await b.schedules(T0, ["s"]);
         assert.equal(row!.skipped, 2);
@@ -761,14 +970,20 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
         assert.equal(results[3], null);
         const ticks = async (name: string) => {
           const jobs = await b.list({ limit: 100 });
-          return jobs.filter((j) => j.schedule === name).map((j) => j.tick!.getTime()).sort();
+          return jobs
+            .filter((j) => j.schedule === name)
+            .map((j) => j.tick!.getTime())
+            .sort();
         };
         assert.deepEqual(await ticks("a"), [T0 + 60_000]);
         assert.deepEqual(await ticks("b"), []);
         assert.deepEqual(await ticks("c"), [T0 + 60_000, T0 + 120_000]);
         assert.deepEqual(await ticks("d"), []);
         const rows = await b.schedules(T0, names);
-        assert.deepEqual(rows.map((r) => r.nextTick), [T0 + 120_000, T0 + 60_000, T0 + 180_000, T0 + 60_000]);
+        assert.deepEqual(
+          rows.map((r) => r.nextTick),
+          [T0 + 120_000, T0 + 60_000, T0 + 180_000, T0 + 60_000],
+        );
         assert.equal(rows[2]!.lastJobId, results[2]!.jobIds[1]);
         assert.equal(rows[1]!.lastJobId, null);
       });

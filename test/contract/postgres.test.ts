@@ -11,38 +11,43 @@ after(async () => {
   await dropTemplates();
 });
 
-const backendOn = (url: string) => new PostgresBackend({ url, schema: "errand", poolSize: 4, listen: true, logger: silentLogger });
+const backendOn = (url: string) =>
+  new PostgresBackend({ url, schema: "errand", poolSize: 4, listen: true, logger: silentLogger });
 /** The database the current test's backend opened. */
 let url = "";
 
-runBackendContract("postgres", async () => {
-  const db = await freshPostgresDatabase({
-    templateKey: "errand-contract",
-    template: async (url) => {
-      const b = backendOn(url);
-      await b.migrate();
-      await b.close();
+runBackendContract(
+  "postgres",
+  async () => {
+    const db = await freshPostgresDatabase({
+      templateKey: "errand-contract",
+      template: async (url) => {
+        const b = backendOn(url);
+        await b.migrate();
+        await b.close();
+      },
+    });
+    drops.push(db.drop);
+    url = db.url;
+    return backendOn(db.url);
+  },
+  {
+    sibling: () => backendOn(url),
+    // The user's own pg client, between BEGIN and COMMIT or ROLLBACK.
+    inUserTransaction: async (write, commit) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query("BEGIN");
+        const written = await write(client);
+        await client.query(commit ? "COMMIT" : "ROLLBACK");
+        return written;
+      } finally {
+        await client.end();
+      }
     },
-  });
-  drops.push(db.drop);
-  url = db.url;
-  return backendOn(db.url);
-}, {
-  sibling: () => backendOn(url),
-  // The user's own pg client, between BEGIN and COMMIT or ROLLBACK.
-  inUserTransaction: async (write, commit) => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query("BEGIN");
-      const written = await write(client);
-      await client.query(commit ? "COMMIT" : "ROLLBACK");
-      return written;
-    } finally {
-      await client.end();
-    }
+    whyNot: {
+      syncEnqueue: "pg's and postgres.js's transactions are asynchronous; a job joins one through enqueue(jobs, tx)",
+    },
   },
-  whyNot: {
-    syncEnqueue: "pg's and postgres.js's transactions are asynchronous; a job joins one through enqueue(jobs, tx)",
-  },
-});
+);

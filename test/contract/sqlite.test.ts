@@ -15,7 +15,7 @@ const onNewFile = async () => new SqliteBackend({ file: (file = join(dir, `c${++
 runBackendContract("sqlite file", onNewFile, {
   sibling: () => new SqliteBackend({ file, durability: "normal" }),
   // The user's own better-sqlite3 handle on errand's file, in a synchronous transaction.
-  inUserTransaction: async <T,>(write: (tx: object) => T | Promise<T>, commit: boolean): Promise<T> => {
+  inUserTransaction: async <T>(write: (tx: object) => T | Promise<T>, commit: boolean): Promise<T> => {
     const db = new Database(file);
     try {
       let written: T | Promise<T> | undefined;

@@ -5,7 +5,9 @@ import { describe, it } from "node:test";
 import type { JobRecord, JobState } from "errand";
 import { output, runCli, runJson, sandbox, TASKS, waitFor, type Sandbox } from "../helpers/cli.js";
 
-type JobJson = Omit<JobRecord, "runAt" | "createdAt" | "startedAt" | "finishedAt" | "leaseExpiresAt"> & { finishedAt: string | null };
+type JobJson = Omit<JobRecord, "runAt" | "createdAt" | "startedAt" | "finishedAt" | "leaseExpiresAt"> & {
+  finishedAt: string | null;
+};
 
 /** Runs the test process's own worker until the given jobs reach a final state. */
 async function runUntilFinal(box: Sandbox, ids: readonly string[]): Promise<void> {
@@ -49,15 +51,33 @@ describe("errand jobs, show, cancel and retry", () => {
     const lines = text.stdout.trimEnd().split("\n");
     assert.match(lines[0]!, /^\s*ID\s+TASK\s+QUEUE\s+STATE\s+ATTEMPT\s+WHEN\s+LAST ERROR$/);
     assert.match(lines[1]!, new RegExp(`^\\s*${later.id}\\s+sleep\\s+default\\s+scheduled\\s+0/3\\s+runs in 59m`));
-    assert.match(lines[2]!, new RegExp(`^\\s*${fail.id}\\s+fail\\s+default\\s+failed\\s+1/1\\s+failed (now|\\d+ms ago|\\ds ago)\\s+the mail server said no$`));
+    assert.match(
+      lines[2]!,
+      new RegExp(
+        `^\\s*${fail.id}\\s+fail\\s+default\\s+failed\\s+1/1\\s+failed (now|\\d+ms ago|\\ds ago)\\s+the mail server said no$`,
+      ),
+    );
     assert.match(lines[3]!, new RegExp(`^\\s*${echo.id}\\s+echo\\s+default\\s+succeeded\\s+1/3\\s+succeeded`));
 
     const all = await runJson<JobJson[]>(["jobs"], box.env);
-    assert.deepEqual(all.map((j) => j.id), [later.id, fail.id, echo.id], "newest first");
-    assert.deepEqual((await runJson<JobJson[]>(["jobs", "--state", "failed"], box.env)).map((j) => j.id), [fail.id]);
-    assert.deepEqual((await runJson<JobJson[]>(["jobs", "--task", "echo"], box.env)).map((j) => j.id), [echo.id]);
-    assert.deepEqual((await runJson<JobJson[]>(["jobs", "--queue", "elsewhere"], box.env)), []);
-    assert.deepEqual((await runJson<JobJson[]>(["jobs", "--limit", "1", "--before", later.id], box.env)).map((j) => j.id), [fail.id]);
+    assert.deepEqual(
+      all.map((j) => j.id),
+      [later.id, fail.id, echo.id],
+      "newest first",
+    );
+    assert.deepEqual(
+      (await runJson<JobJson[]>(["jobs", "--state", "failed"], box.env)).map((j) => j.id),
+      [fail.id],
+    );
+    assert.deepEqual(
+      (await runJson<JobJson[]>(["jobs", "--task", "echo"], box.env)).map((j) => j.id),
+      [echo.id],
+    );
+    assert.deepEqual(await runJson<JobJson[]>(["jobs", "--queue", "elsewhere"], box.env), []);
+    assert.deepEqual(
+      (await runJson<JobJson[]>(["jobs", "--limit", "1", "--before", later.id], box.env)).map((j) => j.id),
+      [fail.id],
+    );
     const page = await runCli(["jobs", "--limit", "2"], box.env);
     assert.match(page.stdout, new RegExp(`Next page: errand jobs --limit 2 --before ${fail.id}\\n$`));
 
@@ -67,7 +87,10 @@ describe("errand jobs, show, cancel and retry", () => {
     assert.match(shown.stdout, /State:\s+failed\n/);
     assert.match(shown.stdout, /Attempts:\s+1 of 1\n/);
     assert.match(shown.stdout, /Args:\n  \{\n    "message": "the mail server said no"\n  \}/);
-    assert.match(shown.stdout, /Errors \(1\):\n\n  Attempt 1 at \S+, worker \S+\n    Error: the mail server said no\n      at .*define-tasks\.ts/);
+    assert.match(
+      shown.stdout,
+      /Errors \(1\):\n\n  Attempt 1 at \S+, worker \S+\n    Error: the mail server said no\n      at .*define-tasks\.ts/,
+    );
 
     const shownEcho = await runJson<JobJson>(["show", echo.id], box.env);
     assert.equal(shownEcho.state, "succeeded");
@@ -84,12 +107,19 @@ describe("errand jobs, show, cancel and retry", () => {
     assert.doesNotMatch(shownSecret.stdout, /hunter2/);
     const listed = await runJson<JobJson[]>(["jobs", "--app", TASKS, "--task", "echo"], redacting);
     assert.deepEqual(listed.find((j) => j.id === secret.id)?.args, { greeting: "hi", password: "[redacted]" });
-    assert.deepEqual((await runJson<JobJson>(["show", secret.id], box.env)).args, { greeting: "hi", password: "hunter2" }, "stored as given");
+    assert.deepEqual(
+      (await runJson<JobJson>(["show", secret.id], box.env)).args,
+      { greeting: "hi", password: "hunter2" },
+      "stored as given",
+    );
     await box.errand.deleteJob(secret.id);
 
     const missing = await runCli(["show", "999999"], box.env);
     assert.equal(missing.code, 4, output(missing));
-    assert.equal(missing.stderr, "errand: there is no job with id 999999 (it may have been pruned after its retention period).\n");
+    assert.equal(
+      missing.stderr,
+      "errand: there is no job with id 999999 (it may have been pruned after its retention period).\n",
+    );
 
     const cancelled = await runCli(["cancel", later.id], box.env);
     assert.equal(cancelled.code, 0, output(cancelled));
@@ -113,7 +143,10 @@ describe("errand jobs, show, cancel and retry", () => {
 
     const notRetryable = await runCli(["retry", echo.id], box.env);
     assert.equal(notRetryable.code, 4, output(notRetryable));
-    assert.equal(notRetryable.stderr, `errand: job ${echo.id} is succeeded, not failed or cancelled, so it cannot be retried.\n`);
+    assert.equal(
+      notRetryable.stderr,
+      `errand: job ${echo.id} is succeeded, not failed or cancelled, so it cannot be retried.\n`,
+    );
     const retryMissing = await runCli(["retry", "999999"], box.env);
     assert.equal(retryMissing.code, 4, output(retryMissing));
     assert.equal(retryMissing.stderr, "errand: there is no job with id 999999.\n");
@@ -129,7 +162,11 @@ describe("errand jobs, show, cancel and retry", () => {
 
     const some = await runJson<{ retried: number; ids: string[] }>(["retry", "--failed", "--limit", "3"], box.env);
     assert.equal(some.retried, 3);
-    assert.deepEqual(some.ids, jobs.slice(0, 3).map((j) => j.id), "oldest first");
+    assert.deepEqual(
+      some.ids,
+      jobs.slice(0, 3).map((j) => j.id),
+      "oldest first",
+    );
     assert.equal((await failedIds()).length, 4);
 
     const rest = await runCli(["retry", "--failed"], box.env);

@@ -62,7 +62,11 @@ describe("dashboard in a browser", () => {
   it("shows the counts the database holds, the last hour, and a screenshot of the overview", async () => {
     const page = await open("/");
     for (const c of (await errand.status()).counts) {
-      assert.equal(await page.textContent(`[data-count="${c.queue}:${c.state}"]`), String(c.count), `${c.queue} ${c.state}`);
+      assert.equal(
+        await page.textContent(`[data-count="${c.queue}:${c.state}"]`),
+        String(c.count),
+        `${c.queue} ${c.state}`,
+      );
     }
     assert.match((await page.textContent("main")) ?? "", /6 finished, 1 failed/);
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-overview.png`, fullPage: true });
@@ -80,7 +84,14 @@ describe("dashboard in a browser", () => {
     const worker = await errand.work();
     try {
       // The page refreshes itself: no reload.
-      await list.waitForFunction(() => (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector("#state")?.textContent === "succeeded", undefined, { timeout: 15_000 });
+      await list.waitForFunction(
+        () =>
+          (
+            globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }
+          ).document.querySelector("#state")?.textContent === "succeeded",
+        undefined,
+        { timeout: 15_000 },
+      );
       assert.match((await list.textContent("#result")) ?? "", /delivered/);
     } finally {
       await worker.stop();
@@ -98,7 +109,8 @@ describe("dashboard in a browser", () => {
     assert.doesNotMatch(args, /hunter2/);
     assert.doesNotMatch(await (await fetch(new URL("/jobs", dashboard.url))).text(), /hunter2/);
     // Searching the hidden value, or a prefix of it, finds nothing: the search cannot spell a secret out.
-    const search = async (q: string) => (await fetch(new URL(`/jobs?q=${encodeURIComponent(q)}`, dashboard.url))).text();
+    const search = async (q: string) =>
+      (await fetch(new URL(`/jobs?q=${encodeURIComponent(q)}`, dashboard.url))).text();
     assert.doesNotMatch(await search("hunter2"), new RegExp(`href="/jobs/${secretId}"`));
     assert.doesNotMatch(await search('"password":"h'), new RegExp(`href="/jobs/${secretId}"`));
     assert.match(await search("ada@example.com"), new RegExp(`href="/jobs/${secretId}"`), "visible values are found");
@@ -108,15 +120,26 @@ describe("dashboard in a browser", () => {
     const scheduled = (await errand.listJobs({ state: "scheduled" }))[0]!;
     const page = await open(`/jobs/${scheduled.id}`);
     const csrf = await page.getAttribute("input[name=_csrf]", "value");
-    const noToken = await page.evaluate(async (path) => (await fetch(path, { method: "POST", body: new URLSearchParams({}) })).status, `/jobs/${scheduled.id}/delete`);
+    const noToken = await page.evaluate(
+      async (path) => (await fetch(path, { method: "POST", body: new URLSearchParams({}) })).status,
+      `/jobs/${scheduled.id}/delete`,
+    );
     assert.equal(noToken, 403);
     const url = new URL(`/jobs/${scheduled.id}/delete`, dashboard.url);
-    const crossSite = await fetch(url, { method: "POST", body: new URLSearchParams({ _csrf: csrf! }), headers: { origin: "https://evil.example", "content-type": "application/x-www-form-urlencoded" } });
+    const crossSite = await fetch(url, {
+      method: "POST",
+      body: new URLSearchParams({ _csrf: csrf! }),
+      headers: { origin: "https://evil.example", "content-type": "application/x-www-form-urlencoded" },
+    });
     assert.equal(crossSite.status, 403);
     assert.match(await crossSite.text(), /cross-site request refused/);
-    const fetchSite = await fetch(url, { method: "POST", body: new URLSearchParams({ _csrf: csrf! }), headers: { "sec-fetch-site": "cross-site", "content-type": "application/x-www-form-urlencoded" } });
+    const fetchSite = await fetch(url, {
+      method: "POST",
+      body: new URLSearchParams({ _csrf: csrf! }),
+      headers: { "sec-fetch-site": "cross-site", "content-type": "application/x-www-form-urlencoded" },
+    });
     assert.equal(fetchSite.status, 403);
-    assert.equal((await (await errand.getJob(scheduled.id))!.status()), "scheduled", "nothing changed");
+    assert.equal(await (await errand.getJob(scheduled.id))!.status(), "scheduled", "nothing changed");
     // With the token, from the page itself, the action goes through.
     await Promise.all([page.waitForNavigation(), page.click("button:text('Run now')")]);
     assert.equal(await page.textContent("#state"), "ready");
@@ -190,7 +213,10 @@ describe("dashboard in a browser", () => {
   });
 
   it("refuses to listen beyond loopback without auth", async () => {
-    await assert.rejects(startDashboard(errand, { host: "0.0.0.0", port: 0 }), /refusing to serve the dashboard on 0\.0\.0\.0 without authentication/);
+    await assert.rejects(
+      startDashboard(errand, { host: "0.0.0.0", port: 0 }),
+      /refusing to serve the dashboard on 0\.0\.0\.0 without authentication/,
+    );
     const ran = await runCli(["dashboard", join(dir, "none.ts"), "--host", "0.0.0.0"], { ...process.env });
     assert.equal(ran.code, 2, ran.stderr);
     assert.match(ran.stderr, /refusing to serve the dashboard on 0\.0\.0\.0 without authentication/);

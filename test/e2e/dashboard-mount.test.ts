@@ -36,7 +36,10 @@ const servers: { name: string; start(): Promise<{ base: string; close: () => Pro
       app.use("/admin/jobs", dashboard);
       const server = app.listen(0, "127.0.0.1");
       await new Promise((resolve) => server.once("listening", resolve));
-      return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(() => r())) };
+      return {
+        base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        close: () => new Promise((r) => server.close(() => r())),
+      };
     },
   },
   {
@@ -65,7 +68,10 @@ const servers: { name: string; start(): Promise<{ base: string; close: () => Pro
       app.all("/admin/jobs/*", mount);
       const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
       await new Promise((resolve) => server.once("listening", resolve));
-      return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(() => r())) };
+      return {
+        base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        close: () => new Promise((r) => server.close(() => r())),
+      };
     },
   },
 ];
@@ -84,7 +90,11 @@ describe("the dashboard mounted in a server of the user's", () => {
         const detail = await (await fetch(`${base}/admin/jobs/jobs/${jobId}`, admin)).text();
         assert.match(detail, /id="state">scheduled</);
         const csrf = /name="_csrf" value="([^"]+)"/.exec(detail)![1]!;
-        const refused = await fetch(`${base}/admin/jobs/jobs/${jobId}/run-now`, { method: "POST", headers: { ...admin.headers, "content-type": "application/x-www-form-urlencoded" }, body: "" });
+        const refused = await fetch(`${base}/admin/jobs/jobs/${jobId}/run-now`, {
+          method: "POST",
+          headers: { ...admin.headers, "content-type": "application/x-www-form-urlencoded" },
+          body: "",
+        });
         assert.equal(refused.status, 403);
         const ran = await fetch(`${base}/admin/jobs/jobs/${jobId}/run-now`, {
           method: "POST",
@@ -95,7 +105,10 @@ describe("the dashboard mounted in a server of the user's", () => {
         assert.equal(ran.status, 303);
         assert.equal(ran.headers.get("location"), `/admin/jobs/jobs/${jobId}`);
         assert.equal(await (await errand.getJob(jobId))!.status(), "ready");
-        assert.equal((await fetch(`${base}/admin/jobs/static/dashboard.js`, admin)).headers.get("content-type"), "text/javascript; charset=utf-8");
+        assert.equal(
+          (await fetch(`${base}/admin/jobs/static/dashboard.js`, admin)).headers.get("content-type"),
+          "text/javascript; charset=utf-8",
+        );
         assert.equal(await (await fetch(`${base}/`)).text(), "the user's own home page");
       } finally {
         await close();
@@ -108,7 +121,11 @@ describe("the dashboard mounted in a server of the user's", () => {
   }
 
   it("without auth serves only clients on this machine; secrets that protect nothing are refused", async () => {
-    const request = async (handler: ReturnType<typeof createDashboard>, remoteAddress: string, headers: Record<string, string> = {}) => {
+    const request = async (
+      handler: ReturnType<typeof createDashboard>,
+      remoteAddress: string,
+      headers: Record<string, string> = {},
+    ) => {
       const socket = new Socket();
       Object.defineProperty(socket, "remoteAddress", { value: remoteAddress });
       const req = new IncomingMessage(socket);
@@ -138,7 +155,10 @@ describe("the dashboard mounted in a server of the user's", () => {
     assert.equal(await request(basic, "203.0.113.7", creds("ops", "pa:ss")), 200);
     assert.throws(() => createDashboard(errand, { auth: { token: "" } }), /auth\.token is empty/);
     assert.throws(() => createDashboard(errand, { auth: { username: "ops" } }), /without a non-empty auth\.password/);
-    assert.throws(() => createDashboard(errand, { auth: { username: "ops", password: "" } }), /without a non-empty auth\.password/);
+    assert.throws(
+      () => createDashboard(errand, { auth: { username: "ops", password: "" } }),
+      /without a non-empty auth\.password/,
+    );
     assert.throws(() => createDashboard(errand, { auth: { password: "x" } }), /without auth\.username/);
   });
 });

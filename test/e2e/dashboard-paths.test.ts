@@ -19,7 +19,12 @@ function get(port: number, path: string): Promise<number> {
 test("paths such as // or //host/x are answered, and the dashboard keeps running", async () => {
   const box = sandbox();
   const dashboard = startCli(["dashboard", TASKS, "--port", "0"], box.env);
-  const line = await waitFor("the start line", () => /dashboard on http:\/\/127\.0\.0\.1:(\d+)/.exec(dashboard.stderr), 15_000, () => output(dashboard));
+  const line = await waitFor(
+    "the start line",
+    () => /dashboard on http:\/\/127\.0\.0\.1:(\d+)/.exec(dashboard.stderr),
+    15_000,
+    () => output(dashboard),
+  );
   const port = Number(line[1]);
   for (const path of ["//", "//evil.example/jobs", "///", "//:x"]) {
     assert.equal(await get(port, path), 404, path);

@@ -17,7 +17,10 @@ describe("errand on bad input", () => {
 
     const state = await runCli(["jobs", "--state", "faild"], box.env);
     assert.equal(state.code, 2, output(state));
-    assert.match(state.stderr, /--state must be one of scheduled, ready, running, succeeded, failed, cancelled, got "faild"\. Did you mean failed\?/);
+    assert.match(
+      state.stderr,
+      /--state must be one of scheduled, ready, running, succeeded, failed, cancelled, got "faild"\. Did you mean failed\?/,
+    );
 
     const before = await runCli(["jobs", "--before", "latest"], box.env);
     assert.equal(before.code, 2, output(before));
@@ -47,18 +50,29 @@ describe("errand on bad input", () => {
     const box = sandbox();
     const none = await runCli(["worker", join(FIXTURES, "no-errand.ts")], box.env);
     assert.equal(none.code, 1, output(none));
-    assert.match(none.stderr, /no-errand\.ts does not export an Errand\. Export the Errand that defines your tasks, e\.g\. `export const errand = new Errand\(\)` or `export default errand`\. It exports: answer, send\./);
+    assert.match(
+      none.stderr,
+      /no-errand\.ts does not export an Errand\. Export the Errand that defines your tasks, e\.g\. `export const errand = new Errand\(\)` or `export default errand`\. It exports: answer, send\./,
+    );
 
     const several = await runCli(["status", "--app", join(FIXTURES, "two-errands.ts")], box.env);
     assert.equal(several.code, 1, output(several));
-    assert.match(several.stderr, /two-errands\.ts exports several Errand instances \(emails, reports\)\. Export the one to use as the default export/);
+    assert.match(
+      several.stderr,
+      /two-errands\.ts exports several Errand instances \(emails, reports\)\. Export the one to use as the default export/,
+    );
   });
 
   it("names the resolved path of a module that does not exist", async () => {
     const box = sandbox();
     const ran = await runCli(["worker", "./src/tasks.ts"], box.env, box.dir);
     assert.equal(ran.code, 1, output(ran));
-    assert.ok(ran.stderr.startsWith(`errand: cannot find the module ${join(box.dir, "src", "tasks.ts")} (given as "./src/tasks.ts").`), output(ran));
+    assert.ok(
+      ran.stderr.startsWith(
+        `errand: cannot find the module ${join(box.dir, "src", "tasks.ts")} (given as "./src/tasks.ts").`,
+      ),
+      output(ran),
+    );
   });
 
   it("reports a startup error in one line, without a stack unless ERRAND_DEBUG=1", async () => {
@@ -84,7 +98,10 @@ describe("errand on bad input", () => {
 
     const status = await runCli(["status", "--database", `sqlite:${file}`], box.env);
     assert.equal(status.code, 1, output(status));
-    assert.equal(status.stderr, `errand: ${file} is not a SQLite database (SQLITE_NOTADB). errand needs its own SQLite file: point database at a new path such as "sqlite:./errand.db".\n`);
+    assert.equal(
+      status.stderr,
+      `errand: ${file} is not a SQLite database (SQLITE_NOTADB). errand needs its own SQLite file: point database at a new path such as "sqlite:./errand.db".\n`,
+    );
 
     const worker = await runCli(["worker", TASKS], { ...box.env, ERRAND_DATABASE_URL: `sqlite:${file}` });
     assert.equal(worker.code, 1, output(worker));
@@ -101,6 +118,9 @@ describe("errand on bad input", () => {
       assert.equal(help.code, 0, output(help));
       assert.match(help.stdout, new RegExp(`^Usage: errand ${name}`));
     }
-    assert.match((await runCli(["status", "-h"], box.env)).stdout, /exit code|Exit codes: 0 when all is well, 3 when there are warnings/);
+    assert.match(
+      (await runCli(["status", "-h"], box.env)).stdout,
+      /exit code|Exit codes: 0 when all is well, 3 when there are warnings/,
+    );
   });
 });

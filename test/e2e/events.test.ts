@@ -55,7 +55,8 @@ for (const [name, make] of Object.entries(backends)) {
       listening.on("progress", async () => {
         throw new Error("an async listener with a bug");
       });
-      for (const kind of ["succeeded", "failed", "retrying", "cancelled", "progress"] as const) listening.on(kind, (e) => void got.push(e));
+      for (const kind of ["succeeded", "failed", "retrying", "cancelled", "progress"] as const)
+        listening.on(kind, (e) => void got.push(e));
       const leaving: JobEvent[] = [];
       const leave = listening.on("succeeded", (e) => void leaving.push(e));
       const worker = startCli(["worker", TASKS, "--concurrency", "4"], box.env);
@@ -67,7 +68,12 @@ for (const [name, make] of Object.entries(backends)) {
         const fail = await box.tasks.fail.enqueue({ message: "it broke" });
         const flaky = await box.tasks.flaky.enqueue({});
         const sleeper = await box.tasks.sleep.enqueue({ ms: 60_000 });
-        await waitFor("the sleep job to run", async () => (await sleeper.status()) === "running", 20_000, () => worker.stderr);
+        await waitFor(
+          "the sleep job to run",
+          async () => (await sleeper.status()) === "running",
+          20_000,
+          () => worker.stderr,
+        );
         const cancel = await runCli(["cancel", sleeper.id], box.env);
         assert.equal(cancel.code, 0, cancel.stderr);
 
@@ -75,18 +81,33 @@ for (const [name, make] of Object.entries(backends)) {
         await waitFor(
           "every event",
           () =>
-            find(echo.id, "succeeded").length && find(big.id, "succeeded").length && find(fail.id, "failed").length &&
-            find(flaky.id, "retrying").length && find(flaky.id, "succeeded").length && find(sleeper.id, "cancelled").length,
+            find(echo.id, "succeeded").length &&
+            find(big.id, "succeeded").length &&
+            find(fail.id, "failed").length &&
+            find(flaky.id, "retrying").length &&
+            find(flaky.id, "succeeded").length &&
+            find(sleeper.id, "cancelled").length,
           20_000,
           () => `${JSON.stringify(got, null, 1)}\n${worker.stderr}`,
         );
 
-        assert.deepEqual(find(echo.id, "progress"), [{ kind: "progress", id: echo.id, task: "echo", queue: "default", attempt: 1, progress: { percent: 100 } }]);
+        assert.deepEqual(find(echo.id, "progress"), [
+          { kind: "progress", id: echo.id, task: "echo", queue: "default", attempt: 1, progress: { percent: 100 } },
+        ]);
         assert.deepEqual(find(echo.id, "succeeded"), [
-          { kind: "succeeded", id: echo.id, task: "echo", queue: "default", attempt: 1, result: { echoed: { hello: "world" } } },
+          {
+            kind: "succeeded",
+            id: echo.id,
+            task: "echo",
+            queue: "default",
+            attempt: 1,
+            result: { echoed: { hello: "world" } },
+          },
         ]);
         // Over 4 KB: the event says so, and the job has the result.
-        assert.deepEqual(find(big.id, "succeeded"), [{ kind: "succeeded", id: big.id, task: "echo", queue: "default", attempt: 1, resultOmitted: true }]);
+        assert.deepEqual(find(big.id, "succeeded"), [
+          { kind: "succeeded", id: big.id, task: "echo", queue: "default", attempt: 1, resultOmitted: true },
+        ]);
         assert.equal(((await big.get()).result as { echoed: { big: string } }).echoed.big.length, 5000);
 
         const [failed] = find(fail.id, "failed") as Extract<JobEvent, { kind: "failed" }>[];
@@ -102,25 +123,45 @@ for (const [name, make] of Object.entries(backends)) {
         assert.equal(retrying!.error.message, "first attempt fails");
         assert.ok(retrying!.retryAt instanceof Date);
         const ranAgainAt = (await flaky.get()).startedAt!;
-        assert.ok(retrying!.retryAt.getTime() <= ranAgainAt.getTime() + 1000, "the second attempt ran at about retryAt");
-        assert.deepEqual(find(flaky.id, "succeeded"), [{ kind: "succeeded", id: flaky.id, task: "flaky", queue: "default", attempt: 2, result: { attempt: 2 } }]);
+        assert.ok(
+          retrying!.retryAt.getTime() <= ranAgainAt.getTime() + 1000,
+          "the second attempt ran at about retryAt",
+        );
+        assert.deepEqual(find(flaky.id, "succeeded"), [
+          { kind: "succeeded", id: flaky.id, task: "flaky", queue: "default", attempt: 2, result: { attempt: 2 } },
+        ]);
 
-        assert.deepEqual(find(sleeper.id, "cancelled"), [{ kind: "cancelled", id: sleeper.id, task: "sleep", queue: "default", attempt: 1 }]);
+        assert.deepEqual(find(sleeper.id, "cancelled"), [
+          { kind: "cancelled", id: sleeper.id, task: "sleep", queue: "default", attempt: 1 },
+        ]);
         // The worker's outcome for the cancelled job is dropped: no event tells of it.
-        assert.deepEqual(got.filter((e) => e.id === sleeper.id).map((e) => e.kind), ["cancelled"]);
+        assert.deepEqual(
+          got.filter((e) => e.id === sleeper.id).map((e) => e.kind),
+          ["cancelled"],
+        );
 
         // Each event once.
         const keys = got.map((e) => `${e.id} ${e.kind} ${e.attempt}`);
         assert.equal(new Set(keys).size, keys.length, `duplicates among ${keys.join(", ")}`);
-        assert.ok(logged.some((l) => l.includes("a listener with a bug") && l.includes(echo.id)), logged.join("\n"));
-        assert.ok(logged.some((l) => l.includes("an async listener with a bug")), logged.join("\n"));
+        assert.ok(
+          logged.some((l) => l.includes("a listener with a bug") && l.includes(echo.id)),
+          logged.join("\n"),
+        );
+        assert.ok(
+          logged.some((l) => l.includes("an async listener with a bug")),
+          logged.join("\n"),
+        );
 
         // Unsubscribed: the next success reaches the listeners still there, not that one.
         assert.ok(leaving.some((e) => e.id === echo.id));
         leave();
         const later = await box.tasks.echo.enqueue({ later: true });
         await waitFor("the later job's event", () => find(later.id, "succeeded").length, 20_000);
-        assert.equal(leaving.some((e) => e.id === later.id), false, "an unsubscribed listener got an event");
+        assert.equal(
+          leaving.some((e) => e.id === later.id),
+          false,
+          "an unsubscribed listener got an event",
+        );
       } finally {
         await listening.close();
         await worker.kill("SIGTERM");

@@ -32,7 +32,12 @@ function commonJsProject(dir: string, specifier: string): string {
 async function runsGreet(box: Sandbox, project: string): Promise<void> {
   const job = await box.errand.task("greet", () => "").enqueue({ name: "Ann" });
   const worker = startCli(["worker", "./tasks.ts"], box.env, project);
-  await waitFor("the job to succeed", async () => worker.hasExited || (await job.status()) === "succeeded", 10_000, () => worker.stderr);
+  await waitFor(
+    "the job to succeed",
+    async () => worker.hasExited || (await job.status()) === "succeeded",
+    10_000,
+    () => worker.stderr,
+  );
   assert.equal((await job.get()).result, "hello Ann", worker.stderr);
   await worker.kill("SIGTERM");
   assert.equal(await worker.exitCode(), 0, worker.stderr);
@@ -61,6 +66,9 @@ describe("loading the user's module", () => {
     writeFileSync(file, "export const limit: number = ;\n");
     const ran = await runCli(["jobs", "--app", file], box.env);
     assert.equal(ran.code, 1, output(ran));
-    assert.match(ran.stderr, new RegExp(`^errand: could not load ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: .*broken\\.ts:1:\\d+`, "s"));
+    assert.match(
+      ran.stderr,
+      new RegExp(`^errand: could not load ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: .*broken\\.ts:1:\\d+`, "s"),
+    );
   });
 });

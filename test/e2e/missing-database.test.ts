@@ -14,15 +14,43 @@ const env: NodeJS.ProcessEnv = { ...process.env };
 delete env.ERRAND_DATABASE_URL;
 delete env.DATABASE_URL;
 
-const READERS = [["status"], ["status", "--json"], ["jobs"], ["show", "1"], ["cancel", "1"], ["retry", "1"], ["retry", "--failed"], ["schedules"], ["schedules", "trigger", "x"]];
+const READERS = [
+  ["status"],
+  ["status", "--json"],
+  ["jobs"],
+  ["show", "1"],
+  ["cancel", "1"],
+  ["retry", "1"],
+  ["retry", "--failed"],
+  ["schedules"],
+  ["schedules", "trigger", "x"],
+];
 
 test("status, jobs, show, cancel, retry and schedules refuse a database that does not exist, and create nothing", async () => {
   const missing = join(dir, "elsewhere", "..", "nothing-here.db");
   const ways: { how: string; args: string[]; env: NodeJS.ProcessEnv; path: string; named: RegExp }[] = [
     { how: "the default file", args: [], env, path: join(dir, "errand.db"), named: /the default/ },
-    { how: "--database", args: ["--database", `sqlite:${join(dir, "nothing-here.db")}`], env, path: join(dir, "nothing-here.db"), named: /from --database/ },
-    { how: "ERRAND_DATABASE_URL", args: [], env: { ...env, ERRAND_DATABASE_URL: `sqlite:${missing}` }, path: join(dir, "nothing-here.db"), named: /from ERRAND_DATABASE_URL/ },
-    { how: "--app", args: ["--app", TASKS], env: { ...env, ERRAND_DATABASE_URL: join(dir, "app.db") }, path: join(dir, "app.db"), named: /from the Errand exported by/ },
+    {
+      how: "--database",
+      args: ["--database", `sqlite:${join(dir, "nothing-here.db")}`],
+      env,
+      path: join(dir, "nothing-here.db"),
+      named: /from --database/,
+    },
+    {
+      how: "ERRAND_DATABASE_URL",
+      args: [],
+      env: { ...env, ERRAND_DATABASE_URL: `sqlite:${missing}` },
+      path: join(dir, "nothing-here.db"),
+      named: /from ERRAND_DATABASE_URL/,
+    },
+    {
+      how: "--app",
+      args: ["--app", TASKS],
+      env: { ...env, ERRAND_DATABASE_URL: join(dir, "app.db") },
+      path: join(dir, "app.db"),
+      named: /from the Errand exported by/,
+    },
   ];
   for (const way of ways) {
     for (const command of READERS) {
@@ -49,7 +77,12 @@ test("migrate and worker still create the database, and the readers then work", 
 
   const byWorker = join(dir, "by-worker.db");
   const worker = startCli(["worker", TASKS], { ...env, ERRAND_DATABASE_URL: `sqlite:${byWorker}` }, dir);
-  await waitFor("the worker to start", () => worker.stderr.includes("running ("), 15_000, () => output(worker));
+  await waitFor(
+    "the worker to start",
+    () => worker.stderr.includes("running ("),
+    15_000,
+    () => output(worker),
+  );
   assert.ok(existsSync(byWorker));
   await worker.kill("SIGTERM");
   assert.equal(await worker.exitCode(15_000), 0, output(worker));

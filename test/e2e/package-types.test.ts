@@ -13,7 +13,9 @@ const root = resolve(import.meta.dirname, "../..");
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 
 // What a user's install holds besides errand: its dependencies, and the types a TypeScript app on Node has.
-const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+  dependencies: Record<string, string>;
+};
 const installed = [...Object.keys(manifest.dependencies), "@types/node"];
 
 const consumer = `import { Errand, Job } from "errand";
@@ -76,7 +78,10 @@ async function typecheck(resolution: (typeof resolutions)[number]) {
   );
   return run(process.execPath, [tsc, "-p", join(dir, "tsconfig.json")], { cwd: dir }).then(
     (r) => ({ code: 0, output: r.stdout + r.stderr }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, output: `${e.stdout}${e.stderr}` }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: e.code ?? -1,
+      output: `${e.stdout}${e.stderr}`,
+    }),
   );
 }
 

@@ -25,8 +25,15 @@ it("works from another project that links this folder as node_modules/errand", a
   const enqueued = await run(process.execPath, ["main.mjs"], { cwd: app });
   assert.match(enqueued.stdout, /^\d+\n$/);
   type Output = { code?: number; stdout: string; stderr: string };
-  const status: Output = await run(join(app, "node_modules", ".bin", "errand"), ["jobs", "--json", "--database", "sqlite:./app.db"], { cwd: app }).catch((e: Output) => e);
+  const status: Output = await run(
+    join(app, "node_modules", ".bin", "errand"),
+    ["jobs", "--json", "--database", "sqlite:./app.db"],
+    { cwd: app },
+  ).catch((e: Output) => e);
   assert.equal(status.code ?? 0, 0, `${status.stderr}`);
   const jobs = JSON.parse(status.stdout) as { task: string; state: string }[];
-  assert.deepEqual(jobs.map((j) => [j.task, j.state]), [["hello", "ready"]]);
+  assert.deepEqual(
+    jobs.map((j) => [j.task, j.state]),
+    [["hello", "ready"]],
+  );
 });

@@ -14,16 +14,24 @@ describe("schedules with a real worker", () => {
     const b = sandbox();
     const env = { ...b.env, ERRAND_TEST_OVERLAP: "false", ERRAND_TEST_SLEEP_MS: "2500" };
     const workers = [startCli(["worker", APP], env), startCli(["worker", APP], env)];
-    await waitFor("three runs to end", () => runs(b.recordFile).filter((r) => r.what === "end").length >= 3, 30_000, () => workers[0]!.stderr);
+    await waitFor(
+      "three runs to end",
+      () => runs(b.recordFile).filter((r) => r.what === "end").length >= 3,
+      30_000,
+      () => workers[0]!.stderr,
+    );
     await Promise.all(workers.map((w) => w.kill("SIGTERM")));
     for (const w of workers) await w.exitCode(20_000);
     const records = runs(b.recordFile);
-    const spans = [...new Set(records.map((r) => r.id))].map((id) => {
-      const start = records.find((r) => r.id === id && r.what === "start")!.at;
-      const end = records.find((r) => r.id === id && r.what === "end")?.at ?? Infinity;
-      return { id, start, end };
-    }).sort((x, y) => x.start - y.start);
-    for (let i = 1; i < spans.length; i++) assert.ok(spans[i]!.start >= spans[i - 1]!.end, `job ${spans[i]!.id} started while ${spans[i - 1]!.id} ran`);
+    const spans = [...new Set(records.map((r) => r.id))]
+      .map((id) => {
+        const start = records.find((r) => r.id === id && r.what === "start")!.at;
+        const end = records.find((r) => r.id === id && r.what === "end")?.at ?? Infinity;
+        return { id, start, end };
+      })
+      .sort((x, y) => x.start - y.start);
+    for (let i = 1; i < spans.length; i++)
+      assert.ok(spans[i]!.start >= spans[i - 1]!.end, `job ${spans[i]!.id} started while ${spans[i - 1]!.id} ran`);
     const info = (await b.errand.schedules.get("tick"))!;
     assert.ok(info.skipped.count >= 2, `ticks skipped and counted: ${info.skipped.count}`);
     assert.equal(info.overlap, false);
@@ -33,7 +41,12 @@ describe("schedules with a real worker", () => {
     const b = sandbox();
     const countTicks = async () => (await b.errand.listJobs({ task: "tick", limit: 10_000 })).length;
     let worker = startCli(["worker", APP], b.env);
-    await waitFor("ticks", async () => (await countTicks()) >= 2, 20_000, () => worker.stderr);
+    await waitFor(
+      "ticks",
+      async () => (await countTicks()) >= 2,
+      20_000,
+      () => worker.stderr,
+    );
 
     // Paused: no tick; a trigger still runs once, now.
     await b.errand.schedules.pause("tick");
@@ -42,16 +55,31 @@ describe("schedules with a real worker", () => {
     await sleep(2000);
     assert.equal(await countTicks(), whilePaused, "no tick while paused");
     const manual = await b.errand.schedules.trigger("tick");
-    await waitFor("the triggered job to run", async () => (await manual.status()) === "succeeded", 10_000, () => worker.stderr);
+    await waitFor(
+      "the triggered job to run",
+      async () => (await manual.status()) === "succeeded",
+      10_000,
+      () => worker.stderr,
+    );
     assert.equal((await manual.get()).schedule, "tick");
     await b.errand.schedules.resume("tick");
-    await waitFor("ticks again", async () => (await countTicks()) >= whilePaused + 3, 10_000, () => worker.stderr);
+    await waitFor(
+      "ticks again",
+      async () => (await countTicks()) >= whilePaused + 3,
+      10_000,
+      () => worker.stderr,
+    );
 
     // New code without the schedule: it stops once no running worker declares it.
     await worker.kill("SIGTERM");
     await worker.exitCode(20_000);
     worker = startCli(["worker", APP], { ...b.env, ERRAND_TEST_CRON: "none" });
-    await waitFor("the new worker", async () => (await b.errand.status()).workers.length === 1, 20_000, () => worker.stderr);
+    await waitFor(
+      "the new worker",
+      async () => (await b.errand.status()).workers.length === 1,
+      20_000,
+      () => worker.stderr,
+    );
     const removed = await countTicks();
     await sleep(3000);
     assert.equal(await countTicks(), removed, "no tick once no running worker declares the schedule");
@@ -62,7 +90,14 @@ describe("schedules with a real worker", () => {
     await worker.exitCode(20_000);
     const changedAt = Date.now();
     worker = startCli(["worker", APP], { ...b.env, ERRAND_TEST_CRON: "*/2 * * * * *" });
-    await waitFor("ticks of the new cron", async () => (await b.errand.listJobs({ task: "tick", limit: 10_000 })).filter((j) => j.tick!.getTime() > changedAt).length >= 3, 20_000, () => worker.stderr);
+    await waitFor(
+      "ticks of the new cron",
+      async () =>
+        (await b.errand.listJobs({ task: "tick", limit: 10_000 })).filter((j) => j.tick!.getTime() > changedAt)
+          .length >= 3,
+      20_000,
+      () => worker.stderr,
+    );
     const jobs = await b.errand.listJobs({ task: "tick", limit: 10_000 });
     // A changed cron starts afresh from its next tick: no tick of the old one is made up for.
     const after = jobs.filter((j) => j.createdAt.getTime() > changedAt).map((j) => j.tick!.getTime());

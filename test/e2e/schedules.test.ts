@@ -53,7 +53,12 @@ for (const kind of ["sqlite", "postgres"] as const) {
     it("enqueues exactly one job per tick of an every-second schedule, none missing, for 20 s", async (t) => {
       const b = await box(kind);
       const workers = [0, 1, 2].map(() => startCli(["worker", APP, "--lease", "3s"], b.env));
-      await waitFor("a first tick's job", async () => (await b.errand.listJobs({ task: "tick", limit: 1 })).length > 0, 20_000, () => workers.map((w) => w.stderr).join("\n"));
+      await waitFor(
+        "a first tick's job",
+        async () => (await b.errand.listJobs({ task: "tick", limit: 1 })).length > 0,
+        20_000,
+        () => workers.map((w) => w.stderr).join("\n"),
+      );
       await sleep(20_000);
       await stopAll(workers);
       const ticks = await assertEveryTickOnce(b, kind);
@@ -62,15 +67,25 @@ for (const kind of ["sqlite", "postgres"] as const) {
       assert.equal(new Set(started.map((r) => r.id)).size, started.length, "no job started twice");
       for (const r of started) assert.equal(r.schedule, "tick");
       const ranTicks = new Set(started.map((r) => r.tick));
-      assert.ok(ticks.filter((x) => !ranTicks.has(x)).length <= 1, "every tick's job ran (the last may have been left by the stop)");
-      t.diagnostic(`${ticks.length} ticks, ${ticks[0]} to ${ticks.at(-1)}, run by ${new Set(started.map((r) => r.pid)).size} process(es)`);
+      assert.ok(
+        ticks.filter((x) => !ranTicks.has(x)).length <= 1,
+        "every tick's job ran (the last may have been left by the stop)",
+      );
+      t.diagnostic(
+        `${ticks.length} ticks, ${ticks[0]} to ${ticks.at(-1)}, run by ${new Set(started.map((r) => r.pid)).size} process(es)`,
+      );
     });
 
     it("still enqueues exactly one job per tick while one process is killed with -9 at random moments", async (t) => {
       const b = await box(kind);
       const start = () => startCli(["worker", APP, "--lease", "3s"], b.env);
       const workers = [start(), start(), start()];
-      await waitFor("a first tick's job", async () => (await b.errand.listJobs({ task: "tick", limit: 1 })).length > 0, 20_000, () => workers.map((w) => w.stderr).join("\n"));
+      await waitFor(
+        "a first tick's job",
+        async () => (await b.errand.listJobs({ task: "tick", limit: 1 })).length > 0,
+        20_000,
+        () => workers.map((w) => w.stderr).join("\n"),
+      );
       const end = Date.now() + 20_000;
       let kills = 0;
       while (Date.now() < end) {

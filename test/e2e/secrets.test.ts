@@ -5,7 +5,13 @@ import { after, before, describe, test } from "node:test";
 import { inspect } from "node:util";
 import { Errand, type Logger } from "errand";
 import { output, runCli, sandbox, startCli, TASKS, waitFor } from "../helpers/cli.js";
-import { freePort, freshPostgresDatabase, startPostgresCluster, type Cluster, type FreshDatabase } from "../helpers/postgres.js";
+import {
+  freePort,
+  freshPostgresDatabase,
+  startPostgresCluster,
+  type Cluster,
+  type FreshDatabase,
+} from "../helpers/postgres.js";
 
 // "@" in the password (unencoded, as people paste them) and one in a ?password= parameter.
 const IN_USERINFO = "pl@nted-Pw1";
@@ -29,7 +35,8 @@ function withPasswords(url: string): { userinfo: string; query: string } {
 
 function capture(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const at = (message: string, fields?: Record<string, unknown>) => void lines.push(`${message} ${JSON.stringify(fields ?? {})}`);
+  const at = (message: string, fields?: Record<string, unknown>) =>
+    void lines.push(`${message} ${JSON.stringify(fields ?? {})}`);
   return { lines, debug: at, info: at, warn: at, error: at };
 }
 
@@ -56,22 +63,42 @@ describe("a planted database password", () => {
       // A handler error quoting the connection string, as a driver's error might.
       const job = await box.tasks.fail.enqueue({ message: `could not reach ${url}` });
       const worker = startCli(["worker", TASKS], env);
-      await waitFor("the job to fail", async () => (await job.status()) === "failed", 20_000, () => output(worker));
-      await waitFor("the worker's start line", () => worker.stderr.includes("running ("), 10_000, () => output(worker));
+      await waitFor(
+        "the job to fail",
+        async () => (await job.status()) === "failed",
+        20_000,
+        () => output(worker),
+      );
+      await waitFor(
+        "the worker's start line",
+        () => worker.stderr.includes("running ("),
+        10_000,
+        () => output(worker),
+      );
       await worker.kill("SIGTERM");
       assert.equal(await worker.exitCode(15_000), 0, output(worker));
       assert.match(worker.stderr, /database postgres:\/\//, output(worker));
       assert.match(worker.stderr, /failed for good/, output(worker));
       assertClean(worker.stdout + worker.stderr, "errand worker (start line, log lines, stop)");
 
-      for (const args of [["status"], ["status", "--json"], ["jobs"], ["jobs", "--json"], ["show", job.id], ["show", job.id, "--json"]]) {
+      for (const args of [
+        ["status"],
+        ["status", "--json"],
+        ["jobs"],
+        ["jobs", "--json"],
+        ["show", job.id],
+        ["show", job.id, "--json"],
+      ]) {
         const ran = await runCli(args, env);
         assert.ok(ran.code === 0 || ran.code === 3, output(ran));
         assert.ok(ran.stdout.length > 0, output(ran));
         assertClean(ran.stdout + ran.stderr, `errand ${args.join(" ")}`);
       }
       const status = JSON.parse((await runCli(["status", "--json"], env)).stdout) as { database: string };
-      assert.match(status.database, form === "userinfo" ? /^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\// : /\?password=\*\*\*$/);
+      assert.match(
+        status.database,
+        form === "userinfo" ? /^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\// : /\?password=\*\*\*$/,
+      );
     });
   }
 
@@ -79,25 +106,43 @@ describe("a planted database password", () => {
     const logger = capture();
     const errand = new Errand({ database: "memory:", logger });
     const url = `postgres://postgres:${IN_USERINFO}@db.internal/app`;
-    const flaky = errand.task("flaky", (_: object, ctx) => {
-      ctx.log.info(`connecting to ${url}`, { url });
-      throw new Error(`could not reach ${url}`);
-    }, { maxAttempts: 2, backoff: () => 0 });
+    const flaky = errand.task(
+      "flaky",
+      (_: object, ctx) => {
+        ctx.log.info(`connecting to ${url}`, { url });
+        throw new Error(`could not reach ${url}`);
+      },
+      { maxAttempts: 2, backoff: () => 0 },
+    );
     const job = await flaky.enqueue({});
     await errand.work();
     await assert.rejects(job.result({ timeout: "10s" }));
     await errand.close();
     const lines = logger.lines.join("\n");
-    assert.match(lines, /attempt 1 failed, retrying in .*could not reach postgres:\/\/postgres:\*\*\*@db\.internal/, lines);
+    assert.match(
+      lines,
+      /attempt 1 failed, retrying in .*could not reach postgres:\/\/postgres:\*\*\*@db\.internal/,
+      lines,
+    );
     assert.match(lines, /failed for good/, lines);
-    assert.match(lines, /connecting to postgres:\/\/postgres:\*\*\*@db\.internal\/app \{"url":"postgres:\/\/postgres:\*\*\*@db/, lines);
+    assert.match(
+      lines,
+      /connecting to postgres:\/\/postgres:\*\*\*@db\.internal\/app \{"url":"postgres:\/\/postgres:\*\*\*@db/,
+      lines,
+    );
     assertClean(lines, "the user's logger");
   });
 
   test("is not echoed when the database option is not a string", () => {
     assert.throws(
-      () => new Errand({ database: { connectionString: `postgres://postgres:${IN_USERINFO}@h/db`, password: IN_USERINFO } as never }),
-      (error: Error) => (assertClean(`${error.message}\n${error.stack}`, "the error"), /got object/.test(error.message)),
+      () =>
+        new Errand({
+          database: { connectionString: `postgres://postgres:${IN_USERINFO}@h/db`, password: IN_USERINFO } as never,
+        }),
+      (error: Error) => (
+        assertClean(`${error.message}\n${error.stack}`, "the error"),
+        /got object/.test(error.message)
+      ),
     );
   });
 
@@ -108,14 +153,28 @@ describe("a planted database password", () => {
     await box.errand.worker().runOnce();
     assert.equal(await job.status(), "failed");
     const dashboard = startCli(["dashboard", TASKS, "--port", "0"], box.env);
-    const line = await waitFor("the dashboard's start line", () => /dashboard on (http:\/\/\S+) /.exec(dashboard.stderr), 15_000, () => output(dashboard));
+    const line = await waitFor(
+      "the dashboard's start line",
+      () => /dashboard on (http:\/\/\S+) /.exec(dashboard.stderr),
+      15_000,
+      () => output(dashboard),
+    );
     const base = line[1]!.replace(/\/$/, "");
-    for (const path of ["/", "/live/overview", "/jobs", `/jobs?state=failed`, `/jobs/${job.id}`, `/live/jobs/${job.id}`, "/metrics"]) {
+    for (const path of [
+      "/",
+      "/live/overview",
+      "/jobs",
+      `/jobs?state=failed`,
+      `/jobs/${job.id}`,
+      `/live/jobs/${job.id}`,
+      "/metrics",
+    ]) {
       const res = await fetch(`${base}${path}`);
       const body = await res.text();
       assert.equal(res.status, 200, `${path}: ${body}`);
       assertClean(body, `dashboard ${path}`);
-      if (path === `/jobs/${job.id}`) assert.match(body, /could not reach postgres:\/\/postgres:\*\*\*@/, "the error is still shown, redacted");
+      if (path === `/jobs/${job.id}`)
+        assert.match(body, /could not reach postgres:\/\/postgres:\*\*\*@/, "the error is still shown, redacted");
     }
     await dashboard.kill("SIGTERM");
     await dashboard.exitCode(15_000);
@@ -134,11 +193,26 @@ describe("a planted database password", () => {
 
     const cases: [string, () => Promise<string>][] = [
       ["a wrong password", async () => `postgres://postgres:${IN_USERINFO}@127.0.0.1:${cluster.port}/postgres`],
-      ["a wrong password in ?password=", async () => `postgres://postgres@127.0.0.1:${cluster.port}/postgres?password=${IN_QUERY}`],
-      ["a wrong password holding a space", async () => `postgres://postgres:${WITH_SPACE}@127.0.0.1:${cluster.port}/postgres`],
-      ["a password that makes the URL unparseable", async () => `postgres://postgres:${UNPARSEABLE}@127.0.0.1:${cluster.port}/postgres`],
-      ["a database that does not exist", async () => `postgres://postgres:${IN_USERINFO}@127.0.0.1:5432/errand_no_such_database`],
-      ["a port nothing listens on", async () => `postgres://postgres:${IN_USERINFO}@127.0.0.1:${await freePort()}/postgres`],
+      [
+        "a wrong password in ?password=",
+        async () => `postgres://postgres@127.0.0.1:${cluster.port}/postgres?password=${IN_QUERY}`,
+      ],
+      [
+        "a wrong password holding a space",
+        async () => `postgres://postgres:${WITH_SPACE}@127.0.0.1:${cluster.port}/postgres`,
+      ],
+      [
+        "a password that makes the URL unparseable",
+        async () => `postgres://postgres:${UNPARSEABLE}@127.0.0.1:${cluster.port}/postgres`,
+      ],
+      [
+        "a database that does not exist",
+        async () => `postgres://postgres:${IN_USERINFO}@127.0.0.1:5432/errand_no_such_database`,
+      ],
+      [
+        "a port nothing listens on",
+        async () => `postgres://postgres:${IN_USERINFO}@127.0.0.1:${await freePort()}/postgres`,
+      ],
       ["a URL errand cannot open", async () => `mysql://root:${IN_USERINFO}@127.0.0.1/app`],
     ];
     for (const [what, makeUrl] of cases) {
@@ -163,7 +237,11 @@ describe("a planted database password", () => {
         assert.equal(ran.code, 1, output(ran));
         assert.match(ran.stderr, /postgres:\/\/|mysql:\/\//, output(ran));
         assertClean(ran.stdout + ran.stderr, `errand status (${what})`);
-        const app = await runCli(["status", "--app", TASKS], { ...process.env, ERRAND_DATABASE_URL: url, ERRAND_DEBUG: "1" });
+        const app = await runCli(["status", "--app", TASKS], {
+          ...process.env,
+          ERRAND_DATABASE_URL: url,
+          ERRAND_DEBUG: "1",
+        });
         assert.equal(app.code, 1, output(app));
         assertClean(app.stdout + app.stderr, `errand status --app (${what})`);
       });
@@ -172,8 +250,15 @@ describe("a planted database password", () => {
     test("the right password still connects (the cluster does check it)", async () => {
       const errand = new Errand({ database: cluster.url, logger: capture() });
       await errand.migrate();
-      const spaced = new Errand({ database: `postgres://postgres:${WITH_SPACE}@127.0.0.1:${cluster.port}/postgres`, logger: capture() });
-      await assert.rejects(spaced.migrate(), /password authentication failed/, "the space reaches the server: a real wrong password");
+      const spaced = new Errand({
+        database: `postgres://postgres:${WITH_SPACE}@127.0.0.1:${cluster.port}/postgres`,
+        logger: capture(),
+      });
+      await assert.rejects(
+        spaced.migrate(),
+        /password authentication failed/,
+        "the space reaches the server: a real wrong password",
+      );
       await spaced.close();
       assert.deepEqual((await errand.status()).counts, []);
       await errand.close();

@@ -39,7 +39,11 @@ async function timeToFirstByte(page: Page): Promise<number> {
   });
 }
 
-async function signUpThrough(route: "errand" | "blocking", name: string, email: string): Promise<{ page: Page; ttfb: number }> {
+async function signUpThrough(
+  route: "errand" | "blocking",
+  name: string,
+  email: string,
+): Promise<{ page: Page; ttfb: number }> {
   const page = await browser.newPage();
   await page.goto(`${demo.url}/`);
   await page.fill("input[name=name]", name);
@@ -55,11 +59,18 @@ describe("signup demo in a browser", () => {
   it("the errand route answers well under the SMTP delay, the blocking route cannot, and the email arrives", async (t) => {
     const viaErrand = await signUpThrough("errand", "Grace", "grace@example.com");
     const viaBlocking = await signUpThrough("blocking", "Linus", "linus@example.com");
-    t.diagnostic(`time to first byte: errand ${viaErrand.ttfb.toFixed(1)} ms, blocking ${viaBlocking.ttfb.toFixed(1)} ms`);
+    t.diagnostic(
+      `time to first byte: errand ${viaErrand.ttfb.toFixed(1)} ms, blocking ${viaBlocking.ttfb.toFixed(1)} ms`,
+    );
     assert.ok(viaErrand.ttfb < SMTP_DELAY_MS / 2, `errand route: ${viaErrand.ttfb} ms to first byte`);
-    assert.ok(viaBlocking.ttfb >= SMTP_DELAY_MS, `blocking route: ${viaBlocking.ttfb} ms to first byte, under the ${SMTP_DELAY_MS} ms SMTP delay`);
+    assert.ok(
+      viaBlocking.ttfb >= SMTP_DELAY_MS,
+      `blocking route: ${viaBlocking.ttfb} ms to first byte, under the ${SMTP_DELAY_MS} ms SMTP delay`,
+    );
 
-    const id = (demo.users.db.prepare("SELECT id FROM users WHERE email = ?").get("grace@example.com") as { id: number }).id;
+    const id = (
+      demo.users.db.prepare("SELECT id FROM users WHERE email = ?").get("grace@example.com") as { id: number }
+    ).id;
     const mail = await demo.mail.waitFor(id, 10_000);
     assert.match(mail.subject, /Welcome, Grace/);
     const emails = await browser.newPage();
@@ -71,7 +82,9 @@ describe("signup demo in a browser", () => {
   it("shows a thumbnail's progress, then the thumbnail the worker made", async () => {
     const page = await browser.newPage();
     await page.goto(`${demo.url}/images`);
-    const png = await sharp({ create: { width: 1200, height: 800, channels: 3, background: "#b35" } }).png().toBuffer();
+    const png = await sharp({ create: { width: 1200, height: 800, channels: 3, background: "#b35" } })
+      .png()
+      .toBuffer();
     await page.setInputFiles("#file", { name: "cat.png", mimeType: "image/png", buffer: png });
     await page.click("#upload button");
     await page.waitForSelector("#thumbnail:not([hidden])", { timeout: 20_000 });

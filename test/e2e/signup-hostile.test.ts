@@ -26,10 +26,15 @@ after(async () => {
 });
 
 function post(route: string, body: string) {
-  return fetch(`${demo.url}/signup/${route}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
+  return fetch(`${demo.url}/signup/${route}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body,
+  });
 }
 
-const userId = (email: string) => (demo.users.db.prepare("SELECT id FROM users WHERE email = ?").get(email) as { id: number } | undefined)?.id;
+const userId = (email: string) =>
+  (demo.users.db.prepare("SELECT id FROM users WHERE email = ?").get(email) as { id: number } | undefined)?.id;
 
 describe("signup demo, hostile input", () => {
   const names = [
@@ -50,13 +55,19 @@ describe("signup demo, hostile input", () => {
         assert.equal(displayName(mail.to), name, mail.to);
         assert.ok(mail.to.endsWith(`<${email}>`), mail.to);
         const jobs = await errand.listJobs({ task: "send-welcome-email", limit: 100 });
-        assert.ok(jobs.every((j) => j.state !== "failed"), "no welcome email failed");
+        assert.ok(
+          jobs.every((j) => j.state !== "failed"),
+          "no welcome email failed",
+        );
       });
     }
   }
 
   it("a form body over 10 KB gets the signup page with its own message, not the upload's", async () => {
-    const res = await post("errand", new URLSearchParams({ name: "x".repeat(20_000), email: "big@example.com" }).toString());
+    const res = await post(
+      "errand",
+      new URLSearchParams({ name: "x".repeat(20_000), email: "big@example.com" }).toString(),
+    );
     const body = await res.text();
     assert.equal(res.status, 413);
     assert.match(res.headers.get("content-type") ?? "", /text\/html/);
@@ -73,7 +84,12 @@ describe("signup demo, hostile input", () => {
 function displayName(header: string): string {
   let name = header.slice(0, header.lastIndexOf("<")).trim();
   name = name.replace(/=\?utf-8\?([bq])\?([^?]*)\?=\s*/gi, (_, enc: string, text: string) =>
-    enc.toLowerCase() === "b" ? Buffer.from(text, "base64").toString("utf8") : Buffer.from(text.replace(/_/g, " ").replace(/=([0-9a-f]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), "latin1").toString("utf8"),
+    enc.toLowerCase() === "b"
+      ? Buffer.from(text, "base64").toString("utf8")
+      : Buffer.from(
+          text.replace(/_/g, " ").replace(/=([0-9a-f]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+          "latin1",
+        ).toString("utf8"),
   );
   if (name.startsWith('"') && name.endsWith('"')) name = name.slice(1, -1).replace(/\\(.)/g, "$1");
   return name;

@@ -39,7 +39,10 @@ it("with the SMTP server down, the errand route stays fast, the job fails with t
   const port = demo.mail.port;
   await demo.mail.close(); // no mail was sent yet, so no pooled connection keeps it open
   const t0 = performance.now();
-  const response = await fetch(`${demo.url}/signup/errand`, { method: "POST", body: new URLSearchParams({ name: "Di", email: "di@example.com" }) });
+  const response = await fetch(`${demo.url}/signup/errand`, {
+    method: "POST",
+    body: new URLSearchParams({ name: "Di", email: "di@example.com" }),
+  });
   const html = await response.text();
   const ms = performance.now() - t0;
   assert.equal(response.status, 200, html);

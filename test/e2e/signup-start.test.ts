@@ -6,7 +6,13 @@ import { tempDir } from "../helpers/tmp.js";
 
 it("starts the web app, SMTP server and worker, prints the URLs, and exits 0 on SIGINT with the worker stopped", async () => {
   const child = spawn(process.execPath, ["--import", "tsx", "examples/signup/main.ts"], {
-    env: { ...process.env, SIGNUP_DATA_DIR: tempDir("errand-start-"), SIGNUP_PORT: "0", SIGNUP_SMTP_PORT: "0", ERRAND_LOG_LEVEL: "info" },
+    env: {
+      ...process.env,
+      SIGNUP_DATA_DIR: tempDir("errand-start-"),
+      SIGNUP_PORT: "0",
+      SIGNUP_SMTP_PORT: "0",
+      ERRAND_LOG_LEVEL: "info",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -26,7 +32,10 @@ it("starts the web app, SMTP server and worker, prints the URLs, and exits 0 on 
   assert.match(out, /received emails:\s+http:\/\//);
   assert.match(out, /worker:\s+pid (\d+)/);
   const workerPid = Number(/worker:\s+pid (\d+)/.exec(out)![1]);
-  const signup = await fetch(`${url}/signup/errand`, { method: "POST", body: new URLSearchParams({ name: "Ann", email: "ann@example.com" }) });
+  const signup = await fetch(`${url}/signup/errand`, {
+    method: "POST",
+    body: new URLSearchParams({ name: "Ann", email: "ann@example.com" }),
+  });
   assert.equal(signup.status, 200);
   child.kill("SIGINT");
   assert.equal(await exited, 0, out);

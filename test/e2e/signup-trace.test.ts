@@ -6,7 +6,13 @@ import { it } from "node:test";
 import { waitFor } from "../helpers/cli.js";
 import { tempDir } from "../helpers/tmp.js";
 
-interface Line { name: string; trace: string; span: string; parent: string; job?: string }
+interface Line {
+  name: string;
+  trace: string;
+  span: string;
+  parent: string;
+  job?: string;
+}
 
 function spansIn(out: string): Line[] {
   const found: Line[] = [];
@@ -18,7 +24,14 @@ function spansIn(out: string): Line[] {
 
 it("ERRAND_TRACE=console prints a signup's request, enqueue and attempt as one trace", async () => {
   const child = spawn(process.execPath, ["--import", "tsx", "examples/signup/main.ts"], {
-    env: { ...process.env, SIGNUP_DATA_DIR: tempDir("errand-trace-"), SIGNUP_PORT: "0", SIGNUP_SMTP_PORT: "0", SIGNUP_SMTP_DELAY_MS: "0", ERRAND_TRACE: "console" },
+    env: {
+      ...process.env,
+      SIGNUP_DATA_DIR: tempDir("errand-trace-"),
+      SIGNUP_PORT: "0",
+      SIGNUP_SMTP_PORT: "0",
+      SIGNUP_SMTP_DELAY_MS: "0",
+      ERRAND_TRACE: "console",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -26,11 +39,24 @@ it("ERRAND_TRACE=console prints a signup's request, enqueue and attempt as one t
   child.stderr.setEncoding("utf8").on("data", (c: string) => (out += c));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   try {
-    const url = (await waitFor("the demo's URL", () => /sign up:\s+(http:\/\/\S+?)\/\s/.exec(out)?.[1], 20_000, () => out));
-    const signup = await fetch(`${url}/signup/errand`, { method: "POST", body: new URLSearchParams({ name: "Ann", email: "ann@example.com" }) });
+    const url = await waitFor(
+      "the demo's URL",
+      () => /sign up:\s+(http:\/\/\S+?)\/\s/.exec(out)?.[1],
+      20_000,
+      () => out,
+    );
+    const signup = await fetch(`${url}/signup/errand`, {
+      method: "POST",
+      body: new URLSearchParams({ name: "Ann", email: "ann@example.com" }),
+    });
     assert.equal(signup.status, 200);
     const jobId = /job (\d+)/.exec(await signup.text())![1];
-    const attempt = await waitFor("the worker's attempt span", () => spansIn(out).find((s) => s.name === "process email"), 20_000, () => out);
+    const attempt = await waitFor(
+      "the worker's attempt span",
+      () => spansIn(out).find((s) => s.name === "process email"),
+      20_000,
+      () => out,
+    );
 
     const spans = spansIn(out);
     const request = spans.find((s) => s.name === "POST /signup/errand")!;

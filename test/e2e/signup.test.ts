@@ -39,7 +39,8 @@ async function signUp(route: "errand" | "blocking", name: string, email: string)
   return { status: response.status, html, ms: performance.now() - t0, timing: response.headers.get("server-timing") };
 }
 
-const userId = (email: string) => (demo.users.db.prepare("SELECT id FROM users WHERE email = ?").get(email) as { id: number } | undefined)?.id;
+const userId = (email: string) =>
+  (demo.users.db.prepare("SELECT id FROM users WHERE email = ?").get(email) as { id: number } | undefined)?.id;
 const jobCount = async () => (await errand.listJobs({ limit: 1000 })).length;
 
 describe("signup demo", () => {
@@ -97,14 +98,28 @@ describe("signup demo", () => {
   });
 
   it("makes thumbnails in the worker with progress, and refuses non-images and oversized files", async () => {
-    const png = await sharp({ create: { width: 800, height: 600, channels: 3, background: "#3a7" } }).png().toBuffer();
-    const upload = await fetch(`${demo.url}/images`, { method: "POST", headers: { "content-type": "image/png" }, body: png });
+    const png = await sharp({ create: { width: 800, height: 600, channels: 3, background: "#3a7" } })
+      .png()
+      .toBuffer();
+    const upload = await fetch(`${demo.url}/images`, {
+      method: "POST",
+      headers: { "content-type": "image/png" },
+      body: png,
+    });
     assert.equal(upload.status, 202);
     const { jobId } = (await upload.json()) as { jobId: string };
-    const done = await waitFor("the thumbnail", async () => {
-      const job = (await (await fetch(`${demo.url}/images/${jobId}`)).json()) as { state: string; progress: { percent: number }; result: { thumbnail: string } };
-      return job.state === "succeeded" ? job : null;
-    }, 20_000);
+    const done = await waitFor(
+      "the thumbnail",
+      async () => {
+        const job = (await (await fetch(`${demo.url}/images/${jobId}`)).json()) as {
+          state: string;
+          progress: { percent: number };
+          result: { thumbnail: string };
+        };
+        return job.state === "succeeded" ? job : null;
+      },
+      20_000,
+    );
     assert.equal(done.progress.percent, 100);
     const thumb = await fetch(`${demo.url}/thumbnails/${done.result.thumbnail}`);
     assert.equal(thumb.status, 200);
@@ -113,10 +128,18 @@ describe("signup demo", () => {
     assert.equal(meta.width, 480);
 
     const jobsBefore = await jobCount();
-    const text = await fetch(`${demo.url}/images`, { method: "POST", headers: { "content-type": "image/png" }, body: "not a picture" });
+    const text = await fetch(`${demo.url}/images`, {
+      method: "POST",
+      headers: { "content-type": "image/png" },
+      body: "not a picture",
+    });
     assert.equal(text.status, 400);
     assert.match(((await text.json()) as { error: string }).error, /not a picture/);
-    const big = await fetch(`${demo.url}/images`, { method: "POST", headers: { "content-type": "image/png" }, body: Buffer.alloc(300 * 1024) });
+    const big = await fetch(`${demo.url}/images`, {
+      method: "POST",
+      headers: { "content-type": "image/png" },
+      body: Buffer.alloc(300 * 1024),
+    });
     assert.equal(big.status, 400);
     assert.match(((await big.json()) as { error: string }).error, /larger than/);
     assert.equal(await jobCount(), jobsBefore);

@@ -16,7 +16,10 @@ describe("errand status", () => {
     assert.equal(idle.code, 3, output(idle));
     assert.match(idle.stdout, /WARNING: No worker is running, and 2 job\(s\) are waiting/);
     assert.match(idle.stdout, /Start one with: npx errand worker /);
-    assert.match(idle.stdout, /QUEUE\s+SCHEDULED\s+READY\s+RUNNING\s+SUCCEEDED\s+FAILED\s+CANCELLED\n\s*default\s+0\s+2\s+0\s+0\s+0\s+0/);
+    assert.match(
+      idle.stdout,
+      /QUEUE\s+SCHEDULED\s+READY\s+RUNNING\s+SUCCEEDED\s+FAILED\s+CANCELLED\n\s*default\s+0\s+2\s+0\s+0\s+0\s+0/,
+    );
     assert.match(idle.stdout, /No worker is alive/);
     const idleJson = await runJson<StatusJson>(["status"], box.env, 3);
     assert.equal(idleJson.database, box.database);
@@ -30,7 +33,11 @@ describe("errand status", () => {
       async () => {
         const ran = await runCli(["status", "--json"], box.env);
         const report = JSON.parse(ran.stdout) as StatusJson;
-        return ran.code === 0 && report.workers.length === 1 && report.counts.some((c) => c.state === "running" && c.count === 2) ? report : null;
+        return ran.code === 0 &&
+          report.workers.length === 1 &&
+          report.counts.some((c) => c.state === "running" && c.count === 2)
+          ? report
+          : null;
       },
       10_000,
       () => worker.stderr,
@@ -54,7 +61,10 @@ describe("errand status", () => {
     }
     const unserved = await runCli(["status"], box.env);
     assert.equal(unserved.code, 3, output(unserved));
-    assert.match(unserved.stdout, /WARNING: 1 job\(s\) of task "resize-image" are waiting, but no running worker defines that task/);
+    assert.match(
+      unserved.stdout,
+      /WARNING: 1 job\(s\) of task "resize-image" are waiting, but no running worker defines that task/,
+    );
   });
 
   it("reads the database of the module given with --app", async () => {

@@ -34,20 +34,27 @@ async function traceAcrossWorker(database?: string): Promise<void> {
   const worker = startCli(["worker", TRACED_TASKS, "--concurrency", "4"], { ...box.env, ERRAND_TEST_SPANS: spansFile });
 
   // As a web request would: a span of the application's, active while it enqueues.
-  const { request, greet, lookup, batch } = await trace.getTracer("app").startActiveSpan("POST /signup", async (span) => {
-    try {
-      const greet = await tasks.greet.enqueue({ name: "ada" });
-      const lookup = await tasks.lookup.enqueue({ user: 7 });
-      const batch = await tasks.greet.enqueueMany([{ name: "bob" }, { name: "cy" }]);
-      return { request: span.spanContext(), greet, lookup, batch };
-    } finally {
-      span.end();
-    }
-  });
+  const { request, greet, lookup, batch } = await trace
+    .getTracer("app")
+    .startActiveSpan("POST /signup", async (span) => {
+      try {
+        const greet = await tasks.greet.enqueue({ name: "ada" });
+        const lookup = await tasks.lookup.enqueue({ user: 7 });
+        const batch = await tasks.greet.enqueueMany([{ name: "bob" }, { name: "cy" }]);
+        return { request: span.spanContext(), greet, lookup, batch };
+      } finally {
+        span.end();
+      }
+    });
 
   assert.equal(await greet.result({ timeout: "15s" }), "hello ada");
   for (const job of batch) assert.match(String(await job.result({ timeout: "15s" })), /^hello /);
-  await waitFor("the lookup job to fail twice", async () => (await lookup.status()) === "failed", 15_000, () => worker.stderr);
+  await waitFor(
+    "the lookup job to fail twice",
+    async () => (await lookup.status()) === "failed",
+    15_000,
+    () => worker.stderr,
+  );
   await worker.kill("SIGTERM");
   assert.equal(await worker.exitCode(), 0, worker.stderr);
   assert.ok(existsSync(spansFile), `the worker wrote no spans\n${worker.stderr}`);
@@ -57,21 +64,37 @@ async function traceAcrossWorker(database?: string): Promise<void> {
   const errandAttrs = { "messaging.system": "errand", "messaging.destination.name": "default" };
 
   // Producer side, in this process.
-  const send = one(produced, "send span for greet", (s) => s.name === "send default" && s.attributes["messaging.message.id"] === greet.id);
+  const send = one(
+    produced,
+    "send span for greet",
+    (s) => s.name === "send default" && s.attributes["messaging.message.id"] === greet.id,
+  );
   assert.equal(send.kind, SpanKind.PRODUCER);
   assert.equal(send.traceId, request.traceId);
   assert.equal(send.parentSpanId, request.spanId, "the producer span is a child of the request's span");
   assert.equal(send.scope, "errand");
   assert.deepEqual(
     { ...send.attributes },
-    { ...errandAttrs, "messaging.operation.type": "send", "messaging.operation.name": "send", "messaging.message.id": greet.id, "errand.task": "greet" },
+    {
+      ...errandAttrs,
+      "messaging.operation.type": "send",
+      "messaging.operation.name": "send",
+      "messaging.message.id": greet.id,
+      "errand.task": "greet",
+    },
   );
   const sendLookup = one(produced, "send span for lookup", (s) => s.attributes["messaging.message.id"] === lookup.id);
   assert.equal(sendLookup.name, "send lookups");
   assert.equal(sendLookup.attributes["messaging.destination.name"], "lookups");
 
   // A batch: one create span per job (its creation context), and one send span linked to them.
-  const creates = batch.map((job) => one(produced, `create span for ${job.id}`, (s) => s.name === "create default" && s.attributes["messaging.message.id"] === job.id));
+  const creates = batch.map((job) =>
+    one(
+      produced,
+      `create span for ${job.id}`,
+      (s) => s.name === "create default" && s.attributes["messaging.message.id"] === job.id,
+    ),
+  );
   for (const c of creates) {
     assert.equal(c.kind, SpanKind.PRODUCER);
     assert.equal(c.parentSpanId, request.spanId);
@@ -81,10 +104,17 @@ async function traceAcrossWorker(database?: string): Promise<void> {
   assert.equal(batchSend.kind, SpanKind.CLIENT);
   assert.equal(batchSend.parentSpanId, request.spanId);
   assert.equal(batchSend.attributes["messaging.message.id"], undefined, "a batch's send span names no single message");
-  assert.deepEqual(batchSend.links, creates.map((c) => ({ traceId: c.traceId, spanId: c.spanId })));
+  assert.deepEqual(
+    batchSend.links,
+    creates.map((c) => ({ traceId: c.traceId, spanId: c.spanId })),
+  );
 
   // Consumer side, in the worker process: the same trace, each attempt a child of its job's creation context.
-  const processGreet = one(consumed, "process span for greet", (s) => s.attributes["messaging.message.id"] === greet.id);
+  const processGreet = one(
+    consumed,
+    "process span for greet",
+    (s) => s.attributes["messaging.message.id"] === greet.id,
+  );
   assert.equal(processGreet.name, "process default");
   assert.equal(processGreet.kind, SpanKind.CONSUMER);
   assert.equal(processGreet.traceId, request.traceId, "the trace id crossed the process boundary");
@@ -104,8 +134,16 @@ async function traceAcrossWorker(database?: string): Promise<void> {
       "errand.max_attempts": 3,
     },
   );
-  assert.match(String(processGreet.attributes["messaging.client.id"]), new RegExp(`-${worker.pid}-`), "the worker's id");
-  const userSpan = one(consumed, "the handler's own span for greet", (s) => s.name === "compose greeting" && s.parentSpanId === processGreet.spanId);
+  assert.match(
+    String(processGreet.attributes["messaging.client.id"]),
+    new RegExp(`-${worker.pid}-`),
+    "the worker's id",
+  );
+  const userSpan = one(
+    consumed,
+    "the handler's own span for greet",
+    (s) => s.name === "compose greeting" && s.parentSpanId === processGreet.spanId,
+  );
   assert.equal(userSpan.traceId, request.traceId, "the handler's span nests under the attempt's span");
 
   for (const [i, job] of batch.entries()) {
@@ -115,9 +153,17 @@ async function traceAcrossWorker(database?: string): Promise<void> {
   }
 
   // A failing job: each attempt a span with the error recorded, both children of the same producer span.
-  const attempts = consumed.filter((s) => s.attributes["messaging.message.id"] === lookup.id).sort((a, b) => Number(a.attributes["errand.attempt"]) - Number(b.attributes["errand.attempt"]));
-  assert.deepEqual(attempts.map((a) => a.attributes["errand.attempt"]), [1, 2]);
-  assert.deepEqual(attempts.map((a) => a.attributes["errand.will_retry"]), [true, false]);
+  const attempts = consumed
+    .filter((s) => s.attributes["messaging.message.id"] === lookup.id)
+    .sort((a, b) => Number(a.attributes["errand.attempt"]) - Number(b.attributes["errand.attempt"]));
+  assert.deepEqual(
+    attempts.map((a) => a.attributes["errand.attempt"]),
+    [1, 2],
+  );
+  assert.deepEqual(
+    attempts.map((a) => a.attributes["errand.will_retry"]),
+    [true, false],
+  );
   for (const a of attempts) {
     assert.equal(a.name, "process lookups");
     assert.equal(a.traceId, request.traceId);

@@ -9,7 +9,12 @@ test("a job that fails for good after 3 attempts counts as 1 failed and 2 retrie
   const fine = await box.tasks.echo.enqueue({ x: 1 });
   const worker = startCli(["worker", TASKS], box.env);
   // The fixture's backoff is the default: 1 s, then 2 s.
-  await waitFor("the job to fail for good", async () => (await failing.status()) === "failed", 30_000, () => output(worker));
+  await waitFor(
+    "the job to fail for good",
+    async () => (await failing.status()) === "failed",
+    30_000,
+    () => output(worker),
+  );
   assert.equal(await fine.status(), "succeeded");
   await worker.kill("SIGTERM");
   assert.equal(await worker.exitCode(15_000), 0, output(worker));

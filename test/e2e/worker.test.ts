@@ -32,7 +32,12 @@ describe("errand worker", () => {
     const jobs = await box.tasks.record.enqueueMany(Array.from({ length: 300 }, () => ({ sleepMs: 20 })));
     const flags = ["--lease", "1s", "--concurrency", "10"];
     const first = startCli(["worker", TASKS, ...flags], box.env);
-    await waitFor("the first worker to run some jobs", () => runsById(box.recordFile).size >= 40, 10_000, () => first.stderr);
+    await waitFor(
+      "the first worker to run some jobs",
+      () => runsById(box.recordFile).size >= 40,
+      10_000,
+      () => first.stderr,
+    );
     await first.kill("SIGKILL");
 
     // Nothing can rescue these leases before the second worker starts: what is running was held by the dead one.
@@ -63,7 +68,8 @@ describe("errand worker", () => {
       if (heldIds.has(job.id)) {
         // Only an attempt known to have started (reported by a heartbeat) is charged; buffered ones go back free.
         const startedInFirst = runs.get(job.id)?.[0] === first.pid;
-        if (!startedInFirst) assert.equal(job.attempt, 1, `job ${job.id} never started in the killed worker: not charged`);
+        if (!startedInFirst)
+          assert.equal(job.attempt, 1, `job ${job.id} never started in the killed worker: not charged`);
         else assert.ok(job.attempt === 1 || job.attempt === 2, `job ${job.id}: attempt ${job.attempt}`);
         assert.equal(job.errors[0]?.name, "LeaseExpired");
         assert.match(job.workerId ?? "", new RegExp(`-${second.pid}-`));
@@ -82,7 +88,12 @@ describe("errand worker shutdown", () => {
     const box = sandbox();
     const job = await box.tasks.stubborn.enqueue({ ms: 700 });
     const worker = startCli(["worker", TASKS, "--grace", "5s"], box.env);
-    await waitFor("the job to start", async () => (await job.status()) === "running", 10_000, () => worker.stderr);
+    await waitFor(
+      "the job to start",
+      async () => (await job.status()) === "running",
+      10_000,
+      () => worker.stderr,
+    );
 
     await worker.kill("SIGTERM");
     assert.equal(await worker.exitCode(), 0, worker.stderr);
@@ -98,12 +109,20 @@ describe("errand worker shutdown", () => {
     const box = sandbox();
     const job = await box.tasks.stubborn.enqueue({ ms: 2500 });
     const first = startCli(["worker", TASKS, "--grace", "500ms"], box.env);
-    await waitFor("the job to start", async () => (await job.status()) === "running", 10_000, () => first.stderr);
+    await waitFor(
+      "the job to start",
+      async () => (await job.status()) === "running",
+      10_000,
+      () => first.stderr,
+    );
 
     const signalledAt = Date.now();
     await first.kill("SIGTERM");
     assert.equal(await first.exitCode(), 0, first.stderr);
-    assert.ok(Date.now() - signalledAt < 2000, "the worker exits after the grace period, without waiting for the handler");
+    assert.ok(
+      Date.now() - signalledAt < 2000,
+      "the worker exits after the grace period, without waiting for the handler",
+    );
 
     const released = await job.get();
     assert.equal(released.state, "ready");
@@ -117,7 +136,11 @@ describe("errand worker shutdown", () => {
     const record = await job.get();
     assert.equal(record.attempt, 1);
     assert.match(record.workerId ?? "", new RegExp(`-${second.pid}-`));
-    assert.deepEqual(record.errors.map((e) => e.name), ["Interrupted"], "the note stays in the job's history");
+    assert.deepEqual(
+      record.errors.map((e) => e.name),
+      ["Interrupted"],
+      "the note stays in the job's history",
+    );
     await second.kill("SIGTERM");
     assert.equal(await second.exitCode(), 0, second.stderr);
   });
@@ -126,10 +149,20 @@ describe("errand worker shutdown", () => {
     const box = sandbox();
     const job = await box.tasks.stubborn.enqueue({ ms: 5000 });
     const worker = startCli(["worker", TASKS, "--grace", "30s"], box.env);
-    await waitFor("the job to start", async () => (await job.status()) === "running", 10_000, () => worker.stderr);
+    await waitFor(
+      "the job to start",
+      async () => (await job.status()) === "running",
+      10_000,
+      () => worker.stderr,
+    );
 
     await worker.kill("SIGINT");
-    await waitFor("the worker to begin stopping", () => /SIGINT received/.test(worker.stderr), 5000, () => worker.stderr);
+    await waitFor(
+      "the worker to begin stopping",
+      () => /SIGINT received/.test(worker.stderr),
+      5000,
+      () => worker.stderr,
+    );
     await worker.kill("SIGINT");
     assert.equal(await worker.exitCode(2000), 130, worker.stderr);
   });
@@ -138,15 +171,29 @@ describe("errand worker shutdown", () => {
     const box = sandbox();
     const job = await box.tasks.stubborn.enqueue({ ms: 3000 });
     const stopping = startCli(["worker", TASKS, "--lease", "600ms", "--grace", "5s"], box.env);
-    await waitFor("the job to start", async () => (await job.status()) === "running", 10_000, () => stopping.stderr);
+    await waitFor(
+      "the job to start",
+      async () => (await job.status()) === "running",
+      10_000,
+      () => stopping.stderr,
+    );
     // A second worker, as in any deployment with more than one: it rescues jobs whose lease expired.
     const other = startCli(["worker", TASKS, "--lease", "600ms"], box.env);
-    await waitFor("the second worker to be up", () => /running \(concurrency/.test(other.stderr), 10_000, () => other.stderr);
+    await waitFor(
+      "the second worker to be up",
+      () => /running \(concurrency/.test(other.stderr),
+      10_000,
+      () => other.stderr,
+    );
 
     await stopping.kill("SIGTERM");
     assert.equal(await stopping.exitCode(), 0, stopping.stderr);
     const record = await job.get();
-    assert.equal(record.state, "succeeded", `the job finished within the grace period; errors: ${JSON.stringify(record.errors)}`);
+    assert.equal(
+      record.state,
+      "succeeded",
+      `the job finished within the grace period; errors: ${JSON.stringify(record.errors)}`,
+    );
     assert.equal(record.attempt, 1, "and was not taken over by the other worker");
     assert.deepEqual(record.errors, []);
   });

@@ -41,7 +41,12 @@ export function sandbox(options: { database?: string } = {}): Sandbox {
   const dir = mkdtempSync(join(tmpdir(), "errand-e2e-"));
   const database = options.database ?? `sqlite:${join(dir, "errand.db")}`;
   const recordFile = join(dir, "record.log");
-  const env: NodeJS.ProcessEnv = { ...process.env, ERRAND_DATABASE_URL: database, ERRAND_TEST_RECORD: recordFile, ERRAND_LOG_LEVEL: "info" };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ERRAND_DATABASE_URL: database,
+    ERRAND_TEST_RECORD: recordFile,
+    ERRAND_LOG_LEVEL: "info",
+  };
   delete env.ERRAND_DEBUG;
   const errand = new Errand({ database, logger: quiet });
   const box = { dir, database, recordFile, env, errand, tasks: defineTasks(errand) };
@@ -129,19 +134,29 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv, cw
 }
 
 /** Runs a command with --json and parses its one JSON document. */
-export async function runJson<T = unknown>(args: readonly string[], env: NodeJS.ProcessEnv, expectedCode = 0): Promise<T> {
+export async function runJson<T = unknown>(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  expectedCode = 0,
+): Promise<T> {
   const ran = await runCli([...args, "--json"], env);
   assert.equal(ran.code, expectedCode, `errand ${args.join(" ")} --json exited ${ran.code}\nstderr:\n${ran.stderr}`);
   return JSON.parse(ran.stdout) as T;
 }
 
 /** Polls until `check` returns a truthy value and returns it; fails with `what` after `ms`. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, ms = 10_000, detail?: () => string): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  ms = 10_000,
+  detail?: () => string,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms}ms waiting for ${what}${detail ? `\n${detail()}` : ""}`);
+    if (Date.now() > deadline)
+      assert.fail(`timed out after ${ms}ms waiting for ${what}${detail ? `\n${detail()}` : ""}`);
     await sleep(20);
   }
 }

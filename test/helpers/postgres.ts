@@ -100,7 +100,8 @@ export async function startPostgresCluster(settings: { password?: string } = {})
   const port = await freePort();
   // initdb refuses to run as root: run the binaries as the postgres user then.
   const asOwner = (cmd: string, args: string[]) => {
-    if (userInfo().uid === 0) execFileSync("runuser", ["-u", "postgres", "--", join(bin, cmd), ...args], { stdio: "pipe" });
+    if (userInfo().uid === 0)
+      execFileSync("runuser", ["-u", "postgres", "--", join(bin, cmd), ...args], { stdio: "pipe" });
     else execFileSync(join(bin, cmd), args, { stdio: "pipe" });
   };
   const options = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir}`;

@@ -12,8 +12,11 @@ export interface Run {
 
 export function runs(file: string): Run[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8").split("\n").filter((l) => l !== "").map((l) => {
-    const [id, pid, schedule, tick, what, at] = l.split(" ");
-    return { id: id!, pid: Number(pid), schedule: schedule!, tick: tick!, what: what as Run["what"], at: Number(at) };
-  });
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => {
+      const [id, pid, schedule, tick, what, at] = l.split(" ");
+      return { id: id!, pid: Number(pid), schedule: schedule!, tick: tick!, what: what as Run["what"], at: Number(at) };
+    });
 }

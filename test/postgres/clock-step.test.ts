@@ -42,10 +42,18 @@ describe("an Errand on PostgreSQL whose machine's wall clock steps", () => {
         const after = await serverNow(db.url);
         const record = await job.get();
         const createdAt = record.createdAt.getTime();
-        console.log(`wall clock stepped ${step / HOUR} h: created_at is ${Math.round(createdAt - before)} ms from the server's clock`);
-        assert.ok(createdAt >= before - 1000 && createdAt <= after + 1000, `created_at ${record.createdAt.toISOString()} is the server's time, not the stepped clock's`);
+        console.log(
+          `wall clock stepped ${step / HOUR} h: created_at is ${Math.round(createdAt - before)} ms from the server's clock`,
+        );
+        assert.ok(
+          createdAt >= before - 1000 && createdAt <= after + 1000,
+          `created_at ${record.createdAt.toISOString()} is the server's time, not the stepped clock's`,
+        );
         const delay = record.runAt.getTime() - createdAt;
-        assert.ok(Math.abs(delay - 30 * 60_000) < 1000, `the delayed job runs 30 min after its creation, got ${delay} ms`);
+        assert.ok(
+          Math.abs(delay - 30 * 60_000) < 1000,
+          `the delayed job runs 30 min after its creation, got ${delay} ms`,
+        );
       } finally {
         Date.now = realNow;
         await errand.close();

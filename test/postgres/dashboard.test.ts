@@ -14,10 +14,14 @@ let failedId: string;
 before(async () => {
   db = await freshPostgresDatabase();
   errand = new Errand({ database: db.url, logger: quiet, redact: ["token"] });
-  const task = errand.task("charge", async (args: { fail: boolean; token: string }, ctx) => {
-    if (args.fail && ctx.attempt === 1) throw new Error("card declined <b>");
-    return "charged";
-  }, { maxAttempts: 1 });
+  const task = errand.task(
+    "charge",
+    async (args: { fail: boolean; token: string }, ctx) => {
+      if (args.fail && ctx.attempt === 1) throw new Error("card declined <b>");
+      return "charged";
+    },
+    { maxAttempts: 1 },
+  );
   await task.enqueue({ fail: false, token: "tok_live_123" });
   failedId = (await task.enqueue({ fail: true, token: "tok_live_456" })).id;
   const worker = await errand.work();
@@ -38,7 +42,11 @@ it("shows counts, lists and details, retries with the CSRF token, and serves met
     return response.text();
   };
   assert.match(await get("/"), /data-count="default:failed">1</);
-  assert.match(await get(`/jobs?state=failed&q=${encodeURIComponent('"fail": true')}`), new RegExp(`href="/jobs/${failedId}"`), "search in args, as PostgreSQL prints them");
+  assert.match(
+    await get(`/jobs?state=failed&q=${encodeURIComponent('"fail": true')}`),
+    new RegExp(`href="/jobs/${failedId}"`),
+    "search in args, as PostgreSQL prints them",
+  );
   // A match only inside a redacted field is not shown: the search would otherwise reveal the hidden value.
   assert.doesNotMatch(await get("/jobs?q=tok_live_456"), new RegExp(`href="/jobs/${failedId}"`));
   assert.doesNotMatch(await get(`/jobs?q=${encodeURIComponent('"token": "tok_')}`), /href="\/jobs\/\d+"/);

@@ -21,13 +21,20 @@ describe("PostgreSQL restarts", () => {
     const box = sandbox({ database: cluster.url.replace(/\/postgres$/, "/restart_test") });
     const jobs = await box.tasks.record.enqueueMany(Array.from({ length: 600 }, () => ({ sleepMs: 10 })));
     const worker = startCli(["worker", TASKS, "--concurrency", "10", "--lease", "2s"], box.env);
-    await waitFor("some jobs to run", () => runsById(box.recordFile).size >= 100, 20_000, () => worker.stderr);
+    await waitFor(
+      "some jobs to run",
+      () => runsById(box.recordFile).size >= 100,
+      20_000,
+      () => worker.stderr,
+    );
 
     await cluster.stop();
     await assert.rejects(
       box.tasks.record.enqueue({}),
       // The sandbox's Errand is the built package's, so its error classes are not this file's: match the code.
-      (e: unknown) => (e as BackendUnavailableError).code === "ERRAND_BACKEND_UNAVAILABLE" && /Cannot reach PostgreSQL/.test((e as Error).message),
+      (e: unknown) =>
+        (e as BackendUnavailableError).code === "ERRAND_BACKEND_UNAVAILABLE" &&
+        /Cannot reach PostgreSQL/.test((e as Error).message),
     );
     await cluster.start();
 

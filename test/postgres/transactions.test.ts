@@ -52,7 +52,11 @@ describe("transactional enqueue on PostgreSQL", () => {
     assert.equal(await job.result({ timeout: "5s" }), `welcomed ${ann.rows[0]!.id}`);
     assert.ok(Date.now() - committedAt < 2000, "woken by the commit, not by the 30s poll");
     const all = await errand.listJobs();
-    assert.deepEqual(all.map((j) => j.args), [{ userId: ann.rows[0]!.id }], "the rolled-back job does not exist");
+    assert.deepEqual(
+      all.map((j) => j.args),
+      [{ userId: ann.rows[0]!.id }],
+      "the rolled-back job does not exist",
+    );
   });
 
   it("with a postgres.js transaction: commit and rollback", async () => {
@@ -78,7 +82,10 @@ describe("transactional enqueue on PostgreSQL", () => {
 
   it("refuses something that is not a connection, storing nothing", async () => {
     const { errand, welcome } = await setUp();
-    await assert.rejects(welcome.enqueue({ userId: 1 }, { tx: { begin: true } }), /expected the connection your transaction runs on/);
+    await assert.rejects(
+      welcome.enqueue({ userId: 1 }, { tx: { begin: true } }),
+      /expected the connection your transaction runs on/,
+    );
     assert.deepEqual(await errand.listJobs(), []);
   });
 
@@ -87,7 +94,10 @@ describe("transactional enqueue on PostgreSQL", () => {
     const db = new Database(":memory:");
     try {
       const inTx = db.transaction(() => welcome.enqueueSync({ userId: 1 }, { tx: db }));
-      assert.throws(inTx, { name: "InvalidArgsError", message: /errand's database is postgres, not SQLite; use `await welcome\.enqueue\(args, \{ tx \}\)`/ });
+      assert.throws(inTx, {
+        name: "InvalidArgsError",
+        message: /errand's database is postgres, not SQLite; use `await welcome\.enqueue\(args, \{ tx \}\)`/,
+      });
     } finally {
       db.close();
     }

@@ -25,7 +25,12 @@ describe("worker processes on one PostgreSQL database", () => {
     const box = await pgSandbox();
     for (let i = 0; i < 10; i++) await box.tasks.record.enqueueMany(Array.from({ length: 1000 }, () => ({})));
     const workers = startWorkers(4, box.env);
-    await waitFor("10,000 jobs to be recorded", () => lineCount(box.recordFile) >= 10_000, 60_000, () => workers.map((w) => w.stderr).join("\n"));
+    await waitFor(
+      "10,000 jobs to be recorded",
+      () => lineCount(box.recordFile) >= 10_000,
+      60_000,
+      () => workers.map((w) => w.stderr).join("\n"),
+    );
     await waitFor("all to be stored as succeeded", async () => (await succeeded(box)) === 10_000, 20_000);
     const runs = runsById(box.recordFile);
     assert.equal(runs.size, 10_000);
@@ -46,14 +51,24 @@ describe("worker processes on one PostgreSQL database", () => {
     const victim = workers[0]!;
     await victim.kill("SIGKILL");
     const held = new Set(
-      (await box.errand.listJobs({ state: "running", limit: 5000 })).filter((j) => j.workerId?.includes(`-${victim.pid}-`)).map((j) => j.id),
+      (await box.errand.listJobs({ state: "running", limit: 5000 }))
+        .filter((j) => j.workerId?.includes(`-${victim.pid}-`))
+        .map((j) => j.id),
     );
-    await waitFor("all 2,000 to succeed", async () => (await succeeded(box)) === 2000, 60_000, () => workers.map((w) => w.stderr).join("\n"));
+    await waitFor(
+      "all 2,000 to succeed",
+      async () => (await succeeded(box)) === 2000,
+      60_000,
+      () => workers.map((w) => w.stderr).join("\n"),
+    );
     const runs = runsById(box.recordFile);
     for (const job of jobs) assert.ok(runs.has(job.id), `job ${job.id} ran`);
     const twice = [...runs].filter(([, pids]) => pids.length > 1);
     for (const [id, pids] of twice) {
-      assert.ok(held.has(id), `job ${id} ran twice (by ${pids.join(", ")}; killed ${victim.pid}) but the killed worker did not hold it`);
+      assert.ok(
+        held.has(id),
+        `job ${id} ran twice (by ${pids.join(", ")}; killed ${victim.pid}) but the killed worker did not hold it`,
+      );
       assert.equal(pids[0], victim.pid);
     }
     t.diagnostic(`the killed worker held ${held.size} job(s); ${twice.length} ran again`);

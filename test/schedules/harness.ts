@@ -46,7 +46,10 @@ export class World {
   readonly clock: { t: number };
   private readonly made: Simulated[] = [];
 
-  constructor(readonly database: string, start: number) {
+  constructor(
+    readonly database: string,
+    start: number,
+  ) {
     this.clock = { t: start };
   }
 
@@ -62,8 +65,16 @@ export class World {
     const errand = this.errand(define);
     const backend = await errand.backend();
     const workerId = `sim-${this.made.length + 1}-${Math.random().toString(36).slice(2, 8)}`;
-    await backend.heartbeat({ id: workerId, hostname: "sim", pid: 0, queues: null, tasks: [...errand.tasks().keys()], concurrency: 1 }, [], this.clock.t, FOREVER_MS);
-    const declared = options.declare === false ? [] : [...errand.tasks().values()].flatMap((t) => (t.declaredSchedule ? [t.declaredSchedule.definition] : []));
+    await backend.heartbeat(
+      { id: workerId, hostname: "sim", pid: 0, queues: null, tasks: [...errand.tasks().keys()], concurrency: 1 },
+      [],
+      this.clock.t,
+      FOREVER_MS,
+    );
+    const declared =
+      options.declare === false
+        ? []
+        : [...errand.tasks().values()].flatMap((t) => (t.declaredSchedule ? [t.declaredSchedule.definition] : []));
     const scheduler = new Scheduler({ backend, now: () => this.clock.t, log: silentLogger, workerId }, declared);
     await scheduler.start({ loop: false });
     const sim = { errand, backend, scheduler, workerId };
@@ -81,7 +92,11 @@ export class World {
    * Moves the clock to `until`, visiting each time a scheduler asks to be woken at (plus `lateMs`, a worker's
    * latency) and every `stepMs` between; at each, every process looks at once (they race).
    */
-  async run(sims: readonly Simulated[], until: number, options: { stepMs?: number; lateMs?: number } = {}): Promise<void> {
+  async run(
+    sims: readonly Simulated[],
+    until: number,
+    options: { stepMs?: number; lateMs?: number } = {},
+  ): Promise<void> {
     const step = options.stepMs ?? 5 * 60_000;
     const late = options.lateMs ?? 40;
     for (;;) {

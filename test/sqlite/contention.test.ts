@@ -29,7 +29,9 @@ describe("several processes on one SQLite file", () => {
     }
     const perProcess = 1500;
     const results = await Promise.all(
-      [1, 2, 3].map(() => run(process.execPath, ["--import", "tsx", join(children, "enqueuer.ts"), String(perProcess)], { env })),
+      [1, 2, 3].map(() =>
+        run(process.execPath, ["--import", "tsx", join(children, "enqueuer.ts"), String(perProcess)], { env }),
+      ),
     );
     for (const { stdout, stderr } of results) {
       const report = JSON.parse(stdout) as { errors: number; maxLoopDelayMs: number };

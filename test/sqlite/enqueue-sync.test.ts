@@ -43,12 +43,14 @@ describe("enqueueSync in a better-sqlite3 transaction", () => {
 
   it("stores nothing when the transaction rolls back, and a key returns the job already holding it", async () => {
     const { errand, welcome, db } = await setUp();
-    assert.throws(() =>
-      db.transaction(() => {
-        welcome.enqueueSync({ userId: 1 }, { tx: db });
-        throw new Error("signup failed");
-      })(),
-    /signup failed/);
+    assert.throws(
+      () =>
+        db.transaction(() => {
+          welcome.enqueueSync({ userId: 1 }, { tx: db });
+          throw new Error("signup failed");
+        })(),
+      /signup failed/,
+    );
     assert.equal((await errand.listJobs()).length, 0);
     const [first, second] = db.transaction(() => [
       welcome.enqueueSync({ userId: 2 }, { tx: db, key: "user:2" }),
@@ -63,21 +65,36 @@ describe("enqueueSync in a better-sqlite3 transaction", () => {
   it("throws at once, storing nothing and rolling the transaction back, when it cannot write now", async () => {
     const { errand, welcome, db, file } = await setUp();
     const count = () => (db.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
-    const inTx = (fn: () => unknown) => db.transaction(() => (db.prepare("INSERT INTO users (email) VALUES ('x')").run(), fn()))();
+    const inTx = (fn: () => unknown) =>
+      db.transaction(() => (db.prepare("INSERT INTO users (email) VALUES ('x')").run(), fn()))();
 
     // Bad args and options.
-    assert.throws(() => inTx(() => welcome.enqueueSync({ userId: 1 }, { tx: db, delay: "soon" as never })), InvalidArgsError);
+    assert.throws(
+      () => inTx(() => welcome.enqueueSync({ userId: 1 }, { tx: db, delay: "soon" as never })),
+      InvalidArgsError,
+    );
     // Not in a transaction.
     assert.throws(() => welcome.enqueueSync({ userId: 1 }, { tx: db }), /not inside a transaction/);
     // No better-sqlite3 handle at all.
-    assert.throws(() => inTx(() => welcome.enqueueSync({ userId: 1 }, { tx: {} as never })), /tx must be your better-sqlite3 Database/);
-    assert.throws(() => inTx(() => welcome.enqueueSync({ userId: 1 }, undefined as never)), /tx must be your better-sqlite3 Database/);
+    assert.throws(
+      () => inTx(() => welcome.enqueueSync({ userId: 1 }, { tx: {} as never })),
+      /tx must be your better-sqlite3 Database/,
+    );
+    assert.throws(
+      () => inTx(() => welcome.enqueueSync({ userId: 1 }, undefined as never)),
+      /tx must be your better-sqlite3 Database/,
+    );
     // errand not opened yet.
     const fresh = new Errand({ database: `sqlite:${file}`, logger: silentLogger });
     const later = fresh.task("welcome", (args: { userId: number }) => args.userId);
-    assert.throws(() => inTx(() => later.enqueueSync({ userId: 1 }, { tx: db })), /not open yet.*await errand\.migrate\(\)/);
+    assert.throws(
+      () => inTx(() => later.enqueueSync({ userId: 1 }, { tx: db })),
+      /not open yet.*await errand\.migrate\(\)/,
+    );
     // A schema that validates asynchronously.
-    const asyncSchema: StandardSchemaV1<{ n: number }> = { "~standard": { version: 1, vendor: "test", validate: async (v) => ({ value: v as { n: number } }) } };
+    const asyncSchema: StandardSchemaV1<{ n: number }> = {
+      "~standard": { version: 1, vendor: "test", validate: async (v) => ({ value: v as { n: number } }) },
+    };
     const checked = errand.task("checked", (args: { n: number }) => args.n, { schema: asyncSchema });
     assert.throws(() => inTx(() => checked.enqueueSync({ n: 1 }, { tx: db })), /validates asynchronously/);
 

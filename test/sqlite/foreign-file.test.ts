@@ -63,9 +63,14 @@ describe("another application's SQLite file", () => {
   it("is refused even with shareFile when it uses user_version, which errand keeps its schema version in", async () => {
     const file = foreignFile(7);
     const before = snapshot(file);
-    for (const error of await refusals(new Errand({ database: `sqlite:${file}`, logger: silentLogger, sqlite: { shareFile: true } }))) {
+    for (const error of await refusals(
+      new Errand({ database: `sqlite:${file}`, logger: silentLogger, sqlite: { shareFile: true } }),
+    )) {
       assert.equal(error.code, "ERRAND_NOT_ERRAND_DB");
-      assert.match(error.message, /belongs to another application \(user_version 7, holding users, users_email, none of errand's\); errand changed nothing/);
+      assert.match(
+        error.message,
+        /belongs to another application \(user_version 7, holding users, users_email, none of errand's\); errand changed nothing/,
+      );
     }
     assert.deepEqual(snapshot(file), before);
   });
@@ -99,7 +104,13 @@ describe("another application's SQLite file", () => {
   });
 
   it("a misspelt or mistyped sqlite option is refused", () => {
-    assert.throws(() => new Errand({ database: "memory:", sqlite: { share: true } as never }), (e: unknown) => e instanceof InvalidArgsError && /Did you mean `shareFile`/.test(e.message));
-    assert.throws(() => new Errand({ database: "memory:", sqlite: { shareFile: "yes" as never } }), /shareFile must be true or false/);
+    assert.throws(
+      () => new Errand({ database: "memory:", sqlite: { share: true } as never }),
+      (e: unknown) => e instanceof InvalidArgsError && /Did you mean `shareFile`/.test(e.message),
+    );
+    assert.throws(
+      () => new Errand({ database: "memory:", sqlite: { shareFile: "yes" as never } }),
+      /shareFile must be true or false/,
+    );
   });
 });

@@ -24,9 +24,13 @@ describe("enqueue while another process holds the write lock", () => {
     await errand.migrate();
     await t.enqueue({ n: -1 }); // warm: statements prepared, WAL created
 
-    const holder = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "children", "lock-holder.ts"), file, String(HOLD_MS)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const holder = spawn(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "children", "lock-holder.ts"), file, String(HOLD_MS)],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     const exited = once(holder, "exit");
     const lines = createInterface({ input: holder.stdout })[Symbol.asyncIterator]();
     assert.equal((await lines.next()).value, "locked");
@@ -59,8 +63,15 @@ describe("enqueue while another process holds the write lock", () => {
     const ids = new Set(jobs.map((j) => j.id));
     assert.equal(ids.size, CALLERS);
     const stored = await errand.listJobs({ limit: 1000 });
-    const ns = stored.map((j) => (j.args as { n: number }).n).filter((n) => n >= 0).sort((a, b) => a - b);
-    assert.deepEqual(ns, Array.from({ length: CALLERS }, (_, n) => n), "every enqueue stored its job once");
+    const ns = stored
+      .map((j) => (j.args as { n: number }).n)
+      .filter((n) => n >= 0)
+      .sort((a, b) => a - b);
+    assert.deepEqual(
+      ns,
+      Array.from({ length: CALLERS }, (_, n) => n),
+      "every enqueue stored its job once",
+    );
     await errand.close();
   });
 });

@@ -34,7 +34,10 @@ describe("opening a SQLite database", () => {
 
   it("explains a directory that does not exist", async () => {
     const error = await firstUseError(`sqlite:${join(dir, "missing", "jobs.db")}`);
-    assert.match(error.message, /the directory .*missing does not exist.*Create the directory or choose a writable path/);
+    assert.match(
+      error.message,
+      /the directory .*missing does not exist.*Create the directory or choose a writable path/,
+    );
   });
 
   it("explains a path it cannot create a file at", async () => {
@@ -54,7 +57,10 @@ describe("opening a SQLite database", () => {
     db.close();
     const error = await firstUseError(`sqlite:${file}`);
     assert.equal(error.code, "ERRAND_SCHEMA_NEWER");
-    assert.match(error.message, /schema version 99, but this errand knows only \d+: a newer errand migrated it\. Upgrade errand/);
+    assert.match(
+      error.message,
+      /schema version 99, but this errand knows only \d+: a newer errand migrated it\. Upgrade errand/,
+    );
   });
 
   it("refuses another application's database", async () => {
@@ -69,7 +75,10 @@ describe("opening a SQLite database", () => {
 
   it("refuses a database URL it cannot open, naming the forms it can", async () => {
     const error = await firstUseError("mysql://localhost/jobs");
-    assert.match(error.message, /"mysql:\/\/localhost\/jobs" is not a database errand can open\. Use "sqlite:\.\/errand\.db"/);
+    assert.match(
+      error.message,
+      /"mysql:\/\/localhost\/jobs" is not a database errand can open\. Use "sqlite:\.\/errand\.db"/,
+    );
   });
 
   it("uses synchronous=FULL for durability: full", async () => {

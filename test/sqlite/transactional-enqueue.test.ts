@@ -29,7 +29,11 @@ describe("enqueue in the user's own SQLite transaction", () => {
     signUp("ann@example.com", false);
     assert.throws(() => signUp("bob@example.com", true), /signup failed/);
     const jobs = await errand.listJobs();
-    assert.deepEqual(jobs.map((j) => j.args), [{ userId: 1 }], "the rolled-back signup left no job");
+    assert.deepEqual(
+      jobs.map((j) => j.args),
+      [{ userId: 1 }],
+      "the rolled-back signup left no job",
+    );
     assert.equal((db.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n, 1);
     await errand.work();
     const [job] = jobs;
@@ -44,8 +48,15 @@ describe("enqueue in the user's own SQLite transaction", () => {
       db.prepare("INSERT INTO users (email) VALUES (?)").run(email);
       void welcome.enqueue({ userId: userId as number }, { tx: db });
     });
-    assert.throws(() => signUp("ann@example.com", () => 1), (e: unknown) => e instanceof InvalidArgsError && /userId/.test(e.message));
-    assert.equal((db.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n, 0, "no user without the job");
+    assert.throws(
+      () => signUp("ann@example.com", () => 1),
+      (e: unknown) => e instanceof InvalidArgsError && /userId/.test(e.message),
+    );
+    assert.equal(
+      (db.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n,
+      0,
+      "no user without the job",
+    );
     assert.deepEqual(await errand.listJobs(), []);
     db.close();
     await errand.close();
@@ -54,7 +65,10 @@ describe("enqueue in the user's own SQLite transaction", () => {
   it("refuses a handle outside a transaction, or on another file, storing nothing", async () => {
     const { errand, welcome, db } = await setUp("refuse");
     // A better-sqlite3 handle makes a failure throw at once, so that the user's transaction rolls back with it.
-    assert.throws(() => welcome.enqueue({ userId: 1 }, { tx: db }), (e: unknown) => e instanceof InvalidArgsError && /not inside a transaction/.test(e.message));
+    assert.throws(
+      () => welcome.enqueue({ userId: 1 }, { tx: db }),
+      (e: unknown) => e instanceof InvalidArgsError && /not inside a transaction/.test(e.message),
+    );
     const other = new Database(join(dir, "other.db"));
     other.exec("CREATE TABLE users (email TEXT)");
     assert.throws(
@@ -65,8 +79,15 @@ describe("enqueue in the user's own SQLite transaction", () => {
         })(),
       /opens .*other\.db, but errand stores jobs in .*refuse\.db/,
     );
-    assert.equal((other.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n, 0, "their transaction rolled back");
-    await assert.rejects(welcome.enqueue({ userId: 3 }, { tx: { not: "a handle" } }), /expected your better-sqlite3 Database handle/);
+    assert.equal(
+      (other.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n,
+      0,
+      "their transaction rolled back",
+    );
+    await assert.rejects(
+      welcome.enqueue({ userId: 3 }, { tx: { not: "a handle" } }),
+      /expected your better-sqlite3 Database handle/,
+    );
     assert.deepEqual(await errand.listJobs(), []);
     other.close();
     db.close();

@@ -10,7 +10,11 @@ form.addEventListener("submit", async (event) => {
   if (!file) return;
   img.hidden = true;
   const t0 = performance.now();
-  const response = await fetch("/images", { method: "POST", headers: { "content-type": file.type || "application/octet-stream" }, body: file });
+  const response = await fetch("/images", {
+    method: "POST",
+    headers: { "content-type": file.type || "application/octet-stream" },
+    body: file,
+  });
   const answer = await response.json();
   if (!response.ok) {
     status.textContent = answer.error;

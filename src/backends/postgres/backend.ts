@@ -74,11 +74,18 @@ export class PostgresBackend implements Backend {
     this.q = queries(this.schema);
     this.db = new Connections(options, this.q);
     const events = (this.events = new PostgresEvents(options.schema, options.logger));
-    this.listener = new Listener(options, this.channel, this.listeners, this.db.connectTimeoutMs, this.db.queryTimeoutMs, {
-      channel: events.channel,
-      wanted: () => events.listeners.size > 0,
-      deliver: (payload) => events.listeners.deliver(payload),
-    });
+    this.listener = new Listener(
+      options,
+      this.channel,
+      this.listeners,
+      this.db.connectTimeoutMs,
+      this.db.queryTimeoutMs,
+      {
+        channel: events.channel,
+        wanted: () => events.listeners.size > 0,
+        deliver: (payload) => events.listeners.deliver(payload),
+      },
+    );
     this.scheduleStore = new PostgresSchedules(this.db, this.schema);
   }
 
@@ -107,15 +114,27 @@ export class PostgresBackend implements Backend {
 
   async enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
     const values = (job: NewJob) => [
-      job.task, job.queue, initialState(job), job.args, job.priority, new Date(job.runAt), job.maxAttempts, job.key,
-      new Date(job.createdAt), job.traceparent ?? null, job.expiresAt == null ? null : new Date(job.expiresAt),
+      job.task,
+      job.queue,
+      initialState(job),
+      job.args,
+      job.priority,
+      new Date(job.runAt),
+      job.maxAttempts,
+      job.key,
+      new Date(job.createdAt),
+      job.traceparent ?? null,
+      job.expiresAt == null ? null : new Date(job.expiresAt),
     ];
     const insertAll = async (run: (sql: string, params: unknown[]) => Promise<Row[]>): Promise<EnqueueResult[]> => {
       if (jobs.every((j) => j.key === null)) {
         const rows =
           jobs.length === 1
             ? await run(this.q.insertJob, values(jobs[0]!))
-            : await run(this.q.insertMany, Array.from({ length: 11 }, (_, i) => jobs.map((j) => values(j)[i])));
+            : await run(
+                this.q.insertMany,
+                Array.from({ length: 11 }, (_, i) => jobs.map((j) => values(j)[i])),
+              );
         return rows.map((r) => ({ id: String(r.id), created: true }));
       }
       const out: EnqueueResult[] = [];
@@ -132,7 +151,9 @@ export class PostgresBackend implements Backend {
     } else if (jobs.length === 1 || jobs.every((j) => j.key === null)) {
       results = await insertAll((sql, params) => this.db.query(sql, params));
     } else {
-      results = await this.db.transaction((db) => insertAll(async (sql, params) => (await db.query(sql, params)).rows as Row[]));
+      results = await this.db.transaction((db) =>
+        insertAll(async (sql, params) => (await db.query(sql, params)).rows as Row[]),
+      );
     }
     this.listeners.emitSoon();
     return results;
@@ -222,7 +243,8 @@ export class PostgresBackend implements Backend {
       } catch (error) {
         throw this.db.explain(error);
       }
-    } else lost = await this.db.transaction((db) => writeOutcomes(db, outcomes, now, this.q, this.db), this.db.outcomePool);
+    } else
+      lost = await this.db.transaction((db) => writeOutcomes(db, outcomes, now, this.q, this.db), this.db.outcomePool);
     this.listeners.emitSoon();
     await this.events.outcomes(this.db.outcomePool, outcomes, lost);
     return lost;
@@ -231,7 +253,12 @@ export class PostgresBackend implements Backend {
   async release(jobs: readonly { id: string; token: string }[], now: number, note: AttemptError | null): Promise<void> {
     if (jobs.length === 0) return;
     const sorted = sortById(jobs);
-    const params = [new Date(now), note === null ? null : JSON.stringify(note), sorted.map((j) => j.id), sorted.map((j) => j.token)];
+    const params = [
+      new Date(now),
+      note === null ? null : JSON.stringify(note),
+      sorted.map((j) => j.id),
+      sorted.map((j) => j.token),
+    ];
     await this.db.query(this.q.release, params);
     this.listeners.emitSoon();
   }
@@ -241,8 +268,19 @@ export class PostgresBackend implements Backend {
     const renew = [sorted.map((h) => h.id), sorted.map((h) => h.token), sorted.map((h) => h.started), leaseMs, w.tasks];
     return this.db.transaction(async (db) => {
       const queues = w.queues === null ? null : JSON.stringify(w.queues);
-      await db.query(this.q.upsertWorker, [w.id, w.hostname, w.pid, queues, JSON.stringify(w.tasks), w.concurrency, leaseMs]);
-      const row = (await db.query(this.db.prepared(this.q.renewLeases, renew))).rows[0] as { held: string[]; suspects: boolean };
+      await db.query(this.q.upsertWorker, [
+        w.id,
+        w.hostname,
+        w.pid,
+        queues,
+        JSON.stringify(w.tasks),
+        w.concurrency,
+        leaseMs,
+      ]);
+      const row = (await db.query(this.db.prepared(this.q.renewLeases, renew))).rows[0] as {
+        held: string[];
+        suspects: boolean;
+      };
       return { held: row.held, suspectsWaiting: row.suspects };
     });
   }
@@ -256,7 +294,15 @@ export class PostgresBackend implements Backend {
   async rescueExpired(nowMs: number, retryAt: (attempt: number) => number): Promise<number> {
     const now = new Date(nowMs);
     const t = LEASE_EXPIRED_TEXT;
-    const params = [now, retryDelays(nowMs, retryAt), RESCUE_SPREAD_MS, t.head, t.tail, t.notCounted, now.toISOString()];
+    const params = [
+      now,
+      retryDelays(nowMs, retryAt),
+      RESCUE_SPREAD_MS,
+      t.head,
+      t.tail,
+      t.notCounted,
+      now.toISOString(),
+    ];
     const rows = await this.db.query(this.q.rescueExpired, params);
     if (rows.length > 0) {
       this.listeners.emitSoon();
@@ -286,7 +332,13 @@ export class PostgresBackend implements Backend {
   }
 
   async list(p: ListParams): Promise<JobRecord[]> {
-    const given = { state: p.state, task: p.task, queue: p.queue, before: p.before, search: p.search === "" ? undefined : p.search };
+    const given = {
+      state: p.state,
+      task: p.task,
+      queue: p.queue,
+      before: p.before,
+      search: p.search === "" ? undefined : p.search,
+    };
     const filters = (Object.keys(given) as (keyof typeof given)[]).filter((k) => given[k] !== undefined);
     const rows = await this.db.query(this.q.listJobs(filters), [p.limit, ...filters.map((k) => given[k])]);
     return rows.map(toJobRecord);
@@ -324,7 +376,10 @@ export class PostgresBackend implements Backend {
     return ((await this.db.query(this.q.getState, [id]))[0]?.state as JobState | undefined) ?? null;
   }
 
-  async retry(p: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number }, now: number): Promise<string[]> {
+  async retry(
+    p: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number },
+    now: number,
+  ): Promise<string[]> {
     const rows =
       p.ids !== undefined
         ? await this.db.query(this.q.retryIds, [new Date(now), p.ids.filter((id) => /^\d+$/.test(id))])

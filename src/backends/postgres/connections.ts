@@ -14,12 +14,16 @@ export type Db = pg.Pool | pg.PoolClient;
 /** SQLSTATE classes and socket errors that mean the server cannot be reached or went away. */
 const UNAVAILABLE = /^(08|57P0[1-3]|53300)|^E(CONNREFUSED|CONNRESET|NOTFOUND|TIMEDOUT|HOSTUNREACH|PIPE)$/;
 /** node-postgres' own words for a connection that is gone, which carry no code. */
-const LOST_CONNECTION = /Connection terminated|not queryable|timeout exceeded when trying to connect|Query read timeout|^timeout expired$/i;
+const LOST_CONNECTION =
+  /Connection terminated|not queryable|timeout exceeded when trying to connect|Query read timeout|^timeout expired$/i;
 /** Data exceptions (22) and program limits (54): the value, not the connection, is the problem. */
 const UNSTORABLE = /^(22|54)/;
 
 function lostConnection(error: unknown): boolean {
-  return UNAVAILABLE.test(String((error as { code?: string | number }).code ?? "")) || LOST_CONNECTION.test((error as Error)?.message ?? "");
+  return (
+    UNAVAILABLE.test(String((error as { code?: string | number }).code ?? "")) ||
+    LOST_CONNECTION.test((error as Error)?.message ?? "")
+  );
 }
 
 /** The three pools of a backend, the statements run on them, and driver errors told in errand's words. */
@@ -33,12 +37,21 @@ export class Connections {
   readonly outcomePool: pg.Pool;
   private readonly names: Map<string, string>;
 
-  constructor(private readonly options: PostgresOptions, q: Queries) {
+  constructor(
+    private readonly options: PostgresOptions,
+    q: Queries,
+  ) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
     const hot = [
-      "insertJob", "claimAnyQueue", "claimFromQueues", "claimSuspectAnyQueue", "claimSuspectFromQueues", "promoteDue",
-      "succeedMany", "renewLeases",
+      "insertJob",
+      "claimAnyQueue",
+      "claimFromQueues",
+      "claimSuspectAnyQueue",
+      "claimSuspectFromQueues",
+      "promoteDue",
+      "succeedMany",
+      "renewLeases",
     ] as const;
     this.names = new Map(hot.map((key) => [q[key], `errand_${options.schema}_${key}`]));
     // Every connection: a bounded connect, a bounded wait per statement (a timed-out client is destroyed on
@@ -71,28 +84,36 @@ export class Connections {
     const code = String((error as { code?: string | number }).code ?? "");
     const message = (error as Error)?.message ?? String(error);
     if (/Query read timeout/.test(message)) {
-      return redactError(new BackendUnavailableError(
-        `PostgreSQL at ${this.where()} did not answer within ${formatMs(this.queryTimeoutMs)} (the postgres ` +
-          `queryTimeout option); its connection was closed. Is the server or the network down? The call can be retried.`,
-        { cause: error },
-      ));
+      return redactError(
+        new BackendUnavailableError(
+          `PostgreSQL at ${this.where()} did not answer within ${formatMs(this.queryTimeoutMs)} (the postgres ` +
+            `queryTimeout option); its connection was closed. Is the server or the network down? The call can be retried.`,
+          { cause: error },
+        ),
+      );
     }
     if (/connection timeout|timeout exceeded when trying to connect|^timeout expired$/.test(message)) {
-      return redactError(new BackendUnavailableError(
-        `Cannot connect to PostgreSQL at ${this.where()} within ${formatMs(this.connectTimeoutMs)} (the postgres ` +
-          `connectTimeout option). Is the server running, the network up and the URL right? The call can be retried.`,
-        { cause: error },
-      ));
+      return redactError(
+        new BackendUnavailableError(
+          `Cannot connect to PostgreSQL at ${this.where()} within ${formatMs(this.connectTimeoutMs)} (the postgres ` +
+            `connectTimeout option). Is the server running, the network up and the URL right? The call can be retried.`,
+          { cause: error },
+        ),
+      );
     }
     if (UNSTORABLE.test(code)) {
-      return redactError(new InvalidArgsError(`PostgreSQL cannot store a value: ${message} (SQLSTATE ${code}).`, { cause: error }));
+      return redactError(
+        new InvalidArgsError(`PostgreSQL cannot store a value: ${message} (SQLSTATE ${code}).`, { cause: error }),
+      );
     }
     if (lostConnection(error)) {
-      return redactError(new BackendUnavailableError(
-        `Cannot reach PostgreSQL at ${this.where()} (${code}: ${(error as Error).message}). ` +
-          `Is the server running and the URL right? Nothing was lost: the call can be retried.`,
-        { cause: error },
-      ));
+      return redactError(
+        new BackendUnavailableError(
+          `Cannot reach PostgreSQL at ${this.where()} (${code}: ${(error as Error).message}). ` +
+            `Is the server running and the URL right? Nothing was lost: the call can be retried.`,
+          { cause: error },
+        ),
+      );
     }
     return redactError(error as Error);
   }

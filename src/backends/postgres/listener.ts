@@ -54,7 +54,9 @@ export class Listener {
     this.listeningEvents = events.wanted();
     const sql = listenEventsSql(events.channel, this.listeningEvents);
     // In order, so that a quick subscribe, unsubscribe, subscribe ends listening.
-    this.eventsSync = this.eventsSync.then(() => (this.listener === client ? client.query(sql) : undefined)).catch(() => {});
+    this.eventsSync = this.eventsSync
+      .then(() => (this.listener === client ? client.query(sql) : undefined))
+      .catch(() => {});
   }
 
   /** Listens unless a connection is already held or a reconnect is already due. */
@@ -84,7 +86,9 @@ export class Listener {
       client.on("error", () => {});
       void client.end().catch(() => {});
       if (this.closed || !this.needed()) return;
-      this.options.logger.warn(`PostgreSQL LISTEN connection lost (${error.message}); reconnecting in ${this.listenBackoffMs}ms`);
+      this.options.logger.warn(
+        `PostgreSQL LISTEN connection lost (${error.message}); reconnecting in ${this.listenBackoffMs}ms`,
+      );
       this.listenRetry = setTimeout(() => void this.listen(), this.listenBackoffMs);
       this.listenRetry.unref();
       this.listenBackoffMs = Math.min(this.listenBackoffMs * 2, 30_000);
@@ -105,9 +109,12 @@ export class Listener {
       this.syncEvents(client);
       this.listenBackoffMs = 500;
       // A connection that only listens sends nothing, so a peer gone silent would go unnoticed: ask it regularly.
-      this.listenCheck = setInterval(() => {
-        if (this.listener === client) client.query("SELECT 1").catch((error: Error) => retry(error));
-      }, Math.min(Math.max(this.queryTimeoutMs, 1_000), 30_000));
+      this.listenCheck = setInterval(
+        () => {
+          if (this.listener === client) client.query("SELECT 1").catch((error: Error) => retry(error));
+        },
+        Math.min(Math.max(this.queryTimeoutMs, 1_000), 30_000),
+      );
       this.listenCheck.unref();
       // Inserts made while it was disconnected woke nobody: tell listeners to look now.
       this.listeners.emit();

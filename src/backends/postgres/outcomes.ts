@@ -16,7 +16,12 @@ export async function writeOutcomes(
   const now = new Date(nowMs);
   const plain: { id: string[]; token: string[] } = { id: [], token: [] };
   const withResult: { id: string[]; token: string[]; result: (string | null)[] } = { id: [], token: [], result: [] };
-  const failed: { id: string[]; token: string[]; error: string[]; retryAt: (Date | null)[] } = { id: [], token: [], error: [], retryAt: [] };
+  const failed: { id: string[]; token: string[]; error: string[]; retryAt: (Date | null)[] } = {
+    id: [],
+    token: [],
+    error: [],
+    retryAt: [],
+  };
   // In id order, like every statement that locks several rows: no deadlock with a heartbeat.
   for (const o of sortById(outcomes)) {
     if (o.kind === "succeeded" && o.result === null) {
@@ -40,10 +45,14 @@ export async function writeOutcomes(
   }
   const returned: Row[] = [];
   if (withResult.id.length > 0) {
-    returned.push(...(await db.query<Row>(q.succeedWithResults, [now, withResult.id, withResult.token, withResult.result])).rows);
+    returned.push(
+      ...(await db.query<Row>(q.succeedWithResults, [now, withResult.id, withResult.token, withResult.result])).rows,
+    );
   }
   if (failed.id.length > 0) {
-    returned.push(...(await db.query<Row>(q.failMany, [now, failed.id, failed.token, failed.error, failed.retryAt])).rows);
+    returned.push(
+      ...(await db.query<Row>(q.failMany, [now, failed.id, failed.token, failed.error, failed.retryAt])).rows,
+    );
   }
   if (withResult.id.length + failed.id.length > 0) {
     // An outcome is identified by job and token: a stale token for a job written under its own token is still lost.

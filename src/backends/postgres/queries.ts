@@ -79,7 +79,8 @@ export function queries(schema: string) {
     // - claims and outcomes need not wait for the WAL flush: if the server crashes and forgets them, those jobs
     //   are ready again and run again, as after a worker crash (at-least-once either way). Enqueues keep the
     //   server's synchronous_commit.
-    claimConnectionOptions: "-c enable_sort=off -c enable_bitmapscan=off -c enable_seqscan=off -c synchronous_commit=off",
+    claimConnectionOptions:
+      "-c enable_sort=off -c enable_bitmapscan=off -c enable_seqscan=off -c synchronous_commit=off",
 
     claimAnyQueue: pickReady("", false),
     claimFromQueues: pickReady("AND queue = ANY($7::text[])", false),
@@ -260,7 +261,13 @@ export function queries(schema: string) {
     // Newest first, keyset-paginated on id. Only the filters given are in the statement, so that the planner can use
     // the primary key's order and the partial indexes.
     listJobs(filters: readonly ("state" | "task" | "queue" | "before" | "search")[]): string {
-      const sql = { state: "state = $", task: "task = $", queue: "queue = $", before: "id < $", search: "strpos(args::text, $) > 0" };
+      const sql = {
+        state: "state = $",
+        task: "task = $",
+        queue: "queue = $",
+        before: "id < $",
+        search: "strpos(args::text, $) > 0",
+      };
       const where = filters.map((f, i) => sql[f].replace("$", `$${i + 2}`));
       return `SELECT * FROM ${jobs} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $1`;
     },

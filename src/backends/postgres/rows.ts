@@ -23,7 +23,7 @@ export function toClaimedJob(r: Row, token: string): ClaimedJob {
 
 /** Ascending ids (as numbers: shorter first), the order every statement that locks several rows takes them in. */
 export function sortById<T extends { id: string }>(items: readonly T[]): T[] {
-  return [...items].sort((a, b) => (a.id.length - b.id.length) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return [...items].sort((a, b) => a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** pg returns timestamptz as Date and jsonb already parsed. */

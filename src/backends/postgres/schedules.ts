@@ -19,7 +19,8 @@ function scheduleQueries(schema: string) {
   const rows = /* sql */ `
     SELECT s.*, ${active} AS active, j.state AS last_job_state
     FROM ${schedules} s LEFT JOIN ${jobs} j ON j.id = s.last_job_id`;
-  const columns = "task, queue, priority, max_attempts, cron, timezone, args, misfire, backfill_ms, overlap, source, paused, revision, next_tick";
+  const columns =
+    "task, queue, priority, max_attempts, cron, timezone, args, misfire, backfill_ms, overlap, source, paused, revision, next_tick";
   const values = "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15";
   return {
     all: `${rows} ORDER BY s.name`,
@@ -81,7 +82,8 @@ function scheduleQueries(schema: string) {
 
 type ScheduleQueries = ReturnType<typeof scheduleQueries>;
 
-const ms = (v: unknown): number | null => (v === null || v === undefined ? null : new Date(v as string | Date).getTime());
+const ms = (v: unknown): number | null =>
+  v === null || v === undefined ? null : new Date(v as string | Date).getTime();
 
 /** Rows as pg returns them, or as json_agg spells them (times as ISO strings, args as JSON). */
 function toScheduleRow(r: Row): ScheduleRow {
@@ -119,7 +121,10 @@ const date = (t: number | null): Date | null => (t === null ? null : new Date(t)
 export class PostgresSchedules {
   private readonly q: ScheduleQueries;
 
-  constructor(private readonly db: Connections, schema: string) {
+  constructor(
+    private readonly db: Connections,
+    schema: string,
+  ) {
     this.q = scheduleQueries(schema);
   }
 
@@ -133,8 +138,22 @@ export class PostgresSchedules {
       const written: boolean[] = [];
       for (const w of writes) {
         const params = [
-          w.name, w.task, w.queue, w.priority, w.maxAttempts, w.cron, w.timezone, w.args, w.misfire, w.backfillMs,
-          w.overlap, w.source, w.paused, w.revision, date(w.nextTick), new Date(w.updatedAt),
+          w.name,
+          w.task,
+          w.queue,
+          w.priority,
+          w.maxAttempts,
+          w.cron,
+          w.timezone,
+          w.args,
+          w.misfire,
+          w.backfillMs,
+          w.overlap,
+          w.source,
+          w.paused,
+          w.revision,
+          date(w.nextTick),
+          new Date(w.updatedAt),
         ];
         written.push((await db.query(w.revision === 1 ? this.q.insert : this.q.update, params)).rowCount === 1);
       }
@@ -173,10 +192,16 @@ export class PostgresSchedules {
       const names = fires.map((f) => f.name);
       await db.query(this.q.lock, [names]);
       const advanced = await db.query(this.q.advance, [
-        names, fires.map((f) => f.revision), fires.map((f) => new Date(f.expectedNext)), fires.map((f) => date(f.next)),
-        fires.map((f) => date(f.last)), fires.map((f) => f.missed),
+        names,
+        fires.map((f) => f.revision),
+        fires.map((f) => new Date(f.expectedNext)),
+        fires.map((f) => date(f.next)),
+        fires.map((f) => date(f.last)),
+        fires.map((f) => f.missed),
       ]);
-      const pendingOf = new Map((advanced.rows as { name: string; pending: boolean }[]).map((r) => [r.name, r.pending]));
+      const pendingOf = new Map(
+        (advanced.rows as { name: string; pending: boolean }[]).map((r) => [r.name, r.pending]),
+      );
       // Which ticks run and which are skipped, schedule by schedule, oldest first.
       const plans = fires.map((f) => {
         if (!pendingOf.has(f.name)) return null;
@@ -196,8 +221,15 @@ export class PostgresSchedules {
         return { f, run, skipped, skippedAt };
       });
       const rows = {
-        task: [] as string[], queue: [] as string[], args: [] as string[], priority: [] as number[], tick: [] as Date[],
-        maxAttempts: [] as number[], key: [] as string[], now: [] as Date[], name: [] as string[],
+        task: [] as string[],
+        queue: [] as string[],
+        args: [] as string[],
+        priority: [] as number[],
+        tick: [] as Date[],
+        maxAttempts: [] as number[],
+        key: [] as string[],
+        now: [] as Date[],
+        name: [] as string[],
       };
       for (const p of plans) {
         if (p === null) continue;
@@ -217,12 +249,23 @@ export class PostgresSchedules {
       const ids = new Map<string, string>();
       if (rows.key.length > 0) {
         const inserted = await db.query(this.q.insertTicks, [
-          rows.task, rows.queue, rows.args, rows.priority, rows.tick, rows.maxAttempts, rows.key, rows.now, rows.name,
+          rows.task,
+          rows.queue,
+          rows.args,
+          rows.priority,
+          rows.tick,
+          rows.maxAttempts,
+          rows.key,
+          rows.now,
+          rows.name,
         ]);
         for (const r of inserted.rows as { id: string; key: string }[]) ids.set(r.key, String(r.id));
       }
       const record = {
-        name: [] as string[], job: [] as (string | null)[], runAt: [] as (Date | null)[], skipped: [] as number[],
+        name: [] as string[],
+        job: [] as (string | null)[],
+        runAt: [] as (Date | null)[],
+        skipped: [] as number[],
         skippedAt: [] as (Date | null)[],
       };
       const results = plans.map((p) => {
@@ -236,7 +279,8 @@ export class PostgresSchedules {
         record.skippedAt.push(date(p.skippedAt));
         return { jobIds, skipped: p.skipped };
       });
-      if (record.name.length > 0) await db.query(this.q.record, [record.name, record.job, record.runAt, record.skipped, record.skippedAt]);
+      if (record.name.length > 0)
+        await db.query(this.q.record, [record.name, record.job, record.runAt, record.skipped, record.skippedAt]);
       return results;
     });
   }

@@ -2,7 +2,10 @@ import { InvalidArgsError } from "../../core/errors.js";
 import type { Row } from "./connections.js";
 
 /** Runs errand's statements on the user's own connection: a pg Client/PoolClient, or a postgres.js transaction. */
-export function userRunner(tx: object, explain: (e: unknown) => Error): (sql: string, params: unknown[]) => Promise<Row[]> {
+export function userRunner(
+  tx: object,
+  explain: (e: unknown) => Error,
+): (sql: string, params: unknown[]) => Promise<Row[]> {
   const t = tx as { query?: unknown; unsafe?: unknown };
   if (typeof t.unsafe === "function") {
     const unsafe = t.unsafe as (sql: string, params: unknown[]) => Promise<Row[]>;

@@ -32,7 +32,15 @@ import { EventReader, EventWriter } from "./events.js";
 import { insertJob } from "./insert-job.js";
 import { explainWriteError, openDatabase } from "./open-file.js";
 import * as Q from "./queries.js";
-import { toFinishedStats, toJobRecord, toWaitingTask, toWorkerRecord, type ClaimRow, type Row, type Statement } from "./rows.js";
+import {
+  toFinishedStats,
+  toJobRecord,
+  toWaitingTask,
+  toWorkerRecord,
+  type ClaimRow,
+  type Row,
+  type Statement,
+} from "./rows.js";
 import { SqliteSchedules } from "./schedules.js";
 import { migrateSchema } from "./schema.js";
 import { insertInUserTx, userDatabase } from "./user-tx.js";
@@ -60,7 +68,10 @@ export class SqliteBackend implements Backend {
   private readonly walWatch: WalWatch;
   private readonly lockWait: LockWait;
   private readonly explain = (error: unknown): unknown => explainWriteError(this.file, error);
-  private readonly eventReader = new EventReader((sql) => this.stmt(sql), (listener) => this.onChange(listener));
+  private readonly eventReader = new EventReader(
+    (sql) => this.stmt(sql),
+    (listener) => this.onChange(listener),
+  );
   private readonly events = new EventWriter((sql) => this.stmt(sql), this.eventReader.wake);
 
   constructor(options: SqliteOptions) {
@@ -131,7 +142,8 @@ export class SqliteBackend implements Backend {
     const prepare = (sql: string) => this.stmt(sql);
     const one = (job: NewJob): EnqueueResult => insertJob(prepare, job);
     // A keyed insert reads after a conflict: inside a transaction, so no other process can finish that job between.
-    const write = jobs.length === 1 && jobs[0]!.key === null ? () => [one(jobs[0]!)] : this.transaction(() => jobs.map(one));
+    const write =
+      jobs.length === 1 && jobs[0]!.key === null ? () => [one(jobs[0]!)] : this.transaction(() => jobs.map(one));
     if (this.lockWait.active) return this.lockWait.wait(write).then(this.emitted);
     try {
       const results = write();
@@ -183,7 +195,12 @@ export class SqliteBackend implements Backend {
         let ids = "[";
         for (let i = 0; i < rows.length; i++) ids += (i === 0 ? "" : ",") + rows[i]![0];
         this.stmt(Q.CLAIM_IDS).run({
-          token, expires: p.now + p.leaseMs, worker: p.workerId, now: p.now, ids: ids + "]", started: suspect ? 1 : 0,
+          token,
+          expires: p.now + p.leaseMs,
+          worker: p.workerId,
+          now: p.now,
+          ids: ids + "]",
+          started: suspect ? 1 : 0,
         });
       }
       return { rows, lost, suspect };
@@ -277,7 +294,9 @@ export class SqliteBackend implements Backend {
         now,
         expires: now + leaseMs,
       });
-      const renewed = this.stmt(Q.RENEW_LEASES).all({ expires: now + leaseMs, held: triples }).map((r) => String(r.id));
+      const renewed = this.stmt(Q.RENEW_LEASES)
+        .all({ expires: now + leaseMs, held: triples })
+        .map((r) => String(r.id));
       const waiting = this.stmt(Q.SUSPECTS_WAITING).get({ now, tasks: JSON.stringify(w.tasks) })?.waiting === 1;
       return { held: renewed, suspectsWaiting: waiting };
     });
@@ -399,7 +418,10 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  retry(p: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number }, now: number): Promise<string[]> {
+  retry(
+    p: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number },
+    now: number,
+  ): Promise<string[]> {
     return this.run(() => {
       const rows =
         p.ids !== undefined

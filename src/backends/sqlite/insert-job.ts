@@ -7,10 +7,34 @@ import * as Q from "./queries.js";
 export function insertJob(prepare: (sql: string) => Statement, job: NewJob): EnqueueResult {
   const state = initialState(job);
   if (job.key === null) {
-    const info = prepare(Q.INSERT_JOB).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, null, job.createdAt, job.traceparent ?? null, job.expiresAt ?? null);
+    const info = prepare(Q.INSERT_JOB).run(
+      job.task,
+      job.queue,
+      state,
+      job.args,
+      job.priority,
+      job.runAt,
+      job.maxAttempts,
+      null,
+      job.createdAt,
+      job.traceparent ?? null,
+      job.expiresAt ?? null,
+    );
     return { id: String(info.lastInsertRowid), created: true };
   }
-  const info = prepare(Q.INSERT_JOB_WITH_KEY).run(job.task, job.queue, state, job.args, job.priority, job.runAt, job.maxAttempts, job.key, job.createdAt, job.traceparent ?? null, job.expiresAt ?? null);
+  const info = prepare(Q.INSERT_JOB_WITH_KEY).run(
+    job.task,
+    job.queue,
+    state,
+    job.args,
+    job.priority,
+    job.runAt,
+    job.maxAttempts,
+    job.key,
+    job.createdAt,
+    job.traceparent ?? null,
+    job.expiresAt ?? null,
+  );
   if (info.changes === 1) return { id: String(info.lastInsertRowid), created: true };
   const existing = prepare(Q.FIND_BY_KEY).get(job.key) as { id: number };
   return { id: String(existing.id), created: false };

@@ -103,5 +103,7 @@ function explainOpenError(file: string, error: unknown): Error {
       cause: error,
     });
   }
-  return new BackendUnavailableError(`Cannot open SQLite database ${file}: ${(error as Error).message}`, { cause: error });
+  return new BackendUnavailableError(`Cannot open SQLite database ${file}: ${(error as Error).message}`, {
+    cause: error,
+  });
 }

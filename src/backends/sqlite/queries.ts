@@ -178,9 +178,7 @@ RETURNING id`;
 export const RETRY_IDS = retry(
   "id IN (SELECT value FROM json_each(:ids)) AND (state = 'failed' OR state = 'cancelled')",
 );
-export const RETRY_STATE = retry(
-  "id IN (SELECT id FROM errand_jobs WHERE state = :state ORDER BY id LIMIT :limit)",
-);
+export const RETRY_STATE = retry("id IN (SELECT id FROM errand_jobs WHERE state = :state ORDER BY id LIMIT :limit)");
 
 export const DELETE_JOB = /* sql */ `DELETE FROM errand_jobs WHERE id = ? AND state <> 'running'`;
 
@@ -205,7 +203,9 @@ export function listJobs(filters: readonly (keyof typeof LIST_FILTERS)[]): strin
   return `SELECT * FROM errand_jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT :limit`;
 }
 
-const bucketColumns = RUN_TIME_BUCKETS.map((b, i) => `sum(finished_at - started_at <= ${b * 1000}) AS b${i}`).join(", ");
+const bucketColumns = RUN_TIME_BUCKETS.map((b, i) => `sum(finished_at - started_at <= ${b * 1000}) AS b${i}`).join(
+  ", ",
+);
 
 // Same index trick as THROUGHPUT: succeeded through errand_jobs_prune, failed through errand_jobs_failed.
 export const FINISHED_BETWEEN = /* sql */ `

@@ -5,7 +5,18 @@ export type { Row } from "../rows.js";
 export type Statement = Database.Statement<unknown[], Row>;
 /** PICK_READY_*'s columns: id, task, queue, args, attempt (before the claim), max_attempts, priority, traceparent,
  * schedule, tick. */
-export type ClaimRow = [number, string, string, string, number, number, number, string | null, string | null, number | null];
+export type ClaimRow = [
+  number,
+  string,
+  string,
+  string,
+  number,
+  number,
+  number,
+  string | null,
+  string | null,
+  number | null,
+];
 
 /** SQLite stores times as ms since epoch and JSON as text. */
 export const { toJobRecord, toWaitingTask, toWorkerRecord, toFinishedStats } = rowMapping({

@@ -17,8 +17,10 @@ FROM errand_schedules s LEFT JOIN errand_jobs j ON j.id = s.last_job_id`;
 const ALL = `${SELECT_ROWS} ORDER BY s.name`;
 const BY_NAMES = `${SELECT_ROWS} WHERE s.name IN (SELECT value FROM json_each(:names)) ORDER BY s.name`;
 
-const COLUMNS = "task, queue, priority, max_attempts, cron, timezone, args, misfire, backfill_ms, overlap, source, paused, revision, next_tick";
-const VALUES = ":task, :queue, :priority, :max_attempts, :cron, :timezone, :args, :misfire, :backfill_ms, :overlap, :source, :paused, :revision, :next_tick";
+const COLUMNS =
+  "task, queue, priority, max_attempts, cron, timezone, args, misfire, backfill_ms, overlap, source, paused, revision, next_tick";
+const VALUES =
+  ":task, :queue, :priority, :max_attempts, :cron, :timezone, :args, :misfire, :backfill_ms, :overlap, :source, :paused, :revision, :next_tick";
 
 const INSERT = /* sql */ `
 INSERT INTO errand_schedules (name, ${COLUMNS}, created_at, updated_at) VALUES (:name, ${VALUES}, :updated_at, :updated_at)
@@ -108,7 +110,10 @@ export class SqliteSchedules {
   constructor(private readonly stmt: (sql: string) => Statement) {}
 
   read(now: number, names?: readonly string[]): ScheduleRow[] {
-    const rows = names === undefined ? this.stmt(ALL).all({ now }) : this.stmt(BY_NAMES).all({ now, names: JSON.stringify(names) });
+    const rows =
+      names === undefined
+        ? this.stmt(ALL).all({ now })
+        : this.stmt(BY_NAMES).all({ now, names: JSON.stringify(names) });
     return rows.map(toScheduleRow);
   }
 
@@ -163,7 +168,12 @@ export class SqliteSchedules {
   /** In the caller's transaction: nothing is written unless this call moves next_tick on. */
   fire(f: TickFire): FireResult | null {
     const advanced = this.stmt(ADVANCE).run({
-      name: f.name, revision: f.revision, expected: f.expectedNext, next: f.next, last: f.last, missed: f.missed,
+      name: f.name,
+      revision: f.revision,
+      expected: f.expectedNext,
+      next: f.next,
+      last: f.last,
+      missed: f.missed,
     });
     if (advanced.changes !== 1) return null;
     let pending = !f.overlap && this.stmt(PREVIOUS_PENDING).get(f.name) !== undefined;
@@ -179,8 +189,15 @@ export class SqliteSchedules {
       }
       const key = tickKey(f.name, tick);
       const inserted = this.stmt(INSERT_TICK).run({
-        task: f.job.task, queue: f.job.queue, args: f.job.args, priority: f.job.priority, max_attempts: f.job.maxAttempts,
-        tick, key, now: f.now, name: f.name,
+        task: f.job.task,
+        queue: f.job.queue,
+        args: f.job.args,
+        priority: f.job.priority,
+        max_attempts: f.job.maxAttempts,
+        tick,
+        key,
+        now: f.now,
+        name: f.name,
       });
       // A conflict means the tick's job exists already: the key is the second guard, never expected to act.
       if (inserted.changes === 1) jobIds.push(String(inserted.lastInsertRowid));
@@ -188,7 +205,11 @@ export class SqliteSchedules {
       pending = !f.overlap;
     }
     this.stmt(RECORD).run({
-      name: f.name, job: jobIds.at(-1) ?? null, run_at: lastRun, skipped, skipped_at: skippedAt,
+      name: f.name,
+      job: jobIds.at(-1) ?? null,
+      run_at: lastRun,
+      skipped,
+      skipped_at: skippedAt,
     });
     return { jobIds, skipped };
   }

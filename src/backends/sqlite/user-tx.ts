@@ -9,7 +9,9 @@ import type { Statement } from "./rows.js";
 export function userDatabase(tx: object, file: string): Database.Database {
   const db = tx as Partial<Database.Database>;
   if (typeof db.prepare !== "function" || typeof db.transaction !== "function" || typeof db.name !== "string") {
-    throw new InvalidArgsError("enqueue() tx: expected your better-sqlite3 Database handle (the one your transaction runs on). Nothing was stored.");
+    throw new InvalidArgsError(
+      "enqueue() tx: expected your better-sqlite3 Database handle (the one your transaction runs on). Nothing was stored.",
+    );
   }
   if (!db.inTransaction) {
     throw new InvalidArgsError(
@@ -32,7 +34,9 @@ export function userDatabase(tx: object, file: string): Database.Database {
 export function insertInUserTx(db: Database.Database, jobs: readonly NewJob[]): EnqueueResult[] {
   const prepare = (sql: string) => userStatement(db, sql);
   // A savepoint keeps a batch all-or-none within their transaction.
-  return jobs.length === 1 && jobs[0]!.key === null ? [insertJob(prepare, jobs[0]!)] : db.transaction(() => jobs.map((j) => insertJob(prepare, j)))();
+  return jobs.length === 1 && jobs[0]!.key === null
+    ? [insertJob(prepare, jobs[0]!)]
+    : db.transaction(() => jobs.map((j) => insertJob(prepare, j)))();
 }
 
 const userStatements = new WeakMap<Database.Database, Map<string, Statement>>();

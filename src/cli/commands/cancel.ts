@@ -23,18 +23,27 @@ export const cancel: Command = {
   positionals: ["id"],
   async run({ values, positionals }) {
     const id = jobIdArg(positionals[0]!, "cancel");
-    return withErrand(values, async (errand) => {
-      let state;
-      try {
-        state = await errand.cancel(id);
-      } catch (error) {
-        if (isErrandError(error) && error.code === "ERRAND_JOB_NOT_FOUND") throw new CliError(`there is no job with id ${id}.`, EXIT.notFound);
-        throw error;
-      }
-      if (state !== "cancelled") throw new CliError(`job ${id} is ${state}, not scheduled, ready or running, so it cannot be cancelled.`, EXIT.notFound);
-      if (values.json === true) printJson({ id, state });
-      else print(`Job ${id} is cancelled.`);
-      return EXIT.ok;
-    }, { existing: "cancel" });
+    return withErrand(
+      values,
+      async (errand) => {
+        let state;
+        try {
+          state = await errand.cancel(id);
+        } catch (error) {
+          if (isErrandError(error) && error.code === "ERRAND_JOB_NOT_FOUND")
+            throw new CliError(`there is no job with id ${id}.`, EXIT.notFound);
+          throw error;
+        }
+        if (state !== "cancelled")
+          throw new CliError(
+            `job ${id} is ${state}, not scheduled, ready or running, so it cannot be cancelled.`,
+            EXIT.notFound,
+          );
+        if (values.json === true) printJson({ id, state });
+        else print(`Job ${id} is cancelled.`);
+        return EXIT.ok;
+      },
+      { existing: "cancel" },
+    );
   },
 };

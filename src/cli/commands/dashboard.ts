@@ -42,25 +42,30 @@ export const dashboard: Command = {
     // An empty token would protect nothing; starting without auth instead would hide the mistake.
     if (token !== undefined && token.trim() === "") {
       const from = stringFlag(values, "token") !== undefined ? "--token" : "ERRAND_DASHBOARD_TOKEN";
-      throw new UsageError(`errand dashboard: ${from} is empty. Give a secret (e.g. $(openssl rand -hex 16)), or leave ${from} out to serve this machine only, without authentication.`);
+      throw new UsageError(
+        `errand dashboard: ${from} is empty. Give a secret (e.g. $(openssl rand -hex 16)), or leave ${from} out to serve this machine only, without authentication.`,
+      );
     }
     if (token !== undefined) auth.token = token;
     const basic = stringFlag(values, "basic-auth");
     if (basic !== undefined) {
       const at = basic.indexOf(":");
-      if (at < 1 || at === basic.length - 1) throw new UsageError(`errand dashboard: --basic-auth must be user:password, got ${JSON.stringify(basic)}.`);
+      if (at < 1 || at === basic.length - 1)
+        throw new UsageError(`errand dashboard: --basic-auth must be user:password, got ${JSON.stringify(basic)}.`);
       auth.username = basic.slice(0, at);
       auth.password = basic.slice(at + 1);
     }
     // Before loading anything: a remote bind without auth is refused whatever the module holds.
-    if (!isLoopback(host) && auth.token === undefined && auth.username === undefined) throw new UsageError(`errand dashboard: ${refusalWithoutAuth(host)}`);
+    if (!isLoopback(host) && auth.token === undefined && auth.username === undefined)
+      throw new UsageError(`errand dashboard: ${refusalWithoutAuth(host)}`);
     const errand = await loadApp(positionals[0]!);
     let running;
     try {
       running = await startDashboard(errand, { host, port, auth });
     } catch (error) {
       await errand.close();
-      if (isErrandError(error) && error.code === "ERRAND_INVALID") throw new UsageError(`errand dashboard: ${error.message}`);
+      if (isErrandError(error) && error.code === "ERRAND_INVALID")
+        throw new UsageError(`errand dashboard: ${error.message}`);
       throw error;
     }
     const access = auth.token || auth.username ? "authentication required" : "no authentication: this machine only";

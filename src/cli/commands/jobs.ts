@@ -31,7 +31,9 @@ function stateFlag(values: Values): JobState | undefined {
   if (state === undefined) return undefined;
   if ((STATES as readonly string[]).includes(state)) return state as JobState;
   const guess = nearest(state, STATES);
-  throw new UsageError(`errand jobs: --state must be one of ${STATES.join(", ")}, got ${JSON.stringify(state)}.${guess ? ` Did you mean ${guess}?` : ""}`);
+  throw new UsageError(
+    `errand jobs: --state must be one of ${STATES.join(", ")}, got ${JSON.stringify(state)}.${guess ? ` Did you mean ${guess}?` : ""}`,
+  );
 }
 
 export const jobs: Command = {
@@ -57,33 +59,48 @@ export const jobs: Command = {
     }
     const before = stringFlag(values, "before");
     if (before !== undefined) {
-      if (!/^\d+$/.test(before)) throw new UsageError(`errand jobs: --before takes a job id, as listed by errand jobs, got ${JSON.stringify(before)}.`);
+      if (!/^\d+$/.test(before))
+        throw new UsageError(
+          `errand jobs: --before takes a job id, as listed by errand jobs, got ${JSON.stringify(before)}.`,
+        );
       filter.before = before;
     }
     filter.limit = intFlag(values, "limit", "errand jobs") ?? 50;
 
-    return withErrand(values, async (errand) => {
-      const list = (await errand.listJobs(filter)).map((job) => ({ ...job, args: errand.redact(job.args) }));
-      if (values.json === true) {
-        printJson(list);
+    return withErrand(
+      values,
+      async (errand) => {
+        const list = (await errand.listJobs(filter)).map((job) => ({ ...job, args: errand.redact(job.args) }));
+        if (values.json === true) {
+          printJson(list);
+          return EXIT.ok;
+        }
+        if (list.length === 0) {
+          print(filter.before === undefined ? "No jobs match." : `No jobs match before id ${filter.before}.`);
+          return EXIT.ok;
+        }
+        print(render(list, errand.now()));
+        if (list.length === filter.limit) {
+          print(`\nShowing ${list.length}. Next page: errand jobs ${nextPageArgs(values, list[list.length - 1]!.id)}`);
+        }
         return EXIT.ok;
-      }
-      if (list.length === 0) {
-        print(filter.before === undefined ? "No jobs match." : `No jobs match before id ${filter.before}.`);
-        return EXIT.ok;
-      }
-      print(render(list, errand.now()));
-      if (list.length === filter.limit) {
-        print(`\nShowing ${list.length}. Next page: errand jobs ${nextPageArgs(values, list[list.length - 1]!.id)}`);
-      }
-      return EXIT.ok;
-    }, { existing: "jobs" });
+      },
+      { existing: "jobs" },
+    );
   },
 };
 
 function render(list: readonly JobRecord[], now: number): string {
   return renderTable(
-    [{ header: "id", align: "right" }, { header: "task" }, { header: "queue" }, { header: "state" }, { header: "attempt", align: "right" }, { header: "when" }, { header: "last error" }],
+    [
+      { header: "id", align: "right" },
+      { header: "task" },
+      { header: "queue" },
+      { header: "state" },
+      { header: "attempt", align: "right" },
+      { header: "when" },
+      { header: "last error" },
+    ],
     list.map((job) => [
       job.id,
       job.task,

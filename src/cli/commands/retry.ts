@@ -32,18 +32,31 @@ export const retry: Command = {
   async run({ values, positionals }) {
     const id = positionals[0] === undefined ? undefined : jobIdArg(positionals[0], "retry");
     const isAllFailed = values.failed === true;
-    if (id !== undefined && isAllFailed) throw new UsageError("errand retry: give either a job id or --failed, not both.");
-    if (id === undefined && !isAllFailed) throw new UsageError("errand retry: give the id of the job to retry, or --failed to retry every failed job. See: errand retry --help");
+    if (id !== undefined && isAllFailed)
+      throw new UsageError("errand retry: give either a job id or --failed, not both.");
+    if (id === undefined && !isAllFailed)
+      throw new UsageError(
+        "errand retry: give the id of the job to retry, or --failed to retry every failed job. See: errand retry --help",
+      );
     const limit = intFlag(values, "limit", "errand retry");
     if (limit !== undefined && !isAllFailed) throw new UsageError("errand retry: --limit goes with --failed.");
 
-    return withErrand(values, async (errand) => {
-      if (id !== undefined) return retryOne(errand, id, values.json === true);
-      const ids = await retryAllFailed(errand, limit);
-      if (values.json === true) printJson({ retried: ids.length, ids });
-      else print(ids.length === 0 ? "No failed jobs to retry." : `Retried ${ids.length} failed job(s); they are ready to run again.`);
-      return EXIT.ok;
-    }, { existing: "retry" });
+    return withErrand(
+      values,
+      async (errand) => {
+        if (id !== undefined) return retryOne(errand, id, values.json === true);
+        const ids = await retryAllFailed(errand, limit);
+        if (values.json === true) printJson({ retried: ids.length, ids });
+        else
+          print(
+            ids.length === 0
+              ? "No failed jobs to retry."
+              : `Retried ${ids.length} failed job(s); they are ready to run again.`,
+          );
+        return EXIT.ok;
+      },
+      { existing: "retry" },
+    );
   },
 };
 
@@ -56,7 +69,10 @@ async function retryOne(errand: Errand, id: string, isJson: boolean): Promise<nu
   }
   const record = await (await errand.getJob(id))?.get();
   if (isJson) printJson({ id, retried: true, state: record?.state ?? "ready" });
-  else print(`Job ${id} is ready to run again${record ? ` (attempt ${record.attempt + 1} of ${record.maxAttempts})` : ""}.`);
+  else
+    print(
+      `Job ${id} is ready to run again${record ? ` (attempt ${record.attempt + 1} of ${record.maxAttempts})` : ""}.`,
+    );
   return EXIT.ok;
 }
 

@@ -21,15 +21,23 @@ export const show: Command = {
   positionals: ["id"],
   async run({ values, positionals }) {
     const id = jobIdArg(positionals[0]!, "show");
-    return withErrand(values, async (errand) => {
-      const job = await errand.getJob(id);
-      if (job === null) throw new CliError(`there is no job with id ${id} (it may have been pruned after its retention period).`, EXIT.notFound);
-      const stored = await job.get();
-      const record = { ...stored, args: errand.redact(stored.args) };
-      if (values.json === true) printJson(record);
-      else print(render(record, errand.now()));
-      return EXIT.ok;
-    }, { existing: "show" });
+    return withErrand(
+      values,
+      async (errand) => {
+        const job = await errand.getJob(id);
+        if (job === null)
+          throw new CliError(
+            `there is no job with id ${id} (it may have been pruned after its retention period).`,
+            EXIT.notFound,
+          );
+        const stored = await job.get();
+        const record = { ...stored, args: errand.redact(stored.args) };
+        if (values.json === true) printJson(record);
+        else print(render(record, errand.now()));
+        return EXIT.ok;
+      },
+      { existing: "show" },
+    );
   },
 };
 

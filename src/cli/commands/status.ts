@@ -24,12 +24,16 @@ export const status: Command = {
   options: DATABASE_OPTIONS,
   positionals: [],
   async run({ values }) {
-    return withErrand(values, async (errand) => {
-      const report = await errand.status();
-      if (values.json === true) printJson({ database: errand.database, ...report });
-      else print(render(report, errand.database, errand.now()));
-      return report.warnings.length > 0 ? EXIT.warnings : EXIT.ok;
-    }, { existing: "status" });
+    return withErrand(
+      values,
+      async (errand) => {
+        const report = await errand.status();
+        if (values.json === true) printJson({ database: errand.database, ...report });
+        else print(render(report, errand.database, errand.now()));
+        return report.warnings.length > 0 ? EXIT.warnings : EXIT.ok;
+      },
+      { existing: "status" },
+    );
   },
 };
 
@@ -53,7 +57,9 @@ function render(report: Status, database: string, now: number): string {
       const totals = STATES.map((s) => String([...byQueue.values()].reduce((n, c) => n + c[s], 0)));
       rows.push(["(all)", ...totals]);
     }
-    parts.push(renderTable([{ header: "queue" }, ...STATES.map((s) => ({ header: s, align: "right" as const }))], rows));
+    parts.push(
+      renderTable([{ header: "queue" }, ...STATES.map((s) => ({ header: s, align: "right" as const }))], rows),
+    );
   }
   const expired = report.expired.reduce((n, e) => n + e.count, 0);
   if (expired > 0) {
@@ -63,7 +69,10 @@ function render(report: Status, database: string, now: number): string {
 
   parts.push("");
   if (report.oldestWaiting === null) parts.push("No job is waiting to run.");
-  else parts.push(`Oldest waiting job: ready for ${formatDuration(now - report.oldestWaiting.getTime())} (since ${report.oldestWaiting.toISOString()}).`);
+  else
+    parts.push(
+      `Oldest waiting job: ready for ${formatDuration(now - report.oldestWaiting.getTime())} (since ${report.oldestWaiting.toISOString()}).`,
+    );
 
   parts.push("");
   if (report.workers.length === 0) {
@@ -72,7 +81,15 @@ function render(report: Status, database: string, now: number): string {
     parts.push(`Workers alive: ${report.workers.length}`);
     parts.push(
       renderTable(
-        [{ header: "id" }, { header: "pid", align: "right" }, { header: "host" }, { header: "concurrency", align: "right" }, { header: "queues" }, { header: "tasks" }, { header: "heartbeat" }],
+        [
+          { header: "id" },
+          { header: "pid", align: "right" },
+          { header: "host" },
+          { header: "concurrency", align: "right" },
+          { header: "queues" },
+          { header: "tasks" },
+          { header: "heartbeat" },
+        ],
         report.workers.map((w) => [
           w.id,
           String(w.pid),

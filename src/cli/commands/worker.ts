@@ -33,7 +33,9 @@ function durationFlag(values: Values, name: string): Duration | undefined {
   if (raw === undefined) return undefined;
   const match = DURATION.exec(raw);
   if (!match) {
-    throw new UsageError(`errand worker: --${name} must be a duration such as 500ms, 15s or 2m, got ${JSON.stringify(raw)}.`);
+    throw new UsageError(
+      `errand worker: --${name} must be a duration such as 500ms, 15s or 2m, got ${JSON.stringify(raw)}.`,
+    );
   }
   return match[1] === undefined ? Number(raw) : (raw.trim().replace(/\s+/g, "") as Duration);
 }
@@ -47,7 +49,9 @@ function workerOptions(values: Values): WorkerOptions {
   if (queues !== undefined) {
     const names = queues.split(",").map((q) => q.trim());
     if (names.some((q) => q === "")) {
-      throw new UsageError(`errand worker: --queues must be a comma-separated list of queue names, such as emails,reports; got ${JSON.stringify(queues)}.`);
+      throw new UsageError(
+        `errand worker: --queues must be a comma-separated list of queue names, such as emails,reports; got ${JSON.stringify(queues)}.`,
+      );
     }
     options.queues = names;
   }
@@ -55,7 +59,10 @@ function workerOptions(values: Values): WorkerOptions {
   if (grace !== undefined) options.grace = grace;
   const lease = durationFlag(values, "lease");
   if (lease !== undefined) {
-    if (Number.parseFloat(String(lease)) === 0) throw new UsageError(`errand worker: --lease must be more than zero, got ${JSON.stringify(stringFlag(values, "lease"))}.`);
+    if (Number.parseFloat(String(lease)) === 0)
+      throw new UsageError(
+        `errand worker: --lease must be more than zero, got ${JSON.stringify(stringFlag(values, "lease"))}.`,
+      );
     options.lease = lease;
   }
   return options;
@@ -116,13 +123,19 @@ export const worker: Command = {
     } catch (error) {
       await errand.close().catch(() => {});
       if (isErrandError(error)) throw error;
-      throw new CliError(`the worker could not start: ${(error as Error)?.message ?? String(error)}`, EXIT.error, { cause: error });
+      throw new CliError(`the worker could not start: ${(error as Error)?.message ?? String(error)}`, EXIT.error, {
+        cause: error,
+      });
     }
     const queues = worker.queues ? `queues ${worker.queues.join(", ")}` : "every queue";
-    note(`worker ${worker.id} running (concurrency ${worker.concurrency}, ${queues}, database ${errand.database}). Stop it with Ctrl+C.`);
+    note(
+      `worker ${worker.id} running (concurrency ${worker.concurrency}, ${queues}, database ${errand.database}). Stop it with Ctrl+C.`,
+    );
 
     const signal = await stopRequested;
-    note(`${signal} received: stopping worker ${worker.id}, letting running jobs finish (send ${signal} again to exit at once).`);
+    note(
+      `${signal} received: stopping worker ${worker.id}, letting running jobs finish (send ${signal} again to exit at once).`,
+    );
     await worker.stop();
     await errand.close();
     return EXIT.ok;

@@ -11,6 +11,9 @@ errand.task("work", async (args: { n: number }, ctx) => {
 });
 const worker = await errand.work({ concurrency: 10 });
 process.on("SIGTERM", () => {
-  void worker.stop().then(() => errand.close()).then(() => process.exit(0));
+  void worker
+    .stop()
+    .then(() => errand.close())
+    .then(() => process.exit(0));
 });
 process.send?.("ready");

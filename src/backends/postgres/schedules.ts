@@ -4,8 +4,14 @@
 // nothing for those. A batch of schedules costs the same few statements as one. Workers' presence is on the server's
 // clock, as for leases.
 import type pg from "pg";
-import type { JobState } from "../../core/job.js";
-import { tickKey, type FireResult, type ScheduleRow, type ScheduleWrite, type TickFire } from "../schedules.js";
+import {
+  scheduleRowMapping,
+  tickKey,
+  type FireResult,
+  type ScheduleRow,
+  type ScheduleWrite,
+  type TickFire,
+} from "../schedules.js";
 import type { Connections, Row } from "./connections.js";
 
 function scheduleQueries(schema: string) {
@@ -86,35 +92,7 @@ const ms = (v: unknown): number | null =>
   v === null || v === undefined ? null : new Date(v as string | Date).getTime();
 
 /** Rows as pg returns them, or as json_agg spells them (times as ISO strings, args as JSON). */
-function toScheduleRow(r: Row): ScheduleRow {
-  return {
-    name: r.name as string,
-    task: r.task as string,
-    queue: r.queue as string,
-    priority: r.priority as number,
-    maxAttempts: r.max_attempts as number,
-    cron: r.cron as string,
-    timezone: r.timezone as string,
-    args: JSON.stringify(r.args),
-    misfire: r.misfire as ScheduleRow["misfire"],
-    backfillMs: r.backfill_ms === null ? null : Number(r.backfill_ms),
-    overlap: r.overlap as boolean,
-    source: r.source as ScheduleRow["source"],
-    paused: r.paused as boolean,
-    revision: r.revision as number,
-    nextTick: ms(r.next_tick),
-    lastTick: ms(r.last_tick),
-    lastJobId: r.last_job_id === null ? null : (r.last_job_id as number | string).toString(),
-    lastRunAt: ms(r.last_run_at),
-    lastJobState: (r.last_job_state as JobState | null) ?? null,
-    skipped: r.skipped as number,
-    lastSkippedAt: ms(r.last_skipped_at),
-    missed: r.missed as number,
-    createdAt: ms(r.created_at)!,
-    updatedAt: ms(r.updated_at)!,
-    active: r.active as boolean,
-  };
-}
+const toScheduleRow = scheduleRowMapping({ time: ms, bool: (v) => v === true, args: (v) => JSON.stringify(v) });
 
 const date = (t: number | null): Date | null => (t === null ? null : new Date(t));
 

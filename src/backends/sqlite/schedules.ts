@@ -1,8 +1,14 @@
 // Recurring schedules on SQLite: statements and the synchronous work of the backend's schedule methods, which run
 // them in an IMMEDIATE transaction (one writer at a time: a tick's compare-and-set and its job commit together).
-import type { JobState } from "../../core/job.js";
-import { tickKey, type FireResult, type ScheduleRow, type ScheduleWrite, type TickFire } from "../schedules.js";
-import type { Row, Statement } from "./rows.js";
+import {
+  scheduleRowMapping,
+  tickKey,
+  type FireResult,
+  type ScheduleRow,
+  type ScheduleWrite,
+  type TickFire,
+} from "../schedules.js";
+import type { Statement } from "./rows.js";
 
 // Declared by a worker whose presence has not expired; active: that, or dynamic.
 const DECLARED = /* sql */ `EXISTS (
@@ -75,36 +81,12 @@ SELECT task, queue, 'ready', args, priority, :now, max_attempts, :now, name, :no
 
 const RECORD_TRIGGER = `UPDATE errand_schedules SET last_job_id = :job, last_run_at = :now WHERE name = :name`;
 
-export function toScheduleRow(r: Row): ScheduleRow {
-  const ms = (v: unknown) => (v === null || v === undefined ? null : (v as number));
-  return {
-    name: r.name as string,
-    task: r.task as string,
-    queue: r.queue as string,
-    priority: r.priority as number,
-    maxAttempts: r.max_attempts as number,
-    cron: r.cron as string,
-    timezone: r.timezone as string,
-    args: r.args as string,
-    misfire: r.misfire as ScheduleRow["misfire"],
-    backfillMs: ms(r.backfill_ms),
-    overlap: r.overlap === 1,
-    source: r.source as ScheduleRow["source"],
-    paused: r.paused === 1,
-    revision: r.revision as number,
-    nextTick: ms(r.next_tick),
-    lastTick: ms(r.last_tick),
-    lastJobId: r.last_job_id === null ? null : (r.last_job_id as number | string).toString(),
-    lastRunAt: ms(r.last_run_at),
-    lastJobState: (r.last_job_state as JobState | null) ?? null,
-    skipped: r.skipped as number,
-    lastSkippedAt: ms(r.last_skipped_at),
-    missed: r.missed as number,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-    active: r.active === 1,
-  };
-}
+/** SQLite stores times as ms, booleans as 0/1 and args as JSON text. */
+export const toScheduleRow = scheduleRowMapping({
+  time: (v) => (v === null || v === undefined ? null : (v as number)),
+  bool: (v) => v === 1,
+  args: (v) => v as string,
+});
 
 export class SqliteSchedules {
   constructor(private readonly stmt: (sql: string) => Statement) {}

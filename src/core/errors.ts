@@ -1,3 +1,4 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { nearest } from "./nearest.js";
 
 /** Every code an ErrandError can carry. The strings are stable: scripts and tests match on them. */
@@ -155,4 +156,18 @@ export function checkOptionNames(where: string, options: object, known: readonly
     const hint = guess === undefined ? "" : ` Did you mean \`${guess}\`?`;
     throw new InvalidArgsError(`${where}: unknown option \`${name}\`.${hint} Known options: ${known.join(", ")}.`);
   }
+}
+
+/** Where in the args a schema issue points, as `args.a[0].b`. */
+export function describePath(path: StandardSchemaV1.Issue["path"]): string {
+  if (!path || path.length === 0) return "args";
+  return (
+    "args" +
+    path
+      .map((p) => {
+        const key = typeof p === "object" ? p.key : p;
+        return typeof key === "number" ? `[${key}]` : `.${String(key)}`;
+      })
+      .join("")
+  );
 }

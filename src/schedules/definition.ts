@@ -1,6 +1,6 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { toMs, type Duration } from "../core/duration.js";
-import { checkOptionNames, InvalidArgsError, ScheduleError } from "../core/errors.js";
+import { checkOptionNames, describePath, InvalidArgsError, ScheduleError } from "../core/errors.js";
 import { findUnsafeJson } from "../core/json-safe.js";
 import { parseFiringCron } from "./cron.js";
 
@@ -144,17 +144,4 @@ function checkSchema(where: string, schema: StandardSchemaV1, args: unknown): Pr
   }
   verdict(outcome);
   return null;
-}
-
-function describePath(path: StandardSchemaV1.Issue["path"]): string {
-  if (!path || path.length === 0) return "args";
-  return (
-    "args" +
-    path
-      .map((p) => {
-        const key = typeof p === "object" ? p.key : p;
-        return typeof key === "number" ? `[${key}]` : `.${String(key)}`;
-      })
-      .join("")
-  );
 }

@@ -4,7 +4,7 @@ import { Job } from "../client/job.js";
 import { backoffFn, type BackoffOptions } from "../core/backoff.js";
 import { toMs, type Duration } from "../core/duration.js";
 import { jobTiming, taskTiming, type TaskTiming } from "./timing.js";
-import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
+import { checkOptionNames, describePath, InvalidArgsError } from "../core/errors.js";
 import { findUnsafeJson } from "../core/json-safe.js";
 import { isSynchronousTx } from "../core/sync-tx.js";
 import { sendJobs, sendJobsSync } from "../tracing/producer.js";
@@ -324,19 +324,6 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   private callName(index: number | undefined): string {
     return index === undefined ? `${this.name}.enqueue()` : `${this.name}.enqueueMany() item ${index}`;
   }
-}
-
-function describePath(path: StandardSchemaV1.Issue["path"]): string {
-  if (!path || path.length === 0) return "args";
-  return (
-    "args" +
-    path
-      .map((p) => {
-        const key = typeof p === "object" ? p.key : p;
-        return typeof key === "number" ? `[${key}]` : `.${String(key)}`;
-      })
-      .join("")
-  );
 }
 
 function checkQueue(queue: unknown, where: string): string {

@@ -5,27 +5,10 @@ import * as Q from "./queries.js";
 
 /** One job's INSERT; with a key, the existing job when one holds it (the caller's transaction makes that atomic). */
 export function insertJob(prepare: (sql: string) => Statement, job: NewJob): EnqueueResult {
-  const state = initialState(job);
-  if (job.key === null) {
-    const info = prepare(Q.INSERT_JOB).run(
-      job.task,
-      job.queue,
-      state,
-      job.args,
-      job.priority,
-      job.runAt,
-      job.maxAttempts,
-      null,
-      job.createdAt,
-      job.traceparent ?? null,
-      job.expiresAt ?? null,
-    );
-    return { id: String(info.lastInsertRowid), created: true };
-  }
-  const info = prepare(Q.INSERT_JOB_WITH_KEY).run(
+  const values = [
     job.task,
     job.queue,
-    state,
+    initialState(job),
     job.args,
     job.priority,
     job.runAt,
@@ -34,7 +17,11 @@ export function insertJob(prepare: (sql: string) => Statement, job: NewJob): Enq
     job.createdAt,
     job.traceparent ?? null,
     job.expiresAt ?? null,
-  );
+  ];
+  if (job.key === null) {
+    return { id: String(prepare(Q.INSERT_JOB).run(...values).lastInsertRowid), created: true };
+  }
+  const info = prepare(Q.INSERT_JOB_WITH_KEY).run(...values);
   if (info.changes === 1) return { id: String(info.lastInsertRowid), created: true };
   const existing = prepare(Q.FIND_BY_KEY).get(job.key) as { id: number };
   return { id: String(existing.id), created: false };

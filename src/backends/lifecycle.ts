@@ -63,6 +63,11 @@ export interface JobLifecycle {
    * the backend's clock). Returns how many. Claims never take such jobs; this settles them for everyone to see.
    */
   expireDue(now: number, limit: number): Promise<number>;
+  /**
+   * Compacts what a backend keeps of its finished-job counts, if it keeps them as appended changes (PostgreSQL):
+   * the worker calls it with each maintenance round.
+   */
+  foldCounts?(): Promise<void>;
   /** A worker's presence ends: it stopped. */
   removeWorker(id: string): Promise<void>;
   /** The database's clock in ms: the server's (capabilities.serverClock), else this machine's. */

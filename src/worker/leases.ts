@@ -92,6 +92,7 @@ export async function maintain(w: WorkerCore): Promise<void> {
     if (rescued > 0)
       w.log.warn(`${rescued} job(s) had an expired lease (their worker died or froze) and were put back to run again`);
     await expire(w);
+    await w.backend.foldCounts?.();
   } catch (error) {
     w.log.error(`heartbeat failed, will retry: ${(error as Error).message}`);
   } finally {

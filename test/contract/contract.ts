@@ -10,6 +10,7 @@ import type { JobEvent } from "../../src/core/events.js";
 import type { ScheduleWrite, TickFire } from "../../src/backends/schedules.js";
 import { RESCUE_SPREAD_MS } from "../../src/backends/lease-expired.js";
 import { capabilityTests, type ContractFixture } from "./capabilities.js";
+import { countsTests } from "./counts.js";
 import { expiryTests } from "./expiry.js";
 
 const LEASE = 10_000;
@@ -826,6 +827,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
 
     capabilityTests(name, () => b, job, fixture);
     expiryTests({ backend: () => b, job, t0: () => T0, at, claim }, fixture);
+    countsTests({ backend: () => b, job, t0: () => T0, at, claim });
 
     describe("values a database may not store as given", () => {
       it("records a failure whatever its text holds, beside the other outcomes of its batch", async () => {

@@ -407,19 +407,17 @@ export class PostgresBackend implements Backend {
 
   async remove(id: string): Promise<boolean> {
     if (!/^\d+$/.test(id)) return false;
-    const result = await this.db.pool.query(this.q.deleteJob, [id]).catch((e: unknown) => {
-      throw this.db.explain(e);
-    });
-    return result.rowCount === 1;
+    return ((await this.db.query(this.q.deleteJob, [id]))[0]!.n as number) === 1;
   }
 
   async prune(finishedBefore: number, limit: number): Promise<number> {
     const before = new Date(finishedBefore);
     await this.db.query(this.q.deleteDeadWorkers, [before]);
-    const result = await this.db.pool.query(this.q.prune, [before, limit]).catch((e: unknown) => {
-      throw this.db.explain(e);
-    });
-    return result.rowCount ?? 0;
+    return (await this.db.query(this.q.prune, [before, limit]))[0]!.n as number;
+  }
+
+  async foldCounts(): Promise<void> {
+    await this.db.query(this.q.foldCounts);
   }
 
   async serverTime(): Promise<number> {

@@ -9,7 +9,28 @@ import { RUN_TIME_BUCKETS } from "../backend.js";
 export function queries(schema: string) {
   const jobs = `${schema}.jobs`;
   const workers = `${schema}.workers`;
+  const counts = `${schema}.counts`;
+  // Appends the change of finished jobs per queue that a statement's CTE `rows` (queue, state) made, in that
+  // statement: no round trip, and exact whatever the statement ends up changing.
+  const countInto = (rows: string, state: string, sign = "") => /* sql */ `
+      INSERT INTO ${counts} (queue, state, n) SELECT queue, ${state}::text, ${sign}count(*) FROM ${rows} GROUP BY 1, 2`;
   const stillToRun = `state IN ('scheduled', 'ready', 'running')`;
+
+  // CTEs that take jobs leaving a finished state (rows with queue, state and expires_at) out of the counts.
+  const uncount = (rows: string) => /* sql */ `
+      uncounted AS (${countInto(`(SELECT queue, state FROM ${rows} WHERE state IN ('succeeded', 'failed', 'cancelled')) f`, "state", "-")}),
+      uncounted_expired AS (${countInto(`(SELECT queue FROM ${rows} WHERE state = 'cancelled' AND expires_at IS NOT NULL) f`, "'expired'", "-")})`;
+
+  const retry = (locked: string) => /* sql */ `
+      WITH before AS (${locked}),
+      retried AS (
+        UPDATE ${jobs} j
+        SET state = 'ready', run_at = $1, finished_at = NULL, max_attempts = greatest(j.max_attempts, j.attempt + 1),
+            lease_token = NULL, worker_id = NULL, expires_at = NULL
+        FROM before WHERE j.id = before.id
+        RETURNING j.id, j.queue, before.state, before.expires_at),
+      ${uncount("retried")}
+      SELECT id FROM retried`;
 
   const leaseEnd = (ms: string) => `clock_timestamp() + ${ms}::float8 * interval '1 millisecond'`;
 
@@ -101,28 +122,35 @@ export function queries(schema: string) {
         UPDATE ${jobs} j SET state = 'succeeded', finished_at = $1, lease_token = NULL, lease_expires_at = NULL,
           suspect = false
         FROM o WHERE j.id = o.id AND j.lease_token = o.token
-        RETURNING j.id, o.token)
+        RETURNING j.id, o.token, j.queue),
+      counted AS (${countInto("written", "'succeeded'")})
       SELECT array(SELECT id FROM (SELECT id, token FROM o EXCEPT SELECT id, token FROM written) AS x)::text[] AS lost`,
 
     succeedWithResults: /* sql */ `
-      UPDATE ${jobs} j SET state = 'succeeded', result = o.result, finished_at = $1, lease_token = NULL,
-        lease_expires_at = NULL, suspect = false
-      FROM unnest($2::bigint[], $3::text[], $4::jsonb[]) AS o(id, token, result)
-      WHERE j.id = o.id AND j.lease_token = o.token
-      RETURNING j.id, o.token`,
+      WITH written AS (
+        UPDATE ${jobs} j SET state = 'succeeded', result = o.result, finished_at = $1, lease_token = NULL,
+          lease_expires_at = NULL, suspect = false
+        FROM unnest($2::bigint[], $3::text[], $4::jsonb[]) AS o(id, token, result)
+        WHERE j.id = o.id AND j.lease_token = o.token
+        RETURNING j.id, o.token, j.queue),
+      counted AS (${countInto("written", "'succeeded'")})
+      SELECT id, token FROM written`,
 
     // retry_at NULL means no attempts left: the job ends failed. A retry is due as long after the server's now as
     // retry_at is after the caller's. A handler that failed finished normally: it is no suspect any more.
     failMany: /* sql */ `
-      UPDATE ${jobs} j
-      SET state = CASE WHEN o.retry_at IS NULL THEN 'failed' WHEN o.retry_at > $1 THEN 'scheduled' ELSE 'ready' END,
-          run_at = CASE WHEN o.retry_at IS NULL THEN j.run_at ELSE clock_timestamp() + (o.retry_at - $1) END,
-          finished_at = CASE WHEN o.retry_at IS NULL THEN $1 END,
-          errors = j.errors || jsonb_build_array(o.error),
-          lease_token = NULL, lease_expires_at = NULL, suspect = false
-      FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::timestamptz[]) AS o(id, token, error, retry_at)
-      WHERE j.id = o.id AND j.lease_token = o.token
-      RETURNING j.id, o.token`,
+      WITH written AS (
+        UPDATE ${jobs} j
+        SET state = CASE WHEN o.retry_at IS NULL THEN 'failed' WHEN o.retry_at > $1 THEN 'scheduled' ELSE 'ready' END,
+            run_at = CASE WHEN o.retry_at IS NULL THEN j.run_at ELSE clock_timestamp() + (o.retry_at - $1) END,
+            finished_at = CASE WHEN o.retry_at IS NULL THEN $1 END,
+            errors = j.errors || jsonb_build_array(o.error),
+            lease_token = NULL, lease_expires_at = NULL, suspect = false
+        FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::timestamptz[]) AS o(id, token, error, retry_at)
+        WHERE j.id = o.id AND j.lease_token = o.token
+        RETURNING j.id, o.token, j.queue, j.state),
+      counted AS (${countInto("(SELECT queue FROM written WHERE state = 'failed') f", "'failed'")})
+      SELECT id, token FROM written`,
 
     // The attempt is given back: it was never the task's fault (shutdown, buffered but never started).
     release: /* sql */ `
@@ -174,47 +202,69 @@ export function queries(schema: string) {
         FROM ${jobs} j LEFT JOIN ${workers} w ON w.id = j.worker_id
         WHERE j.state = 'running' AND j.lease_expires_at < clock_timestamp()
         ORDER BY j.id LIMIT 5000
-        FOR UPDATE OF j SKIP LOCKED)
-      UPDATE ${jobs} j
-      SET state = CASE WHEN j.lease_started AND j.attempt >= j.max_attempts THEN 'failed' ELSE 'scheduled' END,
-          attempt = CASE WHEN j.lease_started THEN j.attempt ELSE j.attempt - 1 END,
-          run_at = clock_timestamp() + (CASE WHEN j.lease_started AND j.attempt < j.max_attempts
-                                             THEN ($2::float8[])[least(j.attempt, cardinality($2::float8[]))] ELSE 0 END
-                                        + floor(random() * $3::float8)) * interval '1 millisecond',
-          finished_at = CASE WHEN j.lease_started AND j.attempt >= j.max_attempts THEN $1::timestamptz END,
-          errors = j.errors || jsonb_build_array(
-            jsonb_build_object('attempt', j.attempt, 'at', $7::text, 'name', 'LeaseExpired',
-              'message', $4::text || coalesce(j.worker_id, 'null') || $5::text ||
-                         CASE WHEN j.lease_started THEN '' ELSE $6::text END)
-            || CASE WHEN j.worker_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('workerId', j.worker_id) END),
-          suspect = j.lease_started OR NOT e.alive,
-          lease_started = false, lease_token = NULL, lease_expires_at = NULL
-      FROM expired e WHERE j.id = e.id
-      RETURNING j.id, j.task, j.queue, j.state, j.run_at, e.started, j.errors -> -1 AS error`,
+        FOR UPDATE OF j SKIP LOCKED),
+      rescued AS (
+        UPDATE ${jobs} j
+        SET state = CASE WHEN j.lease_started AND j.attempt >= j.max_attempts THEN 'failed' ELSE 'scheduled' END,
+            attempt = CASE WHEN j.lease_started THEN j.attempt ELSE j.attempt - 1 END,
+            run_at = clock_timestamp() + (CASE WHEN j.lease_started AND j.attempt < j.max_attempts
+                                               THEN ($2::float8[])[least(j.attempt, cardinality($2::float8[]))] ELSE 0 END
+                                          + floor(random() * $3::float8)) * interval '1 millisecond',
+            finished_at = CASE WHEN j.lease_started AND j.attempt >= j.max_attempts THEN $1::timestamptz END,
+            errors = j.errors || jsonb_build_array(
+              jsonb_build_object('attempt', j.attempt, 'at', $7::text, 'name', 'LeaseExpired',
+                'message', $4::text || coalesce(j.worker_id, 'null') || $5::text ||
+                           CASE WHEN j.lease_started THEN '' ELSE $6::text END)
+              || CASE WHEN j.worker_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('workerId', j.worker_id) END),
+            suspect = j.lease_started OR NOT e.alive,
+            lease_started = false, lease_token = NULL, lease_expires_at = NULL
+        FROM expired e WHERE j.id = e.id
+        RETURNING j.id, j.task, j.queue, j.state, j.run_at, e.started, j.errors -> -1 AS error),
+      counted AS (${countInto("(SELECT queue FROM rescued WHERE state = 'failed') f", "'failed'")})
+      SELECT * FROM rescued`,
 
     // Jobs still to start whose expiry has come (server clock) end cancelled, a batch at a time, each with an entry
     // in its errors that says so. Returns what their cancelled events say. statement_timestamp(), being stable, lets
     // the range be read from jobs_expires (clock_timestamp() would filter all of it), and the ids in an array are
     // updated through the primary key (a join could read the whole table).
     expireDue: /* sql */ `
-      UPDATE ${jobs} j
-      SET state = 'cancelled', finished_at = clock_timestamp(), suspect = false,
-          errors = j.errors || jsonb_build_array(jsonb_build_object('attempt', j.attempt,
-            'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'name', 'JobExpired',
-            'message', 'expired: not started by its expiry time, '
-                       || to_char(j.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ', so it never runs'))
-      WHERE j.id = ANY (ARRAY(
-        SELECT id FROM ${jobs} WHERE expires_at <= statement_timestamp() AND state IN ('scheduled', 'ready')
-        LIMIT $1 FOR UPDATE SKIP LOCKED))
-      RETURNING j.id, j.task, j.queue, j.attempt`,
+      WITH expired AS (
+        UPDATE ${jobs} j
+        SET state = 'cancelled', finished_at = clock_timestamp(), suspect = false,
+            errors = j.errors || jsonb_build_array(jsonb_build_object('attempt', j.attempt,
+              'at', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'name', 'JobExpired',
+              'message', 'expired: not started by its expiry time, '
+                         || to_char(j.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ', so it never runs'))
+        WHERE j.id = ANY (ARRAY(
+          SELECT id FROM ${jobs} WHERE expires_at <= statement_timestamp() AND state IN ('scheduled', 'ready')
+          LIMIT $1 FOR UPDATE SKIP LOCKED))
+        RETURNING j.id, j.task, j.queue, j.attempt),
+      counted AS (${countInto("expired", "'cancelled'")}),
+      counted_expired AS (${countInto("expired", "'expired'")})
+      SELECT * FROM expired`,
 
     expiredCounts: /* sql */ `
-      SELECT queue, count(*)::int AS count FROM ${jobs} WHERE state = 'cancelled' AND expires_at IS NOT NULL
-      GROUP BY queue ORDER BY queue`,
+      SELECT queue, sum(n)::int AS count FROM ${counts} WHERE state = 'expired' GROUP BY queue HAVING sum(n) > 0
+      ORDER BY queue`,
 
     getJob: `SELECT * FROM ${jobs} WHERE id = $1`,
 
-    counts: `SELECT queue, state, count(*)::int AS count FROM ${jobs} GROUP BY queue, state ORDER BY queue, state`,
+    // Jobs still to run, counted live through their partial indexes (few, however many finished ones are stored),
+    // and the finished ones from the counts table.
+    counts: /* sql */ `
+      SELECT queue, state, count FROM (
+        SELECT queue, 'scheduled' AS state, count(*)::int AS count FROM ${jobs} WHERE state = 'scheduled' GROUP BY queue
+        UNION ALL SELECT queue, 'ready', count(*)::int FROM ${jobs} WHERE state = 'ready' GROUP BY queue
+        UNION ALL SELECT queue, 'running', count(*)::int FROM ${jobs} WHERE state = 'running' GROUP BY queue
+        UNION ALL SELECT queue, state, sum(n)::int FROM ${counts} WHERE state <> 'expired' GROUP BY queue, state
+                  HAVING sum(n) > 0) c
+      ORDER BY queue, state`,
+
+    // Sums the appended changes back to one row per queue and state. A row appended meanwhile is not in this
+    // statement's snapshot, so it stays; a fold running at the same time waits for this one, then skips its rows.
+    foldCounts: /* sql */ `
+      WITH gone AS (DELETE FROM ${counts} RETURNING queue, state, n)
+      INSERT INTO ${counts} (queue, state, n) SELECT queue, state, sum(n) FROM gone GROUP BY 1, 2 HAVING sum(n) <> 0`,
 
     // Waiting: ready, or scheduled and already due (no worker has promoted it yet).
     waitingByTask: /* sql */ `
@@ -232,31 +282,35 @@ export function queries(schema: string) {
 
     // Cancelling by hand clears the expiry: a cancelled job keeps one only when it expired.
     cancel: /* sql */ `
-      UPDATE ${jobs} SET state = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL,
-        expires_at = NULL
-      WHERE id = $2 AND ${stillToRun}
-      RETURNING task, queue, attempt`,
+      WITH cancelled AS (
+        UPDATE ${jobs} SET state = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL,
+          expires_at = NULL
+        WHERE id = $2 AND ${stillToRun}
+        RETURNING task, queue, attempt),
+      counted AS (${countInto("cancelled", "'cancelled'")})
+      SELECT * FROM cancelled`,
     getState: `SELECT state FROM ${jobs} WHERE id = $1`,
 
     // At least one more attempt; earlier errors stay. An operator's retry runs the job whatever its expiry was.
-    retryIds: /* sql */ `
-      UPDATE ${jobs}
-      SET state = 'ready', run_at = $1, finished_at = NULL, max_attempts = greatest(max_attempts, attempt + 1),
-          lease_token = NULL, worker_id = NULL, expires_at = NULL
-      WHERE id = ANY($2::bigint[]) AND state IN ('failed', 'cancelled')
-      RETURNING id`,
-    retryState: /* sql */ `
-      UPDATE ${jobs}
-      SET state = 'ready', run_at = $1, finished_at = NULL, max_attempts = greatest(max_attempts, attempt + 1),
-          lease_token = NULL, worker_id = NULL, expires_at = NULL
-      WHERE id IN (SELECT id FROM ${jobs} WHERE state = $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-      RETURNING id`,
+    // The rows are read locked first, for what the retry takes out of the counts (their state and expiry before it).
+    retryIds:
+      retry(`SELECT id, state, expires_at FROM ${jobs} WHERE id = ANY($2::bigint[]) AND state IN ('failed', 'cancelled')
+                     ORDER BY id FOR UPDATE`),
+    retryState: retry(`SELECT id, state, expires_at FROM ${jobs} WHERE state = $2 ORDER BY id LIMIT $3
+                       FOR UPDATE SKIP LOCKED`),
 
-    deleteJob: `DELETE FROM ${jobs} WHERE id = $1 AND state <> 'running'`,
+    deleteJob: /* sql */ `
+      WITH deleted AS (DELETE FROM ${jobs} WHERE id = $1 AND state <> 'running' RETURNING queue, state, expires_at),
+      ${uncount("deleted")}
+      SELECT count(*)::int AS n FROM deleted`,
 
     prune: /* sql */ `
-      DELETE FROM ${jobs} WHERE id IN (
-        SELECT id FROM ${jobs} WHERE state IN ('succeeded', 'cancelled') AND finished_at < $1 LIMIT $2)`,
+      WITH deleted AS (
+        DELETE FROM ${jobs} WHERE id IN (
+          SELECT id FROM ${jobs} WHERE state IN ('succeeded', 'cancelled') AND finished_at < $1 LIMIT $2)
+        RETURNING queue, state, expires_at),
+      ${uncount("deleted")}
+      SELECT count(*)::int AS n FROM deleted`,
 
     // Newest first, keyset-paginated on id. Only the filters given are in the statement, so that the planner can use
     // the primary key's order and the partial indexes.

@@ -28,6 +28,7 @@ import type {
 } from "../backend.js";
 import { EventBatch } from "../events.js";
 import { isBusy, LockWait } from "./busy.js";
+import { CountChanges } from "./counts.js";
 import { EventReader, EventWriter } from "./events.js";
 import { insertJob } from "./insert-job.js";
 import { explainWriteError, openDatabase } from "./open-file.js";
@@ -240,32 +241,44 @@ export class SqliteBackend implements Backend {
   /** Returns the ids whose lease was no longer held. */
   private writeOutcomes(outcomes: readonly Outcome[], now: number): string[] {
     const lost: string[] = [];
+    const counts = new CountChanges();
     // Plain successes share their claim's token: one statement per token.
-    const plain = new Map<string, string[]>();
+    const plain = new Map<string, Outcome[]>();
     for (const o of outcomes) {
       if (o.kind === "succeeded" && o.result === null) {
-        let ids = plain.get(o.token);
-        if (!ids) plain.set(o.token, (ids = []));
-        ids.push(o.id);
+        let batch = plain.get(o.token);
+        if (!batch) plain.set(o.token, (batch = []));
+        batch.push(o);
       } else if (o.kind === "succeeded") {
         if (this.stmt(Q.SUCCEED_WITH_RESULT).run(o.result, now, o.id, o.token).changes === 0) lost.push(o.id);
+        else counts.add(this.queueOf(o), "succeeded");
       } else {
         const params = { retry_at: o.retryAt, now, error: JSON.stringify(o.error), id: o.id, token: o.token };
         if (this.stmt(Q.FAIL).run(params).changes === 0) lost.push(o.id);
+        else if (o.retryAt === null) counts.add(this.queueOf(o), "failed");
       }
     }
-    for (const [token, ids] of plain) {
-      const written = this.stmt(Q.SUCCEED_MANY).run(now, `[${ids.join(",")}]`, token).changes;
+    for (const [token, batch] of plain) {
+      const written = this.stmt(Q.SUCCEED_MANY).run(now, `[${batch.map((o) => o.id).join(",")}]`, token).changes;
       // Rare: some leases were lost. Only the rows written just now are succeeded under this token.
-      if (written !== ids.length) {
-        for (const id of ids) {
-          const row = this.stmt(Q.GET_JOB).get(id);
-          if (row?.state !== "succeeded" || row.lease_token !== token) lost.push(id);
+      const lostHere = new Set<string>();
+      if (written !== batch.length) {
+        for (const o of batch) {
+          const row = this.stmt(Q.GET_JOB).get(o.id);
+          if (row?.state !== "succeeded" || row.lease_token !== token) lostHere.add(o.id);
         }
+        lost.push(...lostHere);
       }
+      for (const o of batch) if (!lostHere.has(o.id)) counts.add(this.queueOf(o), "succeeded");
     }
+    counts.write((sql) => this.stmt(sql));
     this.events.outcomes(outcomes, lost);
     return lost;
+  }
+
+  /** The job's queue as its claim said (a worker always gives it), else as stored. */
+  private queueOf(o: Outcome): string {
+    return o.queue ?? (this.stmt(Q.GET_JOB).get(o.id)?.queue as string);
   }
 
   release(jobs: readonly { id: string; token: string }[], now: number, note: AttemptError | null): Promise<void> {
@@ -316,6 +329,7 @@ export class SqliteBackend implements Backend {
     const write = this.transaction(() => {
       let rescued = 0;
       const events = new EventBatch();
+      const counts = new CountChanges();
       for (const row of this.stmt(Q.EXPIRED_LEASES).all({ now })) {
         const attempt = row.attempt as number;
         const plan = rescuePlan(attempt, row.max_attempts as number, row.started === 1, row.alive === 1, now, retryAt);
@@ -328,12 +342,15 @@ export class SqliteBackend implements Backend {
           suspect: plan.suspect ? 1 : 0,
         }).changes;
         rescued += changed;
+        if (changed === 1 && row.started === 1 && attempt >= (row.max_attempts as number))
+          counts.add(row.queue as string, "failed");
         if (changed === 1 && plan.charged) {
           const retryAt = attempt >= (row.max_attempts as number) ? null : now + plan.delayMs;
           events.failedAttempt(String(row.id), row.task as string, row.queue as string, error, retryAt);
         }
       }
       this.events.write(events);
+      counts.write((sql) => this.stmt(sql));
       return rescued;
     });
     return this.run(write).then((n) => {
@@ -346,8 +363,14 @@ export class SqliteBackend implements Backend {
     const write = this.transaction(() => {
       const rows = this.stmt(Q.EXPIRE_DUE).all({ now, at: new Date(now).toISOString(), limit });
       const events = new EventBatch();
-      for (const r of rows) events.expired(String(r.id), r.task as string, r.queue as string, r.attempt as number);
+      const counts = new CountChanges();
+      for (const r of rows) {
+        events.expired(String(r.id), r.task as string, r.queue as string, r.attempt as number);
+        counts.add(r.queue as string, "cancelled");
+        counts.add(r.queue as string, "expired");
+      }
       this.events.write(events);
+      counts.write((sql) => this.stmt(sql));
       return rows.length;
     });
     return this.run(write).then((n) => {
@@ -409,7 +432,11 @@ export class SqliteBackend implements Backend {
 
   cancel(id: string, now: number): Promise<JobState | null> {
     const write = this.transaction(() => {
-      if (this.stmt(Q.CANCEL).run(now, id).changes === 1) this.events.cancelled(id);
+      const cancelled = this.stmt(Q.CANCEL).get(now, id);
+      if (cancelled) {
+        this.events.cancelled(id);
+        this.stmt(Q.ADD_COUNT).run(cancelled.queue, "cancelled", 1);
+      }
       return (this.stmt(Q.GET_STATE).get(id)?.state as JobState | undefined) ?? null;
     });
     return this.run(write).then((state) => {
@@ -422,20 +449,43 @@ export class SqliteBackend implements Backend {
     p: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number },
     now: number,
   ): Promise<string[]> {
-    return this.run(() => {
-      const rows =
+    const write = this.transaction(() => {
+      const before =
         p.ids !== undefined
-          ? this.stmt(Q.RETRY_IDS).all({ now, ids: JSON.stringify(p.ids.map(Number)) })
-          : this.stmt(Q.RETRY_STATE).all({ now, state: p.state ?? "failed", limit: p.limit ?? 1000 });
-      return rows.map((r) => String(r.id));
-    }).then((ids) => {
+          ? this.stmt(Q.RETRY_IDS_BEFORE).all({ ids: JSON.stringify(p.ids.map(Number)) })
+          : this.stmt(Q.RETRY_STATE_BEFORE).all({ state: p.state ?? "failed", limit: p.limit ?? 1000 });
+      if (before.length === 0) return [];
+      const ids = this.stmt(Q.RETRY_IDS)
+        .all({ now, ids: JSON.stringify(before.map((r) => r.id)) })
+        .map((r) => String(r.id));
+      const counts = new CountChanges();
+      for (const r of before) counts.remove(r.queue as string, r.state as string, r.expired === 1);
+      counts.write((sql) => this.stmt(sql));
+      return ids;
+    });
+    return this.run(write).then((ids) => {
       if (ids.length > 0) this.listeners.emitSoon();
       return ids;
     });
   }
 
   remove(id: string): Promise<boolean> {
-    return this.run(() => this.stmt(Q.DELETE_JOB).run(id).changes === 1);
+    const write = this.transaction(() => {
+      const row = this.stmt(Q.DELETE_JOB).get(id);
+      if (row) this.uncount([row]);
+      return row !== undefined;
+    });
+    return this.run(write);
+  }
+
+  /** Jobs that left a finished state (rows with queue, state and expired), out of errand_counts. */
+  private uncount(rows: readonly Row[]): void {
+    const counts = new CountChanges();
+    for (const r of rows) {
+      if (r.state === "succeeded" || r.state === "failed" || r.state === "cancelled")
+        counts.remove(r.queue as string, r.state, r.expired === 1);
+    }
+    counts.write((sql) => this.stmt(sql));
   }
 
   runNow(id: string, now: number): Promise<boolean> {
@@ -454,11 +504,14 @@ export class SqliteBackend implements Backend {
   }
 
   prune(finishedBefore: number, limit: number): Promise<number> {
-    return this.run(() => {
+    const write = this.transaction(() => {
       // A worker row whose leases ended a retention period ago is of no more use.
       this.stmt(Q.DELETE_DEAD_WORKERS).run(finishedBefore);
-      return this.stmt(Q.PRUNE).run(finishedBefore, limit).changes;
+      const rows = this.stmt(Q.PRUNE).all(finishedBefore, limit);
+      this.uncount(rows);
+      return rows.length;
     });
+    return this.run(write);
   }
 
   serverTime(): Promise<number> {

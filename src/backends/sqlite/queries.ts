@@ -134,13 +134,23 @@ WHERE id IN (SELECT id FROM errand_jobs WHERE expires_at <= :now AND (state = 's
 RETURNING id, task, queue, attempt`;
 
 export const EXPIRED_COUNTS = /* sql */ `
-SELECT queue, count(*) AS count FROM errand_jobs WHERE state = 'cancelled' AND expires_at IS NOT NULL
-GROUP BY queue ORDER BY queue`;
+SELECT queue, n AS count FROM errand_counts WHERE state = 'expired' AND n > 0 ORDER BY queue`;
 
 export const GET_JOB = /* sql */ `SELECT * FROM errand_jobs WHERE id = ?`;
 
+// Jobs still to run, counted live through their partial indexes (few, however many finished ones are stored), and the
+// finished ones from errand_counts.
 export const COUNTS = /* sql */ `
-SELECT queue, state, count(*) AS count FROM errand_jobs GROUP BY queue, state ORDER BY queue, state`;
+SELECT queue, state, count FROM (
+  SELECT queue, 'scheduled' AS state, count(*) AS count FROM errand_jobs WHERE state = 'scheduled' GROUP BY queue
+  UNION ALL SELECT queue, 'ready', count(*) FROM errand_jobs WHERE state = 'ready' GROUP BY queue
+  UNION ALL SELECT queue, 'running', count(*) FROM errand_jobs WHERE state = 'running' GROUP BY queue
+  UNION ALL SELECT queue, state, n FROM errand_counts WHERE state <> 'expired' AND n > 0)
+ORDER BY queue, state`;
+
+export const ADD_COUNT = /* sql */ `
+INSERT INTO errand_counts (queue, state, n) VALUES (?, ?, ?)
+ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n`;
 
 // Waiting: ready, or scheduled and already due (no worker has promoted it yet).
 const WAITING = /* sql */ `(state = 'ready' OR (state = 'scheduled' AND run_at <= :now))`;
@@ -163,7 +173,8 @@ export const DELETE_DEAD_WORKERS = /* sql */ `DELETE FROM errand_workers WHERE e
 export const CANCEL = /* sql */ `
 UPDATE errand_jobs
 SET state = 'cancelled', finished_at = ?, lease_token = NULL, lease_expires_at = NULL, expires_at = NULL
-WHERE id = ? AND (state = 'scheduled' OR state = 'ready' OR state = 'running')`;
+WHERE id = ? AND (state = 'scheduled' OR state = 'ready' OR state = 'running')
+RETURNING queue`;
 
 export const GET_STATE = /* sql */ `SELECT state FROM errand_jobs WHERE id = ?`;
 
@@ -178,15 +189,24 @@ RETURNING id`;
 export const RETRY_IDS = retry(
   "id IN (SELECT value FROM json_each(:ids)) AND (state = 'failed' OR state = 'cancelled')",
 );
-export const RETRY_STATE = retry("id IN (SELECT id FROM errand_jobs WHERE state = :state ORDER BY id LIMIT :limit)");
 
-export const DELETE_JOB = /* sql */ `DELETE FROM errand_jobs WHERE id = ? AND state <> 'running'`;
+// What a retry takes out of errand_counts, read in its transaction before it.
+export const RETRY_IDS_BEFORE = /* sql */ `
+SELECT id, queue, state, expires_at IS NOT NULL AS expired FROM errand_jobs
+WHERE id IN (SELECT value FROM json_each(:ids)) AND (state = 'failed' OR state = 'cancelled')`;
+export const RETRY_STATE_BEFORE = /* sql */ `
+SELECT id, queue, state, expires_at IS NOT NULL AS expired FROM errand_jobs WHERE state = :state ORDER BY id LIMIT :limit`;
+
+export const DELETE_JOB = /* sql */ `
+DELETE FROM errand_jobs WHERE id = ? AND state <> 'running'
+RETURNING queue, state, expires_at IS NOT NULL AS expired`;
 
 export const PRUNE = /* sql */ `
 DELETE FROM errand_jobs WHERE id IN (
   SELECT id FROM errand_jobs
   WHERE (state = 'succeeded' OR state = 'cancelled') AND finished_at < ?
-  LIMIT ?)`;
+  LIMIT ?)
+RETURNING queue, state, expires_at IS NOT NULL AS expired`;
 
 // Newest first, keyset-paginated on id. Only the filters given are in the statement: "(:x IS NULL OR ...)" would
 // keep SQLite from seeking to the page's first id (a page deep in a million jobs took 50 ms instead of 1).

@@ -3,6 +3,7 @@ import m002 from "./002-suspects.js";
 import m003 from "./003-trace.js";
 import m005 from "./005-schedules.js";
 import m006 from "./006-expires.js";
+import m007 from "./007-counts.js";
 
 /** In order, numbered as their files; each applied once and recorded in <schema>.migrations (the version: the highest). */
 export const MIGRATIONS: readonly { version: number; sql: string }[] = [
@@ -11,6 +12,7 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 3, sql: m003 },
   { version: 5, sql: m005 },
   { version: 6, sql: m006 },
+  { version: 7, sql: m007 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -266,15 +266,17 @@ export function queries(schema: string) {
       WITH gone AS (DELETE FROM ${counts} RETURNING queue, state, n)
       INSERT INTO ${counts} (queue, state, n) SELECT queue, state, sum(n) FROM gone GROUP BY 1, 2 HAVING sum(n) <> 0`,
 
-    // Waiting: ready, or scheduled and already due (no worker has promoted it yet).
+    // Waiting: ready, or scheduled and already due (no worker has promoted it yet). One branch per partial index.
     waitingByTask: /* sql */ `
-      SELECT task, queue, count(*)::int AS count, min(run_at) AS oldest FROM ${jobs}
-      WHERE state = 'ready' OR (state = 'scheduled' AND run_at <= $1)
+      SELECT task, queue, count(*)::int AS count, min(run_at) AS oldest FROM (
+        SELECT task, queue, run_at FROM ${jobs} WHERE state = 'ready'
+        UNION ALL SELECT task, queue, run_at FROM ${jobs} WHERE state = 'scheduled' AND run_at <= $1) w
       GROUP BY task, queue ORDER BY task, queue`,
 
     oldestWaiting: /* sql */ `
-      SELECT min(run_at) AS oldest FROM ${jobs}
-      WHERE state = 'ready' OR (state = 'scheduled' AND run_at <= $1)`,
+      SELECT min(run_at) AS oldest FROM (
+        SELECT min(run_at) AS run_at FROM ${jobs} WHERE state = 'ready'
+        UNION ALL SELECT min(run_at) FROM ${jobs} WHERE state = 'scheduled' AND run_at <= $1) w`,
 
     liveWorkers: `SELECT * FROM ${workers} WHERE expires_at >= $1 ORDER BY started_at`,
     deleteWorker: `DELETE FROM ${workers} WHERE id = $1`,

@@ -29,6 +29,7 @@ import type {
 import { EventBatch } from "../events.js";
 import { isBusy, LockWait } from "./busy.js";
 import { CountChanges } from "./counts.js";
+import { ReadThread } from "./read-thread.js";
 import { EventReader, EventWriter } from "./events.js";
 import { insertJob } from "./insert-job.js";
 import { explainWriteError, openDatabase } from "./open-file.js";
@@ -74,6 +75,8 @@ export class SqliteBackend implements Backend {
     (listener) => this.onChange(listener),
   );
   private readonly events = new EventWriter((sql) => this.stmt(sql), this.eventReader.wake);
+  /** Where what status, lists, the dashboard and the metrics read runs (null: a memory database, read here). */
+  private readonly reads: ReadThread | null;
 
   constructor(options: SqliteOptions) {
     this.file = options.file === ":memory:" ? ":memory:" : resolve(options.file);
@@ -87,6 +90,7 @@ export class SqliteBackend implements Backend {
     };
     this.db = openDatabase(this.file, options.durability, options.shareFile === true);
     this.lockWait = new LockWait(this.file, this.explain);
+    this.reads = inMemory ? null : new ReadThread(this.file);
     this.walWatch = new WalWatch(this.file, () => this.listeners.emit());
   }
 
@@ -124,6 +128,11 @@ export class SqliteBackend implements Backend {
     const tx = this.db.transaction(fn);
     // IMMEDIATE takes the write lock up front: a deferred transaction that reads first can fail to upgrade.
     return () => tx.immediate();
+  }
+
+  private read(sql: string, ...params: unknown[]): Promise<Row[]> {
+    if (this.reads === null) return this.run(() => this.stmt(sql).all(...params));
+    return this.reads.all(sql, params).catch((error: unknown) => Promise.reject(this.explain(error)));
   }
 
   async migrate(): Promise<void> {
@@ -383,14 +392,12 @@ export class SqliteBackend implements Backend {
     return this.run(() => (this.stmt(Q.NEXT_SCHEDULED).get()?.run_at as number | null | undefined) ?? null);
   }
 
-  get(id: string): Promise<JobRecord | null> {
-    return this.run(() => {
-      const row = this.stmt(Q.GET_JOB).get(id);
-      return row ? toJobRecord(row) : null;
-    });
+  async get(id: string): Promise<JobRecord | null> {
+    const [row] = await this.read(Q.GET_JOB, id);
+    return row ? toJobRecord(row) : null;
   }
 
-  list(p: ListParams): Promise<JobRecord[]> {
+  async list(p: ListParams): Promise<JobRecord[]> {
     const params: Record<string, unknown> = { limit: p.limit };
     if (p.state !== undefined) params.state = p.state;
     if (p.task !== undefined) params.task = p.task;
@@ -398,30 +405,28 @@ export class SqliteBackend implements Backend {
     if (p.before !== undefined) params.before = Number(p.before);
     if (p.search !== undefined && p.search !== "") params.search = p.search;
     const sql = Q.listJobs(Object.keys(params).filter((k) => k !== "limit") as Parameters<typeof Q.listJobs>[0]);
-    return this.run(() => this.stmt(sql).all(params).map(toJobRecord));
+    return (await this.read(sql, params)).map(toJobRecord);
   }
 
-  counts(): Promise<Counts[]> {
-    return this.run(() => this.stmt(Q.COUNTS).all() as unknown as Counts[]);
+  async counts(): Promise<Counts[]> {
+    return (await this.read(Q.COUNTS)) as unknown as Counts[];
   }
 
-  expiredCounts(): Promise<ExpiredCount[]> {
-    return this.run(() => this.stmt(Q.EXPIRED_COUNTS).all() as unknown as ExpiredCount[]);
+  async expiredCounts(): Promise<ExpiredCount[]> {
+    return (await this.read(Q.EXPIRED_COUNTS)) as unknown as ExpiredCount[];
   }
 
-  waitingByTask(now: number): Promise<WaitingTask[]> {
-    return this.run(() => this.stmt(Q.WAITING_BY_TASK).all({ now }).map(toWaitingTask));
+  async waitingByTask(now: number): Promise<WaitingTask[]> {
+    return (await this.read(Q.WAITING_BY_TASK, { now })).map(toWaitingTask);
   }
 
-  oldestWaiting(now: number): Promise<Date | null> {
-    return this.run(() => {
-      const oldest = this.stmt(Q.OLDEST_WAITING).get({ now })?.oldest as number | null | undefined;
-      return oldest == null ? null : new Date(oldest);
-    });
+  async oldestWaiting(now: number): Promise<Date | null> {
+    const oldest = (await this.read(Q.OLDEST_WAITING, { now }))[0]?.oldest as number | null | undefined;
+    return oldest == null ? null : new Date(oldest);
   }
 
-  workers(now: number): Promise<WorkerRecord[]> {
-    return this.run(() => this.stmt(Q.LIVE_WORKERS).all(now).map(toWorkerRecord));
+  async workers(now: number): Promise<WorkerRecord[]> {
+    return (await this.read(Q.LIVE_WORKERS, now)).map(toWorkerRecord);
   }
 
   removeWorker(id: string): Promise<void> {
@@ -495,12 +500,12 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  finishedBetween(from: number, to: number): Promise<FinishedStats[]> {
-    return this.run(() => this.stmt(Q.FINISHED_BETWEEN).all({ from, to }).map(toFinishedStats));
+  async finishedBetween(from: number, to: number): Promise<FinishedStats[]> {
+    return (await this.read(Q.FINISHED_BETWEEN, { from, to })).map(toFinishedStats);
   }
 
-  throughput(since: number): Promise<MinuteCount[]> {
-    return this.run(() => this.stmt(Q.THROUGHPUT).all({ since }) as unknown as MinuteCount[]);
+  async throughput(since: number): Promise<MinuteCount[]> {
+    return (await this.read(Q.THROUGHPUT, { since })) as unknown as MinuteCount[];
   }
 
   prune(finishedBefore: number, limit: number): Promise<number> {
@@ -564,11 +569,11 @@ export class SqliteBackend implements Backend {
     return this.run(this.transaction(() => this.scheduleStore.trigger(name, now))).then(this.emitted);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.reads?.close();
     this.eventReader.stop();
     this.walWatch.stop();
     this.listeners.clear();
     if (this.db.open) this.db.close();
-    return Promise.resolve();
   }
 }

@@ -152,15 +152,20 @@ export const ADD_COUNT = /* sql */ `
 INSERT INTO errand_counts (queue, state, n) VALUES (?, ?, ?)
 ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n`;
 
-// Waiting: ready, or scheduled and already due (no worker has promoted it yet).
-const WAITING = /* sql */ `(state = 'ready' OR (state = 'scheduled' AND run_at <= :now))`;
+// Waiting: ready, or scheduled and already due (no worker has promoted it yet). One branch per partial index: an OR
+// of the two states would read the whole table.
+const WAITING = /* sql */ `
+  SELECT task, queue, run_at FROM errand_jobs WHERE state = 'ready'
+  UNION ALL SELECT task, queue, run_at FROM errand_jobs WHERE state = 'scheduled' AND run_at <= :now`;
 
 export const WAITING_BY_TASK = /* sql */ `
-SELECT task, queue, count(*) AS count, min(run_at) AS oldest FROM errand_jobs
-WHERE ${WAITING} GROUP BY task, queue ORDER BY task, queue`;
+SELECT task, queue, count(*) AS count, min(run_at) AS oldest FROM (${WAITING})
+GROUP BY task, queue ORDER BY task, queue`;
 
 export const OLDEST_WAITING = /* sql */ `
-SELECT min(run_at) AS oldest FROM errand_jobs WHERE ${WAITING}`;
+SELECT min(run_at) AS oldest FROM (
+  SELECT min(run_at) AS run_at FROM errand_jobs WHERE state = 'ready'
+  UNION ALL SELECT min(run_at) FROM errand_jobs WHERE state = 'scheduled' AND run_at <= :now)`;
 
 export const LIVE_WORKERS = /* sql */ `
 SELECT * FROM errand_workers WHERE expires_at >= ? ORDER BY started_at`;

@@ -81,6 +81,8 @@ export function countsTests(c: CountsContext): void {
       const later = await c.at(500);
       assert.ok((await b.rescueExpired(later, () => later)) >= 1);
       await assertExact("a lease rescue");
+      await b.foldCounts?.();
+      await assertExact("folding the counts");
 
       await enqueue({ queue: "b", expiresAt: T0 + 300 });
       await enqueue({ queue: "b", expiresAt: T0 + 300 });
@@ -109,6 +111,8 @@ export function countsTests(c: CountsContext): void {
       for (let n = 1; n > 0; pruned += n) n = await b.prune(later + 3_600_000, 1);
       assert.equal(pruned, finished.length, "every succeeded and cancelled job, one at a time");
       await assertExact("pruning");
+      await Promise.all([b.foldCounts?.(), b.foldCounts?.()]);
+      await assertExact("two folds at once");
     });
   });
 }

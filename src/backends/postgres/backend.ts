@@ -413,6 +413,7 @@ export class PostgresBackend implements Backend {
   async prune(finishedBefore: number, limit: number): Promise<number> {
     const before = new Date(finishedBefore);
     await this.db.query(this.q.deleteDeadWorkers, [before]);
+    await this.db.query(this.q.pruneThroughput, [before]);
     return (await this.db.query(this.q.prune, [before, limit]))[0]!.n as number;
   }
 

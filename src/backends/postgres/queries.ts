@@ -10,6 +10,7 @@ export function queries(schema: string) {
   const jobs = `${schema}.jobs`;
   const workers = `${schema}.workers`;
   const counts = `${schema}.counts`;
+  const throughput = `${schema}.throughput`;
   // Appends the change of finished jobs per queue that a statement's CTE `rows` (queue, state) made, in that
   // statement: no round trip, and exact whatever the statement ends up changing.
   const countInto = (rows: string, state: string, sign = "") => /* sql */ `
@@ -20,6 +21,14 @@ export function queries(schema: string) {
   const uncount = (rows: string) => /* sql */ `
       uncounted AS (${countInto(`(SELECT queue, state FROM ${rows} WHERE state IN ('succeeded', 'failed', 'cancelled')) f`, "state", "-")}),
       uncounted_expired AS (${countInto(`(SELECT queue FROM ${rows} WHERE state = 'cancelled' AND expires_at IS NOT NULL) f`, "'expired'", "-")})`;
+
+  // A CTE that adds the jobs a statement finished (rows with state) to the minute of $1, the outcome's time.
+  const tally = (rows: string) => /* sql */ `
+      tallied AS (
+        INSERT INTO ${throughput} (minute, succeeded, failed)
+        SELECT to_timestamp(floor(extract(epoch FROM $1::timestamptz) / 60) * 60),
+               count(*) FILTER (WHERE state = 'succeeded'), count(*) FILTER (WHERE state = 'failed')
+        FROM ${rows} WHERE state IN ('succeeded', 'failed') HAVING count(*) > 0)`;
 
   const retry = (locked: string) => /* sql */ `
       WITH before AS (${locked}),
@@ -122,8 +131,9 @@ export function queries(schema: string) {
         UPDATE ${jobs} j SET state = 'succeeded', finished_at = $1, lease_token = NULL, lease_expires_at = NULL,
           suspect = false
         FROM o WHERE j.id = o.id AND j.lease_token = o.token
-        RETURNING j.id, o.token, j.queue),
-      counted AS (${countInto("written", "'succeeded'")})
+        RETURNING j.id, o.token, j.queue, j.state),
+      counted AS (${countInto("written", "'succeeded'")}),
+      ${tally("written")}
       SELECT array(SELECT id FROM (SELECT id, token FROM o EXCEPT SELECT id, token FROM written) AS x)::text[] AS lost`,
 
     succeedWithResults: /* sql */ `
@@ -132,8 +142,9 @@ export function queries(schema: string) {
           lease_expires_at = NULL, suspect = false
         FROM unnest($2::bigint[], $3::text[], $4::jsonb[]) AS o(id, token, result)
         WHERE j.id = o.id AND j.lease_token = o.token
-        RETURNING j.id, o.token, j.queue),
-      counted AS (${countInto("written", "'succeeded'")})
+        RETURNING j.id, o.token, j.queue, j.state),
+      counted AS (${countInto("written", "'succeeded'")}),
+      ${tally("written")}
       SELECT id, token FROM written`,
 
     // retry_at NULL means no attempts left: the job ends failed. A retry is due as long after the server's now as
@@ -149,7 +160,8 @@ export function queries(schema: string) {
         FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::timestamptz[]) AS o(id, token, error, retry_at)
         WHERE j.id = o.id AND j.lease_token = o.token
         RETURNING j.id, o.token, j.queue, j.state),
-      counted AS (${countInto("(SELECT queue FROM written WHERE state = 'failed') f", "'failed'")})
+      counted AS (${countInto("(SELECT queue FROM written WHERE state = 'failed') f", "'failed'")}),
+      ${tally("written")}
       SELECT id, token FROM written`,
 
     // The attempt is given back: it was never the task's fault (shutdown, buffered but never started).
@@ -220,7 +232,8 @@ export function queries(schema: string) {
             lease_started = false, lease_token = NULL, lease_expires_at = NULL
         FROM expired e WHERE j.id = e.id
         RETURNING j.id, j.task, j.queue, j.state, j.run_at, e.started, j.errors -> -1 AS error),
-      counted AS (${countInto("(SELECT queue FROM rescued WHERE state = 'failed') f", "'failed'")})
+      counted AS (${countInto("(SELECT queue FROM rescued WHERE state = 'failed') f", "'failed'")}),
+      ${tally("rescued")}
       SELECT * FROM rescued`,
 
     // Jobs still to start whose expiry has come (server clock) end cancelled, a batch at a time, each with an entry
@@ -263,8 +276,15 @@ export function queries(schema: string) {
     // Sums the appended changes back to one row per queue and state. A row appended meanwhile is not in this
     // statement's snapshot, so it stays; a fold running at the same time waits for this one, then skips its rows.
     foldCounts: /* sql */ `
-      WITH gone AS (DELETE FROM ${counts} RETURNING queue, state, n)
-      INSERT INTO ${counts} (queue, state, n) SELECT queue, state, sum(n) FROM gone GROUP BY 1, 2 HAVING sum(n) <> 0`,
+      WITH gone AS (DELETE FROM ${counts} RETURNING queue, state, n),
+      folded AS (
+        INSERT INTO ${counts} (queue, state, n) SELECT queue, state, sum(n) FROM gone GROUP BY 1, 2 HAVING sum(n) <> 0),
+      gone_minutes AS (DELETE FROM ${throughput} RETURNING minute, succeeded, failed)
+      INSERT INTO ${throughput} (minute, succeeded, failed)
+      SELECT minute, sum(succeeded), sum(failed) FROM gone_minutes GROUP BY minute`,
+
+    // Minutes that ended a retention period ago.
+    pruneThroughput: `DELETE FROM ${throughput} WHERE minute < $1::timestamptz - interval '1 minute'`,
 
     // Waiting: ready, or scheduled and already due (no worker has promoted it yet). One branch per partial index.
     waitingByTask: /* sql */ `
@@ -328,23 +348,25 @@ export function queries(schema: string) {
       return `SELECT * FROM ${jobs} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $1`;
     },
 
-    finishedBetween: /* sql */ `
+    // One branch per state, each read through its index on finished_at (jobs_prune, jobs_failed_at).
+    finishedBetween: ["succeeded", "failed"]
+      .map(
+        (state) => /* sql */ `
       SELECT task, state, count(*)::int AS count,
         coalesce(sum(extract(epoch FROM finished_at - started_at)), 0)::float8 AS run_seconds,
         ${RUN_TIME_BUCKETS.map((b, i) => `count(*) FILTER (WHERE finished_at - started_at <= interval '${b} seconds')::int AS b${i}`).join(", ")}
       FROM ${jobs}
-      WHERE state IN ('succeeded', 'failed') AND finished_at > $1 AND finished_at <= $2
+      WHERE state = '${state}' AND finished_at > $1 AND finished_at <= $2
       GROUP BY task, state`,
+      )
+      .join("\n      UNION ALL"),
 
     runNow: `UPDATE ${jobs} SET state = 'ready', run_at = $1 WHERE id = $2 AND state = 'scheduled'`,
 
-    // Failed jobs are read through jobs_failed, succeeded ones through jobs_prune (finished_at).
     throughput: /* sql */ `
-      SELECT (extract(epoch FROM date_trunc('minute', finished_at)) * 1000)::float8 AS minute,
-        count(*) FILTER (WHERE state = 'succeeded')::int AS succeeded, count(*) FILTER (WHERE state = 'failed')::int AS failed
-      FROM ${jobs}
-      WHERE state IN ('succeeded', 'failed') AND finished_at >= $1
-      GROUP BY 1 ORDER BY 1`,
+      SELECT (extract(epoch FROM minute) * 1000)::float8 AS minute, sum(succeeded)::int AS succeeded,
+        sum(failed)::int AS failed
+      FROM ${throughput} WHERE minute >= $1 GROUP BY 1 ORDER BY 1`,
   };
 }
 

@@ -260,11 +260,11 @@ export class SqliteBackend implements Backend {
         batch.push(o);
       } else if (o.kind === "succeeded") {
         if (this.stmt(Q.SUCCEED_WITH_RESULT).run(o.result, now, o.id, o.token).changes === 0) lost.push(o.id);
-        else counts.add(this.queueOf(o), "succeeded");
+        else counts.finished(this.queueOf(o), "succeeded", now);
       } else {
         const params = { retry_at: o.retryAt, now, error: JSON.stringify(o.error), id: o.id, token: o.token };
         if (this.stmt(Q.FAIL).run(params).changes === 0) lost.push(o.id);
-        else if (o.retryAt === null) counts.add(this.queueOf(o), "failed");
+        else if (o.retryAt === null) counts.finished(this.queueOf(o), "failed", now);
       }
     }
     for (const [token, batch] of plain) {
@@ -278,7 +278,7 @@ export class SqliteBackend implements Backend {
         }
         lost.push(...lostHere);
       }
-      for (const o of batch) if (!lostHere.has(o.id)) counts.add(this.queueOf(o), "succeeded");
+      for (const o of batch) if (!lostHere.has(o.id)) counts.finished(this.queueOf(o), "succeeded", now);
     }
     counts.write((sql) => this.stmt(sql));
     this.events.outcomes(outcomes, lost);
@@ -352,7 +352,7 @@ export class SqliteBackend implements Backend {
         }).changes;
         rescued += changed;
         if (changed === 1 && row.started === 1 && attempt >= (row.max_attempts as number))
-          counts.add(row.queue as string, "failed");
+          counts.finished(row.queue as string, "failed", now);
         if (changed === 1 && plan.charged) {
           const retryAt = attempt >= (row.max_attempts as number) ? null : now + plan.delayMs;
           events.failedAttempt(String(row.id), row.task as string, row.queue as string, error, retryAt);
@@ -512,6 +512,7 @@ export class SqliteBackend implements Backend {
     const write = this.transaction(() => {
       // A worker row whose leases ended a retention period ago is of no more use.
       this.stmt(Q.DELETE_DEAD_WORKERS).run(finishedBefore);
+      this.stmt(Q.PRUNE_THROUGHPUT).run(finishedBefore);
       const rows = this.stmt(Q.PRUNE).all(finishedBefore, limit);
       this.uncount(rows);
       return rows.length;

@@ -232,7 +232,8 @@ const bucketColumns = RUN_TIME_BUCKETS.map((b, i) => `sum(finished_at - started_
   ", ",
 );
 
-// Same index trick as THROUGHPUT: succeeded through errand_jobs_prune, failed through errand_jobs_failed.
+// Succeeded jobs are read through errand_jobs_prune (finished_at), failed ones through errand_jobs_failed: SQLite
+// uses a partial index only when the query repeats its WHERE term, hence the redundant-looking OR.
 export const FINISHED_BETWEEN = /* sql */ `
 SELECT task, 'succeeded' AS state, count(*) AS count, coalesce(sum(finished_at - started_at), 0) / 1000.0 AS run_seconds, ${bucketColumns}
 FROM errand_jobs WHERE (state = 'succeeded' OR state = 'cancelled') AND state = 'succeeded' AND finished_at > :from AND finished_at <= :to
@@ -244,15 +245,15 @@ GROUP BY task`;
 
 export const RUN_NOW = /* sql */ `UPDATE errand_jobs SET state = 'ready', run_at = ? WHERE id = ? AND state = 'scheduled'`;
 
-// Failed jobs are read through errand_jobs_failed, succeeded ones through errand_jobs_prune (finished_at): SQLite
-// uses a partial index only when the query repeats its WHERE term, hence the redundant-looking OR.
 export const THROUGHPUT = /* sql */ `
-SELECT minute, sum(succeeded) AS succeeded, sum(failed) AS failed FROM (
-  SELECT (finished_at / 60000) * 60000 AS minute, count(*) AS succeeded, 0 AS failed FROM errand_jobs
-  WHERE (state = 'succeeded' OR state = 'cancelled') AND state = 'succeeded' AND finished_at >= :since GROUP BY 1
-  UNION ALL
-  SELECT (finished_at / 60000) * 60000, 0, count(*) FROM errand_jobs WHERE state = 'failed' AND finished_at >= :since GROUP BY 1)
-GROUP BY minute ORDER BY minute`;
+SELECT minute, succeeded, failed FROM errand_throughput WHERE minute >= :since ORDER BY minute`;
+
+export const ADD_THROUGHPUT = /* sql */ `
+INSERT INTO errand_throughput (minute, succeeded, failed) VALUES (?, ?, ?)
+ON CONFLICT (minute) DO UPDATE SET succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed`;
+
+// Minutes that ended a retention period ago (a minute whose start is before the cutoff is left until it is all past).
+export const PRUNE_THROUGHPUT = /* sql */ `DELETE FROM errand_throughput WHERE minute < ? - 60000`;
 
 /** Everything a file holds besides SQLite's own objects: tables, indexes, views, triggers. */
 export const SCHEMA_OBJECTS = /* sql */ `

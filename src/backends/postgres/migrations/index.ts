@@ -4,6 +4,7 @@ import m003 from "./003-trace.js";
 import m005 from "./005-schedules.js";
 import m006 from "./006-expires.js";
 import m007 from "./007-counts.js";
+import m008 from "./008-throughput.js";
 
 /** In order, numbered as their files; each applied once and recorded in <schema>.migrations (the version: the highest). */
 export const MIGRATIONS: readonly { version: number; sql: string }[] = [
@@ -13,6 +14,7 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 5, sql: m005 },
   { version: 6, sql: m006 },
   { version: 7, sql: m007 },
+  { version: 8, sql: m008 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

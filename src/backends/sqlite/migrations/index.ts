@@ -5,6 +5,7 @@ import m004 from "./004-events.js";
 import m005 from "./005-schedules.js";
 import m006 from "./006-expires.js";
 import m007 from "./007-counts.js";
+import m008 from "./008-throughput.js";
 
 /**
  * In order, numbered as their files; each is applied once, and the schema version (PRAGMA user_version) is the
@@ -18,6 +19,7 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 5, sql: m005 },
   { version: 6, sql: m006 },
   { version: 7, sql: m007 },
+  { version: 8, sql: m008 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

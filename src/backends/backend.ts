@@ -124,6 +124,8 @@ export interface ListParams {
   queue?: string | undefined;
   /** Keyset pagination: ids below this one (jobs are listed newest first). */
   before?: string | undefined;
+  /** Only ids above this one: bounds how far back a filter no index serves reads. */
+  after?: string | undefined;
   /** Text that the job's args (as JSON) contain. */
   search?: string | undefined;
   limit: number;

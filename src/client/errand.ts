@@ -273,13 +273,17 @@ export class Errand {
     return record ? new Job(this.host, record.id, record.task) : null;
   }
 
-  /** Newest first; `before` (a job id) pages on, `search` matches text inside the args' JSON. */
+  /**
+   * Newest first; `before` (a job id) pages on, `after` (a job id) bounds how far back it reads, `search` matches
+   * text inside the args' JSON.
+   */
   async listJobs(
     filter: {
       state?: JobState | undefined;
       task?: string | undefined;
       queue?: string | undefined;
       before?: string | undefined;
+      after?: string | undefined;
       search?: string | undefined;
       limit?: number | undefined;
     } = {},
@@ -289,8 +293,10 @@ export class Errand {
         `listJobs(): state must be one of ${JOB_STATES.join(", ")}, got ${JSON.stringify(filter.state)}.`,
       );
     }
-    if (filter.before !== undefined && !/^\d+$/.test(filter.before)) {
-      throw new InvalidArgsError(`listJobs(): before must be a job id (digits), got ${JSON.stringify(filter.before)}.`);
+    for (const bound of ["before", "after"] as const) {
+      const id = filter[bound];
+      if (id !== undefined && !/^\d+$/.test(id))
+        throw new InvalidArgsError(`listJobs(): ${bound} must be a job id (digits), got ${JSON.stringify(id)}.`);
     }
     if (filter.limit !== undefined && (!Number.isSafeInteger(filter.limit) || filter.limit < 1)) {
       throw new InvalidArgsError(

@@ -171,8 +171,8 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
       if (path === "/jobs") {
         const filter = listFilter(url);
         if (typeof filter === "string") return send(res, 400, HTML, message(page, "Bad filter", filter));
-        const { jobs, next } = await listShown(errand, filter, limit);
-        return send(res, 200, HTML, layout(page, "Jobs", jobList(page, filter, jobs, next, redact)));
+        const shown = await listShown(errand, filter, limit);
+        return send(res, 200, HTML, layout(page, "Jobs", jobList(page, filter, shown, redact)));
       }
       if (path === "/schedules" || path === "/live/schedules") {
         const list = await errand.schedules.list();

@@ -34,28 +34,53 @@ export function matchVisible(args: unknown, redacted: unknown, text: string): bo
   return shown.includes(text) || jsonbText(redacted).includes(text);
 }
 
-/** One page of the list, newest first, and the id to continue from (null on the last page). */
-export async function listShown(
-  errand: Errand,
-  query: ListQuery,
-  limit: number,
-): Promise<{ jobs: JobRecord[]; next: string | null }> {
+/**
+ * A filtered page reads at most this many ids back from where it starts (a filter no index serves, like an args
+ * search or a rare task, would otherwise read every job stored); the page says so and links on to older ones.
+ */
+export const SEARCH_WINDOW = 100_000;
+
+export interface ShownPage {
+  jobs: JobRecord[];
+  /** The id to continue from (null on the last page). */
+  next: string | null;
+  /** Set when the window cut the reading short: the ids it went through, newest first. */
+  searched: { from: string; to: string } | null;
+}
+
+/** One page of the list, newest first. */
+export async function listShown(errand: Errand, query: ListQuery, limit: number): Promise<ShownPage> {
   const { q, ...filter } = query;
-  if (q === undefined) {
+  const filtered =
+    q !== undefined || filter.state !== undefined || filter.task !== undefined || filter.queue !== undefined;
+  if (!filtered) {
     const jobs = await errand.listJobs({ ...filter, limit });
-    return { jobs, next: jobs.length === limit ? jobs[jobs.length - 1]!.id : null };
+    return { jobs, next: jobs.length === limit ? jobs[jobs.length - 1]!.id : null, searched: null };
+  }
+  const top =
+    filter.before !== undefined ? Number(filter.before) : Number((await errand.listJobs({ limit: 1 }))[0]?.id ?? 0) + 1;
+  const floor = Math.max(0, top - 1 - SEARCH_WINDOW);
+  const after = String(floor);
+  const cut = (jobs: JobRecord[]): ShownPage =>
+    floor > 0
+      ? { jobs, next: String(floor + 1), searched: { from: String(top - 1), to: String(floor + 1) } }
+      : { jobs, next: null, searched: null };
+  if (q === undefined) {
+    const jobs = await errand.listJobs({ ...filter, after, limit });
+    return jobs.length === limit ? { jobs, next: jobs[jobs.length - 1]!.id, searched: null } : cut(jobs);
   }
   const jobs: JobRecord[] = [];
   let before = filter.before;
   for (let read = 0; read < MAX_READS; read++) {
-    const batch = await errand.listJobs({ ...filter, search: q, before, limit });
+    const batch = await errand.listJobs({ ...filter, search: q, before, after, limit });
     for (const job of batch) {
       if (!matchVisible(job.args, errand.redact(job.args), q)) continue;
       jobs.push(job);
-      if (jobs.length === limit) return { jobs, next: job.id };
+      if (jobs.length === limit) return { jobs, next: job.id, searched: null };
     }
-    if (batch.length < limit) return { jobs, next: null };
+    if (batch.length < limit) return cut(jobs);
     before = batch[batch.length - 1]!.id;
   }
-  return { jobs, next: before ?? null }; // read enough for one request: the next page goes on from here
+  // Read enough for one request: the next page goes on from here.
+  return { jobs, next: before ?? null, searched: null };
 }

@@ -5,6 +5,7 @@ import { JOB_STATES } from "../core/job.js";
 import type { MinuteCount } from "../backends/backend.js";
 import { throughputChart } from "./chart.js";
 import { html, type Html } from "./html.js";
+import { SEARCH_WINDOW, type ShownPage } from "./search.js";
 
 export interface Page {
   base: string;
@@ -109,8 +110,7 @@ function preview(args: unknown): string {
 export function jobList(
   p: Page,
   filter: ListFilter,
-  jobs: readonly JobRecord[],
-  next: string | null,
+  { jobs, next, searched }: ShownPage,
   redact: (v: unknown) => unknown,
 ): Html {
   const params = (extra: Record<string, string>) => query({ ...filter, ...extra });
@@ -122,8 +122,8 @@ export function jobList(
 ${filter.state === "failed" && jobs.length > 0 ? action(p, "/actions/retry-failed", "Retry all failed", "Retry every failed job?") : ""}
 <table class="jobs"><thead><tr><th class="num">id</th><th>task</th><th>queue</th><th>state</th><th class="num">attempts</th><th>args</th><th>created</th></tr></thead><tbody>
 ${jobs.map((j) => html`<tr><td class="num"><a href="${p.base}/jobs/${j.id}">${j.id}</a></td><td>${j.task}</td><td>${j.queue}</td><td><span class="state ${j.state}">${j.state}</span></td><td class="num">${j.attempt}/${j.maxAttempts}</td><td><code>${preview(redact(j.args))}</code></td><td>${when(j.createdAt, p.now)}</td></tr>`)}
-</tbody></table>${jobs.length === 0 ? html`<p>No jobs match.</p>` : ""}
-<p>${filter.before ? html`<a href="${p.base}/jobs?${params({ before: "" })}">← newest</a> ` : ""}${next ? html`<a rel="next" href="${p.base}/jobs?${params({ before: next })}">older →</a>` : ""}</p>`;
+</tbody></table>${searched ? html`<p class="searched" id="searched">Searched jobs ${searched.from} down to ${searched.to} (${SEARCH_WINDOW.toLocaleString("en")} ids at most per page): ${jobs.length === 0 ? "none matches" : "no more match"} there.</p>` : jobs.length === 0 ? html`<p>No jobs match.</p>` : ""}
+<p>${filter.before ? html`<a href="${p.base}/jobs?${params({ before: "" })}">← newest</a> ` : ""}${next ? html`<a rel="next" href="${p.base}/jobs?${params({ before: next })}">${searched ? "search older jobs →" : "older →"}</a>` : ""}</p>`;
 }
 
 const pretty = (value: unknown) => JSON.stringify(value, null, 2) ?? "null";

@@ -107,6 +107,20 @@ describe(`reads of a SQLite file holding ${ROWS.toLocaleString("en")} finished j
     });
   }
 
+  it("bounds a filtered job list to the newest 100,000 ids per page, says so, and links on to older ones", async () => {
+    const links = (body: string) =>
+      [...body.matchAll(/<a rel="next" href="([^"]+)">([^<]+)<\/a>/g)].map((m) => m[1]!.replaceAll("&#38;", "&"));
+    let body = await page("/jobs?q=user5%40example.com");
+    assert.match(body, /Searched jobs 200000 down to 100001 \(100,000 ids at most per page\): none matches there/);
+    assert.match(body, /search older jobs →/);
+    body = await page(links(body)[0]!);
+    assert.doesNotMatch(body, /Searched jobs/, "the second window reaches the first job");
+    assert.match(body, /user5@example\.com/, "the job with that address is found in the older window");
+    assert.doesNotMatch(body, /user5\d/);
+    await assert.rejects(errand.listJobs({ after: "x1" }), /listJobs\(\): after must be a job id \(digits\), got "x1"/);
+    assert.equal((await errand.listJobs({ task: "task-1", after: "199990", limit: 100 })).length, 2);
+  });
+
   it("counts them exactly, as stored", async () => {
     const status = await errand.status();
     const total = status.counts.reduce((n, c) => n + c.count, 0);

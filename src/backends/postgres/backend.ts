@@ -337,6 +337,7 @@ export class PostgresBackend implements Backend {
       task: p.task,
       queue: p.queue,
       before: p.before,
+      after: p.after,
       search: p.search === "" ? undefined : p.search,
     };
     const filters = (Object.keys(given) as (keyof typeof given)[]).filter((k) => given[k] !== undefined);

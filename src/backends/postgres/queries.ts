@@ -336,12 +336,13 @@ export function queries(schema: string) {
 
     // Newest first, keyset-paginated on id. Only the filters given are in the statement, so that the planner can use
     // the primary key's order and the partial indexes.
-    listJobs(filters: readonly ("state" | "task" | "queue" | "before" | "search")[]): string {
+    listJobs(filters: readonly ("state" | "task" | "queue" | "before" | "after" | "search")[]): string {
       const sql = {
         state: "state = $",
         task: "task = $",
         queue: "queue = $",
         before: "id < $",
+        after: "id > $",
         search: "strpos(args::text, $) > 0",
       };
       const where = filters.map((f, i) => sql[f].replace("$", `$${i + 2}`));

@@ -403,6 +403,7 @@ export class SqliteBackend implements Backend {
     if (p.task !== undefined) params.task = p.task;
     if (p.queue !== undefined) params.queue = p.queue;
     if (p.before !== undefined) params.before = Number(p.before);
+    if (p.after !== undefined) params.after = Number(p.after);
     if (p.search !== undefined && p.search !== "") params.search = p.search;
     const sql = Q.listJobs(Object.keys(params).filter((k) => k !== "limit") as Parameters<typeof Q.listJobs>[0]);
     return (await this.read(sql, params)).map(toJobRecord);

@@ -220,6 +220,7 @@ const LIST_FILTERS = {
   task: "task = :task",
   queue: "queue = :queue",
   before: "id < :before",
+  after: "id > :after",
   search: "instr(args, :search) > 0",
 } as const;
 

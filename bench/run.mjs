@@ -2,6 +2,10 @@
 // same run. `npm run bench [-- --quick] [-- --backend sqlite]`; figures also go to bench/results/<backend>.json.
 // `npm run bench -- --schedules` measures recurring schedules instead (bench/schedules.mjs), on both backends unless
 // --backend names one; figures go to bench/results/schedules-<backend>.json.
+// `npm run bench -- --scale` measures costs with millions of finished jobs stored (bench/scale.mjs), on both backends
+// unless --backend names one; figures go to bench/results/scale-<backend>.json. `npm run bench -- --processes` runs
+// 1 to 8 worker processes on one PostgreSQL database beside graphile-worker (bench/processes.mjs); figures go to
+// bench/results/processes-postgres.json.
 import { Errand } from "errand";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -10,6 +14,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { sharedNow, startChild } from "./lib/child.mjs";
 import { idleCost, reportSchedules, tickBursts } from "./schedules.mjs";
+import { benchProcesses, reportProcesses } from "./processes.mjs";
+import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -32,10 +38,11 @@ const TARGETS_BY_BACKEND = {
     enqueueP99Us: null,
     drainVsAnchor: { name: "graphile-worker", times: 2 },
     pickupP50Ms: 1,
+    pickup: { belowAnchor: "BullMQ", vsFloor: 1.2 },
   },
 };
 
-/** Other queues run in the same run on the same engine (BullMQ on Redis), each with its fastest documented settings. */
+/** Other queues run in the same run (their pickup too, where the anchor module has one) on the same engine (BullMQ on Redis), each with its fastest documented settings. */
 const ANCHORS_BY_BACKEND = {
   sqlite: ["./anchors/plainjob.mjs"],
   postgres: ["./anchors/graphile-worker.mjs", "./anchors/pg-boss.mjs", "./anchors/bullmq.mjs"],
@@ -43,11 +50,15 @@ const ANCHORS_BY_BACKEND = {
 
 let quick = false;
 let schedules = false;
+let scale = false;
+let processes = false;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
   const arg = process.argv[i];
   if (arg === "--quick") quick = true;
   else if (arg === "--schedules") schedules = true;
+  else if (arg === "--scale") scale = true;
+  else if (arg === "--processes") processes = true;
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
   else usage(`unknown argument ${arg}`);
@@ -67,7 +78,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -199,7 +210,7 @@ async function clockCheck(child) {
  * Idle worker processes, one job at a time: errand's, and the backend's floor where it has one, alternating job by
  * job so that noise falls on both alike.
  */
-async function benchPickup(backend) {
+async function benchPickup(backend, anchors) {
   const database = await backend.databaseUrl("pickup");
   const errand = new Errand({ database, logger: quiet });
   const task = errand.task("send-email", async () => {});
@@ -214,6 +225,9 @@ async function benchPickup(backend) {
   ];
   const floor = await backend.pickupFloor?.();
   if (floor) subjects.push({ name: "floor", ...floor });
+  for (const anchor of anchors) {
+    if (anchor.pickup) subjects.push({ name: anchor.name, ...(await anchor.pickup(backend, CONCURRENCY)) });
+  }
   try {
     for (const s of subjects) {
       s.child = startChild(s.script, s.args);
@@ -246,7 +260,7 @@ async function benchPickup(backend) {
     return result;
   } finally {
     for (const s of subjects) s.child?.kill();
-    await floor?.close();
+    for (const s of subjects) await s.close?.();
     await errand.close();
   }
 }
@@ -417,10 +431,16 @@ function report(results) {
 
   const pe = pickup.errand;
   const pf = pickup.floor;
-  const row = (label, key) => [label, num(pe[key], 3), ...(pf ? [num(pf[key], 3), ratio(pe[key] / pf[key])] : [])];
+  const others = Object.keys(pickup).filter((k) => k !== "errand" && k !== "floor");
+  const row = (label, key) => [
+    label,
+    num(pe[key], 3),
+    ...(pf ? [num(pf[key], 3), ratio(pe[key] / pf[key])] : []),
+    ...others.map((k) => num(pickup[k][key], 3)),
+  ];
   printTable(
     `3. Pickup latency, ms: idle worker process, one job at a time, from just before enqueue to the handler's start`,
-    ["", "errand", ...(pf ? ["floor", "errand/floor"] : []), "target", "met"],
+    ["", "errand", ...(pf ? ["floor", "errand/floor"] : []), ...others, "target", "met"],
     [
       [...row("p50", "p50"), `< ${TARGETS.pickupP50Ms} ms`, yes(pe.p50 < TARGETS.pickupP50Ms)],
       [...row("p90", "p90"), "", ""],
@@ -428,6 +448,13 @@ function report(results) {
       [...row("max", "max"), "", ""],
     ],
   );
+  const { belowAnchor, vsFloor } = TARGETS.pickup ?? {};
+  if (belowAnchor && pickup[belowAnchor])
+    console.log(
+      `target: errand's p50 below ${belowAnchor}'s (${num(pickup[belowAnchor].p50, 3)} ms): ${yes(pe.p50 < pickup[belowAnchor].p50)}`,
+    );
+  if (vsFloor && pf)
+    console.log(`target: errand's p50 within ${vsFloor}x the floor's: ${yes(pe.p50 <= vsFloor * pf.p50)}`);
   if (pf) console.log(`floor: ${results.floors.pickup}; errand's and the floor's jobs alternate`);
   for (const [name, p] of Object.entries(pickup)) {
     const a = p.afterCommit;
@@ -479,7 +506,7 @@ async function main() {
       if (!note.measured) console.log(`${name}: not measured, ${note.skipped}`);
     const enqueue = await benchEnqueue(backend, anchors);
     const drain = await benchDrain(backend, anchors);
-    const pickup = await benchPickup(backend);
+    const pickup = await benchPickup(backend, anchors);
     const results = {
       backend: backend.name,
       description: backend.description,
@@ -545,4 +572,53 @@ async function mainSchedules() {
   }
 }
 
-await (schedules ? mainSchedules() : main());
+/** The costs at scale, backend by backend. */
+async function mainScale() {
+  const cpu = cpus();
+  console.log(`errand bench, costs at scale${quick ? " (quick)" : ""}`);
+  console.log(
+    `Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`,
+  );
+  for (const name of scheduleBackends) {
+    const started = performance.now();
+    console.log(`\n${name}:`);
+    const figures = await benchScale(name, quick);
+    const results = {
+      backend: name,
+      date: new Date().toISOString(),
+      quick,
+      node: process.version,
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model.trim(),
+      counts: scaleCounts(quick),
+      targets: SCALE_TARGETS,
+      ...figures,
+    };
+    reportScale(name, results, results.counts);
+    mkdirSync(join(here, "results"), { recursive: true });
+    writeFileSync(join(here, "results", `scale-${name}.json`), JSON.stringify(results, null, 2) + "\n");
+    console.log(
+      `figures written to bench/results/scale-${name}.json; took ${num((performance.now() - started) / 1000, 1)} s`,
+    );
+  }
+}
+
+/** Worker processes side by side on PostgreSQL. */
+async function mainProcesses() {
+  const cpu = cpus();
+  const started = performance.now();
+  console.log(`errand bench, worker processes on PostgreSQL${quick ? " (quick)" : ""}`);
+  console.log(
+    `Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`,
+  );
+  const figures = await benchProcesses(quick);
+  reportProcesses(figures);
+  const results = { backend: "postgres", date: new Date().toISOString(), quick, node: process.version, ...figures };
+  mkdirSync(join(here, "results"), { recursive: true });
+  writeFileSync(join(here, "results", "processes-postgres.json"), JSON.stringify(results, null, 2) + "\n");
+  console.log(
+    `figures written to bench/results/processes-postgres.json; took ${num((performance.now() - started) / 1000, 1)} s`,
+  );
+}
+
+await (schedules ? mainSchedules() : scale ? mainScale() : processes ? mainProcesses() : main());

@@ -1,6 +1,9 @@
 // An errand worker in its own process, as in production: `node worker-child.mjs <database> <mode> <n> <concurrency>`.
 //   drain:  runs the n jobs already stored, and reports how long until all n handlers ran and all n are stored as
-//           succeeded (the clock starts just before errand.work() and stops when errand.status() shows n succeeded).
+//           succeeded (the clock starts just before errand.work() and stops when errand.status() shows n more
+//           succeeded than before: the file may already hold finished jobs). With "rss" after the concurrency, it
+//           also samples its resident memory every 100 ms and reports the samples; started with --expose-gc, every
+//           tenth sample follows a full garbage collection, so that its heap in use is what the worker really keeps.
 //   pickup: idles until jobs arrive; each handler sends its start time on the shared clock to the parent.
 import { Errand } from "errand";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -8,7 +11,7 @@ import { reportFailures, sharedNow } from "./lib/child.mjs";
 import { cpuMeter } from "./lib/cpu.mjs";
 
 reportFailures();
-const [database, mode, nArg, concurrencyArg] = process.argv.slice(2);
+const [database, mode, nArg, concurrencyArg, sampleArg] = process.argv.slice(2);
 const n = Number(nArg);
 const concurrency = Number(concurrencyArg);
 
@@ -19,6 +22,12 @@ const logger = {
   error: (message, fields) => console.error(`errand error: ${message}`, fields ?? ""),
 };
 const errand = new Errand({ database, logger });
+
+/** Resident memory and the V8 heap in use, bytes. */
+function memory() {
+  const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+  return { rss, heapUsed, heapTotal, external };
+}
 
 function countByState(counts) {
   const by = {};
@@ -34,6 +43,16 @@ if (mode === "drain") {
     if (++handled === n) allHandled(performance.now());
   });
   await errand.migrate(); // opens the file before the clock starts
+  const before = countByState((await errand.status()).counts);
+  const rss = [];
+  const sampler =
+    sampleArg === "rss"
+      ? setInterval(() => {
+          const collect = typeof globalThis.gc === "function" && rss.length % 10 === 9;
+          if (collect) globalThis.gc();
+          rss.push({ ...memory(), collected: collect });
+        }, 100)
+      : null;
   const meter = cpuMeter({ postgres: /^postgres(ql)?:/.test(database) });
   const started = performance.now();
   const worker = await errand.work({ concurrency });
@@ -48,18 +67,27 @@ if (mode === "drain") {
     polls++;
     const at = performance.now();
     counts = countByState((await errand.status()).counts);
-    if ((counts.succeeded ?? 0) + (counts.failed ?? 0) >= n) {
+    if ((counts.succeeded ?? 0) + (counts.failed ?? 0) - (before.succeeded ?? 0) - (before.failed ?? 0) >= n) {
       storedAt = at;
       break;
     }
   }
   const cpu = meter.stop();
+  if (sampler) clearInterval(sampler);
   const stats = { ...worker.stats };
   await errand.close();
-  if (counts.succeeded !== n || handled !== n) {
+  if (counts.succeeded - (before.succeeded ?? 0) !== n || handled !== n) {
     throw new Error(`errand drain: ${handled} handlers ran, counts ${JSON.stringify(counts)}, expected ${n} succeeded`);
   }
-  process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started, polls, stats, cpu });
+  process.send({
+    type: "drained",
+    handledMs: handledAt - started,
+    storedMs: storedAt - started,
+    polls,
+    stats,
+    cpu,
+    rss,
+  });
 } else if (mode === "pickup") {
   errand.task("send-email", async (_args, ctx) => {
     const t = sharedNow();

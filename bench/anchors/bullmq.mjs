@@ -1,11 +1,11 @@
 // BullMQ, an anchor on Redis (ERRAND_BENCH_REDIS_URL, default redis://127.0.0.1:6379), in the same run as the
 // PostgreSQL figures: the fastest Node queue we measure ourselves against. Its defaults, concurrency 10, completed
 // jobs kept (as errand keeps them). Run as a script (`node bullmq.mjs drain <prefix> <queue> <n> <concurrency>`) it is the
-// drain's worker process.
+// drain's worker process; `node bullmq.mjs pickup <prefix> <queue> <concurrency>` is the pickup's idle worker.
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { fileURLToPath } from "node:url";
-import { reportFailures, resultOfChild, whenStored } from "../lib/child.mjs";
+import { reportFailures, resultOfChild, sharedNow, whenStored } from "../lib/child.mjs";
 import { versionOf } from "./version.mjs";
 
 const REDIS = new URL(process.env.ERRAND_BENCH_REDIS_URL ?? "redis://127.0.0.1:6379");
@@ -58,6 +58,8 @@ export const anchor = {
     };
   },
 
+  pickup: (_backend, concurrency) => pickup(concurrency),
+
   async drain(_backend, n, concurrency) {
     const name = `drain-${n}`;
     const queue = openQueue(name);
@@ -75,6 +77,42 @@ export const anchor = {
     }
   },
 };
+
+/** An idle worker in a child process for the pickup figures; enqueue() adds one job and resolves with its id. */
+async function pickup(concurrency) {
+  const name = "pickup";
+  const queue = openQueue(name);
+  await queue.obliterate({ force: true });
+  return {
+    script: fileURLToPath(import.meta.url),
+    args: ["pickup", queue.opts.prefix, name, concurrency],
+    enqueue: async () => (await queue.add("send-email", { to: "user@example.com" })).id,
+    close: () => queue.obliterate({ force: true }).then(() => closeQueue(queue)),
+  };
+}
+
+async function pickupChild(prefix, name, concurrency) {
+  const connection = connect();
+  const worker = new Worker(
+    name,
+    async (job) => {
+      const t = sharedNow();
+      process.send({ type: "started", id: job.id, t });
+    },
+    { connection, prefix, concurrency },
+  );
+  worker.on("error", (error) => console.error("bullmq:", error.message));
+  await worker.waitUntilReady();
+  process.on("message", async (message) => {
+    if (message.type === "ping") process.send({ type: "pong", t: sharedNow() });
+    if (message.type === "stop") {
+      await worker.close();
+      connection.disconnect();
+      process.disconnect();
+    }
+  });
+  process.send({ type: "ready" });
+}
 
 async function drainChild(prefix, name, n, concurrency) {
   const queue = openQueue(name, prefix);
@@ -103,4 +141,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "d
   reportFailures();
   const [prefix, name, n, concurrency] = process.argv.slice(3);
   await drainChild(prefix, name, Number(n), Number(concurrency));
+} else if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "pickup") {
+  reportFailures();
+  const [prefix, name, concurrency] = process.argv.slice(3);
+  await pickupChild(prefix, name, Number(concurrency));
 }

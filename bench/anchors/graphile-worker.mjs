@@ -1,10 +1,11 @@
 // graphile-worker, an anchor for the PostgreSQL figures, on the same server in the same run, with the batching its
 // performance docs recommend for many short jobs. Run as a script (`node graphile-worker.mjs drain <url> <n>
-// <concurrency>`) it is the drain's worker process.
+// <concurrency>`) it is the drain's worker process; `node graphile-worker.mjs pickup <url> <concurrency>` is the
+// pickup's idle worker.
 import { Logger, makeWorkerUtils, run } from "graphile-worker";
 import pg from "pg";
 import { fileURLToPath } from "node:url";
-import { reportFailures, resultOfChild, whenStored } from "../lib/child.mjs";
+import { reportFailures, resultOfChild, sharedNow, whenStored } from "../lib/child.mjs";
 import { versionOf } from "./version.mjs";
 import { cpuMeter } from "../lib/cpu.mjs";
 
@@ -25,6 +26,19 @@ export const anchor = {
     });
     await utils.migrate();
     return { enqueue: (args) => utils.addJob("send-email", args), close: () => utils.release() };
+  },
+
+  /** An idle worker in a child process for the pickup figures; enqueue() adds one job and resolves with its id. */
+  async pickup(backend, concurrency) {
+    const url = await backend.databaseUrl("graphile-pickup");
+    const utils = await makeWorkerUtils({ connectionString: url, logger: silent });
+    await utils.migrate();
+    return {
+      script: fileURLToPath(import.meta.url),
+      args: ["pickup", url, concurrency],
+      enqueue: async () => (await utils.addJob("send-email", { to: "user@example.com" })).id,
+      close: () => utils.release(),
+    };
   },
 
   async drain(backend, n, concurrency, trial) {
@@ -74,6 +88,34 @@ async function drainChild(url, n, concurrency) {
   await runner.stop();
   await counter.end();
   process.send({ type: "drained", handledMs: handledAt - started, storedMs: storedAt - started, cpu });
+}
+
+async function pickupChild(url, concurrency) {
+  const runner = await run({
+    connectionString: url,
+    concurrency,
+    noHandleSignals: true,
+    logger: silent,
+    taskList: {
+      "send-email": async (_payload, helpers) => {
+        const t = sharedNow();
+        process.send({ type: "started", id: helpers.job.id, t });
+      },
+    },
+  });
+  process.on("message", async (message) => {
+    if (message.type === "ping") process.send({ type: "pong", t: sharedNow() });
+    if (message.type === "stop") {
+      await runner.stop();
+      process.disconnect();
+    }
+  });
+  process.send({ type: "ready" });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "pickup") {
+  reportFailures();
+  await pickupChild(process.argv[3], Number(process.argv[4]));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "drain") {

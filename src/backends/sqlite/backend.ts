@@ -459,7 +459,9 @@ export class SqliteBackend implements Backend {
       const before =
         p.ids !== undefined
           ? this.stmt(Q.RETRY_IDS_BEFORE).all({ ids: JSON.stringify(p.ids.map(Number)) })
-          : this.stmt(Q.RETRY_STATE_BEFORE).all({ state: p.state ?? "failed", limit: p.limit ?? 1000 });
+          : this.stmt(p.state === "cancelled" ? Q.RETRY_CANCELLED_BEFORE : Q.RETRY_FAILED_BEFORE).all({
+              limit: p.limit ?? 1000,
+            });
       if (before.length === 0) return [];
       const ids = this.stmt(Q.RETRY_IDS)
         .all({ now, ids: JSON.stringify(before.map((r) => r.id)) })

@@ -341,6 +341,9 @@ function memoryFigures(samples) {
     secondHalfGrowth: late / middle - 1,
     heapKeptEarlyMb: kept(slice(1)),
     heapKeptLateMb: kept(samples.slice(-tenth)),
+    // What V8 has reserved for its heap, used or not: most of a rise in RSS with a flat heap kept.
+    heapReservedEarlyMb: median(mb(slice(1), "heapTotal")),
+    heapReservedLateMb: median(mb(samples.slice(-tenth), "heapTotal")),
   };
 }
 
@@ -519,6 +522,7 @@ export function reportScale(backendName, r, counts) {
       `${num(f.secondHalfGrowth * 100, 1)}%`,
       `${yes(f.growth <= T.rssGrowth)} / ${yes(f.secondHalfGrowth <= T.rssGrowth)}`,
       `${num(f.heapKeptEarlyMb, 1)} → ${num(f.heapKeptLateMb, 1)}`,
+      `${num(f.heapReservedEarlyMb, 1)} → ${num(f.heapReservedLateMb, 1)}`,
     ]),
   );
   const p = r.prune;

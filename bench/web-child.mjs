@@ -18,8 +18,8 @@ const started = performance.now();
 const loop = async () => {
   while (next < n) {
     if (++next % 1000 === 0) {
-      const { rss: bytes, heapUsed } = process.memoryUsage();
-      rss.push({ rss: bytes, heapUsed });
+      const { rss: bytes, heapUsed, heapTotal } = process.memoryUsage();
+      rss.push({ rss: bytes, heapUsed, heapTotal });
     }
     await task.enqueue({ to: "user@example.com", n: next });
   }

@@ -11,6 +11,7 @@ import type { WorkerHost } from "./worker.js";
 
 /** Unstarted jobs a worker holds: no more than it can start within this time at the rate jobs finish. */
 const BUFFER_SECONDS = 0.05;
+const UNWRITTEN_BATCHES = 2;
 
 /** What a worker uses of a backend: the job lifecycle, and a job's record when an outcome is refused. */
 export type WorkerBackend = JobLifecycle & Pick<JobReader, "get"> & ScheduleStore;
@@ -73,6 +74,8 @@ export class WorkerCore {
   // Outcomes (outcomes.ts).
   outcomes: Outcome[] = [];
   flushing: Promise<void> | null = null;
+  /** How many outcomes the write in flight carries. */
+  writing = 0;
   flushTimer: NodeJS.Timeout | null = null;
 
   // Leases (leases.ts).
@@ -176,7 +179,11 @@ export class WorkerCore {
     const buffered = this.buffer.length - this.head;
     if (this.suspectsWaiting && (this.running.size > 0 || buffered > 0)) return 0;
     const soon = this.concurrency - this.running.size + Math.round(this.rate * BUFFER_SECONDS);
-    return Math.min(this.maxBatch, soon - buffered);
+    // Where outcomes are written beside claims, their writes set the pace: past two batches unwritten, claim nothing
+    // until they land. Else, when writes slow down (millions of rows, a lock), the backlog grows, each write carries
+    // more and takes longer, and leases of jobs that finished long ago run out.
+    const unwritten = this.backend.capabilities.parallelOutcomes ? this.outcomes.length + this.writing : 0;
+    return Math.min(this.maxBatch, soon - buffered, UNWRITTEN_BATCHES * this.maxBatch - unwritten);
   }
 
   private startJob(job: ClaimedJob): void {

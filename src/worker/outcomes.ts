@@ -23,8 +23,9 @@ export async function flush(w: WorkerCore): Promise<void> {
   // Never beside a heartbeat: both lock this worker's rows.
   while (w.flushing || w.renewing) await (w.flushing ?? w.renewing);
   if (w.outcomes.length === 0) return;
-  const batch = w.outcomes;
-  w.outcomes = [];
+  // One batch per write: a backlog is written as several statements of the size claims have, not one of all of it.
+  const batch = w.outcomes.splice(0, w.maxBatch);
+  w.writing = batch.length;
   w.flushing = (async () => {
     const unwritten = await writeOutcomes(w, batch);
     if (unwritten.outcomes.length === 0) return;
@@ -39,6 +40,19 @@ export async function flush(w: WorkerCore): Promise<void> {
     await w.flushing;
   } finally {
     w.flushing = null;
+    w.writing = 0;
+  }
+  if (w.isStopping) return;
+  if (w.outcomes.length >= w.maxBatch) void flush(w);
+  // Claims held back for this write (see wanted()) may go on.
+  w.pump();
+}
+
+/** Writes every gathered outcome, a batch at a time, until done or a write fails (kept then, to be retried). */
+export async function flushAll(w: WorkerCore): Promise<void> {
+  for (let left = Infinity; w.outcomes.length > 0 && w.outcomes.length < left; ) {
+    left = w.outcomes.length;
+    await flush(w);
   }
 }
 

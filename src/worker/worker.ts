@@ -9,7 +9,7 @@ import { claim } from "./claims.js";
 import { WorkerCore, type WorkerBackend } from "./core.js";
 import { currentExecution } from "./execution.js";
 import { clockJumped, expire, heartbeat, maintain, prune } from "./leases.js";
-import { flush } from "./outcomes.js";
+import { flushAll } from "./outcomes.js";
 
 export interface WorkerOptions {
   /** Handlers running at once. Default 10. */
@@ -127,7 +127,7 @@ export class Worker {
     w.buffer.push(...jobs);
     w.pump();
     await w.drained();
-    await flush(w);
+    await flushAll(w);
     return jobs.length;
   }
 
@@ -194,7 +194,7 @@ export class Worker {
       }
       const interrupted = [...w.running.values()];
       for (const exec of interrupted) exec.lose("the worker shut down before the job finished (grace period over)");
-      await flush(w);
+      await flushAll(w);
       if (interrupted.length > 0) {
         const at = new Date(now()).toISOString();
         for (const exec of interrupted) {

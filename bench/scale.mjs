@@ -507,6 +507,7 @@ export function reportScale(backendName, r, counts) {
       "2nd half",
       `≤ ${T.rssGrowth * 100}%`,
       "heap kept",
+      "V8 heap reserved",
     ],
     [
       [`web, ${num(m.n)} enqueues, one call each`, m.web],

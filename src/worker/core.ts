@@ -11,7 +11,8 @@ import type { WorkerHost } from "./worker.js";
 
 /** Unstarted jobs a worker holds: no more than it can start within this time at the rate jobs finish. */
 const BUFFER_SECONDS = 0.05;
-const UNWRITTEN_BATCHES = 2;
+// Fewer cost PostgreSQL drains a few percent (measured at two); more only lets a stalled write hold more jobs.
+const UNWRITTEN_BATCHES = 4;
 
 /** What a worker uses of a backend: the job lifecycle, and a job's record when an outcome is refused. */
 export type WorkerBackend = JobLifecycle & Pick<JobReader, "get"> & ScheduleStore;
@@ -179,7 +180,7 @@ export class WorkerCore {
     const buffered = this.buffer.length - this.head;
     if (this.suspectsWaiting && (this.running.size > 0 || buffered > 0)) return 0;
     const soon = this.concurrency - this.running.size + Math.round(this.rate * BUFFER_SECONDS);
-    // Where outcomes are written beside claims, their writes set the pace: past two batches unwritten, claim nothing
+    // Where outcomes are written beside claims, their writes set the pace: past four batches unwritten, claim nothing
     // until they land. Else, when writes slow down (millions of rows, a lock), the backlog grows, each write carries
     // more and takes longer, and leases of jobs that finished long ago run out.
     const unwritten = this.backend.capabilities.parallelOutcomes ? this.outcomes.length + this.writing : 0;

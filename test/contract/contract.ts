@@ -608,6 +608,24 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.equal((await b.get(fresh))!.state, "running");
     });
 
+    it("prunes the oldest finished jobs first, whatever order they were written in", async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) ids.push(await enqueueOne());
+      const claimed = await claim({ limit: 40 });
+      assert.equal(claimed.length, 40);
+      // Each written before the one that finished just before it: the first row written is the newest.
+      const finishedAt = new Map<string, number>();
+      for (const [i, c] of claimed.entries()) {
+        finishedAt.set(c.id, T0 + 1_000 - i * 10);
+        await b.complete([{ id: c.id, token: c.token, kind: "succeeded", result: null }], finishedAt.get(c.id)!);
+      }
+      assert.equal(await b.prune(T0 + 2_000, 10), 10);
+      const oldest = [...finishedAt].sort((x, y) => x[1] - y[1]).map(([id]) => id);
+      for (const [n, id] of oldest.entries()) {
+        assert.equal((await b.get(id)) === null, n < 10, `job ${n + 1} by age ${n < 10 ? "pruned" : "kept"}`);
+      }
+    });
+
     it("keeps future jobs scheduled until they are due, and tells the earliest", async () => {
       assert.equal(await b.nextRunAt(), null);
       const later = await enqueueOne({ runAt: T0 + 500 });

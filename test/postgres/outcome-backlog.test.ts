@@ -19,7 +19,7 @@ describe("a worker whose outcome writes are held up", () => {
     for (const c of cleanups.reverse()) await c();
   });
 
-  it("claims no more than two batches past what it has written, and loses nothing once the writes go through", async () => {
+  it("claims no more than four batches past what it has written, and loses nothing once the writes go through", async () => {
     const fresh: FreshDatabase = await freshPostgresDatabase();
     cleanups.push(() => fresh.drop());
     const errand = new Errand({ database: fresh.url, logger: quiet });
@@ -46,9 +46,9 @@ describe("a worker whose outcome writes are held up", () => {
     console.log(
       `outcome writes held up while 20,000 jobs were enqueued and 1 s more: ${ranWhileHeld} handlers ran, ${heldRunning} jobs claimed and not written back`,
     );
-    // Two batches unwritten, one being written, one buffered and the running ones at most.
-    assert.ok(ranWhileHeld <= 3 * BATCH + 10, `${ranWhileHeld} jobs ran while none of their outcomes could be stored`);
-    assert.ok(heldRunning <= 4 * BATCH + 10, `${heldRunning} jobs held as running`);
+    // Four batches unwritten (the one being written among them), one buffered and the running ones at most.
+    assert.ok(ranWhileHeld <= 4 * BATCH + 10, `${ranWhileHeld} jobs ran while none of their outcomes could be stored`);
+    assert.ok(heldRunning <= 5 * BATCH + 10, `${heldRunning} jobs held as running`);
 
     const deadline = Date.now() + 60_000;
     for (;;) {

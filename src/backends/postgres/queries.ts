@@ -329,7 +329,10 @@ export function queries(schema: string) {
     prune: /* sql */ `
       WITH deleted AS (
         DELETE FROM ${jobs} WHERE id IN (
-          SELECT id FROM ${jobs} WHERE state IN ('succeeded', 'cancelled') AND finished_at < $1 LIMIT $2)
+          -- Oldest first, through jobs_prune: without an order the planner may scan the table from where another
+          -- scan left off (one batch took 1.9 s with ten million jobs kept).
+          SELECT id FROM ${jobs} WHERE state IN ('succeeded', 'cancelled') AND finished_at < $1
+          ORDER BY finished_at LIMIT $2)
         RETURNING queue, state, expires_at),
       ${uncount("deleted")}
       SELECT count(*)::int AS n FROM deleted`,

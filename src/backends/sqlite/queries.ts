@@ -215,7 +215,7 @@ export const PRUNE = /* sql */ `
 DELETE FROM errand_jobs WHERE id IN (
   SELECT id FROM errand_jobs
   WHERE (state = 'succeeded' OR state = 'cancelled') AND finished_at < ?
-  LIMIT ?)
+  ORDER BY finished_at LIMIT ?)
 RETURNING queue, state, expires_at IS NOT NULL AS expired`;
 
 // Newest first, keyset-paginated on id. Only the filters given are in the statement: "(:x IS NULL OR ...)" would

@@ -50,7 +50,7 @@ export async function flush(w: WorkerCore): Promise<void> {
 
 /** Writes every gathered outcome, a batch at a time, until done or a write fails (kept then, to be retried). */
 export async function flushAll(w: WorkerCore): Promise<void> {
-  for (let left = Infinity; w.outcomes.length > 0 && w.outcomes.length < left; ) {
+  for (let left = Infinity; w.outcomes.length > 0 && w.outcomes.length < left;) {
     left = w.outcomes.length;
     await flush(w);
   }

@@ -40,8 +40,10 @@ describe("a worker whose outcome writes are held up", () => {
     for (let i = 0; i < JOBS; i += 1000) await task.enqueueMany(Array.from({ length: 1000 }, (_, j) => ({ n: i + j })));
     await sleep(1000);
     const ranWhileHeld = ran;
-    const { rows } = await blocker.query("SELECT count(*)::int AS n FROM errand.jobs WHERE state = 'running'");
-    const heldRunning = rows[0].n as number;
+    const { rows } = await blocker.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM errand.jobs WHERE state = 'running'",
+    );
+    const heldRunning = rows[0]!.n;
     await blocker.query("COMMIT");
     console.log(
       `outcome writes held up while 20,000 jobs were enqueued and 1 s more: ${ranWhileHeld} handlers ran, ${heldRunning} jobs claimed and not written back`,

@@ -6,27 +6,11 @@
 // floor's worker process.
 import pg from "pg";
 import { fileURLToPath } from "node:url";
-import { reportFailures, sharedNow, startChild } from "./lib/child.mjs";
+import { reportFailures, resultOfChild, servePickup, sharedNow } from "./lib/child.mjs";
 import { cpuMeter } from "./lib/cpu.mjs";
+import { admin, SERVER, urlOf } from "./lib/postgres.mjs";
 
-const SERVER = process.env.ERRAND_BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const CLAIM_BATCH = 500;
-
-function urlOf(name) {
-  const u = new URL(SERVER);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function admin(sql) {
-  const client = new pg.Client({ connectionString: SERVER });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The backend adapter run.mjs uses, with the same shape as sqlite-floor.mjs's. */
 export function openBackend() {
@@ -110,14 +94,7 @@ async function drainFloor(url, table, create, n, concurrency) {
     [n],
   );
   await client.end();
-  const child = startChild(fileURLToPath(import.meta.url), ["drain", url, table, n, concurrency]);
-  try {
-    const result = await child.next("drained");
-    await child.done();
-    return result;
-  } finally {
-    child.kill();
-  }
+  return resultOfChild(fileURLToPath(import.meta.url), ["drain", url, table, n, concurrency]);
 }
 
 /** Claims 500 rows with SKIP LOCKED, runs no-op handlers `concurrency` at a time, completes them in one UPDATE. */
@@ -191,14 +168,7 @@ async function pickupChild(url) {
     for (const row of rows) process.send({ type: "started", id: row.id, t: sharedNow() });
   });
   await listener.query("LISTEN jobs");
-  process.on("message", async (message) => {
-    if (message.type === "ping") process.send({ type: "pong", t: sharedNow() });
-    if (message.type === "stop") {
-      await Promise.all([listener.end(), claimer.end()]);
-      process.disconnect();
-    }
-  });
-  process.send({ type: "ready" });
+  servePickup(() => Promise.all([listener.end(), claimer.end()]));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

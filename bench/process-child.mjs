@@ -3,7 +3,7 @@
 // "stop" stops and reports how many jobs its handlers ran, how long its claim statements took (timed at the driver:
 // node-postgres's Client.query, which both systems use) and how many connections it held open at once.
 import { Errand } from "errand";
-import { Logger, run } from "graphile-worker";
+import { startWorker } from "./anchors/graphile-worker.mjs";
 import pg from "pg";
 import { reportFailures } from "./lib/child.mjs";
 import { summarize } from "./lib/stats.mjs";
@@ -63,18 +63,17 @@ if (system === "errand") {
 } else {
   process.send({ type: "ready" });
   await go;
-  const runner = await run({
-    connectionString: url,
+  // The settings graphile-worker's drain anchor runs with.
+  const runner = await startWorker(
+    url,
     concurrency,
-    noHandleSignals: true,
-    logger: new Logger(() => (level, message) => level === "error" && console.error("graphile-worker:", message)),
-    taskList: {
+    {
       "send-email": async () => {
         handled++;
       },
     },
-    preset: { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
-  });
+    { batched: true },
+  );
   stop = () => runner.stop();
 }
 

@@ -2,59 +2,33 @@
 // concurrency 10 each, draining 100,000 stored no-op jobs, errand beside graphile-worker (same counts, same server,
 // same run). Per run: jobs/s from "go" until the database shows all done, claim latency at the driver, connections
 // each process held, and each process's share of the jobs (none may starve: every share within 2x of the mean).
-import { Errand } from "errand";
-import { makeWorkerUtils, Logger } from "graphile-worker";
-import pg from "pg";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { fill as fillGraphile } from "./anchors/graphile-worker.mjs";
 import { startChild } from "./lib/child.mjs";
-import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
+import { fillErrand } from "./lib/errand-drain.mjs";
+import { admin, urlOf, withClient } from "./lib/postgres.mjs";
+import { num, printTable, ratio } from "./lib/stats.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const SERVER = process.env.ERRAND_BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const CONCURRENCY = 10;
-const quiet = { debug() {}, info() {}, warn: console.error, error: console.error };
-const silent = new Logger(() => (level, message) => level === "error" && console.error("graphile-worker:", message));
 export const PROCESS_TARGETS = { shareWithin: 2 };
 
 export function processCounts(quick) {
   return quick ? { processes: [1, 2, 4], jobs: 20_000 } : { processes: [1, 2, 4, 8], jobs: 100_000 };
 }
 
-async function withClient(url, fn) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** A fresh database holding n ready jobs of `system`; resolves with its URL and how to read how many are done. */
 async function fill(system, name, n) {
-  await withClient(SERVER, (c) => c.query(`CREATE DATABASE ${name}`));
-  const u = new URL(SERVER);
-  u.pathname = `/${name}`;
-  const url = u.toString();
-  const batch = (i) => Math.min(1000, n - i);
+  await admin(`CREATE DATABASE ${name}`);
+  const url = urlOf(name);
   if (system === "errand") {
-    const errand = new Errand({ database: url, logger: quiet });
-    const task = errand.task("send-email", async () => {});
-    for (let i = 0; i < n; i += 1000)
-      await task.enqueueMany(Array.from({ length: batch(i) }, () => ({ to: "user@example.com" })));
-    await errand.close();
+    await fillErrand(url, n);
     // errand's maintained count of succeeded jobs: a few rows, whatever the table holds.
     return { url, doneSql: "SELECT coalesce(sum(n), 0)::int AS done FROM errand.counts WHERE state = 'succeeded'" };
   }
-  const utils = await makeWorkerUtils({ connectionString: url, logger: silent });
-  await utils.migrate();
-  for (let i = 0; i < n; i += 1000)
-    await utils.addJobs(
-      Array.from({ length: batch(i) }, () => ({ identifier: "send-email", payload: { to: "user@example.com" } })),
-    );
-  await utils.release();
+  await fillGraphile(url, n);
   // graphile-worker deletes a job once it is done.
   return { url, doneSql: `SELECT ${n} - count(*)::int AS done FROM graphile_worker._private_jobs` };
 }
@@ -67,20 +41,15 @@ async function drain(system, processes, n, run) {
   );
   try {
     await Promise.all(children.map((c) => c.next("ready")));
-    const counter = new pg.Client({ connectionString: url });
-    await counter.connect();
-    const started = performance.now();
-    for (const c of children) c.send({ type: "go" });
-    let ms;
-    for (;;) {
-      await sleep(10);
-      const at = performance.now();
-      if ((await counter.query(doneSql)).rows[0].done >= n) {
-        ms = at - started;
-        break;
+    const ms = await withClient(url, async (counter) => {
+      const started = performance.now();
+      for (const c of children) c.send({ type: "go" });
+      for (;;) {
+        await sleep(10);
+        const at = performance.now();
+        if ((await counter.query(doneSql)).rows[0].done >= n) return at - started;
       }
-    }
-    await counter.end();
+    });
     for (const c of children) c.send({ type: "stop" });
     const reports = await Promise.all(children.map((c) => c.next("stopped")));
     await Promise.all(children.map((c) => c.done()));
@@ -90,7 +59,6 @@ async function drain(system, processes, n, run) {
     return {
       processes,
       jobsPerSec: (n * 1000) / ms,
-      claimMs: summarize(reports.flatMap((r) => (r.claims.n ? [r.claims.p99] : []))),
       claims: reports.map((r) => r.claims),
       connections: reports.map((r) => r.connections),
       shares: reports.map((r) => r.handled),
@@ -98,7 +66,7 @@ async function drain(system, processes, n, run) {
     };
   } finally {
     for (const c of children) c.kill();
-    await withClient(SERVER, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).catch(() => {});
+    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
   }
 }
 

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { sharedNow, startChild } from "./lib/child.mjs";
+import { drainInChild, fillErrand } from "./lib/errand-drain.mjs";
 import { idleCost, reportSchedules, tickBursts } from "./schedules.mjs";
 import { benchProcesses, reportProcesses } from "./processes.mjs";
 import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
@@ -131,22 +132,8 @@ async function benchEnqueue(backend, anchors) {
 
 async function errandDrain(backend, n, trial) {
   const database = await backend.databaseUrl(`drain-${n}-${trial}`);
-  const errand = new Errand({ database, logger: quiet });
-  const task = errand.task("send-email", async () => {});
-  const t0 = performance.now();
-  for (let i = 0; i < n; i += 1000) {
-    await task.enqueueMany(Array.from({ length: Math.min(1000, n - i) }, () => ARGS));
-  }
-  const enqueueManyMs = performance.now() - t0;
-  await errand.close();
-  const child = startChild(join(here, "worker-child.mjs"), [database, "drain", n, CONCURRENCY]);
-  try {
-    const result = await child.next("drained");
-    await child.done();
-    return { ...result, enqueueManyMs };
-  } finally {
-    child.kill();
-  }
+  const enqueueManyMs = await fillErrand(database, n, ARGS);
+  return { ...(await drainInChild(database, n, CONCURRENCY)), enqueueManyMs };
 }
 
 /** The median trial by throughput, with the range and every trial. */

@@ -7,7 +7,6 @@
 // their drain, then pruning in the worker's batches.
 import { createDashboard, Errand } from "errand";
 import Database from "better-sqlite3";
-import pg from "pg";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
@@ -17,10 +16,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { openBackend as openStore } from "../dist/backends/open.js";
 import { startChild } from "./lib/child.mjs";
+import { drainInChild, fillErrand } from "./lib/errand-drain.mjs";
+import { admin, urlOf, withClient } from "./lib/postgres.mjs";
 import { num, percentile, printTable, ratio, summarize } from "./lib/stats.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const SERVER = process.env.ERRAND_BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const quiet = { debug() {}, info() {}, warn: console.error, error: console.error };
 const CONCURRENCY = 10;
 const PRUNE_BATCH = 500; // the worker's (src/worker/leases.ts)
@@ -154,37 +154,22 @@ function sqliteStore() {
 
 async function pgStore() {
   const name = `errand_bench_scale_${process.pid}`;
-  const admin = new pg.Client({ connectionString: SERVER });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const u = new URL(SERVER);
-  u.pathname = `/${name}`;
-  const url = u.toString();
-  const withClient = async (fn) => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end();
-    }
-  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = urlOf(name);
   const empties = [];
   return {
     url,
     async empty() {
       const db = `${name}_empty_${empties.length}`;
-      await admin.query(`CREATE DATABASE ${db}`);
+      await admin(`CREATE DATABASE ${db}`);
       empties.push(db);
-      const at = new URL(SERVER);
-      at.pathname = `/${db}`;
-      const errand = new Errand({ database: at.toString(), logger: quiet });
+      const errand = new Errand({ database: urlOf(db), logger: quiet });
       await errand.migrate();
       await errand.close();
-      return at.toString();
+      return urlOf(db);
     },
     add: (from, to, total, start) =>
-      withClient(async (c) => {
+      withClient(url, async (c) => {
         const after = (await c.query("SELECT coalesce(max(id), 0) AS id FROM errand.jobs")).rows[0].id;
         for (let at = from; at < to; at += CHUNK) await c.query(PG_ADD, [at, Math.min(to, at + CHUNK), start, total]);
         for (const sql of PG_RECOUNT) await c.query(sql, [after]);
@@ -195,21 +180,21 @@ async function pgStore() {
         execFileSync("sync");
       }),
     middleId: () =>
-      withClient(async (c) => {
+      withClient(url, async (c) => {
         const { lo, hi } = (await c.query("SELECT min(id)::float8 AS lo, max(id)::float8 AS hi FROM errand.jobs"))
           .rows[0];
         return String(Math.floor((lo + hi) / 2));
       }),
     bareCountMs: () =>
-      withClient(async (c) => {
+      withClient(url, async (c) => {
         const t = performance.now();
         await c.query(BARE_COUNT.replace("errand_jobs", "errand.jobs"));
         return performance.now() - t;
       }),
-    bytes: () => withClient(async (c) => Number((await c.query(`SELECT pg_database_size('${name}') AS b`)).rows[0].b)),
+    bytes: () =>
+      withClient(url, async (c) => Number((await c.query(`SELECT pg_database_size('${name}') AS b`)).rows[0].b)),
     cleanup: async () => {
-      for (const db of [name, ...empties]) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      await admin.end();
+      for (const db of [name, ...empties]) await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     },
   };
 }
@@ -299,20 +284,8 @@ async function timeReads(database, middleId, reps) {
 }
 
 async function drainOnce(database, n) {
-  const errand = new Errand({ database, logger: quiet });
-  const task = errand.task("send-email", async () => {});
-  for (let i = 0; i < n; i += 1000) {
-    await task.enqueueMany(Array.from({ length: Math.min(1000, n - i) }, () => ({ to: "user@example.com" })));
-  }
-  await errand.close();
-  const child = startChild(join(here, "worker-child.mjs"), [database, "drain", n, CONCURRENCY]);
-  try {
-    const result = await child.next("drained");
-    await child.done();
-    return (n * 1000) / result.storedMs;
-  } finally {
-    child.kill();
-  }
+  await fillErrand(database, n);
+  return (n * 1000) / (await drainInChild(database, n, CONCURRENCY)).storedMs;
 }
 
 /**
@@ -352,11 +325,10 @@ async function benchMemory(database, n, postgres, v8Flags = []) {
   const web = startChild(join(here, "web-child.mjs"), [database, n, postgres ? 20 : 1], { execArgv: v8Flags });
   const enqueued = await web.next("enqueued");
   await web.done();
-  const worker = startChild(join(here, "worker-child.mjs"), [database, "drain", n, CONCURRENCY, "rss"], {
+  const drained = await drainInChild(database, n, CONCURRENCY, {
+    sample: "rss",
     execArgv: ["--expose-gc", ...v8Flags],
   });
-  const drained = await worker.next("drained");
-  await worker.done();
   return {
     n,
     web: { ...memoryFigures(enqueued.rss), perSec: (n * 1000) / enqueued.ms },
@@ -417,11 +389,11 @@ export async function benchScale(backendName, quick, log = console.log) {
       }
       drains.sort((a, b) => a - b);
       empties.sort((a, b) => a - b);
+      const median = (xs) => xs[Math.floor(xs.length / 2)];
       const middleId = await store.middleId();
       const reads = await timeReads(store.url, middleId, counts.reps);
       const bareCountMs = await store.bareCountMs();
       const bytes = await store.bytes();
-      const median = (xs) => xs[Math.floor(xs.length / 2)];
       sizes.push({
         size,
         buildMs,

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { reportFailures, startChild } from "./lib/child.mjs";
+import { reportFailures, resultOfChild } from "./lib/child.mjs";
 import { cpuMeter } from "./lib/cpu.mjs";
 
 const CLAIM_BATCH = 500;
@@ -87,14 +87,7 @@ async function drainFloor(file, n, concurrency, table = "jobs") {
   for (let i = 0; i < n; i += 1000) fill(Math.min(1000, n - i));
   db.close();
 
-  const child = startChild(fileURLToPath(import.meta.url), ["drain", file, n, concurrency, table]);
-  try {
-    const result = await child.next("drained");
-    await child.done();
-    return result;
-  } finally {
-    child.kill();
-  }
+  return resultOfChild(fileURLToPath(import.meta.url), ["drain", file, n, concurrency, table]);
 }
 
 /** Claims 500 ready rows in one statement, runs no-op async handlers `concurrency` at a time, marks them done in one transaction. */

@@ -7,7 +7,7 @@
 //   pickup: idles until jobs arrive; each handler sends its start time on the shared clock to the parent.
 import { Errand } from "errand";
 import { setTimeout as sleep } from "node:timers/promises";
-import { reportFailures, sharedNow } from "./lib/child.mjs";
+import { reportFailures, servePickup, sharedNow } from "./lib/child.mjs";
 import { cpuMeter } from "./lib/cpu.mjs";
 
 reportFailures();
@@ -94,14 +94,7 @@ if (mode === "drain") {
     process.send({ type: "started", id: ctx.id, t });
   });
   await errand.work({ concurrency });
-  process.on("message", async (message) => {
-    if (message.type === "ping") process.send({ type: "pong", t: sharedNow() });
-    if (message.type === "stop") {
-      await errand.close();
-      process.disconnect();
-    }
-  });
-  process.send({ type: "ready" });
+  servePickup(() => errand.close());
 } else {
   throw new Error(`worker-child: unknown mode ${mode}`);
 }

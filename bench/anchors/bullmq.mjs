@@ -5,7 +5,7 @@
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { fileURLToPath } from "node:url";
-import { reportFailures, resultOfChild, sharedNow, whenStored } from "../lib/child.mjs";
+import { reportFailures, resultOfChild, servePickup, sharedNow, whenStored } from "../lib/child.mjs";
 import { versionOf } from "./version.mjs";
 
 const REDIS = new URL(process.env.ERRAND_BENCH_REDIS_URL ?? "redis://127.0.0.1:6379");
@@ -103,15 +103,10 @@ async function pickupChild(prefix, name, concurrency) {
   );
   worker.on("error", (error) => console.error("bullmq:", error.message));
   await worker.waitUntilReady();
-  process.on("message", async (message) => {
-    if (message.type === "ping") process.send({ type: "pong", t: sharedNow() });
-    if (message.type === "stop") {
-      await worker.close();
-      connection.disconnect();
-      process.disconnect();
-    }
+  servePickup(async () => {
+    await worker.close();
+    connection.disconnect();
   });
-  process.send({ type: "ready" });
 }
 
 async function drainChild(prefix, name, n, concurrency) {

@@ -5,14 +5,46 @@
 import { Logger, makeWorkerUtils, run } from "graphile-worker";
 import pg from "pg";
 import { fileURLToPath } from "node:url";
-import { reportFailures, resultOfChild, sharedNow, whenStored } from "../lib/child.mjs";
+import { reportFailures, resultOfChild, servePickup, sharedNow, whenStored } from "../lib/child.mjs";
 import { versionOf } from "./version.mjs";
 import { cpuMeter } from "../lib/cpu.mjs";
 
-const silent = new Logger(() => (level, message) => {
+export const silent = new Logger(() => (level, message) => {
   if (level === "error") console.error("graphile-worker:", message);
 });
 const LOCAL_QUEUE = 500;
+
+/** Stores n no-op jobs in the (migrated) database at `url`, a thousand per call. */
+export async function fill(url, n) {
+  const utils = await makeWorkerUtils({ connectionString: url, logger: silent });
+  await utils.migrate();
+  for (let i = 0; i < n; i += 1000) {
+    await utils.addJobs(
+      Array.from({ length: Math.min(1000, n - i) }, () => ({
+        identifier: "send-email",
+        payload: { to: "user@example.com" },
+      })),
+    );
+  }
+  await utils.release();
+}
+
+/**
+ * A graphile-worker runner on `url`; `batched`: with the settings its performance docs recommend for many short jobs
+ * (the drains' settings), else its defaults (an idle worker for pickup).
+ */
+export function startWorker(url, concurrency, taskList, { batched }) {
+  return run({
+    connectionString: url,
+    concurrency,
+    noHandleSignals: true,
+    logger: silent,
+    taskList,
+    ...(batched
+      ? { preset: { worker: { localQueue: { size: LOCAL_QUEUE }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } } }
+      : {}),
+  });
+}
 
 export const anchor = {
   name: "graphile-worker",
@@ -43,17 +75,7 @@ export const anchor = {
 
   async drain(backend, n, concurrency, trial) {
     const url = await backend.databaseUrl(`graphile-drain-${n}-${trial}`);
-    const utils = await makeWorkerUtils({ connectionString: url, logger: silent });
-    await utils.migrate();
-    for (let i = 0; i < n; i += 1000) {
-      await utils.addJobs(
-        Array.from({ length: Math.min(1000, n - i) }, () => ({
-          identifier: "send-email",
-          payload: { to: "user@example.com" },
-        })),
-      );
-    }
-    await utils.release();
+    await fill(url, n);
     return resultOfChild(fileURLToPath(import.meta.url), ["drain", url, n, concurrency]);
   },
 };
@@ -67,18 +89,16 @@ async function drainChild(url, n, concurrency) {
   const handledAll = new Promise((resolve) => (allHandled = resolve));
   const meter = cpuMeter();
   const started = performance.now();
-  const runner = await run({
-    connectionString: url,
+  const runner = await startWorker(
+    url,
     concurrency,
-    noHandleSignals: true,
-    logger: silent,
-    taskList: {
+    {
       "send-email": async () => {
         if (++handled === n) allHandled(performance.now());
       },
     },
-    preset: { worker: { localQueue: { size: LOCAL_QUEUE }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
-  });
+    { batched: true },
+  );
   const handledAt = await handledAll;
   const storedAt = await whenStored(n, async () => {
     const { rows } = await counter.query("SELECT count(*)::int AS c FROM graphile_worker._private_jobs");
@@ -91,26 +111,18 @@ async function drainChild(url, n, concurrency) {
 }
 
 async function pickupChild(url, concurrency) {
-  const runner = await run({
-    connectionString: url,
+  const runner = await startWorker(
+    url,
     concurrency,
-    noHandleSignals: true,
-    logger: silent,
-    taskList: {
+    {
       "send-email": async (_payload, helpers) => {
         const t = sharedNow();
         process.send({ type: "started", id: helpers.job.id, t });
       },
     },
-  });
-  process.on("message", async (message) => {
-    if (message.type === "ping") process.send({ type: "pong", t: sharedNow() });
-    if (message.type === "stop") {
-      await runner.stop();
-      process.disconnect();
-    }
-  });
-  process.send({ type: "ready" });
+    { batched: false },
+  );
+  servePickup(() => runner.stop());
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "pickup") {

@@ -77,9 +77,21 @@ export function reportFailures() {
 /** The wall clock in ms with sub-µs resolution, comparable across processes on one machine. */
 export const sharedNow = () => performance.timeOrigin + performance.now();
 
+/** In an idle pickup worker: answers the parent's clock pings, runs `stop` at "stop", and says it is ready. */
+export function servePickup(stop) {
+  process.on("message", async (message) => {
+    if (message.type === "ping") process.send({ type: "pong", t: sharedNow() });
+    if (message.type === "stop") {
+      await stop();
+      process.disconnect();
+    }
+  });
+  process.send({ type: "ready" });
+}
+
 /** Runs `script` to completion and resolves with its one message of `type` (the drains' pattern). */
-export async function resultOfChild(script, args, type = "drained") {
-  const child = startChild(script, args);
+export async function resultOfChild(script, args, type = "drained", options = {}) {
+  const child = startChild(script, args, options);
   try {
     const result = await child.next(type);
     await child.done();

@@ -609,8 +609,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
     });
 
     it("prunes the oldest finished jobs first, whatever order they were written in", async () => {
-      const ids: string[] = [];
-      for (let i = 0; i < 40; i++) ids.push(await enqueueOne());
+      for (let i = 0; i < 40; i++) await enqueueOne();
       const claimed = await claim({ limit: 40 });
       assert.equal(claimed.length, 40);
       // Each written before the one that finished just before it: the first row written is the newest.

@@ -201,11 +201,11 @@ SELECT id, queue, state, expires_at IS NOT NULL AS expired FROM errand_jobs
 WHERE id IN (SELECT value FROM json_each(:ids)) AND (state = 'failed' OR state = 'cancelled')`;
 // The state is written out, not a parameter: SQLite reads errand_jobs_failed only for a WHERE it can see implies the
 // index's (with a parameter, retrying failed jobs read all ten million kept, holding the write lock meanwhile).
-export const RETRY_FAILED_BEFORE = /* sql */ `
-SELECT id, queue, state, expires_at IS NOT NULL AS expired FROM errand_jobs WHERE state = 'failed' ORDER BY id LIMIT :limit`;
-export const RETRY_CANCELLED_BEFORE = /* sql */ `
-SELECT id, queue, state, expires_at IS NOT NULL AS expired FROM errand_jobs WHERE state = 'cancelled' ORDER BY id
+const retryStateBefore = (state: "failed" | "cancelled") => /* sql */ `
+SELECT id, queue, state, expires_at IS NOT NULL AS expired FROM errand_jobs WHERE state = '${state}' ORDER BY id
 LIMIT :limit`;
+export const RETRY_FAILED_BEFORE = retryStateBefore("failed");
+export const RETRY_CANCELLED_BEFORE = retryStateBefore("cancelled");
 
 export const DELETE_JOB = /* sql */ `
 DELETE FROM errand_jobs WHERE id = ? AND state <> 'running'

@@ -24,6 +24,8 @@ export {
   JobStoppedError,
   BadResultError,
   ScheduleError,
+  PermanentError,
+  RetryError,
 } from "./core/errors.js";
 export { nextRuns } from "./schedules/cron.js";
 export type { Misfire, ScheduleOptions } from "./schedules/definition.js";

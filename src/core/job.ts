@@ -25,6 +25,8 @@ export interface AttemptError {
   name?: string;
   stack?: string;
   workerId?: string;
+  /** The handler threw PermanentError: the job failed at once, whatever attempts were left. */
+  permanent?: boolean;
 }
 
 /** Everything stored about a job, as the API, CLI and dashboard see it. */

@@ -156,7 +156,7 @@ ${job.startedAt ? html`<li>last claimed ${when(job.startedAt, p.now)}</li>` : ""
 ${job.progress === null ? "" : html`<h2>Progress</h2><pre id="progress">${pretty(job.progress)}</pre>`}
 ${job.state === "succeeded" ? html`<h2>Result</h2><pre id="result">${pretty(job.result)}</pre>` : ""}
 <h2>Attempts with errors (${job.errors.length})</h2>
-${job.errors.map((e) => html`<details class="error" open><summary>attempt ${e.attempt} · ${e.at}: <b>${e.message}</b></summary><pre>${e.stack ?? ""}</pre></details>`)}`;
+${job.errors.map((e) => html`<details class="error" open><summary>attempt ${e.attempt} · ${e.at}: ${e.permanent ? html`<span class="state failed permanent">permanent</span> ` : ""}<b>${e.message}</b></summary><pre>${e.stack ?? ""}</pre></details>`)}`;
 }
 
 export function message(p: Page, title: string, text: string, backTo?: string): Html {

@@ -220,12 +220,17 @@ export class WorkerCore {
         });
       } else {
         const { job } = exec;
-        const retryAt = job.attempt < job.maxAttempts ? this.host.now() + exec.retryDelay(job.attempt) : null;
+        const retryAt =
+          job.attempt >= job.maxAttempts || settled.error.permanent
+            ? null
+            : this.host.now() + (settled.retryAfterMs ?? exec.retryDelay(job.attempt));
         if (retryAt === null) this.stats.failed++;
         else this.stats.retried++;
         if (retryAt === null)
           this.log.warn(
-            `job ${job.id} (${job.task}) failed for good after ${job.attempt} attempt(s): ${settled.error.message}`,
+            settled.error.permanent
+              ? `job ${job.id} (${job.task}) failed permanently at attempt ${job.attempt}, no retry: ${settled.error.message}`
+              : `job ${job.id} (${job.task}) failed for good after ${job.attempt} attempt(s): ${settled.error.message}`,
           );
         else
           this.log.info(

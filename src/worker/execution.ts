@@ -1,7 +1,15 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ClaimedJob, JobLifecycle } from "../backends/backend.js";
 import { formatMs } from "../core/duration.js";
-import { BadResultError, ConfigError, InvalidArgsError, JobStoppedError, JobTimeoutError } from "../core/errors.js";
+import {
+  BadResultError,
+  ConfigError,
+  InvalidArgsError,
+  JobStoppedError,
+  JobTimeoutError,
+  PermanentError,
+  RetryError,
+} from "../core/errors.js";
 import type { AttemptError } from "../core/job.js";
 import { findUnsafeJson, toStorableText } from "../core/json-safe.js";
 import type { Logger } from "../core/logger.js";
@@ -11,7 +19,10 @@ import { AttemptSpan } from "../tracing/consumer.js";
 import type { Deadlines } from "./deadlines.js";
 
 export type Settled =
-  { kind: "succeeded"; result: string | null } | { kind: "failed"; error: AttemptError } | { kind: "lost" };
+  | { kind: "succeeded"; result: string | null }
+  /** retryAfterMs: the handler's RetryError chose when the next attempt runs. */
+  | { kind: "failed"; error: AttemptError; retryAfterMs?: number }
+  | { kind: "lost" };
 
 /** What an execution needs from its worker; one object shared by every execution. */
 export interface ExecutionHost {
@@ -144,7 +155,9 @@ export class Execution {
 
   private fail(error: unknown): void {
     if (this.isSettled) return;
-    this.settle({ kind: "failed", error: toAttemptError(error, this.job.attempt, this.host.workerId) });
+    const attemptError = toAttemptError(error, this.job.attempt, this.host.workerId);
+    if (error instanceof RetryError) this.settle({ kind: "failed", error: attemptError, retryAfterMs: error.afterMs });
+    else this.settle({ kind: "failed", error: attemptError });
   }
 
   private settle(settled: Settled): void {
@@ -189,6 +202,7 @@ export function toAttemptError(error: unknown, attempt: number, workerId: string
       out = { attempt, at, name: storable(name, 200), message: storable(message, MAX_MESSAGE_CHARS), workerId };
       const stack = readText(() => error.stack);
       if (stack) out.stack = storable(stack, MAX_STACK_CHARS);
+      if (error instanceof PermanentError) out.permanent = true;
     } else {
       out = {
         attempt,

@@ -18,6 +18,8 @@ import {
   JobNotFoundError,
   JobStoppedError,
   JobTimeoutError,
+  PermanentError,
+  RetryError,
   ScheduleError,
   WaitTimeoutError,
   type ErrorCode,
@@ -42,6 +44,8 @@ const SUBCLASSES = [
   JobStoppedError,
   BadResultError,
   ScheduleError,
+  PermanentError,
+  RetryError,
 ] as const;
 type Subclass = (typeof SUBCLASSES)[number];
 type CodesOf<K> = K extends abstract new (...args: never[]) => { readonly code: infer C } ? C : never;
@@ -73,6 +77,8 @@ const CLASS_OF: { [C in ErrorCode]: ClassFor<C> } = {
   ERRAND_BAD_RESULT: BadResultError,
   ERRAND_INVALID_SCHEDULE: ScheduleError,
   ERRAND_SCHEDULE_NOT_FOUND: ScheduleError,
+  ERRAND_PERMANENT: PermanentError,
+  ERRAND_RETRY: RetryError,
 };
 
 const SRC = join(import.meta.dirname, "..", "..", "src");

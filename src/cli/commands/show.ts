@@ -74,6 +74,7 @@ function render(job: JobRecord, now: number): string {
       const by = error.workerId ? `, worker ${error.workerId}` : "";
       lines.push("", `  Attempt ${error.attempt} at ${error.at}${by}`);
       lines.push(`    ${error.name ? `${error.name}: ` : ""}${error.message}`);
+      if (error.permanent) lines.push("    Permanent: the handler said not to retry.");
       // The stack starts with "Name: message", already shown above.
       const frames = (error.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l));
       for (const frame of frames) lines.push(`      ${frame.trim()}`);

@@ -24,6 +24,8 @@ export interface NewJob {
   traceparent?: string | null;
   /** No attempt starts at or after this time (ms); null or absent: never expires. Always after runAt. */
   expiresAt?: number | null;
+  /** Its task's concurrency limit: at most `limit` jobs of this task with this key run at once, cluster-wide. */
+  concurrency?: { key: string; limit: number } | null;
 }
 
 export interface EnqueueResult {
@@ -43,6 +45,12 @@ export interface ClaimParams {
   leaseMs: number;
   /** Finished attempts to write first, in the same transaction: one commit per batch instead of two. */
   finished?: readonly Outcome[];
+  /**
+   * Tasks among `tasks` whose definition here has a concurrency limit: their jobs with a key are claimed only while
+   * fewer than their limit of the same task and key run, keys taking turns. Absent or empty: no limit is enforced
+   * by this claim (a worker whose tasks define none claims keyed jobs as any others).
+   */
+  limited?: readonly string[];
   /**
    * The worker runs and holds nothing: it may take one suspect (a job that was running when a worker died), which
    * then comes alone, marked started before its handler runs. Without a suspect to take, a normal claim.

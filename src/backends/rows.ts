@@ -50,6 +50,7 @@ export function rowMapping(raw: RawValues): RowMapping {
       attempt: r.attempt as number,
       maxAttempts: r.max_attempts as number,
       key: (r.key as string | null) ?? null,
+      concurrencyKey: (r.concurrency_key as string | null) ?? null,
       runAt: date(r.run_at),
       createdAt: date(r.created_at),
       startedAt: dateOrNull(r.started_at),

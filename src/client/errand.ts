@@ -224,9 +224,9 @@ export class Errand {
   task<S extends StandardSchemaV1, R>(
     name: string,
     handler: Handler<StandardSchemaV1.InferOutput<S>, R>,
-    options: TaskOptions & { schema: S },
+    options: TaskOptions<StandardSchemaV1.InferInput<S>> & { schema: S },
   ): Task<StandardSchemaV1.InferInput<S>, Awaited<R>>;
-  task<A, R>(name: string, handler: Handler<A, R>, options?: TaskOptions): Task<A, Awaited<R>>;
+  task<A, R>(name: string, handler: Handler<A, R>, options?: TaskOptions<A>): Task<A, Awaited<R>>;
   task(name: string, handler: Handler<unknown, unknown>, options?: TaskOptions): Task<unknown, unknown> {
     if (this.registry.has(name)) {
       throw new InvalidArgsError(
@@ -242,7 +242,7 @@ export class Errand {
    * A function that enqueues when called, in the spirit of django-background-tasks' @background;
    * `.now(args)` runs the handler inline instead, and `.task` is the underlying Task.
    */
-  background<A, R>(name: string, handler: Handler<A, R>, options?: TaskOptions): Background<A, Awaited<R>> {
+  background<A, R>(name: string, handler: Handler<A, R>, options?: TaskOptions<A>): Background<A, Awaited<R>> {
     const task = this.task<A, R>(name, handler, options);
     const call = ((args: A, enqueueOptions?: Parameters<typeof task.enqueue>[1]) =>
       task.enqueue(args, enqueueOptions)) as Background<A, Awaited<R>>;

@@ -40,6 +40,8 @@ export interface JobRecord {
   attempt: number;
   maxAttempts: number;
   key: string | null;
+  /** The key its task's concurrency limit counts it under, computed from its args at enqueue; null: not limited. */
+  concurrencyKey: string | null;
   runAt: Date;
   createdAt: Date;
   startedAt: Date | null;

@@ -3,6 +3,7 @@ import type { Backend, NewJob } from "../backends/backend.js";
 import { Job } from "../client/job.js";
 import { backoffFn, type BackoffOptions } from "../core/backoff.js";
 import { toMs, type Duration } from "../core/duration.js";
+import { jobConcurrency, taskConcurrency, type ConcurrencyOption, type TaskConcurrency } from "./limits.js";
 import { jobTiming, taskTiming, type TaskTiming } from "./timing.js";
 import { checkOptionNames, describePath, InvalidArgsError } from "../core/errors.js";
 import { findUnsafeJson } from "../core/json-safe.js";
@@ -13,7 +14,8 @@ import type { JobContext } from "./context.js";
 
 export type Handler<A, R> = (args: A, ctx: JobContext) => R | Promise<R>;
 
-export interface TaskOptions {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a task defined without typed args takes any key function
+export interface TaskOptions<A = any> {
   /** Default "default". */
   queue?: string;
   /** Lower runs first, as in Oban and BullMQ. Default 0. */
@@ -32,6 +34,11 @@ export interface TaskOptions {
   delay?: Duration;
   /** Each job expires this long after its enqueue (see EnqueueOptions.expiresIn), unless the enqueue gives its own. */
   expiresIn?: Duration;
+  /**
+   * At most `limit` jobs of this task with the same key run at once, across every worker process and host; keys
+   * take turns, so one key's backlog does not hold the others back. The key is computed from the args at enqueue.
+   */
+  concurrency?: ConcurrencyOption<A>;
 }
 
 export interface EnqueueOptions {
@@ -87,6 +94,7 @@ const TASK_OPTIONS = [
   "schedule",
   "delay",
   "expiresIn",
+  "concurrency",
 ] as const;
 const ENQUEUE_OPTIONS = [
   "delay",
@@ -119,6 +127,8 @@ export interface TaskDefinition {
   readonly handler: Handler<unknown, unknown>;
   /** The schedule its `schedule` option declares; `checked` settles an asynchronous schema's verdict on its args. */
   readonly declaredSchedule: { definition: ScheduleDefinition; checked: Promise<void> | null } | undefined;
+  /** Its concurrency limit per key, or null. */
+  readonly concurrency: TaskConcurrency | null;
 }
 
 export class Task<A = unknown, R = unknown> implements TaskDefinition {
@@ -130,13 +140,14 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   readonly schema: StandardSchemaV1 | undefined;
   readonly handler: Handler<unknown, unknown>;
   readonly declaredSchedule: TaskDefinition["declaredSchedule"];
+  readonly concurrency: TaskConcurrency | null;
   private readonly timing: TaskTiming;
 
   constructor(
     private readonly host: TaskHost,
     readonly name: string,
     handler: Handler<A, R>,
-    options: TaskOptions = {},
+    options: TaskOptions<A> = {},
   ) {
     const where = `errand.task("${name}")`;
     if (typeof name !== "string" || name.trim() === "") {
@@ -155,6 +166,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     this.timeoutMs = toMs(options.timeout ?? "15m", `${where} timeout`, { allowZero: false });
     this.retryDelay = backoffFn(options.backoff, where);
     this.timing = taskTiming(where, options);
+    this.concurrency = taskConcurrency(where, options.concurrency);
     if (options.schema !== undefined && typeof options.schema?.["~standard"]?.validate !== "function") {
       throw new InvalidArgsError(
         `${where}: schema must be a Standard Schema (zod 3.24+, valibot 1+, arktype 2+…); this object has no ~standard.validate.`,
@@ -299,6 +311,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
         createdAt: now,
       };
       if (expiresInMs !== null) job.expiresAt = now + expiresInMs;
+      if (this.concurrency) job.concurrency = jobConcurrency(where, this.name, this.concurrency, args);
       return job;
     }
     checkOptionNames(where, options, ENQUEUE_OPTIONS);
@@ -318,6 +331,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       key: options.key ?? null,
       createdAt: now,
       expiresAt,
+      concurrency: this.concurrency && jobConcurrency(where, this.name, this.concurrency, args),
     };
   }
 

@@ -73,6 +73,7 @@ export function claim(
     workerId: w.id,
     queues: w.queues,
     tasks: w.taskNames,
+    limited: w.limitedTasks,
     limit,
     now: w.host.now(),
     leaseMs: w.leaseMs,

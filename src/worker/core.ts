@@ -46,6 +46,8 @@ export class WorkerCore {
   private executionHost!: ExecutionHost;
   private taskMap!: ReadonlyMap<string, TaskDefinition>;
   taskNames: string[] = [];
+  /** Its tasks with a concurrency limit, whose keyed jobs claims take only while under it. */
+  limitedTasks: string[] = [];
   trackUncaught = false;
   manual = false;
   isStopping = false;
@@ -111,6 +113,7 @@ export class WorkerCore {
   async prepare(): Promise<void> {
     this.taskMap = this.host.tasks();
     this.taskNames = [...this.taskMap.keys()];
+    this.limitedTasks = this.taskNames.filter((name) => this.taskMap.get(name)!.concurrency !== null);
     if (this.taskNames.length === 0) {
       throw new ConfigError(
         "ERRAND_NO_TASKS",

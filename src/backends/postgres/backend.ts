@@ -125,6 +125,8 @@ export class PostgresBackend implements Backend {
       new Date(job.createdAt),
       job.traceparent ?? null,
       job.expiresAt == null ? null : new Date(job.expiresAt),
+      job.concurrency?.key ?? null,
+      job.concurrency?.limit ?? null,
     ];
     const insertAll = async (run: (sql: string, params: unknown[]) => Promise<Row[]>): Promise<EnqueueResult[]> => {
       if (jobs.every((j) => j.key === null)) {
@@ -133,7 +135,7 @@ export class PostgresBackend implements Backend {
             ? await run(this.q.insertJob, values(jobs[0]!))
             : await run(
                 this.q.insertMany,
-                Array.from({ length: 11 }, (_, i) => jobs.map((j) => values(j)[i])),
+                Array.from({ length: 13 }, (_, i) => jobs.map((j) => values(j)[i])),
               );
         return rows.map((r) => ({ id: String(r.id), created: true }));
       }

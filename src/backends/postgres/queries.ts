@@ -71,15 +71,15 @@ export function queries(schema: string) {
 
     insertJob: /* sql */ `
       INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent,
-        expires_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        expires_at, concurrency_key, concurrency_limit)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
       RETURNING id`,
 
     // With a key: a conflict on the partial unique index returns nothing, and findByKey gives the first job.
     insertJobWithKey: /* sql */ `
       INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent,
-        expires_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        expires_at, concurrency_key, concurrency_limit)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
       ON CONFLICT (key) WHERE key IS NOT NULL AND ${stillToRun} DO NOTHING
       RETURNING id`,
 
@@ -88,9 +88,9 @@ export function queries(schema: string) {
     // Many jobs in one statement: arrays in, one row each out, in order.
     insertMany: /* sql */ `
       INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent,
-        expires_at)
+        expires_at, concurrency_key, concurrency_limit)
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::timestamptz[], $7::int[],
-                           $8::text[], $9::timestamptz[], $10::text[], $11::timestamptz[])
+                           $8::text[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $13::int[])
       RETURNING id`,
 
     promoteDue: /* sql */ `

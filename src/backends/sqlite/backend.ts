@@ -32,6 +32,7 @@ import { CountChanges } from "./counts.js";
 import { ReadThread } from "./read-thread.js";
 import { EventReader, EventWriter } from "./events.js";
 import { insertJob } from "./insert-job.js";
+import { pickLimited } from "./limited-claim.js";
 import { explainWriteError, openDatabase } from "./open-file.js";
 import * as Q from "./queries.js";
 import {
@@ -66,6 +67,8 @@ export class SqliteBackend implements Backend {
   readonly file: string;
   private readonly db: Database.Database;
   private readonly stmts = new Map<string, Statement>();
+  /** Per limited task, the key its last claim took jobs from: the next claim starts after it. */
+  private readonly limitCursors = new Map<string, string>();
   private readonly listeners = new ChangeListeners();
   private readonly walWatch: WalWatch;
   private readonly lockWait: LockWait;
@@ -187,20 +190,47 @@ export class SqliteBackend implements Backend {
     const token = randomBytes(8).toString("hex");
     const pick: Row = { tasks: JSON.stringify(p.tasks), limit: p.limit, now: p.now };
     if (p.queues !== null) pick.queues = JSON.stringify(p.queues);
-    const pickSql = p.queues === null ? Q.PICK_READY_ANY_QUEUE : Q.PICK_READY_FROM_QUEUES;
+    const limited = p.limited && p.limited.length > 0 ? p.limited : null;
+    if (limited) pick.limited = JSON.stringify(limited);
+    const variant = { queues: p.queues !== null, limited: limited !== null };
     const write = this.transaction(() => {
       const lost = p.finished && p.finished.length > 0 ? this.writeOutcomes(p.finished, p.now) : [];
       this.stmt(Q.PROMOTE_DUE).run(p.now);
+      const pickLimitedJobs = (want: number, suspect: boolean) =>
+        limited && want > 0
+          ? pickLimited(
+              (sql) => this.stmt(sql),
+              (sql) => this.rawStmt(sql),
+              this.limitCursors,
+              {
+                limited,
+                want,
+                suspect,
+                pick,
+              },
+            )
+          : [];
       // A worker with nothing in hand takes a waiting suspect first, alone (one probe of an almost empty index).
       let suspect = false;
       let rows: ClaimRow[] = [];
       if (p.suspects) {
-        const suspectSql = p.queues === null ? Q.PICK_SUSPECT_ANY_QUEUE : Q.PICK_SUSPECT_FROM_QUEUES;
-        rows = this.rawStmt(suspectSql).all({ ...pick, limit: 1 }) as unknown as ClaimRow[];
+        rows = this.rawStmt(Q.pickReady({ ...variant, suspect: true })).all({
+          ...pick,
+          limit: 1,
+        }) as unknown as ClaimRow[];
+        if (rows.length === 0) rows = pickLimitedJobs(1, true);
         suspect = rows.length > 0;
       }
-      // Raw rows (arrays) spare an object per job; the column order is the SELECT's.
-      if (!suspect) rows = this.rawStmt(pickSql).all(pick) as unknown as ClaimRow[];
+      // Raw rows (arrays) spare an object per job; the column order is the SELECT's. Limited jobs first: they are
+      // few by their nature, and taking them last would leave them behind a backlog of others.
+      if (!suspect) {
+        rows = pickLimitedJobs(p.limit, false);
+        const rest = p.limit - rows.length;
+        if (rest > 0) {
+          const plain = this.rawStmt(Q.pickReady({ ...variant, suspect: false })).all({ ...pick, limit: rest });
+          rows = rows.length === 0 ? (plain as unknown as ClaimRow[]) : rows.concat(plain as unknown as ClaimRow[]);
+        }
+      }
       if (rows.length > 0) {
         let ids = "[";
         for (let i = 0; i < rows.length; i++) ids += (i === 0 ? "" : ",") + rows[i]![0];

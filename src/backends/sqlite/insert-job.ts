@@ -17,6 +17,8 @@ export function insertJob(prepare: (sql: string) => Statement, job: NewJob): Enq
     job.createdAt,
     job.traceparent ?? null,
     job.expiresAt ?? null,
+    job.concurrency?.key ?? null,
+    job.concurrency?.limit ?? null,
   ];
   if (job.key === null) {
     return { id: String(prepare(Q.INSERT_JOB).run(...values).lastInsertRowid), created: true };

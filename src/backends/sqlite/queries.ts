@@ -4,13 +4,15 @@ import { RUN_TIME_BUCKETS } from "../backend.js";
 
 // :state is 'scheduled' when run_at is later than now, else 'ready'.
 export const INSERT_JOB = /* sql */ `
-INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent, expires_at,
+  concurrency_key, concurrency_limit)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 // With a key: the partial unique index turns a second enqueue into a no-op, and FIND_BY_KEY returns the first.
 export const INSERT_JOB_WITH_KEY = /* sql */ `
-INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent, expires_at,
+  concurrency_key, concurrency_limit)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) WHERE key IS NOT NULL AND (state = 'scheduled' OR state = 'ready' OR state = 'running') DO NOTHING`;
 
 export const FIND_BY_KEY = /* sql */ `
@@ -26,17 +28,47 @@ WHERE id IN (SELECT id FROM errand_jobs WHERE state = 'scheduled' AND run_at <= 
 // SQLite buffers RETURNING rows through a temporary table, which costs more than reading the rows first.
 // Suspects (jobs that were running when a worker died) are picked only alone, from their own small index. An
 // expired job is never picked (EXPIRE_DUE settles it): one NULL test for a job without expiry.
-const pickReady = (queueFilter: string, suspect: boolean) => /* sql */ `
-SELECT id, task, queue, args, attempt, max_attempts, priority, traceparent, schedule, tick FROM errand_jobs
-WHERE state = 'ready' AND ${suspect ? "suspect = 1 AND (state = 'ready' OR state = 'scheduled')" : "suspect = 0"} AND task IN (SELECT value FROM json_each(:tasks)) ${queueFilter}
+// A worker whose tasks have concurrency limits leaves their keyed jobs to the limited pick below (:limited).
+const CLAIM_COLUMNS = "id, task, queue, args, attempt, max_attempts, priority, traceparent, schedule, tick";
+const QUEUE_FILTER = "AND queue IN (SELECT value FROM json_each(:queues))";
+const buildPickReady = (p: { queues: boolean; suspect: boolean; limited: boolean }) => /* sql */ `
+SELECT ${CLAIM_COLUMNS} FROM errand_jobs
+WHERE state = 'ready' AND ${p.suspect ? "suspect = 1 AND (state = 'ready' OR state = 'scheduled')" : "suspect = 0"} AND task IN (SELECT value FROM json_each(:tasks)) ${p.queues ? QUEUE_FILTER : ""}
   AND (expires_at IS NULL OR expires_at > :now)
+  ${p.limited ? "AND (concurrency_key IS NULL OR task NOT IN (SELECT value FROM json_each(:limited)))" : ""}
 ORDER BY priority, run_at, id
 LIMIT :limit`;
+const PICK_READY = new Map<number, string>();
+for (let bits = 0; bits < 8; bits++) {
+  PICK_READY.set(
+    bits,
+    buildPickReady({ queues: (bits & 1) !== 0, suspect: (bits & 2) !== 0, limited: (bits & 4) !== 0 }),
+  );
+}
+/** The claim's pick, built once per variant. */
+export function pickReady(p: { queues: boolean; suspect: boolean; limited: boolean }): string {
+  return PICK_READY.get((p.queues ? 1 : 0) | (p.suspect ? 2 : 0) | (p.limited ? 4 : 0))!;
+}
 
-export const PICK_READY_ANY_QUEUE = pickReady("", false);
-export const PICK_READY_FROM_QUEUES = pickReady("AND queue IN (SELECT value FROM json_each(:queues))", false);
-export const PICK_SUSPECT_ANY_QUEUE = pickReady("", true);
-export const PICK_SUSPECT_FROM_QUEUES = pickReady("AND queue IN (SELECT value FROM json_each(:queues))", true);
+// Limited jobs: the claim walks one task's keys of ready jobs in key order from where its last claim left off (keys
+// take turns), counts each key's running jobs, and takes that key's first jobs while the count is under their limit.
+export const NEXT_LIMITED_KEY = /* sql */ `
+SELECT concurrency_key AS key FROM errand_jobs
+WHERE state = 'ready' AND concurrency_key IS NOT NULL AND task = :task AND concurrency_key > :after
+ORDER BY concurrency_key LIMIT 1`;
+
+export const RUNNING_OF_KEY = /* sql */ `
+SELECT count(*) AS n FROM errand_jobs
+WHERE state = 'running' AND concurrency_key IS NOT NULL AND task = :task AND concurrency_key = :key`;
+
+const buildPickOfKey = (queues: boolean) => /* sql */ `
+SELECT ${CLAIM_COLUMNS}, concurrency_limit FROM errand_jobs
+WHERE state = 'ready' AND concurrency_key IS NOT NULL AND task = :task AND concurrency_key = :key
+  AND suspect = :suspect ${queues ? QUEUE_FILTER : ""} AND (expires_at IS NULL OR expires_at > :now)
+ORDER BY priority, run_at, id
+LIMIT :limit`;
+export const PICK_OF_KEY = buildPickOfKey(false);
+export const PICK_OF_KEY_FROM_QUEUES = buildPickOfKey(true);
 
 // :started is 1 for a suspect: the database knows it started before its handler runs.
 export const CLAIM_IDS = /* sql */ `

@@ -5,6 +5,7 @@ import m005 from "./005-schedules.js";
 import m006 from "./006-expires.js";
 import m007 from "./007-counts.js";
 import m008 from "./008-throughput.js";
+import m009 from "./009-flow-control.js";
 
 /** In order, numbered as their files; each applied once and recorded in <schema>.migrations (the version: the highest). */
 export const MIGRATIONS: readonly { version: number; sql: string }[] = [
@@ -15,6 +16,7 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 6, sql: m006 },
   { version: 7, sql: m007 },
   { version: 8, sql: m008 },
+  { version: 9, sql: m009 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

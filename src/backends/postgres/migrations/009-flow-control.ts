@@ -1,0 +1,17 @@
+// Released migrations are never edited: a change goes in a new numbered file. `$schema` is the quoted schema name.
+export default /* sql */ `
+-- Per-key concurrency limits: the key a job's task computed from its args at enqueue, and the limit its task set
+-- then. A claim walks the keys of ready limited jobs (a skip scan of the first index) and counts the running jobs
+-- of each key (the second), so neither cost grows with the jobs stored.
+ALTER TABLE $schema.jobs ADD COLUMN concurrency_key text, ADD COLUMN concurrency_limit integer;
+CREATE INDEX jobs_limited ON $schema.jobs (task, concurrency_key, priority, run_at, id)
+  WHERE state = 'ready' AND concurrency_key IS NOT NULL;
+CREATE INDEX jobs_limited_running ON $schema.jobs (task, concurrency_key)
+  WHERE state = 'running' AND concurrency_key IS NOT NULL;
+
+-- Queues an operator paused: workers claim nothing from them until resumed; jobs already running finish.
+CREATE TABLE $schema.paused_queues (
+  queue     text        PRIMARY KEY,
+  paused_at timestamptz NOT NULL
+);
+`;

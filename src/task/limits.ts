@@ -1,0 +1,65 @@
+// A task's flow-control options, checked at definition; the key a job is limited under, computed at enqueue from
+// its args and stored with it, so that any worker enforces the limit without the enqueuer's code.
+import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
+
+export interface ConcurrencyOption<A = unknown> {
+  /** At most this many jobs of the task with one key run at once, across every worker. */
+  limit: number;
+  /** The key jobs are counted under, from their args (e.g. `customer:${args.customerId}`). Default: the task's name. */
+  key?: (args: A) => string;
+}
+
+/** A checked concurrency option: the limit, and the key function (null: every job of the task shares one key). */
+export interface TaskConcurrency {
+  limit: number;
+  key: ((args: unknown) => unknown) | null;
+}
+
+export function taskConcurrency(where: string, option: unknown): TaskConcurrency | null {
+  if (option === undefined) return null;
+  if (typeof option !== "object" || option === null) {
+    throw new InvalidArgsError(
+      `${where}: concurrency must be an object such as { limit: 1, key: (args) => \`customer:\${args.customerId}\` }, got ${JSON.stringify(option)}.`,
+    );
+  }
+  checkOptionNames(`${where} concurrency`, option, ["limit", "key"]);
+  const { limit, key } = option as { limit?: unknown; key?: unknown };
+  if (!Number.isSafeInteger(limit) || (limit as number) < 1) {
+    throw new InvalidArgsError(
+      `${where}: concurrency.limit must be a whole number of at least 1 (how many jobs of one key may run at once), got ${String(limit)}.`,
+    );
+  }
+  if (key !== undefined && typeof key !== "function") {
+    throw new InvalidArgsError(
+      `${where}: concurrency.key must be a function of the job's args that returns a string, got ${typeof key}.`,
+    );
+  }
+  return { limit: limit as number, key: (key as TaskConcurrency["key"] | undefined) ?? null };
+}
+
+/** The key and limit stored with a job; throws InvalidArgsError (nothing stored) when the key function fails. */
+export function jobConcurrency(
+  where: string,
+  task: string,
+  c: TaskConcurrency,
+  args: unknown,
+): { key: string; limit: number } {
+  if (c.key === null) return { key: task, limit: c.limit };
+  let key: unknown;
+  try {
+    key = c.key(args);
+  } catch (error) {
+    throw new InvalidArgsError(
+      `${where}: the task's concurrency.key function threw ${error instanceof Error ? `${error.name}: ${error.message}` : "a non-Error value"}. ` +
+        `Fix the function or the args it reads. Nothing was stored.`,
+      { cause: error },
+    );
+  }
+  if (typeof key !== "string" || key === "") {
+    throw new InvalidArgsError(
+      `${where}: the task's concurrency.key function must return a non-empty string, got ${typeof key === "string" ? "an empty string" : `a value of type ${typeof key}`}. ` +
+        `Return text such as \`customer:\${args.customerId}\`. Nothing was stored.`,
+    );
+  }
+  return { key, limit: c.limit };
+}

@@ -1,0 +1,36 @@
+// Per-key concurrency limits and fairness on SQLite, with real worker processes: see limits.ts.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { tempDir } from "../helpers/tmp.js";
+import { fairnessRun, limitRun } from "./limits.js";
+
+describe("concurrency limits per key on SQLite, three worker processes", () => {
+  it("never runs two jobs of one key at once with limit 1", async () => {
+    const dir = tempDir();
+    const { most } = await limitRun({ database: `sqlite:${join(dir, "l1.db")}`, dir, limit: 1 });
+    assert.deepEqual([...most.values()], [1, 1, 1, 1, 1, 1]);
+  });
+
+  it("never runs three of one key with limit 2, across a worker killed with SIGKILL", async () => {
+    const dir = tempDir();
+    const { most, killedJobs } = await limitRun({
+      database: `sqlite:${join(dir, "l2.db")}`,
+      dir,
+      limit: 2,
+      killAfter: 150,
+    });
+    assert.ok(killedJobs > 0, "the killed worker had run jobs");
+    assert.deepEqual([...most.values()], [2, 2, 2, 2, 2, 2], "two at once, never three");
+  });
+
+  it("lets a key with 5 jobs start them all before the 100th start of a key with 5,000 ahead of it", async () => {
+    const dir = tempDir();
+    const { bStartsBeforeA } = await fairnessRun(`sqlite:${join(dir, "fair.db")}`, dir);
+    assert.equal(bStartsBeforeA.length, 5, "all of B's jobs started");
+    assert.ok(
+      bStartsBeforeA.every((a) => a < 100),
+      `A's starts before each of B's: ${bStartsBeforeA.join(", ")}`,
+    );
+  });
+});

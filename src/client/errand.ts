@@ -233,7 +233,7 @@ export class Errand {
         `errand.task("${name}"): a task with this name is already defined. Task names must be unique; choose another name.`,
       );
     }
-    const task = new Task(this.host, name, handler, options);
+    const task = new Task<unknown, unknown>(this.host, name, handler, options);
     this.registry.set(name, task);
     return task;
   }

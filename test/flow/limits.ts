@@ -47,7 +47,7 @@ export class Workers {
       env: this.env,
       stdio: ["ignore", "ignore", "pipe"],
     });
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (this.stderr = (this.stderr + d).slice(-20_000)));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (this.stderr = (this.stderr + d).slice(-20_000)));
     this.children.push(child);
     return child;
   }

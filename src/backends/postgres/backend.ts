@@ -174,16 +174,38 @@ export class PostgresBackend implements Backend {
     const now = new Date(p.now);
     const params: unknown[] = [token, p.leaseMs, p.workerId, now, p.tasks, p.limit];
     if (p.queues !== null) params.push(p.queues);
-    const sql = p.queues === null ? this.q.claimAnyQueue : this.q.claimFromQueues;
+    const limited = p.limited && p.limited.length > 0 ? p.limited : null;
+    if (limited) params.push(limited);
+    const q = this.q;
+    const sql = limited
+      ? p.queues === null
+        ? q.claimAnyQueueLimited
+        : q.claimFromQueuesLimited
+      : p.queues === null
+        ? q.claimAnyQueue
+        : q.claimFromQueues;
     // A worker with nothing in hand takes a waiting suspect first, alone (rare: one probe of an empty index).
     if (p.suspects && !(p.finished && p.finished.length > 0)) {
-      const suspectSql = p.queues === null ? this.q.claimSuspectAnyQueue : this.q.claimSuspectFromQueues;
+      const suspectSql = limited
+        ? p.queues === null
+          ? q.claimSuspectAnyQueueLimited
+          : q.claimSuspectFromQueuesLimited
+        : p.queues === null
+          ? q.claimSuspectAnyQueue
+          : q.claimSuspectFromQueues;
       const suspectParams = [...params];
       suspectParams[5] = 1;
       await this.promoteDue();
       const [row] = await this.db.query(suspectSql, suspectParams, this.db.claimPool);
       if (row) return { jobs: [{ ...toClaimedJob(row, token), suspect: true }], lost: [] };
+      if (limited) {
+        const [limitedRow] = await this.claimLimited(token, p, limited, 1, true);
+        if (limitedRow) return { jobs: [{ ...toClaimedJob(limitedRow, token), suspect: true }], lost: [] };
+      }
     }
+    // Limited jobs first: they are few by their nature, and taking them last would leave them behind a backlog.
+    const limitedRows = limited ? await this.claimLimited(token, p, limited, p.limit, false) : [];
+    params[5] = p.limit - limitedRows.length;
     // With outcomes to write, they, promotion and claim share one transaction (one commit per batch). Otherwise the
     // claim goes first, alone, for a quick pickup: due scheduled jobs are promoted after it (and claimed at once
     // when it found nothing), or in the background when it found work, so that they are never left behind.
@@ -207,6 +229,7 @@ export class PostgresBackend implements Backend {
       this.listeners.emitSoon();
       await this.events.outcomes(this.db.claimPool, p.finished!, lost);
     }
+    if (limitedRows.length > 0) rows = limitedRows.concat(rows);
     rows.sort(
       (a, b) =>
         (a.priority as number) - (b.priority as number) ||
@@ -214,6 +237,55 @@ export class PostgresBackend implements Backend {
         Number(a.id) - Number(b.id),
     );
     return { jobs: rows.map((r) => toClaimedJob(r, token)), lost };
+  }
+
+  /** Per limited task, the key the last limited claim took jobs from: the next one starts after it. */
+  private limitCursor: [string, string] = ["", ""];
+
+  /** Up to `want` jobs of the limited tasks, keys taking turns (queries.ts, limitedKeys and pickLimited). */
+  private async claimLimited(
+    token: string,
+    p: ClaimParams,
+    limited: readonly string[],
+    want: number,
+    suspect: boolean,
+  ): Promise<Row[]> {
+    if (want <= 0) return [];
+    // Keys at their limit are passed over; a walk of twice the jobs wanted, and 50 more, finds enough free ones.
+    const walk = want * 2 + 50;
+    return this.db.transaction(async (db) => {
+      const keysFrom = async (cursor: [string, string]) =>
+        (await db.query(this.db.prepared(this.q.limitedKeys, [limited, cursor[0], cursor[1], walk]))).rows as {
+          task: string;
+          key: string;
+        }[];
+      const keys = await keysFrom(this.limitCursor);
+      // Past the last key: round again from the first.
+      if (keys.length < walk && this.limitCursor[0] !== "") {
+        const seen = new Set(keys.map((k) => `${k.task}\u001f${k.key}`));
+        for (const k of await keysFrom(["", ""])) if (!seen.has(`${k.task}\u001f${k.key}`)) keys.push(k);
+      }
+      if (keys.length === 0) return [];
+      const params: unknown[] = [
+        token,
+        p.leaseMs,
+        p.workerId,
+        new Date(p.now),
+        keys.map((k) => k.task),
+        keys.map((k) => k.key),
+        want,
+        suspect,
+      ];
+      if (p.queues !== null) params.push(p.queues);
+      const sql = p.queues === null ? this.q.pickLimitedAnyQueue : this.q.pickLimitedFromQueues;
+      const rows = (await db.query(this.db.prepared(sql, params))).rows as Row[];
+      if (rows.length > 0) {
+        // The cursor moves to the last key jobs came from, in walk order.
+        const taken = new Set(rows.map((r) => `${r.task as string}\u001f${r.concurrency_key as string}`));
+        for (const k of keys) if (taken.has(`${k.task}\u001f${k.key}`)) this.limitCursor = [k.task, k.key];
+      }
+      return rows;
+    }, this.db.claimPool);
   }
 
   private async promoteDue(): Promise<number> {

@@ -42,14 +42,20 @@ export function queries(schema: string) {
       SELECT id FROM retried`;
 
   const leaseEnd = (ms: string) => `clock_timestamp() + ${ms}::float8 * interval '1 millisecond'`;
+  const claimReturning = /* sql */ `j.id, j.task, j.queue, j.args::text AS args, j.attempt, j.max_attempts, j.priority,
+      j.traceparent, j.schedule, j.tick,
+      -- For ordering the batch in the worker: a number parses in a fraction of a timestamp's time.
+      extract(epoch FROM j.run_at)::float8 AS run_at`;
 
   // Suspects (jobs that were running when a worker died) are claimed only alone, marked started at once. An expired
   // job is never claimed (expireDue settles it): one NULL test for a job without expiry.
-  const pickReady = (queueFilter: string, suspect: boolean) => /* sql */ `
+  // A worker whose tasks have concurrency limits leaves their keyed jobs to claimLimited ($7 or $8: those tasks).
+  const pickReady = (queueFilter: string, suspect: boolean, limitedParam?: string) => /* sql */ `
     WITH picked AS (
       SELECT id FROM ${jobs}
       WHERE state = 'ready' AND ${suspect ? "suspect" : "NOT suspect"} AND task = ANY($5::text[]) ${queueFilter}
         AND (expires_at IS NULL OR expires_at > clock_timestamp())
+        ${limitedParam ? `AND (concurrency_key IS NULL OR NOT task = ANY(${limitedParam}::text[]))` : ""}
       ORDER BY priority, run_at, id
       LIMIT $6
       -- Concurrent workers skip each other's rows instead of waiting on them.
@@ -58,10 +64,41 @@ export function queries(schema: string) {
     SET state = 'running', attempt = j.attempt + 1, lease_token = $1, lease_expires_at = ${leaseEnd("$2")},
         worker_id = $3, started_at = $4, lease_started = ${suspect}
     FROM picked WHERE j.id = picked.id
-    RETURNING j.id, j.task, j.queue, j.args::text AS args, j.attempt, j.max_attempts, j.priority, j.traceparent, j.schedule,
-      j.tick,
-      -- For ordering the batch in the worker: a number parses in a fraction of a timestamp's time.
-      extract(epoch FROM j.run_at)::float8 AS run_at`;
+    RETURNING ${claimReturning}`;
+
+  // Limited jobs, in one transaction of two statements. limitedKeys walks the keys of ready jobs of the limited
+  // tasks ($1) in (task, key) order after the cursor ($2, $3), one index probe per key (a skip scan), at most $4
+  // of them; keys seen at their limit are passed over, and the others are locked for this transaction (advisory
+  // try-locks: a key another claim holds is skipped, never waited for). pickLimited then counts each locked key's
+  // running jobs afresh (a new statement sees every claim committed before its lock was taken) and takes the keys'
+  // first jobs, a round at a time across keys, while under their limit.
+  const limitLock = (task: string, key: string) =>
+    `pg_try_advisory_xact_lock(hashtextextended(${`'${schema}'`} || chr(31) || ${task} || chr(31) || ${key}, 0))`;
+  const runningOf = (task: string, key: string) => /* sql */ `
+    (SELECT count(*) FROM ${jobs} r
+     WHERE r.state = 'running' AND r.concurrency_key IS NOT NULL AND r.task = ${task} AND r.concurrency_key = ${key})`;
+  const nextLimited = (after: string) => /* sql */ `
+    SELECT task, concurrency_key AS key, concurrency_limit AS lim FROM ${jobs}
+    WHERE state = 'ready' AND concurrency_key IS NOT NULL AND task = ANY($1::text[]) AND (task, concurrency_key) > ${after}
+    ORDER BY task, concurrency_key LIMIT 1`;
+  const pickLimited = (queueFilter: string) => /* sql */ `
+    WITH k AS (SELECT * FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS k(task, key, ord)),
+    cand AS (
+      SELECT c.id, c.concurrency_limit AS lim, ${runningOf("k.task", "k.key")} AS running,
+        row_number() OVER (PARTITION BY k.ord ORDER BY c.priority, c.run_at, c.id) AS rn, k.ord
+      FROM k CROSS JOIN LATERAL (
+        SELECT id, concurrency_limit, priority, run_at FROM ${jobs} j
+        WHERE j.state = 'ready' AND j.concurrency_key IS NOT NULL AND j.task = k.task AND j.concurrency_key = k.key
+          AND j.suspect = $8 ${queueFilter} AND (j.expires_at IS NULL OR j.expires_at > clock_timestamp())
+        ORDER BY j.priority, j.run_at, j.id LIMIT $7) c),
+    picked AS (
+      SELECT id FROM ${jobs} WHERE id IN (SELECT id FROM cand WHERE running + rn <= lim ORDER BY rn, ord LIMIT $7)
+      FOR UPDATE SKIP LOCKED)
+    UPDATE ${jobs} j
+    SET state = 'running', attempt = j.attempt + 1, lease_token = $1, lease_expires_at = ${leaseEnd("$2")},
+        worker_id = $3, started_at = $4, lease_started = $8
+    FROM picked WHERE j.id = picked.id
+    RETURNING ${claimReturning}, j.concurrency_key`;
 
   return {
     createSchema: `CREATE SCHEMA IF NOT EXISTS ${schema}`,
@@ -108,14 +145,33 @@ export function queries(schema: string) {
     //   connections has an index made for it;
     // - claims and outcomes need not wait for the WAL flush: if the server crashes and forgets them, those jobs
     //   are ready again and run again, as after a worker crash (at-least-once either way). Enqueues keep the
-    //   server's synchronous_commit.
+    //   server's synchronous_commit;
+    // - a statement that must sort (a limited claim's round of keys, a few rows) is costed past the JIT threshold by
+    //   enable_sort=off: compiling it took 500 ms for a 1 ms statement, so no JIT on these connections.
     claimConnectionOptions:
-      "-c enable_sort=off -c enable_bitmapscan=off -c enable_seqscan=off -c synchronous_commit=off",
+      "-c enable_sort=off -c enable_bitmapscan=off -c enable_seqscan=off -c synchronous_commit=off -c jit=off",
 
     claimAnyQueue: pickReady("", false),
     claimFromQueues: pickReady("AND queue = ANY($7::text[])", false),
     claimSuspectAnyQueue: pickReady("", true),
     claimSuspectFromQueues: pickReady("AND queue = ANY($7::text[])", true),
+    claimAnyQueueLimited: pickReady("", false, "$7"),
+    claimFromQueuesLimited: pickReady("AND queue = ANY($7::text[])", false, "$8"),
+    claimSuspectAnyQueueLimited: pickReady("", true, "$7"),
+    claimSuspectFromQueuesLimited: pickReady("AND queue = ANY($7::text[])", true, "$8"),
+
+    // $1 the limited tasks, $2/$3 the cursor (task, key), $4 how many keys at most.
+    limitedKeys: /* sql */ `
+      WITH RECURSIVE walk AS (
+        (${nextLimited("($2::text, $3::text)")})
+        UNION ALL
+        SELECT n.task, n.key, n.lim FROM walk CROSS JOIN LATERAL (${nextLimited("(walk.task, walk.key)")}) n),
+      walked AS (SELECT * FROM walk LIMIT $4)
+      SELECT task, key FROM walked WHERE ${runningOf("walked.task", "walked.key")} < lim AND ${limitLock("task", "key")}`,
+    // $1-$4 as a claim's, $5/$6 the locked keys (task, key), $7 how many jobs at most, $8 suspects (then $7 is 1),
+    // $9 the worker's queues.
+    pickLimitedAnyQueue: pickLimited(""),
+    pickLimitedFromQueues: pickLimited("AND j.queue = ANY($9::text[])"),
 
     nextScheduled: `SELECT min(run_at) AS run_at FROM ${jobs} WHERE state = 'scheduled'`,
 

@@ -11,6 +11,10 @@ export interface JobAdmin {
   ): Promise<string[]>;
   /** Deletes a job that is not running. */
   remove(id: string): Promise<boolean>;
+  /** Workers claim nothing more from this queue until it is resumed (stored). False when it was paused already. */
+  pauseQueue(queue: string, now: number): Promise<boolean>;
+  /** False when the queue was not paused. */
+  resumeQueue(queue: string): Promise<boolean>;
   /** A scheduled job (delayed or waiting to retry) becomes ready now. False when it was not scheduled. */
   runNow(id: string, now: number): Promise<boolean>;
 }

@@ -11,6 +11,8 @@ export interface JobReader {
   /** Jobs due now per task and queue, for telling which of them no worker serves. */
   waitingByTask(now: number): Promise<WaitingTask[]>;
   oldestWaiting(now: number): Promise<Date | null>;
+  /** Queues paused by an operator, by name. */
+  pausedQueues(): Promise<{ queue: string; pausedAt: Date }[]>;
   /** Workers whose leases have not expired at `now`. */
   workers(now: number): Promise<WorkerRecord[]>;
   /** Jobs finished per minute since `since`, for throughput and failure-rate charts. */

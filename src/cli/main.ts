@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { CliError, EXIT, isErrandError, nearest, parseCommandArgs, type Command } from "./args.js";
 import { cancel } from "./commands/cancel.js";
+import { pause, resume } from "./commands/pause.js";
 import { dashboard } from "./commands/dashboard.js";
 import { jobs } from "./commands/jobs.js";
 import { migrate } from "./commands/migrate.js";
@@ -13,7 +14,19 @@ import { worker } from "./commands/worker.js";
 import { redactError } from "../backends/redact.js";
 import { flushOutput, print, printError } from "./output.js";
 
-const COMMANDS: readonly Command[] = [worker, status, jobs, show, retry, cancel, schedules, dashboard, migrate];
+const COMMANDS: readonly Command[] = [
+  worker,
+  status,
+  jobs,
+  show,
+  retry,
+  cancel,
+  pause,
+  resume,
+  schedules,
+  dashboard,
+  migrate,
+];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

@@ -82,6 +82,8 @@ export interface Status {
   warnings: string[];
   /** Jobs stored that expired before they could start (among the cancelled ones in `counts`), per queue. */
   expired: ExpiredCount[];
+  /** Queues paused with errand.pause(): workers claim nothing from them until resumed. */
+  paused: { queue: string; pausedAt: Date }[];
 }
 
 /** The entry point: defines tasks, enqueues jobs, runs workers, and reads job state. */
@@ -357,13 +359,17 @@ export class Errand {
   async status(): Promise<Status> {
     const backend = await this.backend();
     const now = this.now();
-    const [counts, workers, oldestWaiting, waiting, expired] = await Promise.all([
+    const [counts, workers, oldestWaiting, allWaiting, expired, paused] = await Promise.all([
       backend.counts(),
       backend.workers(now),
       backend.oldestWaiting(now),
       backend.waitingByTask(now),
       backend.expiredCounts(),
+      backend.pausedQueues(),
     ]);
+    // Jobs of a paused queue wait on purpose: no worker is missing for them.
+    const pausedNames = new Set(paused.map((p) => p.queue));
+    const waiting = allWaiting.filter((w) => !pausedNames.has(w.queue));
     const isServed = (w: WaitingTask) =>
       workers.some(
         (worker) => worker.tasks.includes(w.task) && (worker.queues === null || worker.queues.includes(w.queue)),
@@ -387,7 +393,20 @@ export class Errand {
               `Deploy the code that defines it to a worker, or restart the workers with it.`,
       );
     }
-    return { counts, workers, oldestWaiting, unserved, warnings, expired };
+    return { counts, workers, oldestWaiting, unserved, warnings, expired, paused };
+  }
+
+  /**
+   * Workers on every host stop claiming jobs of this queue, until resume(); jobs already running finish. Stored, so
+   * it holds across worker restarts. Resolves false when the queue was paused already.
+   */
+  async pause(queue: string): Promise<boolean> {
+    return (await this.backend()).pauseQueue(checkQueueName(queue, "errand.pause()"), this.now());
+  }
+
+  /** Workers claim this queue's jobs again. Resolves false when it was not paused. */
+  async resume(queue: string): Promise<boolean> {
+    return (await this.backend()).resumeQueue(checkQueueName(queue, "errand.resume()"));
   }
 
   /** Creates or upgrades the database schema now (it also happens on first use unless migrate: false). */
@@ -506,4 +525,13 @@ function inlineContext(task: string, queue: string, log: Logger) {
 function withoutDurations(options: NonNullable<ErrandOptions["postgres"]>) {
   const { connectTimeout: _connect, queryTimeout: _query, ...rest } = options;
   return rest;
+}
+
+function checkQueueName(queue: unknown, where: string): string {
+  if (typeof queue !== "string" || queue.trim() === "") {
+    throw new InvalidArgsError(
+      `${where}: the queue must be a non-empty string, got ${typeof queue === "string" ? JSON.stringify(queue) : typeof queue}.`,
+    );
+  }
+  return queue;
 }

@@ -239,6 +239,14 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
       }
       return back(retried > 0 ? "/jobs?state=ready" : "/");
     }
+    const queueVerb = /^\/queues\/(pause|resume)$/.exec(path)?.[1];
+    if (queueVerb !== undefined) {
+      const queue = form.get("queue") ?? "";
+      if (queue === "") return send(res, 400, HTML, message(page, "No queue", "The form named no queue."));
+      if (queueVerb === "pause") await errand.pause(queue);
+      else await errand.resume(queue);
+      return back("/");
+    }
     const scheduleVerb = /^\/schedules\/(trigger|pause|resume)$/.exec(path)?.[1];
     if (scheduleVerb !== undefined) return actOnSchedule(res, scheduleVerb, form.get("name") ?? "", page);
     const m = /^\/jobs\/(\d+)\/(retry|cancel|delete|run-now)$/.exec(path);

@@ -55,9 +55,16 @@ export function layout(p: Page, title: string, body: Html): Html {
 }
 
 /** A POST button asking for confirmation first (in dashboard.js: no inline script). */
-export function action(p: Page, path: string, label: string, confirm: string, danger = false): Html {
+export function action(
+  p: Page,
+  path: string,
+  label: string,
+  confirm: string,
+  danger = false,
+  fields: Record<string, string> = {},
+): Html {
   return html`<form method="post" action="${p.base}${path}" class="action" data-confirm="${confirm}">
-<input type="hidden" name="_csrf" value="${p.csrf}"><button type="submit" class="${danger ? "danger" : ""}">${label}</button></form>`;
+<input type="hidden" name="_csrf" value="${p.csrf}">${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}<button type="submit" class="${danger ? "danger" : ""}">${label}</button></form>`;
 }
 
 export function overview(p: Page, status: Status, minutes: readonly MinuteCount[]): Html {
@@ -66,7 +73,19 @@ export function overview(p: Page, status: Status, minutes: readonly MinuteCount[
 
 /** The part of the overview that refreshes itself every few seconds. */
 export function overviewLive(p: Page, status: Status, minutes: readonly MinuteCount[]): Html {
-  const queues = [...new Set(status.counts.map((c) => c.queue))].sort();
+  const paused = new Set(status.paused.map((q) => q.queue));
+  const queues = [...new Set([...status.counts.map((c) => c.queue), ...paused])].sort();
+  const pauseAction = (q: string) =>
+    paused.has(q)
+      ? html` <span class="state cancelled" data-paused="${q}">paused</span> ${action(p, "/queues/resume", "Resume", `Resume queue ${q}? Workers claim its jobs again.`, false, { queue: q })}`
+      : action(
+          p,
+          "/queues/pause",
+          "Pause",
+          `Pause queue ${q}? Workers claim none of its jobs until it is resumed.`,
+          false,
+          { queue: q },
+        );
   const count = (queue: string, state: JobState) =>
     status.counts.find((c) => c.queue === queue && c.state === state)?.count ?? 0;
   const total = (state: JobState) => status.counts.filter((c) => c.state === state).reduce((n, c) => n + c.count, 0);
@@ -77,7 +96,7 @@ export function overviewLive(p: Page, status: Status, minutes: readonly MinuteCo
   return html`${status.warnings.map((w) => html`<p class="banner" role="alert">${w}</p>`)}
 <section><h2>Jobs per queue and state</h2>
 <table><thead><tr><th>queue</th>${JOB_STATES.map((s) => html`<th class="num">${s}</th>`)}</tr></thead><tbody>
-${queues.map((q) => html`<tr><th><a href="${p.base}/jobs?${query({ queue: q })}">${q}</a></th>${JOB_STATES.map((s) => cell(q, s, count(q, s)))}</tr>`)}
+${queues.map((q) => html`<tr><th><a href="${p.base}/jobs?${query({ queue: q })}">${q}</a>${pauseAction(q)}</th>${JOB_STATES.map((s) => cell(q, s, count(q, s)))}</tr>`)}
 ${queues.length > 1 ? html`<tr class="total"><th>all</th>${JOB_STATES.map((s) => cell(null, s, total(s)))}</tr>` : ""}
 </tbody></table>${queues.length === 0 ? html`<p>No jobs yet.</p>` : ""}
 <p>Oldest waiting job: ${status.oldestWaiting === null ? "none waiting" : when(status.oldestWaiting, p.now)}.

@@ -43,7 +43,9 @@ describe("flow-control options", () => {
     });
     await assert.rejects(
       charge.enqueue({}),
-      invalid(/charge\.enqueue\(\): the task's concurrency\.key function threw TypeError: no customerId.*Nothing was stored/),
+      invalid(
+        /charge\.enqueue\(\): the task's concurrency\.key function threw TypeError: no customerId.*Nothing was stored/,
+      ),
     );
     await assert.rejects(
       charge.enqueue({ customerId: 42 }),
@@ -58,7 +60,11 @@ describe("flow-control options", () => {
     const ok = await charge.enqueue({ customerId: "c1" });
     assert.equal((await ok.get()).concurrencyKey, "c1");
     const all = errand.task("all", () => {}, { concurrency: { limit: 3 } });
-    assert.equal((await (await all.enqueue({})).get()).concurrencyKey, "all", "without a key function: the task's name");
+    assert.equal(
+      (await (await all.enqueue({})).get()).concurrencyKey,
+      "all",
+      "without a key function: the task's name",
+    );
     await errand.close();
   });
 });

@@ -175,6 +175,53 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       );
     });
 
+    it("claims nothing of a paused queue until it is resumed", async () => {
+      const mail = await enqueueOne({ queue: "email" });
+      const other = await enqueueOne();
+      assert.equal(await b.pauseQueue("email", T0), true);
+      assert.equal(await b.pauseQueue("email", T0), false, "already paused");
+      assert.deepEqual(
+        (await b.pausedQueues()).map((p) => [p.queue, p.pausedAt.getTime()]),
+        [["email", T0]],
+      );
+      assert.deepEqual(
+        (await claim()).map((j) => j.id),
+        [other],
+      );
+      assert.deepEqual(await claim({ queues: ["email"] }), []);
+      assert.equal(await b.resumeQueue("email"), true);
+      assert.equal(await b.resumeQueue("email"), false, "not paused any more");
+      assert.deepEqual(
+        (await claim()).map((j) => j.id),
+        [mail],
+      );
+    });
+
+    it("claims a limited task's keyed jobs only while fewer than their limit run, keys taking turns", async () => {
+      const limited = (key: string, limit = 1) => enqueueOne({ concurrency: { key, limit } });
+      const a1 = await limited("a");
+      const a2 = await limited("a");
+      const b1 = await limited("b", 2);
+      const b2 = await limited("b", 2);
+      const b3 = await limited("b", 2);
+      const free = await enqueueOne();
+      // A worker whose task has no limit claims keyed jobs as any others: not asked here.
+      const first = await claim({ limited: ["t"], limit: 10 });
+      assert.deepEqual(first.map((j) => j.id).sort(), [a1, b1, b2, free].sort());
+      assert.deepEqual(await claim({ limited: ["t"] }), [], "every key at its limit");
+      const byId = new Map(first.map((j) => [j.id, j]));
+      await b.complete(
+        [a1, b1].map((id) => ({ id, token: byId.get(id)!.token, kind: "succeeded" as const, result: null })),
+        T0,
+      );
+      assert.deepEqual(
+        (await claim({ limited: ["t"] })).map((j) => j.id).sort(),
+        [a2, b3].sort(),
+        "a slot freed per key",
+      );
+      assert.equal((await b.get(a2))!.concurrencyKey, "a");
+    });
+
     it("marks a claim running with a lease, a token and the next attempt", async () => {
       const id = await enqueueOne();
       const [c] = await claim();

@@ -165,6 +165,25 @@ describe("dashboard in a browser", () => {
     await page.screenshot({ path: `${ARTIFACTS}/dashboard-no-worker.png`, fullPage: true });
   });
 
+  it("pauses and resumes a queue; a paused queue's waiting job is not reported as lacking a worker", async () => {
+    const page = await open("/");
+    await Promise.all([
+      page.waitForURL(dashboard.url),
+      page.click('form[action$="/queues/pause"]:has(input[value="default"]) button'),
+    ]);
+    assert.deepEqual(
+      (await errand.status()).paused.map((q) => q.queue),
+      ["default"],
+      "stored",
+    );
+    await page.locator('[data-paused="default"]').waitFor({ timeout: 5_000 });
+    assert.equal(await page.locator("p.banner[role=alert]").count(), 0, "no warning for a paused queue");
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-paused.png`, fullPage: true });
+    await page.click('form[action$="/queues/resume"]:has(input[value="default"]) button');
+    await page.locator("p.banner[role=alert]").waitFor({ timeout: 5_000 });
+    assert.deepEqual((await errand.status()).paused, []);
+  });
+
   it("sends a Content-Security-Policy without inline scripts, and its pages carry none", async () => {
     const response = await fetch(dashboard.url);
     const csp = response.headers.get("content-security-policy") ?? "";

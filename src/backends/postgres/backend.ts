@@ -464,6 +464,27 @@ export class PostgresBackend implements Backend {
     return ids;
   }
 
+  async pauseQueue(queue: string, now: number): Promise<boolean> {
+    const result = await this.db.pool.query(this.q.pauseQueue, [queue, new Date(now)]).catch((e: unknown) => {
+      throw this.db.explain(e);
+    });
+    return result.rowCount === 1;
+  }
+
+  async resumeQueue(queue: string): Promise<boolean> {
+    const [row] = await this.db.query(this.q.resumeQueue, [queue, this.channel]);
+    const resumed = (row?.n as number) === 1;
+    if (resumed) this.listeners.emitSoon();
+    return resumed;
+  }
+
+  async pausedQueues(): Promise<{ queue: string; pausedAt: Date }[]> {
+    return (await this.db.query(this.q.pausedQueues)).map((r) => ({
+      queue: r.queue as string,
+      pausedAt: r.paused_at as Date,
+    }));
+  }
+
   async runNow(id: string, now: number): Promise<boolean> {
     const result = await this.db.pool.query(this.q.runNow, [new Date(now), id]).catch((e: unknown) => {
       throw this.db.explain(e);

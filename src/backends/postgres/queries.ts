@@ -41,6 +41,10 @@ export function queries(schema: string) {
       ${uncount("retried")}
       SELECT id FROM retried`;
 
+  // Jobs of paused queues stay where they are. The EXISTS is an InitPlan, run once per statement: with no queue
+  // paused, one probe of an empty table per claim.
+  const notPaused = /* sql */ `
+        AND (NOT EXISTS (SELECT 1 FROM ${schema}.paused_queues) OR queue NOT IN (SELECT queue FROM ${schema}.paused_queues))`;
   const leaseEnd = (ms: string) => `clock_timestamp() + ${ms}::float8 * interval '1 millisecond'`;
   const claimReturning = /* sql */ `j.id, j.task, j.queue, j.args::text AS args, j.attempt, j.max_attempts, j.priority,
       j.traceparent, j.schedule, j.tick,
@@ -54,7 +58,7 @@ export function queries(schema: string) {
     WITH picked AS (
       SELECT id FROM ${jobs}
       WHERE state = 'ready' AND ${suspect ? "suspect" : "NOT suspect"} AND task = ANY($5::text[]) ${queueFilter}
-        AND (expires_at IS NULL OR expires_at > clock_timestamp())
+        AND (expires_at IS NULL OR expires_at > clock_timestamp()) ${notPaused}
         ${limitedParam ? `AND (concurrency_key IS NULL OR NOT task = ANY(${limitedParam}::text[]))` : ""}
       ORDER BY priority, run_at, id
       LIMIT $6
@@ -89,7 +93,7 @@ export function queries(schema: string) {
       FROM k CROSS JOIN LATERAL (
         SELECT id, concurrency_limit, priority, run_at FROM ${jobs} j
         WHERE j.state = 'ready' AND j.concurrency_key IS NOT NULL AND j.task = k.task AND j.concurrency_key = k.key
-          AND j.suspect = $8 ${queueFilter} AND (j.expires_at IS NULL OR j.expires_at > clock_timestamp())
+          AND j.suspect = $8 ${queueFilter} AND (j.expires_at IS NULL OR j.expires_at > clock_timestamp()) ${notPaused}
         ORDER BY j.priority, j.run_at, j.id LIMIT $7) c),
     picked AS (
       SELECT id FROM ${jobs} WHERE id IN (SELECT id FROM cand WHERE running + rn <= lim ORDER BY rn, ord LIMIT $7)
@@ -420,6 +424,13 @@ export function queries(schema: string) {
       GROUP BY task, state`,
       )
       .join("\n      UNION ALL"),
+
+    pauseQueue: `INSERT INTO ${schema}.paused_queues (queue, paused_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+    // Wakes the listening workers of every process: the queue's jobs can be claimed again.
+    resumeQueue: /* sql */ `
+      WITH resumed AS (DELETE FROM ${schema}.paused_queues WHERE queue = $1 RETURNING queue)
+      SELECT count(*)::int AS n, pg_notify($2, '') FROM resumed`,
+    pausedQueues: `SELECT queue, paused_at FROM ${schema}.paused_queues ORDER BY queue`,
 
     runNow: `UPDATE ${jobs} SET state = 'ready', run_at = $1 WHERE id = $2 AND state = 'scheduled'`,
 

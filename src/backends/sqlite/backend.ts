@@ -526,6 +526,24 @@ export class SqliteBackend implements Backend {
     counts.write((sql) => this.stmt(sql));
   }
 
+  pauseQueue(queue: string, now: number): Promise<boolean> {
+    return this.run(() => this.stmt(Q.PAUSE_QUEUE).run(queue, now).changes === 1);
+  }
+
+  resumeQueue(queue: string): Promise<boolean> {
+    return this.run(() => this.stmt(Q.RESUME_QUEUE).run(queue).changes === 1).then((changed) => {
+      if (changed) this.listeners.emitSoon();
+      return changed;
+    });
+  }
+
+  async pausedQueues(): Promise<{ queue: string; pausedAt: Date }[]> {
+    return (await this.read(Q.PAUSED_QUEUES)).map((r) => ({
+      queue: r.queue as string,
+      pausedAt: new Date(r.paused_at as number),
+    }));
+  }
+
   runNow(id: string, now: number): Promise<boolean> {
     return this.run(() => this.stmt(Q.RUN_NOW).run(now, id).changes === 1).then((changed) => {
       if (changed) this.listeners.emitSoon();

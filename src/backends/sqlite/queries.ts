@@ -31,10 +31,14 @@ WHERE id IN (SELECT id FROM errand_jobs WHERE state = 'scheduled' AND run_at <= 
 // A worker whose tasks have concurrency limits leaves their keyed jobs to the limited pick below (:limited).
 const CLAIM_COLUMNS = "id, task, queue, args, attempt, max_attempts, priority, traceparent, schedule, tick";
 const QUEUE_FILTER = "AND queue IN (SELECT value FROM json_each(:queues))";
+// Jobs of paused queues stay where they are. The EXISTS is read once per statement: with no queue paused, one
+// probe of an empty table per claim.
+const NOT_PAUSED = /* sql */ `
+  AND (NOT EXISTS (SELECT 1 FROM errand_paused_queues) OR queue NOT IN (SELECT queue FROM errand_paused_queues))`;
 const buildPickReady = (p: { queues: boolean; suspect: boolean; limited: boolean }) => /* sql */ `
 SELECT ${CLAIM_COLUMNS} FROM errand_jobs
 WHERE state = 'ready' AND ${p.suspect ? "suspect = 1 AND (state = 'ready' OR state = 'scheduled')" : "suspect = 0"} AND task IN (SELECT value FROM json_each(:tasks)) ${p.queues ? QUEUE_FILTER : ""}
-  AND (expires_at IS NULL OR expires_at > :now)
+  AND (expires_at IS NULL OR expires_at > :now) ${NOT_PAUSED}
   ${p.limited ? "AND (concurrency_key IS NULL OR task NOT IN (SELECT value FROM json_each(:limited)))" : ""}
 ORDER BY priority, run_at, id
 LIMIT :limit`;
@@ -64,7 +68,7 @@ WHERE state = 'running' AND concurrency_key IS NOT NULL AND task = :task AND con
 const buildPickOfKey = (queues: boolean) => /* sql */ `
 SELECT ${CLAIM_COLUMNS}, concurrency_limit FROM errand_jobs
 WHERE state = 'ready' AND concurrency_key IS NOT NULL AND task = :task AND concurrency_key = :key
-  AND suspect = :suspect ${queues ? QUEUE_FILTER : ""} AND (expires_at IS NULL OR expires_at > :now)
+  AND suspect = :suspect ${queues ? QUEUE_FILTER : ""} AND (expires_at IS NULL OR expires_at > :now) ${NOT_PAUSED}
 ORDER BY priority, run_at, id
 LIMIT :limit`;
 export const PICK_OF_KEY = buildPickOfKey(false);
@@ -296,3 +300,7 @@ export const PRUNE_THROUGHPUT = /* sql */ `DELETE FROM errand_throughput WHERE m
 /** Everything a file holds besides SQLite's own objects: tables, indexes, views, triggers. */
 export const SCHEMA_OBJECTS = /* sql */ `
   SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type = 'table' DESC, name`;
+
+export const PAUSE_QUEUE = /* sql */ `INSERT INTO errand_paused_queues (queue, paused_at) VALUES (?, ?) ON CONFLICT DO NOTHING`;
+export const RESUME_QUEUE = /* sql */ `DELETE FROM errand_paused_queues WHERE queue = ?`;
+export const PAUSED_QUEUES = /* sql */ `SELECT queue, paused_at FROM errand_paused_queues ORDER BY queue`;

@@ -66,6 +66,12 @@ function render(report: Status, database: string, now: number): string {
     const where = report.expired.map((e) => `${e.queue}: ${e.count}`).join(", ");
     parts.push("", `Expired: ${expired} of the cancelled jobs expired before they could start (${where}).`);
   }
+  for (const p of report.paused) {
+    parts.push(
+      "",
+      `Paused: queue ${p.queue} since ${p.pausedAt.toISOString()}; workers claim none of its jobs until \`errand resume ${p.queue}\`.`,
+    );
+  }
 
   parts.push("");
   if (report.oldestWaiting === null) parts.push("No job is waiting to run.");

@@ -52,14 +52,29 @@ export interface ClaimParams {
    */
   limited?: readonly string[];
   /**
+   * Tasks among `tasks` with a rate limit here: at most `limit` of their jobs start in any period of `perMs`, across
+   * every worker (the starts are stored under the key `task:<name>`).
+   */
+  rated?: readonly RateLimit[];
+  /**
    * The worker runs and holds nothing: it may take one suspect (a job that was running when a worker died), which
    * then comes alone, marked started before its handler runs. Without a suspect to take, a normal claim.
    */
   suspects?: boolean;
 }
 
+/** A rate limit: at most `limit` starts in any period of `perMs`, counted under `key`, for jobs of `task`. */
+export interface RateLimit {
+  key: string;
+  task: string;
+  limit: number;
+  perMs: number;
+}
+
 export interface ClaimResult {
   jobs: ClaimedJob[];
+  /** A rate limit held jobs back: claim again in this many ms, when its window has room. */
+  retryAfterMs?: number;
   /** Ids among `finished` whose lease was no longer held (their outcome was dropped). */
   lost: string[];
 }

@@ -3,7 +3,15 @@ import type { Backend, NewJob } from "../backends/backend.js";
 import { Job } from "../client/job.js";
 import { backoffFn, type BackoffOptions } from "../core/backoff.js";
 import { toMs, type Duration } from "../core/duration.js";
-import { jobConcurrency, taskConcurrency, type ConcurrencyOption, type TaskConcurrency } from "./limits.js";
+import {
+  jobConcurrency,
+  taskConcurrency,
+  taskRateLimit,
+  type ConcurrencyOption,
+  type RateLimitOption,
+  type TaskConcurrency,
+  type TaskRateLimit,
+} from "./limits.js";
 import { jobTiming, taskTiming, type TaskTiming } from "./timing.js";
 import { checkOptionNames, describePath, InvalidArgsError } from "../core/errors.js";
 import { findUnsafeJson } from "../core/json-safe.js";
@@ -39,6 +47,8 @@ export interface TaskOptions<A = any> {
    * take turns, so one key's backlog does not hold the others back. The key is computed from the args at enqueue.
    */
   concurrency?: ConcurrencyOption<A>;
+  /** At most `limit` jobs of this task start in any period of `per`, across every worker process and host. */
+  rateLimit?: RateLimitOption;
 }
 
 export interface EnqueueOptions {
@@ -95,6 +105,7 @@ const TASK_OPTIONS = [
   "delay",
   "expiresIn",
   "concurrency",
+  "rateLimit",
 ] as const;
 const ENQUEUE_OPTIONS = [
   "delay",
@@ -129,6 +140,8 @@ export interface TaskDefinition {
   readonly declaredSchedule: { definition: ScheduleDefinition; checked: Promise<void> | null } | undefined;
   /** Its concurrency limit per key, or null. */
   readonly concurrency: TaskConcurrency | null;
+  /** Its rate limit, or null. */
+  readonly rateLimit: TaskRateLimit | null;
 }
 
 export class Task<A = unknown, R = unknown> implements TaskDefinition {
@@ -141,6 +154,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   readonly handler: Handler<unknown, unknown>;
   readonly declaredSchedule: TaskDefinition["declaredSchedule"];
   readonly concurrency: TaskConcurrency | null;
+  readonly rateLimit: TaskRateLimit | null;
   private readonly timing: TaskTiming;
 
   constructor(
@@ -167,6 +181,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     this.retryDelay = backoffFn(options.backoff, where);
     this.timing = taskTiming(where, options);
     this.concurrency = taskConcurrency(where, options.concurrency);
+    this.rateLimit = taskRateLimit(where, options.rateLimit);
     if (options.schema !== undefined && typeof options.schema?.["~standard"]?.validate !== "function") {
       throw new InvalidArgsError(
         `${where}: schema must be a Standard Schema (zod 3.24+, valibot 1+, arktype 2+…); this object has no ~standard.validate.`,

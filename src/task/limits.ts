@@ -1,5 +1,6 @@
 // A task's flow-control options, checked at definition; the key a job is limited under, computed at enqueue from
 // its args and stored with it, so that any worker enforces the limit without the enqueuer's code.
+import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
 
 export interface ConcurrencyOption<A = unknown> {
@@ -62,4 +63,34 @@ export function jobConcurrency(
     );
   }
   return { key, limit: c.limit };
+}
+
+export interface RateLimitOption {
+  /** At most this many jobs start… */
+  limit: number;
+  /** …in any period this long ("1s", "1m"), across every worker. */
+  per: Duration;
+}
+
+/** A checked rate limit, in ms. */
+export interface TaskRateLimit {
+  limit: number;
+  perMs: number;
+}
+
+export function taskRateLimit(where: string, option: unknown): TaskRateLimit | null {
+  if (option === undefined) return null;
+  if (typeof option !== "object" || option === null) {
+    throw new InvalidArgsError(
+      `${where}: rateLimit must be an object such as { limit: 100, per: "1m" }, got ${JSON.stringify(option)}.`,
+    );
+  }
+  checkOptionNames(`${where} rateLimit`, option, ["limit", "per"]);
+  const { limit, per } = option as { limit?: unknown; per?: unknown };
+  if (!Number.isSafeInteger(limit) || (limit as number) < 1) {
+    throw new InvalidArgsError(
+      `${where}: rateLimit.limit must be a whole number of at least 1 (how many jobs may start per period), got ${String(limit)}.`,
+    );
+  }
+  return { limit: limit as number, perMs: toMs(per, `${where} rateLimit.per`, { allowZero: false }) };
 }

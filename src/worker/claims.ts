@@ -24,9 +24,11 @@ export async function fetchJobs(w: WorkerCore): Promise<void> {
     // an ordinary claim costs nothing more.
     const suspects = w.suspectsWaiting && w.running.size === 0 && w.head >= w.buffer.length;
     let claimed: ClaimedJob[];
+    let retryAfterMs: number | undefined;
     try {
       const result = await claim(w, limit, finished, suspects);
       claimed = result.jobs;
+      retryAfterMs = result.retryAfterMs;
       reportLost(w, result.lost);
     } catch (error) {
       w.outcomes = finished.concat(w.outcomes);
@@ -40,7 +42,7 @@ export async function fetchJobs(w: WorkerCore): Promise<void> {
     const suspect = claimed.length === 1 && claimed[0]!.suspect === true;
     if (suspects && !suspect) w.suspectsWaiting = false; // none left for this worker
     if (suspect) w.aloneId = claimed[0]!.id;
-    else if (claimed.length < limit && !w.wakePending) goIdle(w);
+    else if (claimed.length < limit && !w.wakePending) goIdle(w, undefined, retryAfterMs);
     if (claimed.length > 0) w.buffer.push(...claimed);
   } catch (error) {
     w.backoffMs = nextBackoff(w.backoffMs);
@@ -74,6 +76,7 @@ export function claim(
     queues: w.queues,
     tasks: w.taskNames,
     limited: w.limitedTasks,
+    rated: w.rated,
     limit,
     now: w.host.now(),
     leaseMs: w.leaseMs,
@@ -81,10 +84,11 @@ export function claim(
   });
 }
 
-function goIdle(w: WorkerCore, delayMs?: number): void {
+/** Idles until a wake-up, the poll interval, a backoff (delayMs: only that ends it) or a rate limit's room (wakeInMs). */
+function goIdle(w: WorkerCore, delayMs?: number, wakeInMs?: number): void {
   w.isIdle = true;
   w.backingOff = delayMs !== undefined;
-  let wait = delayMs ?? w.pollMs;
+  let wait = delayMs ?? Math.min(w.pollMs, wakeInMs ?? Infinity);
   if (w.pollTimer) clearTimeout(w.pollTimer);
   w.pollTimer = setTimeout(w.wakeFromTimer, wait);
   if (delayMs !== undefined) return;

@@ -1,4 +1,4 @@
-import type { ClaimedJob, JobLifecycle, JobReader, Outcome, ScheduleStore } from "../backends/backend.js";
+import type { ClaimedJob, JobLifecycle, JobReader, Outcome, RateLimit, ScheduleStore } from "../backends/backend.js";
 import { formatMs } from "../core/duration.js";
 import { ConfigError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -48,6 +48,8 @@ export class WorkerCore {
   taskNames: string[] = [];
   /** Its tasks with a concurrency limit, whose keyed jobs claims take only while under it. */
   limitedTasks: string[] = [];
+  /** Its tasks' rate limits. */
+  rated: RateLimit[] = [];
   trackUncaught = false;
   manual = false;
   isStopping = false;
@@ -114,6 +116,8 @@ export class WorkerCore {
     this.taskMap = this.host.tasks();
     this.taskNames = [...this.taskMap.keys()];
     this.limitedTasks = this.taskNames.filter((name) => this.taskMap.get(name)!.concurrency !== null);
+    for (const [name, task] of this.taskMap)
+      if (task.rateLimit) this.rated.push({ key: `task:${name}`, task: name, ...task.rateLimit });
     if (this.taskNames.length === 0) {
       throw new ConfigError(
         "ERRAND_NO_TASKS",

@@ -677,16 +677,18 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
 
     it("keeps future jobs scheduled until they are due, and tells the earliest", async () => {
       assert.equal(await b.nextRunAt(), null);
-      const later = await enqueueOne({ runAt: T0 + 500 });
-      const sooner = await enqueueOne({ runAt: T0 + 300, queue: "q" });
+      // From now, not from T0: on a server's clock a job is due by the time it reads, however slow the test ran.
+      const t = serverClock ? Date.now() - T0 : 0;
+      const later = await enqueueOne({ runAt: T0 + t + 1200 });
+      const sooner = await enqueueOne({ runAt: T0 + t + 800, queue: "q" });
       assert.equal((await b.get(later))!.state, "scheduled");
-      assert.equal(await b.nextRunAt(), T0 + 300);
-      assert.deepEqual(await claim({ now: T0 + 299 }), []);
+      assert.equal(await b.nextRunAt(), T0 + t + 800);
+      assert.deepEqual(await claim({ now: T0 + t + 799 }), []);
       assert.deepEqual(
-        (await claim({ now: await at(300) })).map((j) => j.id),
+        (await claim({ now: await at(t + 800) })).map((j) => j.id),
         [sooner],
       );
-      assert.equal(await b.nextRunAt(), T0 + 500);
+      assert.equal(await b.nextRunAt(), T0 + t + 1200);
       assert.equal(await b.cancel(later, T0), "cancelled");
       assert.equal(await b.nextRunAt(), null);
     });

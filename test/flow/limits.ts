@@ -31,7 +31,11 @@ export function readRecord(file: string): Event[] {
     });
 }
 
-/** Worker processes of the CLI on the limited task, with concurrency 10 each. */
+/**
+ * Worker processes of the CLI on the limited task, with concurrency 10 each. Their leases last 2 s: a limit holds a
+ * key's slot for as long as the lease of the job in it, and a worker starved of CPU for longer than its lease (the
+ * suite runs files side by side) would rightly lose its jobs to another, which would then overlap it.
+ */
 export class Workers {
   readonly children: ChildProcess[] = [];
   stderr = "";
@@ -43,7 +47,7 @@ export class Workers {
   }
 
   start(): ChildProcess {
-    const child = spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "10", "--lease", "1s"], {
+    const child = spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "10", "--lease", "2s"], {
       env: this.env,
       stdio: ["ignore", "ignore", "pipe"],
     });

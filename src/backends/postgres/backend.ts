@@ -26,6 +26,7 @@ import type {
 } from "../backend.js";
 import { Connections, type Row } from "./connections.js";
 import { PostgresEvents } from "./events.js";
+import { FlowClaims } from "./flow-claims.js";
 import { Listener } from "./listener.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations/index.js";
 import type { PostgresOptions } from "./options.js";
@@ -55,6 +56,7 @@ export class PostgresBackend implements Backend {
   private readonly listener: Listener;
   private readonly events: PostgresEvents;
   private closed = false;
+  private readonly flow: FlowClaims;
 
   constructor(private readonly options: PostgresOptions) {
     if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) {
@@ -87,6 +89,7 @@ export class PostgresBackend implements Backend {
       },
     );
     this.scheduleStore = new PostgresSchedules(this.db, this.schema);
+    this.flow = new FlowClaims(this.db, this.q);
   }
 
   async migrate(): Promise<void> {
@@ -172,11 +175,49 @@ export class PostgresBackend implements Backend {
   async claim(p: ClaimParams): Promise<ClaimResult> {
     const token = randomBytes(8).toString("hex");
     const now = new Date(p.now);
-    const params: unknown[] = [token, p.leaseMs, p.workerId, now, p.tasks, p.limit];
-    if (p.queues !== null) params.push(p.queues);
-    const limited = p.limited && p.limited.length > 0 ? p.limited : null;
-    if (limited) params.push(limited);
+    const rated = p.rated && p.rated.length > 0 ? p.rated : null;
+    // Rate-limited tasks are claimed on their own, up to what their window leaves; the other claims leave them out.
+    const ratedTasks = new Set(rated?.map((r) => r.task));
+    const limitedAll = p.limited && p.limited.length > 0 ? p.limited : null;
+    const limitedRest = limitedAll && rated ? limitedAll.filter((t) => !ratedTasks.has(t)) : limitedAll;
+    const limited = limitedRest && limitedRest.length > 0 ? limitedRest : null;
+    const unrated = rated ? p.tasks.filter((t) => !ratedTasks.has(t)) : p.tasks;
     const q = this.q;
+    const paramsFor = (tasks: readonly string[], limit: number, limitedTasks: readonly string[] | null) => {
+      const params: unknown[] = [token, p.leaseMs, p.workerId, now, tasks, limit];
+      if (p.queues !== null) params.push(p.queues);
+      if (limitedTasks) params.push(limitedTasks);
+      return params;
+    };
+    // A worker with nothing in hand takes a waiting suspect first, alone (rare: one probe of an empty index), of
+    // any of its tasks, rate-limited or not (a suspect is rare, and must not wait for ever).
+    if (p.suspects && !(p.finished && p.finished.length > 0)) {
+      const suspectSql = limitedAll
+        ? p.queues === null
+          ? q.claimSuspectAnyQueueLimited
+          : q.claimSuspectFromQueuesLimited
+        : p.queues === null
+          ? q.claimSuspectAnyQueue
+          : q.claimSuspectFromQueues;
+      await this.promoteDue();
+      const [row] = await this.db.query(suspectSql, paramsFor(p.tasks, 1, limitedAll), this.db.claimPool);
+      if (row) return { jobs: [{ ...toClaimedJob(row, token), suspect: true }], lost: [] };
+      if (limitedAll) {
+        const [limitedRow] = await this.flow.limited(token, p, limitedAll, 1, true);
+        if (limitedRow) return { jobs: [{ ...toClaimedJob(limitedRow, token), suspect: true }], lost: [] };
+      }
+    }
+    // Jobs under flow control first: they are held back by their limits, and taking them last would also leave
+    // them behind a backlog of others.
+    let flowRows: Row[] = [];
+    let retryAfterMs: number | undefined;
+    for (const r of rated ?? []) {
+      const got = await this.flow.rated(token, p, r, p.limit - flowRows.length, limitedAll?.includes(r.task) ?? false);
+      flowRows = flowRows.concat(got.rows);
+      if (got.retryAfterMs !== undefined) retryAfterMs = Math.min(retryAfterMs ?? Infinity, got.retryAfterMs);
+    }
+    if (limited)
+      flowRows = flowRows.concat(await this.flow.limited(token, p, limited, p.limit - flowRows.length, false));
     const sql = limited
       ? p.queues === null
         ? q.claimAnyQueueLimited
@@ -184,33 +225,15 @@ export class PostgresBackend implements Backend {
       : p.queues === null
         ? q.claimAnyQueue
         : q.claimFromQueues;
-    // A worker with nothing in hand takes a waiting suspect first, alone (rare: one probe of an empty index).
-    if (p.suspects && !(p.finished && p.finished.length > 0)) {
-      const suspectSql = limited
-        ? p.queues === null
-          ? q.claimSuspectAnyQueueLimited
-          : q.claimSuspectFromQueuesLimited
-        : p.queues === null
-          ? q.claimSuspectAnyQueue
-          : q.claimSuspectFromQueues;
-      const suspectParams = [...params];
-      suspectParams[5] = 1;
-      await this.promoteDue();
-      const [row] = await this.db.query(suspectSql, suspectParams, this.db.claimPool);
-      if (row) return { jobs: [{ ...toClaimedJob(row, token), suspect: true }], lost: [] };
-      if (limited) {
-        const [limitedRow] = await this.claimLimited(token, p, limited, 1, true);
-        if (limitedRow) return { jobs: [{ ...toClaimedJob(limitedRow, token), suspect: true }], lost: [] };
-      }
-    }
-    // Limited jobs first: they are few by their nature, and taking them last would leave them behind a backlog.
-    const limitedRows = limited ? await this.claimLimited(token, p, limited, p.limit, false) : [];
-    params[5] = p.limit - limitedRows.length;
+    const params = paramsFor(unrated, p.limit - flowRows.length, limited);
     // With outcomes to write, they, promotion and claim share one transaction (one commit per batch). Otherwise the
     // claim goes first, alone, for a quick pickup: due scheduled jobs are promoted after it (and claimed at once
     // when it found nothing), or in the background when it found work, so that they are never left behind.
     const hasOutcomes = p.finished !== undefined && p.finished.length > 0;
-    const claim = () => this.db.query(sql, params, this.db.claimPool);
+    const claim = () =>
+      unrated.length === 0 || (params[5] as number) <= 0
+        ? Promise.resolve([])
+        : this.db.query(sql, params, this.db.claimPool);
     let rows: Row[];
     let lost: string[] = [];
     if (hasOutcomes) {
@@ -229,63 +252,15 @@ export class PostgresBackend implements Backend {
       this.listeners.emitSoon();
       await this.events.outcomes(this.db.claimPool, p.finished!, lost);
     }
-    if (limitedRows.length > 0) rows = limitedRows.concat(rows);
+    if (flowRows.length > 0) rows = flowRows.concat(rows);
     rows.sort(
       (a, b) =>
         (a.priority as number) - (b.priority as number) ||
         (a.run_at as number) - (b.run_at as number) ||
         Number(a.id) - Number(b.id),
     );
-    return { jobs: rows.map((r) => toClaimedJob(r, token)), lost };
-  }
-
-  /** Per limited task, the key the last limited claim took jobs from: the next one starts after it. */
-  private limitCursor: [string, string] = ["", ""];
-
-  /** Up to `want` jobs of the limited tasks, keys taking turns (queries.ts, limitedKeys and pickLimited). */
-  private async claimLimited(
-    token: string,
-    p: ClaimParams,
-    limited: readonly string[],
-    want: number,
-    suspect: boolean,
-  ): Promise<Row[]> {
-    if (want <= 0) return [];
-    // Keys at their limit are passed over; a walk of twice the jobs wanted, and 50 more, finds enough free ones.
-    const walk = want * 2 + 50;
-    return this.db.transaction(async (db) => {
-      const keysFrom = async (cursor: [string, string]) =>
-        (await db.query(this.db.prepared(this.q.limitedKeys, [limited, cursor[0], cursor[1], walk]))).rows as {
-          task: string;
-          key: string;
-        }[];
-      const keys = await keysFrom(this.limitCursor);
-      // Past the last key: round again from the first.
-      if (keys.length < walk && this.limitCursor[0] !== "") {
-        const seen = new Set(keys.map((k) => `${k.task}\u001f${k.key}`));
-        for (const k of await keysFrom(["", ""])) if (!seen.has(`${k.task}\u001f${k.key}`)) keys.push(k);
-      }
-      if (keys.length === 0) return [];
-      const params: unknown[] = [
-        token,
-        p.leaseMs,
-        p.workerId,
-        new Date(p.now),
-        keys.map((k) => k.task),
-        keys.map((k) => k.key),
-        want,
-        suspect,
-      ];
-      if (p.queues !== null) params.push(p.queues);
-      const sql = p.queues === null ? this.q.pickLimitedAnyQueue : this.q.pickLimitedFromQueues;
-      const rows = (await db.query(this.db.prepared(sql, params))).rows as Row[];
-      if (rows.length > 0) {
-        // The cursor moves to the last key jobs came from, in walk order.
-        const taken = new Set(rows.map((r) => `${r.task as string}\u001f${r.concurrency_key as string}`));
-        for (const k of keys) if (taken.has(`${k.task}\u001f${k.key}`)) this.limitCursor = [k.task, k.key];
-      }
-      return rows;
-    }, this.db.claimPool);
+    const jobs = rows.map((r) => toClaimedJob(r, token));
+    return retryAfterMs === undefined ? { jobs, lost } : { jobs, lost, retryAfterMs };
   }
 
   private async promoteDue(): Promise<number> {

@@ -425,6 +425,17 @@ export function queries(schema: string) {
       )
       .join("\n      UNION ALL"),
 
+    // Rate limits, in a claim's transaction: the key's lock (held to its end, so claims of one key take turns), then
+    // the starts of the last $2 ms summed and older ones deleted, then one row for what the claim took.
+    rateLock: `SELECT pg_advisory_xact_lock(hashtextextended(${`'${schema} rate '`} || $1, 0))`,
+    rateWindow: /* sql */ `
+      WITH gone AS (
+        DELETE FROM ${schema}.rate_starts WHERE rkey = $1 AND at <= clock_timestamp() - $2::float8 * interval '1 millisecond')
+      SELECT coalesce(sum(n), 0)::int AS used,
+        (extract(epoch FROM min(at) + $2::float8 * interval '1 millisecond' - clock_timestamp()) * 1000)::float8 AS opens_in
+      FROM ${schema}.rate_starts WHERE rkey = $1 AND at > clock_timestamp() - $2::float8 * interval '1 millisecond'`,
+    addRateStarts: `INSERT INTO ${schema}.rate_starts (rkey, at, n) VALUES ($1, clock_timestamp(), $2)`,
+
     pauseQueue: `INSERT INTO ${schema}.paused_queues (queue, paused_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
     // Wakes the listening workers of every process: the queue's jobs can be claimed again.
     resumeQueue: /* sql */ `

@@ -23,6 +23,7 @@ import type {
   MinuteCount,
   NewJob,
   Outcome,
+  RateLimit,
   WaitingTask,
   WorkerInfo,
 } from "../backend.js";
@@ -188,43 +189,74 @@ export class SqliteBackend implements Backend {
 
   claim(p: ClaimParams): Promise<ClaimResult> {
     const token = randomBytes(8).toString("hex");
-    const pick: Row = { tasks: JSON.stringify(p.tasks), limit: p.limit, now: p.now };
+    const rated = p.rated && p.rated.length > 0 ? p.rated : null;
+    // Rate-limited tasks are picked on their own, up to what their window leaves; the other picks leave them out.
+    const ratedTasks = new Set(rated?.map((r) => r.task));
+    const unrated = rated ? p.tasks.filter((t) => !ratedTasks.has(t)) : p.tasks;
+    const pick: Row = { tasks: JSON.stringify(unrated), limit: p.limit, now: p.now };
     if (p.queues !== null) pick.queues = JSON.stringify(p.queues);
-    const limited = p.limited && p.limited.length > 0 ? p.limited : null;
+    const limitedAll = p.limited && p.limited.length > 0 ? p.limited : null;
+    const limitedList = limitedAll && rated ? limitedAll.filter((t) => !ratedTasks.has(t)) : limitedAll;
+    const limited = limitedList && limitedList.length > 0 ? limitedList : null;
     if (limited) pick.limited = JSON.stringify(limited);
     const variant = { queues: p.queues !== null, limited: limited !== null };
     const write = this.transaction(() => {
       const lost = p.finished && p.finished.length > 0 ? this.writeOutcomes(p.finished, p.now) : [];
       this.stmt(Q.PROMOTE_DUE).run(p.now);
-      const pickLimitedJobs = (want: number, suspect: boolean) =>
-        limited && want > 0
+      const cursors = this.limitCursors;
+      const pickLimitedJobs = (want: number, suspect: boolean, tasks = limited) =>
+        tasks && want > 0
           ? pickLimited(
               (sql) => this.stmt(sql),
               (sql) => this.rawStmt(sql),
-              this.limitCursors,
-              {
-                limited,
-                want,
-                suspect,
-                pick,
-              },
+              cursors,
+              { limited: tasks, want, suspect, pick },
             )
           : [];
+      let retryAfterMs: number | undefined;
+      // A rate-limited task's jobs, at most what its window has room for; when it has none, when it will.
+      const pickRated = (r: RateLimit, want: number): ClaimRow[] => {
+        this.stmt(Q.PRUNE_RATE_STARTS).run(r.key, p.now - r.perMs);
+        const window = this.stmt(Q.RATE_STARTS).get(r.key)!;
+        const room = r.limit - (window.used as number);
+        const full = () => {
+          const opens = ((window.oldest as number | null) ?? p.now) + r.perMs - p.now;
+          retryAfterMs = Math.min(retryAfterMs ?? Infinity, Math.max(1, opens));
+        };
+        if (room <= 0) {
+          full();
+          return [];
+        }
+        const take = Math.min(room, want);
+        const got = limitedAll?.includes(r.task)
+          ? pickLimitedJobs(take, false, [r.task])
+          : (this.rawStmt(Q.pickReady({ queues: variant.queues, suspect: false, limited: false })).all({
+              ...pick,
+              tasks: JSON.stringify([r.task]),
+              limit: take,
+            }) as unknown as ClaimRow[]);
+        if (got.length > 0) this.stmt(Q.ADD_RATE_STARTS).run(r.key, p.now, got.length);
+        if (got.length === room) full();
+        return got;
+      };
       // A worker with nothing in hand takes a waiting suspect first, alone (one probe of an almost empty index).
       let suspect = false;
       let rows: ClaimRow[] = [];
+      // Of every task, rate-limited or not (a suspect is rare, and must not wait for ever).
       if (p.suspects) {
-        rows = this.rawStmt(Q.pickReady({ ...variant, suspect: true })).all({
-          ...pick,
-          limit: 1,
-        }) as unknown as ClaimRow[];
-        if (rows.length === 0) rows = pickLimitedJobs(1, true);
+        const all: Row = { ...pick, tasks: JSON.stringify(p.tasks), limit: 1 };
+        if (limitedAll) all.limited = JSON.stringify(limitedAll);
+        rows = this.rawStmt(Q.pickReady({ ...variant, limited: limitedAll !== null, suspect: true })).all(
+          all,
+        ) as unknown as ClaimRow[];
+        if (rows.length === 0) rows = pickLimitedJobs(1, true, limitedAll);
         suspect = rows.length > 0;
       }
       // Raw rows (arrays) spare an object per job; the column order is the SELECT's. Limited jobs first: they are
       // few by their nature, and taking them last would leave them behind a backlog of others.
       if (!suspect) {
-        rows = pickLimitedJobs(p.limit, false);
+        if (rated) for (const r of rated) rows = rows.concat(pickRated(r, p.limit - rows.length));
+        rows = rows.concat(pickLimitedJobs(p.limit - rows.length, false));
         const rest = p.limit - rows.length;
         if (rest > 0) {
           const plain = this.rawStmt(Q.pickReady({ ...variant, suspect: false })).all({ ...pick, limit: rest });
@@ -243,9 +275,9 @@ export class SqliteBackend implements Backend {
           started: suspect ? 1 : 0,
         });
       }
-      return { rows, lost, suspect };
+      return { rows, lost, suspect, retryAfterMs };
     });
-    return this.run(write).then(({ rows, lost, suspect }) => {
+    return this.run(write).then(({ rows, lost, suspect, retryAfterMs }) => {
       if (p.finished && p.finished.length > 0) this.listeners.emitSoon();
       const jobs = rows.map((r) => {
         const job: ClaimedJob = {
@@ -266,7 +298,7 @@ export class SqliteBackend implements Backend {
         }
         return job;
       });
-      return { jobs, lost };
+      return retryAfterMs === undefined ? { jobs, lost } : { jobs, lost, retryAfterMs };
     });
   }
 

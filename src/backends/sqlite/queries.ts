@@ -304,3 +304,9 @@ export const SCHEMA_OBJECTS = /* sql */ `
 export const PAUSE_QUEUE = /* sql */ `INSERT INTO errand_paused_queues (queue, paused_at) VALUES (?, ?) ON CONFLICT DO NOTHING`;
 export const RESUME_QUEUE = /* sql */ `DELETE FROM errand_paused_queues WHERE queue = ?`;
 export const PAUSED_QUEUES = /* sql */ `SELECT queue, paused_at FROM errand_paused_queues ORDER BY queue`;
+
+// Rate limits: starts older than the period go, the rest are summed; a claim that took jobs adds one row.
+export const PRUNE_RATE_STARTS = /* sql */ `DELETE FROM errand_rate_starts WHERE rkey = ? AND at <= ?`;
+export const RATE_STARTS = /* sql */ `
+SELECT coalesce(sum(n), 0) AS used, min(at) AS oldest FROM errand_rate_starts WHERE rkey = ?`;
+export const ADD_RATE_STARTS = /* sql */ `INSERT INTO errand_rate_starts (rkey, at, n) VALUES (?, ?, ?)`;

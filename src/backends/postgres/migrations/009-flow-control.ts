@@ -14,4 +14,12 @@ CREATE TABLE $schema.paused_queues (
   queue     text        PRIMARY KEY,
   paused_at timestamptz NOT NULL
 );
+-- Rate limits: how many jobs a claim started under a rate key, and when (one row per claim, not per job). A claim
+-- counts the starts in the last period, deletes older ones, and takes at most what is left.
+CREATE TABLE $schema.rate_starts (
+  rkey text        NOT NULL,
+  at   timestamptz NOT NULL,
+  n    integer     NOT NULL
+);
+CREATE INDEX rate_starts_key ON $schema.rate_starts (rkey, at);
 `;

@@ -15,4 +15,12 @@ CREATE TABLE errand_paused_queues (
   queue     TEXT    PRIMARY KEY,
   paused_at INTEGER NOT NULL
 );
+-- Rate limits: how many jobs a claim started under a rate key, and when (one row per claim, not per job). A claim
+-- counts the starts in the last period, deletes older ones, and takes at most what is left.
+CREATE TABLE errand_rate_starts (
+  rkey TEXT    NOT NULL,
+  at   INTEGER NOT NULL,
+  n    INTEGER NOT NULL
+);
+CREATE INDEX errand_rate_starts_key ON errand_rate_starts (rkey, at);
 `;

@@ -24,6 +24,13 @@ export interface NewJob {
   traceparent?: string | null;
   /** No attempt starts at or after this time (ms); null or absent: never expires. Always after runAt. */
   expiresAt?: number | null;
+  /**
+   * How long `key` de-duplicates: absent, while the job is still to run; `until` (ms, null for ever), in any state
+   * until then. With `debounce`, `key` instead names the one waiting job that each enqueue replaces.
+   */
+  keyMode?: { until: number | null };
+  /** `key` debounces: a waiting job with it takes these args and run time instead of a new job being stored. */
+  debounce?: boolean;
   /** Its task's concurrency limit: at most `limit` jobs of this task with this key run at once, cluster-wide. */
   concurrency?: { key: string; limit: number } | null;
 }

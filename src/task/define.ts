@@ -12,6 +12,7 @@ import {
   type TaskConcurrency,
   type TaskRateLimit,
 } from "./limits.js";
+import { keyOptions } from "./keys.js";
 import { jobTiming, taskTiming, type TaskTiming } from "./timing.js";
 import { checkOptionNames, describePath, InvalidArgsError } from "../core/errors.js";
 import { findUnsafeJson } from "../core/json-safe.js";
@@ -70,6 +71,18 @@ export interface EnqueueOptions {
    * enqueue returns that job instead of storing another. Once it succeeded, failed or was cancelled, the key is free.
    */
   key?: string;
+  /**
+   * How long `key` de-duplicates. "pending" (the default): while a job with it is still to run, as above.
+   * "forever": while a job with it is stored, in any state (failed and cancelled too; succeeded jobs until pruned).
+   * { for: "24h" }: for that long after the first job's enqueue, in any state. Either way enqueue returns the job
+   * that holds the key, flagged not new (`job.created === false`).
+   */
+  keyMode?: "pending" | "forever" | { for: Duration };
+  /**
+   * With `key`: the job runs this long after the last enqueue with the key. While one waits, another enqueue gives
+   * it its args and pushes its run time back, returning it (not new); once it runs, the next enqueue makes a new one.
+   */
+  debounce?: Duration;
   maxAttempts?: number;
   /**
    * Your own open transaction: the job is stored in it, so it exists if and only if that transaction commits, and
@@ -115,6 +128,8 @@ const ENQUEUE_OPTIONS = [
   "priority",
   "queue",
   "key",
+  "keyMode",
+  "debounce",
   "maxAttempts",
   "tx",
 ] as const;
@@ -330,13 +345,24 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       return job;
     }
     checkOptionNames(where, options, ENQUEUE_OPTIONS);
-    const { runAt, expiresAt } = jobTiming(where, now, this.timing, options);
+    let { runAt, expiresAt } = jobTiming(where, now, this.timing, options);
     if (options.key !== undefined && (typeof options.key !== "string" || options.key === "")) {
       throw new InvalidArgsError(
         `${where}: key must be a non-empty string, got ${JSON.stringify(options.key)}. Nothing was stored.`,
       );
     }
+    const keying = keyOptions(where, now, options);
+    if (keying.debounce) {
+      runAt = now + keying.debounceMs;
+      if (expiresAt !== null && expiresAt <= runAt) {
+        throw new InvalidArgsError(
+          `${where}: the job would expire before its debounce delay ends, and never run. Nothing was stored.`,
+        );
+      }
+    }
     return {
+      ...(keying.keyMode ? { keyMode: keying.keyMode } : {}),
+      ...(keying.debounce ? { debounce: true } : {}),
       task: this.name,
       queue: options.queue === undefined ? this.queue : checkQueue(options.queue, where),
       args: json,

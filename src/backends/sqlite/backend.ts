@@ -596,6 +596,7 @@ export class SqliteBackend implements Backend {
       // A worker row whose leases ended a retention period ago is of no more use.
       this.stmt(Q.DELETE_DEAD_WORKERS).run(finishedBefore);
       this.stmt(Q.PRUNE_THROUGHPUT).run(finishedBefore);
+      this.stmt(Q.PRUNE_HELD_KEYS).run(finishedBefore);
       const rows = this.stmt(Q.PRUNE).all(finishedBefore, limit);
       this.uncount(rows);
       return rows.length;

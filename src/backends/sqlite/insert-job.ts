@@ -23,8 +23,23 @@ export function insertJob(prepare: (sql: string) => Statement, job: NewJob): Enq
   if (job.key === null) {
     return { id: String(prepare(Q.INSERT_JOB).run(...values).lastInsertRowid), created: true };
   }
+  if (job.debounce) {
+    const waiting = prepare(Q.FIND_DEBOUNCED).get(job.key) as { id: number } | undefined;
+    if (!waiting) {
+      values[7] = job.key; // as its debounce key; its key column stays empty
+      return { id: String(prepare(Q.INSERT_DEBOUNCED).run(...values).lastInsertRowid), created: true };
+    }
+    prepare(Q.DEBOUNCE).run({ args: job.args, run_at: job.runAt, state: initialState(job), id: waiting.id });
+    return { id: String(waiting.id), created: false };
+  }
+  if (job.keyMode) {
+    const held = prepare(Q.FIND_HELD_KEY).get(job.key, job.createdAt) as { job_id: number } | undefined;
+    if (held) return { id: String(held.job_id), created: false };
+  }
   const info = prepare(Q.INSERT_JOB_WITH_KEY).run(...values);
-  if (info.changes === 1) return { id: String(info.lastInsertRowid), created: true };
-  const existing = prepare(Q.FIND_BY_KEY).get(job.key) as { id: number };
-  return { id: String(existing.id), created: false };
+  let result: EnqueueResult;
+  if (info.changes === 1) result = { id: String(info.lastInsertRowid), created: true };
+  else result = { id: String((prepare(Q.FIND_BY_KEY).get(job.key) as { id: number }).id), created: false };
+  if (job.keyMode && result.created) prepare(Q.HOLD_KEY).run(job.key, Number(result.id), job.keyMode.until);
+  return result;
 }

@@ -310,3 +310,20 @@ export const PRUNE_RATE_STARTS = /* sql */ `DELETE FROM errand_rate_starts WHERE
 export const RATE_STARTS = /* sql */ `
 SELECT coalesce(sum(n), 0) AS used, min(at) AS oldest FROM errand_rate_starts WHERE rkey = ?`;
 export const ADD_RATE_STARTS = /* sql */ `INSERT INTO errand_rate_starts (rkey, at, n) VALUES (?, ?, ?)`;
+
+// Debounce: the waiting job of a debounce key takes the latest args and run time; without one, a new job holds it.
+export const FIND_DEBOUNCED = /* sql */ `
+SELECT id FROM errand_jobs WHERE debounce_key = ? AND (state = 'scheduled' OR state = 'ready')`;
+export const DEBOUNCE = /* sql */ `
+UPDATE errand_jobs SET args = :args, run_at = :run_at, state = :state WHERE id = :id`;
+export const INSERT_DEBOUNCED = /* sql */ `
+INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, debounce_key, created_at, traceparent,
+  expires_at, concurrency_key, concurrency_limit)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+// keyMode "forever" / { for }: a key held by a job, in any state, until `until` (NULL: for ever).
+export const FIND_HELD_KEY = /* sql */ `SELECT job_id FROM errand_job_keys WHERE key = ? AND (until IS NULL OR until > ?)`;
+export const HOLD_KEY = /* sql */ `
+INSERT INTO errand_job_keys (key, job_id, until) VALUES (?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, until = excluded.until`;
+export const PRUNE_HELD_KEYS = /* sql */ `DELETE FROM errand_job_keys WHERE until <= ?`;

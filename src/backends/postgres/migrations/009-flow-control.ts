@@ -22,4 +22,16 @@ CREATE TABLE $schema.rate_starts (
   n    integer     NOT NULL
 );
 CREATE INDEX rate_starts_key ON $schema.rate_starts (rkey, at);
+-- Debounced jobs: one waiting job per debounce key, whose args and run time each enqueue replaces. A job that
+-- already runs leaves the key free for the next one.
+ALTER TABLE $schema.jobs ADD COLUMN debounce_key text;
+CREATE UNIQUE INDEX jobs_debounce ON $schema.jobs (debounce_key)
+  WHERE debounce_key IS NOT NULL AND state IN ('scheduled', 'ready');
+
+-- Keys that de-duplicate beyond a job's run (keyMode "forever" or { for }): until NULL is for ever.
+CREATE TABLE $schema.job_keys (
+  key    text        PRIMARY KEY,
+  job_id bigint      NOT NULL,
+  until  timestamptz
+);
 `;

@@ -23,4 +23,16 @@ CREATE TABLE errand_rate_starts (
   n    INTEGER NOT NULL
 );
 CREATE INDEX errand_rate_starts_key ON errand_rate_starts (rkey, at);
+-- Debounced jobs: one waiting job per debounce key, whose args and run time each enqueue replaces. A job that
+-- already runs leaves the key free for the next one.
+ALTER TABLE errand_jobs ADD COLUMN debounce_key TEXT;
+CREATE UNIQUE INDEX errand_jobs_debounce ON errand_jobs (debounce_key)
+  WHERE debounce_key IS NOT NULL AND (state = 'scheduled' OR state = 'ready');
+
+-- Keys that de-duplicate beyond a job's run (keyMode "forever" or { for }): until NULL is for ever.
+CREATE TABLE errand_job_keys (
+  key    TEXT    PRIMARY KEY,
+  job_id INTEGER NOT NULL,
+  until  INTEGER
+);
 `;

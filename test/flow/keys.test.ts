@@ -1,0 +1,154 @@
+// Key modes and debounce, on both backends: when a key de-duplicates, for every state of the job holding it, what
+// enqueue returns then, and a debounced key's one run with the last args.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { after, describe, it } from "node:test";
+import { Errand, InvalidArgsError, type EnqueueOptions, type JobState } from "../../src/index.js";
+import { silentLogger } from "../../src/core/logger.js";
+import { waitFor } from "../helpers/cli.js";
+import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const drops: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const drop of drops) await drop();
+  await dropTemplates();
+});
+
+const databases: [string, () => Promise<string>][] = [
+  ["sqlite", () => Promise.resolve(`sqlite:${join(tempDir(), "keys.db")}`)],
+  [
+    "postgres",
+    async () => {
+      const db = await freshPostgresDatabase();
+      drops.push(db.drop);
+      return db.url;
+    },
+  ],
+];
+
+const STATES: readonly JobState[] = ["scheduled", "ready", "running", "succeeded", "failed", "cancelled"];
+/** Whether a second enqueue with the key returns the first job, by key mode and the first job's state. */
+const DEDUPES: Record<string, Record<JobState, boolean>> = {
+  pending: { scheduled: true, ready: true, running: true, succeeded: false, failed: false, cancelled: false },
+  forever: { scheduled: true, ready: true, running: true, succeeded: true, failed: true, cancelled: true },
+  for: { scheduled: true, ready: true, running: true, succeeded: true, failed: true, cancelled: true },
+};
+
+for (const [name, database] of databases) {
+  describe(`keys (${name})`, () => {
+    it("de-duplicate by key mode and state as the README's table says, returning the holder as not new", async () => {
+      const url = await database();
+      const clock = { now: Date.now() };
+      const errand = new Errand({ database: url, logger: silentLogger, clock: () => clock.now });
+      const t = errand.task("t", () => {}, { maxAttempts: 1 });
+      const backend = await errand.backend();
+      const modes: [string, EnqueueOptions["keyMode"]][] = [
+        ["pending", undefined],
+        ["forever", "forever"],
+        ["for", { for: "1h" }],
+      ];
+      for (const [mode, keyMode] of modes) {
+        for (const state of STATES) {
+          const key = `${mode}:${state}`;
+          // A queue of its own, so that the claim below takes this job, not one left ready by an earlier round.
+          const options: EnqueueOptions = { key, queue: key, ...(keyMode ? { keyMode } : {}) };
+          const first = await t.enqueue({ n: 1 }, { ...options, ...(state === "scheduled" ? { delay: "1h" } : {}) });
+          assert.equal(first.created, true);
+          if (state === "running" || state === "succeeded" || state === "failed") {
+            const [claimed] = (
+              await backend.claim({
+                workerId: "w",
+                queues: [key],
+                tasks: ["t"],
+                limit: 1,
+                now: clock.now,
+                leaseMs: 60_000,
+              })
+            ).jobs;
+            assert.equal(claimed?.id, first.id);
+            if (state !== "running") {
+              const outcome =
+                state === "succeeded"
+                  ? { kind: "succeeded" as const, result: null }
+                  : {
+                      kind: "failed" as const,
+                      error: { attempt: 1, at: new Date().toISOString(), message: "x" },
+                      retryAt: null,
+                    };
+              await backend.complete([{ id: first.id, token: claimed!.token, ...outcome }], clock.now);
+            }
+          }
+          if (state === "cancelled") await errand.cancel(first.id);
+          assert.equal(await first.status(), state);
+          const second = await t.enqueue({ n: 2 }, options);
+          const dedupes = DEDUPES[mode]![state];
+          assert.equal(second.created, !dedupes, `${mode}, first job ${state}: a new job? ${second.created}`);
+          assert.equal(second.id === first.id, dedupes, `${mode}, ${state}: the first job returned`);
+        }
+      }
+      // { for } holds for its period only, from the first job's enqueue.
+      const held = await t.enqueue({}, { key: "held", keyMode: { for: "1h" } });
+      await errand.cancel(held.id);
+      clock.now += 3_600_000 + 1;
+      const after = await t.enqueue({}, { key: "held", keyMode: { for: "1h" } });
+      assert.equal(after.created, true, "an hour later, the key is free");
+      await errand.close();
+    });
+
+    it("debounces: ten enqueues 100 ms apart run once, with the last args, after the last", async () => {
+      const errand = new Errand({ database: await database(), logger: silentLogger });
+      const runs: { n: number; at: number }[] = [];
+      const sync = errand.task("sync", (args: { n: number }) => void runs.push({ n: args.n, at: Date.now() }));
+      const worker = await errand.work({ pollInterval: "50ms" });
+      const ids = new Set<string>();
+      let last = 0;
+      for (let n = 1; n <= 10; n++) {
+        const job = await sync.enqueue({ n }, { key: "sync:42", debounce: "400ms" });
+        assert.equal(job.created, n === 1, `enqueue ${n} ${n === 1 ? "stores" : "replaces"} the waiting job`);
+        ids.add(job.id);
+        last = Date.now();
+        await sleep(100);
+      }
+      assert.equal(ids.size, 1, "one job");
+      await waitFor("the debounced job to run", () => runs.length === 1, 5_000);
+      await sleep(600);
+      assert.deepEqual(
+        runs.map((r) => r.n),
+        [10],
+        "once, with the last args",
+      );
+      assert.ok(runs[0]!.at - last >= 390, `ran ${runs[0]!.at - last} ms after the last enqueue`);
+      // Once it ran, the key makes a new job.
+      const next = await sync.enqueue({ n: 11 }, { key: "sync:42", debounce: "10ms" });
+      assert.equal(next.created, true);
+      assert.equal(await next.result({ timeout: "5s" }), null);
+      await worker.stop();
+      await errand.close();
+    });
+
+    it("refuses keyMode and debounce without a key, or debounce with a run time of its own, storing nothing", async () => {
+      const errand = new Errand({ database: await database(), logger: silentLogger });
+      const t = errand.task("t", () => {});
+      const refused = (pattern: RegExp) => (e: unknown) =>
+        e instanceof InvalidArgsError && pattern.test(e.message) ? true : assert.fail(String(e));
+      await assert.rejects(t.enqueue({}, { keyMode: "forever" }), refused(/keyMode needs a key/));
+      await assert.rejects(t.enqueue({}, { debounce: "5s" }), refused(/debounce needs a key/));
+      await assert.rejects(
+        t.enqueue({}, { key: "k", debounce: "5s", delay: "1s" }),
+        refused(/goes with neither delay/),
+      );
+      await assert.rejects(
+        t.enqueue({}, { key: "k", keyMode: "always" as "forever" }),
+        refused(/keyMode must be "pending", "forever" or \{ for: "24h" \}/),
+      );
+      await assert.rejects(
+        t.enqueue({}, { key: "k", debounce: "soon" as "1s" }),
+        refused(/debounce: cannot read "soon"/),
+      );
+      assert.equal((await errand.listJobs()).length, 0);
+      await errand.close();
+    });
+  });
+}

@@ -345,7 +345,9 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       return job;
     }
     checkOptionNames(where, options, ENQUEUE_OPTIONS);
-    let { runAt, expiresAt } = jobTiming(where, now, this.timing, options);
+    const timing = jobTiming(where, now, this.timing, options);
+    const { expiresAt } = timing;
+    let { runAt } = timing;
     if (options.key !== undefined && (typeof options.key !== "string" || options.key === "")) {
       throw new InvalidArgsError(
         `${where}: key must be a non-empty string, got ${JSON.stringify(options.key)}. Nothing was stored.`,

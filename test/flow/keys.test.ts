@@ -77,7 +77,7 @@ for (const [name, database] of databases) {
                       error: { attempt: 1, at: new Date().toISOString(), message: "x" },
                       retryAt: null,
                     };
-              await backend.complete([{ id: first.id, token: claimed!.token, ...outcome }], clock.now);
+              await backend.complete([{ id: first.id, token: claimed.token, ...outcome }], clock.now);
             }
           }
           if (state === "cancelled") await errand.cancel(first.id);

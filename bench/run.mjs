@@ -5,7 +5,8 @@
 // `npm run bench -- --scale` measures costs with millions of finished jobs stored (bench/scale.mjs), on both backends
 // unless --backend names one; figures go to bench/results/scale-<backend>.json. `npm run bench -- --processes` runs
 // 1 to 8 worker processes on one PostgreSQL database beside graphile-worker (bench/processes.mjs); figures go to
-// bench/results/processes-postgres.json.
+// bench/results/processes-postgres.json. `npm run bench -- --flow [--baseline dir]` measures flow control's costs
+// (bench/flow.mjs), on both backends unless --backend names one; figures go to bench/results/flow-<backend>.json.
 import { Errand } from "errand";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -16,6 +17,7 @@ import { sharedNow, startChild } from "./lib/child.mjs";
 import { drainInChild, fillErrand } from "./lib/errand-drain.mjs";
 import { idleCost, reportSchedules, tickBursts } from "./schedules.mjs";
 import { benchProcesses, reportProcesses } from "./processes.mjs";
+import { benchFlow, reportFlow } from "./flow.mjs";
 import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
@@ -53,6 +55,8 @@ let quick = false;
 let schedules = false;
 let scale = false;
 let processes = false;
+let flow = false;
+let baseline = null;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
   const arg = process.argv[i];
@@ -60,6 +64,8 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (arg === "--schedules") schedules = true;
   else if (arg === "--scale") scale = true;
   else if (arg === "--processes") processes = true;
+  else if (arg === "--flow") flow = true;
+  else if (arg === "--baseline") baseline = process.argv[++i] ?? usage("--baseline needs a folder");
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
   else usage(`unknown argument ${arg}`);
@@ -79,7 +85,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir]] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -524,6 +530,38 @@ async function main() {
   }
 }
 
+/** Flow control's figures, backend by backend. */
+async function mainFlow() {
+  const cpu = cpus();
+  console.log("errand bench, flow control");
+  console.log(
+    `Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`,
+  );
+  for (const name of scheduleBackends) {
+    const backend = (await import(BACKENDS[name])).openBackend();
+    const started = performance.now();
+    console.log(`\n${backend.name}: ${backend.description}`);
+    try {
+      const figures = await benchFlow(backend, baseline);
+      const results = {
+        backend: backend.name,
+        date: new Date().toISOString(),
+        node: process.version,
+        cpus: cpu.length,
+        ...figures,
+      };
+      reportFlow(backend.name, results);
+      mkdirSync(join(here, "results"), { recursive: true });
+      writeFileSync(join(here, "results", `flow-${backend.name}.json`), JSON.stringify(results, null, 2) + "\n");
+      console.log(
+        `figures written to bench/results/flow-${backend.name}.json; took ${num((performance.now() - started) / 1000, 1)} s`,
+      );
+    } finally {
+      await backend.cleanup();
+    }
+  }
+}
+
 /** The schedules' figures, backend by backend. */
 async function mainSchedules() {
   const cpu = cpus();
@@ -608,4 +646,4 @@ async function mainProcesses() {
   );
 }
 
-await (schedules ? mainSchedules() : scale ? mainScale() : processes ? mainProcesses() : main());
+await (schedules ? mainSchedules() : scale ? mainScale() : processes ? mainProcesses() : flow ? mainFlow() : main());

@@ -82,6 +82,8 @@ export interface ClaimResult {
   jobs: ClaimedJob[];
   /** A rate limit held jobs back: claim again in this many ms, when its window has room. */
   retryAfterMs?: number;
+  /** Concurrency limits held ready jobs back: claim again when a job of this worker's finishes. */
+  heldBack?: boolean;
   /** Ids among `finished` whose lease was no longer held (their outcome was dropped). */
   lost: string[];
 }

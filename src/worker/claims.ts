@@ -29,6 +29,7 @@ export async function fetchJobs(w: WorkerCore): Promise<void> {
       const result = await claim(w, limit, finished, suspects);
       claimed = result.jobs;
       retryAfterMs = result.retryAfterMs;
+      w.heldBack = result.heldBack === true;
       reportLost(w, result.lost);
     } catch (error) {
       w.outcomes = finished.concat(w.outcomes);

@@ -69,6 +69,11 @@ export class WorkerCore {
   rate = 0;
   /** A suspect is running: it runs alone, nothing else is claimed until it settles. */
   aloneId: string | null = null;
+  /**
+   * The last claim left ready jobs behind concurrency limits: a job of this worker that settles may free a slot, so
+   * it wakes the worker rather than waiting for the next poll.
+   */
+  heldBack = false;
   /** Suspects wait for this worker: it claims nothing more until empty, then takes one. */
   suspectsWaiting = false;
   idleWaiters: (() => void)[] = [];
@@ -256,7 +261,8 @@ export class WorkerCore {
       }
       scheduleFlush(this);
     }
-    this.pump();
+    if (this.heldBack && this.isIdle) this.wake();
+    else this.pump();
   }
 
   private async endAlone(id: string): Promise<void> {

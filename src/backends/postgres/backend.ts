@@ -39,6 +39,9 @@ import { userRunner } from "./user-transaction.js";
 
 export type { PostgresOptions } from "./options.js";
 
+/** How often, at most, claims look for jobs of a limited task stored before it had its limit. */
+const UNKEYED_EVERY_MS = 10_000;
+
 /** Statements of a migration may rebuild a large table: they get this long instead of the query timeout. */
 const MIGRATION_TIMEOUT_MS = 3_600_000;
 
@@ -57,6 +60,8 @@ export class PostgresBackend implements Backend {
   private readonly events: PostgresEvents;
   private closed = false;
   private readonly flow: FlowClaims;
+  /** When a claim last looked for unkeyed jobs of limited tasks (claim's clock). */
+  private unkeyedAt = 0;
 
   constructor(private readonly options: PostgresOptions) {
     if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) {
@@ -238,20 +243,15 @@ export class PostgresBackend implements Backend {
     }
     if (limited)
       flowRows = flowRows.concat(await this.flow.limited(token, p, limited, p.limit - flowRows.length, false));
-    const sql = limited
-      ? p.queues === null
-        ? q.claimAnyQueueLimited
-        : q.claimFromQueuesLimited
-      : p.queues === null
-        ? q.claimAnyQueue
-        : q.claimFromQueues;
-    const params = paramsFor(unrated, p.limit - flowRows.length, limited);
+    const sql = p.queues === null ? q.claimAnyQueue : q.claimFromQueues;
+    const plainTasks = limited ? unrated.filter((t) => !limited.includes(t)) : unrated;
+    const params = paramsFor(plainTasks, p.limit - flowRows.length, null);
     // With outcomes to write, they, promotion and claim share one transaction (one commit per batch). Otherwise the
     // claim goes first, alone, for a quick pickup: due scheduled jobs are promoted after it (and claimed at once
     // when it found nothing), or in the background when it found work, so that they are never left behind.
     const hasOutcomes = p.finished !== undefined && p.finished.length > 0;
     const claim = () =>
-      unrated.length === 0 || (params[5] as number) <= 0
+      plainTasks.length === 0 || (params[5] as number) <= 0
         ? Promise.resolve([])
         : this.db.query(sql, params, this.db.claimPool);
     let rows: Row[];
@@ -273,14 +273,23 @@ export class PostgresBackend implements Backend {
       await this.events.outcomes(this.db.claimPool, p.finished!, lost);
     }
     if (flowRows.length > 0) rows = flowRows.concat(rows);
+    // Jobs of a limited task stored before it had its limit have no key: now and then, when nothing else came, they
+    // are taken as any others (their claim reads past the keyed jobs ready, so it is not made every time).
+    if (rows.length === 0 && limited && p.now - this.unkeyedAt > UNKEYED_EVERY_MS) {
+      this.unkeyedAt = p.now;
+      const unkeyedSql = p.queues === null ? q.claimUnkeyedAnyQueue : q.claimUnkeyedFromQueues;
+      rows = await this.db.query(unkeyedSql, paramsFor(limited, p.limit, null), this.db.claimPool);
+    }
     rows.sort(
       (a, b) =>
         (a.priority as number) - (b.priority as number) ||
         (a.run_at as number) - (b.run_at as number) ||
         Number(a.id) - Number(b.id),
     );
-    const jobs = rows.map((r) => toClaimedJob(r, token));
-    return retryAfterMs === undefined ? { jobs, lost } : { jobs, lost, retryAfterMs };
+    const result: ClaimResult = { jobs: rows.map((r) => toClaimedJob(r, token)), lost };
+    if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs;
+    if (this.flow.takeHeldBack()) result.heldBack = true;
+    return result;
   }
 
   private async promoteDue(): Promise<number> {

@@ -49,8 +49,6 @@ export class Connections {
       "claimFromQueues",
       "claimSuspectAnyQueue",
       "claimSuspectFromQueues",
-      "claimAnyQueueLimited",
-      "claimFromQueuesLimited",
       "limitedKeys",
       "pickLimitedAnyQueue",
       "pickLimitedFromQueues",

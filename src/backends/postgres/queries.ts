@@ -72,8 +72,8 @@ export function queries(schema: string) {
 
   // Limited jobs, in one transaction of two statements. limitedKeys walks the keys of ready jobs of the limited
   // tasks ($1) in (task, key) order after the cursor ($2, $3), one index probe per key (a skip scan), at most $4
-  // of them; keys seen at their limit are passed over, and the others are locked for this transaction (advisory
-  // try-locks: a key another claim holds is skipped, never waited for). pickLimited then counts each locked key's
+  // of them; keys seen at their limit are returned as such (free <= 0), and the others are locked for this
+  // transaction (advisory try-locks: a key another claim holds is skipped, never waited for). pickLimited then counts each locked key's
   // running jobs afresh (a new statement sees every claim committed before its lock was taken) and takes the keys'
   // first jobs, a round at a time across keys, while under their limit.
   const limitLock = (task: string, key: string) =>
@@ -86,7 +86,7 @@ export function queries(schema: string) {
     WHERE state = 'ready' AND concurrency_key IS NOT NULL AND task = ANY($1::text[]) AND (task, concurrency_key) > ${after}
     ORDER BY task, concurrency_key LIMIT 1`;
   const pickLimited = (queueFilter: string) => /* sql */ `
-    WITH k AS (SELECT * FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS k(task, key, ord)),
+    WITH k AS (SELECT * FROM unnest($5::text[], $6::text[], $9::int[]) WITH ORDINALITY AS k(task, key, free, ord)),
     cand AS (
       SELECT c.id, c.concurrency_limit AS lim, ${runningOf("k.task", "k.key")} AS running,
         row_number() OVER (PARTITION BY k.ord ORDER BY c.priority, c.run_at, c.id) AS rn, k.ord
@@ -94,7 +94,8 @@ export function queries(schema: string) {
         SELECT id, concurrency_limit, priority, run_at FROM ${jobs} j
         WHERE j.state = 'ready' AND j.concurrency_key IS NOT NULL AND j.task = k.task AND j.concurrency_key = k.key
           AND j.suspect = $8 ${queueFilter} AND (j.expires_at IS NULL OR j.expires_at > clock_timestamp()) ${notPaused}
-        ORDER BY j.priority, j.run_at, j.id LIMIT $7) c),
+        -- No further than the key's free slots when the walk looked: a key with a long backlog costs a row or two.
+        ORDER BY j.priority, j.run_at, j.id LIMIT least($7, k.free)) c),
     picked AS (
       SELECT id FROM ${jobs} WHERE id IN (SELECT id FROM cand WHERE running + rn <= lim ORDER BY rn, ord LIMIT $7)
       FOR UPDATE SKIP LOCKED)
@@ -177,8 +178,9 @@ export function queries(schema: string) {
     claimFromQueues: pickReady("AND queue = ANY($7::text[])", false),
     claimSuspectAnyQueue: pickReady("", true),
     claimSuspectFromQueues: pickReady("AND queue = ANY($7::text[])", true),
-    claimAnyQueueLimited: pickReady("", false, "$7"),
-    claimFromQueuesLimited: pickReady("AND queue = ANY($7::text[])", false, "$8"),
+    // Jobs of limited tasks ($5) stored before their task had its limit, without a key.
+    claimUnkeyedAnyQueue: pickReady("AND concurrency_key IS NULL", false),
+    claimUnkeyedFromQueues: pickReady("AND concurrency_key IS NULL AND queue = ANY($7::text[])", false),
     claimSuspectAnyQueueLimited: pickReady("", true, "$7"),
     claimSuspectFromQueuesLimited: pickReady("AND queue = ANY($7::text[])", true, "$8"),
 
@@ -189,11 +191,12 @@ export function queries(schema: string) {
         UNION ALL
         SELECT n.task, n.key, n.lim FROM walk CROSS JOIN LATERAL (${nextLimited("(walk.task, walk.key)")}) n),
       walked AS (SELECT * FROM walk LIMIT $4)
-      SELECT task, key FROM walked WHERE ${runningOf("walked.task", "walked.key")} < lim AND ${limitLock("task", "key")}`,
+      SELECT task, key, free FROM (SELECT task, key, lim - ${runningOf("walked.task", "walked.key")} AS free FROM walked) w
+      WHERE free <= 0 OR ${limitLock("task", "key")}`,
     // $1-$4 as a claim's, $5/$6 the locked keys (task, key), $7 how many jobs at most, $8 suspects (then $7 is 1),
-    // $9 the worker's queues.
+    // $9 each key's free slots as the walk saw them, $10 the worker's queues.
     pickLimitedAnyQueue: pickLimited(""),
-    pickLimitedFromQueues: pickLimited("AND j.queue = ANY($9::text[])"),
+    pickLimitedFromQueues: pickLimited("AND j.queue = ANY($10::text[])"),
 
     nextScheduled: `SELECT min(run_at) AS run_at FROM ${jobs} WHERE state = 'scheduled'`,
 

@@ -61,6 +61,9 @@ export interface SqliteOptions {
   shareFile?: boolean;
 }
 
+/** How often, at most, claims look for jobs of a limited task stored before it had its limit. */
+const UNKEYED_EVERY_MS = 10_000;
+
 export class SqliteBackend implements Backend {
   readonly kind = "sqlite";
   readonly capabilities: BackendCapabilities;
@@ -68,6 +71,8 @@ export class SqliteBackend implements Backend {
   readonly file: string;
   private readonly db: Database.Database;
   private readonly stmts = new Map<string, Statement>();
+  /** When a claim last looked for unkeyed jobs of limited tasks (claim's clock). */
+  private unkeyedAt = 0;
   /** Per limited task, the key its last claim took jobs from: the next claim starts after it. */
   private readonly limitCursors = new Map<string, string>();
   private readonly listeners = new ChangeListeners();
@@ -200,19 +205,28 @@ export class SqliteBackend implements Backend {
     const limited = limitedList && limitedList.length > 0 ? limitedList : null;
     if (limited) pick.limited = JSON.stringify(limited);
     const variant = { queues: p.queues !== null, limited: limited !== null };
+    const plainTasks = limited ? unrated.filter((t) => !limited.includes(t)) : unrated;
     const write = this.transaction(() => {
       const lost = p.finished && p.finished.length > 0 ? this.writeOutcomes(p.finished, p.now) : [];
       this.stmt(Q.PROMOTE_DUE).run(p.now);
       const cursors = this.limitCursors;
-      const pickLimitedJobs = (want: number, suspect: boolean, tasks = limited) =>
-        tasks && want > 0
-          ? pickLimited(
-              (sql) => this.stmt(sql),
-              (sql) => this.rawStmt(sql),
-              cursors,
-              { limited: tasks, want, suspect, pick },
-            )
-          : [];
+      let heldBack = false;
+      const pickLimitedJobs = (want: number, suspect: boolean, tasks = limited): ClaimRow[] => {
+        if (!tasks || want <= 0) return [];
+        const picked = pickLimited(
+          (sql) => this.stmt(sql),
+          (sql) => this.rawStmt(sql),
+          cursors,
+          {
+            limited: tasks,
+            want,
+            suspect,
+            pick,
+          },
+        );
+        heldBack ||= picked.heldBack;
+        return picked.rows;
+      };
       let retryAfterMs: number | undefined;
       // A rate-limited task's jobs, at most what its window has room for; when it has none, when it will.
       const pickRated = (r: RateLimit, want: number): ClaimRow[] => {
@@ -258,9 +272,24 @@ export class SqliteBackend implements Backend {
         if (rated) for (const r of rated) rows = rows.concat(pickRated(r, p.limit - rows.length));
         rows = rows.concat(pickLimitedJobs(p.limit - rows.length, false));
         const rest = p.limit - rows.length;
-        if (rest > 0) {
-          const plain = this.rawStmt(Q.pickReady({ ...variant, suspect: false })).all({ ...pick, limit: rest });
+        if (rest > 0 && plainTasks.length > 0) {
+          const plain = this.rawStmt(Q.pickReady({ queues: variant.queues, suspect: false, limited: false })).all({
+            ...pick,
+            tasks: limited ? JSON.stringify(plainTasks) : pick.tasks,
+            limit: rest,
+          });
           rows = rows.length === 0 ? (plain as unknown as ClaimRow[]) : rows.concat(plain as unknown as ClaimRow[]);
+        }
+        // Jobs of a limited task stored before it had its limit have no key: now and then, when nothing else came,
+        // they are taken as any others (their pick reads past the keyed jobs ready, so it is not made every claim).
+        if (rows.length === 0 && limited && p.now - this.unkeyedAt > UNKEYED_EVERY_MS) {
+          this.unkeyedAt = p.now;
+          const variantUnkeyed = { queues: variant.queues, suspect: false, limited: false, unkeyed: true };
+          rows = this.rawStmt(Q.pickReady(variantUnkeyed)).all({
+            ...pick,
+            tasks: JSON.stringify(limited),
+            limit: p.limit,
+          }) as unknown as ClaimRow[];
         }
       }
       if (rows.length > 0) {
@@ -275,9 +304,9 @@ export class SqliteBackend implements Backend {
           started: suspect ? 1 : 0,
         });
       }
-      return { rows, lost, suspect, retryAfterMs };
+      return { rows, lost, suspect, retryAfterMs, heldBack };
     });
-    return this.run(write).then(({ rows, lost, suspect, retryAfterMs }) => {
+    return this.run(write).then(({ rows, lost, suspect, retryAfterMs, heldBack }) => {
       if (p.finished && p.finished.length > 0) this.listeners.emitSoon();
       const jobs = rows.map((r) => {
         const job: ClaimedJob = {
@@ -298,7 +327,10 @@ export class SqliteBackend implements Backend {
         }
         return job;
       });
-      return retryAfterMs === undefined ? { jobs, lost } : { jobs, lost, retryAfterMs };
+      const result: ClaimResult = { jobs, lost };
+      if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs;
+      if (heldBack) result.heldBack = true;
+      return result;
     });
   }
 

@@ -14,15 +14,16 @@ export function pickLimited(
   raw: (sql: string) => Statement,
   cursors: Map<string, string>,
   p: { limited: readonly string[]; want: number; suspect: boolean; pick: Row },
-): ClaimRow[] {
+): { rows: ClaimRow[]; heldBack: boolean } {
   const out: ClaimRow[] = [];
+  let heldBack = false;
   const pickSql = p.pick.queues === undefined ? Q.PICK_OF_KEY : Q.PICK_OF_KEY_FROM_QUEUES;
   for (const task of p.limited) {
     const start = cursors.get(task) ?? "";
     let after = start;
     let wrapped = start === "";
     for (;;) {
-      if (out.length >= p.want) return out;
+      if (out.length >= p.want) return { rows: out, heldBack };
       const next = stmt(Q.NEXT_LIMITED_KEY).get({ task, after })?.key as string | undefined;
       if (next === undefined || (wrapped && start !== "" && next > start)) {
         if (wrapped) break;
@@ -32,16 +33,20 @@ export function pickLimited(
       }
       after = next;
       let running = stmt(Q.RUNNING_OF_KEY).get({ task, key: next })!.n as number;
-      const rows = raw(pickSql).all({
+      const rows = raw(pickSql).iterate({
         ...p.pick,
         task,
         key: next,
         suspect: p.suspect ? 1 : 0,
         limit: p.want - out.length,
-      }) as unknown as LimitedRow[];
+      }) as IterableIterator<LimitedRow>;
       let took = false;
+      // Read no further than the key's free slots: a key with a long backlog costs a row or two.
       for (const row of rows) {
-        if (running >= row[10]) break;
+        if (running >= row[10]) {
+          heldBack = true;
+          break;
+        }
         out.push(row.slice(0, 10) as ClaimRow);
         running++;
         took = true;
@@ -50,5 +55,5 @@ export function pickLimited(
       if (wrapped && next === start) break;
     }
   }
-  return out;
+  return { rows: out, heldBack };
 }

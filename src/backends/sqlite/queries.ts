@@ -28,30 +28,38 @@ WHERE id IN (SELECT id FROM errand_jobs WHERE state = 'scheduled' AND run_at <= 
 // SQLite buffers RETURNING rows through a temporary table, which costs more than reading the rows first.
 // Suspects (jobs that were running when a worker died) are picked only alone, from their own small index. An
 // expired job is never picked (EXPIRE_DUE settles it): one NULL test for a job without expiry.
-// A worker whose tasks have concurrency limits leaves their keyed jobs to the limited pick below (:limited).
+// A worker whose tasks have concurrency limits picks their jobs with the limited pick below; a suspect's pick leaves
+// their keyed jobs to it (:limited), and `unkeyed` finds those stored before their task had a limit.
 const CLAIM_COLUMNS = "id, task, queue, args, attempt, max_attempts, priority, traceparent, schedule, tick";
 const QUEUE_FILTER = "AND queue IN (SELECT value FROM json_each(:queues))";
 // Jobs of paused queues stay where they are. The EXISTS is read once per statement: with no queue paused, one
 // probe of an empty table per claim.
 const NOT_PAUSED = /* sql */ `
   AND (NOT EXISTS (SELECT 1 FROM errand_paused_queues) OR queue NOT IN (SELECT queue FROM errand_paused_queues))`;
-const buildPickReady = (p: { queues: boolean; suspect: boolean; limited: boolean }) => /* sql */ `
+type PickVariant = { queues: boolean; suspect: boolean; limited: boolean; unkeyed?: boolean };
+const buildPickReady = (p: PickVariant) => /* sql */ `
 SELECT ${CLAIM_COLUMNS} FROM errand_jobs
 WHERE state = 'ready' AND ${p.suspect ? "suspect = 1 AND (state = 'ready' OR state = 'scheduled')" : "suspect = 0"} AND task IN (SELECT value FROM json_each(:tasks)) ${p.queues ? QUEUE_FILTER : ""}
   AND (expires_at IS NULL OR expires_at > :now) ${NOT_PAUSED}
   ${p.limited ? "AND (concurrency_key IS NULL OR task NOT IN (SELECT value FROM json_each(:limited)))" : ""}
+  ${p.unkeyed ? "AND concurrency_key IS NULL" : ""}
 ORDER BY priority, run_at, id
 LIMIT :limit`;
 const PICK_READY = new Map<number, string>();
-for (let bits = 0; bits < 8; bits++) {
+for (let bits = 0; bits < 16; bits++) {
   PICK_READY.set(
     bits,
-    buildPickReady({ queues: (bits & 1) !== 0, suspect: (bits & 2) !== 0, limited: (bits & 4) !== 0 }),
+    buildPickReady({
+      queues: (bits & 1) !== 0,
+      suspect: (bits & 2) !== 0,
+      limited: (bits & 4) !== 0,
+      unkeyed: (bits & 8) !== 0,
+    }),
   );
 }
 /** The claim's pick, built once per variant. */
-export function pickReady(p: { queues: boolean; suspect: boolean; limited: boolean }): string {
-  return PICK_READY.get((p.queues ? 1 : 0) | (p.suspect ? 2 : 0) | (p.limited ? 4 : 0))!;
+export function pickReady(p: PickVariant): string {
+  return PICK_READY.get((p.queues ? 1 : 0) | (p.suspect ? 2 : 0) | (p.limited ? 4 : 0) | (p.unkeyed ? 8 : 0))!;
 }
 
 // Limited jobs: the claim walks one task's keys of ready jobs in key order from where its last claim left off (keys

@@ -11,7 +11,7 @@ import { num, printTable } from "./lib/stats.mjs";
 const FLOW_CHILD = fileURLToPath(new URL("./flow-child.mjs", import.meta.url));
 const N = 20_000;
 const CONCURRENCY = 10;
-const TRIALS = 3;
+const TRIALS = 5;
 
 async function fillWith(Errand, database, n, argsOf, options = {}) {
   const errand = new Errand({ database, logger: { debug() {}, info() {}, warn: console.error, error: console.error } });

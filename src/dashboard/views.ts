@@ -165,7 +165,7 @@ export function jobLive(p: Page, job: JobRecord, redact: (v: unknown) => unknown
     actions.push(action(p, `/jobs/${job.id}/delete`, "Delete", `Delete job ${job.id}? This cannot be undone.`, true));
   return html`<div class="actions">${actions}</div><dl class="fields"><dt>state</dt><dd><span class="state ${job.state}" id="state">${job.state}</span></dd><dt>queue</dt><dd>${job.queue}</dd>
 ${job.expired ? html`<dt>cancelled</dt><dd id="expired">expired before it could start</dd>` : ""}
-<dt>attempts</dt><dd>${job.attempt} of ${job.maxAttempts}</dd><dt>priority</dt><dd>${job.priority}</dd>${job.key === null ? "" : html`<dt>key</dt><dd>${job.key}</dd>`}
+<dt>attempts</dt><dd>${job.attempt} of ${job.maxAttempts}</dd><dt>priority</dt><dd>${job.priority}</dd>${job.key === null ? "" : html`<dt>key</dt><dd>${job.key}</dd>`}${job.concurrencyKey === null ? "" : html`<dt>limit key</dt><dd id="concurrency-key">${job.concurrencyKey}</dd>`}
 ${job.workerId === null ? "" : html`<dt>worker</dt><dd>${job.workerId}</dd>`}${job.expiresAt === null ? "" : html`<dt>expires</dt><dd>${when(job.expiresAt, p.now)}</dd>`}
 ${job.schedule === null ? "" : html`<dt>schedule</dt><dd><a id="schedule" href="${p.base}/schedules#${scheduleAnchor(job.schedule)}">${job.schedule}</a></dd>`}
 ${job.tick === null ? "" : html`<dt>tick</dt><dd><time id="tick" datetime="${job.tick.toISOString()}">${job.tick.toISOString()}</time></dd>`}</dl>

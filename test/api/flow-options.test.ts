@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Errand, InvalidArgsError } from "../../src/index.js";
 import { silentLogger } from "../../src/core/logger.js";
+import { runCli } from "../helpers/cli.js";
 import { freshSqliteUrl, tempDir } from "../helpers/tmp.js";
 
 const invalid = (pattern: RegExp) => (e: unknown) =>
@@ -31,7 +32,8 @@ describe("flow-control options", () => {
   });
 
   it("refuses an enqueue whose key function throws or returns no string, storing nothing", async () => {
-    const errand = new Errand({ database: freshSqliteUrl(tempDir()), logger: silentLogger });
+    const url = freshSqliteUrl(tempDir());
+    const errand = new Errand({ database: url, logger: silentLogger });
     const charge = errand.task("charge", () => {}, {
       concurrency: {
         limit: 1,
@@ -59,6 +61,8 @@ describe("flow-control options", () => {
     assert.equal((await errand.listJobs()).length, 0, "nothing stored");
     const ok = await charge.enqueue({ customerId: "c1" });
     assert.equal((await ok.get()).concurrencyKey, "c1");
+    const shown = await runCli(["show", ok.id], { ...process.env, ERRAND_DATABASE_URL: url });
+    assert.match(shown.stdout, /Limit key:\s+c1 \(its task's concurrency limit\)/);
     const all = errand.task("all", () => {}, { concurrency: { limit: 3 } });
     assert.equal(
       (await (await all.enqueue({})).get()).concurrencyKey,

@@ -51,6 +51,8 @@ function render(job: JobRecord, now: number): string {
     field("Priority", String(job.priority)),
   ];
   if (job.key !== null) lines.push(field("Key", job.key));
+  if (job.concurrencyKey !== null)
+    lines.push(field("Limit key", `${job.concurrencyKey} (its task's concurrency limit)`));
   if (job.schedule !== null) lines.push(field("Schedule", job.schedule));
   if (job.tick !== null) lines.push(field("Tick", formatTimestamp(job.tick, now)));
   if (job.workerId !== null) lines.push(field("Worker", job.workerId));

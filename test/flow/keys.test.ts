@@ -128,6 +128,17 @@ for (const [name, database] of databases) {
       await errand.close();
     });
 
+    it("gives a debounced job the limit key of its latest args", async () => {
+      const errand = new Errand({ database: await database(), logger: silentLogger });
+      const t = errand.task("per-tenant", () => {}, { concurrency: { limit: 1, key: (a: { k: string }) => a.k } });
+      const first = await t.enqueue({ k: "a" }, { key: "d", debounce: "1h" });
+      const second = await t.enqueue({ k: "b" }, { key: "d", debounce: "1h" });
+      assert.equal(second.id, first.id);
+      const record = await second.get();
+      assert.deepEqual([record.args, record.concurrencyKey], [{ k: "b" }, "b"]);
+      await errand.close();
+    });
+
     it("refuses keyMode and debounce without a key, or debounce with a run time of its own, storing nothing", async () => {
       const errand = new Errand({ database: await database(), logger: silentLogger });
       const t = errand.task("t", () => {});

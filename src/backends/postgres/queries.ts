@@ -134,7 +134,8 @@ export function queries(schema: string) {
         traceparent, expires_at, concurrency_key, concurrency_limit)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
       ON CONFLICT (debounce_key) WHERE debounce_key IS NOT NULL AND state IN ('scheduled', 'ready')
-      DO UPDATE SET args = excluded.args, run_at = excluded.run_at, state = excluded.state
+      DO UPDATE SET args = excluded.args, run_at = excluded.run_at, state = excluded.state,
+        concurrency_key = excluded.concurrency_key, concurrency_limit = excluded.concurrency_limit
         WHERE j.state IN ('scheduled', 'ready')
       RETURNING id, (xmax = 0) AS inserted`,
 

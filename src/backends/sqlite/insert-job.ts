@@ -29,7 +29,15 @@ export function insertJob(prepare: (sql: string) => Statement, job: NewJob): Enq
       values[7] = job.key; // as its debounce key; its key column stays empty
       return { id: String(prepare(Q.INSERT_DEBOUNCED).run(...values).lastInsertRowid), created: true };
     }
-    prepare(Q.DEBOUNCE).run({ args: job.args, run_at: job.runAt, state: initialState(job), id: waiting.id });
+    prepare(Q.DEBOUNCE).run({
+      args: job.args,
+      run_at: job.runAt,
+      state: initialState(job),
+      // A limit's key comes from the args: the new ones'.
+      concurrency_key: job.concurrency?.key ?? null,
+      concurrency_limit: job.concurrency?.limit ?? null,
+      id: waiting.id,
+    });
     return { id: String(waiting.id), created: false };
   }
   if (job.keyMode) {

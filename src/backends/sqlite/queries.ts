@@ -323,7 +323,9 @@ export const ADD_RATE_STARTS = /* sql */ `INSERT INTO errand_rate_starts (rkey, 
 export const FIND_DEBOUNCED = /* sql */ `
 SELECT id FROM errand_jobs WHERE debounce_key = ? AND (state = 'scheduled' OR state = 'ready')`;
 export const DEBOUNCE = /* sql */ `
-UPDATE errand_jobs SET args = :args, run_at = :run_at, state = :state WHERE id = :id`;
+UPDATE errand_jobs SET args = :args, run_at = :run_at, state = :state, concurrency_key = :concurrency_key,
+  concurrency_limit = :concurrency_limit
+WHERE id = :id`;
 export const INSERT_DEBOUNCED = /* sql */ `
 INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, debounce_key, created_at, traceparent,
   expires_at, concurrency_key, concurrency_limit)

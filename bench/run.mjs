@@ -530,10 +530,13 @@ async function main() {
   }
 }
 
-/** Flow control's figures, backend by backend. */
-async function mainFlow() {
+/**
+ * Runs `measure(backend)` on each backend named, printing the figures with `report` and writing them, with the
+ * machine, to bench/results/<prefix>-<backend>.json.
+ */
+async function eachBackend(title, prefix, measure, report) {
   const cpu = cpus();
-  console.log("errand bench, flow control");
+  console.log(`errand bench, ${title}`);
   console.log(
     `Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`,
   );
@@ -542,59 +545,42 @@ async function mainFlow() {
     const started = performance.now();
     console.log(`\n${backend.name}: ${backend.description}`);
     try {
-      const figures = await benchFlow(backend, baseline);
-      const results = {
-        backend: backend.name,
-        date: new Date().toISOString(),
-        node: process.version,
-        cpus: cpu.length,
-        ...figures,
-      };
-      reportFlow(backend.name, results);
-      mkdirSync(join(here, "results"), { recursive: true });
-      writeFileSync(join(here, "results", `flow-${backend.name}.json`), JSON.stringify(results, null, 2) + "\n");
-      console.log(
-        `figures written to bench/results/flow-${backend.name}.json; took ${num((performance.now() - started) / 1000, 1)} s`,
-      );
-    } finally {
-      await backend.cleanup();
-    }
-  }
-}
-
-/** The schedules' figures, backend by backend. */
-async function mainSchedules() {
-  const cpu = cpus();
-  console.log(`errand bench, recurring schedules${quick ? " (quick)" : ""}`);
-  console.log(
-    `Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`,
-  );
-  for (const name of scheduleBackends) {
-    const backend = (await import(BACKENDS[name])).openBackend();
-    const started = performance.now();
-    console.log(`\n${backend.name}: ${backend.description}`);
-    try {
-      const idle = await idleCost(backend, quick ? { seconds: 5, windows: 2 } : {});
-      const bursts = await tickBursts(backend, quick ? { n: 2_000, trials: 1 } : {});
+      const figures = await measure(backend);
       const results = {
         backend: backend.name,
         date: new Date().toISOString(),
         quick,
         node: process.version,
         cpus: cpu.length,
-        idle,
-        bursts,
+        ...figures,
       };
-      reportSchedules(backend.name, results);
+      report(backend.name, results);
+      const file = `${prefix}-${backend.name}.json`;
       mkdirSync(join(here, "results"), { recursive: true });
-      writeFileSync(join(here, "results", `schedules-${backend.name}.json`), JSON.stringify(results, null, 2) + "\n");
-      console.log(
-        `figures written to bench/results/schedules-${backend.name}.json; took ${num((performance.now() - started) / 1000, 1)} s`,
-      );
+      writeFileSync(join(here, "results", file), JSON.stringify(results, null, 2) + "\n");
+      console.log(`figures written to bench/results/${file}; took ${num((performance.now() - started) / 1000, 1)} s`);
     } finally {
       await backend.cleanup();
     }
   }
+}
+
+/** Flow control's figures, backend by backend. */
+function mainFlow() {
+  return eachBackend("flow control", "flow", (backend) => benchFlow(backend, baseline), reportFlow);
+}
+
+/** The schedules' figures, backend by backend. */
+function mainSchedules() {
+  return eachBackend(
+    `recurring schedules${quick ? " (quick)" : ""}`,
+    "schedules",
+    async (backend) => ({
+      idle: await idleCost(backend, quick ? { seconds: 5, windows: 2 } : {}),
+      bursts: await tickBursts(backend, quick ? { n: 2_000, trials: 1 } : {}),
+    }),
+    reportSchedules,
+  );
 }
 
 /** The costs at scale, backend by backend. */

@@ -1,30 +1,13 @@
 // PermanentError and RetryError thrown by handlers, on both backends: a permanent failure ends the job at once with
 // attempts left; a RetryError's delay replaces the task's backoff and its attempt counts.
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Errand, InvalidArgsError, JobFailedError, PermanentError, RetryError } from "../../src/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { runCli } from "../helpers/cli.js";
-import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
-import { freshSqliteUrl, tempDir } from "../helpers/tmp.js";
+import { bothBackends } from "../helpers/databases.js";
 
-const drops: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const drop of drops) await drop();
-  await dropTemplates();
-});
-
-const databases: [string, () => Promise<string>][] = [
-  ["sqlite", () => Promise.resolve(freshSqliteUrl(tempDir()))],
-  [
-    "postgres",
-    async () => {
-      const db = await freshPostgresDatabase();
-      drops.push(db.drop);
-      return db.url;
-    },
-  ],
-];
+const databases = bothBackends();
 
 for (const [name, database] of databases) {
   describe(`errors a handler throws to steer retries (${name})`, () => {

@@ -1,32 +1,14 @@
 // Key modes and debounce, on both backends: when a key de-duplicates, for every state of the job holding it, what
 // enqueue returns then, and a debounced key's one run with the last args.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Errand, InvalidArgsError, type EnqueueOptions, type JobState } from "../../src/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { waitFor } from "../helpers/cli.js";
-import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
-import { tempDir } from "../helpers/tmp.js";
+import { bothBackends } from "../helpers/databases.js";
 
-const drops: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const drop of drops) await drop();
-  await dropTemplates();
-});
-
-const databases: [string, () => Promise<string>][] = [
-  ["sqlite", () => Promise.resolve(`sqlite:${join(tempDir(), "keys.db")}`)],
-  [
-    "postgres",
-    async () => {
-      const db = await freshPostgresDatabase();
-      drops.push(db.drop);
-      return db.url;
-    },
-  ],
-];
+const databases = bothBackends();
 
 const STATES: readonly JobState[] = ["scheduled", "ready", "running", "succeeded", "failed", "cancelled"];
 /** Whether a second enqueue with the key returns the first job, by key mode and the first job's state. */

@@ -1,20 +1,11 @@
 // Per-key concurrency limits and fairness on PostgreSQL, with real worker processes: see limits.ts.
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
-import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
+import { describe, it } from "node:test";
+import { postgresDatabases } from "../helpers/databases.js";
 import { tempDir } from "../helpers/tmp.js";
 import { fairnessRun, limitRun } from "./limits.js";
 
-const drops: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const drop of drops) await drop();
-  await dropTemplates();
-});
-async function database(): Promise<string> {
-  const db = await freshPostgresDatabase();
-  drops.push(db.drop);
-  return db.url;
-}
+const database = postgresDatabases();
 
 describe("concurrency limits per key on PostgreSQL, three worker processes", () => {
   it("never runs two jobs of one key at once with limit 1", async () => {

@@ -5,31 +5,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Errand } from "../../src/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { runCli, Spawned, waitFor } from "../helpers/cli.js";
-import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
+import { bothBackends } from "../helpers/databases.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const TASKS = join(fileURLToPath(new URL("./fixtures/", import.meta.url)), "queue-tasks.ts");
-const drops: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const drop of drops) await drop();
-  await dropTemplates();
-});
-
-const databases: [string, (dir: string) => Promise<string>][] = [
-  ["sqlite", (dir) => Promise.resolve(`sqlite:${join(dir, "pause.db")}`)],
-  [
-    "postgres",
-    async () => {
-      const db = await freshPostgresDatabase();
-      drops.push(db.drop);
-      return db.url;
-    },
-  ],
-];
+const databases = bothBackends();
 
 /** Ctrl+C, as an operator would: the worker finishes what it runs and exits. */
 async function stop(worker: Spawned): Promise<void> {
@@ -41,7 +25,7 @@ for (const [name, database] of databases) {
   describe(`pausing a queue (${name})`, () => {
     it("holds across a worker restart, shows in status, and resume runs the queue's jobs", async () => {
       const dir = tempDir();
-      const url = await database(dir);
+      const url = await database();
       const record = join(dir, "record.log");
       const started = () =>
         existsSync(record)

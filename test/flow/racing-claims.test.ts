@@ -2,31 +2,13 @@
 // four worker processes would have), round after round, never take more of a key's jobs than its limit, and a slot
 // freed by one is taken by the next. (On PostgreSQL, without the keys' locks it failed two runs in three.)
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Errand } from "../../src/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { Backend } from "../../src/backends/backend.js";
-import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
-import { tempDir } from "../helpers/tmp.js";
+import { bothBackends } from "../helpers/databases.js";
 
-const drops: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const drop of drops) await drop();
-  await dropTemplates();
-});
-
-const databases: [string, () => Promise<string>][] = [
-  ["sqlite", () => Promise.resolve(`sqlite:${join(tempDir(), "race.db")}`)],
-  [
-    "postgres",
-    async () => {
-      const db = await freshPostgresDatabase();
-      drops.push(db.drop);
-      return db.url;
-    },
-  ],
-];
+const databases = bothBackends();
 
 for (const [name, database] of databases) {
   describe(`claims racing for a limited key (${name})`, () => {

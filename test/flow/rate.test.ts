@@ -5,31 +5,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Errand } from "../../src/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { Spawned } from "../helpers/cli.js";
-import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
+import { bothBackends } from "../helpers/databases.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const TASKS = join(fileURLToPath(new URL("./fixtures/", import.meta.url)), "rated-tasks.ts");
-const drops: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const drop of drops) await drop();
-  await dropTemplates();
-});
-
-const databases: [string, (dir: string) => Promise<string>][] = [
-  ["sqlite", (dir) => Promise.resolve(`sqlite:${join(dir, "rate.db")}`)],
-  [
-    "postgres",
-    async () => {
-      const db = await freshPostgresDatabase();
-      drops.push(db.drop);
-      return db.url;
-    },
-  ],
-];
+const databases = bothBackends();
 
 /** The most starts in any window of `ms` that begins at a start. */
 function mostInWindow(starts: readonly number[], ms: number): number {
@@ -46,7 +30,7 @@ for (const [name, database] of databases) {
   describe(`a task's rate limit (${name})`, () => {
     it("starts at most 20 jobs in any second across three workers, and runs 200 in about 9 s", async () => {
       const dir = tempDir();
-      const url = await database(dir);
+      const url = await database();
       const record = join(dir, "starts.log");
       const errand = new Errand({ database: url, logger: silentLogger });
       const rated = errand.task("rated", () => {}, { rateLimit: { limit: 20, per: "1s" } });

@@ -1,6 +1,7 @@
 export { Errand, type ErrandOptions, type Status, type Background } from "./client/errand.js";
 export { Job } from "./client/job.js";
 export { Task, type TaskOptions, type EnqueueOptions, type Handler, type SqliteHandle } from "./task/define.js";
+export type { ConcurrencyOption, RateLimitOption, QueueOptions } from "./task/limits.js";
 export type { JobContext } from "./task/context.js";
 export { Worker, type WorkerOptions } from "./worker/worker.js";
 export type { JobRecord, JobState, AttemptError, WorkerRecord } from "./core/job.js";

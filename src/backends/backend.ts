@@ -64,6 +64,12 @@ export interface ClaimParams {
    */
   rated?: readonly RateLimit[];
   /**
+   * Queues among those this worker takes with limits of their own (errand.queue()): at most `concurrency` of their
+   * jobs run at once and `rate` bounds their starts, across every worker. Jobs of tasks with limits of their own
+   * keep to those instead.
+   */
+  queueLimits?: readonly QueueLimit[];
+  /**
    * The worker runs and holds nothing: it may take one suspect (a job that was running when a worker died), which
    * then comes alone, marked started before its handler runs. Without a suspect to take, a normal claim.
    */
@@ -76,6 +82,14 @@ export interface RateLimit {
   task: string;
   limit: number;
   perMs: number;
+}
+
+/** A queue's limits, as errand.queue() declares them. */
+export interface QueueLimit {
+  queue: string;
+  concurrency: number | null;
+  /** Its key is `queue:<name>`. */
+  rate: RateLimit | null;
 }
 
 export interface ClaimResult {

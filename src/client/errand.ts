@@ -9,6 +9,7 @@ import { consoleLogger, redactingLogger, type Logger } from "../core/logger.js";
 import { redactFields } from "../core/redact-fields.js";
 import { redact, redactError, rememberPassword } from "../backends/redact.js";
 import { Task, type Handler, type TaskDefinition, type TaskHost, type TaskOptions } from "../task/define.js";
+import { queueLimits, type QueueLimits, type QueueOptions } from "../task/limits.js";
 import { loadTracing } from "../tracing/api.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "../worker/worker.js";
 import type { JobEventName, JobEvents } from "../core/events.js";
@@ -110,6 +111,7 @@ export class Errand {
   private readonly postgresTimeouts: { connectTimeoutMs?: number; queryTimeoutMs?: number };
   private readonly autoMigrate: boolean;
   private readonly registry = new Map<string, TaskDefinition>();
+  private readonly queueLimitsByName = new Map<string, QueueLimits>();
   private opened: Promise<Backend> | null = null;
   private openedBackend: Backend | null = null;
   private readonly workersStarted = new Set<Worker>();
@@ -193,6 +195,7 @@ export class Errand {
       openBackend: () => this.openedBackend,
       now: () => this.now(),
       tasks: () => this.tasks(),
+      queueLimits: () => this.queueLimitsByName,
       logger: this.logger,
       maxPayloadBytes: this.maxPayloadBytes,
       retentionMs: this.retentionMs,
@@ -238,6 +241,19 @@ export class Errand {
     const task = new Task<unknown, unknown>(this.host, name, handler, options);
     this.registry.set(name, task);
     return task;
+  }
+
+  /**
+   * Limits for a whole queue, held by every worker that defines them: at most `concurrency` of its jobs run at once,
+   * at most `rateLimit.limit` start in any `rateLimit.per`. Jobs of a task with limits of its own keep to those.
+   */
+  queue(name: string, options: QueueOptions): void {
+    const where = `errand.queue(${typeof name === "string" ? JSON.stringify(name) : typeof name})`;
+    checkQueueName(name, where);
+    if (this.queueLimitsByName.has(name)) {
+      throw new InvalidArgsError(`${where}: this queue's limits are already defined; define them once.`);
+    }
+    this.queueLimitsByName.set(name, queueLimits(where, options));
   }
 
   /**

@@ -94,3 +94,37 @@ export function taskRateLimit(where: string, option: unknown): TaskRateLimit | n
   }
   return { limit: limit as number, perMs: toMs(per, `${where} rateLimit.per`, { allowZero: false }) };
 }
+
+/** What errand.queue() takes. */
+export interface QueueOptions {
+  /** At most this many of the queue's jobs run at once, across every worker. */
+  concurrency?: number;
+  /** At most `limit` of the queue's jobs start in any period of `per`, across every worker. */
+  rateLimit?: RateLimitOption;
+}
+
+/** A checked queue's limits. */
+export interface QueueLimits {
+  concurrency: number | null;
+  rateLimit: TaskRateLimit | null;
+}
+
+export function queueLimits(where: string, options: unknown): QueueLimits {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidArgsError(
+      `${where}: options must be an object such as { concurrency: 20, rateLimit: { limit: 50, per: "1s" } }.`,
+    );
+  }
+  checkOptionNames(where, options, ["concurrency", "rateLimit"]);
+  const { concurrency, rateLimit } = options as { concurrency?: unknown; rateLimit?: unknown };
+  if (concurrency !== undefined && (!Number.isSafeInteger(concurrency) || (concurrency as number) < 1)) {
+    throw new InvalidArgsError(
+      `${where}: concurrency must be a whole number of at least 1 (how many of the queue's jobs may run at once), got ${String(concurrency)}.`,
+    );
+  }
+  const rate = taskRateLimit(where, rateLimit);
+  if (concurrency === undefined && rate === null) {
+    throw new InvalidArgsError(`${where}: give concurrency, rateLimit or both; without either the queue has no limit.`);
+  }
+  return { concurrency: (concurrency as number | undefined) ?? null, rateLimit: rate };
+}

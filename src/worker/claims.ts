@@ -78,6 +78,7 @@ export function claim(
     tasks: w.taskNames,
     limited: w.limitedTasks,
     rated: w.rated,
+    queueLimits: w.queueLimits,
     limit,
     now: w.host.now(),
     leaseMs: w.leaseMs,

@@ -1,4 +1,12 @@
-import type { ClaimedJob, JobLifecycle, JobReader, Outcome, RateLimit, ScheduleStore } from "../backends/backend.js";
+import type {
+  ClaimedJob,
+  JobLifecycle,
+  JobReader,
+  Outcome,
+  QueueLimit,
+  RateLimit,
+  ScheduleStore,
+} from "../backends/backend.js";
 import { formatMs } from "../core/duration.js";
 import { ConfigError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -50,6 +58,8 @@ export class WorkerCore {
   limitedTasks: string[] = [];
   /** Its tasks' rate limits. */
   rated: RateLimit[] = [];
+  /** The limits of queues it takes. */
+  queueLimits: QueueLimit[] = [];
   trackUncaught = false;
   manual = false;
   isStopping = false;
@@ -123,6 +133,11 @@ export class WorkerCore {
     this.limitedTasks = this.taskNames.filter((name) => this.taskMap.get(name)!.concurrency !== null);
     for (const [name, task] of this.taskMap)
       if (task.rateLimit) this.rated.push({ key: `task:${name}`, task: name, ...task.rateLimit });
+    for (const [queue, limits] of this.host.queueLimits()) {
+      if (this.queues !== null && !this.queues.includes(queue)) continue;
+      const rate = limits.rateLimit && { key: `queue:${queue}`, task: "", ...limits.rateLimit };
+      this.queueLimits.push({ queue, concurrency: limits.concurrency, rate });
+    }
     if (this.taskNames.length === 0) {
       throw new ConfigError(
         "ERRAND_NO_TASKS",

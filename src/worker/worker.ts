@@ -4,6 +4,7 @@ import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { Scheduler } from "../schedules/scheduler.js";
+import type { QueueLimits } from "../task/limits.js";
 import type { TaskDefinition } from "../task/define.js";
 import { claim } from "./claims.js";
 import { WorkerCore, type WorkerBackend } from "./core.js";
@@ -34,6 +35,8 @@ export interface WorkerHost {
   readonly logger: Logger;
   readonly retentionMs: number;
   tasks(): ReadonlyMap<string, TaskDefinition>;
+  /** Queues with limits of their own (errand.queue()). */
+  queueLimits(): ReadonlyMap<string, QueueLimits>;
 }
 /** Claims jobs in batches, runs at most `concurrency` handlers, and writes their outcomes in batches. */
 export class Worker {

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { Errand } from "../../src/index.js";
 import { CLI } from "../helpers/cli.js";
 
-const TASKS = join(fileURLToPath(new URL("./fixtures/", import.meta.url)), "limited-tasks.ts");
+const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 export interface Event {
@@ -32,7 +32,7 @@ export function readRecord(file: string): Event[] {
 }
 
 /**
- * Worker processes of the CLI on the limited task, with concurrency 10 each. Their leases last 2 s: a limit holds a
+ * Worker processes of the CLI on a fixture's tasks (the limited task unless told), with concurrency 10 each. Their leases last 2 s: a limit holds a
  * key's slot for as long as the lease of the job in it, and a worker starved of CPU for longer than its lease (the
  * suite runs files side by side) would rightly lose its jobs to another, which would then overlap it.
  */
@@ -42,12 +42,14 @@ export class Workers {
   constructor(
     private readonly env: NodeJS.ProcessEnv,
     count: number,
+    private readonly tasks = "limited-tasks.ts",
   ) {
     for (let i = 0; i < count; i++) this.start();
   }
 
   start(): ChildProcess {
-    const child = spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "10", "--lease", "2s"], {
+    const args = [CLI, "worker", join(FIXTURES, this.tasks), "--concurrency", "10", "--lease", "2s"];
+    const child = spawn(process.execPath, args, {
       env: this.env,
       stdio: ["ignore", "ignore", "pipe"],
     });

@@ -207,6 +207,7 @@ export class PostgresBackend implements Backend {
     const limitedRest = limitedAll && rated ? limitedAll.filter((t) => !ratedTasks.has(t)) : limitedAll;
     const limited = limitedRest && limitedRest.length > 0 ? limitedRest : null;
     const unrated = rated ? p.tasks.filter((t) => !ratedTasks.has(t)) : p.tasks;
+    const plainTasks = limited ? unrated.filter((t) => !limited.includes(t)) : unrated;
     const q = this.q;
     const paramsFor = (tasks: readonly string[], limit: number, limitedTasks: readonly string[] | null) => {
       const params: unknown[] = [token, p.leaseMs, p.workerId, now, tasks, limit];
@@ -243,15 +244,29 @@ export class PostgresBackend implements Backend {
     }
     if (limited)
       flowRows = flowRows.concat(await this.flow.limited(token, p, limited, p.limit - flowRows.length, false));
-    const sql = p.queues === null ? q.claimAnyQueue : q.claimFromQueues;
-    const plainTasks = limited ? unrated.filter((t) => !limited.includes(t)) : unrated;
-    const params = paramsFor(plainTasks, p.limit - flowRows.length, null);
+    const queueLimits = p.queueLimits ?? [];
+    let queueHeldBack = false;
+    for (const ql of queueLimits) {
+      const got = await this.flow.queue(token, p, ql, plainTasks, p.limit - flowRows.length);
+      flowRows = flowRows.concat(got.rows);
+      if (got.retryAfterMs !== undefined) retryAfterMs = Math.min(retryAfterMs ?? Infinity, got.retryAfterMs);
+      if (got.heldBack) queueHeldBack = true;
+    }
+    // The plain claim reads the worker's queues less the limited ones (null: every queue but those).
+    const limitedQueues = (p.queueLimits ?? []).map((ql) => ql.queue);
+    const plainQueues =
+      limitedQueues.length === 0 || p.queues === null ? p.queues : p.queues.filter((x) => !limitedQueues.includes(x));
+    const sql =
+      plainQueues === null ? (limitedQueues.length > 0 ? q.claimExceptQueues : q.claimAnyQueue) : q.claimFromQueues;
+    const params: unknown[] = [token, p.leaseMs, p.workerId, now, plainTasks, p.limit - flowRows.length];
+    if (plainQueues !== null) params.push(plainQueues);
+    else if (limitedQueues.length > 0) params.push(limitedQueues);
     // With outcomes to write, they, promotion and claim share one transaction (one commit per batch). Otherwise the
     // claim goes first, alone, for a quick pickup: due scheduled jobs are promoted after it (and claimed at once
     // when it found nothing), or in the background when it found work, so that they are never left behind.
     const hasOutcomes = p.finished !== undefined && p.finished.length > 0;
     const claim = () =>
-      plainTasks.length === 0 || (params[5] as number) <= 0
+      plainTasks.length === 0 || (params[5] as number) <= 0 || plainQueues?.length === 0
         ? Promise.resolve([])
         : this.db.query(sql, params, this.db.claimPool);
     let rows: Row[];
@@ -288,7 +303,7 @@ export class PostgresBackend implements Backend {
     );
     const result: ClaimResult = { jobs: rows.map((r) => toClaimedJob(r, token)), lost };
     if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs;
-    if (this.flow.takeHeldBack()) result.heldBack = true;
+    if (this.flow.takeHeldBack() || queueHeldBack) result.heldBack = true;
     return result;
   }
 

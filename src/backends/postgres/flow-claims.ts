@@ -1,8 +1,8 @@
-// Claims of jobs under flow control: per-key concurrency limits and rate limits (the statements: queries.ts,
-// limitedKeys, pickLimited*, rateLock, rateWindow, addRateStarts). Each runs in a transaction of its own on the
+// Claims of jobs under flow control: per-key concurrency limits, rate limits and queues' limits (the statements:
+// queries.ts, limitedKeys, pickLimited*, rateLock, rateWindow, addRateStarts, queueLock, queueRunning). Each runs in a transaction of its own on the
 // claim connection.
 import type pg from "pg";
-import type { ClaimParams, RateLimit } from "../backend.js";
+import type { ClaimParams, QueueLimit, RateLimit } from "../backend.js";
 import type { Connections, Row } from "./connections.js";
 import type { Queries } from "./queries.js";
 
@@ -46,25 +46,70 @@ export class FlowClaims {
     if (want <= 0) return Promise.resolve({ rows: [] });
     return this.db.transaction(async (db) => {
       await db.query(this.db.prepared(this.q.rateLock, [r.key]));
-      const window = (await db.query(this.db.prepared(this.q.rateWindow, [r.key, r.perMs]))).rows[0] as {
-        used: number;
-        opens_in: number | null;
-      };
-      const room = r.limit - window.used;
-      const opensIn = Math.max(1, Math.ceil(window.opens_in ?? r.perMs));
-      if (room <= 0) return { rows: [], retryAfterMs: opensIn };
-      const take = Math.min(room, want);
-      let rows: Row[];
-      if (limited) rows = await this.pickLimited(db, token, p, [r.task], take, false);
-      else {
-        const params: unknown[] = [token, p.leaseMs, p.workerId, new Date(p.now), [r.task], take];
-        if (p.queues !== null) params.push(p.queues);
-        const sql = p.queues === null ? this.q.claimAnyQueue : this.q.claimFromQueues;
-        rows = (await db.query(this.db.prepared(sql, params))).rows as Row[];
-      }
-      if (rows.length > 0) await db.query(this.db.prepared(this.q.addRateStarts, [r.key, rows.length]));
-      return rows.length === room ? { rows, retryAfterMs: opensIn } : { rows };
+      return this.within(db, r, want, (n) =>
+        limited ? this.pickLimited(db, token, p, [r.task], n, false) : this.plain(db, token, p, [r.task], p.queues, n),
+      );
     }, this.db.claimPool);
+  }
+
+  /**
+   * Up to `want` jobs of a limited queue (of `tasks`, the worker's without limits of their own), within its
+   * concurrency and rate, under the queue's lock.
+   */
+  queue(
+    token: string,
+    p: ClaimParams,
+    ql: QueueLimit,
+    tasks: readonly string[],
+    want: number,
+  ): Promise<{ rows: Row[]; retryAfterMs?: number; heldBack?: boolean }> {
+    if (want <= 0 || tasks.length === 0) return Promise.resolve({ rows: [] });
+    return this.db.transaction(async (db) => {
+      await db.query(this.db.prepared(this.q.queueLock, [ql.queue]));
+      let cap = want;
+      if (ql.concurrency !== null) {
+        const running = ((await db.query(this.db.prepared(this.q.queueRunning, [ql.queue]))).rows[0] as { n: number })
+          .n;
+        cap = Math.min(want, ql.concurrency - running);
+        if (cap <= 0) return { rows: [], heldBack: true };
+      }
+      const take = (n: number) => this.plain(db, token, p, tasks, [ql.queue], n);
+      return ql.rate ? this.within(db, ql.rate, cap, take) : { rows: await take(cap) };
+    }, this.db.claimPool);
+  }
+
+  /** At most `want` jobs from `take`, and no more than the rate's window has room for (its lock held). */
+  private async within(
+    db: pg.PoolClient,
+    r: RateLimit,
+    want: number,
+    take: (n: number) => Promise<Row[]>,
+  ): Promise<{ rows: Row[]; retryAfterMs?: number }> {
+    const window = (await db.query(this.db.prepared(this.q.rateWindow, [r.key, r.perMs]))).rows[0] as {
+      used: number;
+      opens_in: number | null;
+    };
+    const room = r.limit - window.used;
+    const opensIn = Math.max(1, Math.ceil(window.opens_in ?? r.perMs));
+    if (room <= 0) return { rows: [], retryAfterMs: opensIn };
+    const rows = await take(Math.min(room, want));
+    if (rows.length > 0) await db.query(this.db.prepared(this.q.addRateStarts, [r.key, rows.length]));
+    return rows.length === room ? { rows, retryAfterMs: opensIn } : { rows };
+  }
+
+  /** A plain claim of `tasks`' jobs in `queues` (null: any). */
+  private async plain(
+    db: pg.PoolClient,
+    token: string,
+    p: ClaimParams,
+    tasks: readonly string[],
+    queues: readonly string[] | null,
+    n: number,
+  ): Promise<Row[]> {
+    const params: unknown[] = [token, p.leaseMs, p.workerId, new Date(p.now), tasks, n];
+    if (queues !== null) params.push(queues);
+    const sql = queues === null ? this.q.claimAnyQueue : this.q.claimFromQueues;
+    return (await db.query(this.db.prepared(sql, params))).rows as Row[];
   }
 
   private async pickLimited(

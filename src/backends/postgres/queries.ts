@@ -180,6 +180,8 @@ export function queries(schema: string) {
     claimSuspectAnyQueue: pickReady("", true),
     claimSuspectFromQueues: pickReady("AND queue = ANY($7::text[])", true),
     // Jobs of limited tasks ($5) stored before their task had its limit, without a key.
+    // Every queue but the limited ones ($7), whose jobs their own claims take.
+    claimExceptQueues: pickReady("AND NOT queue = ANY($7::text[])", false),
     claimUnkeyedAnyQueue: pickReady("AND concurrency_key IS NULL", false),
     claimUnkeyedFromQueues: pickReady("AND concurrency_key IS NULL AND queue = ANY($7::text[])", false),
     claimSuspectAnyQueueLimited: pickReady("", true, "$7"),
@@ -456,6 +458,9 @@ export function queries(schema: string) {
       SELECT coalesce(sum(n), 0)::int AS used,
         (extract(epoch FROM min(at) + $2::float8 * interval '1 millisecond' - clock_timestamp()) * 1000)::float8 AS opens_in
       FROM ${schema}.rate_starts WHERE rkey = $1 AND at > clock_timestamp() - $2::float8 * interval '1 millisecond'`,
+    // A limited queue's claims take turns under its lock; its running jobs are read through jobs_lease.
+    queueLock: `SELECT pg_advisory_xact_lock(hashtextextended(${`'${schema} queue '`} || $1, 0))`,
+    queueRunning: `SELECT count(*)::int AS n FROM ${jobs} WHERE state = 'running' AND queue = $1`,
     addRateStarts: `INSERT INTO ${schema}.rate_starts (rkey, at, n) VALUES ($1, clock_timestamp(), $2)`,
 
     pauseQueue: `INSERT INTO ${schema}.paused_queues (queue, paused_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`,

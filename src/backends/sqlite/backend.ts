@@ -23,6 +23,7 @@ import type {
   MinuteCount,
   NewJob,
   Outcome,
+  QueueLimit,
   RateLimit,
   WaitingTask,
   WorkerInfo,
@@ -206,6 +207,10 @@ export class SqliteBackend implements Backend {
     if (limited) pick.limited = JSON.stringify(limited);
     const variant = { queues: p.queues !== null, limited: limited !== null };
     const plainTasks = limited ? unrated.filter((t) => !limited.includes(t)) : unrated;
+    const queueLimits = p.queueLimits ?? [];
+    // The queues the plain pick reads: the worker's less the limited ones (null: every queue but those).
+    const limitedQueues = queueLimits.map((q) => q.queue);
+    const plainQueues = p.queues === null ? null : p.queues.filter((q) => !limitedQueues.includes(q));
     const write = this.transaction(() => {
       const lost = p.finished && p.finished.length > 0 ? this.writeOutcomes(p.finished, p.now) : [];
       this.stmt(Q.PROMOTE_DUE).run(p.now);
@@ -229,29 +234,63 @@ export class SqliteBackend implements Backend {
       };
       let retryAfterMs: number | undefined;
       // A rate-limited task's jobs, at most what its window has room for; when it has none, when it will.
-      const pickRated = (r: RateLimit, want: number): ClaimRow[] => {
-        this.stmt(Q.PRUNE_RATE_STARTS).run(r.key, p.now - r.perMs);
-        const window = this.stmt(Q.RATE_STARTS).get(r.key)!;
-        const room = r.limit - (window.used as number);
+      // At most `want` and `cap` jobs from `take`, and no more than a rate limit's window has room for; when it has
+      // none, when it will.
+      const pickWithin = (r: RateLimit | null, cap: number, want: number, take: (n: number) => ClaimRow[]) => {
+        let room = Math.min(cap, want);
+        let rateRoom = Infinity;
+        let oldest: number | null = null;
         const full = () => {
-          const opens = ((window.oldest as number | null) ?? p.now) + r.perMs - p.now;
+          const opens = (oldest ?? p.now) + r!.perMs - p.now;
           retryAfterMs = Math.min(retryAfterMs ?? Infinity, Math.max(1, opens));
         };
-        if (room <= 0) {
-          full();
-          return [];
+        if (r) {
+          this.stmt(Q.PRUNE_RATE_STARTS).run(r.key, p.now - r.perMs);
+          const window = this.stmt(Q.RATE_STARTS).get(r.key)!;
+          oldest = window.oldest as number | null;
+          rateRoom = r.limit - (window.used as number);
+          if (rateRoom <= 0) {
+            full();
+            return [];
+          }
+          room = Math.min(room, rateRoom);
         }
-        const take = Math.min(room, want);
-        const got = limitedAll?.includes(r.task)
-          ? pickLimitedJobs(take, false, [r.task])
-          : (this.rawStmt(Q.pickReady({ queues: variant.queues, suspect: false, limited: false })).all({
-              ...pick,
-              tasks: JSON.stringify([r.task]),
-              limit: take,
-            }) as unknown as ClaimRow[]);
-        if (got.length > 0) this.stmt(Q.ADD_RATE_STARTS).run(r.key, p.now, got.length);
-        if (got.length === room) full();
+        if (room <= 0) return [];
+        const got = take(room);
+        if (r && got.length > 0) this.stmt(Q.ADD_RATE_STARTS).run(r.key, p.now, got.length);
+        if (r && got.length === rateRoom) full();
         return got;
+      };
+      const pickRated = (r: RateLimit, want: number): ClaimRow[] =>
+        pickWithin(r, Infinity, want, (n) =>
+          limitedAll?.includes(r.task)
+            ? pickLimitedJobs(n, false, [r.task])
+            : (this.rawStmt(Q.pickReady({ queues: variant.queues, suspect: false, limited: false })).all({
+                ...pick,
+                tasks: JSON.stringify([r.task]),
+                limit: n,
+              }) as unknown as ClaimRow[]),
+        );
+      // A limited queue's jobs (of tasks without limits of their own), within its concurrency and rate.
+      const pickQueue = (ql: QueueLimit, want: number): ClaimRow[] => {
+        let cap = Infinity;
+        if (ql.concurrency !== null) {
+          cap = ql.concurrency - (this.stmt(Q.RUNNING_IN_QUEUE).get(ql.queue)!.n as number);
+          if (cap <= 0) {
+            heldBack = true;
+            return [];
+          }
+        }
+        return pickWithin(ql.rate, cap, want, (n) =>
+          plainTasks.length === 0
+            ? []
+            : (this.rawStmt(Q.pickReady({ queues: true, suspect: false, limited: false })).all({
+                ...pick,
+                tasks: JSON.stringify(plainTasks),
+                queues: JSON.stringify([ql.queue]),
+                limit: n,
+              }) as unknown as ClaimRow[]),
+        );
       };
       // A worker with nothing in hand takes a waiting suspect first, alone (one probe of an almost empty index).
       let suspect = false;
@@ -271,13 +310,19 @@ export class SqliteBackend implements Backend {
       if (!suspect) {
         if (rated) for (const r of rated) rows = rows.concat(pickRated(r, p.limit - rows.length));
         rows = rows.concat(pickLimitedJobs(p.limit - rows.length, false));
+        for (const ql of queueLimits) rows = rows.concat(pickQueue(ql, p.limit - rows.length));
         const rest = p.limit - rows.length;
-        if (rest > 0 && plainTasks.length > 0) {
-          const plain = this.rawStmt(Q.pickReady({ queues: variant.queues, suspect: false, limited: false })).all({
-            ...pick,
-            tasks: limited ? JSON.stringify(plainTasks) : pick.tasks,
-            limit: rest,
-          });
+        if (rest > 0 && plainTasks.length > 0 && (plainQueues === null || plainQueues.length > 0)) {
+          const plainPick: Row = { ...pick, tasks: limited ? JSON.stringify(plainTasks) : pick.tasks, limit: rest };
+          if (queueLimits.length > 0 && plainQueues !== null) plainPick.queues = JSON.stringify(plainQueues);
+          if (queueLimits.length > 0 && plainQueues === null) plainPick.notQueues = JSON.stringify(limitedQueues);
+          const plainVariant = {
+            queues: variant.queues,
+            suspect: false,
+            limited: false,
+            notQueues: queueLimits.length > 0 && p.queues === null,
+          };
+          const plain = this.rawStmt(Q.pickReady(plainVariant)).all(plainPick);
           rows = rows.length === 0 ? (plain as unknown as ClaimRow[]) : rows.concat(plain as unknown as ClaimRow[]);
         }
         // Jobs of a limited task stored before it had its limit have no key: now and then, when nothing else came,

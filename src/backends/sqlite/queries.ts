@@ -36,17 +36,18 @@ const QUEUE_FILTER = "AND queue IN (SELECT value FROM json_each(:queues))";
 // probe of an empty table per claim.
 const NOT_PAUSED = /* sql */ `
   AND (NOT EXISTS (SELECT 1 FROM errand_paused_queues) OR queue NOT IN (SELECT queue FROM errand_paused_queues))`;
-type PickVariant = { queues: boolean; suspect: boolean; limited: boolean; unkeyed?: boolean };
+type PickVariant = { queues: boolean; suspect: boolean; limited: boolean; unkeyed?: boolean; notQueues?: boolean };
 const buildPickReady = (p: PickVariant) => /* sql */ `
 SELECT ${CLAIM_COLUMNS} FROM errand_jobs
 WHERE state = 'ready' AND ${p.suspect ? "suspect = 1 AND (state = 'ready' OR state = 'scheduled')" : "suspect = 0"} AND task IN (SELECT value FROM json_each(:tasks)) ${p.queues ? QUEUE_FILTER : ""}
   AND (expires_at IS NULL OR expires_at > :now) ${NOT_PAUSED}
   ${p.limited ? "AND (concurrency_key IS NULL OR task NOT IN (SELECT value FROM json_each(:limited)))" : ""}
   ${p.unkeyed ? "AND concurrency_key IS NULL" : ""}
+  ${p.notQueues ? "AND queue NOT IN (SELECT value FROM json_each(:notQueues))" : ""}
 ORDER BY priority, run_at, id
 LIMIT :limit`;
 const PICK_READY = new Map<number, string>();
-for (let bits = 0; bits < 16; bits++) {
+for (let bits = 0; bits < 32; bits++) {
   PICK_READY.set(
     bits,
     buildPickReady({
@@ -54,12 +55,14 @@ for (let bits = 0; bits < 16; bits++) {
       suspect: (bits & 2) !== 0,
       limited: (bits & 4) !== 0,
       unkeyed: (bits & 8) !== 0,
+      notQueues: (bits & 16) !== 0,
     }),
   );
 }
 /** The claim's pick, built once per variant. */
 export function pickReady(p: PickVariant): string {
-  return PICK_READY.get((p.queues ? 1 : 0) | (p.suspect ? 2 : 0) | (p.limited ? 4 : 0) | (p.unkeyed ? 8 : 0))!;
+  const bits = (p.queues ? 1 : 0) | (p.suspect ? 2 : 0) | (p.limited ? 4 : 0) | (p.unkeyed ? 8 : 0);
+  return PICK_READY.get(bits | (p.notQueues ? 16 : 0))!;
 }
 
 // Limited jobs: the claim walks one task's keys of ready jobs in key order from where its last claim left off (keys
@@ -337,3 +340,6 @@ export const HOLD_KEY = /* sql */ `
 INSERT INTO errand_job_keys (key, job_id, until) VALUES (?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, until = excluded.until`;
 export const PRUNE_HELD_KEYS = /* sql */ `DELETE FROM errand_job_keys WHERE until <= ?`;
+
+// A limited queue's running jobs, through errand_jobs_lease (running jobs only).
+export const RUNNING_IN_QUEUE = /* sql */ `SELECT count(*) AS n FROM errand_jobs WHERE state = 'running' AND queue = ?`;

@@ -119,7 +119,7 @@ export function queueLimits(where: string, options: unknown): QueueLimits {
   const { concurrency, rateLimit } = options as { concurrency?: unknown; rateLimit?: unknown };
   if (concurrency !== undefined && (!Number.isSafeInteger(concurrency) || (concurrency as number) < 1)) {
     throw new InvalidArgsError(
-      `${where}: concurrency must be a whole number of at least 1 (how many of the queue's jobs may run at once), got ${String(concurrency)}.`,
+      `${where}: concurrency must be a whole number of at least 1 (how many of the queue's jobs may run at once), got ${typeof concurrency === "number" ? concurrency : typeof concurrency}.`,
     );
   }
   const rate = taskRateLimit(where, rateLimit);

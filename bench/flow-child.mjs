@@ -1,6 +1,6 @@
 // An errand worker under flow control, in its own process: `node flow-child.mjs <database> <mode> <n> <concurrency>`.
 // Runs the n "send-email" jobs already stored (mode "limited": concurrency { limit: 1, key: args.k }; "rated":
-// rateLimit { limit: 5000, per: "1s" }) and reports how long until all n handlers ran and all n are stored as
+// rateLimit { limit: 5000, per: "1s" }; "queue-rated": the same rate for the whole queue) and reports how long until all n handlers ran and all n are stored as
 // succeeded, and how many handlers of one key ever ran at once.
 import { Errand } from "errand";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -14,7 +14,9 @@ const errand = new Errand({ database, logger: quiet });
 const options = {
   limited: { concurrency: { limit: 1, key: (args) => String(args.k) } },
   rated: { rateLimit: { limit: 5000, per: "1s" } },
+  "queue-rated": {},
 }[mode];
+if (mode === "queue-rated") errand.queue("default", { rateLimit: { limit: 5000, per: "1s" } });
 if (!options) throw new Error(`flow-child: unknown mode ${mode}`);
 
 let handled = 0;

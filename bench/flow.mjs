@@ -1,7 +1,7 @@
 // Flow control's costs (`npm run bench -- --flow [--backend name] [--baseline dir]`): a drain of jobs with no limit
 // beside the same drain by errand as built before flow control (a checkout's folder given as --baseline, built with
 // npm run build), both in this run; 20,000 jobs over 100 keys with limit 1 per key; 20,000 jobs of a task
-// rate-limited to 5,000 starts a second. Each drain runs in a worker process of its own (concurrency 10).
+// rate-limited to 5,000 starts a second; the same with the rate limit on their queue (errand.queue()). Each drain runs in a worker process of its own (concurrency 10).
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { join } from "node:path";
 import { resultOfChild } from "./lib/child.mjs";
@@ -49,12 +49,20 @@ export async function benchFlow(backend, baselineDir) {
   const ratedDb = await backend.databaseUrl("flow-rated");
   await fillWith(Errand, ratedDb, N, (i) => ({ k: i % 100 }), { rateLimit: { limit: 5000, per: "1s" } });
   const rated = await resultOfChild(FLOW_CHILD, [ratedDb, "rated", N, CONCURRENCY], "drained");
+  const queueDb = await backend.databaseUrl("flow-queue-rated");
+  await fillWith(Errand, queueDb, N, (i) => ({ k: i % 100 }));
+  const queueRated = await resultOfChild(FLOW_CHILD, [queueDb, "queue-rated", N, CONCURRENCY], "drained");
   return {
     plainJobsPerSec: median(plain),
     beforeJobsPerSec: Before ? median(before) : null,
     limited: { jobsPerSec: N / (limited.storedMs / 1000), mostOfOneKey: limited.mostOfOneKey },
     // The first 5,000 start at once and each second lets 5,000 more: 20,000 take at least 3 s.
     rated: { jobsPerSec: N / (rated.storedMs / 1000), idealSeconds: N / 5000 - 1, seconds: rated.storedMs / 1000 },
+    queueRated: {
+      jobsPerSec: N / (queueRated.storedMs / 1000),
+      idealSeconds: N / 5000 - 1,
+      seconds: queueRated.storedMs / 1000,
+    },
   };
 }
 
@@ -81,6 +89,12 @@ export function reportFlow(name, r) {
     num(r.rated.jobsPerSec),
     `${(r.rated.jobsPerSec / r.plainJobsPerSec).toFixed(2)}x`,
     `${r.rated.seconds.toFixed(2)} s for what the limit allows in ${r.rated.idealSeconds} s`,
+  ]);
+  rows.push([
+    "queue rate limit 5,000/s",
+    num(r.queueRated.jobsPerSec),
+    `${(r.queueRated.jobsPerSec / r.plainJobsPerSec).toFixed(2)}x`,
+    `${r.queueRated.seconds.toFixed(2)} s for what the limit allows in ${r.queueRated.idealSeconds} s`,
   ]);
   printTable(title, ["drain", "jobs/s", "vs no limit", ""], rows);
 }

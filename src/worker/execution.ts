@@ -156,8 +156,9 @@ export class Execution {
   private fail(error: unknown): void {
     if (this.isSettled) return;
     const attemptError = toAttemptError(error, this.job.attempt, this.host.workerId);
-    if (error instanceof RetryError) this.settle({ kind: "failed", error: attemptError, retryAfterMs: error.afterMs });
-    else this.settle({ kind: "failed", error: attemptError });
+    const retryAfterMs = retryAfterOf(error);
+    if (retryAfterMs === undefined) this.settle({ kind: "failed", error: attemptError });
+    else this.settle({ kind: "failed", error: attemptError, retryAfterMs });
   }
 
   private settle(settled: Settled): void {
@@ -216,6 +217,15 @@ export function toAttemptError(error: unknown, attempt: number, workerId: string
     out = { attempt, at, name: "NonError", message: "the handler threw a value that could not be read", workerId };
   }
   return out;
+}
+
+/** The delay a RetryError asks for; undefined for anything else, a Proxy whose prototype cannot be read included. */
+function retryAfterOf(error: unknown): number | undefined {
+  try {
+    return error instanceof RetryError ? error.afterMs : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A string property of a thrown value, or undefined when reading it throws or it is not text. */

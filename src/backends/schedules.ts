@@ -45,7 +45,15 @@ export interface TickFire {
   /** Oldest first. */
   ticks: readonly number[];
   overlap: boolean;
-  job: { task: string; queue: string; args: string; priority: number; maxAttempts: number };
+  job: {
+    task: string;
+    queue: string;
+    args: string;
+    priority: number;
+    maxAttempts: number;
+    /** Its task's concurrency limit, and the key its args give. */
+    concurrency?: { key: string; limit: number } | null;
+  };
   now: number;
 }
 
@@ -120,5 +128,10 @@ export interface ScheduleStore {
    */
   fireSchedules(fires: readonly TickFire[]): Promise<(FireResult | null)[]>;
   /** Enqueues one run now, outside the schedule; null when there is no such schedule. */
-  triggerSchedule(name: string, now: number): Promise<string | null>;
+  /** `concurrency`: the limit key and limit its task gives the job, if any. */
+  triggerSchedule(
+    name: string,
+    now: number,
+    concurrency?: { key: string; limit: number } | null,
+  ): Promise<string | null>;
 }

@@ -1,3 +1,5 @@
+import { silentLogger } from "../core/logger.js";
+import { tickConcurrency } from "../task/limits.js";
 import type { Backend } from "../backends/backend.js";
 import type { ScheduleRow } from "../backends/schedules.js";
 import { Job } from "../client/job.js";
@@ -117,7 +119,8 @@ export class Schedules {
   async trigger(name: string): Promise<Job> {
     checkName("errand.schedules.trigger()", name);
     const row = await this.row("trigger", name);
-    const id = await (await this.host.backend()).triggerSchedule(name, this.host.now());
+    const concurrency = tickConcurrency(() => this.host.tasks(), silentLogger)(row.task, row.args);
+    const id = await (await this.host.backend()).triggerSchedule(name, this.host.now(), concurrency);
     if (id === null) throw notFound("trigger", name);
     return new Job(this.host, id, row.task);
   }

@@ -18,6 +18,8 @@ export interface SchedulerHost {
   readonly log: Logger;
   /** The worker whose presence keeps its declared schedules firing. */
   readonly workerId: string;
+  /** The limit key and limit of a tick's job, when its task here has a concurrency limit (from its args' JSON). */
+  concurrencyOf?(task: string, args: string): { key: string; limit: number } | null;
 }
 
 /**
@@ -145,6 +147,7 @@ export class Scheduler {
             args: row.args,
             priority: row.priority,
             maxAttempts: row.maxAttempts,
+            concurrency: this.host.concurrencyOf?.(row.task, row.args) ?? null,
           },
           now,
         },

@@ -2,6 +2,7 @@
 // its args and stored with it, so that any worker enforces the limit without the enqueuer's code.
 import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
 
 export interface ConcurrencyOption<A = unknown> {
   /** At most this many jobs of the task with one key run at once, across every worker. */
@@ -127,4 +128,24 @@ export function queueLimits(where: string, options: unknown): QueueLimits {
     throw new InvalidArgsError(`${where}: give concurrency, rateLimit or both; without either the queue has no limit.`);
   }
   return { concurrency: (concurrency as number | undefined) ?? null, rateLimit: rate };
+}
+
+/**
+ * For the scheduler: the limit key and limit of a tick's job, from its task's concurrency option and the schedule's
+ * args (JSON). When the key function refuses those args, the job is limited under the task's name, and said so.
+ */
+export function tickConcurrency(
+  tasks: () => ReadonlyMap<string, { readonly concurrency: TaskConcurrency | null }>,
+  log: Logger,
+): (task: string, args: string) => { key: string; limit: number } | null {
+  return (task, args) => {
+    const limit = tasks().get(task)?.concurrency;
+    if (!limit) return null;
+    try {
+      return jobConcurrency(`the schedule of task "${task}"`, task, limit, JSON.parse(args));
+    } catch (error) {
+      log.warn(`${(error as Error).message} Its tick's job is limited under the key "${task}".`);
+      return { key: task, limit: limit.limit };
+    }
+  };
 }

@@ -4,7 +4,7 @@ import { toMs, type Duration } from "../core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { Scheduler } from "../schedules/scheduler.js";
-import type { QueueLimits } from "../task/limits.js";
+import { tickConcurrency, type QueueLimits } from "../task/limits.js";
 import type { TaskDefinition } from "../task/define.js";
 import { claim } from "./claims.js";
 import { WorkerCore, type WorkerBackend } from "./core.js";
@@ -115,7 +115,13 @@ export class Worker {
     const declared = [...w.host.tasks().values()].flatMap((t) => (t.declaredSchedule ? [t.declaredSchedule] : []));
     await Promise.all(declared.map((d) => d.checked));
     this.scheduler = new Scheduler(
-      { backend: w.backend, now: () => w.host.now(), log: w.log, workerId: this.id },
+      {
+        backend: w.backend,
+        now: () => w.host.now(),
+        log: w.log,
+        workerId: this.id,
+        concurrencyOf: tickConcurrency(() => w.host.tasks(), w.log),
+      },
       declared.map((d) => d.definition),
     );
     await this.scheduler.start();

@@ -52,6 +52,25 @@ for (const kind of BACKENDS) {
       });
     }
 
+    it("gives a tick's job, and a triggered one, the limit key its task computes from the schedule's args", async () => {
+      const world = new World(await freshDatabase(kind), at("2026-05-04T09:59:00Z"));
+      try {
+        const p = await world.process((e) =>
+          e.task("per-customer", async () => {}, {
+            schedule: { cron: "*/10 * * * *", args: { customer: "acme" } },
+            concurrency: { limit: 1, key: (args: { customer: string }) => `customer:${args.customer}` },
+          }),
+        );
+        await world.run([p], at("2026-05-04T10:01:00Z"));
+        const [job] = await p.errand.listJobs({ task: "per-customer", limit: 10 });
+        assert.equal(job?.concurrencyKey, "customer:acme");
+        const triggered = await p.errand.schedules.trigger("per-customer");
+        assert.equal((await triggered.get()).concurrencyKey, "customer:acme", "a triggered run's too");
+      } finally {
+        await world.close();
+      }
+    });
+
     it("a schedule seen for the first time does not backfill", async () => {
       const world = new World(await freshDatabase(kind), at("2026-05-04T10:27:00Z"));
       try {

@@ -5,6 +5,7 @@ import { after } from "node:test";
 import { Errand } from "../../src/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { Backend } from "../../src/backends/backend.js";
+import { tickConcurrency } from "../../src/task/limits.js";
 import { Scheduler } from "../../src/schedules/scheduler.js";
 import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -75,7 +76,11 @@ export class World {
       options.declare === false
         ? []
         : [...errand.tasks().values()].flatMap((t) => (t.declaredSchedule ? [t.declaredSchedule.definition] : []));
-    const scheduler = new Scheduler({ backend, now: () => this.clock.t, log: silentLogger, workerId }, declared);
+    const concurrencyOf = tickConcurrency(() => errand.tasks(), silentLogger);
+    const scheduler = new Scheduler(
+      { backend, now: () => this.clock.t, log: silentLogger, workerId, concurrencyOf },
+      declared,
+    );
     await scheduler.start({ loop: false });
     const sim = { errand, backend, scheduler, workerId };
     this.made.push(sim);

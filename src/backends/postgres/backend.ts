@@ -592,8 +592,12 @@ export class PostgresBackend implements Backend {
     return results;
   }
 
-  async triggerSchedule(name: string, now: number): Promise<string | null> {
-    const id = await this.scheduleStore.trigger(name, now);
+  async triggerSchedule(
+    name: string,
+    now: number,
+    concurrency: { key: string; limit: number } | null = null,
+  ): Promise<string | null> {
+    const id = await this.scheduleStore.trigger(name, now, concurrency);
     if (id !== null) this.listeners.emitSoon();
     return id;
   }

@@ -63,10 +63,13 @@ function scheduleQueries(schema: string) {
       RETURNING s.name, EXISTS (
         SELECT 1 FROM ${jobs} j WHERE j.id = s.last_job_id AND j.state IN ('scheduled', 'ready', 'running')) AS pending`,
     insertTicks: /* sql */ `
-      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, schedule, tick)
-      SELECT t.task, t.queue, 'ready', t.args, t.priority, t.tick, t.max_attempts, t.key, t.now, t.schedule, t.tick
+      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, schedule, tick,
+        concurrency_key, concurrency_limit)
+      SELECT t.task, t.queue, 'ready', t.args, t.priority, t.tick, t.max_attempts, t.key, t.now, t.schedule, t.tick,
+        t.ckey, t.climit
       FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], $5::timestamptz[], $6::int[], $7::text[],
-        $8::timestamptz[], $9::text[]) AS t(task, queue, args, priority, tick, max_attempts, key, now, schedule)
+        $8::timestamptz[], $9::text[], $10::text[], $11::int[])
+        AS t(task, queue, args, priority, tick, max_attempts, key, now, schedule, ckey, climit)
       ON CONFLICT (key) WHERE key IS NOT NULL AND state IN ('scheduled', 'ready', 'running') DO NOTHING
       RETURNING id, key`,
     record: /* sql */ `
@@ -78,8 +81,10 @@ function scheduleQueries(schema: string) {
       WHERE s.name = r.name`,
     trigger: /* sql */ `
       WITH job AS (
-        INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, created_at, schedule, tick)
-        SELECT task, queue, 'ready', args, priority, $2, max_attempts, $2, name, $2 FROM ${schedules} WHERE name = $1
+        INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, created_at, schedule, tick,
+          concurrency_key, concurrency_limit)
+        SELECT task, queue, 'ready', args, priority, $2, max_attempts, $2, name, $2, $3::text, $4::int
+        FROM ${schedules} WHERE name = $1
         RETURNING id)
       UPDATE ${schedules} s SET last_job_id = job.id, last_run_at = $2 FROM job WHERE s.name = $1
       RETURNING job.id`,
@@ -208,6 +213,8 @@ export class PostgresSchedules {
         key: [] as string[],
         now: [] as Date[],
         name: [] as string[],
+        ckey: [] as (string | null)[],
+        climit: [] as (number | null)[],
       };
       for (const p of plans) {
         if (p === null) continue;
@@ -222,6 +229,8 @@ export class PostgresSchedules {
           rows.key.push(tickKey(p.f.name, tick));
           rows.now.push(new Date(p.f.now));
           rows.name.push(p.f.name);
+          rows.ckey.push(job.concurrency?.key ?? null);
+          rows.climit.push(job.concurrency?.limit ?? null);
         }
       }
       const ids = new Map<string, string>();
@@ -236,6 +245,8 @@ export class PostgresSchedules {
           rows.key,
           rows.now,
           rows.name,
+          rows.ckey,
+          rows.climit,
         ]);
         for (const r of inserted.rows as { id: string; key: string }[]) ids.set(r.key, String(r.id));
       }
@@ -263,8 +274,9 @@ export class PostgresSchedules {
     });
   }
 
-  async trigger(name: string, now: number): Promise<string | null> {
-    const row = (await this.db.query(this.q.trigger, [name, new Date(now)]))[0];
+  async trigger(name: string, now: number, concurrency: { key: string; limit: number } | null): Promise<string | null> {
+    const params = [name, new Date(now), concurrency?.key ?? null, concurrency?.limit ?? null];
+    const row = (await this.db.query(this.q.trigger, params))[0];
     return row ? String(row.id) : null;
   }
 }

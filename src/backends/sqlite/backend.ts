@@ -727,8 +727,12 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  triggerSchedule(name: string, now: number): Promise<string | null> {
-    return this.run(this.transaction(() => this.scheduleStore.trigger(name, now))).then(this.emitted);
+  triggerSchedule(
+    name: string,
+    now: number,
+    concurrency: { key: string; limit: number } | null = null,
+  ): Promise<string | null> {
+    return this.run(this.transaction(() => this.scheduleStore.trigger(name, now, concurrency))).then(this.emitted);
   }
 
   async close(): Promise<void> {

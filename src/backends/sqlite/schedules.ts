@@ -65,8 +65,10 @@ WHERE id = (SELECT last_job_id FROM errand_schedules WHERE name = ?)
   AND (state = 'scheduled' OR state = 'ready' OR state = 'running')`;
 
 const INSERT_TICK = /* sql */ `
-INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, schedule, tick)
-VALUES (:task, :queue, 'ready', :args, :priority, :tick, :max_attempts, :key, :now, :name, :tick)
+INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, schedule, tick,
+  concurrency_key, concurrency_limit)
+VALUES (:task, :queue, 'ready', :args, :priority, :tick, :max_attempts, :key, :now, :name, :tick, :concurrency_key,
+  :concurrency_limit)
 ON CONFLICT (key) WHERE key IS NOT NULL AND (state = 'scheduled' OR state = 'ready' OR state = 'running') DO NOTHING`;
 
 const RECORD = /* sql */ `
@@ -76,8 +78,10 @@ SET last_job_id = coalesce(:job, last_job_id), last_run_at = coalesce(:run_at, l
 WHERE name = :name`;
 
 const TRIGGER = /* sql */ `
-INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, created_at, schedule, tick)
-SELECT task, queue, 'ready', args, priority, :now, max_attempts, :now, name, :now FROM errand_schedules WHERE name = :name`;
+INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, created_at, schedule, tick,
+  concurrency_key, concurrency_limit)
+SELECT task, queue, 'ready', args, priority, :now, max_attempts, :now, name, :now, :concurrency_key, :concurrency_limit
+FROM errand_schedules WHERE name = :name`;
 
 const RECORD_TRIGGER = `UPDATE errand_schedules SET last_job_id = :job, last_run_at = :now WHERE name = :name`;
 
@@ -180,6 +184,8 @@ export class SqliteSchedules {
         key,
         now: f.now,
         name: f.name,
+        concurrency_key: f.job.concurrency?.key ?? null,
+        concurrency_limit: f.job.concurrency?.limit ?? null,
       });
       // A conflict means the tick's job exists already: the key is the second guard, never expected to act.
       if (inserted.changes === 1) jobIds.push(String(inserted.lastInsertRowid));
@@ -197,8 +203,13 @@ export class SqliteSchedules {
   }
 
   /** In the caller's transaction. */
-  trigger(name: string, now: number): string | null {
-    const inserted = this.stmt(TRIGGER).run({ name, now });
+  trigger(name: string, now: number, concurrency: { key: string; limit: number } | null): string | null {
+    const inserted = this.stmt(TRIGGER).run({
+      name,
+      now,
+      concurrency_key: concurrency?.key ?? null,
+      concurrency_limit: concurrency?.limit ?? null,
+    });
     if (inserted.changes !== 1) return null;
     const job = String(inserted.lastInsertRowid);
     this.stmt(RECORD_TRIGGER).run({ name, job, now });

@@ -73,8 +73,8 @@ export interface EnqueueOptions {
   key?: string;
   /**
    * How long `key` de-duplicates. "pending" (the default): while a job with it is still to run, as above.
-   * "forever": while a job with it is stored, in any state (failed and cancelled too; succeeded jobs until pruned).
-   * { for: "24h" }: for that long after the first job's enqueue, in any state. Either way enqueue returns the job
+   * "forever": for ever, whatever becomes of the job (finished, pruned or deleted). { for: "24h" }: for that long
+   * after the first job's enqueue, in any state. Either way enqueue returns the job
    * that holds the key, flagged not new (`job.created === false`).
    */
   keyMode?: "pending" | "forever" | { for: Duration };

@@ -131,6 +131,8 @@ export class WorkerCore {
     this.taskMap = this.host.tasks();
     this.taskNames = [...this.taskMap.keys()];
     this.limitedTasks = this.taskNames.filter((name) => this.taskMap.get(name)!.concurrency !== null);
+    this.rated = [];
+    this.queueLimits = [];
     for (const [name, task] of this.taskMap)
       if (task.rateLimit) this.rated.push({ key: `task:${name}`, task: name, ...task.rateLimit });
     for (const [queue, limits] of this.host.queueLimits()) {

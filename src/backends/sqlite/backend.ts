@@ -204,8 +204,7 @@ export class SqliteBackend implements Backend {
     const limitedAll = p.limited && p.limited.length > 0 ? p.limited : null;
     const limitedList = limitedAll && rated ? limitedAll.filter((t) => !ratedTasks.has(t)) : limitedAll;
     const limited = limitedList && limitedList.length > 0 ? limitedList : null;
-    if (limited) pick.limited = JSON.stringify(limited);
-    const variant = { queues: p.queues !== null, limited: limited !== null };
+    const variant = { queues: p.queues !== null };
     const plainTasks = limited ? unrated.filter((t) => !limited.includes(t)) : unrated;
     const queueLimits = p.queueLimits ?? [];
     // The queues the plain pick reads: the worker's less the limited ones (null: every queue but those).

@@ -27,7 +27,20 @@ export {
   ScheduleError,
   PermanentError,
   RetryError,
+  FlowFailedError,
 } from "./core/errors.js";
+export {
+  Flow,
+  Chain,
+  Group,
+  Chord,
+  type TaskCall,
+  type MemberOptions,
+  type MemberFailure,
+  type FlowStatus,
+  type FlowMemberStatus,
+} from "./workflows/api.js";
+export type { FlowState, FlowKind, FlowMemberState } from "./backends/flows.js";
 export { nextRuns } from "./schedules/cron.js";
 export type { Misfire, ScheduleOptions } from "./schedules/definition.js";
 export { Schedules, type ScheduleInfo, type ScheduleUpsert } from "./schedules/api.js";

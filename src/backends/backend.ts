@@ -1,11 +1,13 @@
 import type { AttemptError, JobState } from "../core/job.js";
 import type { JobAdmin } from "./admin.js";
+import type { FlowStore } from "./flows.js";
 import type { JobLifecycle } from "./lifecycle.js";
 import type { JobReader } from "./reader.js";
 import type { ScheduleStore } from "./schedules.js";
 
 export type { BackendCapabilities } from "./capabilities.js";
 export type { JobAdmin } from "./admin.js";
+export type { FlowStore } from "./flows.js";
 export type { JobLifecycle } from "./lifecycle.js";
 export type { JobReader } from "./reader.js";
 export type { ScheduleStore } from "./schedules.js";
@@ -122,6 +124,13 @@ export interface ClaimedJob {
   /** A schedule's job: the schedule's name and its tick (ms). */
   schedule?: string;
   tick?: number;
+  /** A flow's member: its outcome moves the flow on, in the same transaction. */
+  flow?: FlowLink;
+}
+
+export interface FlowLink {
+  id: string;
+  pos: number;
 }
 
 /** A lease the worker knows it holds, and whether its handler has begun. */
@@ -150,6 +159,8 @@ export interface OutcomeJob {
   task?: string;
   queue?: string;
   attempt?: number;
+  /** Its flow, as its claim said: its end hands on to the members that wait for it. */
+  flow?: FlowLink;
 }
 
 export interface Counts {
@@ -214,14 +225,15 @@ export interface WaitingTask {
 }
 
 /**
- * The only storage boundary, in three parts: the job lifecycle that enqueuers and workers drive (lifecycle.ts), the
- * read side of status, the CLI, the dashboard and the metrics (reader.ts), and operators' actions (admin.ts).
+ * The only storage boundary, in parts: the job lifecycle that enqueuers and workers drive (lifecycle.ts), the
+ * read side of status, the CLI, the dashboard and the metrics (reader.ts), operators' actions (admin.ts), schedules
+ * (schedules.ts) and flows (flows.ts).
  * Consumers take the narrowest part they use. What a backend may lack is declared in `capabilities`.
  *
  * Anything that depends on time takes `now` (ms since epoch) from the caller's clock; a backend with a clock of its
  * own (capabilities.serverClock) takes lease ends, lease expiry, due-ness and retry times from that clock at the
  * moment of the write, reading other times as offsets from `now`.
  */
-export interface Backend extends JobLifecycle, JobReader, JobAdmin, ScheduleStore {}
+export interface Backend extends JobLifecycle, JobReader, JobAdmin, ScheduleStore, FlowStore {}
 
 export type { JobState };

@@ -8,6 +8,7 @@ import { JOB_STATES } from "../core/job.js";
 import { consoleLogger, redactingLogger, type Logger } from "../core/logger.js";
 import { redactFields } from "../core/redact-fields.js";
 import { redact, redactError, rememberPassword } from "../backends/redact.js";
+import { Chain, Flow, Group, type AnyCall, type ChainBuilder, type FlowHost } from "../workflows/api.js";
 import { Task, type Handler, type TaskDefinition, type TaskHost, type TaskOptions } from "../task/define.js";
 import { queueLimits, type QueueLimits, type QueueOptions } from "../task/limits.js";
 import { loadTracing } from "../tracing/api.js";
@@ -254,6 +255,32 @@ export class Errand {
       throw new InvalidArgsError(`${where}: this queue's limits are already defined; define them once.`);
     }
     this.queueLimitsByName.set(name, queueLimits(where, options));
+  }
+
+  /**
+   * A chain, Celery's canvas typed: the first member is `task.with(args)`, each later bare task gets the result
+   * before it as its args (a `task.with(args)` there keeps its own). A member that fails for good ends the chain
+   * failed; the members after it never run. `.enqueue()` stores it and returns its Flow.
+   */
+  readonly chain: ChainBuilder = ((...members: ConstructorParameters<typeof Chain>[1]) =>
+    new Chain(this.flowHost, members)) as ChainBuilder;
+
+  /** Members that run in parallel; `.then(callback)` makes a chord, whose callback gets every result in order. */
+  group<R>(calls: readonly AnyCall<R>[]): Group<R> {
+    return new Group<R>(this.flowHost, calls);
+  }
+
+  /** A flow already stored, by id (as `flow.id` gave it). */
+  flow<R = unknown>(id: string): Flow<R> {
+    if (typeof id !== "string" || !/^[0-9]{1,18}$/.test(id))
+      throw new InvalidArgsError(
+        `errand.flow(): the id must be a flow's id as flow.id gives it, got ${JSON.stringify(id)}.`,
+      );
+    return new Flow<R>(this.flowHost, id, null);
+  }
+
+  private get flowHost(): FlowHost {
+    return this.host;
   }
 
   /**

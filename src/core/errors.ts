@@ -24,6 +24,9 @@ export const ERROR_CODES = [
   "ERRAND_SCHEDULE_NOT_FOUND",
   "ERRAND_PERMANENT",
   "ERRAND_RETRY",
+  "ERRAND_FLOW_FAILED",
+  "ERRAND_FLOW_CANCELLED",
+  "ERRAND_FLOW_NOT_FOUND",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -97,6 +100,28 @@ export class JobFailedError extends ErrandError {
     super(code, message);
     this.name = "JobFailedError";
     this.jobId = jobId;
+  }
+}
+
+/**
+ * `flow.result()` on a flow that ended failed (a member failed for good: `member` names it) or cancelled, or a flow
+ * that does not exist (ERRAND_FLOW_NOT_FOUND).
+ */
+export class FlowFailedError extends ErrandError {
+  declare readonly code: "ERRAND_FLOW_FAILED" | "ERRAND_FLOW_CANCELLED" | "ERRAND_FLOW_NOT_FOUND";
+  readonly flowId: string;
+  /** The member that failed (or was cancelled): its position in the flow, task and job. */
+  readonly member: { pos: number; task: string; jobId: string | null } | null;
+  constructor(
+    flowId: string,
+    message: string,
+    code: FlowFailedError["code"],
+    member: FlowFailedError["member"] = null,
+  ) {
+    super(code, message);
+    this.name = "FlowFailedError";
+    this.flowId = flowId;
+    this.member = member;
   }
 }
 

@@ -20,6 +20,7 @@ import { isSynchronousTx } from "../core/sync-tx.js";
 import { sendJobs, sendJobsSync } from "../tracing/producer.js";
 import { defineSchedule, type ScheduleDefinition, type ScheduleOptions } from "../schedules/definition.js";
 import type { JobContext } from "./context.js";
+import type { MemberOptions, TaskCall } from "../workflows/api.js";
 
 export type Handler<A, R> = (args: A, ctx: JobContext) => R | Promise<R>;
 
@@ -120,6 +121,9 @@ const TASK_OPTIONS = [
   "concurrency",
   "rateLimit",
 ] as const;
+/** What a flow member may set for its own job (task.with(args, options)). */
+const MEMBER_OPTIONS = ["queue", "priority", "maxAttempts"] as const;
+
 const ENQUEUE_OPTIONS = [
   "delay",
   "runAt",
@@ -160,6 +164,8 @@ export interface TaskDefinition {
 }
 
 export class Task<A = unknown, R = unknown> implements TaskDefinition {
+  /** Types only: makes a Task's args checked contravariantly, so chain(a, b) needs a's result to fit b's args. */
+  declare readonly argsType?: (args: A) => void;
   readonly queue: string;
   readonly priority: number;
   readonly maxAttempts: number;
@@ -267,6 +273,41 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     return new Job<R>(this.host, result.id, this.name, result.created);
   }
 
+  /**
+   * This task with its args, not stored yet: a member of errand.chain(), errand.group() or a chord. `options` may
+   * set the member's queue, priority and maxAttempts.
+   */
+  with(args: A, options?: MemberOptions): TaskCall<A, R> {
+    return { task: this, args, options };
+  }
+
+  /**
+   * A flow member's job, validated as enqueue() validates it. A member that waits for its input (`waiting`) is a
+   * template: its args, and what its task computes from them (a concurrency key), come when its turn does.
+   */
+  prepareForFlow(
+    args: unknown,
+    options: MemberOptions | undefined,
+    where: string,
+    waiting = false,
+  ): NewJob | Promise<NewJob> {
+    const at = `${where} (${this.name})`;
+    if (options !== undefined) checkOptionNames(at, options, MEMBER_OPTIONS);
+    if (!waiting)
+      return this.schema ? this.prepareChecked(args as A, options, at) : this.prepare(args as A, options, at);
+    const now = this.host.now();
+    return {
+      task: this.name,
+      queue: this.queue,
+      args: "null",
+      priority: this.priority,
+      runAt: now,
+      maxAttempts: this.maxAttempts,
+      key: null,
+      createdAt: now,
+    };
+  }
+
   /** `enqueue(args)` with this task's defaults, under Celery's name. */
   delay(args: A): Promise<Job<R>> {
     return this.enqueue(args);
@@ -302,7 +343,11 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   }
 
   /** Standard Schema validation may answer synchronously or with a promise; keep it synchronous when it is. */
-  private prepareChecked(args: A, options: EnqueueOptions | undefined, index?: number): NewJob | Promise<NewJob> {
+  private prepareChecked(
+    args: A,
+    options: EnqueueOptions | undefined,
+    index?: number | string,
+  ): NewJob | Promise<NewJob> {
     const outcome = this.schema!["~standard"].validate(args);
     const check = (o: StandardSchemaV1.Result<unknown>): NewJob => {
       if (o.issues) {
@@ -315,7 +360,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   }
 
   /** Validation and encoding happen here, before any write, so a bad call stores nothing. */
-  private prepare(args: A, options: EnqueueOptions | undefined, index?: number): NewJob {
+  private prepare(args: A, options: EnqueueOptions | undefined, index?: number | string): NewJob {
     const where = this.callName(index);
     const unsafe = findUnsafeJson(args);
     if (unsafe !== undefined) throw new InvalidArgsError(`${where}: ${unsafe}. Nothing was stored.`);
@@ -378,7 +423,8 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     };
   }
 
-  private callName(index: number | undefined): string {
+  private callName(index: number | string | undefined): string {
+    if (typeof index === "string") return index;
     return index === undefined ? `${this.name}.enqueue()` : `${this.name}.enqueueMany() item ${index}`;
   }
 }

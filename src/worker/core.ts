@@ -246,6 +246,7 @@ export class WorkerCore {
           task: job.task,
           queue: job.queue,
           attempt: job.attempt,
+          ...(job.flow ? { flow: job.flow } : {}),
         });
       } else {
         const { job } = exec;
@@ -274,6 +275,7 @@ export class WorkerCore {
           task: job.task,
           queue: job.queue,
           attempt: job.attempt,
+          ...(job.flow ? { flow: job.flow } : {}),
         });
       }
       scheduleFlush(this);

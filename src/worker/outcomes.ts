@@ -100,6 +100,7 @@ async function writeRefused(
       retryAt: outcome.kind === "failed" ? outcome.retryAt : null,
       ...(outcome.task !== undefined ? { task: outcome.task } : {}),
       ...(outcome.queue !== undefined ? { queue: outcome.queue } : {}),
+      ...(outcome.flow !== undefined ? { flow: outcome.flow } : {}),
       attempt,
     };
     reportLost(w, await w.backend.complete([failed], w.host.now()));

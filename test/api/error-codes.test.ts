@@ -11,6 +11,7 @@ import {
   ConfigError,
   DatabaseMismatchError,
   Errand,
+  FlowFailedError,
   ERROR_CODES,
   ErrandError,
   InvalidArgsError,
@@ -46,6 +47,7 @@ const SUBCLASSES = [
   ScheduleError,
   PermanentError,
   RetryError,
+  FlowFailedError,
 ] as const;
 type Subclass = (typeof SUBCLASSES)[number];
 type CodesOf<K> = K extends abstract new (...args: never[]) => { readonly code: infer C } ? C : never;
@@ -78,6 +80,9 @@ const CLASS_OF: { [C in ErrorCode]: ClassFor<C> } = {
   ERRAND_INVALID_SCHEDULE: ScheduleError,
   ERRAND_SCHEDULE_NOT_FOUND: ScheduleError,
   ERRAND_PERMANENT: PermanentError,
+  ERRAND_FLOW_FAILED: FlowFailedError,
+  ERRAND_FLOW_CANCELLED: FlowFailedError,
+  ERRAND_FLOW_NOT_FOUND: FlowFailedError,
   ERRAND_RETRY: RetryError,
 };
 

@@ -4,6 +4,8 @@ import { DatabaseMismatchError, InvalidArgsError } from "../../core/errors.js";
 import type { JobEvent } from "../../core/events.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import { ChangeListeners } from "../change-listeners.js";
+import { CANCELLED, EXPIRED, memberEnd } from "../flow-ends.js";
+import type { FlowRecord, FlowState, NewFlow } from "../flows.js";
 import { LEASE_EXPIRED_TEXT, RESCUE_SPREAD_MS, retryDelays } from "../lease-expired.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../schedules.js";
 import type {
@@ -30,7 +32,8 @@ import { FlowClaims } from "./flow-claims.js";
 import { Listener } from "./listener.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations/index.js";
 import type { PostgresOptions } from "./options.js";
-import { writeOutcomes } from "./outcomes.js";
+import { needsTransaction, writeOutcomes } from "./outcomes.js";
+import { PostgresFlows } from "./flows.js";
 import { initialState } from "../rows.js";
 import { queries, type Queries } from "./queries.js";
 import { sortById, toClaimedJob, toFinishedStats, toJobRecord, toWaitingTask, toWorkerRecord } from "./rows.js";
@@ -60,6 +63,7 @@ export class PostgresBackend implements Backend {
   private readonly events: PostgresEvents;
   private closed = false;
   private readonly flow: FlowClaims;
+  private readonly flows: PostgresFlows;
   /** When a claim last looked for unkeyed jobs of limited tasks (claim's clock). */
   private unkeyedAt = 0;
 
@@ -95,6 +99,7 @@ export class PostgresBackend implements Backend {
     );
     this.scheduleStore = new PostgresSchedules(this.db, this.schema);
     this.flow = new FlowClaims(this.db, this.q);
+    this.flows = new PostgresFlows(this.q);
   }
 
   async migrate(): Promise<void> {
@@ -273,7 +278,7 @@ export class PostgresBackend implements Backend {
     let lost: string[] = [];
     if (hasOutcomes) {
       ({ rows, lost } = await this.db.transaction(async (db) => {
-        const lost = await writeOutcomes(db, p.finished!, p.now, this.q, this.db);
+        const lost = await writeOutcomes(db, p.finished!, p.now, this.q, this.db, this.flows);
         await db.query(this.db.prepared(this.q.promoteDue, []));
         return { rows: (await db.query(this.db.prepared(sql, params))).rows as Row[], lost };
       }, this.db.claimPool));
@@ -328,7 +333,7 @@ export class PostgresBackend implements Backend {
 
   async complete(outcomes: readonly Outcome[], now: number): Promise<string[]> {
     // Plain successes alone, the usual batch, are one statement: no transaction around it.
-    const oneStatement = outcomes.every((o) => o.kind === "succeeded" && o.result === null);
+    const oneStatement = !needsTransaction(outcomes);
     let lost: string[];
     if (oneStatement) {
       try {
@@ -337,7 +342,10 @@ export class PostgresBackend implements Backend {
         throw this.db.explain(error);
       }
     } else
-      lost = await this.db.transaction((db) => writeOutcomes(db, outcomes, now, this.q, this.db), this.db.outcomePool);
+      lost = await this.db.transaction(
+        (db) => writeOutcomes(db, outcomes, now, this.q, this.db, this.flows),
+        this.db.outcomePool,
+      );
     this.listeners.emitSoon();
     await this.events.outcomes(this.db.outcomePool, outcomes, lost);
     return lost;
@@ -396,7 +404,21 @@ export class PostgresBackend implements Backend {
       t.notCounted,
       now.toISOString(),
     ];
-    const rows = await this.db.query(this.q.rescueExpired, params);
+    // In a transaction with what a flow member's failure hands on.
+    const rows = await this.db.transaction(async (db) => {
+      const { rows } = await db.query<Row>(this.q.rescueExpired, params);
+      const ended = rows
+        .filter((r) => r.flow_id !== null && r.state === "failed")
+        .map((r) =>
+          memberEnd(
+            r,
+            "failed",
+            (r.error as { name?: string; message: string } | null) ?? { message: "lease expired" },
+          ),
+        );
+      if (ended.length > 0) await this.flows.advance(db, ended, nowMs);
+      return rows;
+    });
     if (rows.length > 0) {
       this.listeners.emitSoon();
       await this.events.rescued(this.db.pool, rows);
@@ -404,8 +426,13 @@ export class PostgresBackend implements Backend {
     return rows.length;
   }
 
-  async expireDue(_now: number, limit: number): Promise<number> {
-    const rows = await this.db.query(this.q.expireDue, [limit]);
+  async expireDue(now: number, limit: number): Promise<number> {
+    const rows = await this.db.transaction(async (db) => {
+      const { rows } = await db.query<Row>(this.q.expireDue, [limit]);
+      const ended = rows.filter((r) => r.flow_id !== null).map((r) => memberEnd(r, "cancelled", EXPIRED));
+      if (ended.length > 0) await this.flows.advance(db, ended, now);
+      return rows;
+    });
     if (rows.length > 0) {
       this.listeners.emitSoon();
       await this.events.expired(this.db.pool, rows);
@@ -464,10 +491,34 @@ export class PostgresBackend implements Backend {
 
   async cancel(id: string, now: number): Promise<JobState | null> {
     if (!/^\d+$/.test(id)) return null;
-    const cancelled = await this.db.query(this.q.cancel, [new Date(now), id]);
+    const cancelled = await this.db.transaction(async (db) => {
+      const { rows } = await db.query<Row>(this.q.cancel, [new Date(now), id]);
+      const ended = rows.filter((r) => r.flow_id !== null).map((r) => memberEnd(r, "cancelled", CANCELLED));
+      if (ended.length > 0) await this.flows.advance(db, ended, now);
+      return rows;
+    });
     this.listeners.emitSoon();
     await this.events.cancelled(this.db.pool, id, cancelled);
     return ((await this.db.query(this.q.getState, [id]))[0]?.state as JobState | undefined) ?? null;
+  }
+
+  async createFlow(flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
+    const created = await this.db.transaction((db) => this.flows.create(db, flow));
+    this.listeners.emitSoon();
+    return created;
+  }
+
+  async getFlow(id: string): Promise<FlowRecord | null> {
+    if (!/^[0-9]{1,18}$/.test(id)) return null;
+    return this.flows.get(this.db.pool, id);
+  }
+
+  async cancelFlow(id: string, now: number): Promise<FlowState | null> {
+    if (!/^[0-9]{1,18}$/.test(id)) return null;
+    const cancelled = await this.db.transaction((db) => this.flows.cancel(db, id, now));
+    this.listeners.emitSoon();
+    for (const r of cancelled) await this.events.cancelled(this.db.pool, String(r.id), [r]);
+    return (await this.flows.get(this.db.pool, id))?.state ?? null;
   }
 
   async retry(

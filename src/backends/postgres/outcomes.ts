@@ -1,17 +1,29 @@
 import type { AttemptError } from "../../core/job.js";
 import { toStorableText } from "../../core/json-safe.js";
+import type pg from "pg";
 import type { Outcome } from "../backend.js";
+import { flowEnds } from "../flow-ends.js";
+import type { PostgresFlows } from "./flows.js";
 import type { Connections, Db, Row } from "./connections.js";
 import type { Queries } from "./queries.js";
 import { sortById } from "./rows.js";
 
-/** At most three statements whatever the batch: plain successes, successes with results, failures. */
+/** Whether writing these outcomes takes a transaction: anything but plain successes of jobs outside flows does. */
+export function needsTransaction(outcomes: readonly Outcome[]): boolean {
+  return outcomes.some((o) => o.kind !== "succeeded" || o.result !== null || o.flow !== undefined);
+}
+
+/**
+ * At most three statements whatever the batch: plain successes, successes with results, failures; then what flow
+ * members' ends hand on.
+ */
 export async function writeOutcomes(
   db: Db,
   outcomes: readonly Outcome[],
   nowMs: number,
   q: Queries,
   connections: Connections,
+  flows?: PostgresFlows,
 ): Promise<string[]> {
   const now = new Date(nowMs);
   const plain: { id: string[]; token: string[] } = { id: [], token: [] };
@@ -61,6 +73,9 @@ export async function writeOutcomes(
       if ((o.kind === "failed" || o.result !== null) && !written.has(`${o.id} ${o.token}`)) lost.push(o.id);
     }
   }
+  // Flow members' outcomes always come in a transaction (see needsTransaction): what they hand on commits with them.
+  const ended = flowEnds(outcomes, lost);
+  if (ended.length > 0) await flows!.advance(db as pg.PoolClient, ended, nowMs);
   return lost;
 }
 

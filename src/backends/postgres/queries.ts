@@ -47,7 +47,7 @@ export function queries(schema: string) {
         AND (NOT EXISTS (SELECT 1 FROM ${schema}.paused_queues) OR queue NOT IN (SELECT queue FROM ${schema}.paused_queues))`;
   const leaseEnd = (ms: string) => `clock_timestamp() + ${ms}::float8 * interval '1 millisecond'`;
   const claimReturning = /* sql */ `j.id, j.task, j.queue, j.args::text AS args, j.attempt, j.max_attempts, j.priority,
-      j.traceparent, j.schedule, j.tick,
+      j.traceparent, j.schedule, j.tick, j.flow_id, j.flow_pos,
       -- For ordering the batch in the worker: a number parses in a fraction of a timestamp's time.
       extract(epoch FROM j.run_at)::float8 AS run_at`;
 
@@ -315,7 +315,7 @@ export function queries(schema: string) {
             suspect = j.lease_started OR NOT e.alive,
             lease_started = false, lease_token = NULL, lease_expires_at = NULL
         FROM expired e WHERE j.id = e.id
-        RETURNING j.id, j.task, j.queue, j.state, j.run_at, e.started, j.errors -> -1 AS error),
+        RETURNING j.id, j.task, j.queue, j.state, j.run_at, e.started, j.errors -> -1 AS error, j.flow_id, j.flow_pos),
       counted AS (${countInto("(SELECT queue FROM rescued WHERE state = 'failed') f", "'failed'")}),
       ${tally("rescued")}
       SELECT * FROM rescued`,
@@ -335,7 +335,7 @@ export function queries(schema: string) {
         WHERE j.id = ANY (ARRAY(
           SELECT id FROM ${jobs} WHERE expires_at <= statement_timestamp() AND state IN ('scheduled', 'ready')
           LIMIT $1 FOR UPDATE SKIP LOCKED))
-        RETURNING j.id, j.task, j.queue, j.attempt),
+        RETURNING j.id, j.task, j.queue, j.attempt, j.flow_id, j.flow_pos),
       counted AS (${countInto("expired", "'cancelled'")}),
       counted_expired AS (${countInto("expired", "'expired'")})
       SELECT * FROM expired`,
@@ -392,7 +392,7 @@ export function queries(schema: string) {
         UPDATE ${jobs} SET state = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL,
           expires_at = NULL
         WHERE id = $2 AND ${stillToRun}
-        RETURNING task, queue, attempt),
+        RETURNING task, queue, attempt, flow_id, flow_pos),
       counted AS (${countInto("cancelled", "'cancelled'")})
       SELECT * FROM cancelled`,
     getState: `SELECT state FROM ${jobs} WHERE id = $1`,
@@ -476,6 +476,53 @@ export function queries(schema: string) {
       SELECT (extract(epoch FROM minute) * 1000)::float8 AS minute, sum(succeeded)::int AS succeeded,
         sum(failed)::int AS failed
       FROM ${throughput} WHERE minute >= $1 GROUP BY 1 ORDER BY 1`,
+
+    // Flows (src/workflows): a flow, its members, and the jobs members become. Writers lock a flow's row before its
+    // members', after the jobs whose outcome moves it: one order everywhere.
+    insertFlow: `INSERT INTO ${schema}.flows (kind, state, open, result_pos, created_at) VALUES ($1, 'running', $2, $3, $4) RETURNING id`,
+    insertFlowMembers: /* sql */ `
+      INSERT INTO ${schema}.flow_members (flow_id, pos, task, state, pending, after, next, input, on_failure, template)
+      SELECT $1, m.pos, m.task, 'waiting', m.pending, m.after, m.next, m.input, m.on_failure,
+        m.template
+      FROM jsonb_to_recordset($2::jsonb) AS m(pos integer, task text, pending integer, after integer[], next integer[],
+        input text, on_failure text, template jsonb)`,
+    insertFlowJob: /* sql */ `
+      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, created_at, traceparent,
+        concurrency_key, concurrency_limit, flow_id, flow_pos)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+      RETURNING id`,
+    lockFlow: `SELECT state, open, failed_pos, cancelled_pos FROM ${schema}.flows WHERE id = $1 FOR UPDATE`,
+    getFlow: /* sql */ `
+      SELECT id, kind, state, open, result_pos, failed_pos, cancelled_pos, created_at, finished_at
+      FROM ${schema}.flows WHERE id = $1`,
+    setFlow: /* sql */ `
+      UPDATE ${schema}.flows SET state = $2, open = $3, failed_pos = $4, cancelled_pos = $5,
+        finished_at = coalesce($6, finished_at)
+      WHERE id = $1`,
+    flowMembersAt: /* sql */ `
+      SELECT pos, task, state, pending, after, next, input, on_failure, template, result::text AS result, error
+      FROM ${schema}.flow_members WHERE flow_id = $1 AND pos = ANY($2::integer[]) ORDER BY pos FOR UPDATE`,
+    // A created member's state is its job's (for as long as the job is kept; its end is copied here).
+    flowMembers: /* sql */ `
+      SELECT m.pos, m.task, CASE WHEN m.state = 'created' THEN coalesce(j.state, 'created') ELSE m.state END AS state,
+        m.job_id, m.after, m.result::text AS result, m.error
+      FROM ${schema}.flow_members m LEFT JOIN ${jobs} j ON j.id = m.job_id
+      WHERE m.flow_id = $1 ORDER BY m.pos`,
+    setFlowMember: /* sql */ `
+      UPDATE ${schema}.flow_members SET state = $3, pending = $4, job_id = coalesce($5, job_id),
+        result = coalesce($6::jsonb, result), error = coalesce($7::jsonb, error)
+      WHERE flow_id = $1 AND pos = $2`,
+    // A flow's cancel: its jobs still to run or running end cancelled (locked in id order, as outcomes lock them).
+    cancelFlowJobs: /* sql */ `
+      WITH locked AS (
+        SELECT id FROM ${jobs} WHERE flow_id = $2 AND ${stillToRun} ORDER BY id FOR UPDATE),
+      cancelled AS (
+        UPDATE ${jobs} j SET state = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL,
+          expires_at = NULL
+        FROM locked WHERE j.id = locked.id
+        RETURNING j.id, j.task, j.queue, j.attempt, j.flow_id, j.flow_pos),
+      counted AS (${countInto("cancelled", "'cancelled'")})
+      SELECT * FROM cancelled`,
   };
 }
 

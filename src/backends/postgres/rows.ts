@@ -18,6 +18,8 @@ export function toClaimedJob(r: Row, token: string): ClaimedJob {
     job.schedule = r.schedule as string;
     job.tick = (r.tick as Date).getTime();
   }
+  const flowId = r.flow_id as string | null | undefined; // bigint: pg gives text
+  if (flowId !== null && flowId !== undefined) job.flow = { id: flowId, pos: r.flow_pos as number };
   return job;
 }
 

@@ -5,6 +5,9 @@ import type { JobEvent } from "../../core/events.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core/job.js";
 import { isSynchronousTx } from "../../core/sync-tx.js";
 import { ChangeListeners } from "../change-listeners.js";
+import { CANCELLED, EXPIRED, flowEnds, memberEnd } from "../flow-ends.js";
+import type { FlowRecord, FlowState, NewFlow } from "../flows.js";
+import type { MemberEnded } from "../../workflows/advance.js";
 import { leaseExpiredError, rescuePlan } from "../lease-expired.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../schedules.js";
 import type {
@@ -47,6 +50,7 @@ import {
   type Statement,
 } from "./rows.js";
 import { SqliteSchedules } from "./schedules.js";
+import { SqliteFlows } from "./flows.js";
 import { migrateSchema } from "./schema.js";
 import { insertInUserTx, userDatabase } from "./user-tx.js";
 import { WalWatch } from "./wal-watch.js";
@@ -369,6 +373,7 @@ export class SqliteBackend implements Backend {
           job.schedule = r[8];
           job.tick = r[9]!;
         }
+        if (r[10] !== null) job.flow = { id: String(r[10]), pos: r[11]! };
         return job;
       });
       const result: ClaimResult = { jobs, lost };
@@ -420,6 +425,8 @@ export class SqliteBackend implements Backend {
     }
     counts.write((sql) => this.stmt(sql));
     this.events.outcomes(outcomes, lost);
+    const ended = flowEnds(outcomes, lost);
+    if (ended.length > 0) this.flows.advance(ended, now);
     return lost;
   }
 
@@ -475,6 +482,7 @@ export class SqliteBackend implements Backend {
   rescueExpired(now: number, retryAt: (attempt: number) => number): Promise<number> {
     const write = this.transaction(() => {
       let rescued = 0;
+      const ended: MemberEnded[] = [];
       const events = new EventBatch();
       const counts = new CountChanges();
       for (const row of this.stmt(Q.EXPIRED_LEASES).all({ now })) {
@@ -489,8 +497,10 @@ export class SqliteBackend implements Backend {
           suspect: plan.suspect ? 1 : 0,
         }).changes;
         rescued += changed;
-        if (changed === 1 && row.started === 1 && attempt >= (row.max_attempts as number))
+        if (changed === 1 && row.started === 1 && attempt >= (row.max_attempts as number)) {
           counts.finished(row.queue as string, "failed", now);
+          if (row.flow_id !== null) ended.push(memberEnd(row, "failed", error));
+        }
         if (changed === 1 && plan.charged) {
           const retryAt = attempt >= (row.max_attempts as number) ? null : now + plan.delayMs;
           events.failedAttempt(String(row.id), row.task as string, row.queue as string, error, retryAt);
@@ -498,6 +508,7 @@ export class SqliteBackend implements Backend {
       }
       this.events.write(events);
       counts.write((sql) => this.stmt(sql));
+      if (ended.length > 0) this.flows.advance(ended, now);
       return rescued;
     });
     return this.run(write).then((n) => {
@@ -518,6 +529,8 @@ export class SqliteBackend implements Backend {
       }
       this.events.write(events);
       counts.write((sql) => this.stmt(sql));
+      const ended = rows.filter((r) => r.flow_id !== null).map((r) => memberEnd(r, "cancelled", EXPIRED));
+      if (ended.length > 0) this.flows.advance(ended, now);
       return rows.length;
     });
     return this.run(write).then((n) => {
@@ -576,17 +589,46 @@ export class SqliteBackend implements Backend {
 
   cancel(id: string, now: number): Promise<JobState | null> {
     const write = this.transaction(() => {
-      const cancelled = this.stmt(Q.CANCEL).get(now, id);
-      if (cancelled) {
-        this.events.cancelled(id);
-        this.stmt(Q.ADD_COUNT).run(cancelled.queue, "cancelled", 1);
-      }
+      const ended = this.cancelJob(id, now);
+      if (ended) this.flows.advance([ended], now);
       return (this.stmt(Q.GET_STATE).get(id)?.state as JobState | undefined) ?? null;
     });
     return this.run(write).then((state) => {
       this.listeners.emitSoon();
       return state;
     });
+  }
+
+  /** Cancels a job still to run or running; for a flow's member, returns what its flow must learn. */
+  private cancelJob(id: string, now: number): MemberEnded | null {
+    const cancelled = this.stmt(Q.CANCEL).get(now, id);
+    if (!cancelled) return null;
+    this.events.cancelled(id);
+    this.stmt(Q.ADD_COUNT).run(cancelled.queue, "cancelled", 1);
+    return cancelled.flow_id === null ? null : memberEnd(cancelled, "cancelled", CANCELLED);
+  }
+
+  createFlow(flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
+    return this.run(this.transaction(() => this.flows.create(flow))).then(this.emitted);
+  }
+
+  getFlow(id: string): Promise<FlowRecord | null> {
+    if (!/^[0-9]{1,18}$/.test(id)) return Promise.resolve(null);
+    return this.run(() => this.flows.get(id));
+  }
+
+  cancelFlow(id: string, now: number): Promise<FlowState | null> {
+    if (!/^[0-9]{1,18}$/.test(id)) return Promise.resolve(null);
+    const write = this.transaction(() => {
+      const ended: MemberEnded[] = [];
+      for (const jobId of this.flows.jobsToCancel(id)) {
+        const end = this.cancelJob(jobId, now);
+        if (end) ended.push(end);
+      }
+      this.flows.cancelWaiting(id, ended, now);
+      return this.flows.get(id)?.state ?? null;
+    });
+    return this.run(write).then(this.emitted);
   }
 
   retry(
@@ -698,6 +740,7 @@ export class SqliteBackend implements Backend {
 
   // ---- Recurring schedules (schedules.ts) ----
   private readonly scheduleStore = new SqliteSchedules((sql) => this.stmt(sql));
+  private readonly flows = new SqliteFlows((sql) => this.stmt(sql));
 
   schedules(now: number, names?: readonly string[]): Promise<ScheduleRow[]> {
     return this.run(() => this.scheduleStore.read(now, names));

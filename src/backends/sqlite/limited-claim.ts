@@ -43,11 +43,11 @@ export function pickLimited(
       let took = false;
       // Read no further than the key's free slots: a key with a long backlog costs a row or two.
       for (const row of rows) {
-        if (running >= row[10]) {
+        if (running >= row[12]) {
           heldBack = true;
           break;
         }
-        out.push(row.slice(0, 10) as ClaimRow);
+        out.push(row.slice(0, 12) as ClaimRow);
         running++;
         took = true;
       }

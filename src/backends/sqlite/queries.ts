@@ -30,7 +30,8 @@ WHERE id IN (SELECT id FROM errand_jobs WHERE state = 'scheduled' AND run_at <= 
 // expired job is never picked (EXPIRE_DUE settles it): one NULL test for a job without expiry.
 // A worker whose tasks have concurrency limits picks their jobs with the limited pick below; a suspect's pick leaves
 // their keyed jobs to it (:limited), and `unkeyed` finds those stored before their task had a limit.
-const CLAIM_COLUMNS = "id, task, queue, args, attempt, max_attempts, priority, traceparent, schedule, tick";
+const CLAIM_COLUMNS =
+  "id, task, queue, args, attempt, max_attempts, priority, traceparent, schedule, tick, flow_id, flow_pos";
 const QUEUE_FILTER = "AND queue IN (SELECT value FROM json_each(:queues))";
 // Jobs of paused queues stay where they are. The EXISTS is read once per statement: with no queue paused, one
 // probe of an empty table per claim.
@@ -151,7 +152,7 @@ RETURNING task, queue, attempt`;
 // it never knew of this job (a claim whose answer was lost); a worker that died just after a claim may have renewed
 // its presence once more while the claim's answer was on its way, not later.
 export const EXPIRED_LEASES = /* sql */ `
-SELECT j.id, j.task, j.queue, j.attempt, j.max_attempts, j.worker_id, j.lease_started AS started,
+SELECT j.id, j.task, j.queue, j.attempt, j.max_attempts, j.worker_id, j.lease_started AS started, j.flow_id, j.flow_pos,
   coalesce(w.expires_at >= :now AND w.heartbeat_at >= j.lease_expires_at - (w.expires_at - w.heartbeat_at) / 2, 0) AS alive
 FROM errand_jobs j LEFT JOIN errand_workers w ON w.id = j.worker_id
 WHERE j.state = 'running' AND j.lease_expires_at < :now`;
@@ -178,7 +179,7 @@ SET state = 'cancelled', finished_at = :now, suspect = 0,
       'message', 'expired: not started by its expiry time, ' || strftime('%Y-%m-%dT%H:%M:%fZ', expires_at / 1000.0, 'unixepoch')
                  || ', so it never runs'))
 WHERE id IN (SELECT id FROM errand_jobs WHERE expires_at <= :now AND (state = 'scheduled' OR state = 'ready') LIMIT :limit)
-RETURNING id, task, queue, attempt`;
+RETURNING id, task, queue, attempt, flow_id, flow_pos`;
 
 export const EXPIRED_COUNTS = /* sql */ `
 SELECT queue, n AS count FROM errand_counts WHERE state = 'expired' AND n > 0 ORDER BY queue`;
@@ -226,7 +227,7 @@ export const CANCEL = /* sql */ `
 UPDATE errand_jobs
 SET state = 'cancelled', finished_at = ?, lease_token = NULL, lease_expires_at = NULL, expires_at = NULL
 WHERE id = ? AND (state = 'scheduled' OR state = 'ready' OR state = 'running')
-RETURNING queue`;
+RETURNING queue, flow_id, flow_pos`;
 
 export const GET_STATE = /* sql */ `SELECT state FROM errand_jobs WHERE id = ?`;
 
@@ -343,3 +344,47 @@ export const PRUNE_HELD_KEYS = /* sql */ `DELETE FROM errand_job_keys WHERE unti
 
 // A limited queue's running jobs, through errand_jobs_lease (running jobs only).
 export const RUNNING_IN_QUEUE = /* sql */ `SELECT count(*) AS n FROM errand_jobs WHERE state = 'running' AND queue = ?`;
+
+// Flows (src/workflows): a flow, its members, and the jobs members become.
+export const INSERT_FLOW = /* sql */ `
+INSERT INTO errand_flows (kind, state, open, result_pos, created_at) VALUES (?, 'running', ?, ?, ?)`;
+
+export const INSERT_FLOW_MEMBER = /* sql */ `
+INSERT INTO errand_flow_members (flow_id, pos, task, state, pending, after, next, input, on_failure, template)
+VALUES (:flow_id, :pos, :task, 'waiting', :pending, :after, :next, :input, :on_failure, :template)`;
+
+export const INSERT_FLOW_JOB = /* sql */ `
+INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, created_at, traceparent,
+  concurrency_key, concurrency_limit, flow_id, flow_pos)
+VALUES (:task, :queue, :state, :args, :priority, :run_at, :max_attempts, :created_at, :traceparent,
+  :concurrency_key, :concurrency_limit, :flow_id, :flow_pos)`;
+
+export const GET_FLOW = /* sql */ `
+SELECT id, kind, state, open, result_pos, failed_pos, cancelled_pos, created_at, finished_at FROM errand_flows
+WHERE id = ?`;
+
+export const SET_FLOW = /* sql */ `
+UPDATE errand_flows SET state = :state, open = :open, failed_pos = :failed_pos, cancelled_pos = :cancelled_pos,
+  finished_at = coalesce(:finished_at, finished_at)
+WHERE id = :id`;
+
+export const FLOW_MEMBERS_AT = /* sql */ `
+SELECT pos, task, state, pending, after, next, input, on_failure, template, result, error FROM errand_flow_members
+WHERE flow_id = ? AND pos IN (SELECT value FROM json_each(?))`;
+
+// A created member's state is its job's (for as long as the job is kept; its end is copied here).
+export const FLOW_MEMBERS = /* sql */ `
+SELECT m.pos, m.task, CASE WHEN m.state = 'created' THEN coalesce(j.state, 'created') ELSE m.state END AS state,
+  m.job_id, m.after, m.result, m.error
+FROM errand_flow_members m LEFT JOIN errand_jobs j ON j.id = m.job_id
+WHERE m.flow_id = ? ORDER BY m.pos`;
+
+export const SET_FLOW_MEMBER = /* sql */ `
+UPDATE errand_flow_members SET state = :state, pending = :pending, job_id = coalesce(:job_id, job_id),
+  result = coalesce(:result, result), error = coalesce(:error, error)
+WHERE flow_id = :flow_id AND pos = :pos`;
+
+// A flow's jobs still to run or running, for its cancel.
+export const FLOW_JOBS_TO_CANCEL = /* sql */ `
+SELECT id FROM errand_jobs
+WHERE flow_id = ? AND (state = 'scheduled' OR state = 'ready' OR state = 'running') ORDER BY id`;

@@ -4,7 +4,7 @@ import { rowMapping, type Row } from "../rows.js";
 export type { Row } from "../rows.js";
 export type Statement = Database.Statement<unknown[], Row>;
 /** PICK_READY_*'s columns: id, task, queue, args, attempt (before the claim), max_attempts, priority, traceparent,
- * schedule, tick. */
+ * schedule, tick, flow_id, flow_pos. */
 export type ClaimRow = [
   number,
   string,
@@ -15,6 +15,8 @@ export type ClaimRow = [
   number,
   string | null,
   string | null,
+  number | null,
+  number | null,
   number | null,
 ];
 

@@ -1,0 +1,59 @@
+import type { NewJob } from "./backend.js";
+
+/** A flow as errand.chain() / group() / then() hands it to the backend: stored with its first jobs, all or none. */
+export interface NewFlow {
+  kind: FlowKind;
+  createdAt: number;
+  /** The member whose result is the flow's; null: every member's, in order (a group). */
+  resultPos: number | null;
+  members: NewFlowMember[];
+}
+
+export type FlowKind = "chain" | "group" | "chord";
+
+export interface NewFlowMember {
+  /** Its job; for a member that waits, a template whose args its input replaces. */
+  job: NewJob;
+  /** Positions of the members it waits for; empty: its job is stored at once. */
+  after: number[];
+  /** What its args become when its turn comes. */
+  input: "none" | "result" | "results";
+  /** When a member it waits for fails for good: skip it (and those after it), or run it with the error. */
+  onFailure: "skip" | "run";
+}
+
+export type FlowState = "running" | "succeeded" | "failed" | "cancelled";
+/** A member's state: "waiting" before it is a job, then its job's. */
+export type FlowMemberState = "waiting" | "scheduled" | "ready" | "running" | "succeeded" | "failed" | "cancelled";
+
+export interface FlowRecord {
+  id: string;
+  kind: FlowKind;
+  state: FlowState;
+  createdAt: Date;
+  finishedAt: Date | null;
+  resultPos: number | null;
+  failedPos: number | null;
+  cancelledPos: number | null;
+  members: FlowMemberRecord[];
+}
+
+export interface FlowMemberRecord {
+  pos: number;
+  task: string;
+  state: FlowMemberState;
+  jobId: string | null;
+  /** Its result as JSON text, once succeeded. */
+  result: string | null;
+  /** Why it failed (the last attempt's error) or was skipped. */
+  error: { name?: string; message: string } | null;
+  after: number[];
+}
+
+/** Storage of flows; their members' hand-offs ride on the job outcomes that cause them (see src/workflows/advance.ts). */
+export interface FlowStore {
+  createFlow(flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }>;
+  getFlow(id: string): Promise<FlowRecord | null>;
+  /** Cancels every member still to run or running; returns the flow's state after, null when there is none. */
+  cancelFlow(id: string, now: number): Promise<FlowState | null>;
+}

@@ -1,0 +1,178 @@
+import type pg from "pg";
+import type { FlowOp, FlowRow, MemberEnded, MemberRow } from "../../workflows/advance.js";
+import { advanceFlow, byFlow, runAsync } from "../../workflows/advance.js";
+import type { NewJob } from "../backend.js";
+import type { FlowKind, FlowMemberRecord, FlowRecord, FlowState, NewFlow } from "../flows.js";
+import { initialState } from "../rows.js";
+import type { Row } from "./connections.js";
+import type { Queries } from "./queries.js";
+
+/** Flows on PostgreSQL: every call runs on the caller's transaction's client. */
+export class PostgresFlows {
+  constructor(private readonly q: Queries) {}
+
+  async create(db: pg.PoolClient, flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
+    const { rows } = await db.query<Row>(this.q.insertFlow, [
+      flow.kind,
+      flow.members.length,
+      flow.resultPos,
+      new Date(flow.createdAt),
+    ]);
+    const id = String(rows[0]!.id);
+    const next = flow.members.map(() => [] as number[]);
+    flow.members.forEach((m, pos) => m.after.forEach((a) => next[a]!.push(pos)));
+    const members = flow.members.map((m, pos) => {
+      const { args: _args, ...template } = m.job;
+      return {
+        pos,
+        task: m.job.task,
+        pending: m.after.length,
+        after: m.after,
+        next: next[pos],
+        input: m.input,
+        on_failure: m.onFailure,
+        template: m.after.length === 0 ? null : template,
+      };
+    });
+    await db.query(this.q.insertFlowMembers, [id, JSON.stringify(members)]);
+    const jobIds: (string | null)[] = [];
+    for (const [pos, m] of flow.members.entries()) {
+      if (m.after.length > 0) {
+        jobIds.push(null);
+        continue;
+      }
+      const jobId = await this.insertJob(db, id, pos, m.job);
+      await db.query(this.q.setFlowMember, [id, pos, "created", 0, jobId, null, null]);
+      jobIds.push(jobId);
+    }
+    return { id, jobIds };
+  }
+
+  async advance(db: pg.PoolClient, ended: readonly MemberEnded[], now: number, cancelling = false): Promise<void> {
+    for (const [flowId, list] of byFlow(ended))
+      await runAsync(advanceFlow(flowId, list, now, cancelling), (op) => this.exec(db, op));
+  }
+
+  async get(db: pg.Pool | pg.PoolClient, id: string): Promise<FlowRecord | null> {
+    const f = (await db.query<Row>(this.q.getFlow, [id])).rows[0];
+    if (!f) return null;
+    const members: FlowMemberRecord[] = (await db.query<Row>(this.q.flowMembers, [id])).rows.map((r) => ({
+      pos: r.pos as number,
+      task: r.task as string,
+      state: r.state as FlowMemberRecord["state"],
+      jobId: r.job_id === null ? null : String(r.job_id as number | string),
+      result: r.result as string | null,
+      error: r.error as FlowMemberRecord["error"],
+      after: r.after as number[],
+    }));
+    return {
+      id: String(f.id),
+      kind: f.kind as FlowKind,
+      state: f.state as FlowState,
+      createdAt: f.created_at as Date,
+      finishedAt: f.finished_at as Date | null,
+      resultPos: f.result_pos as number | null,
+      failedPos: f.failed_pos as number | null,
+      cancelledPos: f.cancelled_pos as number | null,
+      members,
+    };
+  }
+
+  /** Ends every member still to run: the jobs first (locked as outcomes lock them), then those not jobs yet. */
+  async cancel(db: pg.PoolClient, id: string, now: number): Promise<Row[]> {
+    const cancelled = (await db.query<Row>(this.q.cancelFlowJobs, [new Date(now), id])).rows;
+    const ended: MemberEnded[] = cancelled.map((r) => ({
+      flowId: id,
+      pos: r.flow_pos as number,
+      kind: "cancelled",
+      error: { name: "JobCancelled", message: "cancelled" },
+    }));
+    for (const r of (await db.query<Row>(this.q.flowMembers, [id])).rows) {
+      if (r.state !== "waiting") continue;
+      ended.push({
+        flowId: id,
+        pos: r.pos as number,
+        kind: "cancelled",
+        error: { name: "FlowCancelled", message: "cancelled with its flow" },
+      });
+    }
+    await this.advance(db, ended, now, true);
+    return cancelled;
+  }
+
+  private async insertJob(db: pg.PoolClient, flowId: string, pos: number, job: NewJob): Promise<string> {
+    const { rows } = await db.query<Row>(this.q.insertFlowJob, [
+      job.task,
+      job.queue,
+      initialState(job),
+      job.args,
+      job.priority,
+      new Date(job.runAt),
+      job.maxAttempts,
+      new Date(job.createdAt),
+      job.traceparent ?? null,
+      job.concurrency?.key ?? null,
+      job.concurrency?.limit ?? null,
+      flowId,
+      pos,
+    ]);
+    return String(rows[0]!.id);
+  }
+
+  private async exec(db: pg.PoolClient, op: FlowOp): Promise<unknown> {
+    switch (op.op) {
+      case "flow": {
+        const f = (await db.query<Row>(this.q.lockFlow, [op.id])).rows[0];
+        if (!f) return null;
+        const row: FlowRow = {
+          state: f.state as FlowState,
+          open: f.open as number,
+          failedPos: f.failed_pos as number | null,
+          cancelledPos: f.cancelled_pos as number | null,
+        };
+        return row;
+      }
+      case "members":
+        return (await db.query<Row>(this.q.flowMembersAt, [op.flowId, op.positions])).rows.map(toMemberRow);
+      case "setMember":
+        await db.query(this.q.setFlowMember, [
+          op.flowId,
+          op.pos,
+          op.state,
+          op.pending,
+          op.jobId ?? null,
+          op.result ?? null,
+          op.error ? JSON.stringify(op.error) : null,
+        ]);
+        return undefined;
+      case "insertJob":
+        return this.insertJob(db, op.flowId, op.pos, op.job);
+      case "setFlow":
+        await db.query(this.q.setFlow, [
+          op.id,
+          op.row.state,
+          op.row.open,
+          op.row.failedPos,
+          op.row.cancelledPos,
+          op.finishedAt === null ? null : new Date(op.finishedAt),
+        ]);
+        return undefined;
+    }
+  }
+}
+
+function toMemberRow(r: Row): MemberRow {
+  return {
+    pos: r.pos as number,
+    task: r.task as string,
+    state: r.state as string,
+    pending: r.pending as number,
+    after: r.after as number[],
+    next: r.next as number[],
+    input: r.input as MemberRow["input"],
+    onFailure: r.on_failure as MemberRow["onFailure"],
+    template: r.template as MemberRow["template"],
+    result: r.result as string | null,
+    error: r.error as MemberRow["error"],
+  };
+}

@@ -1,0 +1,178 @@
+import type { NewJob } from "../backends/backend.js";
+import type { FlowState } from "../backends/flows.js";
+
+/**
+ * How a flow moves on when one of its members' jobs ends, written once for every backend: the algorithm yields
+ * storage operations (FlowOp) and each backend runs them in the transaction that records the jobs' outcomes,
+ * synchronously (SQLite) or not (PostgreSQL). So a member's success and the job it hands off to commit together.
+ */
+
+/** A member's job ended: succeeded (result: JSON text), failed for good, or cancelled (expired included). */
+export interface MemberEnded {
+  flowId: string;
+  pos: number;
+  kind: "succeeded" | "failed" | "cancelled";
+  result?: string | null;
+  error?: { name?: string; message: string } | null;
+}
+
+export interface FlowRow {
+  state: FlowState;
+  open: number;
+  failedPos: number | null;
+  cancelledPos: number | null;
+}
+
+export interface MemberRow {
+  pos: number;
+  task: string;
+  state: string;
+  pending: number;
+  after: number[];
+  next: number[];
+  input: "none" | "result" | "results";
+  onFailure: "skip" | "run";
+  /** The job to create, args aside. */
+  template: Omit<NewJob, "args"> | null;
+  result: string | null;
+  error: { name?: string; message: string } | null;
+}
+
+export type FlowOp =
+  | { op: "flow"; id: string }
+  | { op: "members"; flowId: string; positions: number[] }
+  | {
+      op: "setMember";
+      flowId: string;
+      pos: number;
+      state: string;
+      pending: number;
+      jobId?: string | null;
+      result?: string | null;
+      error?: { name?: string; message: string } | null;
+    }
+  | { op: "insertJob"; flowId: string; pos: number; job: NewJob }
+  | { op: "setFlow"; id: string; row: FlowRow; finishedAt: number | null };
+
+/** What each op answers. */
+export interface FlowOpResults {
+  flow: FlowRow | null;
+  members: MemberRow[];
+  setMember: void;
+  insertJob: string;
+  setFlow: void;
+}
+
+export type FlowSteps<T = void> = Generator<FlowOp, T, unknown>;
+
+const FINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+/** The value a failed or cancelled member gives a member that runs on its failure ("onFailure: run"). */
+export function failedInput(m: Pick<MemberRow, "pos" | "task" | "state" | "error">): unknown {
+  return { failed: true, pos: m.pos, task: m.task, state: m.state, error: m.error ?? { message: m.state } };
+}
+
+/**
+ * Records members' ends (of one flow) and does what follows: hands results on, creates the jobs whose turn came,
+ * skips those that wait for a failed member, and ends the flow when no member is left open.
+ */
+export function* advanceFlow(
+  flowId: string,
+  ended: readonly MemberEnded[],
+  now: number,
+  /** The flow is being cancelled: no member's turn comes any more. */
+  cancelling = false,
+): FlowSteps {
+  const flow = (yield { op: "flow", id: flowId }) as FlowRow | null;
+  if (!flow) return;
+  const todo: MemberEnded[] = [...ended];
+  let closed = 0;
+  while (todo.length > 0) {
+    const e = todo.shift()!;
+    const [m] = (yield { op: "members", flowId, positions: [e.pos] }) as MemberRow[];
+    if (!m || FINAL.has(m.state)) continue;
+    yield {
+      op: "setMember",
+      flowId,
+      pos: e.pos,
+      state: e.kind,
+      pending: m.pending,
+      result: e.result ?? null,
+      error: e.error ?? null,
+    };
+    closed++;
+    if (e.kind === "failed") flow.failedPos ??= e.pos;
+    if (e.kind === "cancelled" && e.error?.name !== "FlowSkipped") flow.cancelledPos ??= e.pos;
+    if (m.next.length === 0) continue;
+    const waiting = ((yield { op: "members", flowId, positions: m.next }) as MemberRow[]).filter(
+      (d) => d.state === "waiting",
+    );
+    for (const d of waiting) {
+      if (e.kind !== "succeeded" && d.onFailure === "skip") {
+        const why = `skipped: member ${e.pos} (${m.task}) ${e.kind === "failed" ? "failed" : "was cancelled"}`;
+        todo.push({ flowId, pos: d.pos, kind: "cancelled", error: { name: "FlowSkipped", message: why } });
+        continue;
+      }
+      const pending = d.pending - 1;
+      if (pending > 0 || cancelling || flow.state !== "running") {
+        yield { op: "setMember", flowId, pos: d.pos, state: "waiting", pending };
+        continue;
+      }
+      let args: string;
+      if (d.input === "result") {
+        args =
+          e.kind === "succeeded"
+            ? (e.result ?? "null")
+            : JSON.stringify(failedInput({ ...m, state: e.kind, error: e.error ?? null }));
+      } else if (d.input === "results") {
+        const inputs = (yield { op: "members", flowId, positions: d.after }) as MemberRow[];
+        const byPos = new Map(inputs.map((r) => [r.pos, r]));
+        // This transaction's own ends may not be read back yet: the event says what the member became.
+        byPos.set(e.pos, { ...m, state: e.kind, result: e.result ?? null, error: e.error ?? null });
+        args = `[${d.after
+          .map((p) => {
+            const r = byPos.get(p)!;
+            return r.state === "succeeded" ? (r.result ?? "null") : JSON.stringify(failedInput(r));
+          })
+          .join(",")}]`;
+      } else {
+        args = "null";
+      }
+      const job: NewJob = { ...d.template!, args, createdAt: now, runAt: now, key: null };
+      delete job.expiresAt;
+      const jobId = (yield { op: "insertJob", flowId, pos: d.pos, job }) as string;
+      yield { op: "setMember", flowId, pos: d.pos, state: "created", pending: 0, jobId };
+    }
+  }
+  if (closed === 0) return;
+  flow.open -= closed;
+  let finishedAt: number | null = null;
+  if (flow.open <= 0 && flow.state === "running") {
+    flow.state = flow.failedPos !== null ? "failed" : flow.cancelledPos !== null ? "cancelled" : "succeeded";
+    finishedAt = now;
+  }
+  yield { op: "setFlow", id: flowId, row: flow, finishedAt };
+}
+
+/** Members' ends grouped by flow, flows in id order (the order every writer locks them in). */
+export function byFlow(ended: readonly MemberEnded[]): [string, MemberEnded[]][] {
+  const groups = new Map<string, MemberEnded[]>();
+  for (const e of ended) {
+    let list = groups.get(e.flowId);
+    if (!list) groups.set(e.flowId, (list = []));
+    list.push(e);
+  }
+  return [...groups].sort(([a], [b]) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export function runSync<T>(steps: FlowSteps<T>, exec: (op: FlowOp) => unknown): T {
+  let r = steps.next();
+  while (!r.done) r = steps.next(exec(r.value));
+  return r.value;
+}
+
+export async function runAsync<T>(steps: FlowSteps<T>, exec: (op: FlowOp) => Promise<unknown>): Promise<T> {
+  let r = steps.next();
+  while (!r.done) r = steps.next(await exec(r.value));
+  return r.value;
+}

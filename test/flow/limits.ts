@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Errand } from "../../src/index.js";
@@ -32,7 +32,8 @@ export function readRecord(file: string): Event[] {
 }
 
 /**
- * Worker processes of the CLI on a fixture's tasks (the limited task unless told), with concurrency 10 each. Their leases last 2 s: a limit holds a
+ * Worker processes of the CLI on a fixture's tasks (the limited task unless told; a name in ./fixtures or a path),
+ * with concurrency 10 each. Their leases last 2 s: a limit holds a
  * key's slot for as long as the lease of the job in it, and a worker starved of CPU for longer than its lease (the
  * suite runs files side by side) would rightly lose its jobs to another, which would then overlap it.
  */
@@ -48,7 +49,8 @@ export class Workers {
   }
 
   start(): ChildProcess {
-    const args = [CLI, "worker", join(FIXTURES, this.tasks), "--concurrency", "10", "--lease", "2s"];
+    const tasks = isAbsolute(this.tasks) ? this.tasks : join(FIXTURES, this.tasks);
+    const args = [CLI, "worker", tasks, "--concurrency", "10", "--lease", "2s"];
     const child = spawn(process.execPath, args, {
       env: this.env,
       stdio: ["ignore", "ignore", "pipe"],

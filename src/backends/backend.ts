@@ -151,6 +151,8 @@ export type Outcome = (
   | { id: string; token: string; kind: "succeeded"; result: string | null }
   /** retryAt null: no attempts left, the job ends failed. */
   | { id: string; token: string; kind: "failed"; error: AttemptError; retryAt: number | null }
+  /** The handler suspended itself (ctx.sleep): the job runs again at runAt, this attempt not counted. */
+  | { id: string; token: string; kind: "suspended"; runAt: number }
 ) &
   OutcomeJob;
 

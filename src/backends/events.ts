@@ -33,7 +33,7 @@ export class EventBatch {
   addOutcomes(outcomes: readonly Outcome[], lost: readonly string[]): this {
     const dropped = lost.length > 0 ? new Set(lost) : null;
     for (const o of outcomes) {
-      if (dropped?.has(o.id)) continue;
+      if (dropped?.has(o.id) || o.kind === "suspended") continue;
       const task = o.task ?? "";
       const queue = o.queue ?? "";
       if (o.kind === "succeeded") {

@@ -9,7 +9,7 @@ export const EXPIRED = { name: "JobExpired", message: "expired before it could s
 export function flowEnds(outcomes: readonly Outcome[], lost: readonly string[]): MemberEnded[] {
   const ended: MemberEnded[] = [];
   for (const o of outcomes) {
-    if (!o.flow || (o.kind === "failed" && o.retryAt !== null)) continue;
+    if (!o.flow || o.kind === "suspended" || (o.kind === "failed" && o.retryAt !== null)) continue;
     if (lost.length > 0 && lost.includes(o.id)) continue;
     ended.push(
       o.kind === "succeeded"

@@ -11,6 +11,7 @@ import type {
   WorkerInfo,
 } from "./backend.js";
 import type { BackendCapabilities } from "./capabilities.js";
+import type { StoredStep } from "../workflows/steps.js";
 
 /**
  * A job's life in storage, as enqueuers and workers drive it: stored, claimed under a lease, renewed, finished or
@@ -48,6 +49,10 @@ export interface JobLifecycle {
    */
   heartbeat(worker: WorkerInfo, held: readonly HeldLease[], now: number, leaseMs: number): Promise<HeartbeatResult>;
   progress(id: string, token: string, progress: string): Promise<boolean>;
+  /** The durable steps a job's earlier attempts stored (ctx.step), in order. */
+  loadSteps(id: string): Promise<StoredStep[]>;
+  /** Stores a finished step, fenced by the attempt's lease; false when the lease is no longer held. */
+  saveStep(id: string, token: string, step: StoredStep): Promise<boolean>;
   /**
    * Jobs whose lease expired go back to run again, spread apart in time. An attempt known to have started is
    * charged (failed when out of attempts); one not known to have started is not. Either is a suspect when its

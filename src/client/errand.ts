@@ -1,6 +1,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { Backend, Counts, ExpiredCount, FinishedStats, MinuteCount, WaitingTask } from "../backends/backend.js";
 import { DEFAULT_DATABASE, openBackend } from "../backends/open.js";
+import { setTimeout as sleep } from "node:timers/promises";
 import { toMs, type Duration } from "../core/duration.js";
 import { BackendUnavailableError, checkOptionNames, ErrandError, InvalidArgsError } from "../core/errors.js";
 import type { JobRecord, JobState, WorkerRecord } from "../core/job.js";
@@ -562,6 +563,9 @@ function inlineContext(task: string, queue: string, log: Logger) {
     signal: new AbortController().signal,
     log,
     progress: () => Promise.resolve(),
+    // Run inline, a step is just its function and a sleep a timer.
+    step: async <T>(_name: string, fn: () => T | Promise<T>): Promise<T> => await fn(),
+    sleep: (duration: Duration) => sleep(toMs(duration, "ctx.sleep()", { allowZero: true })).then(() => {}),
   };
 }
 

@@ -1,5 +1,7 @@
 import type { ClaimedJob } from "../backends/backend.js";
+import type { Duration } from "../core/duration.js";
 import type { Logger } from "../core/logger.js";
+import { Steps, type StepSink } from "../workflows/steps.js";
 
 /** What a handler gets beside its arguments. */
 export interface JobContext {
@@ -19,17 +21,29 @@ export interface JobContext {
    * manual run), so that the handler can work on "the day of this tick", not "now".
    */
   readonly schedule?: { readonly name: string; readonly tick: Date } | undefined;
+  /**
+   * A durable step: runs `fn` once and stores its result (JSON) with the job, so that a later attempt (after a
+   * failure or a crash) returns the stored result instead of running it again. Names are unique within a run, and
+   * steps must be called in the same order on every attempt (a change of order fails the job).
+   */
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
+  /**
+   * A durable sleep: the attempt ends here and frees its worker slot; the job runs again once `duration` has passed,
+   * its steps before the sleep returning their stored results. Not counted as an attempt.
+   */
+  sleep(duration: Duration): Promise<void>;
 }
 
 /** The executor's context. The AbortController is made on first use: most handlers never look at it. */
 export class RunContext implements JobContext {
   private controller: AbortController | null = null;
   private abortedWith: Error | null = null;
+  private steps: Steps | null = null;
 
   constructor(
     private readonly job: ClaimedJob,
     readonly log: Logger,
-    private readonly progressSink: { saveProgress(value: unknown): Promise<void> },
+    private readonly sink: { saveProgress(value: unknown): Promise<void> } & StepSink,
   ) {}
 
   get id(): string {
@@ -66,6 +80,14 @@ export class RunContext implements JobContext {
   }
 
   progress(value: unknown): Promise<void> {
-    return this.progressSink.saveProgress(value);
+    return this.sink.saveProgress(value);
+  }
+
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    return (this.steps ??= new Steps(this.job.id, this.sink)).step(name, fn);
+  }
+
+  sleep(duration: Duration): Promise<void> {
+    return (this.steps ??= new Steps(this.job.id, this.sink)).sleep(duration);
   }
 }

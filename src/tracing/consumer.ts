@@ -7,7 +7,11 @@ import type { AttemptError } from "../core/job.js";
 import { fromTraceparent, messagingAttributes, recordFailure, tracing, type OtelApi } from "./api.js";
 
 /** How an attempt ended, as the execution settles it. */
-export type AttemptEnd = { kind: "succeeded" } | { kind: "failed"; error: AttemptError } | { kind: "lost" };
+export type AttemptEnd =
+  | { kind: "succeeded" }
+  | { kind: "failed"; error: AttemptError }
+  | { kind: "suspended"; runAt: number }
+  | { kind: "lost" };
 
 export class AttemptSpan {
   private constructor(
@@ -51,7 +55,9 @@ export class AttemptSpan {
   }
 
   end(how: AttemptEnd): void {
-    if (how.kind === "failed") {
+    if (how.kind === "suspended") {
+      this.span.setAttribute("errand.sleeps_until", new Date(how.runAt).toISOString());
+    } else if (how.kind === "failed") {
       recordFailure(this.api, this.span, how.error);
       this.span.setAttribute("errand.will_retry", this.retries);
     } else if (how.kind === "lost") {

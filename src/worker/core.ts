@@ -235,7 +235,18 @@ export class WorkerCore {
     if (settled.kind === "lost") {
       this.stats.lost++;
     } else {
-      if (settled.kind === "succeeded") {
+      if (settled.kind === "suspended") {
+        const { job } = exec;
+        this.outcomes.push({
+          id: job.id,
+          token: job.token,
+          kind: "suspended",
+          runAt: settled.runAt,
+          task: job.task,
+          queue: job.queue,
+          attempt: job.attempt,
+        });
+      } else if (settled.kind === "succeeded") {
         this.stats.succeeded++;
         const { job } = exec;
         this.outcomes.push({

@@ -16,12 +16,15 @@ import type { Logger } from "../core/logger.js";
 import { RunContext } from "../task/context.js";
 import type { TaskDefinition } from "../task/define.js";
 import { AttemptSpan } from "../tracing/consumer.js";
+import type { StoredStep } from "../workflows/steps.js";
 import type { Deadlines } from "./deadlines.js";
 
 export type Settled =
   | { kind: "succeeded"; result: string | null }
   /** retryAfterMs: the handler's RetryError chose when the next attempt runs. */
   | { kind: "failed"; error: AttemptError; retryAfterMs?: number }
+  /** ctx.sleep(): the job runs again at runAt, this attempt not counted. */
+  | { kind: "suspended"; runAt: number }
   | { kind: "lost" };
 
 /** What an execution needs from its worker; one object shared by every execution. */
@@ -166,6 +169,26 @@ export class Execution {
     if (this.deadlineQueue) this.host.deadlines.settled(this.deadlineQueue);
     this.span?.end(settled);
     this.host.settle(this, settled);
+  }
+
+  loadSteps(): Promise<StoredStep[]> {
+    return this.host.backend.loadSteps(this.job.id);
+  }
+
+  saveStep(step: StoredStep): Promise<boolean> {
+    if (this.isSettled) return Promise.resolve(false);
+    return this.host.backend.saveStep(this.job.id, this.job.token, step);
+  }
+
+  /** ctx.sleep(): the attempt ends now, its handler's promise left pending; the job resumes at `runAt`. */
+  suspend(runAt: number): void {
+    if (this.isSettled) return;
+    this.ctx?.abort(new JobStoppedError(`Job ${this.job.id} is sleeping until ${new Date(runAt).toISOString()}`));
+    this.settle({ kind: "suspended", runAt });
+  }
+
+  now(): number {
+    return Date.now();
   }
 
   async saveProgress(value: unknown): Promise<void> {

@@ -6,6 +6,7 @@ import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../core
 import { ChangeListeners } from "../change-listeners.js";
 import { CANCELLED, EXPIRED, memberEnd } from "../flow-ends.js";
 import type { FlowRecord, FlowState, NewFlow } from "../flows.js";
+import type { StoredStep } from "../../workflows/steps.js";
 import { LEASE_EXPIRED_TEXT, RESCUE_SPREAD_MS, retryDelays } from "../lease-expired.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../schedules.js";
 import type {
@@ -502,6 +503,19 @@ export class PostgresBackend implements Backend {
     return ((await this.db.query(this.q.getState, [id]))[0]?.state as JobState | undefined) ?? null;
   }
 
+  async loadSteps(id: string): Promise<StoredStep[]> {
+    return (await this.db.query(this.q.loadSteps, [id])) as unknown as StoredStep[];
+  }
+
+  async saveStep(id: string, token: string, step: StoredStep): Promise<boolean> {
+    const result = await this.db.pool
+      .query(this.q.saveStep, [id, token, step.seq, step.name, step.result])
+      .catch((e: unknown) => {
+        throw this.db.explain(e);
+      });
+    return result.rowCount === 1;
+  }
+
   async createFlow(flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
     const created = await this.db.transaction((db) => this.flows.create(db, flow));
     this.listeners.emitSoon();
@@ -581,6 +595,7 @@ export class PostgresBackend implements Backend {
     await this.db.query(this.q.deleteDeadWorkers, [before]);
     await this.db.query(this.q.pruneThroughput, [before]);
     await this.db.query(this.q.pruneHeldKeys, [before]);
+    await this.db.query(this.q.pruneFlows, [before, limit]);
     return (await this.db.query(this.q.prune, [before, limit]))[0]!.n as number;
   }
 

@@ -34,8 +34,15 @@ export async function writeOutcomes(
     error: [],
     retryAt: [],
   };
+  const suspended: { id: string[]; token: string[]; runAt: Date[] } = { id: [], token: [], runAt: [] };
   // In id order, like every statement that locks several rows: no deadlock with a heartbeat.
   for (const o of sortById(outcomes)) {
+    if (o.kind === "suspended") {
+      suspended.id.push(o.id);
+      suspended.token.push(o.token);
+      suspended.runAt.push(new Date(o.runAt));
+      continue;
+    }
     if (o.kind === "succeeded" && o.result === null) {
       plain.id.push(o.id);
       plain.token.push(o.token);
@@ -66,10 +73,16 @@ export async function writeOutcomes(
       ...(await db.query<Row>(q.failMany, [now, failed.id, failed.token, failed.error, failed.retryAt])).rows,
     );
   }
+  if (suspended.id.length > 0) {
+    const { rows } = await db.query<Row>(q.suspendMany, [now, suspended.id, suspended.token, suspended.runAt]);
+    const written = new Set(rows.map((r) => String(r.id)));
+    for (const id of suspended.id) if (!written.has(id)) lost.push(id);
+  }
   if (withResult.id.length + failed.id.length > 0) {
     // An outcome is identified by job and token: a stale token for a job written under its own token is still lost.
     const written = new Set(returned.map((r) => `${String(r.id)} ${String(r.token)}`));
     for (const o of outcomes) {
+      if (o.kind === "suspended") continue;
       if ((o.kind === "failed" || o.result !== null) && !written.has(`${o.id} ${o.token}`)) lost.push(o.id);
     }
   }

@@ -248,6 +248,30 @@ export function queries(schema: string) {
       ${tally("written")}
       SELECT id, token FROM written`,
 
+    // ctx.sleep(): the job waits for its time, as if never claimed (the attempt is given back, not counted). A run
+    // time is as far after the server's now as it is after the caller's.
+    suspendMany: /* sql */ `
+      UPDATE ${jobs} j
+      SET state = CASE WHEN o.run_at > $1 THEN 'scheduled' ELSE 'ready' END,
+          run_at = clock_timestamp() + (o.run_at - $1), attempt = j.attempt - 1,
+          lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, suspect = false
+      FROM unnest($2::bigint[], $3::text[], $4::timestamptz[]) AS o(id, token, run_at)
+      WHERE j.id = o.id AND j.lease_token = o.token
+      RETURNING j.id`,
+
+    // Durable steps. A step is stored only while its attempt holds the lease.
+    loadSteps: `SELECT seq, name, result::text AS result FROM ${schema}.job_steps WHERE job_id = $1 ORDER BY seq`,
+    saveStep: /* sql */ `
+      INSERT INTO ${schema}.job_steps (job_id, seq, name, result)
+      SELECT $1, $3, $4, $5::jsonb WHERE EXISTS (SELECT 1 FROM ${jobs} WHERE id = $1 AND lease_token = $2)
+      ON CONFLICT (job_id, seq) DO UPDATE SET name = excluded.name, result = excluded.result`,
+    pruneFlows: /* sql */ `
+      WITH gone AS (
+        DELETE FROM ${schema}.flows WHERE id IN (
+          SELECT id FROM ${schema}.flows WHERE state <> 'running' AND finished_at < $1 ORDER BY finished_at LIMIT $2)
+        RETURNING id)
+      DELETE FROM ${schema}.flow_members m USING gone WHERE m.flow_id = gone.id`,
+
     // The attempt is given back: it was never the task's fault (shutdown, buffered but never started).
     release: /* sql */ `
       UPDATE ${jobs} j
@@ -406,7 +430,8 @@ export function queries(schema: string) {
                        FOR UPDATE SKIP LOCKED`),
 
     deleteJob: /* sql */ `
-      WITH deleted AS (DELETE FROM ${jobs} WHERE id = $1 AND state <> 'running' RETURNING queue, state, expires_at),
+      WITH deleted AS (DELETE FROM ${jobs} WHERE id = $1 AND state <> 'running' RETURNING id, queue, state, expires_at),
+      steps_gone AS (DELETE FROM ${schema}.job_steps s USING deleted d WHERE s.job_id = d.id),
       ${uncount("deleted")}
       SELECT count(*)::int AS n FROM deleted`,
 
@@ -417,7 +442,8 @@ export function queries(schema: string) {
           -- scan left off (one batch took 1.9 s with ten million jobs kept).
           SELECT id FROM ${jobs} WHERE state IN ('succeeded', 'cancelled') AND finished_at < $1
           ORDER BY finished_at LIMIT $2)
-        RETURNING queue, state, expires_at),
+        RETURNING id, queue, state, expires_at),
+      steps_gone AS (DELETE FROM ${schema}.job_steps s USING deleted d WHERE s.job_id = d.id),
       ${uncount("deleted")}
       SELECT count(*)::int AS n FROM deleted`,
 

@@ -8,6 +8,7 @@ import { ChangeListeners } from "../change-listeners.js";
 import { CANCELLED, EXPIRED, flowEnds, memberEnd } from "../flow-ends.js";
 import type { FlowRecord, FlowState, NewFlow } from "../flows.js";
 import type { MemberEnded } from "../../workflows/advance.js";
+import type { StoredStep } from "../../workflows/steps.js";
 import { leaseExpiredError, rescuePlan } from "../lease-expired.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../schedules.js";
 import type {
@@ -404,6 +405,8 @@ export class SqliteBackend implements Backend {
       } else if (o.kind === "succeeded") {
         if (this.stmt(Q.SUCCEED_WITH_RESULT).run(o.result, now, o.id, o.token).changes === 0) lost.push(o.id);
         else counts.finished(this.queueOf(o), "succeeded", now);
+      } else if (o.kind === "suspended") {
+        if (this.stmt(Q.SUSPEND).run({ run_at: o.runAt, now, id: o.id, token: o.token }).changes === 0) lost.push(o.id);
       } else {
         const params = { retry_at: o.retryAt, now, error: JSON.stringify(o.error), id: o.id, token: o.token };
         if (this.stmt(Q.FAIL).run(params).changes === 0) lost.push(o.id);
@@ -608,6 +611,16 @@ export class SqliteBackend implements Backend {
     return cancelled.flow_id === null ? null : memberEnd(cancelled, "cancelled", CANCELLED);
   }
 
+  loadSteps(id: string): Promise<StoredStep[]> {
+    return this.run(() => this.stmt(Q.LOAD_STEPS).all(id) as unknown as StoredStep[]);
+  }
+
+  saveStep(id: string, token: string, step: StoredStep): Promise<boolean> {
+    const write = () =>
+      this.stmt(Q.SAVE_STEP).run({ id, token, seq: step.seq, name: step.name, result: step.result }).changes === 1;
+    return this.run(write);
+  }
+
   createFlow(flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
     return this.run(this.transaction(() => this.flows.create(flow))).then(this.emitted);
   }
@@ -661,6 +674,7 @@ export class SqliteBackend implements Backend {
     const write = this.transaction(() => {
       const row = this.stmt(Q.DELETE_JOB).get(id);
       if (row) this.uncount([row]);
+      if (row) this.stmt(Q.PRUNE_STEPS).run(JSON.stringify([Number(id)]));
       return row !== undefined;
     });
     return this.run(write);
@@ -717,6 +731,9 @@ export class SqliteBackend implements Backend {
       this.stmt(Q.PRUNE_HELD_KEYS).run(finishedBefore);
       const rows = this.stmt(Q.PRUNE).all(finishedBefore, limit);
       this.uncount(rows);
+      if (rows.length > 0) this.stmt(Q.PRUNE_STEPS).run(JSON.stringify(rows.map((r) => r.id)));
+      const flows = this.stmt(Q.PRUNE_FLOWS).all(finishedBefore, limit);
+      if (flows.length > 0) this.stmt(Q.PRUNE_FLOW_MEMBERS).run(JSON.stringify(flows.map((r) => r.id)));
       return rows.length;
     });
     return this.run(write);

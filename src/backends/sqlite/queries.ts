@@ -264,7 +264,7 @@ DELETE FROM errand_jobs WHERE id IN (
   SELECT id FROM errand_jobs
   WHERE (state = 'succeeded' OR state = 'cancelled') AND finished_at < ?
   ORDER BY finished_at LIMIT ?)
-RETURNING queue, state, expires_at IS NOT NULL AS expired`;
+RETURNING id, queue, state, expires_at IS NOT NULL AS expired`;
 
 // Newest first, keyset-paginated on id. Only the filters given are in the statement: "(:x IS NULL OR ...)" would
 // keep SQLite from seeking to the page's first id (a page deep in a million jobs took 50 ms instead of 1).
@@ -388,3 +388,27 @@ WHERE flow_id = :flow_id AND pos = :pos`;
 export const FLOW_JOBS_TO_CANCEL = /* sql */ `
 SELECT id FROM errand_jobs
 WHERE flow_id = ? AND (state = 'scheduled' OR state = 'ready' OR state = 'running') ORDER BY id`;
+
+// Durable steps. A step is stored only while its attempt holds the lease.
+export const LOAD_STEPS = /* sql */ `SELECT seq, name, result FROM errand_job_steps WHERE job_id = ? ORDER BY seq`;
+
+export const SAVE_STEP = /* sql */ `
+INSERT INTO errand_job_steps (job_id, seq, name, result)
+SELECT :id, :seq, :name, :result WHERE EXISTS (SELECT 1 FROM errand_jobs WHERE id = :id AND lease_token = :token)
+ON CONFLICT (job_id, seq) DO UPDATE SET name = excluded.name, result = excluded.result`;
+
+// ctx.sleep(): the job waits for its time, as if never claimed (the attempt is given back, not counted).
+export const SUSPEND = /* sql */ `
+UPDATE errand_jobs
+SET state = CASE WHEN :run_at > :now THEN 'scheduled' ELSE 'ready' END, run_at = :run_at, attempt = attempt - 1,
+    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, suspect = 0
+WHERE id = :id AND lease_token = :token`;
+
+// What goes with pruned jobs and flows.
+export const PRUNE_STEPS = /* sql */ `DELETE FROM errand_job_steps WHERE job_id IN (SELECT value FROM json_each(?))`;
+export const PRUNE_FLOWS = /* sql */ `
+DELETE FROM errand_flows WHERE id IN (
+  SELECT id FROM errand_flows WHERE state <> 'running' AND finished_at < ? ORDER BY finished_at LIMIT ?)
+RETURNING id`;
+export const PRUNE_FLOW_MEMBERS = /* sql */ `
+DELETE FROM errand_flow_members WHERE flow_id IN (SELECT value FROM json_each(?))`;

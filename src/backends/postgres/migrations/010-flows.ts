@@ -39,4 +39,15 @@ CREATE TABLE $schema.flow_members (
   PRIMARY KEY (flow_id, pos)
 );
 ALTER TABLE $schema.jobs ADD COLUMN flow_id bigint, ADD COLUMN flow_pos integer;
+-- Finished flows go with pruning, oldest first.
+CREATE INDEX flows_finished ON $schema.flows (finished_at) WHERE state <> 'running';
+
+-- Durable steps (ctx.step, ctx.sleep): a job's finished steps, in the order its handler called them.
+CREATE TABLE $schema.job_steps (
+  job_id bigint  NOT NULL,
+  seq    integer NOT NULL,
+  name   text    NOT NULL,
+  result jsonb,
+  PRIMARY KEY (job_id, seq)
+);
 `;

@@ -40,4 +40,15 @@ CREATE TABLE errand_flow_members (
 ) WITHOUT ROWID;
 ALTER TABLE errand_jobs ADD COLUMN flow_id INTEGER;
 ALTER TABLE errand_jobs ADD COLUMN flow_pos INTEGER;
+-- Finished flows go with pruning, oldest first.
+CREATE INDEX errand_flows_finished ON errand_flows (finished_at) WHERE state <> 'running';
+
+-- Durable steps (ctx.step, ctx.sleep): a job's finished steps, in the order its handler called them.
+CREATE TABLE errand_job_steps (
+  job_id INTEGER NOT NULL,
+  seq    INTEGER NOT NULL,
+  name   TEXT    NOT NULL,
+  result TEXT,
+  PRIMARY KEY (job_id, seq)
+) WITHOUT ROWID;
 `;

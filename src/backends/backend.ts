@@ -151,8 +151,11 @@ export type Outcome = (
   | { id: string; token: string; kind: "succeeded"; result: string | null }
   /** retryAt null: no attempts left, the job ends failed. */
   | { id: string; token: string; kind: "failed"; error: AttemptError; retryAt: number | null }
-  /** The handler suspended itself (ctx.sleep): the job runs again at runAt, this attempt not counted. */
-  | { id: string; token: string; kind: "suspended"; runAt: number }
+  /**
+   * The handler suspended itself: the job runs again at runAt (ctx.sleep), or (runAt null) once the children it
+   * spawned have ended (ctx.spawn); this attempt is not counted.
+   */
+  | { id: string; token: string; kind: "suspended"; runAt: number | null }
 ) &
   OutcomeJob;
 

@@ -2,6 +2,9 @@ import type { MemberEnded } from "../workflows/advance.js";
 import type { Outcome } from "./backend.js";
 import type { Row } from "./rows.js";
 
+/** The run time of a parent waiting for its children: never, until their end wakes it (9999-12-31). */
+export const WAITS_FOR_CHILDREN = 253402300799000;
+
 export const CANCELLED = { name: "JobCancelled", message: "cancelled" };
 export const EXPIRED = { name: "JobExpired", message: "expired before it could start" };
 

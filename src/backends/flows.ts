@@ -7,6 +7,8 @@ export interface NewFlow {
   /** The member whose result is the flow's; null: every member's, in order (a group). */
   resultPos: number | null;
   members: NewFlowMember[];
+  /** A job whose children these members are (ctx.spawn): it waits for the flow's end. */
+  parentJobId?: string;
 }
 
 export type FlowKind = "chain" | "group" | "chord";
@@ -35,6 +37,7 @@ export interface FlowRecord {
   resultPos: number | null;
   failedPos: number | null;
   cancelledPos: number | null;
+  parentJobId: string | null;
   members: FlowMemberRecord[];
 }
 

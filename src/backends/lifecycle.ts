@@ -12,6 +12,7 @@ import type {
 } from "./backend.js";
 import type { BackendCapabilities } from "./capabilities.js";
 import type { StoredStep } from "../workflows/steps.js";
+import type { NewFlow } from "./flows.js";
 
 /**
  * A job's life in storage, as enqueuers and workers drive it: stored, claimed under a lease, renewed, finished or
@@ -53,6 +54,11 @@ export interface JobLifecycle {
   loadSteps(id: string): Promise<StoredStep[]>;
   /** Stores a finished step, fenced by the attempt's lease; false when the lease is no longer held. */
   saveStep(id: string, token: string, step: StoredStep): Promise<boolean>;
+  /**
+   * ctx.spawn(): in one transaction, fenced by the lease, stores the children's flow (its parent: this job, which
+   * then waits for it) and the step that remembers it. Returns the flow's id, or null when the lease was lost.
+   */
+  spawn(id: string, token: string, step: Omit<StoredStep, "result">, flow: NewFlow): Promise<string | null>;
   /**
    * Jobs whose lease expired go back to run again, spread apart in time. An attempt known to have started is
    * charged (failed when out of attempts); one not known to have started is not. Either is a suspect when its

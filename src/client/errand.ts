@@ -566,6 +566,10 @@ function inlineContext(task: string, queue: string, log: Logger) {
     // Run inline, a step is just its function and a sleep a timer.
     step: async <T>(_name: string, fn: () => T | Promise<T>): Promise<T> => await fn(),
     sleep: (duration: Duration) => sleep(toMs(duration, "ctx.sleep()", { allowZero: true })).then(() => {}),
+    spawn: () =>
+      Promise.reject(
+        new InvalidArgsError(`ctx.spawn() needs a worker: ${task} ran inline (.now()), where there is no job to wait.`),
+      ),
   };
 }
 

@@ -2,6 +2,7 @@ import type { ClaimedJob } from "../backends/backend.js";
 import type { Duration } from "../core/duration.js";
 import type { Logger } from "../core/logger.js";
 import { Steps, type StepSink } from "../workflows/steps.js";
+import type { AnyCall, Children, MemberFailure, ResultsOf } from "../workflows/api.js";
 
 /** What a handler gets beside its arguments. */
 export interface JobContext {
@@ -32,6 +33,17 @@ export interface JobContext {
    * its steps before the sleep returning their stored results. Not counted as an attempt.
    */
   sleep(duration: Duration): Promise<void>;
+  /**
+   * Enqueues child jobs (`task.with(args)` calls) and waits for them: the attempt ends here, freeing its worker
+   * slot, and the job runs again once every child has ended (code before it runs again too: keep side effects in
+   * steps). `children.results()` then gives their results in order; a child that failed makes it throw
+   * PermanentError, unless `failParent: false`, which gives MemberFailure objects in place of failed results.
+   */
+  spawn<const C extends readonly AnyCall[]>(calls: C, options?: { failParent?: true }): Promise<Children<ResultsOf<C>>>;
+  spawn<const C extends readonly AnyCall[]>(
+    calls: C,
+    options: { failParent: false },
+  ): Promise<Children<{ -readonly [K in keyof C]: ResultsOf<C>[K] | MemberFailure }>>;
 }
 
 /** The executor's context. The AbortController is made on first use: most handlers never look at it. */
@@ -89,5 +101,9 @@ export class RunContext implements JobContext {
 
   sleep(duration: Duration): Promise<void> {
     return (this.steps ??= new Steps(this.job.id, this.sink)).sleep(duration);
+  }
+
+  spawn(calls: readonly AnyCall[], options?: { failParent?: boolean }): Promise<never> {
+    return (this.steps ??= new Steps(this.job.id, this.sink)).spawn(calls, options) as Promise<never>;
   }
 }

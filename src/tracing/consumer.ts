@@ -10,7 +10,7 @@ import { fromTraceparent, messagingAttributes, recordFailure, tracing, type Otel
 export type AttemptEnd =
   | { kind: "succeeded" }
   | { kind: "failed"; error: AttemptError }
-  | { kind: "suspended"; runAt: number }
+  | { kind: "suspended"; runAt: number | null }
   | { kind: "lost" };
 
 export class AttemptSpan {
@@ -56,7 +56,10 @@ export class AttemptSpan {
 
   end(how: AttemptEnd): void {
     if (how.kind === "suspended") {
-      this.span.setAttribute("errand.sleeps_until", new Date(how.runAt).toISOString());
+      this.span.setAttribute(
+        "errand.waits_until",
+        how.runAt === null ? "children ended" : new Date(how.runAt).toISOString(),
+      );
     } else if (how.kind === "failed") {
       recordFailure(this.api, this.span, how.error);
       this.span.setAttribute("errand.will_retry", this.retries);

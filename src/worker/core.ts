@@ -7,6 +7,7 @@ import type {
   RateLimit,
   ScheduleStore,
 } from "../backends/backend.js";
+import type { FlowStore } from "../backends/flows.js";
 import { formatMs } from "../core/duration.js";
 import { ConfigError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -23,7 +24,7 @@ const BUFFER_SECONDS = 0.05;
 const UNWRITTEN_BATCHES = 4;
 
 /** What a worker uses of a backend: the job lifecycle, and a job's record when an outcome is refused. */
-export type WorkerBackend = JobLifecycle & Pick<JobReader, "get"> & ScheduleStore;
+export type WorkerBackend = JobLifecycle & Pick<JobReader, "get"> & ScheduleStore & Pick<FlowStore, "getFlow">;
 
 /** A worker's settings, checked by the Worker that owns it. */
 export interface WorkerSettings {

@@ -17,21 +17,22 @@ import { RunContext } from "../task/context.js";
 import type { TaskDefinition } from "../task/define.js";
 import { AttemptSpan } from "../tracing/consumer.js";
 import type { StoredStep } from "../workflows/steps.js";
+import type { FlowRecord, FlowStore, NewFlow } from "../backends/flows.js";
 import type { Deadlines } from "./deadlines.js";
 
 export type Settled =
   | { kind: "succeeded"; result: string | null }
   /** retryAfterMs: the handler's RetryError chose when the next attempt runs. */
   | { kind: "failed"; error: AttemptError; retryAfterMs?: number }
-  /** ctx.sleep(): the job runs again at runAt, this attempt not counted. */
-  | { kind: "suspended"; runAt: number }
+  /** ctx.sleep() or ctx.spawn(): the job runs again at runAt (null: once its children ended), not counted. */
+  | { kind: "suspended"; runAt: number | null }
   | { kind: "lost" };
 
 /** What an execution needs from its worker; one object shared by every execution. */
 export interface ExecutionHost {
   readonly workerId: string;
   readonly log: Logger;
-  readonly backend: JobLifecycle;
+  readonly backend: JobLifecycle & Pick<FlowStore, "getFlow">;
   readonly deadlines: Deadlines;
   /** Run handlers in their own async context, to blame uncaught errors on them (costs about 1 µs per job). */
   readonly trackUncaught: boolean;
@@ -180,11 +181,24 @@ export class Execution {
     return this.host.backend.saveStep(this.job.id, this.job.token, step);
   }
 
-  /** ctx.sleep(): the attempt ends now, its handler's promise left pending; the job resumes at `runAt`. */
-  suspend(runAt: number): void {
+  /**
+   * ctx.sleep() / ctx.spawn(): the attempt ends now, its handler's promise left pending; the job resumes at `runAt`
+   * (null: once its children have ended).
+   */
+  suspend(runAt: number | null): void {
     if (this.isSettled) return;
-    this.ctx?.abort(new JobStoppedError(`Job ${this.job.id} is sleeping until ${new Date(runAt).toISOString()}`));
+    const until = runAt === null ? "its children have ended" : new Date(runAt).toISOString();
+    this.ctx?.abort(new JobStoppedError(`Job ${this.job.id} waits until ${until}`));
     this.settle({ kind: "suspended", runAt });
+  }
+
+  spawnChildren(step: Omit<StoredStep, "result">, flow: NewFlow): Promise<string | null> {
+    if (this.isSettled) return Promise.resolve(null);
+    return this.host.backend.spawn(this.job.id, this.job.token, step, flow);
+  }
+
+  getFlow(id: string): Promise<FlowRecord | null> {
+    return this.host.backend.getFlow(id);
   }
 
   now(): number {

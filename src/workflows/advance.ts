@@ -17,6 +17,8 @@ export interface MemberEnded {
 }
 
 export interface FlowRow {
+  /** The job that spawned the flow's members as its children, which wakes when the flow ends. */
+  parentJobId: string | null;
   state: FlowState;
   open: number;
   failedPos: number | null;
@@ -52,7 +54,8 @@ export type FlowOp =
       error?: { name?: string; message: string } | null;
     }
   | { op: "insertJob"; flowId: string; pos: number; job: NewJob }
-  | { op: "setFlow"; id: string; row: FlowRow; finishedAt: number | null };
+  | { op: "setFlow"; id: string; row: FlowRow; finishedAt: number | null }
+  | { op: "wakeParent"; jobId: string; now: number };
 
 /** What each op answers. */
 export interface FlowOpResults {
@@ -61,6 +64,7 @@ export interface FlowOpResults {
   setMember: void;
   insertJob: string;
   setFlow: void;
+  wakeParent: void;
 }
 
 export type FlowSteps<T = void> = Generator<FlowOp, T, unknown>;
@@ -152,6 +156,7 @@ export function* advanceFlow(
     finishedAt = now;
   }
   yield { op: "setFlow", id: flowId, row: flow, finishedAt };
+  if (finishedAt !== null && flow.parentJobId !== null) yield { op: "wakeParent", jobId: flow.parentJobId, now };
 }
 
 /** Members' ends grouped by flow, flows in id order (the order every writer locks them in). */

@@ -168,7 +168,7 @@ function toStatus(flow: FlowRecord): FlowStatus {
 }
 
 /** The flow's members as the backend stores them: calls become jobs now, bare tasks wait for their input. */
-interface Planned {
+export interface Planned {
   kind: FlowKind;
   resultPos: number | null;
   members: NewFlowMember[];
@@ -192,6 +192,37 @@ function isCall(x: unknown): x is AnyCall {
 
 function isTask(x: unknown): x is AnyTask {
   return typeof x === "object" && x !== null && typeof (x as Task).prepareForFlow === "function";
+}
+
+/** The children of ctx.spawn(): a group whose members a parent job waits for. */
+export async function childrenPlan(calls: readonly AnyCall[], where: string): Promise<Planned> {
+  if (!Array.isArray(calls) || calls.length === 0)
+    throw new InvalidArgsError(`${where}: give a non-empty array of task.with(args) calls.`);
+  calls.forEach((c, i) => {
+    if (!isCall(c))
+      throw new InvalidArgsError(
+        `${where}: child ${i} must be task.with(args), got ${isTask(c) ? "a bare task (with no args)" : typeof c}.`,
+      );
+  });
+  const jobs = await Promise.all(calls.map((c: AnyCall, i) => memberJob(c, `${where} child ${i}`)));
+  return {
+    kind: "group",
+    resultPos: null,
+    members: jobs.map((job) => ({ job, after: [], input: "none", onFailure: "skip" })),
+  };
+}
+
+/** The result type of each call of a tuple of calls. */
+export type ResultsOf<C extends readonly AnyCall[]> = {
+  -readonly [K in keyof C]: C[K] extends AnyCall<infer R> ? R : never;
+};
+
+/** What ctx.spawn() gives back: the children's job ids, and their results once all have ended. */
+export interface Children<T extends readonly unknown[] = unknown[]> {
+  readonly flowId: string;
+  readonly ids: string[];
+  /** Every child's result, in the order given. */
+  results(): Promise<T>;
 }
 
 /** A chain: each member runs after the one before succeeded, with its result as args. */

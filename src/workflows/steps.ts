@@ -1,6 +1,9 @@
 import { toMs, type Duration } from "../core/duration.js";
 import { InvalidArgsError, PermanentError } from "../core/errors.js";
 import { findUnsafeJson } from "../core/json-safe.js";
+import type { FlowRecord, NewFlow } from "../backends/flows.js";
+import { failedInput } from "./advance.js";
+import { childrenPlan, type AnyCall, type Children } from "./api.js";
 
 /** A step's stored result: its place in the run's order, its name, and its value as JSON text. */
 export interface StoredStep {
@@ -14,15 +17,22 @@ export interface StepSink {
   loadSteps(): Promise<StoredStep[]>;
   /** Stores a finished step, fenced by the attempt's lease; false when the lease was lost. */
   saveStep(step: StoredStep): Promise<boolean>;
-  /** Ends the attempt without an outcome of its own: the job runs again at `runAt`, not charged an attempt. */
-  suspend(runAt: number): void;
+  /**
+   * Ends the attempt without an outcome of its own: the job runs again at `runAt`, or (null) once its children have
+   * ended; not charged an attempt.
+   */
+  suspend(runAt: number | null): void;
   /** The lease was lost: the attempt stops. */
   lose(reason: string): void;
+  /** ctx.spawn()'s transaction (see JobLifecycle.spawn): the children's flow id, or null when the lease was lost. */
+  spawnChildren(step: Omit<StoredStep, "result">, flow: NewFlow): Promise<string | null>;
+  getFlow(id: string): Promise<FlowRecord | null>;
   now(): number;
 }
 
-/** The name a durable sleep's step is stored under. */
+/** The names a durable sleep's and a spawn's steps are stored under. */
 const SLEEP = "errand:sleep";
+const SPAWN = "errand:spawn";
 
 /**
  * A run's durable steps (ctx.step, ctx.sleep). A step whose result was stored by an earlier attempt returns it
@@ -41,7 +51,7 @@ export class Steps {
   ) {}
 
   async step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
-    if (typeof name !== "string" || name === "" || name === SLEEP)
+    if (typeof name !== "string" || name === "" || name.startsWith("errand:"))
       throw new InvalidArgsError(`ctx.step(): the name must be a non-empty string, got ${JSON.stringify(name)}.`);
     if (typeof fn !== "function")
       throw new InvalidArgsError(`ctx.step("${name}"): the second argument must be a function, got ${typeof fn}.`);
@@ -82,6 +92,44 @@ export class Steps {
     return new Promise<void>(() => {});
   }
 
+  /**
+   * Enqueues children (a group) and waits for them: the attempt ends here, freeing its slot, and the job runs again
+   * once every child has ended, this call then returning their handle. With failParent (the default), results()
+   * throws PermanentError when a child failed or was cancelled; without, it gives MemberFailure objects in their
+   * place.
+   */
+  async spawn(calls: readonly AnyCall[], options: { failParent?: boolean } = {}): Promise<Children> {
+    const failParent = options.failParent ?? true;
+    if (typeof failParent !== "boolean")
+      throw new InvalidArgsError(`ctx.spawn(): failParent must be true or false, got ${JSON.stringify(failParent)}.`);
+    const seq = this.take(`${SPAWN}#${this.seq}`);
+    const done = await this.storedAt(seq, SPAWN);
+    if (!done) {
+      const plan = await childrenPlan(calls, "ctx.spawn()");
+      const flowId = await this.sink.spawnChildren({ seq, name: SPAWN }, { ...plan, createdAt: this.sink.now() });
+      if (flowId === null) {
+        this.sink.lose("its lease was lost while it spawned children");
+        throw new PermanentError("the lease was lost: the children were not enqueued");
+      }
+      (await this.stored!).push({ seq, name: SPAWN, result: JSON.stringify(flowId) });
+      this.sink.suspend(null);
+      return new Promise<Children>(() => {});
+    }
+    const flowId = JSON.parse(done.result!) as string;
+    const flow = await this.sink.getFlow(flowId);
+    if (!flow) throw new PermanentError(`ctx.spawn(): the children's flow ${flowId} no longer exists (pruned?).`);
+    if (flow.state === "running") {
+      // Resumed before its children ended (a crash between the spawn and its suspension): wait again.
+      this.sink.suspend(null);
+      return new Promise<Children>(() => {});
+    }
+    return {
+      flowId,
+      ids: flow.members.map((m) => m.jobId ?? ""),
+      results: () => Promise.resolve(childResults(flow, failParent)),
+    };
+  }
+
   private take(name: string): number {
     if (this.names.has(name))
       throw new PermanentError(
@@ -116,5 +164,18 @@ export class Steps {
 }
 
 function describe(name: string): string {
-  return name === SLEEP ? "ctx.sleep()" : name;
+  return name === SLEEP ? "ctx.sleep()" : name === SPAWN ? "ctx.spawn()" : name;
+}
+
+function childResults(flow: FlowRecord, failParent: boolean): unknown[] {
+  return flow.members.map((m) => {
+    if (m.state === "succeeded") return m.result === null ? null : (JSON.parse(m.result) as unknown);
+    const failure = failedInput({ pos: m.pos, task: m.task, state: m.state, error: m.error });
+    if (failParent) {
+      throw new PermanentError(
+        `child ${m.pos} (${m.task}, job ${m.jobId}) ${m.state === "failed" ? "failed" : "was cancelled"}: ${m.error?.message ?? m.state}`,
+      );
+    }
+    return failure;
+  });
 }

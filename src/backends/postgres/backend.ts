@@ -516,6 +516,17 @@ export class PostgresBackend implements Backend {
     return result.rowCount === 1;
   }
 
+  async spawn(id: string, token: string, step: Omit<StoredStep, "result">, flow: NewFlow): Promise<string | null> {
+    const flowId = await this.db.transaction(async (db) => {
+      if ((await db.query(this.q.awaitChildren, [id, token])).rowCount === 0) return null;
+      const created = await this.flows.create(db, { ...flow, parentJobId: id });
+      await db.query(this.q.saveStep, [id, token, step.seq, step.name, JSON.stringify(created.id)]);
+      return created.id;
+    });
+    this.listeners.emitSoon();
+    return flowId;
+  }
+
   async createFlow(flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
     const created = await this.db.transaction((db) => this.flows.create(db, flow));
     this.listeners.emitSoon();

@@ -16,6 +16,7 @@ export class PostgresFlows {
       flow.kind,
       flow.members.length,
       flow.resultPos,
+      flow.parentJobId ?? null,
       new Date(flow.createdAt),
     ]);
     const id = String(rows[0]!.id);
@@ -74,6 +75,7 @@ export class PostgresFlows {
       resultPos: f.result_pos as number | null,
       failedPos: f.failed_pos as number | null,
       cancelledPos: f.cancelled_pos as number | null,
+      parentJobId: f.parent_job_id as string | null,
       members,
     };
   }
@@ -125,6 +127,7 @@ export class PostgresFlows {
         const f = (await db.query<Row>(this.q.lockFlow, [op.id])).rows[0];
         if (!f) return null;
         const row: FlowRow = {
+          parentJobId: f.parent_job_id as string | null,
           state: f.state as FlowState,
           open: f.open as number,
           failedPos: f.failed_pos as number | null,
@@ -156,6 +159,9 @@ export class PostgresFlows {
           op.row.cancelledPos,
           op.finishedAt === null ? null : new Date(op.finishedAt),
         ]);
+        return undefined;
+      case "wakeParent":
+        await db.query(this.q.wakeParent, [op.jobId]);
         return undefined;
     }
   }

@@ -2,7 +2,7 @@ import type { AttemptError } from "../../core/job.js";
 import { toStorableText } from "../../core/json-safe.js";
 import type pg from "pg";
 import type { Outcome } from "../backend.js";
-import { flowEnds } from "../flow-ends.js";
+import { flowEnds, WAITS_FOR_CHILDREN } from "../flow-ends.js";
 import type { PostgresFlows } from "./flows.js";
 import type { Connections, Db, Row } from "./connections.js";
 import type { Queries } from "./queries.js";
@@ -34,13 +34,13 @@ export async function writeOutcomes(
     error: [],
     retryAt: [],
   };
-  const suspended: { id: string[]; token: string[]; runAt: Date[] } = { id: [], token: [], runAt: [] };
+  const suspended: { id: string[]; token: string[]; runAt: (Date | null)[] } = { id: [], token: [], runAt: [] };
   // In id order, like every statement that locks several rows: no deadlock with a heartbeat.
   for (const o of sortById(outcomes)) {
     if (o.kind === "suspended") {
       suspended.id.push(o.id);
       suspended.token.push(o.token);
-      suspended.runAt.push(new Date(o.runAt));
+      suspended.runAt.push(o.runAt === null ? null : new Date(o.runAt));
       continue;
     }
     if (o.kind === "succeeded" && o.result === null) {
@@ -74,7 +74,8 @@ export async function writeOutcomes(
     );
   }
   if (suspended.id.length > 0) {
-    const { rows } = await db.query<Row>(q.suspendMany, [now, suspended.id, suspended.token, suspended.runAt]);
+    const params = [now, suspended.id, suspended.token, suspended.runAt, new Date(WAITS_FOR_CHILDREN)];
+    const { rows } = await db.query<Row>(q.suspendMany, params);
     const written = new Set(rows.map((r) => String(r.id)));
     for (const id of suspended.id) if (!written.has(id)) lost.push(id);
   }

@@ -248,16 +248,28 @@ export function queries(schema: string) {
       ${tally("written")}
       SELECT id, token FROM written`,
 
-    // ctx.sleep(): the job waits for its time, as if never claimed (the attempt is given back, not counted). A run
-    // time is as far after the server's now as it is after the caller's.
+    // ctx.sleep() and ctx.spawn(): the job waits for its time, or (run_at NULL) until its children have ended, as if
+    // never claimed (the attempt is given back, not counted). Children that ended before this write woke it
+    // already. A run time is as far after the server's now as it is after the caller's.
     suspendMany: /* sql */ `
       UPDATE ${jobs} j
-      SET state = CASE WHEN o.run_at > $1 THEN 'scheduled' ELSE 'ready' END,
-          run_at = clock_timestamp() + (o.run_at - $1), attempt = j.attempt - 1,
-          lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, suspect = false
+      SET state = CASE WHEN o.run_at IS NULL THEN (CASE WHEN j.waiting_for > 0 THEN 'scheduled' ELSE 'ready' END)
+                       WHEN o.run_at > $1 THEN 'scheduled' ELSE 'ready' END,
+          run_at = CASE WHEN o.run_at IS NULL THEN (CASE WHEN j.waiting_for > 0 THEN $5 ELSE clock_timestamp() END)
+                        ELSE clock_timestamp() + (o.run_at - $1) END,
+          attempt = j.attempt - 1, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, suspect = false
       FROM unnest($2::bigint[], $3::text[], $4::timestamptz[]) AS o(id, token, run_at)
       WHERE j.id = o.id AND j.lease_token = o.token
       RETURNING j.id`,
+    // A parent's children ended: it runs now if it already waits for them; otherwise its suspension finds it so.
+    wakeParent: /* sql */ `
+      UPDATE ${jobs}
+      SET waiting_for = 0,
+          state = CASE WHEN state = 'scheduled' AND waiting_for > 0 THEN 'ready' ELSE state END,
+          run_at = CASE WHEN state = 'scheduled' AND waiting_for > 0 THEN clock_timestamp() ELSE run_at END
+      WHERE id = $1`,
+    // ctx.spawn(), fenced by the lease: the parent waits for children from here on.
+    awaitChildren: `UPDATE ${jobs} SET waiting_for = 1 WHERE id = $1 AND lease_token = $2`,
 
     // Durable steps. A step is stored only while its attempt holds the lease.
     loadSteps: `SELECT seq, name, result::text AS result FROM ${schema}.job_steps WHERE job_id = $1 ORDER BY seq`,
@@ -505,7 +517,9 @@ export function queries(schema: string) {
 
     // Flows (src/workflows): a flow, its members, and the jobs members become. Writers lock a flow's row before its
     // members', after the jobs whose outcome moves it: one order everywhere.
-    insertFlow: `INSERT INTO ${schema}.flows (kind, state, open, result_pos, created_at) VALUES ($1, 'running', $2, $3, $4) RETURNING id`,
+    insertFlow: /* sql */ `
+      INSERT INTO ${schema}.flows (kind, state, open, result_pos, parent_job_id, created_at)
+      VALUES ($1, 'running', $2, $3, $4, $5) RETURNING id`,
     insertFlowMembers: /* sql */ `
       INSERT INTO ${schema}.flow_members (flow_id, pos, task, state, pending, after, next, input, on_failure, template)
       SELECT $1, m.pos, m.task, 'waiting', m.pending, m.after, m.next, m.input, m.on_failure,
@@ -517,9 +531,10 @@ export function queries(schema: string) {
         concurrency_key, concurrency_limit, flow_id, flow_pos)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
       RETURNING id`,
-    lockFlow: `SELECT state, open, failed_pos, cancelled_pos FROM ${schema}.flows WHERE id = $1 FOR UPDATE`,
+    lockFlow: /* sql */ `
+      SELECT state, open, failed_pos, cancelled_pos, parent_job_id FROM ${schema}.flows WHERE id = $1 FOR UPDATE`,
     getFlow: /* sql */ `
-      SELECT id, kind, state, open, result_pos, failed_pos, cancelled_pos, created_at, finished_at
+      SELECT id, kind, state, open, result_pos, failed_pos, cancelled_pos, parent_job_id, created_at, finished_at
       FROM ${schema}.flows WHERE id = $1`,
     setFlow: /* sql */ `
       UPDATE ${schema}.flows SET state = $2, open = $3, failed_pos = $4, cancelled_pos = $5,

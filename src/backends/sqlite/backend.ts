@@ -52,6 +52,7 @@ import {
 } from "./rows.js";
 import { SqliteSchedules } from "./schedules.js";
 import { SqliteFlows } from "./flows.js";
+import { WAITS_FOR_CHILDREN } from "../flow-ends.js";
 import { migrateSchema } from "./schema.js";
 import { insertInUserTx, userDatabase } from "./user-tx.js";
 import { WalWatch } from "./wal-watch.js";
@@ -406,7 +407,8 @@ export class SqliteBackend implements Backend {
         if (this.stmt(Q.SUCCEED_WITH_RESULT).run(o.result, now, o.id, o.token).changes === 0) lost.push(o.id);
         else counts.finished(this.queueOf(o), "succeeded", now);
       } else if (o.kind === "suspended") {
-        if (this.stmt(Q.SUSPEND).run({ run_at: o.runAt, now, id: o.id, token: o.token }).changes === 0) lost.push(o.id);
+        const params = { run_at: o.runAt, now, far: WAITS_FOR_CHILDREN, id: o.id, token: o.token };
+        if (this.stmt(Q.SUSPEND).run(params).changes === 0) lost.push(o.id);
       } else {
         const params = { retry_at: o.retryAt, now, error: JSON.stringify(o.error), id: o.id, token: o.token };
         if (this.stmt(Q.FAIL).run(params).changes === 0) lost.push(o.id);
@@ -619,6 +621,16 @@ export class SqliteBackend implements Backend {
     const write = () =>
       this.stmt(Q.SAVE_STEP).run({ id, token, seq: step.seq, name: step.name, result: step.result }).changes === 1;
     return this.run(write);
+  }
+
+  spawn(id: string, token: string, step: Omit<StoredStep, "result">, flow: NewFlow): Promise<string | null> {
+    const write = this.transaction(() => {
+      if (this.stmt(Q.AWAIT_CHILDREN).run(id, token).changes === 0) return null;
+      const created = this.flows.create({ ...flow, parentJobId: id });
+      this.stmt(Q.SAVE_STEP).run({ id, token, seq: step.seq, name: step.name, result: JSON.stringify(created.id) });
+      return created.id;
+    });
+    return this.run(write).then(this.emitted);
   }
 
   createFlow(flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {

@@ -13,7 +13,10 @@ export class SqliteFlows {
   /** The flow, its members, and the jobs of those that wait for none. */
   create(flow: NewFlow): { id: string; jobIds: (string | null)[] } {
     const open = flow.members.length;
-    const id = String(this.stmt(Q.INSERT_FLOW).run(flow.kind, open, flow.resultPos, flow.createdAt).lastInsertRowid);
+    const parent = flow.parentJobId ?? null;
+    const id = String(
+      this.stmt(Q.INSERT_FLOW).run(flow.kind, open, flow.resultPos, parent, flow.createdAt).lastInsertRowid,
+    );
     const next = flow.members.map(() => [] as number[]);
     flow.members.forEach((m, pos) => m.after.forEach((a) => next[a]!.push(pos)));
     const jobIds = flow.members.map((m, pos) => {
@@ -74,6 +77,7 @@ export class SqliteFlows {
       resultPos: f.result_pos as number | null,
       failedPos: f.failed_pos as number | null,
       cancelledPos: f.cancelled_pos as number | null,
+      parentJobId: idOrNull(f.parent_job_id),
       members,
     };
   }
@@ -125,6 +129,7 @@ export class SqliteFlows {
         const f = this.stmt(Q.GET_FLOW).get(op.id);
         if (!f) return null;
         const row: FlowRow = {
+          parentJobId: idOrNull(f.parent_job_id),
           state: f.state as FlowState,
           open: f.open as number,
           failedPos: f.failed_pos as number | null,
@@ -157,6 +162,9 @@ export class SqliteFlows {
           finished_at: op.finishedAt,
         });
         return undefined;
+      case "wakeParent":
+        this.stmt(Q.WAKE_PARENT).run({ id: op.jobId, now: op.now });
+        return undefined;
     }
   }
 }
@@ -175,4 +183,8 @@ function toMemberRow(r: Row): MemberRow {
     result: r.result as string | null,
     error: r.error === null ? null : (JSON.parse(r.error as string) as MemberRow["error"]),
   };
+}
+
+function idOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v as number);
 }

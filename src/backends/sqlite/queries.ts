@@ -347,7 +347,7 @@ export const RUNNING_IN_QUEUE = /* sql */ `SELECT count(*) AS n FROM errand_jobs
 
 // Flows (src/workflows): a flow, its members, and the jobs members become.
 export const INSERT_FLOW = /* sql */ `
-INSERT INTO errand_flows (kind, state, open, result_pos, created_at) VALUES (?, 'running', ?, ?, ?)`;
+INSERT INTO errand_flows (kind, state, open, result_pos, parent_job_id, created_at) VALUES (?, 'running', ?, ?, ?, ?)`;
 
 export const INSERT_FLOW_MEMBER = /* sql */ `
 INSERT INTO errand_flow_members (flow_id, pos, task, state, pending, after, next, input, on_failure, template)
@@ -360,7 +360,8 @@ VALUES (:task, :queue, :state, :args, :priority, :run_at, :max_attempts, :create
   :concurrency_key, :concurrency_limit, :flow_id, :flow_pos)`;
 
 export const GET_FLOW = /* sql */ `
-SELECT id, kind, state, open, result_pos, failed_pos, cancelled_pos, created_at, finished_at FROM errand_flows
+SELECT id, kind, state, open, result_pos, failed_pos, cancelled_pos, parent_job_id, created_at, finished_at
+FROM errand_flows
 WHERE id = ?`;
 
 export const SET_FLOW = /* sql */ `
@@ -397,12 +398,26 @@ INSERT INTO errand_job_steps (job_id, seq, name, result)
 SELECT :id, :seq, :name, :result WHERE EXISTS (SELECT 1 FROM errand_jobs WHERE id = :id AND lease_token = :token)
 ON CONFLICT (job_id, seq) DO UPDATE SET name = excluded.name, result = excluded.result`;
 
-// ctx.sleep(): the job waits for its time, as if never claimed (the attempt is given back, not counted).
+// ctx.sleep() and ctx.spawn(): the job waits for its time, or (:run_at NULL) until its children have ended, as if
+// never claimed (the attempt is given back, not counted). Children that ended before this write woke it already.
 export const SUSPEND = /* sql */ `
 UPDATE errand_jobs
-SET state = CASE WHEN :run_at > :now THEN 'scheduled' ELSE 'ready' END, run_at = :run_at, attempt = attempt - 1,
-    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, suspect = 0
+SET state = CASE WHEN :run_at IS NULL THEN (CASE WHEN waiting_for > 0 THEN 'scheduled' ELSE 'ready' END)
+                 WHEN :run_at > :now THEN 'scheduled' ELSE 'ready' END,
+    run_at = CASE WHEN :run_at IS NULL THEN (CASE WHEN waiting_for > 0 THEN :far ELSE :now END) ELSE :run_at END,
+    attempt = attempt - 1, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, suspect = 0
 WHERE id = :id AND lease_token = :token`;
+
+// A parent's children ended: it runs now if it already waits for them; otherwise its suspension finds it so.
+export const WAKE_PARENT = /* sql */ `
+UPDATE errand_jobs
+SET waiting_for = 0,
+    state = CASE WHEN state = 'scheduled' AND waiting_for > 0 THEN 'ready' ELSE state END,
+    run_at = CASE WHEN state = 'scheduled' AND waiting_for > 0 THEN :now ELSE run_at END
+WHERE id = :id`;
+
+// ctx.spawn(), fenced by the lease: the parent waits for children from here on.
+export const AWAIT_CHILDREN = /* sql */ `UPDATE errand_jobs SET waiting_for = 1 WHERE id = ? AND lease_token = ?`;
 
 // What goes with pruned jobs and flows.
 export const PRUNE_STEPS = /* sql */ `DELETE FROM errand_job_steps WHERE job_id IN (SELECT value FROM json_each(?))`;

@@ -13,6 +13,8 @@ CREATE TABLE $schema.flows (
   -- The first member that failed for good, and the first one cancelled (not skipped).
   failed_pos    integer,
   cancelled_pos integer,
+  -- A job that spawned this flow's members as its children (ctx.spawn) and waits for them.
+  parent_job_id bigint,
   created_at    timestamptz NOT NULL,
   finished_at   timestamptz
 );
@@ -38,7 +40,10 @@ CREATE TABLE $schema.flow_members (
   error      jsonb,
   PRIMARY KEY (flow_id, pos)
 );
-ALTER TABLE $schema.jobs ADD COLUMN flow_id bigint, ADD COLUMN flow_pos integer;
+ALTER TABLE $schema.jobs ADD COLUMN flow_id bigint, ADD COLUMN flow_pos integer,
+  -- A parent waits for its children (1 while they run): their flow's end and the parent's own suspension both
+  -- write this row, so whichever comes second finds what the first did.
+  ADD COLUMN waiting_for integer NOT NULL DEFAULT 0;
 -- Finished flows go with pruning, oldest first.
 CREATE INDEX flows_finished ON $schema.flows (finished_at) WHERE state <> 'running';
 

@@ -13,6 +13,8 @@ CREATE TABLE errand_flows (
   -- The first member that failed for good, and the first one cancelled (not skipped).
   failed_pos  INTEGER,
   cancelled_pos INTEGER,
+  -- A job that spawned this flow's members as its children (ctx.spawn) and waits for them.
+  parent_job_id INTEGER,
   created_at  INTEGER NOT NULL,
   finished_at INTEGER
 );
@@ -40,6 +42,9 @@ CREATE TABLE errand_flow_members (
 ) WITHOUT ROWID;
 ALTER TABLE errand_jobs ADD COLUMN flow_id INTEGER;
 ALTER TABLE errand_jobs ADD COLUMN flow_pos INTEGER;
+-- A parent waits for its children (1 while they run): their flow's end and the parent's own suspension both write
+-- this row, so whichever comes second finds what the first did.
+ALTER TABLE errand_jobs ADD COLUMN waiting_for INTEGER NOT NULL DEFAULT 0;
 -- Finished flows go with pruning, oldest first.
 CREATE INDEX errand_flows_finished ON errand_flows (finished_at) WHERE state <> 'running';
 

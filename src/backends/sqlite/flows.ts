@@ -186,5 +186,5 @@ function toMemberRow(r: Row): MemberRow {
 }
 
 function idOrNull(v: unknown): string | null {
-  return v === null || v === undefined ? null : String(v as number);
+  return typeof v === "number" || typeof v === "bigint" || typeof v === "string" ? String(v) : null;
 }

@@ -46,6 +46,9 @@ export interface FlowMemberRecord {
   task: string;
   state: FlowMemberState;
   jobId: string | null;
+  /** Its job's attempts so far and allowed; null before it is a job, or once its job was pruned. */
+  attempt: number | null;
+  maxAttempts: number | null;
   /** Its result as JSON text, once succeeded. */
   result: string | null;
   /** Why it failed (the last attempt's error) or was skipped. */
@@ -59,4 +62,9 @@ export interface FlowStore {
   getFlow(id: string): Promise<FlowRecord | null>;
   /** Cancels every member still to run or running; returns the flow's state after, null when there is none. */
   cancelFlow(id: string, now: number): Promise<FlowState | null>;
+  /**
+   * Retries a failed or cancelled flow where it stopped: its failed and cancelled members' jobs run again, members
+   * skipped after them wait again; members that succeeded keep their results. Returns the flow's state after.
+   */
+  retryFlow(id: string, now: number): Promise<FlowState | null>;
 }

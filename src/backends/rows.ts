@@ -51,6 +51,11 @@ export function rowMapping(raw: RawValues): RowMapping {
       maxAttempts: r.max_attempts as number,
       key: (r.key as string | null) ?? null,
       concurrencyKey: (r.concurrency_key as string | null) ?? null,
+      flow:
+        r.flow_id === null || r.flow_id === undefined
+          ? null
+          : { id: String(r.flow_id as number | string), pos: r.flow_pos as number },
+      waitsForChildren: Number(r.waiting_for ?? 0) > 0,
       runAt: date(r.run_at),
       createdAt: date(r.created_at),
       startedAt: dateOrNull(r.started_at),

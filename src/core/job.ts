@@ -42,6 +42,10 @@ export interface JobRecord {
   key: string | null;
   /** The key its task's concurrency limit counts it under, computed from its args at enqueue; null: not limited. */
   concurrencyKey: string | null;
+  /** The flow (chain, group, chord, or a parent's children) it is a member of, and its position there. */
+  flow: { id: string; pos: number } | null;
+  /** It spawned children (ctx.spawn) and waits for them to end before it runs again. */
+  waitsForChildren: boolean;
   runAt: Date;
   createdAt: Date;
   startedAt: Date | null;

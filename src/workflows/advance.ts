@@ -43,6 +43,7 @@ export interface MemberRow {
 export type FlowOp =
   | { op: "flow"; id: string }
   | { op: "members"; flowId: string; positions: number[] }
+  | { op: "allMembers"; flowId: string }
   | {
       op: "setMember";
       flowId: string;
@@ -52,6 +53,8 @@ export type FlowOp =
       jobId?: string | null;
       result?: string | null;
       error?: { name?: string; message: string } | null;
+      /** Clears its result and error (a retry reopens it). */
+      clear?: boolean;
     }
   | { op: "insertJob"; flowId: string; pos: number; job: NewJob }
   | { op: "setFlow"; id: string; row: FlowRow; finishedAt: number | null }
@@ -61,6 +64,7 @@ export type FlowOp =
 export interface FlowOpResults {
   flow: FlowRow | null;
   members: MemberRow[];
+  allMembers: (MemberRow & { jobId: string | null })[];
   setMember: void;
   insertJob: string;
   setFlow: void;
@@ -157,6 +161,34 @@ export function* advanceFlow(
   }
   yield { op: "setFlow", id: flowId, row: flow, finishedAt };
   if (finishedAt !== null && flow.parentJobId !== null) yield { op: "wakeParent", jobId: flow.parentJobId, now };
+}
+
+/**
+ * Reopens a failed or cancelled flow for a retry: members that failed or were cancelled as jobs go back to
+ * "created" (their jobs are the ones to retry, returned), members skipped or cancelled before they were jobs wait
+ * again for what they wait for. Members that succeeded keep their results: the flow resumes where it stopped.
+ */
+export function* reopenFlow(flowId: string): FlowSteps<string[]> {
+  const flow = (yield { op: "flow", id: flowId }) as FlowRow | null;
+  if (!flow || flow.state === "running" || flow.state === "succeeded") return [];
+  const members = (yield { op: "allMembers", flowId }) as FlowOpResults["allMembers"];
+  const succeeded = new Set(members.filter((m) => m.state === "succeeded").map((m) => m.pos));
+  const retry: string[] = [];
+  let open = 0;
+  for (const m of members) {
+    if (m.state === "succeeded") continue;
+    open++;
+    if (m.jobId !== null) {
+      if (m.state === "failed" || m.state === "cancelled") retry.push(m.jobId);
+      yield { op: "setMember", flowId, pos: m.pos, state: "created", pending: 0, clear: true };
+    } else {
+      const pending = m.after.filter((p) => !succeeded.has(p)).length;
+      yield { op: "setMember", flowId, pos: m.pos, state: "waiting", pending, clear: true };
+    }
+  }
+  const row: FlowRow = { ...flow, state: "running", open, failedPos: null, cancelledPos: null };
+  yield { op: "setFlow", id: flowId, row, finishedAt: null };
+  return retry;
 }
 
 /** Members' ends grouped by flow, flows in id order (the order every writer locks them in). */

@@ -60,6 +60,11 @@ export interface FlowMemberStatus {
   /** "waiting": its turn has not come, it is no job yet. */
   state: FlowMemberState;
   jobId: string | null;
+  /** Its job's attempts so far and allowed (null before it is a job, or once its job was pruned). */
+  attempt: number | null;
+  maxAttempts: number | null;
+  /** The members it waits for (their positions). */
+  after: number[];
   result?: unknown;
   error?: { name?: string; message: string };
 }
@@ -114,6 +119,17 @@ export class Flow<R = unknown> {
     return state;
   }
 
+  /**
+   * Retries a failed or cancelled flow where it stopped: the members that failed (or were cancelled) run again, and
+   * those after them wait for them again; members that succeeded keep their results. Returns the flow's state.
+   */
+  async retry(): Promise<FlowState> {
+    const backend = await this.host.backend();
+    const state = await backend.retryFlow(this.id, this.host.now());
+    if (state === null) throw notFound(this.id);
+    return state;
+  }
+
   private async record(): Promise<FlowRecord> {
     const flow = await (await this.host.backend()).getFlow(this.id);
     if (!flow) throw notFound(this.id);
@@ -151,7 +167,15 @@ function endedError(flow: FlowRecord): FlowFailedError {
 
 function toStatus(flow: FlowRecord): FlowStatus {
   const members = flow.members.map((m): FlowMemberStatus => {
-    const s: FlowMemberStatus = { pos: m.pos, task: m.task, state: m.state, jobId: m.jobId };
+    const s: FlowMemberStatus = {
+      pos: m.pos,
+      task: m.task,
+      state: m.state,
+      jobId: m.jobId,
+      attempt: m.attempt,
+      maxAttempts: m.maxAttempts,
+      after: m.after,
+    };
     if (m.result !== null) s.result = JSON.parse(m.result) as unknown;
     if (m.error !== null) s.error = m.error;
     return s;

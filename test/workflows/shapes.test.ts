@@ -45,6 +45,16 @@ function app(url: string) {
     count("finish");
     return "done";
   });
+  const switches = { broken: true };
+  const flaky = errand.task(
+    "flaky",
+    (n: number) => {
+      count("flaky");
+      if (switches.broken) throw new Error("upstream is down");
+      return n + 1;
+    },
+    { maxAttempts: 1 },
+  );
   const tally = errand.task("tally", (items: (number | MemberFailure)[]) => {
     count("tally");
     return {
@@ -58,7 +68,21 @@ function app(url: string) {
     await sleep(60_000, undefined, { signal: ctx.signal }).catch(() => {});
     ctx.signal.throwIfAborted();
   });
-  return { errand, runs, fetchPage, parsePage, storeRecords, square, sum, double, finish, tally, slow };
+  return {
+    errand,
+    runs,
+    switches,
+    flaky,
+    fetchPage,
+    parsePage,
+    storeRecords,
+    square,
+    sum,
+    double,
+    finish,
+    tally,
+    slow,
+  };
 }
 
 for (const [name, database] of bothBackends()) {
@@ -208,6 +232,36 @@ for (const [name, database] of bothBackends()) {
         );
         await assert.rejects(flow.result(), { code: "ERRAND_FLOW_CANCELLED" });
         assert.equal(a.runs.get("finish"), undefined);
+      } finally {
+        await worker.stop();
+        await a.errand.close();
+      }
+    });
+
+    it("retries a failed flow where it stopped: the failed member runs again, the ones before it do not", async () => {
+      const a = app(await database());
+      const worker = await a.errand.work({ pollInterval: "50ms" });
+      try {
+        const flow = await a.errand.chain(a.square.with({ n: 3 }), a.flaky, a.double).enqueue();
+        await assert.rejects(flow.result({ timeout: "20s" }), { code: "ERRAND_FLOW_FAILED" });
+        assert.deepEqual(
+          (await flow.status()).members.map((m) => m.state),
+          ["succeeded", "failed", "cancelled"],
+        );
+        a.switches.broken = false;
+        assert.equal(await flow.retry(), "running");
+        assert.equal(await flow.result({ timeout: "20s" }), 20);
+        const status = await flow.status();
+        assert.deepEqual(
+          status.members.map((m) => [m.state, m.attempt]),
+          [
+            ["succeeded", 1],
+            ["succeeded", 2],
+            ["succeeded", 1],
+          ],
+        );
+        assert.deepEqual([a.runs.get("square"), a.runs.get("flaky"), a.runs.get("double")], [1, 2, 1]);
+        assert.equal(status.failed, null);
       } finally {
         await worker.stop();
         await a.errand.close();

@@ -538,6 +538,14 @@ export class PostgresBackend implements Backend {
     return this.flows.get(this.db.pool, id);
   }
 
+  async retryFlow(id: string, now: number): Promise<FlowState | null> {
+    if (!/^[0-9]{1,18}$/.test(id)) return null;
+    // The flow reopens before its jobs run again: their outcomes then find it open.
+    const jobs = await this.db.transaction((db) => this.flows.reopen(db, id));
+    if (jobs.length > 0) await this.retry({ ids: jobs }, now);
+    return (await this.flows.get(this.db.pool, id))?.state ?? null;
+  }
+
   async cancelFlow(id: string, now: number): Promise<FlowState | null> {
     if (!/^[0-9]{1,18}$/.test(id)) return null;
     const cancelled = await this.db.transaction((db) => this.flows.cancel(db, id, now));

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { FlowOp, FlowRow, MemberEnded, MemberRow } from "../../workflows/advance.js";
-import { advanceFlow, byFlow, runAsync } from "../../workflows/advance.js";
+import { advanceFlow, byFlow, reopenFlow, runAsync } from "../../workflows/advance.js";
 import type { NewJob } from "../backend.js";
 import type { FlowKind, FlowMemberRecord, FlowRecord, FlowState, NewFlow } from "../flows.js";
 import { initialState } from "../rows.js";
@@ -43,7 +43,7 @@ export class PostgresFlows {
         continue;
       }
       const jobId = await this.insertJob(db, id, pos, m.job);
-      await db.query(this.q.setFlowMember, [id, pos, "created", 0, jobId, null, null]);
+      await db.query(this.q.setFlowMember, [id, pos, "created", 0, jobId, null, null, false]);
       jobIds.push(jobId);
     }
     return { id, jobIds };
@@ -62,6 +62,8 @@ export class PostgresFlows {
       task: r.task as string,
       state: r.state as FlowMemberRecord["state"],
       jobId: r.job_id === null ? null : String(r.job_id as number | string),
+      attempt: (r.attempt as number | null) ?? null,
+      maxAttempts: (r.max_attempts as number | null) ?? null,
       result: r.result as string | null,
       error: r.error as FlowMemberRecord["error"],
       after: r.after as number[],
@@ -78,6 +80,11 @@ export class PostgresFlows {
       parentJobId: f.parent_job_id as string | null,
       members,
     };
+  }
+
+  /** Reopens a failed or cancelled flow; returns the jobs to retry. */
+  reopen(db: pg.PoolClient, id: string): Promise<string[]> {
+    return runAsync(reopenFlow(id), (op) => this.exec(db, op));
   }
 
   /** Ends every member still to run: the jobs first (locked as outcomes lock them), then those not jobs yet. */
@@ -137,6 +144,11 @@ export class PostgresFlows {
       }
       case "members":
         return (await db.query<Row>(this.q.flowMembersAt, [op.flowId, op.positions])).rows.map(toMemberRow);
+      case "allMembers":
+        return (await db.query<Row>(this.q.flowAllMembers, [op.flowId])).rows.map((r) => ({
+          ...toMemberRow(r),
+          jobId: r.job_id === null ? null : String(r.job_id as string),
+        }));
       case "setMember":
         await db.query(this.q.setFlowMember, [
           op.flowId,
@@ -146,6 +158,7 @@ export class PostgresFlows {
           op.jobId ?? null,
           op.result ?? null,
           op.error ? JSON.stringify(op.error) : null,
+          op.clear === true,
         ]);
         return undefined;
       case "insertJob":

@@ -538,20 +538,24 @@ export function queries(schema: string) {
       FROM ${schema}.flows WHERE id = $1`,
     setFlow: /* sql */ `
       UPDATE ${schema}.flows SET state = $2, open = $3, failed_pos = $4, cancelled_pos = $5,
-        finished_at = coalesce($6, finished_at)
+        finished_at = CASE WHEN $2 = 'running' THEN NULL ELSE coalesce($6, finished_at) END
       WHERE id = $1`,
     flowMembersAt: /* sql */ `
       SELECT pos, task, state, pending, after, next, input, on_failure, template, result::text AS result, error
       FROM ${schema}.flow_members WHERE flow_id = $1 AND pos = ANY($2::integer[]) ORDER BY pos FOR UPDATE`,
+    flowAllMembers: /* sql */ `
+      SELECT pos, task, state, pending, after, next, input, on_failure, template, result::text AS result, error, job_id
+      FROM ${schema}.flow_members WHERE flow_id = $1 ORDER BY pos FOR UPDATE`,
     // A created member's state is its job's (for as long as the job is kept; its end is copied here).
     flowMembers: /* sql */ `
       SELECT m.pos, m.task, CASE WHEN m.state = 'created' THEN coalesce(j.state, 'created') ELSE m.state END AS state,
-        m.job_id, m.after, m.result::text AS result, m.error
+        m.job_id, j.attempt, j.max_attempts, m.after, m.result::text AS result, m.error
       FROM ${schema}.flow_members m LEFT JOIN ${jobs} j ON j.id = m.job_id
       WHERE m.flow_id = $1 ORDER BY m.pos`,
     setFlowMember: /* sql */ `
       UPDATE ${schema}.flow_members SET state = $3, pending = $4, job_id = coalesce($5, job_id),
-        result = coalesce($6::jsonb, result), error = coalesce($7::jsonb, error)
+        result = CASE WHEN $8 THEN NULL ELSE coalesce($6::jsonb, result) END,
+        error = CASE WHEN $8 THEN NULL ELSE coalesce($7::jsonb, error) END
       WHERE flow_id = $1 AND pos = $2`,
     // A flow's cancel: its jobs still to run or running end cancelled (locked in id order, as outcomes lock them).
     cancelFlowJobs: /* sql */ `

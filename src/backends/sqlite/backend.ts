@@ -642,6 +642,14 @@ export class SqliteBackend implements Backend {
     return this.run(() => this.flows.get(id));
   }
 
+  async retryFlow(id: string, now: number): Promise<FlowState | null> {
+    if (!/^[0-9]{1,18}$/.test(id)) return null;
+    // The flow reopens before its jobs run again: their outcomes then find it open.
+    const jobs = await this.run(this.transaction(() => this.flows.reopen(id)));
+    if (jobs.length > 0) await this.retry({ ids: jobs }, now);
+    return this.run(() => this.flows.get(id)?.state ?? null);
+  }
+
   cancelFlow(id: string, now: number): Promise<FlowState | null> {
     if (!/^[0-9]{1,18}$/.test(id)) return Promise.resolve(null);
     const write = this.transaction(() => {

@@ -1,5 +1,5 @@
 import type { FlowOp, FlowRow, MemberEnded, MemberRow } from "../../workflows/advance.js";
-import { advanceFlow, byFlow, runSync } from "../../workflows/advance.js";
+import { advanceFlow, byFlow, reopenFlow, runSync } from "../../workflows/advance.js";
 import type { NewJob } from "../backend.js";
 import type { FlowKind, FlowMemberRecord, FlowRecord, FlowState, NewFlow } from "../flows.js";
 import { initialState } from "../rows.js";
@@ -42,6 +42,7 @@ export class SqliteFlows {
         job_id: jobId,
         result: null,
         error: null,
+        clear: 0,
       });
       return jobId;
     });
@@ -64,6 +65,8 @@ export class SqliteFlows {
         task: r.task as string,
         state: r.state as FlowMemberRecord["state"],
         jobId: r.job_id === null ? null : String(r.job_id as number | string),
+        attempt: (r.attempt as number | null) ?? null,
+        maxAttempts: (r.max_attempts as number | null) ?? null,
         result: r.result as string | null,
         error: r.error === null ? null : (JSON.parse(r.error as string) as FlowMemberRecord["error"]),
         after: JSON.parse(r.after as string) as number[],
@@ -80,6 +83,11 @@ export class SqliteFlows {
       parentJobId: idOrNull(f.parent_job_id),
       members,
     };
+  }
+
+  /** Reopens a failed or cancelled flow; returns the jobs to retry. */
+  reopen(id: string): string[] {
+    return runSync(reopenFlow(id), (op) => this.exec(op));
   }
 
   /** Ids of the flow's jobs still to run or running, which its cancel ends. */
@@ -139,6 +147,10 @@ export class SqliteFlows {
       }
       case "members":
         return this.stmt(Q.FLOW_MEMBERS_AT).all(op.flowId, JSON.stringify(op.positions)).map(toMemberRow);
+      case "allMembers":
+        return this.stmt(Q.FLOW_ALL_MEMBERS)
+          .all(op.flowId)
+          .map((r) => ({ ...toMemberRow(r), jobId: idOrNull(r.job_id) }));
       case "setMember":
         this.stmt(Q.SET_FLOW_MEMBER).run({
           flow_id: op.flowId,
@@ -148,6 +160,7 @@ export class SqliteFlows {
           job_id: op.jobId ?? null,
           result: op.result ?? null,
           error: op.error ? JSON.stringify(op.error) : null,
+          clear: op.clear === true ? 1 : 0,
         });
         return undefined;
       case "insertJob":

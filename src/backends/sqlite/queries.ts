@@ -366,23 +366,28 @@ WHERE id = ?`;
 
 export const SET_FLOW = /* sql */ `
 UPDATE errand_flows SET state = :state, open = :open, failed_pos = :failed_pos, cancelled_pos = :cancelled_pos,
-  finished_at = coalesce(:finished_at, finished_at)
+  finished_at = CASE WHEN :state = 'running' THEN NULL ELSE coalesce(:finished_at, finished_at) END
 WHERE id = :id`;
 
 export const FLOW_MEMBERS_AT = /* sql */ `
 SELECT pos, task, state, pending, after, next, input, on_failure, template, result, error FROM errand_flow_members
 WHERE flow_id = ? AND pos IN (SELECT value FROM json_each(?))`;
 
+export const FLOW_ALL_MEMBERS = /* sql */ `
+SELECT pos, task, state, pending, after, next, input, on_failure, template, result, error, job_id FROM errand_flow_members
+WHERE flow_id = ? ORDER BY pos`;
+
 // A created member's state is its job's (for as long as the job is kept; its end is copied here).
 export const FLOW_MEMBERS = /* sql */ `
 SELECT m.pos, m.task, CASE WHEN m.state = 'created' THEN coalesce(j.state, 'created') ELSE m.state END AS state,
-  m.job_id, m.after, m.result, m.error
+  m.job_id, j.attempt, j.max_attempts, m.after, m.result, m.error
 FROM errand_flow_members m LEFT JOIN errand_jobs j ON j.id = m.job_id
 WHERE m.flow_id = ? ORDER BY m.pos`;
 
 export const SET_FLOW_MEMBER = /* sql */ `
 UPDATE errand_flow_members SET state = :state, pending = :pending, job_id = coalesce(:job_id, job_id),
-  result = coalesce(:result, result), error = coalesce(:error, error)
+  result = CASE WHEN :clear THEN NULL ELSE coalesce(:result, result) END,
+  error = CASE WHEN :clear THEN NULL ELSE coalesce(:error, error) END
 WHERE flow_id = :flow_id AND pos = :pos`;
 
 // A flow's jobs still to run or running, for its cancel.

@@ -52,9 +52,9 @@ export function rowMapping(raw: RawValues): RowMapping {
       key: (r.key as string | null) ?? null,
       concurrencyKey: (r.concurrency_key as string | null) ?? null,
       flow:
-        r.flow_id === null || r.flow_id === undefined
-          ? null
-          : { id: String(r.flow_id as number | string), pos: r.flow_pos as number },
+        typeof r.flow_id === "number" || typeof r.flow_id === "string"
+          ? { id: String(r.flow_id), pos: r.flow_pos as number }
+          : null,
       waitsForChildren: Number(r.waiting_for ?? 0) > 0,
       runAt: date(r.run_at),
       createdAt: date(r.created_at),

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { MinuteCount } from "../backends/backend.js";
 import type { Errand, Status } from "../client/errand.js";
+import { flowLive, flowPage } from "./flow-view.js";
 import { JOB_STATES, type JobState } from "../core/job.js";
 import { CSS, JS } from "./assets.js";
 import type { Html } from "./html.js";
@@ -185,6 +186,24 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
             : html`Triggered: <a href="${base}/jobs/${job.id}">job ${job.id}</a> is enqueued to run now.`;
         return send(res, 200, HTML, layout(page, "Schedules", scheduleList(page, list, notice)));
       }
+      const flowDetail = /^\/(live\/)?flows\/(\d+)$/.exec(path);
+      if (flowDetail) {
+        const flow = await errand
+          .flow(flowDetail[2]!)
+          .status()
+          .catch((error: unknown) => {
+            if ((error as { code?: string }).code === "ERRAND_FLOW_NOT_FOUND") return null;
+            throw error;
+          });
+        if (!flow)
+          return send(
+            res,
+            404,
+            HTML,
+            message(page, "No such flow", `There is no flow ${flowDetail[2]} (it may have been pruned).`),
+          );
+        return send(res, 200, HTML, flowDetail[1] ? flowLive(page, flow) : flowPage(page, flow));
+      }
       const detail = /^\/(live\/)?jobs\/(\d+)$/.exec(path);
       if (detail) {
         const job = await errand.getJob(detail[2]!);
@@ -249,6 +268,23 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
     }
     const scheduleVerb = /^\/schedules\/(trigger|pause|resume)$/.exec(path)?.[1];
     if (scheduleVerb !== undefined) return actOnSchedule(res, scheduleVerb, form.get("name") ?? "", page);
+    const flowAction = /^\/flows\/(\d+)\/(retry|cancel)$/.exec(path);
+    if (flowAction) {
+      const [, flowId, verb] = flowAction as unknown as [string, string, "retry" | "cancel"];
+      const flow = errand.flow(flowId);
+      const state = await (verb === "retry" ? flow.retry() : flow.cancel()).catch((error: unknown) => {
+        if ((error as { code?: string }).code === "ERRAND_FLOW_NOT_FOUND") return null;
+        throw error;
+      });
+      if (state === null)
+        return send(
+          res,
+          404,
+          HTML,
+          message(page, "No such flow", `There is no flow ${flowId} (it may have been pruned).`),
+        );
+      return back(`/flows/${flowId}`);
+    }
     const m = /^\/jobs\/(\d+)\/(retry|cancel|delete|run-now)$/.exec(path);
     if (!m) return send(res, 404, HTML, message(page, "Not found", `No action at ${path}.`));
     const [, id, verb] = m as unknown as [string, string, string];

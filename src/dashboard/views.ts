@@ -167,6 +167,7 @@ export function jobLive(p: Page, job: JobRecord, redact: (v: unknown) => unknown
 ${job.expired ? html`<dt>cancelled</dt><dd id="expired">expired before it could start</dd>` : ""}
 <dt>attempts</dt><dd>${job.attempt} of ${job.maxAttempts}</dd><dt>priority</dt><dd>${job.priority}</dd>${job.key === null ? "" : html`<dt>key</dt><dd>${job.key}</dd>`}${job.concurrencyKey === null ? "" : html`<dt>limit key</dt><dd id="concurrency-key">${job.concurrencyKey}</dd>`}
 ${job.workerId === null ? "" : html`<dt>worker</dt><dd>${job.workerId}</dd>`}${job.expiresAt === null ? "" : html`<dt>expires</dt><dd>${when(job.expiresAt, p.now)}</dd>`}
+${job.flow === null ? "" : html`<dt>flow</dt><dd><a id="flow" href="${p.base}/flows/${job.flow.id}">flow ${job.flow.id}, member #${job.flow.pos}</a></dd>`}${job.waitsForChildren && job.state === "scheduled" ? html`<dt>waiting</dt><dd id="waiting">for its children (ctx.spawn)</dd>` : ""}
 ${job.schedule === null ? "" : html`<dt>schedule</dt><dd><a id="schedule" href="${p.base}/schedules#${scheduleAnchor(job.schedule)}">${job.schedule}</a></dd>`}
 ${job.tick === null ? "" : html`<dt>tick</dt><dd><time id="tick" datetime="${job.tick.toISOString()}">${job.tick.toISOString()}</time></dd>`}</dl>
 <h2>Timeline</h2><ol class="timeline"><li>enqueued ${when(job.createdAt, p.now)}</li><li>run at ${when(job.runAt, p.now)}</li>

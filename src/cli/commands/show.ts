@@ -1,29 +1,47 @@
-import type { JobRecord } from "../../index.js";
+import type { FlowStatus, JobRecord } from "../../index.js";
 import { CliError, EXIT, jobIdArg, type Command } from "../args.js";
 import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
 import { formatTimestamp, prettyJson, print, printJson } from "../output.js";
 
 const HELP = `Usage: errand show <id> [options]
+       errand show --flow <id> [options]
 
 Shows one job: its args, state, attempts, the error of every failed attempt with its stack,
-its result, progress and timestamps, and the schedule and tick of a scheduled run.
+its result, progress and timestamps, and the schedule and tick of a scheduled run. For a
+member of a flow (chain, group, chord, or a parent's children), its flow's members too.
+
+  --flow              The id is a flow's (as flow.id gives it): show its members, each with
+                      its state, attempts, job and result
 
 ${DATABASE_HELP}
   -h, --help          Show this help
 
-Exit codes: 0 when shown, 4 when there is no job with this id, 2 when the id is not a number.`;
+Exit codes: 0 when shown, 4 when there is no job (or flow) with this id, 2 when the id is not a number.`;
 
 export const show: Command = {
   name: "show",
   summary: "Show one job: args, state, every attempt's error, result",
   help: HELP,
-  options: DATABASE_OPTIONS,
+  options: { ...DATABASE_OPTIONS, flow: { type: "boolean" } },
   positionals: ["id"],
   async run({ values, positionals }) {
     const id = jobIdArg(positionals[0]!, "show");
     return withErrand(
       values,
       async (errand) => {
+        if (values.flow === true) {
+          const flow = await errand
+            .flow(id)
+            .status()
+            .catch((error: unknown) => {
+              if ((error as { code?: string }).code === "ERRAND_FLOW_NOT_FOUND")
+                throw new CliError(`there is no flow with id ${id} (it may have been pruned).`, EXIT.notFound);
+              throw error;
+            });
+          if (values.json === true) printJson(flow);
+          else print(renderFlow(flow, null, errand.now()).join("\n"));
+          return EXIT.ok;
+        }
         const job = await errand.getJob(id);
         if (job === null)
           throw new CliError(
@@ -32,8 +50,19 @@ export const show: Command = {
           );
         const stored = await job.get();
         const record = { ...stored, args: errand.redact(stored.args) };
-        if (values.json === true) printJson(record);
-        else print(render(record, errand.now()));
+        const flow = record.flow
+          ? await errand
+              .flow(record.flow.id)
+              .status()
+              .catch(() => null)
+          : null;
+        if (values.json === true) printJson(flow ? { ...record, flowStatus: flow } : record);
+        else
+          print(
+            [render(record, errand.now()), ...(flow ? ["", ...renderFlow(flow, record.id, errand.now())] : [])].join(
+              "\n",
+            ),
+          );
         return EXIT.ok;
       },
       { existing: "show" },
@@ -45,7 +74,14 @@ function render(job: JobRecord, now: number): string {
   const lines = [
     `Job ${job.id}: ${job.task}`,
     "",
-    field("State", job.expired ? "cancelled (expired before it could start)" : job.state),
+    field(
+      "State",
+      job.expired
+        ? "cancelled (expired before it could start)"
+        : job.waitsForChildren && job.state === "scheduled"
+          ? "waiting for its children (ctx.spawn)"
+          : job.state,
+    ),
     field("Queue", job.queue),
     field("Attempts", `${job.attempt} of ${job.maxAttempts}`),
     field("Priority", String(job.priority)),
@@ -83,6 +119,34 @@ function render(job: JobRecord, now: number): string {
     }
   }
   return lines.join("\n");
+}
+
+/** A flow's members, one line each, the shown job marked. Results are cut to a line: `errand show <job>` has them whole. */
+function renderFlow(flow: FlowStatus, current: string | null, now: number): string[] {
+  const lines = [
+    `Flow ${flow.id} (${flow.kind}): ${flow.state}`,
+    field("Created", formatTimestamp(flow.createdAt, now)),
+    field("Finished", formatTimestamp(flow.finishedAt, now)),
+    "",
+    "Members:",
+  ];
+  for (const m of flow.members) {
+    const mark = m.jobId !== null && m.jobId === current ? "→" : " ";
+    const job = m.jobId === null ? "no job yet" : `job ${m.jobId}`;
+    const attempts = m.attempt === null ? "" : `, attempt ${m.attempt} of ${m.maxAttempts}`;
+    const after =
+      m.after.length === 0 ? "" : `, after ${m.after.length === 1 ? `#${m.after[0]}` : `${m.after.length} members`}`;
+    let detail = "";
+    if (m.state === "succeeded" && m.result !== undefined) detail = ` → ${oneLine(JSON.stringify(m.result))}`;
+    else if (m.error) detail = ` — ${oneLine(m.error.message)}`;
+    lines.push(` ${mark} #${m.pos} ${m.task}: ${m.state} (${job}${attempts}${after})${detail}`);
+  }
+  return lines;
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, " ");
+  return flat.length > 80 ? `${flat.slice(0, 79)}…` : flat;
 }
 
 function field(name: string, value: string): string {

@@ -7,6 +7,8 @@
 // 1 to 8 worker processes on one PostgreSQL database beside graphile-worker (bench/processes.mjs); figures go to
 // bench/results/processes-postgres.json. `npm run bench -- --flow [--baseline dir]` measures flow control's costs
 // (bench/flow.mjs), on both backends unless --backend names one; figures go to bench/results/flow-<backend>.json.
+// `npm run bench -- --workflows` measures chains, chords and steps beside plain jobs and BullMQ's flows
+// (bench/workflows.mjs); figures go to bench/results/workflows-<backend>.json.
 import { Errand } from "errand";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -18,6 +20,7 @@ import { drainInChild, fillErrand } from "./lib/errand-drain.mjs";
 import { idleCost, reportSchedules, tickBursts } from "./schedules.mjs";
 import { benchProcesses, reportProcesses } from "./processes.mjs";
 import { benchFlow, reportFlow } from "./flow.mjs";
+import { benchWorkflows, reportWorkflows } from "./workflows.mjs";
 import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
@@ -56,6 +59,7 @@ let schedules = false;
 let scale = false;
 let processes = false;
 let flow = false;
+let workflows = false;
 let baseline = null;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
@@ -65,6 +69,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (arg === "--scale") scale = true;
   else if (arg === "--processes") processes = true;
   else if (arg === "--flow") flow = true;
+  else if (arg === "--workflows") workflows = true;
   else if (arg === "--baseline") baseline = process.argv[++i] ?? usage("--baseline needs a folder");
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
@@ -85,7 +90,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir]] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -570,6 +575,11 @@ function mainFlow() {
   return eachBackend("flow control", "flow", (backend) => benchFlow(backend, baseline), reportFlow);
 }
 
+/** Workflows' figures, backend by backend. */
+function mainWorkflows() {
+  return eachBackend("workflows", "workflows", (backend) => benchWorkflows(backend), reportWorkflows);
+}
+
 /** The schedules' figures, backend by backend. */
 function mainSchedules() {
   return eachBackend(
@@ -632,4 +642,14 @@ async function mainProcesses() {
   );
 }
 
-await (schedules ? mainSchedules() : scale ? mainScale() : processes ? mainProcesses() : flow ? mainFlow() : main());
+await (schedules
+  ? mainSchedules()
+  : scale
+    ? mainScale()
+    : processes
+      ? mainProcesses()
+      : flow
+        ? mainFlow()
+        : workflows
+          ? mainWorkflows()
+          : main());

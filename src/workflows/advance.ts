@@ -40,22 +40,24 @@ export interface MemberRow {
   error: { name?: string; message: string } | null;
 }
 
+/** What a write changes of a member; a field left out keeps its value. */
+export interface MemberChange {
+  pos: number;
+  state: string;
+  pending: number;
+  jobId?: string | null;
+  result?: string | null;
+  error?: { name?: string; message: string } | null;
+  /** Clears its result and error (a retry reopens it). */
+  clear?: boolean;
+}
+
 export type FlowOp =
   | { op: "flow"; id: string }
   | { op: "members"; flowId: string; positions: number[] }
   | { op: "allMembers"; flowId: string }
-  | {
-      op: "setMember";
-      flowId: string;
-      pos: number;
-      state: string;
-      pending: number;
-      jobId?: string | null;
-      result?: string | null;
-      error?: { name?: string; message: string } | null;
-      /** Clears its result and error (a retry reopens it). */
-      clear?: boolean;
-    }
+  | ({ op: "setMember"; flowId: string } & MemberChange)
+  | { op: "setMembers"; flowId: string; changes: MemberChange[] }
   | { op: "insertJob"; flowId: string; pos: number; job: NewJob }
   | { op: "setFlow"; id: string; row: FlowRow; finishedAt: number | null }
   | { op: "wakeParent"; jobId: string; now: number };
@@ -66,6 +68,7 @@ export interface FlowOpResults {
   members: MemberRow[];
   allMembers: (MemberRow & { jobId: string | null })[];
   setMember: void;
+  setMembers: void;
   insertJob: string;
   setFlow: void;
   wakeParent: void;
@@ -93,29 +96,35 @@ export function* advanceFlow(
 ): FlowSteps {
   const flow = (yield { op: "flow", id: flowId }) as FlowRow | null;
   if (!flow) return;
+  // Members are read once, in as few reads as the shape allows, changed here, and written back in one op.
+  const cache = new Map<number, MemberRow>();
+  const changed = new Map<number, MemberChange>();
+  function* load(positions: readonly number[]): FlowSteps {
+    const missing = [...new Set(positions)].filter((p) => !cache.has(p));
+    if (missing.length === 0) return;
+    for (const r of (yield { op: "members", flowId, positions: missing }) as MemberRow[]) cache.set(r.pos, r);
+  }
+  const set = (m: MemberRow, change: MemberChange) => {
+    Object.assign(m, { state: change.state, pending: change.pending });
+    if (change.result !== undefined) m.result = change.result;
+    if (change.error !== undefined) m.error = change.error;
+    changed.set(m.pos, { ...changed.get(m.pos), ...change });
+  };
+  yield* load(ended.map((e) => e.pos));
+  yield* load(ended.flatMap((e) => cache.get(e.pos)?.next ?? []));
   const todo: MemberEnded[] = [...ended];
   let closed = 0;
   while (todo.length > 0) {
     const e = todo.shift()!;
-    const [m] = (yield { op: "members", flowId, positions: [e.pos] }) as MemberRow[];
+    const m = cache.get(e.pos);
     if (!m || FINAL.has(m.state)) continue;
-    yield {
-      op: "setMember",
-      flowId,
-      pos: e.pos,
-      state: e.kind,
-      pending: m.pending,
-      result: e.result ?? null,
-      error: e.error ?? null,
-    };
+    set(m, { pos: e.pos, state: e.kind, pending: m.pending, result: e.result ?? null, error: e.error ?? null });
     closed++;
     if (e.kind === "failed") flow.failedPos ??= e.pos;
     if (e.kind === "cancelled" && e.error?.name !== "FlowSkipped") flow.cancelledPos ??= e.pos;
     if (m.next.length === 0) continue;
-    const waiting = ((yield { op: "members", flowId, positions: m.next }) as MemberRow[]).filter(
-      (d) => d.state === "waiting",
-    );
-    for (const d of waiting) {
+    yield* load(m.next);
+    for (const d of m.next.map((p) => cache.get(p)!).filter((d) => d.state === "waiting")) {
       if (e.kind !== "succeeded" && d.onFailure === "skip") {
         const why = `skipped: member ${e.pos} (${m.task}) ${e.kind === "failed" ? "failed" : "was cancelled"}`;
         todo.push({ flowId, pos: d.pos, kind: "cancelled", error: { name: "FlowSkipped", message: why } });
@@ -123,23 +132,17 @@ export function* advanceFlow(
       }
       const pending = d.pending - 1;
       if (pending > 0 || cancelling || flow.state !== "running") {
-        yield { op: "setMember", flowId, pos: d.pos, state: "waiting", pending };
+        set(d, { pos: d.pos, state: "waiting", pending });
         continue;
       }
       let args: string;
       if (d.input === "result") {
-        args =
-          e.kind === "succeeded"
-            ? (e.result ?? "null")
-            : JSON.stringify(failedInput({ ...m, state: e.kind, error: e.error ?? null }));
+        args = m.state === "succeeded" ? (m.result ?? "null") : JSON.stringify(failedInput(m));
       } else if (d.input === "results") {
-        const inputs = (yield { op: "members", flowId, positions: d.after }) as MemberRow[];
-        const byPos = new Map(inputs.map((r) => [r.pos, r]));
-        // This transaction's own ends may not be read back yet: the event says what the member became.
-        byPos.set(e.pos, { ...m, state: e.kind, result: e.result ?? null, error: e.error ?? null });
+        yield* load(d.after);
         args = `[${d.after
           .map((p) => {
-            const r = byPos.get(p)!;
+            const r = cache.get(p)!;
             return r.state === "succeeded" ? (r.result ?? "null") : JSON.stringify(failedInput(r));
           })
           .join(",")}]`;
@@ -149,9 +152,10 @@ export function* advanceFlow(
       const job: NewJob = { ...d.template!, args, createdAt: now, runAt: now, key: null };
       delete job.expiresAt;
       const jobId = (yield { op: "insertJob", flowId, pos: d.pos, job }) as string;
-      yield { op: "setMember", flowId, pos: d.pos, state: "created", pending: 0, jobId };
+      set(d, { pos: d.pos, state: "created", pending: 0, jobId });
     }
   }
+  if (changed.size > 0) yield { op: "setMembers", flowId, changes: [...changed.values()] };
   if (closed === 0) return;
   flow.open -= closed;
   let finishedAt: number | null = null;

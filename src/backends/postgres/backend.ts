@@ -528,7 +528,12 @@ export class PostgresBackend implements Backend {
   }
 
   async createFlow(flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
-    const created = await this.db.transaction((db) => this.flows.create(db, flow));
+    let created: { id: string; jobIds: (string | null)[] };
+    try {
+      created = await this.flows.create(this.db.pool, flow);
+    } catch (error) {
+      throw this.db.explain(error);
+    }
     this.listeners.emitSoon();
     return created;
   }

@@ -11,19 +11,13 @@ import type { Queries } from "./queries.js";
 export class PostgresFlows {
   constructor(private readonly q: Queries) {}
 
-  async create(db: pg.PoolClient, flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
-    const { rows } = await db.query<Row>(this.q.insertFlow, [
-      flow.kind,
-      flow.members.length,
-      flow.resultPos,
-      flow.parentJobId ?? null,
-      new Date(flow.createdAt),
-    ]);
-    const id = String(rows[0]!.id);
+  /** One statement: atomic on its own, or part of the caller's transaction. */
+  async create(db: pg.Pool | pg.PoolClient, flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
     const next = flow.members.map(() => [] as number[]);
     flow.members.forEach((m, pos) => m.after.forEach((a) => next[a]!.push(pos)));
     const members = flow.members.map((m, pos) => {
-      const { args: _args, ...template } = m.job;
+      const { args, ...template } = m.job;
+      const starts = m.after.length === 0;
       return {
         pos,
         task: m.job.task,
@@ -32,21 +26,28 @@ export class PostgresFlows {
         next: next[pos],
         input: m.input,
         on_failure: m.onFailure,
-        template: m.after.length === 0 ? null : template,
+        template: starts ? null : template,
+        starts,
+        queue: m.job.queue,
+        state: initialState(m.job),
+        args,
+        priority: m.job.priority,
+        run_at: new Date(m.job.runAt).toISOString(),
+        max_attempts: m.job.maxAttempts,
+        traceparent: m.job.traceparent ?? null,
+        concurrency_key: m.job.concurrency?.key ?? null,
+        concurrency_limit: m.job.concurrency?.limit ?? null,
       };
     });
-    await db.query(this.q.insertFlowMembers, [id, JSON.stringify(members)]);
-    const jobIds: (string | null)[] = [];
-    for (const [pos, m] of flow.members.entries()) {
-      if (m.after.length > 0) {
-        jobIds.push(null);
-        continue;
-      }
-      const jobId = await this.insertJob(db, id, pos, m.job);
-      await db.query(this.q.setFlowMember, [id, pos, "created", 0, jobId, null, null, false]);
-      jobIds.push(jobId);
-    }
-    return { id, jobIds };
+    const { rows } = await db.query<Row>(this.q.createFlow, [
+      flow.kind,
+      flow.members.length,
+      flow.resultPos,
+      flow.parentJobId ?? null,
+      new Date(flow.createdAt),
+      JSON.stringify(members),
+    ]);
+    return { id: String(rows[0]!.id), jobIds: rows[0]!.job_ids as (string | null)[] };
   }
 
   async advance(db: pg.PoolClient, ended: readonly MemberEnded[], now: number, cancelling = false): Promise<void> {
@@ -161,6 +162,19 @@ export class PostgresFlows {
           op.clear === true,
         ]);
         return undefined;
+      case "setMembers": {
+        const changes = op.changes.map((c) => ({
+          pos: c.pos,
+          state: c.state,
+          pending: c.pending,
+          job_id: c.jobId ?? null,
+          result: c.result ?? null,
+          error: c.error ?? null,
+          clear: c.clear === true,
+        }));
+        await db.query(this.q.setFlowMembers, [op.flowId, JSON.stringify(changes)]);
+        return undefined;
+      }
       case "insertJob":
         return this.insertJob(db, op.flowId, op.pos, op.job);
       case "setFlow":

@@ -517,15 +517,31 @@ export function queries(schema: string) {
 
     // Flows (src/workflows): a flow, its members, and the jobs members become. Writers lock a flow's row before its
     // members', after the jobs whose outcome moves it: one order everywhere.
-    insertFlow: /* sql */ `
-      INSERT INTO ${schema}.flows (kind, state, open, result_pos, parent_job_id, created_at)
-      VALUES ($1, 'running', $2, $3, $4, $5) RETURNING id`,
-    insertFlowMembers: /* sql */ `
-      INSERT INTO ${schema}.flow_members (flow_id, pos, task, state, pending, after, next, input, on_failure, template)
-      SELECT $1, m.pos, m.task, 'waiting', m.pending, m.after, m.next, m.input, m.on_failure,
-        m.template
-      FROM jsonb_to_recordset($2::jsonb) AS m(pos integer, task text, pending integer, after integer[], next integer[],
-        input text, on_failure text, template jsonb)`,
+    // A flow in one statement: the flow, its members, and the jobs of those that wait for none (their ids drawn
+    // first, so that members and jobs name each other).
+    createFlow: /* sql */ `
+      WITH f AS (
+        INSERT INTO ${schema}.flows (kind, state, open, result_pos, parent_job_id, created_at)
+        VALUES ($1, 'running', $2, $3, $4, $5) RETURNING id),
+      x AS MATERIALIZED (
+        SELECT m.*, CASE WHEN m.starts THEN nextval(pg_get_serial_sequence('${jobs}', 'id')) END AS job_id
+        FROM jsonb_to_recordset($6::jsonb) AS m(pos integer, task text, pending integer, after integer[],
+          next integer[], input text, on_failure text, template jsonb, starts boolean, queue text, state text,
+          args text, priority integer, run_at timestamptz, max_attempts integer, traceparent text,
+          concurrency_key text, concurrency_limit integer)),
+      members AS (
+        INSERT INTO ${schema}.flow_members (flow_id, pos, task, state, job_id, pending, after, next, input, on_failure,
+          template)
+        SELECT f.id, x.pos, x.task, CASE WHEN x.starts THEN 'created' ELSE 'waiting' END, x.job_id, x.pending,
+          x.after, x.next, x.input, x.on_failure, x.template
+        FROM f, x),
+      started AS (
+        INSERT INTO ${jobs} (id, task, queue, state, args, priority, run_at, max_attempts, created_at, traceparent,
+          concurrency_key, concurrency_limit, flow_id, flow_pos)
+        SELECT x.job_id, x.task, x.queue, x.state, x.args::jsonb, x.priority, x.run_at, x.max_attempts, $5,
+          x.traceparent, x.concurrency_key, x.concurrency_limit, f.id, x.pos
+        FROM f, x WHERE x.starts)
+      SELECT f.id, (SELECT array_agg(x.job_id::text ORDER BY x.pos) FROM x) AS job_ids FROM f`,
     insertFlowJob: /* sql */ `
       INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, created_at, traceparent,
         concurrency_key, concurrency_limit, flow_id, flow_pos)
@@ -557,6 +573,14 @@ export function queries(schema: string) {
         result = CASE WHEN $8 THEN NULL ELSE coalesce($6::jsonb, result) END,
         error = CASE WHEN $8 THEN NULL ELSE coalesce($7::jsonb, error) END
       WHERE flow_id = $1 AND pos = $2`,
+    setFlowMembers: /* sql */ `
+      UPDATE ${schema}.flow_members m
+      SET state = c.state, pending = c.pending, job_id = coalesce(c.job_id, m.job_id),
+        result = CASE WHEN c.clear THEN NULL ELSE coalesce(c.result::jsonb, m.result) END,
+        error = CASE WHEN c.clear THEN NULL ELSE coalesce(c.error, m.error) END
+      FROM jsonb_to_recordset($2::jsonb) AS c(pos integer, state text, pending integer, job_id bigint, result text,
+        error jsonb, clear boolean)
+      WHERE m.flow_id = $1 AND m.pos = c.pos`,
     // A flow's cancel: its jobs still to run or running end cancelled (locked in id order, as outcomes lock them).
     cancelFlowJobs: /* sql */ `
       WITH locked AS (

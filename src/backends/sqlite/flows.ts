@@ -1,4 +1,4 @@
-import type { FlowOp, FlowRow, MemberEnded, MemberRow } from "../../workflows/advance.js";
+import type { FlowOp, FlowRow, MemberChange, MemberEnded, MemberRow } from "../../workflows/advance.js";
 import { advanceFlow, byFlow, reopenFlow, runSync } from "../../workflows/advance.js";
 import type { NewJob } from "../backend.js";
 import type { FlowKind, FlowMemberRecord, FlowRecord, FlowState, NewFlow } from "../flows.js";
@@ -131,6 +131,19 @@ export class SqliteFlows {
     );
   }
 
+  private setMember(flowId: string, c: MemberChange): void {
+    this.stmt(Q.SET_FLOW_MEMBER).run({
+      flow_id: flowId,
+      pos: c.pos,
+      state: c.state,
+      pending: c.pending,
+      job_id: c.jobId ?? null,
+      result: c.result ?? null,
+      error: c.error ? JSON.stringify(c.error) : null,
+      clear: c.clear === true ? 1 : 0,
+    });
+  }
+
   private exec(op: FlowOp): unknown {
     switch (op.op) {
       case "flow": {
@@ -152,16 +165,10 @@ export class SqliteFlows {
           .all(op.flowId)
           .map((r) => ({ ...toMemberRow(r), jobId: idOrNull(r.job_id) }));
       case "setMember":
-        this.stmt(Q.SET_FLOW_MEMBER).run({
-          flow_id: op.flowId,
-          pos: op.pos,
-          state: op.state,
-          pending: op.pending,
-          job_id: op.jobId ?? null,
-          result: op.result ?? null,
-          error: op.error ? JSON.stringify(op.error) : null,
-          clear: op.clear === true ? 1 : 0,
-        });
+        this.setMember(op.flowId, op);
+        return undefined;
+      case "setMembers":
+        for (const change of op.changes) this.setMember(op.flowId, change);
         return undefined;
       case "insertJob":
         return this.insertJob(op.flowId, op.pos, op.job);

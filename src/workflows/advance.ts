@@ -212,6 +212,34 @@ export function runSync<T>(steps: FlowSteps<T>, exec: (op: FlowOp) => unknown): 
   return r.value;
 }
 
+/**
+ * Runs several flows' steps side by side: each round takes every flow's next op, and ops of one kind go to the
+ * database together (`execMany` answers them in order), so a batch of outcomes over many flows costs a few
+ * statements, not a few per flow.
+ */
+export async function runLockstep(
+  steps: FlowSteps[],
+  execMany: (kind: FlowOp["op"], ops: FlowOp[]) => Promise<unknown[]>,
+): Promise<void> {
+  let live = steps.map((s) => ({ s, r: s.next() }));
+  while ((live = live.filter((g) => !g.r.done)).length > 0) {
+    const byKind = new Map<FlowOp["op"], typeof live>();
+    for (const g of live) {
+      const kind = (g.r.value as FlowOp).op;
+      let list = byKind.get(kind);
+      if (!list) byKind.set(kind, (list = []));
+      list.push(g);
+    }
+    for (const [kind, gens] of byKind) {
+      const results = await execMany(
+        kind,
+        gens.map((g) => g.r.value as FlowOp),
+      );
+      gens.forEach((g, i) => (g.r = g.s.next(results[i])));
+    }
+  }
+}
+
 export async function runAsync<T>(steps: FlowSteps<T>, exec: (op: FlowOp) => Promise<unknown>): Promise<T> {
   let r = steps.next();
   while (!r.done) r = steps.next(await exec(r.value));

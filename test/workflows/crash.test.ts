@@ -45,10 +45,12 @@ for (const [name, database] of bothBackends()) {
       const dir = tempDir();
       const recordFile = join(dir, "record.log");
       const errand = new Errand({ database: url, logger: silentLogger });
-      // The same names as the workers' tasks; this process only enqueues.
-      const link = errand.task("link", (x: { tag: string; trail: number[] }) => x);
-      const part = errand.task("part", (x: { tag: string; i: number }) => x);
-      const gather = errand.task("gather", (parts: { tag: string; i: number }[]) => parts.map((p) => p.i));
+      // The same names and options as the workers' tasks (the enqueuer's options make the jobs); this process only
+      // enqueues. Many attempts: a job may be in several of the killed processes.
+      const options = { maxAttempts: 20 };
+      const link = errand.task("link", (x: { tag: string; trail: number[] }) => x, options);
+      const part = errand.task("part", (x: { tag: string; i: number }) => x, options);
+      const gather = errand.task("gather", (parts: { tag: string; i: number }[]) => parts.map((p) => p.i), options);
       const chains: Flow<{ tag: string; trail: number[] }>[] = [];
       const chords: Flow<number[]>[] = [];
       for (let f = 0; f < FLOWS; f++) {
@@ -84,6 +86,10 @@ for (const [name, database] of bothBackends()) {
         await workers.stop();
       }
       t.diagnostic(`${killed.size} worker processes killed with SIGKILL`);
+      const attempts = (await errand.listJobs({ limit: 10_000 })).map((j) => j.attempt);
+      t.diagnostic(
+        `most attempts of one job: ${Math.max(...attempts)}; jobs run more than once: ${attempts.filter((a) => a > 1).length}`,
+      );
       assert.ok(killed.size >= 5, `enough kills to mean something: ${killed.size}`);
 
       for (const [f, chain] of chains.entries()) {

@@ -1,6 +1,6 @@
 import type pg from "pg";
-import type { FlowOp, FlowRow, MemberEnded, MemberRow } from "../../workflows/advance.js";
-import { advanceFlow, byFlow, reopenFlow, runAsync } from "../../workflows/advance.js";
+import type { FlowOp, FlowRow, MemberChange, MemberEnded, MemberRow } from "../../workflows/advance.js";
+import { advanceFlow, byFlow, reopenFlow, runAsync, runLockstep } from "../../workflows/advance.js";
 import type { NewJob } from "../backend.js";
 import type { FlowKind, FlowMemberRecord, FlowRecord, FlowState, NewFlow } from "../flows.js";
 import { initialState } from "../rows.js";
@@ -51,8 +51,84 @@ export class PostgresFlows {
   }
 
   async advance(db: pg.PoolClient, ended: readonly MemberEnded[], now: number, cancelling = false): Promise<void> {
-    for (const [flowId, list] of byFlow(ended))
-      await runAsync(advanceFlow(flowId, list, now, cancelling), (op) => this.exec(db, op));
+    const steps = byFlow(ended).map(([flowId, list]) => advanceFlow(flowId, list, now, cancelling));
+    await runLockstep(steps, (kind, ops) => this.execMany(db, kind, ops));
+  }
+
+  /** Ops of one kind from many flows, in one statement each (see runLockstep). */
+  private async execMany(db: pg.PoolClient, kind: FlowOp["op"], ops: FlowOp[]): Promise<unknown[]> {
+    if (ops.length === 1) return [await this.exec(db, ops[0]!)];
+    switch (kind) {
+      case "flow": {
+        const ids = ops.map((op) => (op as Extract<FlowOp, { op: "flow" }>).id);
+        const rows = (await db.query<Row>(this.q.lockFlows, [ids])).rows;
+        const byId = new Map(rows.map((f) => [String(f.id as string), toFlowRow(f)]));
+        return ids.map((id) => byId.get(id) ?? null);
+      }
+      case "members": {
+        const asks = ops as Extract<FlowOp, { op: "members" }>[];
+        const flowIds = asks.flatMap((a) => a.positions.map(() => a.flowId));
+        const positions = asks.flatMap((a) => a.positions);
+        const rows = (await db.query<Row>(this.q.flowsMembersAt, [flowIds, positions])).rows;
+        return asks.map((a) =>
+          rows
+            .filter((r) => String(r.flow_id as string) === a.flowId && a.positions.includes(r.pos as number))
+            .map(toMemberRow),
+        );
+      }
+      case "setMembers": {
+        const changes = (ops as Extract<FlowOp, { op: "setMembers" }>[]).flatMap((op) =>
+          op.changes.map((c) => ({ flow_id: op.flowId, ...memberChange(c) })),
+        );
+        await db.query(this.q.setFlowsMembers, [JSON.stringify(changes)]);
+        return ops.map(() => undefined);
+      }
+      case "insertJob": {
+        const asks = ops as Extract<FlowOp, { op: "insertJob" }>[];
+        const column = <T>(f: (a: (typeof asks)[number]) => T) => asks.map(f);
+        const rows = (
+          await db.query<Row>(this.q.insertFlowJobs, [
+            column((a) => a.job.task),
+            column((a) => a.job.queue),
+            column((a) => initialState(a.job)),
+            column((a) => a.job.args),
+            column((a) => a.job.priority),
+            column((a) => new Date(a.job.runAt)),
+            column((a) => a.job.maxAttempts),
+            column((a) => new Date(a.job.createdAt)),
+            column((a) => a.job.traceparent ?? null),
+            column((a) => a.job.concurrency?.key ?? null),
+            column((a) => a.job.concurrency?.limit ?? null),
+            column((a) => a.flowId),
+            column((a) => a.pos),
+          ])
+        ).rows;
+        const byMember = new Map(
+          rows.map((r) => [`${String(r.flow_id as string)}:${r.flow_pos as number}`, String(r.id as string)]),
+        );
+        return asks.map((a) => byMember.get(`${a.flowId}:${a.pos}`));
+      }
+      case "setFlow": {
+        const rows = (ops as Extract<FlowOp, { op: "setFlow" }>[]).map((op) => ({
+          id: op.id,
+          state: op.row.state,
+          open: op.row.open,
+          failed_pos: op.row.failedPos,
+          cancelled_pos: op.row.cancelledPos,
+          finished_at: op.finishedAt === null ? null : new Date(op.finishedAt).toISOString(),
+        }));
+        await db.query(this.q.setFlows, [JSON.stringify(rows)]);
+        return ops.map(() => undefined);
+      }
+      case "wakeParent":
+        await db.query(this.q.wakeParents, [ops.map((op) => (op as Extract<FlowOp, { op: "wakeParent" }>).jobId)]);
+        return ops.map(() => undefined);
+      default: {
+        const out: unknown[] = [];
+        for (const op of ops) out.push(await this.exec(db, op));
+        return out;
+      }
+    }
   }
 
   async get(db: pg.Pool | pg.PoolClient, id: string): Promise<FlowRecord | null> {
@@ -133,15 +209,7 @@ export class PostgresFlows {
     switch (op.op) {
       case "flow": {
         const f = (await db.query<Row>(this.q.lockFlow, [op.id])).rows[0];
-        if (!f) return null;
-        const row: FlowRow = {
-          parentJobId: f.parent_job_id as string | null,
-          state: f.state as FlowState,
-          open: f.open as number,
-          failedPos: f.failed_pos as number | null,
-          cancelledPos: f.cancelled_pos as number | null,
-        };
-        return row;
+        return f ? toFlowRow(f) : null;
       }
       case "members":
         return (await db.query<Row>(this.q.flowMembersAt, [op.flowId, op.positions])).rows.map(toMemberRow);
@@ -162,19 +230,9 @@ export class PostgresFlows {
           op.clear === true,
         ]);
         return undefined;
-      case "setMembers": {
-        const changes = op.changes.map((c) => ({
-          pos: c.pos,
-          state: c.state,
-          pending: c.pending,
-          job_id: c.jobId ?? null,
-          result: c.result ?? null,
-          error: c.error ?? null,
-          clear: c.clear === true,
-        }));
-        await db.query(this.q.setFlowMembers, [op.flowId, JSON.stringify(changes)]);
+      case "setMembers":
+        await db.query(this.q.setFlowMembers, [op.flowId, JSON.stringify(op.changes.map(memberChange))]);
         return undefined;
-      }
       case "insertJob":
         return this.insertJob(db, op.flowId, op.pos, op.job);
       case "setFlow":
@@ -192,6 +250,29 @@ export class PostgresFlows {
         return undefined;
     }
   }
+}
+
+function toFlowRow(f: Row): FlowRow {
+  return {
+    parentJobId: f.parent_job_id as string | null,
+    state: f.state as FlowState,
+    open: f.open as number,
+    failedPos: f.failed_pos as number | null,
+    cancelledPos: f.cancelled_pos as number | null,
+  };
+}
+
+/** A member's change as the bulk updates read it. */
+function memberChange(c: MemberChange) {
+  return {
+    pos: c.pos,
+    state: c.state,
+    pending: c.pending,
+    job_id: c.jobId ?? null,
+    result: c.result ?? null,
+    error: c.error ?? null,
+    clear: c.clear === true,
+  };
 }
 
 function toMemberRow(r: Row): MemberRow {

@@ -573,6 +573,42 @@ export function queries(schema: string) {
         result = CASE WHEN $8 THEN NULL ELSE coalesce($6::jsonb, result) END,
         error = CASE WHEN $8 THEN NULL ELSE coalesce($7::jsonb, error) END
       WHERE flow_id = $1 AND pos = $2`,
+    // The same reads and writes for many flows at once (a batch of outcomes over many flows): flows locked in id
+    // order, then their members.
+    lockFlows: /* sql */ `
+      SELECT id, state, open, failed_pos, cancelled_pos, parent_job_id FROM ${schema}.flows
+      WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
+    flowsMembersAt: /* sql */ `
+      SELECT flow_id, pos, task, state, pending, after, next, input, on_failure, template, result::text AS result, error
+      FROM ${schema}.flow_members WHERE (flow_id, pos) IN (SELECT * FROM unnest($1::bigint[], $2::integer[]))
+      ORDER BY flow_id, pos FOR UPDATE`,
+    setFlowsMembers: /* sql */ `
+      UPDATE ${schema}.flow_members m
+      SET state = c.state, pending = c.pending, job_id = coalesce(c.job_id, m.job_id),
+        result = CASE WHEN c.clear THEN NULL ELSE coalesce(c.result::jsonb, m.result) END,
+        error = CASE WHEN c.clear THEN NULL ELSE coalesce(c.error, m.error) END
+      FROM jsonb_to_recordset($1::jsonb) AS c(flow_id bigint, pos integer, state text, pending integer, job_id bigint,
+        result text, error jsonb, clear boolean)
+      WHERE m.flow_id = c.flow_id AND m.pos = c.pos`,
+    insertFlowJobs: /* sql */ `
+      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, created_at, traceparent,
+        concurrency_key, concurrency_limit, flow_id, flow_pos)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::timestamptz[], $7::int[],
+        $8::timestamptz[], $9::text[], $10::text[], $11::int[], $12::bigint[], $13::int[])
+      RETURNING id, flow_id, flow_pos`,
+    setFlows: /* sql */ `
+      UPDATE ${schema}.flows f SET state = c.state, open = c.open, failed_pos = c.failed_pos,
+        cancelled_pos = c.cancelled_pos,
+        finished_at = CASE WHEN c.state = 'running' THEN NULL ELSE coalesce(c.finished_at, f.finished_at) END
+      FROM jsonb_to_recordset($1::jsonb) AS c(id bigint, state text, open integer, failed_pos integer,
+        cancelled_pos integer, finished_at timestamptz)
+      WHERE f.id = c.id`,
+    wakeParents: /* sql */ `
+      UPDATE ${jobs}
+      SET waiting_for = 0,
+          state = CASE WHEN state = 'scheduled' AND waiting_for > 0 THEN 'ready' ELSE state END,
+          run_at = CASE WHEN state = 'scheduled' AND waiting_for > 0 THEN clock_timestamp() ELSE run_at END
+      WHERE id = ANY($1::bigint[])`,
     setFlowMembers: /* sql */ `
       UPDATE ${schema}.flow_members m
       SET state = c.state, pending = c.pending, job_id = coalesce(c.job_id, m.job_id),

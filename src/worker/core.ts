@@ -182,7 +182,31 @@ export class WorkerCore {
     this.wake();
   };
 
+  /**
+   * Starts buffered jobs into free slots and refills the buffer when it runs low. A handler that returns at once
+   * settles inside startJob, which pumps again: that call only asks this loop for another round, so the stack does
+   * not grow with a batch of such handlers (5,000 of them overflowed it).
+   */
   pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        this.pumpRound();
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pumping = false;
+  private pumpAgain = false;
+
+  private pumpRound(): void {
     // Past most of a lease since the last renewal, buffered jobs may already be another worker's: starting them would
     // run them twice. The next heartbeat says which are still held.
     this.startsHeld = !this.manual && this.renewedAt > 0 && performance.now() - this.renewedAt > this.leaseMs * 0.8;

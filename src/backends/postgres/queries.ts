@@ -579,9 +579,13 @@ export function queries(schema: string) {
       SELECT id, state, open, failed_pos, cancelled_pos, parent_job_id FROM ${schema}.flows
       WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
     flowsMembersAt: /* sql */ `
-      SELECT flow_id, pos, task, state, pending, after, next, input, on_failure, template, result::text AS result, error
-      FROM ${schema}.flow_members WHERE (flow_id, pos) IN (SELECT * FROM unnest($1::bigint[], $2::integer[]))
-      ORDER BY flow_id, pos FOR UPDATE`,
+      SELECT m.flow_id, m.pos, m.task, m.state, m.pending, m.after, m.next, m.input, m.on_failure, m.template,
+        m.result::text AS result, m.error
+      -- A join from the keys asked, one primary-key probe each: "(flow_id, pos) IN (...)" was planned as a walk of
+      -- the whole table on claim connections (0.8 s with 6,000 members). Their flows' locks order these.
+      FROM unnest($1::bigint[], $2::integer[]) AS k(flow_id, pos)
+      JOIN ${schema}.flow_members m ON m.flow_id = k.flow_id AND m.pos = k.pos
+      FOR UPDATE OF m`,
     setFlowsMembers: /* sql */ `
       UPDATE ${schema}.flow_members m
       SET state = c.state, pending = c.pending, job_id = coalesce(c.job_id, m.job_id),

@@ -1,7 +1,6 @@
 import type pg from "pg";
 import type { FlowOp, FlowRow, MemberChange, MemberEnded, MemberRow } from "../../workflows/advance.js";
 import { advanceFlow, byFlow, reopenFlow, runAsync, runLockstep } from "../../workflows/advance.js";
-import type { NewJob } from "../backend.js";
 import type { FlowKind, FlowMemberRecord, FlowRecord, FlowState, NewFlow } from "../flows.js";
 import { initialState } from "../rows.js";
 import type { Row } from "./connections.js";
@@ -76,38 +75,16 @@ export class PostgresFlows {
             .map(toMemberRow),
         );
       }
-      case "setMembers": {
-        const changes = (ops as Extract<FlowOp, { op: "setMembers" }>[]).flatMap((op) =>
-          op.changes.map((c) => ({ flow_id: op.flowId, ...memberChange(c) })),
+      case "setMembers":
+        await this.setMembers(
+          db,
+          (ops as Extract<FlowOp, { op: "setMembers" }>[]).flatMap((op) =>
+            op.changes.map((change) => ({ flowId: op.flowId, change })),
+          ),
         );
-        await db.query(this.q.setFlowsMembers, [JSON.stringify(changes)]);
         return ops.map(() => undefined);
-      }
-      case "insertJob": {
-        const asks = ops as Extract<FlowOp, { op: "insertJob" }>[];
-        const column = <T>(f: (a: (typeof asks)[number]) => T) => asks.map(f);
-        const rows = (
-          await db.query<Row>(this.q.insertFlowJobs, [
-            column((a) => a.job.task),
-            column((a) => a.job.queue),
-            column((a) => initialState(a.job)),
-            column((a) => a.job.args),
-            column((a) => a.job.priority),
-            column((a) => new Date(a.job.runAt)),
-            column((a) => a.job.maxAttempts),
-            column((a) => new Date(a.job.createdAt)),
-            column((a) => a.job.traceparent ?? null),
-            column((a) => a.job.concurrency?.key ?? null),
-            column((a) => a.job.concurrency?.limit ?? null),
-            column((a) => a.flowId),
-            column((a) => a.pos),
-          ])
-        ).rows;
-        const byMember = new Map(
-          rows.map((r) => [`${String(r.flow_id as string)}:${r.flow_pos as number}`, String(r.id as string)]),
-        );
-        return asks.map((a) => byMember.get(`${a.flowId}:${a.pos}`));
-      }
+      case "insertJob":
+        return this.insertJobs(db, ops as Extract<FlowOp, { op: "insertJob" }>[]);
       case "setFlow": {
         const rows = (ops as Extract<FlowOp, { op: "setFlow" }>[]).map((op) => ({
           id: op.id,
@@ -186,23 +163,39 @@ export class PostgresFlows {
     return cancelled;
   }
 
-  private async insertJob(db: pg.PoolClient, flowId: string, pos: number, job: NewJob): Promise<string> {
-    const { rows } = await db.query<Row>(this.q.insertFlowJob, [
-      job.task,
-      job.queue,
-      initialState(job),
-      job.args,
-      job.priority,
-      new Date(job.runAt),
-      job.maxAttempts,
-      new Date(job.createdAt),
-      job.traceparent ?? null,
-      job.concurrency?.key ?? null,
-      job.concurrency?.limit ?? null,
-      flowId,
-      pos,
-    ]);
-    return String(rows[0]!.id);
+  /** The jobs of members whose turn came, in one statement; their ids in the order asked. */
+  private async insertJobs(
+    db: pg.PoolClient,
+    asks: readonly Extract<FlowOp, { op: "insertJob" }>[],
+  ): Promise<string[]> {
+    const column = <T>(f: (a: (typeof asks)[number]) => T) => asks.map(f);
+    const rows = (
+      await db.query<Row>(this.q.insertFlowJobs, [
+        column((a) => a.job.task),
+        column((a) => a.job.queue),
+        column((a) => initialState(a.job)),
+        column((a) => a.job.args),
+        column((a) => a.job.priority),
+        column((a) => new Date(a.job.runAt)),
+        column((a) => a.job.maxAttempts),
+        column((a) => new Date(a.job.createdAt)),
+        column((a) => a.job.traceparent ?? null),
+        column((a) => a.job.concurrency?.key ?? null),
+        column((a) => a.job.concurrency?.limit ?? null),
+        column((a) => a.flowId),
+        column((a) => a.pos),
+      ])
+    ).rows;
+    const byMember = new Map(
+      rows.map((r) => [`${String(r.flow_id as string)}:${r.flow_pos as number}`, String(r.id as string)]),
+    );
+    return asks.map((a) => byMember.get(`${a.flowId}:${a.pos}`)!);
+  }
+
+  /** Members' changes, of one flow or many, in one statement. */
+  private async setMembers(db: pg.PoolClient, changes: { flowId: string; change: MemberChange }[]): Promise<void> {
+    const rows = changes.map(({ flowId, change }) => ({ flow_id: flowId, ...memberChange(change) }));
+    await db.query(this.q.setFlowsMembers, [JSON.stringify(rows)]);
   }
 
   private async exec(db: pg.PoolClient, op: FlowOp): Promise<unknown> {
@@ -219,22 +212,16 @@ export class PostgresFlows {
           jobId: r.job_id === null ? null : String(r.job_id as string),
         }));
       case "setMember":
-        await db.query(this.q.setFlowMember, [
-          op.flowId,
-          op.pos,
-          op.state,
-          op.pending,
-          op.jobId ?? null,
-          op.result ?? null,
-          op.error ? JSON.stringify(op.error) : null,
-          op.clear === true,
-        ]);
+        await this.setMembers(db, [{ flowId: op.flowId, change: op }]);
         return undefined;
       case "setMembers":
-        await db.query(this.q.setFlowMembers, [op.flowId, JSON.stringify(op.changes.map(memberChange))]);
+        await this.setMembers(
+          db,
+          op.changes.map((change) => ({ flowId: op.flowId, change })),
+        );
         return undefined;
       case "insertJob":
-        return this.insertJob(db, op.flowId, op.pos, op.job);
+        return (await this.insertJobs(db, [op]))[0];
       case "setFlow":
         await db.query(this.q.setFlow, [
           op.id,

@@ -542,11 +542,6 @@ export function queries(schema: string) {
           x.traceparent, x.concurrency_key, x.concurrency_limit, f.id, x.pos
         FROM f, x WHERE x.starts)
       SELECT f.id, (SELECT array_agg(x.job_id::text ORDER BY x.pos) FROM x) AS job_ids FROM f`,
-    insertFlowJob: /* sql */ `
-      INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, created_at, traceparent,
-        concurrency_key, concurrency_limit, flow_id, flow_pos)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-      RETURNING id`,
     lockFlow: /* sql */ `
       SELECT state, open, failed_pos, cancelled_pos, parent_job_id FROM ${schema}.flows WHERE id = $1 FOR UPDATE`,
     getFlow: /* sql */ `
@@ -568,11 +563,6 @@ export function queries(schema: string) {
         m.job_id, j.attempt, j.max_attempts, m.after, m.result::text AS result, m.error
       FROM ${schema}.flow_members m LEFT JOIN ${jobs} j ON j.id = m.job_id
       WHERE m.flow_id = $1 ORDER BY m.pos`,
-    setFlowMember: /* sql */ `
-      UPDATE ${schema}.flow_members SET state = $3, pending = $4, job_id = coalesce($5, job_id),
-        result = CASE WHEN $8 THEN NULL ELSE coalesce($6::jsonb, result) END,
-        error = CASE WHEN $8 THEN NULL ELSE coalesce($7::jsonb, error) END
-      WHERE flow_id = $1 AND pos = $2`,
     // The same reads and writes for many flows at once (a batch of outcomes over many flows): flows locked in id
     // order, then their members.
     lockFlows: /* sql */ `
@@ -613,14 +603,6 @@ export function queries(schema: string) {
           state = CASE WHEN state = 'scheduled' AND waiting_for > 0 THEN 'ready' ELSE state END,
           run_at = CASE WHEN state = 'scheduled' AND waiting_for > 0 THEN clock_timestamp() ELSE run_at END
       WHERE id = ANY($1::bigint[])`,
-    setFlowMembers: /* sql */ `
-      UPDATE ${schema}.flow_members m
-      SET state = c.state, pending = c.pending, job_id = coalesce(c.job_id, m.job_id),
-        result = CASE WHEN c.clear THEN NULL ELSE coalesce(c.result::jsonb, m.result) END,
-        error = CASE WHEN c.clear THEN NULL ELSE coalesce(c.error, m.error) END
-      FROM jsonb_to_recordset($2::jsonb) AS c(pos integer, state text, pending integer, job_id bigint, result text,
-        error jsonb, clear boolean)
-      WHERE m.flow_id = $1 AND m.pos = c.pos`,
     // A flow's cancel: its jobs still to run or running end cancelled (locked in id order, as outcomes lock them).
     cancelFlowJobs: /* sql */ `
       WITH locked AS (

@@ -1,5 +1,6 @@
 // `errand show` of a flow's member lists its flow's members, the shown one marked; `errand show --flow <id>` shows a
-// flow by its id (text and --json); an unknown flow exits 4. Run as the CLI, on a SQLite file.
+// flow by its id (text and --json); `errand retry --flow` and `errand cancel --flow` act on a whole flow; an unknown
+// flow exits 4. Run as the CLI, on a SQLite file.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -46,6 +47,49 @@ describe("errand show and flows", () => {
     const missing = await runCli(["show", "--flow", "424242"], env);
     assert.equal(missing.code, 4);
     assert.match(missing.stderr, /there is no flow with id 424242/);
+    await errand.close();
+  });
+
+  it("retries and cancels a whole flow", async () => {
+    const url = `sqlite:${join(tempDir(), "flow-actions.db")}`;
+    const errand = new Errand({ database: url, logger: silentLogger });
+    const part = errand.task(
+      "part",
+      ({ i }: { i: number }) => {
+        if (i < 0) throw new Error("negative");
+        return i;
+      },
+      { maxAttempts: 1 },
+    );
+    const flow = await errand.group([part.with({ i: 1 }), part.with({ i: -1 })]).enqueue();
+    const worker = await errand.work({ pollInterval: "50ms" });
+    await assert.rejects(flow.result({ timeout: "20s" }), { code: "ERRAND_FLOW_FAILED" });
+    await worker.stop();
+    const env = { ...process.env, ERRAND_DATABASE_URL: url };
+
+    const notRunning = await runCli(["cancel", "--flow", flow.id], env);
+    assert.equal(notRunning.code, 4);
+    assert.match(notRunning.stderr, new RegExp(`flow ${flow.id} is failed, not running`));
+
+    const retried = await runCli(["retry", "--flow", flow.id], env);
+    assert.equal(retried.code, 0, retried.stderr);
+    assert.match(retried.stdout, new RegExp(`Flow ${flow.id} is running again`));
+    assert.deepEqual(
+      (await flow.status()).members.map((m) => m.state),
+      ["succeeded", "ready"],
+    );
+
+    const cancelled = await runCli(["cancel", "--flow", flow.id, "--json"], env);
+    assert.equal(cancelled.code, 0, cancelled.stderr);
+    assert.deepEqual(JSON.parse(cancelled.stdout), { flow: flow.id, state: "cancelled" });
+    assert.deepEqual(
+      (await flow.status()).members.map((m) => m.state),
+      ["succeeded", "cancelled"],
+    );
+
+    const missing = await runCli(["retry", "--flow", "777777"], env);
+    assert.equal(missing.code, 4);
+    assert.match(missing.stderr, /there is no flow with id 777777/);
     await errand.close();
   });
 });

@@ -1,13 +1,18 @@
 import { CliError, EXIT, isErrandError, jobIdArg, type Command } from "../args.js";
 import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
 import { print, printJson } from "../output.js";
+import type { Errand } from "../../index.js";
 
 const HELP = `Usage: errand cancel <id> [options]
+       errand cancel --flow <id> [options]
 
 Cancels a scheduled, ready or running job and prints its resulting state. A running job's
 handler sees its AbortSignal aborted at its worker's next heartbeat. A job that already
 succeeded or failed keeps its state, and the command exits 4, as errand retry does for a job
 it cannot retry.
+
+  --flow              The id is a flow's: cancel every member still to run or running (members
+                      that finished keep their state)
 
 ${DATABASE_HELP}
   -h, --help          Show this help
@@ -19,13 +24,14 @@ export const cancel: Command = {
   name: "cancel",
   summary: "Cancel a ready or running job",
   help: HELP,
-  options: DATABASE_OPTIONS,
+  options: { ...DATABASE_OPTIONS, flow: { type: "boolean" } },
   positionals: ["id"],
   async run({ values, positionals }) {
     const id = jobIdArg(positionals[0]!, "cancel");
     return withErrand(
       values,
       async (errand) => {
+        if (values.flow === true) return cancelFlow(errand, id, values.json === true);
         let state;
         try {
           state = await errand.cancel(id);
@@ -47,3 +53,18 @@ export const cancel: Command = {
     );
   },
 };
+
+async function cancelFlow(errand: Errand, id: string, json: boolean): Promise<number> {
+  const flow = errand.flow(id);
+  const before = await flow.status().catch((error: unknown) => {
+    if (isErrandError(error) && error.code === "ERRAND_FLOW_NOT_FOUND")
+      throw new CliError(`there is no flow with id ${id}.`, EXIT.notFound);
+    throw error;
+  });
+  if (before.state !== "running")
+    throw new CliError(`flow ${id} is ${before.state}, not running, so it cannot be cancelled.`, EXIT.notFound);
+  const state = await flow.cancel();
+  if (json) printJson({ flow: id, state });
+  else print(`Flow ${id} is ${state}.`);
+  return EXIT.ok;
+}

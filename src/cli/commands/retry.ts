@@ -6,6 +6,7 @@ import { ProgressBar } from "../progress.js";
 
 const HELP = `Usage: errand retry <id> [options]
        errand retry --failed [--limit <n>] [options]
+       errand retry --flow <id> [options]
 
 Puts a failed or cancelled job back to ready, with at least one more attempt. Its earlier
 errors are kept.
@@ -13,6 +14,8 @@ errors are kept.
 Options:
   --failed            Retry every failed job (oldest first)
   --limit <n>         With --failed: retry at most n jobs
+  --flow              The id is a failed or cancelled flow's: resume it where it stopped (its failed
+                      members run again; members that succeeded keep their results)
 
 ${DATABASE_HELP}
   -h, --help          Show this help
@@ -27,11 +30,15 @@ export const retry: Command = {
   name: "retry",
   summary: "Run a failed or cancelled job again, or every failed job",
   help: HELP,
-  options: { ...DATABASE_OPTIONS, failed: { type: "boolean" }, limit: { type: "string" } },
+  options: { ...DATABASE_OPTIONS, failed: { type: "boolean" }, limit: { type: "string" }, flow: { type: "boolean" } },
   positionals: ["id?"],
   async run({ values, positionals }) {
     const id = positionals[0] === undefined ? undefined : jobIdArg(positionals[0], "retry");
     const isAllFailed = values.failed === true;
+    if (values.flow === true) {
+      if (id === undefined || isAllFailed) throw new UsageError("errand retry: --flow takes a flow's id, alone.");
+      return withErrand(values, (errand) => retryFlow(errand, id, values.json === true), { existing: "retry" });
+    }
     if (id !== undefined && isAllFailed)
       throw new UsageError("errand retry: give either a job id or --failed, not both.");
     if (id === undefined && !isAllFailed)
@@ -96,4 +103,22 @@ async function retryAllFailed(errand: Errand, limit: number | undefined): Promis
     bar.done();
   }
   return retried;
+}
+
+async function retryFlow(errand: Errand, id: string, json: boolean): Promise<number> {
+  const flow = errand.flow(id);
+  const before = await flow.status().catch((error: unknown) => {
+    if ((error as { code?: string }).code === "ERRAND_FLOW_NOT_FOUND")
+      throw new CliError(`there is no flow with id ${id}.`, EXIT.notFound);
+    throw error;
+  });
+  if (before.state !== "failed" && before.state !== "cancelled")
+    throw new CliError(
+      `flow ${id} is ${before.state}, neither failed nor cancelled, so it cannot be retried.`,
+      EXIT.notFound,
+    );
+  const state = await flow.retry();
+  if (json) printJson({ flow: id, state });
+  else print(`Flow ${id} is ${state} again, from where it stopped.`);
+  return EXIT.ok;
 }

@@ -606,7 +606,9 @@ export function queries(schema: string) {
     // A flow's cancel: its jobs still to run or running end cancelled (locked in id order, as outcomes lock them).
     cancelFlowJobs: /* sql */ `
       WITH locked AS (
-        SELECT id FROM ${jobs} WHERE flow_id = $2 AND ${stillToRun} ORDER BY id FOR UPDATE),
+        -- Found from the flow's members: jobs have no index on their flow.
+        SELECT j.id FROM ${schema}.flow_members m JOIN ${jobs} j ON j.id = m.job_id
+        WHERE m.flow_id = $2 AND j.${stillToRun} ORDER BY j.id FOR UPDATE OF j),
       cancelled AS (
         UPDATE ${jobs} j SET state = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL,
           expires_at = NULL

@@ -390,10 +390,10 @@ UPDATE errand_flow_members SET state = :state, pending = :pending, job_id = coal
   error = CASE WHEN :clear THEN NULL ELSE coalesce(:error, error) END
 WHERE flow_id = :flow_id AND pos = :pos`;
 
-// A flow's jobs still to run or running, for its cancel.
+// A flow's jobs still to run or running, for its cancel: found from its members (jobs have no index on their flow).
 export const FLOW_JOBS_TO_CANCEL = /* sql */ `
-SELECT id FROM errand_jobs
-WHERE flow_id = ? AND (state = 'scheduled' OR state = 'ready' OR state = 'running') ORDER BY id`;
+SELECT j.id FROM errand_flow_members m JOIN errand_jobs j ON j.id = m.job_id
+WHERE m.flow_id = ? AND (j.state = 'scheduled' OR j.state = 'ready' OR j.state = 'running') ORDER BY j.id`;
 
 // Durable steps. A step is stored only while its attempt holds the lease.
 export const LOAD_STEPS = /* sql */ `SELECT seq, name, result FROM errand_job_steps WHERE job_id = ? ORDER BY seq`;

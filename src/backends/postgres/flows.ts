@@ -1,7 +1,8 @@
 import type pg from "pg";
 import type { FlowOp, FlowRow, MemberChange, MemberEnded, MemberRow } from "../../workflows/advance.js";
 import { advanceFlow, byFlow, reopenFlow, runAsync, runLockstep } from "../../workflows/advance.js";
-import type { FlowKind, FlowMemberRecord, FlowRecord, FlowState, NewFlow } from "../flows.js";
+import type { FlowRecord, FlowState, NewFlow } from "../flows.js";
+import { toFlowRecord } from "../flows.js";
 import { initialState } from "../rows.js";
 import type { Row } from "./connections.js";
 import type { Queries } from "./queries.js";
@@ -111,29 +112,11 @@ export class PostgresFlows {
   async get(db: pg.Pool | pg.PoolClient, id: string): Promise<FlowRecord | null> {
     const f = (await db.query<Row>(this.q.getFlow, [id])).rows[0];
     if (!f) return null;
-    const members: FlowMemberRecord[] = (await db.query<Row>(this.q.flowMembers, [id])).rows.map((r) => ({
-      pos: r.pos as number,
-      task: r.task as string,
-      state: r.state as FlowMemberRecord["state"],
-      jobId: r.job_id === null ? null : String(r.job_id as number | string),
-      attempt: (r.attempt as number | null) ?? null,
-      maxAttempts: (r.max_attempts as number | null) ?? null,
-      result: r.result as string | null,
-      error: r.error as FlowMemberRecord["error"],
-      after: r.after as number[],
-    }));
-    return {
-      id: String(f.id),
-      kind: f.kind as FlowKind,
-      state: f.state as FlowState,
-      createdAt: f.created_at as Date,
-      finishedAt: f.finished_at as Date | null,
-      resultPos: f.result_pos as number | null,
-      failedPos: f.failed_pos as number | null,
-      cancelledPos: f.cancelled_pos as number | null,
-      parentJobId: f.parent_job_id as string | null,
-      members,
-    };
+    // pg gives timestamptz as Date and jsonb and arrays already parsed.
+    return toFlowRecord(f, (await db.query<Row>(this.q.flowMembers, [id])).rows, {
+      date: (v) => v as Date,
+      json: (v) => v,
+    });
   }
 
   /** Reopens a failed or cancelled flow; returns the jobs to retry. */

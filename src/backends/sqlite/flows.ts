@@ -1,7 +1,8 @@
 import type { FlowOp, FlowRow, MemberChange, MemberEnded, MemberRow } from "../../workflows/advance.js";
 import { advanceFlow, byFlow, reopenFlow, runSync } from "../../workflows/advance.js";
 import type { NewJob } from "../backend.js";
-import type { FlowKind, FlowMemberRecord, FlowRecord, FlowState, NewFlow } from "../flows.js";
+import type { FlowRecord, FlowState, NewFlow } from "../flows.js";
+import { toFlowRecord } from "../flows.js";
 import { initialState } from "../rows.js";
 import * as Q from "./queries.js";
 import type { Row, Statement } from "./rows.js";
@@ -57,32 +58,7 @@ export class SqliteFlows {
 
   get(id: string): FlowRecord | null {
     const f = this.stmt(Q.GET_FLOW).get(id);
-    if (!f) return null;
-    const members: FlowMemberRecord[] = this.stmt(Q.FLOW_MEMBERS)
-      .all(id)
-      .map((r) => ({
-        pos: r.pos as number,
-        task: r.task as string,
-        state: r.state as FlowMemberRecord["state"],
-        jobId: r.job_id === null ? null : String(r.job_id as number | string),
-        attempt: (r.attempt as number | null) ?? null,
-        maxAttempts: (r.max_attempts as number | null) ?? null,
-        result: r.result as string | null,
-        error: r.error === null ? null : (JSON.parse(r.error as string) as FlowMemberRecord["error"]),
-        after: JSON.parse(r.after as string) as number[],
-      }));
-    return {
-      id: String(f.id),
-      kind: f.kind as FlowKind,
-      state: f.state as FlowState,
-      createdAt: new Date(f.created_at as number),
-      finishedAt: f.finished_at === null ? null : new Date(f.finished_at as number),
-      resultPos: f.result_pos as number | null,
-      failedPos: f.failed_pos as number | null,
-      cancelledPos: f.cancelled_pos as number | null,
-      parentJobId: idOrNull(f.parent_job_id),
-      members,
-    };
+    return f ? toFlowRecord(f, this.stmt(Q.FLOW_MEMBERS).all(id), SQLITE_READS) : null;
   }
 
   /** Reopens a failed or cancelled flow; returns the jobs to retry. */
@@ -204,6 +180,12 @@ function toMemberRow(r: Row): MemberRow {
     error: r.error === null ? null : (JSON.parse(r.error as string) as MemberRow["error"]),
   };
 }
+
+/** SQLite keeps times as ms and JSON as text. */
+const SQLITE_READS = {
+  date: (v: unknown) => new Date(v as number),
+  json: (v: unknown) => JSON.parse(v as string) as unknown,
+};
 
 function idOrNull(v: unknown): string | null {
   return typeof v === "number" || typeof v === "bigint" || typeof v === "string" ? String(v) : null;

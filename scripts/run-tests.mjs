@@ -1,8 +1,19 @@
-// Runs every *.test.ts under test/ and src/ with node's test runner (TypeScript through tsx).
-// Node 20's --test takes no globs, so the files are listed here.
-import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+// Runs every *.test.ts under src/ and test/ with node's test runner (TypeScript through tsx), several files at once.
+// Each file is its own process, its output printed whole when it ends (never interleaved). The slowest files start
+// first (durations from scripts/test-durations.json), so the run ends when the longest file does, not later.
+// At the end: each file's duration, slowest first, and one closing line "N passed, N failed, N skipped".
+//
+//   node scripts/run-tests.mjs [files…]     ERRAND_TEST_CONCURRENCY=N (default 2)   --record: save the durations
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
+
+const DURATIONS = "scripts/test-durations.json";
+/** A single test that runs longer than this fails as hung instead of holding the run. */
+const TEST_TIMEOUT_MS = 180_000;
+/** A whole file past this is killed, with its process group. */
+const FILE_TIMEOUT_MS = 360_000;
 
 function find(dir, out = []) {
   for (const name of readdirSync(dir)) {
@@ -14,10 +25,119 @@ function find(dir, out = []) {
   return out;
 }
 
-const only = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const record = argv.includes("--record");
+const only = argv.filter((a) => a !== "--record");
 const files = only.length > 0 ? only : [...find("src"), ...find("test")].sort();
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter", "spec", ...files], {
-  stdio: "inherit",
-  env: { ...process.env, ERRAND_LOG_LEVEL: process.env.ERRAND_LOG_LEVEL ?? "silent" },
-});
-process.exit(result.status ?? 1);
+const known = existsSync(DURATIONS) ? JSON.parse(readFileSync(DURATIONS, "utf8")) : {};
+// Unknown files count as slow: better started early than found last.
+const order = [...files].sort((a, b) => (known[b] ?? 60) - (known[a] ?? 60));
+const concurrency = Number(process.env.ERRAND_TEST_CONCURRENCY ?? Math.max(2, Math.min(availableParallelism(), 4)));
+
+ensureChromium(files);
+
+const started = Date.now();
+const results = [];
+let next = 0;
+await Promise.all(Array.from({ length: Math.min(concurrency, order.length) }, () => lane()));
+
+async function lane() {
+  while (next < order.length) {
+    const file = order[next++];
+    results.push(await runFile(file));
+  }
+}
+
+function runFile(file) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--test", "--test-reporter", "spec", `--test-timeout=${TEST_TIMEOUT_MS}`, file],
+      {
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, ERRAND_LOG_LEVEL: process.env.ERRAND_LOG_LEVEL ?? "silent", FORCE_COLOR: "0" },
+      },
+    );
+    const chunks = [];
+    child.stdout.on("data", (c) => chunks.push(c));
+    child.stderr.on("data", (c) => chunks.push(c));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+    }, FILE_TIMEOUT_MS);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      // A file's leftover children (workers it started) go with it.
+      killGroup(child.pid);
+      const seconds = (Date.now() - t0) / 1000;
+      const output = Buffer.concat(chunks).toString("utf8");
+      const counts = countsOf(output);
+      const ok = code === 0 && !timedOut && counts.fail === 0;
+      if (!ok && counts.fail === 0) counts.fail = 1; // a crash or a kill is a failure even with no test reported
+      const why = timedOut
+        ? `killed after ${FILE_TIMEOUT_MS / 1000} s`
+        : signal
+          ? `ended by ${signal}`
+          : `exit ${code}`;
+      process.stdout.write(
+        `\n━━ ${file}: ${ok ? "ok" : `FAILED (${why})`}, ${seconds.toFixed(1)} s, ` +
+          `${counts.pass} passed, ${counts.fail} failed, ${counts.skipped} skipped\n${output}`,
+      );
+      resolve({ file, seconds, ok, ...counts });
+    });
+  });
+}
+
+function killGroup(pid) {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+function countsOf(output) {
+  const read = (name) => {
+    const m = output.match(new RegExp(`^ℹ ${name} (\\d+)$`, "m"));
+    return m ? Number(m[1]) : 0;
+  };
+  return { pass: read("pass"), fail: read("fail") + read("cancelled"), skipped: read("skipped") + read("todo") };
+}
+
+/** The browser tests need Debian's chromium: installed here when we may (root, apt), else they say how. */
+function ensureChromium(list) {
+  if (existsSync("/usr/bin/chromium") || !list.some((f) => /browser/.test(f))) return;
+  if (process.getuid?.() !== 0 || !existsSync("/usr/bin/apt-get")) {
+    console.log("note: /usr/bin/chromium is missing; the browser tests need it: apt-get install -y chromium");
+    return;
+  }
+  console.log("Installing Debian's chromium for the browser tests (apt-get install -y chromium)…");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  spawnSync("apt-get", ["update", "-q"], { stdio: "inherit", env });
+  spawnSync("apt-get", ["install", "-y", "-q", "chromium"], { stdio: "inherit", env });
+}
+
+const wall = (Date.now() - started) / 1000;
+results.sort((a, b) => b.seconds - a.seconds);
+console.log(`\nFiles by duration (${concurrency} at once, ${wall.toFixed(0)} s in all):`);
+for (const r of results) console.log(`${r.seconds.toFixed(1).padStart(7)} s  ${r.ok ? "  " : "✗ "}${r.file}`);
+if (record) {
+  const merged = { ...known };
+  for (const r of results) merged[r.file] = Math.round(r.seconds * 10) / 10;
+  writeFileSync(DURATIONS, JSON.stringify(Object.fromEntries(Object.entries(merged).sort()), null, 2) + "\n");
+}
+const total = results.reduce(
+  (s, r) => ({ pass: s.pass + r.pass, fail: s.fail + r.fail, skipped: s.skipped + r.skipped }),
+  {
+    pass: 0,
+    fail: 0,
+    skipped: 0,
+  },
+);
+const failedFiles = results.filter((r) => !r.ok);
+if (failedFiles.length > 0) console.log(`\nFailed files:\n${failedFiles.map((r) => `  ${r.file}`).join("\n")}`);
+console.log(`\n${total.pass} passed, ${total.fail} failed, ${total.skipped} skipped`);
+process.exit(failedFiles.length > 0 ? 1 : 0);

@@ -76,6 +76,11 @@ export interface ClaimParams {
    * then comes alone, marked started before its handler runs. Without a suspect to take, a normal claim.
    */
   suspects?: boolean;
+  /**
+   * The most jobs under rate limits (a task's or a queue's) this claim may take in all: a rate-limited job must start
+   * at once, so no more than the worker has free slots for. Default: `limit`.
+   */
+  ratedLimit?: number;
 }
 
 /** A rate limit: at most `limit` starts in any period of `perMs`, counted under `key`, for jobs of `task`. */
@@ -126,6 +131,11 @@ export interface ClaimedJob {
   tick?: number;
   /** A flow's member: its outcome moves the flow on, in the same transaction. */
   flow?: FlowLink;
+  /**
+   * Set by the worker on a job claimed under a rate limit: performance.now() past which it may no longer start (its
+   * claim's count in the window no longer covers it) and goes back unstarted.
+   */
+  startBy?: number;
 }
 
 export interface FlowLink {

@@ -79,6 +79,16 @@ export interface TaskRateLimit {
   perMs: number;
 }
 
+/**
+ * A rate limit is promised at the handlers' starts, but counted when a claim takes jobs: a claimed job must start
+ * within this margin of its claim or go back unstarted, and a claim counts against the window for `per` plus the
+ * margin. So any window of `per` placed on handler starts holds at most `limit`, at the cost of the margin's share of
+ * throughput (10% of `per`, between 50 ms and 1 s).
+ */
+export function rateStartMarginMs(perMs: number): number {
+  return Math.min(1000, Math.max(50, perMs / 10));
+}
+
 export function taskRateLimit(where: string, option: unknown): TaskRateLimit | null {
   if (option === undefined) return null;
   if (typeof option !== "object" || option === null) {

@@ -25,6 +25,7 @@ export async function fetchJobs(w: WorkerCore): Promise<void> {
     const suspects = w.suspectsWaiting && w.running.size === 0 && w.head >= w.buffer.length;
     let claimed: ClaimedJob[];
     let retryAfterMs: number | undefined;
+    const sentAt = performance.now();
     try {
       const result = await claim(w, limit, finished, suspects);
       claimed = result.jobs;
@@ -44,7 +45,7 @@ export async function fetchJobs(w: WorkerCore): Promise<void> {
     if (suspects && !suspect) w.suspectsWaiting = false; // none left for this worker
     if (suspect) w.aloneId = claimed[0]!.id;
     else if (claimed.length < limit && !w.wakePending) goIdle(w, undefined, retryAfterMs);
-    if (claimed.length > 0) w.buffer.push(...claimed);
+    if (claimed.length > 0) w.take(claimed, sentAt);
   } catch (error) {
     w.backoffMs = nextBackoff(w.backoffMs);
     w.log.error(`could not claim jobs, retrying in ${w.backoffMs}ms: ${(error as Error).message}`);
@@ -80,6 +81,7 @@ export function claim(
     rated: w.rated,
     queueLimits: w.queueLimits,
     limit,
+    ratedLimit: w.ratedLimit(),
     now: w.host.now(),
     leaseMs: w.leaseMs,
     finished,

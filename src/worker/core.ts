@@ -12,6 +12,7 @@ import { formatMs } from "../core/duration.js";
 import { ConfigError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { TaskDefinition } from "../task/define.js";
+import { rateStartMarginMs } from "../task/limits.js";
 import { fetchJobs } from "./claims.js";
 import { Deadlines } from "./deadlines.js";
 import { Execution, type ExecutionHost, type Settled } from "./execution.js";
@@ -61,6 +62,14 @@ export class WorkerCore {
   rated: RateLimit[] = [];
   /** The limits of queues it takes. */
   queueLimits: QueueLimit[] = [];
+  /**
+   * How soon after its claim was sent a rate-limited job must start (rateStartMarginMs), by task, and by queue for
+   * jobs of tasks without limits of their own. Their claims count against windows longer by as much.
+   */
+  private readonly taskRateMargin = new Map<string, number>();
+  private readonly queueRateMargin = new Map<string, number>();
+  /** The shortest of those margins (Infinity: no rate limits). */
+  minRateMarginMs = Infinity;
   trackUncaught = false;
   manual = false;
   isStopping = false;
@@ -134,13 +143,27 @@ export class WorkerCore {
     this.limitedTasks = this.taskNames.filter((name) => this.taskMap.get(name)!.concurrency !== null);
     this.rated = [];
     this.queueLimits = [];
-    for (const [name, task] of this.taskMap)
-      if (task.rateLimit) this.rated.push({ key: `task:${name}`, task: name, ...task.rateLimit });
+    this.taskRateMargin.clear();
+    this.queueRateMargin.clear();
+    for (const [name, task] of this.taskMap) {
+      if (!task.rateLimit) continue;
+      const margin = rateStartMarginMs(task.rateLimit.perMs);
+      this.taskRateMargin.set(name, margin);
+      const { limit, perMs } = task.rateLimit;
+      this.rated.push({ key: `task:${name}`, task: name, limit, perMs: perMs + margin });
+    }
     for (const [queue, limits] of this.host.queueLimits()) {
       if (this.queues !== null && !this.queues.includes(queue)) continue;
-      const rate = limits.rateLimit && { key: `queue:${queue}`, task: "", ...limits.rateLimit };
+      let rate: RateLimit | null = null;
+      if (limits.rateLimit) {
+        const margin = rateStartMarginMs(limits.rateLimit.perMs);
+        this.queueRateMargin.set(queue, margin);
+        const { limit, perMs } = limits.rateLimit;
+        rate = { key: `queue:${queue}`, task: "", limit, perMs: perMs + margin };
+      }
       this.queueLimits.push({ queue, concurrency: limits.concurrency, rate });
     }
+    this.minRateMarginMs = Math.min(Infinity, ...this.taskRateMargin.values(), ...this.queueRateMargin.values());
     if (this.taskNames.length === 0) {
       throw new ConfigError(
         "ERRAND_NO_TASKS",
@@ -157,6 +180,41 @@ export class WorkerCore {
       trackUncaught: this.trackUncaught,
       settle: (exec, settled) => this.settle(exec, settled),
     };
+  }
+
+  /**
+   * Takes a claim's jobs into the buffer. Rate-limited ones go first, each to start within its margin of the claim
+   * (sent at `sentAt`, performance.now()), or go back unstarted.
+   */
+  take(claimed: readonly ClaimedJob[], sentAt: number): void {
+    if (this.minRateMarginMs === Infinity) {
+      this.buffer.push(...claimed);
+      return;
+    }
+    const bound: ClaimedJob[] = [];
+    for (const job of claimed) {
+      const margin = job.suspect ? undefined : this.rateMarginOf(job);
+      if (margin === undefined) this.buffer.push(job);
+      else {
+        job.startBy = sentAt + margin;
+        bound.push(job);
+      }
+    }
+    if (bound.length > 0) this.buffer.splice(this.head, 0, ...bound);
+  }
+
+  /** A job's rate margin: its task's, else its queue's when its task has no limits of its own. */
+  private rateMarginOf(job: ClaimedJob): number | undefined {
+    const own = this.taskRateMargin.get(job.task);
+    if (own !== undefined || this.limitedTasks.includes(job.task)) return own;
+    return this.queueRateMargin.get(job.queue);
+  }
+
+  /** Rate-limited jobs this claim may take: the free slots, and those freed within the margin at the measured rate. */
+  ratedLimit(): number {
+    if (this.minRateMarginMs === Infinity) return 0;
+    const free = this.concurrency - this.running.size;
+    return Math.max(0, free + Math.floor((this.rate * this.minRateMarginMs) / 1000));
   }
 
   drained(): Promise<void> {
@@ -210,9 +268,14 @@ export class WorkerCore {
     // Past most of a lease since the last renewal, buffered jobs may already be another worker's: starting them would
     // run them twice. The next heartbeat says which are still held.
     this.startsHeld = !this.manual && this.renewedAt > 0 && performance.now() - this.renewedAt > this.leaseMs * 0.8;
+    let late: ClaimedJob[] | null = null;
     while (!this.startsHeld && this.running.size < this.concurrency && this.head < this.buffer.length) {
-      this.startJob(this.buffer[this.head++]!);
+      const job = this.buffer[this.head++]!;
+      // Past its margin, a rate-limited job's start could fall in a window its claim was not counted in.
+      if (job.startBy !== undefined && performance.now() > job.startBy) (late ??= []).push(job);
+      else this.startJob(job);
     }
+    if (late) this.releaseLate(late);
     if (this.head > 0 && this.head >= this.buffer.length) {
       this.buffer = [];
       this.head = 0;
@@ -239,6 +302,18 @@ export class WorkerCore {
     // more and takes longer, and leases of jobs that finished long ago run out.
     const unwritten = this.backend.capabilities.parallelOutcomes ? this.outcomes.length + this.writing : 0;
     return Math.min(this.maxBatch, soon - buffered, UNWRITTEN_BATCHES * this.maxBatch - unwritten);
+  }
+
+  /** Rate-limited jobs that could not start in time go back unstarted (not charged), for a later claim. */
+  private releaseLate(jobs: ClaimedJob[]): void {
+    this.log.debug(`${jobs.length} rate-limited job(s) could not start within their margin: released`);
+    this.backend.release(jobs, this.host.now(), null).then(
+      () => this.wake(),
+      (error: unknown) =>
+        this.log.warn(
+          `could not release ${jobs.length} late rate-limited job(s); their leases will expire: ${(error as Error).message}`,
+        ),
+    );
   }
 
   private startJob(job: ClaimedJob): void {

@@ -243,8 +243,12 @@ export class PostgresBackend implements Backend {
     // them behind a backlog of others.
     let flowRows: Row[] = [];
     let retryAfterMs: number | undefined;
+    // Rate-limited jobs must start at once: no more in all than the worker has free slots for.
+    let ratedLeft = p.ratedLimit ?? p.limit;
     for (const r of rated ?? []) {
-      const got = await this.flow.rated(token, p, r, p.limit - flowRows.length, limitedAll?.includes(r.task) ?? false);
+      const want = Math.min(p.limit - flowRows.length, ratedLeft);
+      const got = await this.flow.rated(token, p, r, want, limitedAll?.includes(r.task) ?? false);
+      ratedLeft -= got.rows.length;
       flowRows = flowRows.concat(got.rows);
       if (got.retryAfterMs !== undefined) retryAfterMs = Math.min(retryAfterMs ?? Infinity, got.retryAfterMs);
     }
@@ -253,7 +257,9 @@ export class PostgresBackend implements Backend {
     const queueLimits = p.queueLimits ?? [];
     let queueHeldBack = false;
     for (const ql of queueLimits) {
-      const got = await this.flow.queue(token, p, ql, plainTasks, p.limit - flowRows.length);
+      const want = ql.rate ? Math.min(p.limit - flowRows.length, ratedLeft) : p.limit - flowRows.length;
+      const got = await this.flow.queue(token, p, ql, plainTasks, want);
+      if (ql.rate) ratedLeft -= got.rows.length;
       flowRows = flowRows.concat(got.rows);
       if (got.retryAfterMs !== undefined) retryAfterMs = Math.min(retryAfterMs ?? Infinity, got.retryAfterMs);
       if (got.heldBack) queueHeldBack = true;

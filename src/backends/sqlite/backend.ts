@@ -241,8 +241,9 @@ export class SqliteBackend implements Backend {
       // A rate-limited task's jobs, at most what its window has room for; when it has none, when it will.
       // At most `want` and `cap` jobs from `take`, and no more than a rate limit's window has room for; when it has
       // none, when it will.
+      let ratedLeft = p.ratedLimit ?? p.limit;
       const pickWithin = (r: RateLimit | null, cap: number, want: number, take: (n: number) => ClaimRow[]) => {
-        let room = Math.min(cap, want);
+        let room = Math.min(cap, want, r ? ratedLeft : Infinity);
         let rateRoom = Infinity;
         let oldest: number | null = null;
         const full = () => {
@@ -262,7 +263,10 @@ export class SqliteBackend implements Backend {
         }
         if (room <= 0) return [];
         const got = take(room);
-        if (r && got.length > 0) this.stmt(Q.ADD_RATE_STARTS).run(r.key, p.now, got.length);
+        if (r && got.length > 0) {
+          this.stmt(Q.ADD_RATE_STARTS).run(r.key, p.now, got.length);
+          ratedLeft -= got.length;
+        }
         if (r && got.length === rateRoom) full();
         return got;
       };

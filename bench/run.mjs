@@ -8,7 +8,9 @@
 // bench/results/processes-postgres.json. `npm run bench -- --flow [--baseline dir]` measures flow control's costs
 // (bench/flow.mjs), on both backends unless --backend names one; figures go to bench/results/flow-<backend>.json.
 // `npm run bench -- --workflows` measures chains, chords and steps beside plain jobs and BullMQ's flows
-// (bench/workflows.mjs); figures go to bench/results/workflows-<backend>.json.
+// (bench/workflows.mjs); figures go to bench/results/workflows-<backend>.json. `npm run bench -- --overload` drains
+// 60,000 jobs with three workers of concurrency 300 and 3 s leases on PostgreSQL, counting jobs run twice
+// (bench/overload.mjs); figures go to bench/results/overload-postgres.json.
 import { Errand } from "errand";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -21,6 +23,7 @@ import { idleCost, reportSchedules, tickBursts } from "./schedules.mjs";
 import { benchProcesses, reportProcesses } from "./processes.mjs";
 import { benchFlow, reportFlow } from "./flow.mjs";
 import { benchWorkflows, reportWorkflows } from "./workflows.mjs";
+import { benchOverload, reportOverload } from "./overload.mjs";
 import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
@@ -60,6 +63,7 @@ let scale = false;
 let processes = false;
 let flow = false;
 let workflows = false;
+let overload = false;
 let baseline = null;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
@@ -70,6 +74,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (arg === "--processes") processes = true;
   else if (arg === "--flow") flow = true;
   else if (arg === "--workflows") workflows = true;
+  else if (arg === "--overload") overload = true;
   else if (arg === "--baseline") baseline = process.argv[++i] ?? usage("--baseline needs a folder");
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
@@ -90,7 +95,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -624,6 +629,21 @@ async function mainScale() {
   }
 }
 
+/** Overloaded workers on PostgreSQL: jobs run twice. */
+async function mainOverload() {
+  const cpu = cpus();
+  console.log(`errand bench, overloaded workers on PostgreSQL${quick ? " (quick)" : ""}`);
+  console.log(
+    `Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`,
+  );
+  const figures = await benchOverload(quick);
+  reportOverload(figures);
+  const results = { backend: "postgres", date: new Date().toISOString(), quick, node: process.version, ...figures };
+  mkdirSync(join(here, "results"), { recursive: true });
+  writeFileSync(join(here, "results", "overload-postgres.json"), JSON.stringify(results, null, 2) + "\n");
+  console.log("figures written to bench/results/overload-postgres.json");
+}
+
 /** Worker processes side by side on PostgreSQL. */
 async function mainProcesses() {
   const cpu = cpus();
@@ -652,4 +672,6 @@ await (schedules
         ? mainFlow()
         : workflows
           ? mainWorkflows()
-          : main());
+          : overload
+            ? mainOverload()
+            : main());

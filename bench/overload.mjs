@@ -28,7 +28,9 @@ export async function benchOverload(quick, log = console.log) {
   const url = urlOf(name);
   const workers = [];
   try {
-    await fillErrand(url, c.jobs);
+    const before = process.env.ERRAND_BENCH_OVERLOAD_MODE !== "during";
+    if (before) await fillErrand(url, c.jobs);
+    else await fillErrand(url, 0);
     const env = { ...process.env, ERRAND_DATABASE_URL: url, ERRAND_BENCH_RUNS: runs, ERRAND_LOG_LEVEL: "warn" };
     const started = performance.now();
     for (let i = 0; i < c.processes; i++) {
@@ -37,6 +39,10 @@ export async function benchOverload(quick, log = console.log) {
       const w = { child, stderr: "", exited: new Promise((resolve) => child.once("exit", resolve)) };
       child.stderr.setEncoding("utf8").on("data", (d) => (w.stderr += d));
       workers.push(w);
+    }
+    if (!before) {
+      await sleep(1500);
+      await fillErrand(url, c.jobs);
     }
     const drainMs = await withClient(url, async (db) => {
       for (;;) {
@@ -58,6 +64,7 @@ export async function benchOverload(quick, log = console.log) {
     const twice = [...perJob.values()].filter((n) => n > 1).length;
     const warnings = workers.map((w) => (w.stderr.match(/dropped the outcome|expired lease/g) ?? []).length);
     const result = { ...c, drainMs, ran: perJob.size, twice, warnings };
+
     log(`  overload: ${num(c.jobs)} jobs in ${(drainMs / 1000).toFixed(2)} s, ${twice} run more than once`);
     return result;
   } finally {

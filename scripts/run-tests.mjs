@@ -55,7 +55,18 @@ function runFile(file) {
     const t0 = Date.now();
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "--test", "--test-reporter", "spec", `--test-timeout=${TEST_TIMEOUT_MS}`, file],
+      // --test-force-exit: a file whose tests have all ended exits even if a stray timer of a closed client is left
+      // (chaos/postgres-network's silent-peer test left one in about 3 runs of 10, holding its file for ever).
+      [
+        "--import",
+        "tsx",
+        "--test",
+        "--test-force-exit",
+        "--test-reporter",
+        "spec",
+        `--test-timeout=${TEST_TIMEOUT_MS}`,
+        file,
+      ],
       {
         detached: true,
         stdio: ["ignore", "pipe", "pipe"],

@@ -18,8 +18,8 @@ export async function fetchJobs(w: WorkerCore): Promise<void> {
     if (!parallel) while (w.flushing) await w.flushing;
     const limit = nextLimit(w);
     if (limit <= 0) return;
-    const finished = parallel ? [] : w.outcomes;
-    if (!parallel) w.outcomes = [];
+    // Written in the claim's transaction: no more than one write's worth (see outcomeBatch()).
+    const finished = parallel ? [] : w.outcomes.splice(0, w.outcomeBatch());
     // Empty-handed, it takes a suspect (its last heartbeat said some wait), which runs alone. Asked only then:
     // an ordinary claim costs nothing more.
     const suspects = w.suspectsWaiting && w.running.size === 0 && w.head >= w.buffer.length;
@@ -28,6 +28,8 @@ export async function fetchJobs(w: WorkerCore): Promise<void> {
     const sentAt = performance.now();
     try {
       const result = await claim(w, limit, finished, suspects);
+      // Its time stands for the outcomes' write (an overestimate, so on the safe side).
+      if (finished.length > 0) w.noteWrite(finished.length, performance.now() - sentAt);
       claimed = result.jobs;
       retryAfterMs = result.retryAfterMs;
       w.heldBack = result.heldBack === true;

@@ -23,6 +23,13 @@ import type { WorkerHost } from "./worker.js";
 const BUFFER_SECONDS = 0.05;
 // Fewer cost PostgreSQL drains a few percent (measured at two); more only lets a stalled write hold more jobs.
 const UNWRITTEN_BATCHES = 4;
+/**
+ * One outcome write may take this share of a lease, at the cost per outcome measured: a heartbeat waits for the
+ * write in flight, and the write's own jobs are not renewed while it runs.
+ */
+const WRITE_SHARE_OF_LEASE = 0.15;
+/** Outcomes in the first write, before any write was timed. */
+const FIRST_WRITE = 100;
 
 /** What a worker uses of a backend: the job lifecycle, and a job's record when an outcome is refused. */
 export type WorkerBackend = JobLifecycle & Pick<JobReader, "get"> & ScheduleStore & Pick<FlowStore, "getFlow">;
@@ -107,6 +114,8 @@ export class WorkerCore {
   /** How many outcomes the write in flight carries. */
   writing = 0;
   flushTimer: NodeJS.Timeout | null = null;
+  /** What writing one outcome costs, ms, as last measured (rising at once, falling slowly); 0: not measured yet. */
+  writeMsPerOutcome = 0;
 
   // Leases (leases.ts).
   heartbeatTimer: NodeJS.Timeout | null = null;
@@ -116,6 +125,8 @@ export class WorkerCore {
   renewedAt = 0;
   /** Buffered jobs wait for a heartbeat: leases may have lapsed (the process was frozen, or the database away). */
   startsHeld = false;
+  /** Claims wait for a heartbeat: the last renewal is late (see wanted()). */
+  claimsHeld = false;
   maintaining = false;
   /** Wall clock minus monotonic clock at the last look, to see the wall clock jump. */
   clockDrift: number | null = null;
@@ -288,12 +299,33 @@ export class WorkerCore {
     if (this.buffer.length - this.head < this.concurrency && this.wanted() > 0) void fetchJobs(this);
   }
 
+  /** Outcomes in one write: as many as take WRITE_SHARE_OF_LEASE of a lease at the measured cost, up to maxBatch. */
+  outcomeBatch(): number {
+    if (this.writeMsPerOutcome === 0) return Math.min(this.maxBatch, FIRST_WRITE);
+    const fit = Math.floor((this.leaseMs * WRITE_SHARE_OF_LEASE) / this.writeMsPerOutcome);
+    return Math.max(1, Math.min(this.maxBatch, fit));
+  }
+
+  /** Takes in how long a write of `n` outcomes took. */
+  noteWrite(n: number, ms: number): void {
+    if (n === 0) return;
+    const per = ms / n;
+    const was = this.writeMsPerOutcome;
+    this.writeMsPerOutcome = was === 0 || per > was ? per : was * 0.8 + per * 0.2;
+  }
+
   /**
    * How many more jobs to claim: the free slots, plus what finishes within BUFFER_SECONDS at the measured rate,
-   * less what is buffered already. So slow jobs are not hoarded while another worker idles.
+   * less what is buffered already. So slow jobs are not hoarded while another worker idles. Nothing while leases
+   * wait for a late renewal, or while more outcomes wait than a few writes take.
    */
   wanted(): number {
     if (this.aloneId !== null) return 0;
+    // A renewal late by half a lease: the worker holds more than it keeps up with; take nothing more until it lands.
+    if (!this.manual && this.renewedAt > 0 && performance.now() - this.renewedAt > this.leaseMs / 2) {
+      this.claimsHeld = true;
+      return 0;
+    }
     const buffered = this.buffer.length - this.head;
     if (this.suspectsWaiting && (this.running.size > 0 || buffered > 0)) return 0;
     const soon = this.concurrency - this.running.size + Math.round(this.rate * BUFFER_SECONDS);
@@ -301,7 +333,7 @@ export class WorkerCore {
     // until they land. Else, when writes slow down (millions of rows, a lock), the backlog grows, each write carries
     // more and takes longer, and leases of jobs that finished long ago run out.
     const unwritten = this.backend.capabilities.parallelOutcomes ? this.outcomes.length + this.writing : 0;
-    return Math.min(this.maxBatch, soon - buffered, UNWRITTEN_BATCHES * this.maxBatch - unwritten);
+    return Math.min(this.maxBatch, soon - buffered, UNWRITTEN_BATCHES * this.outcomeBatch() - unwritten);
   }
 
   /** Rate-limited jobs that could not start in time go back unstarted (not charged), for a later claim. */

@@ -16,14 +16,17 @@ export async function heartbeat(w: WorkerCore): Promise<void> {
     tasks: w.taskNames,
     concurrency: w.concurrency,
   };
-  // Never beside an outcome batch: both lock this worker's rows.
-  while (w.flushing || w.renewing) await (w.flushing ?? w.renewing);
+  while (w.renewing) await w.renewing;
+  // Never beside an outcome batch (both lock this worker's rows), but ahead of the next one: the heartbeat takes its
+  // turn now and waits only for the write in flight (sized to take a small share of a lease). Else, with a backlog
+  // of outcomes, one write follows another and the leases lapse while their jobs are done and waiting to be written.
   let done!: () => void;
   w.renewing = new Promise((resolve) => (done = resolve));
   let result: Awaited<ReturnType<JobLifecycle["heartbeat"]>>;
   // Only jobs held before the call are judged: one claimed meanwhile is not in its answer.
   const before = new Set<string>();
   try {
+    while (w.flushing) await w.flushing;
     const leases: HeldLease[] = [];
     for (const exec of w.running.values()) {
       before.add(exec.job.id);
@@ -56,7 +59,10 @@ export async function heartbeat(w: WorkerCore): Promise<void> {
     w.head = 0;
   }
   if (w.aloneId !== null && isLost(w.aloneId) && !w.running.has(w.aloneId)) w.aloneId = null;
-  if (w.startsHeld) w.pump();
+  if (w.startsHeld || w.claimsHeld) {
+    w.claimsHeld = false;
+    w.pump();
+  }
 }
 
 /**

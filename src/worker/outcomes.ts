@@ -8,7 +8,7 @@ export function scheduleFlush(w: WorkerCore): void {
   // A pending fetch writes the outcomes in its own transaction, with the next claim, unless the backend writes
   // them side by side with claims.
   if (w.fetching && !w.backend.capabilities.parallelOutcomes) return;
-  if (w.outcomes.length >= w.maxBatch) void flush(w);
+  if (w.outcomes.length >= w.outcomeBatch()) void flush(w);
   // A short delay gathers the completions of a burst into one transaction.
   else if (!w.flushTimer) w.flushTimer = setTimeout(() => void flush(w), 1);
 }
@@ -23,8 +23,8 @@ export async function flush(w: WorkerCore): Promise<void> {
   // Never beside a heartbeat: both lock this worker's rows.
   while (w.flushing || w.renewing) await (w.flushing ?? w.renewing);
   if (w.outcomes.length === 0) return;
-  // One batch per write: a backlog is written as several statements of the size claims have, not one of all of it.
-  const batch = w.outcomes.splice(0, w.maxBatch);
+  // One batch per write, sized to take a small share of a lease: a backlog is written as several statements.
+  const batch = w.outcomes.splice(0, w.outcomeBatch());
   w.writing = batch.length;
   w.flushing = (async () => {
     const unwritten = await writeOutcomes(w, batch);
@@ -43,7 +43,7 @@ export async function flush(w: WorkerCore): Promise<void> {
     w.writing = 0;
   }
   if (w.isStopping) return;
-  if (w.outcomes.length >= w.maxBatch) void flush(w);
+  if (w.outcomes.length >= w.outcomeBatch()) void flush(w);
   // Claims held back for this write (see wanted()) may go on.
   w.pump();
 }
@@ -59,7 +59,9 @@ export async function flushAll(w: WorkerCore): Promise<void> {
 /** Writes `batch`, halving it on refusals; returns what is left to retry (the database being unavailable). */
 async function writeOutcomes(w: WorkerCore, batch: Outcome[]): Promise<{ outcomes: Outcome[]; error?: unknown }> {
   try {
+    const started = performance.now();
     reportLost(w, await w.backend.complete(batch, w.host.now()));
+    w.noteWrite(batch.length, performance.now() - started);
     return { outcomes: [] };
   } catch (error) {
     if (isUnavailable(error) || isTransient(error)) return { outcomes: batch, error };

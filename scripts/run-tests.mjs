@@ -3,7 +3,7 @@
 // first (durations from scripts/test-durations.json), so the run ends when the longest file does, not later.
 // At the end: each file's duration, slowest first, and one closing line "N passed, N failed, N skipped".
 //
-//   node scripts/run-tests.mjs [files…]     ERRAND_TEST_CONCURRENCY=N (default: cores + 1, at most 4)   --record: save
+//   node scripts/run-tests.mjs [--group native] [files…]     ERRAND_TEST_CONCURRENCY=N (default: cores + 1, at most 4)   --record: save
 //   the durations. Most files wait on clocks, child processes and databases rather than compute: on 2 cores, three
 //   at once keep both busy (about 1.2 cores used on average).
 import { spawn, spawnSync } from "node:child_process";
@@ -27,10 +27,40 @@ function find(dir, out = []) {
   return out;
 }
 
+/**
+ * `--group native`: the files that touch native code and the Node APIs that differ between versions (the SQLite
+ * backend, the storage contract, worker processes and signals, the CLI, the package): what CI runs on the Node
+ * versions other than the one that runs everything.
+ */
+const GROUPS = {
+  native: [
+    "src/",
+    "test/sqlite/",
+    "test/contract/",
+    "test/api/worker.test.ts",
+    "test/e2e/worker",
+    "test/e2e/commands.test.ts",
+    "test/e2e/exit-codes.test.ts",
+    "test/e2e/load-app.test.ts",
+    "test/e2e/package.test.ts",
+    "test/postgres/workers.test.ts",
+    "test/chaos/poison-sqlite.test.ts",
+    "test/chaos/freeze.test.ts",
+    "test/scale/sqlite-plans.test.ts",
+  ],
+};
+
 const argv = process.argv.slice(2);
 const record = argv.includes("--record");
-const only = argv.filter((a) => a !== "--record");
-const files = only.length > 0 ? only : [...find("src"), ...find("test")].sort();
+const groupAt = argv.indexOf("--group");
+const group = groupAt >= 0 ? GROUPS[argv[groupAt + 1]] : null;
+if (groupAt >= 0 && !group) {
+  console.error(`run-tests: --group takes one of ${Object.keys(GROUPS).join(", ")}`);
+  process.exit(2);
+}
+const only = argv.filter((a, i) => a !== "--record" && i !== groupAt && i !== groupAt + 1);
+const all = only.length > 0 ? only : [...find("src"), ...find("test")].sort();
+const files = group ? all.filter((f) => group.some((prefix) => f.startsWith(prefix))) : all;
 const known = existsSync(DURATIONS) ? JSON.parse(readFileSync(DURATIONS, "utf8")) : {};
 // Unknown files count as slow: better started early than found last.
 const order = [...files].sort((a, b) => (known[b] ?? 60) - (known[a] ?? 60));

@@ -58,7 +58,7 @@ if (groupAt >= 0 && !group) {
   console.error(`run-tests: --group takes one of ${Object.keys(GROUPS).join(", ")}`);
   process.exit(2);
 }
-const only = argv.filter((a, i) => a !== "--record" && i !== groupAt && i !== groupAt + 1);
+const only = argv.filter((a, i) => a !== "--record" && (groupAt < 0 || (i !== groupAt && i !== groupAt + 1)));
 const all = only.length > 0 ? only : [...find("src"), ...find("test")].sort();
 const files = group ? all.filter((f) => group.some((prefix) => f.startsWith(prefix))) : all;
 const known = existsSync(DURATIONS) ? JSON.parse(readFileSync(DURATIONS, "utf8")) : {};

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFile, fork, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
@@ -28,16 +29,26 @@ describe("several processes on one SQLite file", () => {
       await new Promise((resolve) => w.once("message", resolve));
     }
     const perProcess = 1500;
+    // The machine's own stalls (other test files, the workers, the scheduler) reach this idle process as well: its
+    // longest pause meanwhile is the baseline an enqueuer's is held to, plus 250 ms. A lock waited for synchronously
+    // stalls for the whole lock instead.
+    const control = monitorEventLoopDelay({ resolution: 1 });
+    control.enable();
     const results = await Promise.all(
       [1, 2, 3].map(() =>
         run(process.execPath, ["--import", "tsx", join(children, "enqueuer.ts"), String(perProcess)], { env }),
       ),
     );
+    control.disable();
+    const baselineMs = control.max / 1e6;
     for (const { stdout, stderr } of results) {
       const report = JSON.parse(stdout) as { errors: number; maxLoopDelayMs: number };
       assert.equal(report.errors, 0, stderr);
       assert.doesNotMatch(stderr, /locked/i);
-      assert.ok(report.maxLoopDelayMs < 250, `an enqueuer's event loop stalled for ${report.maxLoopDelayMs}ms`);
+      assert.ok(
+        report.maxLoopDelayMs < 250 + baselineMs,
+        `an enqueuer's event loop stalled for ${report.maxLoopDelayMs}ms (an idle process's longest pause meanwhile: ${baselineMs}ms)`,
+      );
     }
     const expected = 3 * perProcess + 1;
     const deadline = Date.now() + 30_000;

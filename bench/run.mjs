@@ -87,7 +87,14 @@ const TARGETS = TARGETS_BY_BACKEND[backendName];
 
 const COUNTS = quick
   ? { enqueueWarmup: 500, enqueue: 2_000, drain: [5_000], drainTrials: 1, pickupWarmup: 5, pickup: 50 }
-  : { enqueueWarmup: 2_000, enqueue: 20_000, drain: [20_000, 100_000], drainTrials: 3, pickupWarmup: 20, pickup: 300 };
+  : {
+      enqueueWarmup: 2_000,
+      enqueue: 20_000,
+      drain: [20_000, 50_000, 100_000],
+      drainTrials: 3,
+      pickupWarmup: 20,
+      pickup: 300,
+    };
 const CONCURRENCY = 10;
 const ARGS = { to: "user@example.com" };
 const quiet = { debug() {}, info() {}, warn: console.error, error: console.error };

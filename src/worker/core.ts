@@ -12,24 +12,18 @@ import { formatMs } from "../core/duration.js";
 import { ConfigError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { TaskDefinition } from "../task/define.js";
-import { rateStartMarginMs } from "../task/limits.js";
 import { fetchJobs } from "./claims.js";
 import { Deadlines } from "./deadlines.js";
 import { Execution, type ExecutionHost, type Settled } from "./execution.js";
 import { flush, scheduleFlush } from "./outcomes.js";
+import { RateMargins } from "./rate-margins.js";
+import { WritePace } from "./write-pace.js";
 import type { WorkerHost } from "./worker.js";
 
 /** Unstarted jobs a worker holds: no more than it can start within this time at the rate jobs finish. */
 const BUFFER_SECONDS = 0.05;
 // Fewer cost PostgreSQL drains a few percent (measured at two); more only lets a stalled write hold more jobs.
 const UNWRITTEN_BATCHES = 4;
-/**
- * One outcome write may take this share of a lease, at the cost per outcome measured: a heartbeat waits for the
- * write in flight, and the write's own jobs are not renewed while it runs.
- */
-const WRITE_SHARE_OF_LEASE = 0.15;
-/** Outcomes in the first write, before any write was timed. */
-const FIRST_WRITE = 100;
 
 /** What a worker uses of a backend: the job lifecycle, and a job's record when an outcome is refused. */
 export type WorkerBackend = JobLifecycle & Pick<JobReader, "get"> & ScheduleStore & Pick<FlowStore, "getFlow">;
@@ -69,14 +63,8 @@ export class WorkerCore {
   rated: RateLimit[] = [];
   /** The limits of queues it takes. */
   queueLimits: QueueLimit[] = [];
-  /**
-   * How soon after its claim was sent a rate-limited job must start (rateStartMarginMs), by task, and by queue for
-   * jobs of tasks without limits of their own. Their claims count against windows longer by as much.
-   */
-  private readonly taskRateMargin = new Map<string, number>();
-  private readonly queueRateMargin = new Map<string, number>();
-  /** The shortest of those margins (Infinity: no rate limits). */
-  minRateMarginMs = Infinity;
+  /** How soon after its claim a rate-limited job must start. */
+  private readonly rateMargins = new RateMargins();
   trackUncaught = false;
   manual = false;
   isStopping = false;
@@ -114,8 +102,7 @@ export class WorkerCore {
   /** How many outcomes the write in flight carries. */
   writing = 0;
   flushTimer: NodeJS.Timeout | null = null;
-  /** What writing one outcome costs, ms, as last measured (rising at once, falling slowly); 0: not measured yet. */
-  writeMsPerOutcome = 0;
+  private readonly writePace = new WritePace();
 
   // Leases (leases.ts).
   heartbeatTimer: NodeJS.Timeout | null = null;
@@ -152,29 +139,11 @@ export class WorkerCore {
     this.taskMap = this.host.tasks();
     this.taskNames = [...this.taskMap.keys()];
     this.limitedTasks = this.taskNames.filter((name) => this.taskMap.get(name)!.concurrency !== null);
-    this.rated = [];
-    this.queueLimits = [];
-    this.taskRateMargin.clear();
-    this.queueRateMargin.clear();
-    for (const [name, task] of this.taskMap) {
-      if (!task.rateLimit) continue;
-      const margin = rateStartMarginMs(task.rateLimit.perMs);
-      this.taskRateMargin.set(name, margin);
-      const { limit, perMs } = task.rateLimit;
-      this.rated.push({ key: `task:${name}`, task: name, limit, perMs: perMs + margin });
-    }
-    for (const [queue, limits] of this.host.queueLimits()) {
-      if (this.queues !== null && !this.queues.includes(queue)) continue;
-      let rate: RateLimit | null = null;
-      if (limits.rateLimit) {
-        const margin = rateStartMarginMs(limits.rateLimit.perMs);
-        this.queueRateMargin.set(queue, margin);
-        const { limit, perMs } = limits.rateLimit;
-        rate = { key: `queue:${queue}`, task: "", limit, perMs: perMs + margin };
-      }
-      this.queueLimits.push({ queue, concurrency: limits.concurrency, rate });
-    }
-    this.minRateMarginMs = Math.min(Infinity, ...this.taskRateMargin.values(), ...this.queueRateMargin.values());
+    ({ rated: this.rated, queueLimits: this.queueLimits } = this.rateMargins.configure(
+      this.taskMap,
+      this.host.queueLimits(),
+      this.queues,
+    ));
     if (this.taskNames.length === 0) {
       throw new ConfigError(
         "ERRAND_NO_TASKS",
@@ -198,13 +167,13 @@ export class WorkerCore {
    * (sent at `sentAt`, performance.now()), or go back unstarted.
    */
   take(claimed: readonly ClaimedJob[], sentAt: number): void {
-    if (this.minRateMarginMs === Infinity) {
+    if (this.rateMargins.min === Infinity) {
       this.buffer.push(...claimed);
       return;
     }
     const bound: ClaimedJob[] = [];
     for (const job of claimed) {
-      const margin = job.suspect ? undefined : this.rateMarginOf(job);
+      const margin = this.rateMargins.of(job, this.limitedTasks);
       if (margin === undefined) this.buffer.push(job);
       else {
         job.startBy = sentAt + margin;
@@ -214,18 +183,11 @@ export class WorkerCore {
     if (bound.length > 0) this.buffer.splice(this.head, 0, ...bound);
   }
 
-  /** A job's rate margin: its task's, else its queue's when its task has no limits of its own. */
-  private rateMarginOf(job: ClaimedJob): number | undefined {
-    const own = this.taskRateMargin.get(job.task);
-    if (own !== undefined || this.limitedTasks.includes(job.task)) return own;
-    return this.queueRateMargin.get(job.queue);
-  }
-
   /** Rate-limited jobs this claim may take: the free slots, and those freed within the margin at the measured rate. */
   ratedLimit(): number {
-    if (this.minRateMarginMs === Infinity) return 0;
+    if (this.rateMargins.min === Infinity) return 0;
     const free = this.concurrency - this.running.size;
-    return Math.max(0, free + Math.floor((this.rate * this.minRateMarginMs) / 1000));
+    return Math.max(0, free + Math.floor((this.rate * this.rateMargins.min) / 1000));
   }
 
   drained(): Promise<void> {
@@ -299,19 +261,14 @@ export class WorkerCore {
     if (this.buffer.length - this.head < this.concurrency && this.wanted() > 0) void fetchJobs(this);
   }
 
-  /** Outcomes in one write: as many as take WRITE_SHARE_OF_LEASE of a lease at the measured cost, up to maxBatch. */
+  /** Outcomes in one write (see WritePace). */
   outcomeBatch(): number {
-    if (this.writeMsPerOutcome === 0) return Math.min(this.maxBatch, FIRST_WRITE);
-    const fit = Math.floor((this.leaseMs * WRITE_SHARE_OF_LEASE) / this.writeMsPerOutcome);
-    return Math.max(1, Math.min(this.maxBatch, fit));
+    return this.writePace.batch(this.leaseMs, this.maxBatch);
   }
 
   /** Takes in how long a write of `n` outcomes took. */
   noteWrite(n: number, ms: number): void {
-    if (n === 0) return;
-    const per = ms / n;
-    const was = this.writeMsPerOutcome;
-    this.writeMsPerOutcome = was === 0 || per > was ? per : was * 0.8 + per * 0.2;
+    this.writePace.note(n, ms);
   }
 
   /**

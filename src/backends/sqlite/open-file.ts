@@ -17,13 +17,31 @@ export function openDatabase(file: string, durability: "normal" | "full", shareF
         `${process.versions.node}. Upgrade Node (22, 24 or 26), then reinstall (npm ci).`,
     );
   }
-  let db: Database.Database | undefined;
   if (file !== ":memory:" && !existsSync(dirname(file))) {
     throw new BackendUnavailableError(
       `Cannot open SQLite database ${file}: the directory ${dirname(file)} does not exist. Create the directory or ` +
         `choose a writable path with the database option or ERRAND_DATABASE_URL.`,
     );
   }
+  // Another process creating or migrating the file holds its lock for a moment (longer on a loaded machine): the
+  // open waits for it, once, rather than failing a worker's start or a first enqueue. Synchronous, since the open is.
+  const deadline = performance.now() + OPEN_BUSY_WAIT_MS;
+  for (;;) {
+    try {
+      return openOnce(file, durability, shareFile);
+    } catch (error) {
+      const cause = error instanceof BackendUnavailableError ? error.cause : undefined;
+      if (!isBusy(cause) || performance.now() >= deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
+/** How long an open waits for another process's lock before it fails. */
+const OPEN_BUSY_WAIT_MS = 5_000;
+
+function openOnce(file: string, durability: "normal" | "full", shareFile: boolean): Database.Database {
+  let db: Database.Database | undefined;
   try {
     db = new Database(file, { timeout: SYNC_BUSY_TIMEOUT_MS });
     // Before anything that writes (journal mode, page size): another application's file is left as it was.

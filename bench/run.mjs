@@ -636,38 +636,29 @@ async function mainScale() {
   }
 }
 
-/** Overloaded workers on PostgreSQL: jobs run twice. */
-async function mainOverload() {
-  const cpu = cpus();
-  console.log(`errand bench, overloaded workers on PostgreSQL${quick ? " (quick)" : ""}`);
-  console.log(
-    `Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`,
-  );
-  const figures = await benchOverload(quick);
-  reportOverload(figures);
-  const results = { backend: "postgres", date: new Date().toISOString(), quick, node: process.version, ...figures };
-  mkdirSync(join(here, "results"), { recursive: true });
-  writeFileSync(join(here, "results", "overload-postgres.json"), JSON.stringify(results, null, 2) + "\n");
-  console.log("figures written to bench/results/overload-postgres.json");
-}
-
-/** Worker processes side by side on PostgreSQL. */
-async function mainProcesses() {
+/** A PostgreSQL-only bench: measures, reports, and writes its figures to bench/results/<name>-postgres.json. */
+async function mainOnPostgres(title, name, measure, report) {
   const cpu = cpus();
   const started = performance.now();
-  console.log(`errand bench, worker processes on PostgreSQL${quick ? " (quick)" : ""}`);
+  console.log(`errand bench, ${title} on PostgreSQL${quick ? " (quick)" : ""}`);
   console.log(
     `Node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} CPUs (${cpu[0]?.model.trim()})`,
   );
-  const figures = await benchProcesses(quick);
-  reportProcesses(figures);
+  const figures = await measure(quick);
+  report(figures);
   const results = { backend: "postgres", date: new Date().toISOString(), quick, node: process.version, ...figures };
   mkdirSync(join(here, "results"), { recursive: true });
-  writeFileSync(join(here, "results", "processes-postgres.json"), JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(join(here, "results", `${name}-postgres.json`), JSON.stringify(results, null, 2) + "\n");
   console.log(
-    `figures written to bench/results/processes-postgres.json; took ${num((performance.now() - started) / 1000, 1)} s`,
+    `figures written to bench/results/${name}-postgres.json; took ${num((performance.now() - started) / 1000, 1)} s`,
   );
 }
+
+/** Overloaded workers on PostgreSQL: jobs run twice. */
+const mainOverload = () => mainOnPostgres("overloaded workers", "overload", benchOverload, reportOverload);
+
+/** Worker processes side by side on PostgreSQL. */
+const mainProcesses = () => mainOnPostgres("worker processes", "processes", benchProcesses, reportProcesses);
 
 await (schedules
   ? mainSchedules()

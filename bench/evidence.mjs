@@ -166,7 +166,7 @@ async function main() {
     const run = await load(idle.url, "errand");
     rows.push(row("errand, no worker running", run, await handlerTimes(idle.url, "errand"), null));
     const cli = (...args) =>
-      spawnSync(process.execPath, [join(root, "dist/cli/main.js"), "status", ...args], {
+      spawnSync(process.execPath, [join(root, "dist/12-cli/main.js"), "status", ...args], {
         env: { ...process.env, ERRAND_DATABASE_URL: `sqlite:${join(idleDir, "signup.db")}` },
         encoding: "utf8",
       });

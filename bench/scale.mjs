@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { openBackend as openStore } from "../dist/backends/open.js";
+import { openBackend as openStore } from "../dist/04-engines/open.js";
 import { startChild } from "./lib/child.mjs";
 import { drainInChild, fillErrand } from "./lib/errand-drain.mjs";
 import { admin, urlOf, withClient } from "./lib/postgres.mjs";
@@ -23,7 +23,7 @@ import { num, percentile, printTable, ratio, summarize } from "./lib/stats.mjs";
 const here = fileURLToPath(new URL(".", import.meta.url));
 const quiet = { debug() {}, info() {}, warn: console.error, error: console.error };
 const CONCURRENCY = 10;
-const PRUNE_BATCH = 500; // the worker's (src/worker/leases.ts)
+const PRUNE_BATCH = 500; // the worker's (src/09-worker/leases.ts)
 const FIXED_YOUNG_GENERATION = "--max-semi-space-size=1";
 const CHUNK = 1_000_000;
 /** The span of finished times the built rows are spread over, oldest first, ending a minute ago. */

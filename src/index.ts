@@ -1,15 +1,15 @@
-export { Errand, type ErrandOptions, type Status, type Background } from "./client/errand.js";
-export { Job } from "./client/job.js";
-export { Task, type TaskOptions, type EnqueueOptions, type Handler, type SqliteHandle } from "./task/define.js";
-export type { ConcurrencyOption, RateLimitOption, QueueOptions } from "./task/limits.js";
-export type { JobContext } from "./task/context.js";
-export { Worker, type WorkerOptions } from "./worker/worker.js";
-export type { JobRecord, JobState, AttemptError, WorkerRecord } from "./core/job.js";
-export type { JobEvent, JobEventName, JobEvents, JobEventBase, JobEventError } from "./core/events.js";
-export { JOB_STATES } from "./core/job.js";
-export type { Duration } from "./core/duration.js";
-export type { Logger } from "./core/logger.js";
-export type { BackoffOptions } from "./core/backoff.js";
+export { Errand, type ErrandOptions, type Status, type Background } from "./10-client/errand.js";
+export { Job } from "./05-handles/job.js";
+export { Task, type TaskOptions, type EnqueueOptions, type Handler, type SqliteHandle } from "./06-tasks/define.js";
+export type { ConcurrencyOption, RateLimitOption, QueueOptions } from "./06-tasks/limits.js";
+export type { JobContext } from "./06-tasks/context.js";
+export { Worker, type WorkerOptions } from "./09-worker/worker.js";
+export type { JobRecord, JobState, AttemptError, WorkerRecord } from "./01-core/job.js";
+export type { JobEvent, JobEventName, JobEvents, JobEventBase, JobEventError } from "./01-core/events.js";
+export { JOB_STATES } from "./01-core/job.js";
+export type { Duration } from "./01-core/duration.js";
+export type { Logger } from "./01-core/logger.js";
+export type { BackoffOptions } from "./01-core/backoff.js";
 export {
   ERROR_CODES,
   type ErrorCode,
@@ -28,7 +28,7 @@ export {
   PermanentError,
   RetryError,
   FlowFailedError,
-} from "./core/errors.js";
+} from "./01-core/errors.js";
 export {
   Flow,
   Chain,
@@ -42,12 +42,12 @@ export {
   type MemberFailure,
   type FlowStatus,
   type FlowMemberStatus,
-} from "./workflows/api.js";
-export type { FlowState, FlowKind, FlowMemberState } from "./backends/flows.js";
-export { nextRuns } from "./schedules/cron.js";
-export type { Misfire, ScheduleOptions } from "./schedules/definition.js";
-export { Schedules, type ScheduleInfo, type ScheduleUpsert } from "./schedules/api.js";
-export { createDashboard, type DashboardOptions, type DashboardHandler } from "./dashboard/handler.js";
-export { startDashboard, type StartDashboardOptions, type RunningDashboard } from "./dashboard/server.js";
-export type { DashboardAuth } from "./dashboard/security.js";
-export { createMetrics } from "./dashboard/metrics.js";
+} from "./07-features/flows/builders.js";
+export type { FlowState, FlowKind, FlowMemberState } from "./02-storage/flows.js";
+export { nextRuns } from "./01-core/cron.js";
+export type { Misfire, ScheduleOptions } from "./06-tasks/schedule-definition.js";
+export { Schedules, type ScheduleInfo, type ScheduleUpsert } from "./07-features/schedules/api.js";
+export { createDashboard, type DashboardOptions, type DashboardHandler } from "./11-dashboard/handler.js";
+export { startDashboard, type StartDashboardOptions, type RunningDashboard } from "./11-dashboard/server.js";
+export type { DashboardAuth } from "./11-dashboard/security.js";
+export { createMetrics } from "./11-dashboard/metrics.js";

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { errand, makeThumbnail, sendWelcomeEmail } from "./tasks.js";
 
-const cli = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+const cli = fileURLToPath(new URL("../../dist/12-cli/main.js", import.meta.url));
 const tasks = fileURLToPath(new URL("./tasks.ts", import.meta.url));
 console.log(`database: ${errand.database}\n`);
 

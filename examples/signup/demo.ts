@@ -12,7 +12,7 @@ import { startMailServer, type MailServer } from "./smtp.js";
 import { errand } from "./tasks.js";
 import { openUsers, type Users } from "./users.js";
 
-const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../../dist/12-cli/main.js", import.meta.url));
 const TASKS = fileURLToPath(new URL("./tasks.ts", import.meta.url));
 
 export interface Demo {

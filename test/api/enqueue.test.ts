@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { Errand, InvalidArgsError } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 
 const make = (options: ConstructorParameters<typeof Errand>[0] = {}) =>
   new Errand({ database: "memory:", logger: silentLogger, ...options });

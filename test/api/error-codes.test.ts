@@ -27,7 +27,7 @@ import {
   type EnqueueOptions,
   type ErrandOptions,
 } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { freshSqliteUrl, tempDir } from "../helpers/tmp.js";
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -145,7 +145,7 @@ describe("error codes", () => {
     assert.deepEqual(
       raw.map((s) => s.path),
       [],
-      "use a subclass from src/core/errors.ts",
+      "use a subclass from src/01-core/errors.ts",
     );
 
     const all = sources.map((s) => s.text).join("\n");

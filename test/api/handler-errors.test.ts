@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Errand, InvalidArgsError, JobFailedError, PermanentError, RetryError } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { runCli } from "../helpers/cli.js";
 import { bothBackends } from "../helpers/databases.js";
 

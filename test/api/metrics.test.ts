@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createMetrics, Errand } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { freshSqliteUrl, tempDir } from "../helpers/tmp.js";
 
 const errand = new Errand({ database: freshSqliteUrl(tempDir()), logger: silentLogger });

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { Errand, InvalidArgsError } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { registerInMemoryTracing, toJson } from "../helpers/tracing.js";
 import { tempDir } from "../helpers/tmp.js";
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { Errand, type Job } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 
 it("types enqueue's args and result() from the handler or the schema", async () => {
   const errand = new Errand({ database: "memory:", logger: silentLogger });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Errand, JobFailedError, type Worker } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { freshSqliteUrl, tempDir } from "../helpers/tmp.js";
 
 const dir = tempDir();

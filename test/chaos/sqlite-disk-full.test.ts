@@ -8,7 +8,7 @@ import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { BackendUnavailableError, Errand, ErrandError } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const dir = tempDir();

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { it, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Backend, BackendCapabilities, NewJob } from "../../src/backends/backend.js";
+import type { Backend, BackendCapabilities, NewJob } from "../../src/02-storage/backend.js";
 
 /** Why a backend lacks a capability, in its engine's words (shown in the skipped test's line). */
 export type WhyNot = Partial<Record<"crossProcessWakeups" | "userTransactions" | "syncEnqueue", string>>;

@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Backend, HeldLease, NewJob, WorkerInfo } from "../../src/backends/backend.js";
-import type { JobEvent } from "../../src/core/events.js";
-import type { ScheduleWrite, TickFire } from "../../src/backends/schedules.js";
-import { RESCUE_SPREAD_MS } from "../../src/backends/lease-expired.js";
+import type { Backend, HeldLease, NewJob, WorkerInfo } from "../../src/02-storage/backend.js";
+import type { JobEvent } from "../../src/01-core/events.js";
+import type { ScheduleWrite, TickFire } from "../../src/02-storage/schedules.js";
+import { RESCUE_SPREAD_MS } from "../../src/03-storage-logic/rescue-plan.js";
 import { capabilityTests, type ContractFixture } from "./capabilities.js";
 import { countsTests } from "./counts.js";
 import { expiryTests } from "./expiry.js";

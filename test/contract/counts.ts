@@ -3,7 +3,7 @@
 // the stored jobs themselves.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Backend, ClaimedJob, ClaimParams, HeldLease, NewJob, Outcome } from "../../src/backends/backend.js";
+import type { Backend, ClaimedJob, ClaimParams, HeldLease, NewJob, Outcome } from "../../src/02-storage/backend.js";
 
 export interface CountsContext {
   backend: () => Backend;

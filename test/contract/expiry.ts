@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Backend, ClaimedJob, ClaimParams, NewJob } from "../../src/backends/backend.js";
-import type { JobEvent } from "../../src/core/events.js";
+import type { Backend, ClaimedJob, ClaimParams, NewJob } from "../../src/02-storage/backend.js";
+import type { JobEvent } from "../../src/01-core/events.js";
 import type { ContractFixture } from "./capabilities.js";
 
 export interface ExpiryContext {

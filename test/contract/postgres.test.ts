@@ -1,7 +1,7 @@
 import pg from "pg";
 import { after } from "node:test";
-import { PostgresBackend } from "../../src/backends/postgres/backend.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { PostgresBackend } from "../../src/04-engines/postgres/backend.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
 import { runBackendContract } from "./contract.js";
 

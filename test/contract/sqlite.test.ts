@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { SqliteBackend } from "../../src/backends/sqlite/backend.js";
+import { SqliteBackend } from "../../src/04-engines/sqlite/backend.js";
 import { tempDir } from "../helpers/tmp.js";
 import { runBackendContract } from "./contract.js";
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { Errand, InvalidArgsError } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { bothBackends } from "../helpers/databases.js";
 import { tempDir } from "../helpers/tmp.js";
 import { mostAtOnce, readRecord, Workers } from "./limits.js";

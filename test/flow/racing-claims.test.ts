@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Errand } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
-import type { Backend } from "../../src/backends/backend.js";
+import { silentLogger } from "../../src/01-core/logger.js";
+import type { Backend } from "../../src/02-storage/backend.js";
 import { bothBackends } from "../helpers/databases.js";
 
 const databases = bothBackends();

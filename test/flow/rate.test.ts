@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { Errand } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { Spawned } from "../helpers/cli.js";
 import { bothBackends } from "../helpers/databases.js";
 import { tempDir } from "../helpers/tmp.js";

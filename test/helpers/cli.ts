@@ -10,7 +10,7 @@ import { Errand } from "errand";
 import { defineTasks } from "../fixtures/define-tasks.js";
 
 /** The built CLI: end-to-end tests run what users run, so `npm run build` must come first. */
-export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const CLI = fileURLToPath(new URL("../../dist/12-cli/main.js", import.meta.url));
 export const FIXTURES = fileURLToPath(new URL("../fixtures/", import.meta.url));
 export const TASKS = join(FIXTURES, "tasks.ts");
 

@@ -5,7 +5,7 @@ import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { Errand, type JobEvents } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
 
 const drops: (() => Promise<void>)[] = [];

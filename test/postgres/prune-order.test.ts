@@ -4,9 +4,9 @@
 // connections, the planner's worst case: the statement must still ask for the oldest, not whatever comes first.
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { PostgresBackend } from "../../src/backends/postgres/backend.js";
-import type { NewJob } from "../../src/backends/backend.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { PostgresBackend } from "../../src/04-engines/postgres/backend.js";
+import type { NewJob } from "../../src/02-storage/backend.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { freshPostgresDatabase, type FreshDatabase } from "../helpers/postgres.js";
 
 describe("pruning on PostgreSQL", () => {

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import postgres from "postgres";
 import { Errand } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { freshPostgresDatabase } from "../helpers/postgres.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -130,7 +130,7 @@ describe("time on PostgreSQL", () => {
     const { db, errand, welcome } = await setUp();
     const job = await welcome.enqueue({ userId: 7 });
     const preload = fileURLToPath(new URL("../fixtures/clock-an-hour-fast.mjs", import.meta.url));
-    const cli = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+    const cli = fileURLToPath(new URL("../../dist/12-cli/main.js", import.meta.url));
     const tasks = fileURLToPath(new URL("../fixtures/tasks.ts", import.meta.url));
     const skewed = spawn(process.execPath, ["--import", preload, cli, "worker", tasks], {
       env: { ...process.env, ERRAND_DATABASE_URL: db.url },

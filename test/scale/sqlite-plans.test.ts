@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { Errand } from "errand";
-import * as Q from "../../src/backends/sqlite/queries.js";
+import * as Q from "../../src/04-engines/sqlite/queries.js";
 import { tempDir } from "../helpers/tmp.js";
 
 /** Statements allowed to scan the jobs, and why. */

@@ -7,9 +7,9 @@ import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { Errand } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
-import { MIGRATIONS as SQLITE_MIGRATIONS } from "../../src/backends/sqlite/migrations/index.js";
-import { MIGRATIONS as POSTGRES_MIGRATIONS } from "../../src/backends/postgres/migrations/index.js";
+import { silentLogger } from "../../src/01-core/logger.js";
+import { MIGRATIONS as SQLITE_MIGRATIONS } from "../../src/04-engines/sqlite/migrations/index.js";
+import { MIGRATIONS as POSTGRES_MIGRATIONS } from "../../src/04-engines/postgres/migrations/index.js";
 import { freshPostgresDatabase, type FreshDatabase } from "../helpers/postgres.js";
 import { tempDir } from "../helpers/tmp.js";
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { Errand, InvalidArgsError, nextRuns, ScheduleError } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString());
 

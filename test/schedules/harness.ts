@@ -1,12 +1,12 @@
-// Schedulers on a real database with an injected clock: the scheduler itself (src/schedules/scheduler.ts), stepped
+// Schedulers on a real database with an injected clock: the scheduler itself (src/08-maintenance/scheduler.ts), stepped
 // through time by the test, one per simulated worker process, each on its own connection to the same database.
 import { join } from "node:path";
 import { after } from "node:test";
 import { Errand } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
-import type { Backend } from "../../src/backends/backend.js";
-import { tickConcurrency } from "../../src/task/limits.js";
-import { Scheduler } from "../../src/schedules/scheduler.js";
+import { silentLogger } from "../../src/01-core/logger.js";
+import type { Backend } from "../../src/02-storage/backend.js";
+import { tickConcurrency } from "../../src/06-tasks/limits.js";
+import { Scheduler } from "../../src/08-maintenance/scheduler.js";
 import { dropTemplates, freshPostgresDatabase } from "../helpers/postgres.js";
 import { tempDir } from "../helpers/tmp.js";
 

@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { Errand, InvalidArgsError, type Job } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const dir = tempDir();

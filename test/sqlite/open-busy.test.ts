@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Errand } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const HOLD_MS = 400;

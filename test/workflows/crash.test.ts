@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { Errand, type Flow } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { bothBackends } from "../helpers/databases.js";
 import { tempDir } from "../helpers/tmp.js";
 import { Workers } from "../flow/limits.js";

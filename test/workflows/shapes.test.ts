@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { Errand, FlowFailedError, InvalidArgsError, type MemberFailure } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { waitFor } from "../helpers/cli.js";
 import { bothBackends } from "../helpers/databases.js";
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { Errand } from "../../src/index.js";
-import { silentLogger } from "../../src/core/logger.js";
+import { silentLogger } from "../../src/01-core/logger.js";
 import { waitFor } from "../helpers/cli.js";
 import { bothBackends } from "../helpers/databases.js";
 import { tempDir } from "../helpers/tmp.js";

@@ -2,7 +2,7 @@
 import { appendFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Errand } from "../../../src/index.js";
-import { consoleLogger } from "../../../src/core/logger.js";
+import { consoleLogger } from "../../../src/01-core/logger.js";
 
 const errand = new Errand({ database: process.env.ERRAND_DATABASE_URL!, logger: consoleLogger("info") });
 errand.task("work", async (args: { n: number }, ctx) => {

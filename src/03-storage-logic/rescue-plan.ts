@@ -1,0 +1,56 @@
+import type { AttemptError } from "../01-core/job.js";
+
+/** Rescued jobs are spread over this much time, so that they are not all claimed again in one batch. */
+export const RESCUE_SPREAD_MS = 1000;
+
+export interface RescuePlan {
+  /** The attempt counts: its handler was known to have started. */
+  charged: boolean;
+  /** Runs alone from now on, until it finishes once: it was, or may have been, running when its worker died. */
+  suspect: boolean;
+  /** How long after now it runs again. */
+  delayMs: number;
+}
+
+/**
+ * What becomes of a job whose lease expired. Only an attempt known to have started is charged. A live worker that
+ * let a lease expire never knew of the job (its claim's answer was lost): no suspect then. Otherwise the worker
+ * died with it in hand, and the job may be what killed it.
+ */
+export function rescuePlan(
+  attempt: number,
+  maxAttempts: number,
+  started: boolean,
+  workerAlive: boolean,
+  now: number,
+  retryAt: (attempt: number) => number,
+): RescuePlan {
+  const spread = Math.floor(Math.random() * RESCUE_SPREAD_MS);
+  if (!started) return { charged: false, suspect: !workerAlive, delayMs: spread };
+  if (attempt >= maxAttempts) return { charged: true, suspect: true, delayMs: 0 };
+  return { charged: true, suspect: true, delayMs: Math.max(0, retryAt(attempt) - now) + spread };
+}
+
+/** The message of a LeaseExpired error: head, the worker's id, tail, and notCounted when it was not charged. */
+export const LEASE_EXPIRED_TEXT = {
+  head: "The lease of worker ",
+  tail: " expired before the attempt finished: the worker crashed, was killed, or was blocked longer than the lease.",
+  notCounted: " The attempt had not started: it is not counted.",
+} as const;
+
+/** How long after now a charged attempt runs again, for attempts 1 … 20 (later ones as the 20th). */
+export function retryDelays(now: number, retryAt: (attempt: number) => number): number[] {
+  return Array.from({ length: 20 }, (_, i) => Math.max(0, retryAt(i + 1) - now));
+}
+
+/** The error a rescued job keeps for the attempt whose worker stopped renewing its lease. */
+export function leaseExpiredError(attempt: number, at: Date, workerId: unknown, plan?: RescuePlan): AttemptError {
+  const t = LEASE_EXPIRED_TEXT;
+  return {
+    attempt,
+    at: at.toISOString(),
+    name: "LeaseExpired",
+    message: t.head + String(workerId) + t.tail + (plan === undefined || plan.charged ? "" : t.notCounted),
+    ...(typeof workerId === "string" ? { workerId } : {}),
+  };
+}

@@ -1,0 +1,43 @@
+// The key options of one enqueue (keyMode, debounce), checked before anything is stored.
+import { toMs, type Duration } from "../01-core/duration.js";
+import { InvalidArgsError } from "../01-core/errors.js";
+
+export interface KeyOptions {
+  key?: string | undefined;
+  keyMode?: "pending" | "forever" | { for: Duration } | undefined;
+  debounce?: Duration | undefined;
+  delay?: Duration | undefined;
+  runAt?: Date | undefined;
+}
+
+export function keyOptions(
+  where: string,
+  now: number,
+  o: KeyOptions,
+): { keyMode: { until: number | null } | null; debounce: boolean; debounceMs: number } {
+  const needsKey = (option: string) =>
+    new InvalidArgsError(
+      `${where}: ${option} needs a key (e.g. { key: "sync:42", ${option}: ... }). Nothing was stored.`,
+    );
+  let keyMode: { until: number | null } | null = null;
+  const mode = o.keyMode;
+  if (mode !== undefined && mode !== "pending") {
+    if (o.key === undefined) throw needsKey("keyMode");
+    if (mode === "forever") keyMode = { until: null };
+    else if (typeof mode === "object" && mode !== null && Object.keys(mode).join() === "for")
+      keyMode = { until: now + toMs(mode.for, `${where} keyMode.for`, { allowZero: false }) };
+    else
+      throw new InvalidArgsError(
+        `${where}: keyMode must be "pending", "forever" or { for: "24h" }, got ${typeof mode === "string" ? JSON.stringify(mode) : typeof mode}. Nothing was stored.`,
+      );
+  }
+  if (o.debounce === undefined) return { keyMode, debounce: false, debounceMs: 0 };
+  if (o.key === undefined) throw needsKey("debounce");
+  if (keyMode !== null || o.delay !== undefined || o.runAt !== undefined) {
+    throw new InvalidArgsError(
+      `${where}: debounce sets the run time itself (that long after the last enqueue) and keeps one waiting job per key: ` +
+        `it goes with neither delay, runAt nor a keyMode other than "pending". Nothing was stored.`,
+    );
+  }
+  return { keyMode, debounce: true, debounceMs: toMs(o.debounce, `${where} debounce`, { allowZero: false }) };
+}

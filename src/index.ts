@@ -25,10 +25,9 @@ export {
   JobStoppedError,
   BadResultError,
   ScheduleError,
-  PermanentError,
-  RetryError,
   FlowFailedError,
 } from "./01-core/errors.js";
+export { PermanentError, RetryError } from "./01-core/handler-errors.js";
 export {
   Flow,
   Chain,

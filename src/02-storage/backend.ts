@@ -1,247 +1,31 @@
-import type { AttemptError, JobState } from "../01-core/job.js";
+// The storage contract: the Backend every engine implements, composed of parts that callers take one at a time.
 import type { JobAdmin } from "./admin.js";
 import type { FlowStore } from "./flows.js";
-import type { JobLifecycle } from "./lifecycle.js";
+import type { StorageInfrastructure } from "./infrastructure.js";
+import type { MaintenanceStore } from "./maintenance-store.js";
 import type { JobReader } from "./reader.js";
 import type { ScheduleStore } from "./schedules.js";
+import type { WorkerStore } from "./worker-store.js";
+import type { JobWriter } from "./writer.js";
 
 export type { BackendCapabilities } from "./capabilities.js";
 export type { JobAdmin } from "./admin.js";
 export type { FlowStore } from "./flows.js";
-export type { JobLifecycle } from "./lifecycle.js";
+export type { StorageInfrastructure } from "./infrastructure.js";
+export type { MaintenanceStore } from "./maintenance-store.js";
 export type { JobReader } from "./reader.js";
 export type { ScheduleStore } from "./schedules.js";
-
-/** A job as enqueue hands it to the backend: validated, args already JSON. */
-export interface NewJob {
-  task: string;
-  queue: string;
-  args: string;
-  priority: number;
-  runAt: number;
-  maxAttempts: number;
-  key: string | null;
-  createdAt: number;
-  /** The W3C traceparent of the job's creation context, set when tracing is on (see src/07-features/tracing). */
-  traceparent?: string | null;
-  /** No attempt starts at or after this time (ms); null or absent: never expires. Always after runAt. */
-  expiresAt?: number | null;
-  /**
-   * How long `key` de-duplicates: absent, while the job is still to run; `until` (ms, null for ever), in any state
-   * until then. With `debounce`, `key` instead names the one waiting job that each enqueue replaces.
-   */
-  keyMode?: { until: number | null };
-  /** `key` debounces: a waiting job with it takes these args and run time instead of a new job being stored. */
-  debounce?: boolean;
-  /** Its task's concurrency limit: at most `limit` jobs of this task with this key run at once, cluster-wide. */
-  concurrency?: { key: string; limit: number } | null;
-}
-
-export interface EnqueueResult {
-  id: string;
-  /** false when `key` matched a job that was already ready or running: that job's id is returned. */
-  created: boolean;
-}
-
-export interface ClaimParams {
-  workerId: string;
-  /** null: every queue. */
-  queues: readonly string[] | null;
-  /** Only tasks this worker can run are claimed; the others wait for a worker that can. */
-  tasks: readonly string[];
-  limit: number;
-  now: number;
-  leaseMs: number;
-  /** Finished attempts to write first, in the same transaction: one commit per batch instead of two. */
-  finished?: readonly Outcome[];
-  /**
-   * Tasks among `tasks` whose definition here has a concurrency limit: their jobs with a key are claimed only while
-   * fewer than their limit of the same task and key run, keys taking turns. Absent or empty: no limit is enforced
-   * by this claim (a worker whose tasks define none claims keyed jobs as any others).
-   */
-  limited?: readonly string[];
-  /**
-   * Tasks among `tasks` with a rate limit here: at most `limit` of their jobs start in any period of `perMs`, across
-   * every worker (the starts are stored under the key `task:<name>`).
-   */
-  rated?: readonly RateLimit[];
-  /**
-   * Queues among those this worker takes with limits of their own (errand.queue()): at most `concurrency` of their
-   * jobs run at once and `rate` bounds their starts, across every worker. Jobs of tasks with limits of their own
-   * keep to those instead.
-   */
-  queueLimits?: readonly QueueLimit[];
-  /**
-   * The worker runs and holds nothing: it may take one suspect (a job that was running when a worker died), which
-   * then comes alone, marked started before its handler runs. Without a suspect to take, a normal claim.
-   */
-  suspects?: boolean;
-  /**
-   * The most jobs under rate limits (a task's or a queue's) this claim may take in all: a rate-limited job must start
-   * at once, so no more than the worker has free slots for. Default: `limit`.
-   */
-  ratedLimit?: number;
-}
-
-/** A rate limit: at most `limit` starts in any period of `perMs`, counted under `key`, for jobs of `task`. */
-export interface RateLimit {
-  key: string;
-  task: string;
-  limit: number;
-  perMs: number;
-}
-
-/** A queue's limits, as errand.queue() declares them. */
-export interface QueueLimit {
-  queue: string;
-  concurrency: number | null;
-  /** Its key is `queue:<name>`. */
-  rate: RateLimit | null;
-}
-
-export interface ClaimResult {
-  jobs: ClaimedJob[];
-  /** A rate limit held jobs back: claim again in this many ms, when its window has room. */
-  retryAfterMs?: number;
-  /** Concurrency limits held ready jobs back: claim again when a job of this worker's finishes. */
-  heldBack?: boolean;
-  /** Ids among `finished` whose lease was no longer held (their outcome was dropped). */
-  lost: string[];
-}
+export type { WorkerStore } from "./worker-store.js";
+export type { JobWriter } from "./writer.js";
+export type * from "./jobs.js";
+export type * from "./reads.js";
+export { RUN_TIME_BUCKETS } from "./reads.js";
+export type { JobState } from "../01-core/job.js";
 
 /**
- * A claimed job. `token` fences every later write of this attempt. Claiming first makes due scheduled jobs ready,
- * then takes ready jobs in claim order (priority, then run time, then id).
- */
-export interface ClaimedJob {
-  id: string;
-  token: string;
-  task: string;
-  queue: string;
-  args: string;
-  attempt: number;
-  maxAttempts: number;
-  priority: number;
-  /** A suspect: it runs alone, nothing else is claimed until it settles. */
-  suspect?: boolean;
-  /** Stored at enqueue when tracing was on there: the attempt's span is its child. */
-  traceparent?: string | null;
-  /** A schedule's job: the schedule's name and its tick (ms). */
-  schedule?: string;
-  tick?: number;
-  /** A flow's member: its outcome moves the flow on, in the same transaction. */
-  flow?: FlowLink;
-  /**
-   * Set by the worker on a job claimed under a rate limit: performance.now() past which it may no longer start (its
-   * claim's count in the window no longer covers it) and goes back unstarted.
-   */
-  startBy?: number;
-}
-
-export interface FlowLink {
-  id: string;
-  pos: number;
-}
-
-/** A lease the worker knows it holds, and whether its handler has begun. */
-export interface HeldLease {
-  id: string;
-  token: string;
-  started: boolean;
-}
-
-export interface HeartbeatResult {
-  /** Ids among the leases given that are still held (renewed). */
-  held: string[];
-  /** Suspects wait for one of this worker's tasks: it should empty itself to take one. */
-  suspectsWaiting: boolean;
-}
-
-export type Outcome = (
-  | { id: string; token: string; kind: "succeeded"; result: string | null }
-  /** retryAt null: no attempts left, the job ends failed. */
-  | { id: string; token: string; kind: "failed"; error: AttemptError; retryAt: number | null }
-  /**
-   * The handler suspended itself: the job runs again at runAt (ctx.sleep), or (runAt null) once the children it
-   * spawned have ended (ctx.spawn); this attempt is not counted.
-   */
-  | { id: string; token: string; kind: "suspended"; runAt: number | null }
-) &
-  OutcomeJob;
-
-/** The job an outcome is for, as its claim said (a worker always gives it): job events carry it. */
-export interface OutcomeJob {
-  task?: string;
-  queue?: string;
-  attempt?: number;
-  /** Its flow, as its claim said: its end hands on to the members that wait for it. */
-  flow?: FlowLink;
-}
-
-export interface Counts {
-  queue: string;
-  state: JobState;
-  count: number;
-}
-
-/** Jobs that ended cancelled because they expired before an attempt could start, in one queue. */
-export interface ExpiredCount {
-  queue: string;
-  count: number;
-}
-
-export interface ListParams {
-  state?: JobState | undefined;
-  task?: string | undefined;
-  queue?: string | undefined;
-  /** Keyset pagination: ids below this one (jobs are listed newest first). */
-  before?: string | undefined;
-  /** Only ids above this one: bounds how far back a filter no index serves reads. */
-  after?: string | undefined;
-  /** Text that the job's args (as JSON) contain. */
-  search?: string | undefined;
-  limit: number;
-}
-
-/** Upper bounds, in seconds, of the run-time histogram the metrics expose. */
-export const RUN_TIME_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;
-
-/** Jobs of one task that ended in one state in a time window, with their last attempt's run time. */
-export interface FinishedStats {
-  task: string;
-  state: "succeeded" | "failed";
-  count: number;
-  runSeconds: number;
-  /** Per RUN_TIME_BUCKETS bound: how many ran at most that long (cumulative, as Prometheus wants). */
-  buckets: number[];
-}
-
-/** Jobs that finished in one minute (`minute`: ms since epoch at its start), by final state. */
-export interface MinuteCount {
-  minute: number;
-  succeeded: number;
-  failed: number;
-}
-
-export interface WorkerInfo {
-  id: string;
-  hostname: string;
-  pid: number;
-  queues: readonly string[] | null;
-  tasks: readonly string[];
-  concurrency: number;
-}
-
-export interface WaitingTask {
-  task: string;
-  queue: string;
-  count: number;
-  oldestRunAt: Date;
-}
-
-/**
- * The only storage boundary, in parts: the job lifecycle that enqueuers and workers drive (lifecycle.ts), the
- * read side of status, the CLI, the dashboard and the metrics (reader.ts), operators' actions (admin.ts), schedules
+ * The only storage boundary, in parts: what every user shares (infrastructure.ts), what enqueuers write (writer.ts),
+ * what a worker drives (worker-store.ts), what the maintenance services call (maintenance-store.ts), the read side
+ * of status, the CLI, the dashboard and the metrics (reader.ts), operators' actions (admin.ts), schedules
  * (schedules.ts) and flows (flows.ts).
  * Consumers take the narrowest part they use. What a backend may lack is declared in `capabilities`.
  *
@@ -249,6 +33,13 @@ export interface WaitingTask {
  * own (capabilities.serverClock) takes lease ends, lease expiry, due-ness and retry times from that clock at the
  * moment of the write, reading other times as offsets from `now`.
  */
-export interface Backend extends JobLifecycle, JobReader, JobAdmin, ScheduleStore, FlowStore {}
+export interface Backend
+  extends StorageInfrastructure,
+    JobWriter,
+    WorkerStore,
+    MaintenanceStore,
+    JobReader,
+    JobAdmin,
+    ScheduleStore,
+    FlowStore {}
 
-export type { JobState };

@@ -1,5 +1,5 @@
 import type { JobRecord, WorkerRecord } from "../01-core/job.js";
-import type { Counts, ExpiredCount, FinishedStats, ListParams, MinuteCount, WaitingTask } from "./backend.js";
+import type { Counts, ExpiredCount, FinishedStats, ListParams, MinuteCount, WaitingTask } from "./reads.js";
 
 /** What status, the CLI, the dashboard and the metrics read: jobs, counts, workers and finished totals. */
 export interface JobReader {

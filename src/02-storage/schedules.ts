@@ -1,6 +1,21 @@
 // What backends store for recurring schedules (src/07-features/schedules, src/08-maintenance/scheduler.ts). Times are ms since the epoch.
 import type { JobState } from "../01-core/job.js";
-import type { ScheduleDefinition } from "../06-tasks/schedule-definition.js";
+
+/** A checked schedule, as stored: the task's queue, priority and attempts come along so any worker can enqueue it. */
+export interface ScheduleDefinition {
+  name: string;
+  task: string;
+  queue: string;
+  priority: number;
+  maxAttempts: number;
+  cron: string;
+  timezone: string;
+  /** JSON. */
+  args: string;
+  misfire: "latest" | "skip" | "backfill";
+  backfillMs: number | null;
+  overlap: boolean;
+}
 
 /** A schedule's definition and how it is kept: what a write replaces as a whole. */
 export interface ScheduleWrite extends ScheduleDefinition {
@@ -62,47 +77,6 @@ export interface FireResult {
   jobIds: string[];
   /** Ticks skipped because the previous job was still to run or running (overlap: false). */
   skipped: number;
-}
-
-/** How one engine's driver returns a schedule row's values: times, booleans and the args' JSON. */
-export interface ScheduleRawValues {
-  /** A time column as ms since epoch, or null for SQL NULL. */
-  time: (value: unknown) => number | null;
-  bool: (value: unknown) => boolean;
-  /** The args column as JSON text. */
-  args: (value: unknown) => string;
-}
-
-/** The mapping of a stored schedule's row, for an engine's raw values (the job rows' counterpart in rows.ts). */
-export function scheduleRowMapping(raw: ScheduleRawValues): (r: Record<string, unknown>) => ScheduleRow {
-  const { time, bool } = raw;
-  return (r) => ({
-    name: r.name as string,
-    task: r.task as string,
-    queue: r.queue as string,
-    priority: r.priority as number,
-    maxAttempts: r.max_attempts as number,
-    cron: r.cron as string,
-    timezone: r.timezone as string,
-    args: raw.args(r.args),
-    misfire: r.misfire as ScheduleRow["misfire"],
-    backfillMs: r.backfill_ms === null || r.backfill_ms === undefined ? null : Number(r.backfill_ms),
-    overlap: bool(r.overlap),
-    source: r.source as ScheduleRow["source"],
-    paused: bool(r.paused),
-    revision: r.revision as number,
-    nextTick: time(r.next_tick),
-    lastTick: time(r.last_tick),
-    lastJobId: r.last_job_id === null ? null : (r.last_job_id as number | string).toString(),
-    lastRunAt: time(r.last_run_at),
-    lastJobState: (r.last_job_state as JobState | null) ?? null,
-    skipped: r.skipped as number,
-    lastSkippedAt: time(r.last_skipped_at),
-    missed: r.missed as number,
-    createdAt: time(r.created_at)!,
-    updatedAt: time(r.updated_at)!,
-    active: bool(r.active),
-  });
 }
 
 /** The unique job key of a tick: the same mechanism as `key`, as a second guard besides the schedule's revision. */

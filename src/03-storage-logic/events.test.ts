@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Outcome } from "../02-storage/backend.js";
+import type { Outcome } from "../02-storage/jobs.js";
 import { decodeEvents, EventBatch, NOTIFY_MAX_BYTES } from "./events.js";
 
 const success = (id: number, task: string, attempt = 1): Outcome => ({

@@ -6,7 +6,7 @@
 // po progress omitted, x the cancel is an expiry.
 import type { JobEvent, JobEventError, JobEventName } from "../01-core/events.js";
 import type { AttemptError } from "../01-core/job.js";
-import type { Outcome } from "../02-storage/backend.js";
+import type { Outcome } from "../02-storage/jobs.js";
 
 /** A result or progress larger than this, as JSON bytes, travels without its value (listeners read the job). */
 export const MAX_VALUE_BYTES = 4096;

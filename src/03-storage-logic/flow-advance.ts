@@ -1,4 +1,4 @@
-import type { NewJob } from "../02-storage/backend.js";
+import type { NewJob } from "../02-storage/jobs.js";
 import type { FlowState } from "../02-storage/flows.js";
 
 /**

@@ -1,5 +1,5 @@
 import type { MemberEnded } from "./flow-advance.js";
-import type { Outcome } from "../02-storage/backend.js";
+import type { Outcome } from "../02-storage/jobs.js";
 import type { Row } from "./rows.js";
 
 /** The run time of a parent waiting for its children: never, until their end wakes it (9999-12-31). */

@@ -1,7 +1,8 @@
 // Row mapping shared by the backends: each engine adapts only how its driver hands back timestamps and JSON.
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../01-core/job.js";
-import { RUN_TIME_BUCKETS } from "../02-storage/backend.js";
-import type { FinishedStats, NewJob, WaitingTask } from "../02-storage/backend.js";
+import { RUN_TIME_BUCKETS } from "../02-storage/reads.js";
+import type { FinishedStats, WaitingTask } from "../02-storage/reads.js";
+import type { NewJob } from "../02-storage/jobs.js";
 
 export type Row = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
-import type { JobLifecycle } from "../02-storage/backend.js";
+import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
 
-type EventSource = Pick<JobLifecycle, "onEvents">;
+type EventSource = Pick<StorageInfrastructure, "onEvents">;
 import type { JobEvent } from "../01-core/events.js";
 
 type Waiter = (event: JobEvent) => void;

@@ -1,4 +1,4 @@
-import type { ClaimedJob } from "../02-storage/backend.js";
+import type { ClaimedJob } from "../02-storage/jobs.js";
 import type { Duration } from "../01-core/duration.js";
 import type { Logger } from "../01-core/logger.js";
 import { Steps, type StepSink } from "./steps.js";

@@ -1,5 +1,6 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type { Backend, NewJob } from "../02-storage/backend.js";
+import type { Backend } from "../02-storage/backend.js";
+import type { NewJob } from "../02-storage/jobs.js";
 import { Job } from "../05-handles/job.js";
 import { backoffFn, type BackoffOptions } from "../01-core/backoff.js";
 import { toMs, type Duration } from "../01-core/duration.js";
@@ -18,7 +19,8 @@ import { checkOptionNames, describePath, InvalidArgsError } from "../01-core/err
 import { findUnsafeJson } from "../01-core/json-safe.js";
 import { isSynchronousTx } from "../01-core/sync-tx.js";
 import { sendJobs, sendJobsSync } from "../07-features/tracing/producer.js";
-import { defineSchedule, type ScheduleDefinition, type ScheduleOptions } from "./schedule-definition.js";
+import { defineSchedule, type ScheduleOptions } from "./schedule-definition.js";
+import { type ScheduleDefinition } from "../02-storage/schedules.js";
 import type { JobContext } from "./context.js";
 import type { MemberOptions, TaskCall } from "../07-features/flows/builders.js";
 

@@ -3,6 +3,8 @@ import { toMs, type Duration } from "../01-core/duration.js";
 import { checkOptionNames, describePath, InvalidArgsError, ScheduleError } from "../01-core/errors.js";
 import { findUnsafeJson } from "../01-core/json-safe.js";
 import { parseFiringCron } from "../01-core/cron.js";
+import type { ScheduleDefinition } from "../02-storage/schedules.js";
+
 
 /**
  * What happens to ticks no worker enqueued in time (every worker down, a deploy, a laptop asleep):
@@ -24,21 +26,6 @@ export interface ScheduleOptions<A = unknown> {
   overlap?: boolean;
 }
 
-/** A checked schedule, as stored: the task's queue, priority and attempts come along so any worker can enqueue it. */
-export interface ScheduleDefinition {
-  name: string;
-  task: string;
-  queue: string;
-  priority: number;
-  maxAttempts: number;
-  cron: string;
-  timezone: string;
-  /** JSON. */
-  args: string;
-  misfire: "latest" | "skip" | "backfill";
-  backfillMs: number | null;
-  overlap: boolean;
-}
 
 /** What a schedule needs to know of its task. */
 export interface ScheduleTask {

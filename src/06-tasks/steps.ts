@@ -1,16 +1,12 @@
 import { toMs, type Duration } from "../01-core/duration.js";
-import { InvalidArgsError, PermanentError } from "../01-core/errors.js";
+import { InvalidArgsError } from "../01-core/errors.js";
+import { PermanentError } from "../01-core/handler-errors.js";
 import { findUnsafeJson } from "../01-core/json-safe.js";
-import type { FlowRecord, NewFlow } from "../02-storage/flows.js";
+import type { FlowRecord, NewFlow, StoredStep } from "../02-storage/flows.js";
+
 import { failedInput } from "../03-storage-logic/flow-advance.js";
 import { childrenPlan, type AnyCall, type Children } from "../07-features/flows/builders.js";
 
-/** A step's stored result: its place in the run's order, its name, and its value as JSON text. */
-export interface StoredStep {
-  seq: number;
-  name: string;
-  result: string | null;
-}
 
 /** What a run's steps need from their execution. */
 export interface StepSink {
@@ -24,7 +20,7 @@ export interface StepSink {
   suspend(runAt: number | null): void;
   /** The lease was lost: the attempt stops. */
   lose(reason: string): void;
-  /** ctx.spawn()'s transaction (see JobLifecycle.spawn): the children's flow id, or null when the lease was lost. */
+  /** ctx.spawn()'s transaction (see WorkerStore.spawn): the children's flow id, or null when the lease was lost. */
   spawnChildren(step: Omit<StoredStep, "result">, flow: NewFlow): Promise<string | null>;
   getFlow(id: string): Promise<FlowRecord | null>;
   now(): number;

@@ -1,7 +1,8 @@
-import type { JobLifecycle, ScheduleStore } from "../02-storage/backend.js";
+import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
+import type { ScheduleStore } from "../02-storage/schedules.js";
 import type { FireResult, ScheduleRow, TickFire } from "../02-storage/schedules.js";
 import type { Logger } from "../01-core/logger.js";
-import type { ScheduleDefinition } from "../06-tasks/schedule-definition.js";
+import type { ScheduleDefinition } from "../02-storage/schedules.js";
 import { MAX_TICKS_PER_FIRE, planTicks, type TickPlan } from "../07-features/schedules/plan.js";
 import { cronOf, planWrite, storeSchedules } from "../07-features/schedules/store.js";
 
@@ -13,7 +14,7 @@ const NOTIFIED_LOOK_MS = 1_000;
 const DUE_BATCH = 100;
 
 export interface SchedulerHost {
-  readonly backend: ScheduleStore & Pick<JobLifecycle, "onChange">;
+  readonly backend: ScheduleStore & Pick<StorageInfrastructure, "onChange">;
   now(): number;
   readonly log: Logger;
   /** The worker whose presence keeps its declared schedules firing. */

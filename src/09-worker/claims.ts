@@ -1,4 +1,4 @@
-import type { ClaimedJob, ClaimResult, Outcome } from "../02-storage/backend.js";
+import type { ClaimedJob, ClaimResult, Outcome } from "../02-storage/jobs.js";
 import type { WorkerCore } from "./core.js";
 import { flush, nextBackoff, reportLost } from "./outcomes.js";
 

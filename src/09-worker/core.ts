@@ -1,12 +1,9 @@
-import type {
-  ClaimedJob,
-  JobLifecycle,
-  JobReader,
-  Outcome,
-  QueueLimit,
-  RateLimit,
-  ScheduleStore,
-} from "../02-storage/backend.js";
+import type { JobReader } from "../02-storage/reader.js";
+import type { ScheduleStore } from "../02-storage/schedules.js";
+import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
+import type { MaintenanceStore } from "../02-storage/maintenance-store.js";
+import type { WorkerStore } from "../02-storage/worker-store.js";
+import type { ClaimedJob, Outcome, QueueLimit, RateLimit } from "../02-storage/jobs.js";
 import type { FlowStore } from "../02-storage/flows.js";
 import { formatMs } from "../01-core/duration.js";
 import { ConfigError } from "../01-core/errors.js";
@@ -26,7 +23,12 @@ const BUFFER_SECONDS = 0.05;
 const UNWRITTEN_BATCHES = 4;
 
 /** What a worker uses of a backend: the job lifecycle, and a job's record when an outcome is refused. */
-export type WorkerBackend = JobLifecycle & Pick<JobReader, "get"> & ScheduleStore & Pick<FlowStore, "getFlow">;
+export type WorkerBackend = StorageInfrastructure &
+  WorkerStore &
+  MaintenanceStore &
+  Pick<JobReader, "get"> &
+  ScheduleStore &
+  Pick<FlowStore, "getFlow">;
 
 /** A worker's settings, checked by the Worker that owns it. */
 export interface WorkerSettings {

@@ -1,22 +1,16 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { ClaimedJob, JobLifecycle } from "../02-storage/backend.js";
+import type { WorkerStore } from "../02-storage/worker-store.js";
+import type { ClaimedJob } from "../02-storage/jobs.js";
 import { formatMs } from "../01-core/duration.js";
-import {
-  BadResultError,
-  ConfigError,
-  InvalidArgsError,
-  JobStoppedError,
-  JobTimeoutError,
-  PermanentError,
-  RetryError,
-} from "../01-core/errors.js";
+import { BadResultError, ConfigError, InvalidArgsError, JobStoppedError, JobTimeoutError } from "../01-core/errors.js";
+import { PermanentError, RetryError } from "../01-core/handler-errors.js";
 import type { AttemptError } from "../01-core/job.js";
 import { findUnsafeJson, toStorableText } from "../01-core/json-safe.js";
 import type { Logger } from "../01-core/logger.js";
 import { RunContext } from "../06-tasks/context.js";
 import type { TaskDefinition } from "../06-tasks/define.js";
 import { AttemptSpan } from "../07-features/tracing/consumer.js";
-import type { StoredStep } from "../06-tasks/steps.js";
+import type { StoredStep } from "../02-storage/flows.js";
 import type { FlowRecord, FlowStore, NewFlow } from "../02-storage/flows.js";
 import type { Deadlines } from "./deadlines.js";
 
@@ -32,7 +26,7 @@ export type Settled =
 export interface ExecutionHost {
   readonly workerId: string;
   readonly log: Logger;
-  readonly backend: JobLifecycle & Pick<FlowStore, "getFlow">;
+  readonly backend: WorkerStore & Pick<FlowStore, "getFlow">;
   readonly deadlines: Deadlines;
   /** Run handlers in their own async context, to blame uncaught errors on them (costs about 1 µs per job). */
   readonly trackUncaught: boolean;

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
-import type { HeldLease, JobLifecycle, WorkerInfo } from "../02-storage/backend.js";
+import type { WorkerStore } from "../02-storage/worker-store.js";
+import type { HeldLease, WorkerInfo } from "../02-storage/jobs.js";
 import { formatMs } from "../01-core/duration.js";
 import type { WorkerCore } from "./core.js";
 
@@ -22,7 +23,7 @@ export async function heartbeat(w: WorkerCore): Promise<void> {
   // of outcomes, one write follows another and the leases lapse while their jobs are done and waiting to be written.
   let done!: () => void;
   w.renewing = new Promise((resolve) => (done = resolve));
-  let result: Awaited<ReturnType<JobLifecycle["heartbeat"]>>;
+  let result: Awaited<ReturnType<WorkerStore["heartbeat"]>>;
   // Only jobs held before the call are judged: one claimed meanwhile is not in its answer.
   const before = new Set<string>();
   try {

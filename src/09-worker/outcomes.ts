@@ -1,4 +1,4 @@
-import type { Outcome } from "../02-storage/backend.js";
+import type { Outcome } from "../02-storage/jobs.js";
 import { BackendUnavailableError } from "../01-core/errors.js";
 import { toStorableText } from "../01-core/json-safe.js";
 import type { WorkerCore } from "./core.js";

@@ -1,4 +1,4 @@
-import type { ClaimedJob, QueueLimit, RateLimit } from "../02-storage/backend.js";
+import type { ClaimedJob, QueueLimit, RateLimit } from "../02-storage/jobs.js";
 import type { TaskDefinition } from "../06-tasks/define.js";
 import type { QueueLimits } from "../06-tasks/limits.js";
 import { rateStartMarginMs } from "../06-tasks/limits.js";

@@ -1,5 +1,6 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type { Backend, Counts, ExpiredCount, FinishedStats, MinuteCount, WaitingTask } from "../02-storage/backend.js";
+import type { Backend } from "../02-storage/backend.js";
+import type { Counts, ExpiredCount, FinishedStats, MinuteCount, WaitingTask } from "../02-storage/reads.js";
 import { DEFAULT_DATABASE, openBackend } from "../04-engines/open.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { toMs, type Duration } from "../01-core/duration.js";

@@ -1,5 +1,5 @@
 // The throughput chart of the overview: jobs succeeded and failed per minute, as an SVG the server draws.
-import type { MinuteCount } from "../02-storage/backend.js";
+import type { MinuteCount } from "../02-storage/reads.js";
 import { escapeHtml, raw, type Html } from "./html.js";
 
 export function throughputChart(minutes: readonly MinuteCount[]): Html {

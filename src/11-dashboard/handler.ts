@@ -1,6 +1,6 @@
 // The dashboard as a plain node:http request handler: mount it in any server, or run it with startDashboard().
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { MinuteCount } from "../02-storage/backend.js";
+import type { MinuteCount } from "../02-storage/reads.js";
 import type { Errand, Status } from "../10-client/errand.js";
 import { flowLive, flowPage } from "./flow-view.js";
 import { JOB_STATES, type JobState } from "../01-core/job.js";

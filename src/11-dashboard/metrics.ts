@@ -1,7 +1,7 @@
 // Prometheus text exposition (format 0.0.4). Gauges are read from the database at each scrape; the finished-job
 // counters and the run-time histogram add up, scrape after scrape, the jobs that finished since the last one, so
 // they only grow (as counters must) however old jobs are pruned.
-import { RUN_TIME_BUCKETS } from "../02-storage/backend.js";
+import { RUN_TIME_BUCKETS } from "../02-storage/reads.js";
 import type { Errand } from "../10-client/errand.js";
 import { JOB_STATES } from "../01-core/job.js";
 import { scheduleFamilies } from "./schedule-metrics.js";

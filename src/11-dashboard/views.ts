@@ -2,7 +2,7 @@
 import type { Status } from "../10-client/errand.js";
 import type { JobRecord, JobState } from "../01-core/job.js";
 import { JOB_STATES } from "../01-core/job.js";
-import type { MinuteCount } from "../02-storage/backend.js";
+import type { MinuteCount } from "../02-storage/reads.js";
 import { throughputChart } from "./chart.js";
 import { html, type Html } from "./html.js";
 import { SEARCH_WINDOW, type ShownPage } from "./search.js";

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { it, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Backend, BackendCapabilities, NewJob } from "../../src/02-storage/backend.js";
+import type { Backend, BackendCapabilities } from "../../src/02-storage/backend.js";
+import type { NewJob } from "../../src/02-storage/jobs.js";
 
 /** Why a backend lacks a capability, in its engine's words (shown in the skipped test's line). */
 export type WhyNot = Partial<Record<"crossProcessWakeups" | "userTransactions" | "syncEnqueue", string>>;

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Backend, HeldLease, NewJob, WorkerInfo } from "../../src/02-storage/backend.js";
+import type { Backend } from "../../src/02-storage/backend.js";
+import type { HeldLease, NewJob, WorkerInfo } from "../../src/02-storage/jobs.js";
 import type { JobEvent } from "../../src/01-core/events.js";
 import type { ScheduleWrite, TickFire } from "../../src/02-storage/schedules.js";
 import { RESCUE_SPREAD_MS } from "../../src/03-storage-logic/rescue-plan.js";

@@ -3,7 +3,8 @@
 // the stored jobs themselves.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Backend, ClaimedJob, ClaimParams, HeldLease, NewJob, Outcome } from "../../src/02-storage/backend.js";
+import type { Backend } from "../../src/02-storage/backend.js";
+import type { ClaimedJob, ClaimParams, HeldLease, NewJob, Outcome } from "../../src/02-storage/jobs.js";
 
 export interface CountsContext {
   backend: () => Backend;

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Backend, ClaimedJob, ClaimParams, NewJob } from "../../src/02-storage/backend.js";
+import type { Backend } from "../../src/02-storage/backend.js";
+import type { ClaimedJob, ClaimParams, NewJob } from "../../src/02-storage/jobs.js";
 import type { JobEvent } from "../../src/01-core/events.js";
 import type { ContractFixture } from "./capabilities.js";
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { PostgresBackend } from "../../src/04-engines/postgres/backend.js";
-import type { NewJob } from "../../src/02-storage/backend.js";
+import type { NewJob } from "../../src/02-storage/jobs.js";
 import { silentLogger } from "../../src/01-core/logger.js";
 import { freshPostgresDatabase, type FreshDatabase } from "../helpers/postgres.js";
 

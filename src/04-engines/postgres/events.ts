@@ -6,7 +6,7 @@
 // with the connection), which the sender looks for after the write committed.
 import type { Logger } from "../../01-core/logger.js";
 import type { AttemptError } from "../../01-core/job.js";
-import type { Outcome } from "../../02-storage/backend.js";
+import type { Outcome } from "../../02-storage/jobs.js";
 import { EventBatch, EventListeners, NOTIFY_MAX_BYTES } from "../../03-storage-logic/events.js";
 import type { Db, Row } from "./connections.js";
 

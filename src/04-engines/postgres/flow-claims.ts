@@ -2,7 +2,7 @@
 // queries.ts, limitedKeys, pickLimited*, rateLock, rateWindow, addRateStarts, queueLock, queueRunning). Each runs in a transaction of its own on the
 // claim connection.
 import type pg from "pg";
-import type { ClaimParams, QueueLimit, RateLimit } from "../../02-storage/backend.js";
+import type { ClaimParams, QueueLimit, RateLimit } from "../../02-storage/jobs.js";
 import type { Connections, Row } from "./connections.js";
 import type { Queries } from "./queries.js";
 

@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { FlowOp, FlowRow, MemberChange, MemberEnded, MemberRow } from "../../03-storage-logic/flow-advance.js";
 import { advanceFlow, byFlow, reopenFlow, runAsync, runLockstep } from "../../03-storage-logic/flow-advance.js";
 import type { FlowRecord, FlowState, NewFlow } from "../../02-storage/flows.js";
-import { toFlowRecord } from "../../02-storage/flows.js";
+import { toFlowRecord } from "../../03-storage-logic/flow-rows.js";
 import { initialState } from "../../03-storage-logic/rows.js";
 import type { Row } from "./connections.js";
 import type { Queries } from "./queries.js";

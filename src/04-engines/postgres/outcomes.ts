@@ -1,7 +1,7 @@
 import type { AttemptError } from "../../01-core/job.js";
 import { toStorableText } from "../../01-core/json-safe.js";
 import type pg from "pg";
-import type { Outcome } from "../../02-storage/backend.js";
+import type { Outcome } from "../../02-storage/jobs.js";
 import { flowEnds, WAITS_FOR_CHILDREN } from "../../03-storage-logic/flow-ends.js";
 import type { PostgresFlows } from "./flows.js";
 import type { Connections, Db, Row } from "./connections.js";

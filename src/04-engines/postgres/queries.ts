@@ -4,7 +4,7 @@
 // caller's clock. Ids are bigint, carried as strings. Statements that lock several rows take them in id order
 // (callers pass id-sorted arrays), so that two of them never deadlock.
 
-import { RUN_TIME_BUCKETS } from "../../02-storage/backend.js";
+import { RUN_TIME_BUCKETS } from "../../02-storage/reads.js";
 
 export function queries(schema: string) {
   const jobs = `${schema}.jobs`;

@@ -1,4 +1,4 @@
-import type { ClaimedJob } from "../../02-storage/backend.js";
+import type { ClaimedJob } from "../../02-storage/jobs.js";
 import { rowMapping } from "../../03-storage-logic/rows.js";
 import type { Row } from "./connections.js";
 

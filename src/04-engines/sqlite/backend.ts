@@ -8,30 +8,12 @@ import { ChangeListeners } from "../../03-storage-logic/change-listeners.js";
 import { CANCELLED, EXPIRED, flowEnds, memberEnd } from "../../03-storage-logic/flow-ends.js";
 import type { FlowRecord, FlowState, NewFlow } from "../../02-storage/flows.js";
 import type { MemberEnded } from "../../03-storage-logic/flow-advance.js";
-import type { StoredStep } from "../../06-tasks/steps.js";
+import type { StoredStep } from "../../02-storage/flows.js";
 import { leaseExpiredError, rescuePlan } from "../../03-storage-logic/rescue-plan.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../../02-storage/schedules.js";
-import type {
-  Backend,
-  BackendCapabilities,
-  ClaimedJob,
-  ClaimParams,
-  ClaimResult,
-  Counts,
-  EnqueueResult,
-  ExpiredCount,
-  FinishedStats,
-  HeartbeatResult,
-  HeldLease,
-  ListParams,
-  MinuteCount,
-  NewJob,
-  Outcome,
-  QueueLimit,
-  RateLimit,
-  WaitingTask,
-  WorkerInfo,
-} from "../../02-storage/backend.js";
+import type { Backend, BackendCapabilities } from "../../02-storage/backend.js";
+import type { Counts, ExpiredCount, FinishedStats, ListParams, MinuteCount, WaitingTask } from "../../02-storage/reads.js";
+import type { ClaimedJob, ClaimParams, ClaimResult, EnqueueResult, HeartbeatResult, HeldLease, NewJob, Outcome, QueueLimit, RateLimit, WorkerInfo } from "../../02-storage/jobs.js";
 import { EventBatch } from "../../03-storage-logic/events.js";
 import { isBusy, LockWait } from "./busy.js";
 import { CountChanges } from "./counts.js";

@@ -2,7 +2,7 @@
 // transaction (a batch of outcomes is one row), and processes that listen read the rows after the last one they
 // read when a commit wakes them (the WAL watch, this process's own writes) or, failing that, once a second.
 import type { JobEvent } from "../../01-core/events.js";
-import type { Outcome } from "../../02-storage/backend.js";
+import type { Outcome } from "../../02-storage/jobs.js";
 import { EventBatch, EventListeners } from "../../03-storage-logic/events.js";
 import type { Statement } from "./rows.js";
 

@@ -1,8 +1,8 @@
 import type { FlowOp, FlowRow, MemberChange, MemberEnded, MemberRow } from "../../03-storage-logic/flow-advance.js";
 import { advanceFlow, byFlow, reopenFlow, runSync } from "../../03-storage-logic/flow-advance.js";
-import type { NewJob } from "../../02-storage/backend.js";
+import type { NewJob } from "../../02-storage/jobs.js";
 import type { FlowRecord, FlowState, NewFlow } from "../../02-storage/flows.js";
-import { toFlowRecord } from "../../02-storage/flows.js";
+import { toFlowRecord } from "../../03-storage-logic/flow-rows.js";
 import { initialState } from "../../03-storage-logic/rows.js";
 import * as Q from "./queries.js";
 import type { Row, Statement } from "./rows.js";

@@ -1,4 +1,4 @@
-import type { EnqueueResult, NewJob } from "../../02-storage/backend.js";
+import type { EnqueueResult, NewJob } from "../../02-storage/jobs.js";
 import { initialState } from "../../03-storage-logic/rows.js";
 import type { Statement } from "./rows.js";
 import * as Q from "./queries.js";

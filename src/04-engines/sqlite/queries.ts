@@ -1,6 +1,6 @@
 // Every statement of the SQLite backend. Times are integer milliseconds since the epoch, passed in by the caller.
 // "Still to run" means scheduled, ready or running; the partial indexes of 001-jobs.ts follow the same states.
-import { RUN_TIME_BUCKETS } from "../../02-storage/backend.js";
+import { RUN_TIME_BUCKETS } from "../../02-storage/reads.js";
 
 // :state is 'scheduled' when run_at is later than now, else 'ready'.
 export const INSERT_JOB = /* sql */ `

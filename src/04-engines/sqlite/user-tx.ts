@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import { resolve } from "node:path";
 import { InvalidArgsError } from "../../01-core/errors.js";
-import type { EnqueueResult, NewJob } from "../../02-storage/backend.js";
+import type { EnqueueResult, NewJob } from "../../02-storage/jobs.js";
 import { insertJob } from "./insert-job.js";
 import type { Statement } from "./rows.js";
 

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Backend, NewJob } from "../../02-storage/backend.js";
+import type { Backend } from "../../02-storage/backend.js";
+import type { NewJob } from "../../02-storage/jobs.js";
 import type { FlowKind, FlowMemberState, FlowRecord, FlowState, NewFlowMember } from "../../02-storage/flows.js";
 import { formatMs, toMs, type Duration } from "../../01-core/duration.js";
 import { FlowFailedError, InvalidArgsError, WaitTimeoutError } from "../../01-core/errors.js";

@@ -1,5 +1,5 @@
 import type { CronSchedule } from "../../01-core/cron.js";
-import type { ScheduleDefinition } from "../../06-tasks/schedule-definition.js";
+import type { ScheduleDefinition } from "../../02-storage/schedules.js";
 
 /**
  * Every due tick but the latest is missed (the tick after it has come too), and so is the latest once it is this

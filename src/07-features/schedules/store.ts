@@ -2,7 +2,7 @@ import type { ScheduleStore } from "../../02-storage/backend.js";
 import type { ScheduleRow, ScheduleWrite } from "../../02-storage/schedules.js";
 import { ScheduleError } from "../../01-core/errors.js";
 import { parseCron, type CronSchedule } from "../../01-core/cron.js";
-import type { ScheduleDefinition } from "../../06-tasks/schedule-definition.js";
+import type { ScheduleDefinition } from "../../02-storage/schedules.js";
 
 /** Writes that lose a race with another process are planned again from what it wrote, this many times. */
 const ATTEMPTS = 5;

@@ -2,7 +2,7 @@
 // context stored at enqueue, wherever the worker runs. The handler runs with it active, so the application's own
 // spans nest under it.
 import type { Context, Span } from "@opentelemetry/api";
-import type { ClaimedJob } from "../../02-storage/backend.js";
+import type { ClaimedJob } from "../../02-storage/jobs.js";
 import type { AttemptError } from "../../01-core/job.js";
 import { fromTraceparent, messagingAttributes, recordFailure, tracing, type OtelApi } from "./api.js";
 

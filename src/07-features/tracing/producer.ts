@@ -2,7 +2,8 @@
 // "send <queue>" span whose context is the job's creation context; a batch gets a PRODUCER "create <queue>" span
 // per job (each job's own creation context) and one CLIENT "send <queue>" span, linked to them, for the write.
 import type { Span } from "@opentelemetry/api";
-import type { Backend, EnqueueResult, NewJob } from "../../02-storage/backend.js";
+import type { Backend } from "../../02-storage/backend.js";
+import type { EnqueueResult, NewJob } from "../../02-storage/jobs.js";
 import { messagingAttributes, recordFailure, toTraceparent, tracing, tracingLoading, type OtelApi } from "./api.js";
 
 /** backend.enqueue(), inside producer spans when tracing is on; exactly backend.enqueue() when it is off. */

@@ -1,0 +1,32 @@
+// The errors a handler throws to steer its job's retries. Apart from errors.ts because RetryError reads durations,
+// and durations report their own mistakes with InvalidArgsError.
+import { toMs, type Duration } from "./duration.js";
+import { ErrandError } from "./errors.js";
+
+/**
+ * Thrown by a handler: the job fails now, with no retry left or taken, whatever attempts remain (a declined card, a
+ * deleted account). Stored with the attempt's error as permanent; the dashboard and `errand show` say so.
+ */
+export class PermanentError extends ErrandError {
+  declare readonly code: "ERRAND_PERMANENT";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERRAND_PERMANENT", message, options);
+    this.name = "PermanentError";
+  }
+}
+
+/**
+ * Thrown by a handler: this attempt failed and counts, and the next runs `after` from now (a Duration: "30s",
+ * 1500) instead of at the task's backoff, e.g. the time an upstream's Retry-After asks for. With no attempts left,
+ * the job fails as after any error.
+ */
+export class RetryError extends ErrandError {
+  declare readonly code: "ERRAND_RETRY";
+  /** The delay asked for, in ms. */
+  readonly afterMs: number;
+  constructor(message: string, options: { after: Duration; cause?: unknown }) {
+    super("ERRAND_RETRY", message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "RetryError";
+    this.afterMs = toMs(options?.after, "new RetryError() after");
+  }
+}

@@ -1,0 +1,41 @@
+import type { AttemptError } from "../01-core/job.js";
+import type { NewFlow, StoredStep } from "./flows.js";
+import type {
+  ClaimParams,
+  ClaimResult,
+  HeartbeatResult,
+  HeldLease,
+  Outcome,
+  WorkerInfo,
+} from "./jobs.js";
+
+/**
+ * What a worker drives: jobs claimed under a lease, renewed, finished or given back; a running job's progress, steps
+ * and children. Batched where the worker's hot path needs it.
+ */
+export interface WorkerStore {
+  claim(params: ClaimParams): Promise<ClaimResult>;
+  /** Writes finished attempts; returns the ids whose lease was no longer held (their outcome was dropped). */
+  complete(outcomes: readonly Outcome[], now: number): Promise<string[]>;
+  /** Gives leased jobs back untouched (not counted as an attempt), e.g. on shutdown. */
+  release(jobs: readonly { id: string; token: string }[], now: number, note: AttemptError | null): Promise<void>;
+  /**
+   * Renews this worker's presence and the leases it knows it holds (by id and token, in one statement; a claimed
+   * row whose answer never reached the worker is not among them and expires). Records which have started.
+   */
+  heartbeat(worker: WorkerInfo, held: readonly HeldLease[], now: number, leaseMs: number): Promise<HeartbeatResult>;
+  progress(id: string, token: string, progress: string): Promise<boolean>;
+  /** The durable steps a job's earlier attempts stored (ctx.step), in order. */
+  loadSteps(id: string): Promise<StoredStep[]>;
+  /** Stores a finished step, fenced by the attempt's lease; false when the lease is no longer held. */
+  saveStep(id: string, token: string, step: StoredStep): Promise<boolean>;
+  /**
+   * ctx.spawn(): in one transaction, fenced by the lease, stores the children's flow (its parent: this job, which
+   * then waits for it) and the step that remembers it. Returns the flow's id, or null when the lease was lost.
+   */
+  spawn(id: string, token: string, step: Omit<StoredStep, "result">, flow: NewFlow): Promise<string | null>;
+  /** The earliest run time of a scheduled job (delayed or retrying), to sleep until then. */
+  nextRunAt(): Promise<number | null>;
+  /** A worker's presence ends: it stopped. */
+  removeWorker(id: string): Promise<void>;
+}

@@ -1,8 +1,20 @@
 export { Errand, type ErrandOptions, type Status, type Background } from "./10-client/errand.js";
 export { Job } from "./05-handles/job.js";
-export { Task, type TaskOptions, type EnqueueOptions, type Handler, type SqliteHandle } from "./06-tasks/define.js";
+export {
+  Task,
+  type TaskOptions,
+  type EnqueueOptions,
+  type Handler,
+  type SqliteHandle,
+  type JobContext,
+  type TaskCall,
+  type AnyCall,
+  type Children,
+  type ResultsOf,
+  type MemberOptions,
+  type MemberFailure,
+} from "./06-tasks/task.js";
 export type { ConcurrencyOption, RateLimitOption, QueueOptions } from "./06-tasks/limits.js";
-export type { JobContext } from "./06-tasks/context.js";
 export { Worker, type WorkerOptions } from "./09-worker/worker.js";
 export type { JobRecord, JobState, AttemptError, WorkerRecord } from "./01-core/job.js";
 export type { JobEvent, JobEventName, JobEvents, JobEventBase, JobEventError } from "./01-core/events.js";
@@ -28,20 +40,8 @@ export {
   FlowFailedError,
 } from "./01-core/errors.js";
 export { PermanentError, RetryError } from "./01-core/handler-errors.js";
-export {
-  Flow,
-  Chain,
-  Group,
-  Chord,
-  type TaskCall,
-  type AnyCall,
-  type Children,
-  type ResultsOf,
-  type MemberOptions,
-  type MemberFailure,
-  type FlowStatus,
-  type FlowMemberStatus,
-} from "./07-features/flows/builders.js";
+export { Flow, type FlowStatus, type FlowMemberStatus } from "./05-handles/flow.js";
+export { Chain, Group, Chord } from "./07-features/flows/builders.js";
 export type { FlowState, FlowKind, FlowMemberState } from "./02-storage/flows.js";
 export { nextRuns } from "./01-core/cron.js";
 export type { Misfire, ScheduleOptions } from "./06-tasks/schedule-definition.js";

@@ -34,7 +34,8 @@ export type { JobState } from "../01-core/job.js";
  * moment of the write, reading other times as offsets from `now`.
  */
 export interface Backend
-  extends StorageInfrastructure,
+  extends
+    StorageInfrastructure,
     JobWriter,
     WorkerStore,
     MaintenanceStore,
@@ -42,4 +43,3 @@ export interface Backend
     JobAdmin,
     ScheduleStore,
     FlowStore {}
-

@@ -1,13 +1,6 @@
 import type { AttemptError } from "../01-core/job.js";
 import type { NewFlow, StoredStep } from "./flows.js";
-import type {
-  ClaimParams,
-  ClaimResult,
-  HeartbeatResult,
-  HeldLease,
-  Outcome,
-  WorkerInfo,
-} from "./jobs.js";
+import type { ClaimParams, ClaimResult, HeartbeatResult, HeldLease, Outcome, WorkerInfo } from "./jobs.js";
 
 /**
  * What a worker drives: jobs claimed under a lease, renewed, finished or given back; a running job's progress, steps

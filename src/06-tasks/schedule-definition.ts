@@ -5,7 +5,6 @@ import { findUnsafeJson } from "../01-core/json-safe.js";
 import { parseFiringCron } from "../01-core/cron.js";
 import type { ScheduleDefinition } from "../02-storage/schedules.js";
 
-
 /**
  * What happens to ticks no worker enqueued in time (every worker down, a deploy, a laptop asleep):
  * "latest" (the default) runs the most recent missed tick once; "skip" runs none; { backfill: "6h" } runs every
@@ -25,7 +24,6 @@ export interface ScheduleOptions<A = unknown> {
   /** false: a tick is skipped (and counted) while the schedule's previous job is still to run or running. Default true. */
   overlap?: boolean;
 }
-
 
 /** What a schedule needs to know of its task. */
 export interface ScheduleTask {

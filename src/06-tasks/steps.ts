@@ -5,8 +5,8 @@ import { findUnsafeJson } from "../01-core/json-safe.js";
 import type { FlowRecord, NewFlow, StoredStep } from "../02-storage/flows.js";
 
 import { failedInput } from "../03-storage-logic/flow-advance.js";
-import { childrenPlan, type AnyCall, type Children } from "../07-features/flows/builders.js";
-
+import { childrenPlan } from "./children.js";
+import type { AnyCall, Children } from "./task.js";
 
 /** What a run's steps need from their execution. */
 export interface StepSink {

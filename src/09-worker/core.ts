@@ -8,7 +8,7 @@ import type { FlowStore } from "../02-storage/flows.js";
 import { formatMs } from "../01-core/duration.js";
 import { ConfigError } from "../01-core/errors.js";
 import type { Logger } from "../01-core/logger.js";
-import type { TaskDefinition } from "../06-tasks/define.js";
+import type { TaskDefinition } from "../06-tasks/task.js";
 import { fetchJobs } from "./claims.js";
 import { Deadlines } from "./deadlines.js";
 import { Execution, type ExecutionHost, type Settled } from "./execution.js";

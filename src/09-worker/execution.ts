@@ -8,7 +8,7 @@ import type { AttemptError } from "../01-core/job.js";
 import { findUnsafeJson, toStorableText } from "../01-core/json-safe.js";
 import type { Logger } from "../01-core/logger.js";
 import { RunContext } from "../06-tasks/context.js";
-import type { TaskDefinition } from "../06-tasks/define.js";
+import type { TaskDefinition } from "../06-tasks/task.js";
 import { AttemptSpan } from "../07-features/tracing/consumer.js";
 import type { StoredStep } from "../02-storage/flows.js";
 import type { FlowRecord, FlowStore, NewFlow } from "../02-storage/flows.js";

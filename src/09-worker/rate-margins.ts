@@ -1,5 +1,5 @@
 import type { ClaimedJob, QueueLimit, RateLimit } from "../02-storage/jobs.js";
-import type { TaskDefinition } from "../06-tasks/define.js";
+import type { TaskDefinition } from "../06-tasks/task.js";
 import type { QueueLimits } from "../06-tasks/limits.js";
 import { rateStartMarginMs } from "../06-tasks/limits.js";
 

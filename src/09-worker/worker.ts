@@ -5,7 +5,7 @@ import { checkOptionNames, InvalidArgsError } from "../01-core/errors.js";
 import type { Logger } from "../01-core/logger.js";
 import { Scheduler } from "../08-maintenance/scheduler.js";
 import { tickConcurrency, type QueueLimits } from "../06-tasks/limits.js";
-import type { TaskDefinition } from "../06-tasks/define.js";
+import type { TaskDefinition } from "../06-tasks/task.js";
 import { claim } from "./claims.js";
 import { WorkerCore, type WorkerBackend } from "./core.js";
 import { currentExecution } from "./execution.js";

@@ -10,10 +10,19 @@ import { JOB_STATES } from "../01-core/job.js";
 import { consoleLogger, redactingLogger, type Logger } from "../01-core/logger.js";
 import { redactFields } from "../01-core/redact-fields.js";
 import { redact, redactError, rememberPassword } from "../01-core/redact.js";
-import { Chain, Flow, Group, type AnyCall, type ChainBuilder, type FlowHost } from "../07-features/flows/builders.js";
-import { Task, type Handler, type TaskDefinition, type TaskHost, type TaskOptions } from "../06-tasks/define.js";
+import { Flow, type FlowHost } from "../05-handles/flow.js";
+import { Chain, Group, type ChainBuilder } from "../07-features/flows/builders.js";
+import {
+  Task,
+  type AnyCall,
+  type Handler,
+  type TaskDefinition,
+  type TaskHost,
+  type TaskOptions,
+} from "../06-tasks/task.js";
 import { queueLimits, type QueueLimits, type QueueOptions } from "../06-tasks/limits.js";
 import { loadTracing } from "../07-features/tracing/api.js";
+import { sendJobs, sendJobsSync } from "../07-features/tracing/producer.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "../09-worker/worker.js";
 import type { JobEventName, JobEvents } from "../01-core/events.js";
 import { EventHub } from "./events.js";
@@ -201,6 +210,8 @@ export class Errand {
       queueLimits: () => this.queueLimitsByName,
       logger: this.logger,
       maxPayloadBytes: this.maxPayloadBytes,
+      send: sendJobs,
+      sendSync: sendJobsSync,
       retentionMs: this.retentionMs,
     };
     this.events = new EventHub({ backend: () => this.backend(), logger: this.logger });

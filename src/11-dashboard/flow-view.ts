@@ -1,6 +1,6 @@
 // A flow's page: its members as a tree (each with what it waits for), their states, attempts, jobs and results,
 // and the actions that act on the whole flow.
-import type { FlowStatus } from "../07-features/flows/builders.js";
+import type { FlowStatus } from "../05-handles/flow.js";
 import { html, type Html } from "./html.js";
 import { action, layout, when, type Page } from "./views.js";
 

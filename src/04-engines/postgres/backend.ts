@@ -10,8 +10,24 @@ import type { StoredStep } from "../../02-storage/flows.js";
 import { LEASE_EXPIRED_TEXT, RESCUE_SPREAD_MS, retryDelays } from "../../03-storage-logic/rescue-plan.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../../02-storage/schedules.js";
 import type { Backend, BackendCapabilities } from "../../02-storage/backend.js";
-import type { Counts, ExpiredCount, FinishedStats, ListParams, MinuteCount, WaitingTask } from "../../02-storage/reads.js";
-import type { ClaimParams, ClaimResult, EnqueueResult, HeartbeatResult, HeldLease, NewJob, Outcome, WorkerInfo } from "../../02-storage/jobs.js";
+import type {
+  Counts,
+  ExpiredCount,
+  FinishedStats,
+  ListParams,
+  MinuteCount,
+  WaitingTask,
+} from "../../02-storage/reads.js";
+import type {
+  ClaimParams,
+  ClaimResult,
+  EnqueueResult,
+  HeartbeatResult,
+  HeldLease,
+  NewJob,
+  Outcome,
+  WorkerInfo,
+} from "../../02-storage/jobs.js";
 import { Connections, type Row } from "./connections.js";
 import { PostgresEvents } from "./events.js";
 import { FlowClaims } from "./flow-claims.js";

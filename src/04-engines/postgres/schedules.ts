@@ -4,7 +4,13 @@
 // nothing for those. A batch of schedules costs the same few statements as one. Workers' presence is on the server's
 // clock, as for leases.
 import type pg from "pg";
-import { tickKey, type FireResult, type ScheduleRow, type ScheduleWrite, type TickFire } from "../../02-storage/schedules.js";
+import {
+  tickKey,
+  type FireResult,
+  type ScheduleRow,
+  type ScheduleWrite,
+  type TickFire,
+} from "../../02-storage/schedules.js";
 import { scheduleRowMapping } from "../../03-storage-logic/schedule-rows.js";
 import type { Connections, Row } from "./connections.js";
 

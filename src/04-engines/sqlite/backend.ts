@@ -12,8 +12,27 @@ import type { StoredStep } from "../../02-storage/flows.js";
 import { leaseExpiredError, rescuePlan } from "../../03-storage-logic/rescue-plan.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../../02-storage/schedules.js";
 import type { Backend, BackendCapabilities } from "../../02-storage/backend.js";
-import type { Counts, ExpiredCount, FinishedStats, ListParams, MinuteCount, WaitingTask } from "../../02-storage/reads.js";
-import type { ClaimedJob, ClaimParams, ClaimResult, EnqueueResult, HeartbeatResult, HeldLease, NewJob, Outcome, QueueLimit, RateLimit, WorkerInfo } from "../../02-storage/jobs.js";
+import type {
+  Counts,
+  ExpiredCount,
+  FinishedStats,
+  ListParams,
+  MinuteCount,
+  WaitingTask,
+} from "../../02-storage/reads.js";
+import type {
+  ClaimedJob,
+  ClaimParams,
+  ClaimResult,
+  EnqueueResult,
+  HeartbeatResult,
+  HeldLease,
+  NewJob,
+  Outcome,
+  QueueLimit,
+  RateLimit,
+  WorkerInfo,
+} from "../../02-storage/jobs.js";
 import { EventBatch } from "../../03-storage-logic/events.js";
 import { isBusy, LockWait } from "./busy.js";
 import { CountChanges } from "./counts.js";

@@ -1,6 +1,12 @@
 // Recurring schedules on SQLite: statements and the synchronous work of the backend's schedule methods, which run
 // them in an IMMEDIATE transaction (one writer at a time: a tick's compare-and-set and its job commit together).
-import { tickKey, type FireResult, type ScheduleRow, type ScheduleWrite, type TickFire } from "../../02-storage/schedules.js";
+import {
+  tickKey,
+  type FireResult,
+  type ScheduleRow,
+  type ScheduleWrite,
+  type TickFire,
+} from "../../02-storage/schedules.js";
 import { scheduleRowMapping } from "../../03-storage-logic/schedule-rows.js";
 import type { Statement } from "./rows.js";
 

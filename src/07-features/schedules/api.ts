@@ -5,8 +5,13 @@ import type { ScheduleRow } from "../../02-storage/schedules.js";
 import { Job } from "../../05-handles/job.js";
 import { checkOptionNames, InvalidArgsError, ScheduleError } from "../../01-core/errors.js";
 import type { JobState } from "../../01-core/job.js";
-import type { TaskDefinition } from "../../06-tasks/define.js";
-import { defineSchedule, type Misfire, type ScheduleOptions, type ScheduleTask } from "../../06-tasks/schedule-definition.js";
+import type { TaskDefinition } from "../../06-tasks/task.js";
+import {
+  defineSchedule,
+  type Misfire,
+  type ScheduleOptions,
+  type ScheduleTask,
+} from "../../06-tasks/schedule-definition.js";
 import { type ScheduleDefinition } from "../../02-storage/schedules.js";
 import { MISFIRE_GRACE_MS } from "./plan.js";
 import { cronOf, planWrite, storeSchedules } from "./store.js";

@@ -13,7 +13,7 @@ import { admin, urlOf, withClient } from "./lib/postgres.mjs";
 import { num, printTable } from "./lib/stats.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const CLI = join(here, "..", "dist", "cli", "main.js");
+const CLI = join(here, "..", "dist", "12-cli", "main.js");
 const TASKS = join(here, "fixtures", "counted-tasks.mjs");
 
 export function overloadCounts(quick) {

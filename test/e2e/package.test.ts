@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { it } from "node:test";
 import { promisify } from "node:util";
@@ -8,12 +8,14 @@ import { tempDir } from "../helpers/tmp.js";
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../..");
+/** The CLI as the package publishes it: package.json's `bin`, wherever the build puts it. */
+const bin = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { bin: { errand: string } }).bin.errand;
 
 it("works from another project that links this folder as node_modules/errand", async () => {
   const app = tempDir("errand-app-");
   mkdirSync(join(app, "node_modules", ".bin"), { recursive: true });
   symlinkSync(root, join(app, "node_modules", "errand"), "dir");
-  symlinkSync(join(root, "dist", "cli", "main.js"), join(app, "node_modules", ".bin", "errand"));
+  symlinkSync(join(root, bin), join(app, "node_modules", ".bin", "errand"));
   writeFileSync(
     join(app, "main.mjs"),
     `import { Errand } from "errand";

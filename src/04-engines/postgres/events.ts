@@ -8,22 +8,8 @@ import type { Logger } from "../../01-core/logger.js";
 import type { AttemptError } from "../../01-core/job.js";
 import type { Outcome } from "../../02-storage/jobs.js";
 import { EventBatch, EventListeners, NOTIFY_MAX_BYTES } from "../../03-storage-logic/events.js";
-import type { Db, Row } from "./connections.js";
-
-/** The first key of the advisory lock a connection listening to job events holds; the second is the channel's hash. */
-const LISTENING_LOCK_KEY = 1701999204;
-
-/** Statements that take and release the lock around LISTEN and UNLISTEN, on the listening connection. */
-export function listenEventsSql(channel: string, listen: boolean): string {
-  const lock = `${LISTENING_LOCK_KEY}, hashtext('${channel.replaceAll("'", "''")}')`;
-  return listen
-    ? `SELECT pg_advisory_lock_shared(${lock}); LISTEN "${channel}"`
-    : `UNLISTEN "${channel}"; SELECT pg_advisory_unlock_shared(${lock})`;
-}
-
-const LISTENING = /* sql */ `EXISTS (
-  SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = ${LISTENING_LOCK_KEY} AND objid = hashtext($1)::oid
-    AND objsubid = 2 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`;
+import type { Db, Row } from "./driver/connections.js";
+import { LISTENING_EVENTS, NOTIFY_EVENTS } from "./sql/events.js";
 
 export class PostgresEvents {
   readonly channel: string;
@@ -40,11 +26,8 @@ export class PostgresEvents {
   ) {
     this.channel = `${schemaName}_events`;
     this.listeners = new EventListeners((message) => logger.warn(message));
-    this.notify = {
-      name: `errand_${schemaName}_notifyEvents`,
-      text: `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p WHERE ${LISTENING}`,
-    };
-    this.listening = { name: `errand_${schemaName}_listeningEvents`, text: `SELECT ${LISTENING} AS listening` };
+    this.notify = { name: `errand_${schemaName}_notifyEvents`, text: NOTIFY_EVENTS };
+    this.listening = { name: `errand_${schemaName}_listeningEvents`, text: LISTENING_EVENTS };
   }
 
   /** `events` makes the batch, only when a process listens. */

@@ -3,10 +3,44 @@ import { toStorableText } from "../../01-core/json-safe.js";
 import type pg from "pg";
 import type { Outcome } from "../../02-storage/jobs.js";
 import { flowEnds, WAITS_FOR_CHILDREN } from "../../03-storage-logic/flow-ends.js";
-import type { PostgresFlows } from "./flows.js";
-import type { Connections, Db, Row } from "./connections.js";
-import type { Queries } from "./queries.js";
+import type { PostgresContext } from "./context.js";
+import type { Db, Row } from "./driver/connections.js";
 import { sortById } from "./rows.js";
+
+export async function complete(ctx: PostgresContext, outcomes: readonly Outcome[], now: number): Promise<string[]> {
+  const db = ctx.db;
+  // Plain successes alone, the usual batch, are one statement: no transaction around it.
+  const oneStatement = !needsTransaction(outcomes);
+  let lost: string[];
+  if (oneStatement) {
+    try {
+      lost = await writeOutcomes(ctx, db.outcomePool, outcomes, now);
+    } catch (error) {
+      throw db.explain(error);
+    }
+  } else lost = await db.transaction((client) => writeOutcomes(ctx, client, outcomes, now), db.outcomePool);
+  ctx.listeners.emitSoon();
+  await ctx.events.outcomes(db.outcomePool, outcomes, lost);
+  return lost;
+}
+
+export async function release(
+  ctx: PostgresContext,
+  jobs: readonly { id: string; token: string }[],
+  now: number,
+  note: AttemptError | null,
+): Promise<void> {
+  if (jobs.length === 0) return;
+  const sorted = sortById(jobs);
+  const params = [
+    new Date(now),
+    note === null ? null : JSON.stringify(note),
+    sorted.map((j) => j.id),
+    sorted.map((j) => j.token),
+  ];
+  await ctx.db.query(ctx.sql.outcomes.release, params);
+  ctx.listeners.emitSoon();
+}
 
 /** Whether writing these outcomes takes a transaction: anything but plain successes of jobs outside flows does. */
 export function needsTransaction(outcomes: readonly Outcome[]): boolean {
@@ -18,13 +52,12 @@ export function needsTransaction(outcomes: readonly Outcome[]): boolean {
  * members' ends hand on.
  */
 export async function writeOutcomes(
+  ctx: PostgresContext,
   db: Db,
   outcomes: readonly Outcome[],
   nowMs: number,
-  q: Queries,
-  connections: Connections,
-  flows?: PostgresFlows,
 ): Promise<string[]> {
+  const q = ctx.sql.outcomes;
   const now = new Date(nowMs);
   const plain: { id: string[]; token: string[] } = { id: [], token: [] };
   const withResult: { id: string[]; token: string[]; result: (string | null)[] } = { id: [], token: [], result: [] };
@@ -59,7 +92,7 @@ export async function writeOutcomes(
   }
   const lost: string[] = [];
   if (plain.id.length > 0) {
-    const { rows } = await db.query(connections.prepared(q.succeedMany, [now, plain.id, plain.token]));
+    const { rows } = await db.query(ctx.db.prepared(q.succeedMany, [now, plain.id, plain.token]));
     lost.push(...(rows[0] as { lost: string[] }).lost);
   }
   const returned: Row[] = [];
@@ -89,7 +122,7 @@ export async function writeOutcomes(
   }
   // Flow members' outcomes always come in a transaction (see needsTransaction): what they hand on commits with them.
   const ended = flowEnds(outcomes, lost);
-  if (ended.length > 0) await flows!.advance(db as pg.PoolClient, ended, nowMs);
+  if (ended.length > 0) await ctx.flows.advance(db as pg.PoolClient, ended, nowMs);
   return lost;
 }
 

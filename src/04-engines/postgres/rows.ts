@@ -1,6 +1,6 @@
 import type { ClaimedJob } from "../../02-storage/jobs.js";
 import { rowMapping } from "../../03-storage-logic/rows.js";
-import type { Row } from "./connections.js";
+import type { Row } from "./driver/connections.js";
 
 export function toClaimedJob(r: Row, token: string): ClaimedJob {
   const job: ClaimedJob = {

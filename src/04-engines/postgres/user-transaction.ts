@@ -1,5 +1,5 @@
 import { InvalidArgsError } from "../../01-core/errors.js";
-import type { Row } from "./connections.js";
+import type { Row } from "./driver/connections.js";
 
 /** Runs errand's statements on the user's own connection: a pg Client/PoolClient, or a postgres.js transaction. */
 export function userRunner(

@@ -1,23 +1,30 @@
-// Claims of jobs under flow control: per-key concurrency limits, rate limits and queues' limits (the statements:
-// queries.ts, limitedKeys, pickLimited*, rateLock, rateWindow, addRateStarts, queueLock, queueRunning). Each runs in a transaction of its own on the
-// claim connection.
+// Claims of jobs under flow control: per-key concurrency limits, rate limits and queues' limits (their statements:
+// sql/claim-limits.ts). Each runs in a transaction of its own on the claim connection.
 import type pg from "pg";
 import type { ClaimParams, QueueLimit, RateLimit } from "../../02-storage/jobs.js";
-import type { Connections, Row } from "./connections.js";
-import type { Queries } from "./queries.js";
+import type { PostgresContext } from "./context.js";
+import type { Connections, Row } from "./driver/connections.js";
+import type { ClaimLimitsSql } from "./sql/claim-limits.js";
+import type { ClaimSql } from "./sql/claim.js";
 
 const keyOf = (task: string, key: string) => `${task}\u001f${key}`;
 
-export class FlowClaims {
+export class ClaimLimits {
   /** A walk since the last takeHeldBack() saw keys at their limit with jobs ready. */
   private heldBack = false;
   /** The (task, key) the last limited claim took jobs from: the next one starts after it. */
   private cursor: [string, string] = ["", ""];
 
-  constructor(
-    private readonly db: Connections,
-    private readonly q: Queries,
-  ) {}
+  private readonly db: Connections;
+  private readonly q: ClaimLimitsSql;
+  /** The plain pick's statements, for rate-limited tasks without a concurrency limit and for limited queues. */
+  private readonly picks: ClaimSql;
+
+  constructor(ctx: PostgresContext) {
+    this.db = ctx.db;
+    this.q = ctx.sql.claimLimits;
+    this.picks = ctx.sql.claim;
+  }
 
   /** Whether limits held ready jobs back since the last call. */
   takeHeldBack(): boolean {
@@ -108,7 +115,7 @@ export class FlowClaims {
   ): Promise<Row[]> {
     const params: unknown[] = [token, p.leaseMs, p.workerId, new Date(p.now), tasks, n];
     if (queues !== null) params.push(queues);
-    const sql = queues === null ? this.q.claimAnyQueue : this.q.claimFromQueues;
+    const sql = queues === null ? this.picks.claimAnyQueue : this.picks.claimFromQueues;
     return (await db.query(this.db.prepared(sql, params))).rows as Row[];
   }
 

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { Logger } from "../../01-core/logger.js";
+import type { Logger } from "../../../01-core/logger.js";
 
 export interface PostgresOptions {
   url: string;

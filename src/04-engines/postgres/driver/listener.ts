@@ -1,7 +1,7 @@
 import pg from "pg";
-import type { ChangeListeners } from "../../03-storage-logic/change-listeners.js";
+import type { ChangeListeners } from "../../../03-storage-logic/change-listeners.js";
 import { KEEPALIVE_AFTER_MS } from "./connections.js";
-import { listenEventsSql } from "./events.js";
+import { listenEventsSql } from "../sql/events.js";
 import type { PostgresOptions } from "./options.js";
 
 /** A second channel, listened to only while someone wants it: job events, whose payloads are the events. */

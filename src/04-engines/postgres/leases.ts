@@ -1,0 +1,42 @@
+import type { HeartbeatResult, HeldLease, WorkerInfo } from "../../02-storage/jobs.js";
+import type { PostgresContext } from "./context.js";
+import { sortById } from "./rows.js";
+
+export async function heartbeat(
+  ctx: PostgresContext,
+  w: WorkerInfo,
+  held: readonly HeldLease[],
+  leaseMs: number,
+): Promise<HeartbeatResult> {
+  const { db } = ctx;
+  const q = ctx.sql.leases;
+  const sorted = sortById(held);
+  const renew = [sorted.map((h) => h.id), sorted.map((h) => h.token), sorted.map((h) => h.started), leaseMs, w.tasks];
+  return db.transaction(async (client) => {
+    const queues = w.queues === null ? null : JSON.stringify(w.queues);
+    await client.query(q.upsertWorker, [
+      w.id,
+      w.hostname,
+      w.pid,
+      queues,
+      JSON.stringify(w.tasks),
+      w.concurrency,
+      leaseMs,
+    ]);
+    const row = (await client.query(db.prepared(q.renewLeases, renew))).rows[0] as {
+      held: string[];
+      suspects: boolean;
+    };
+    return { held: row.held, suspectsWaiting: row.suspects };
+  });
+}
+
+export async function progress(ctx: PostgresContext, id: string, token: string, progress: string): Promise<boolean> {
+  const rows = await ctx.db.query(ctx.sql.leases.setProgress, [progress, id, token]);
+  await ctx.events.progress(ctx.db.pool, id, rows, progress);
+  return rows.length === 1;
+}
+
+export async function removeWorker(ctx: PostgresContext, id: string): Promise<void> {
+  await ctx.db.query(ctx.sql.leases.deleteWorker, [id]);
+}

@@ -1,0 +1,59 @@
+import { EXPIRED, memberEnd } from "../../03-storage-logic/flow-ends.js";
+import { LEASE_EXPIRED_TEXT, RESCUE_SPREAD_MS, retryDelays } from "../../03-storage-logic/rescue-plan.js";
+import type { PostgresContext } from "./context.js";
+import type { Row } from "./driver/connections.js";
+
+export async function rescueExpired(
+  ctx: PostgresContext,
+  nowMs: number,
+  retryAt: (attempt: number) => number,
+): Promise<number> {
+  const now = new Date(nowMs);
+  const t = LEASE_EXPIRED_TEXT;
+  const params = [now, retryDelays(nowMs, retryAt), RESCUE_SPREAD_MS, t.head, t.tail, t.notCounted, now.toISOString()];
+  // In a transaction with what a flow member's failure hands on.
+  const rows = await ctx.db.transaction(async (db) => {
+    const { rows } = await db.query<Row>(ctx.sql.maintenance.rescueExpired, params);
+    const ended = rows
+      .filter((r) => r.flow_id !== null && r.state === "failed")
+      .map((r) =>
+        memberEnd(r, "failed", (r.error as { name?: string; message: string } | null) ?? { message: "lease expired" }),
+      );
+    if (ended.length > 0) await ctx.flows.advance(db, ended, nowMs);
+    return rows;
+  });
+  if (rows.length > 0) {
+    ctx.listeners.emitSoon();
+    await ctx.events.rescued(ctx.db.pool, rows);
+  }
+  return rows.length;
+}
+
+export async function expireDue(ctx: PostgresContext, now: number, limit: number): Promise<number> {
+  const rows = await ctx.db.transaction(async (db) => {
+    const { rows } = await db.query<Row>(ctx.sql.maintenance.expireDue, [limit]);
+    const ended = rows.filter((r) => r.flow_id !== null).map((r) => memberEnd(r, "cancelled", EXPIRED));
+    if (ended.length > 0) await ctx.flows.advance(db, ended, now);
+    return rows;
+  });
+  if (rows.length > 0) {
+    ctx.listeners.emitSoon();
+    await ctx.events.expired(ctx.db.pool, rows);
+  }
+  return rows.length;
+}
+
+export async function prune(ctx: PostgresContext, finishedBefore: number, limit: number): Promise<number> {
+  const { db } = ctx;
+  const q = ctx.sql.maintenance;
+  const before = new Date(finishedBefore);
+  await db.query(q.deleteDeadWorkers, [before]);
+  await db.query(q.pruneThroughput, [before]);
+  await db.query(q.pruneHeldKeys, [before]);
+  await db.query(q.pruneFlows, [before, limit]);
+  return (await db.query(q.prune, [before, limit]))[0]!.n as number;
+}
+
+export async function foldCounts(ctx: PostgresContext): Promise<void> {
+  await ctx.db.query(ctx.sql.maintenance.foldCounts);
+}

@@ -1,0 +1,36 @@
+import { fragments } from "./fragments.js";
+
+export function leasesSql(schema: string) {
+  const { jobs, workers, leaseEnd } = fragments(schema);
+  return {
+    // The worker's presence runs on the server's clock like its leases: rescue tells a live worker from a dead one.
+    upsertWorker: /* sql */ `
+      INSERT INTO ${workers} (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at)
+      VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), clock_timestamp(), ${leaseEnd("$7")})
+      ON CONFLICT (id) DO UPDATE SET heartbeat_at = clock_timestamp(), expires_at = ${leaseEnd("$7")}, tasks = $5,
+        queues = $4`,
+
+    // Only the leases the worker names (id and token, ids sorted) are renewed: rows of a claim whose answer it never
+    // received expire. The lateral lock takes the rows one by one in the arrays' order. Also tells whether suspects
+    // wait for one of the worker's tasks.
+    renewLeases: /* sql */ `
+      WITH locked AS (
+        SELECT l.id, o.started FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS o(id, token, started)
+        CROSS JOIN LATERAL (
+          SELECT id FROM ${jobs} WHERE id = o.id AND lease_token = o.token AND state = 'running' FOR UPDATE) AS l),
+      renewed AS (
+        UPDATE ${jobs} j SET lease_expires_at = ${leaseEnd("$4")}, lease_started = j.lease_started OR locked.started
+        FROM locked WHERE j.id = locked.id
+        RETURNING j.id)
+      SELECT array(SELECT id FROM renewed)::text[] AS held,
+        EXISTS (SELECT 1 FROM ${jobs} WHERE suspect AND state IN ('ready', 'scheduled')
+                AND (state = 'ready' OR run_at <= clock_timestamp()) AND task = ANY($5::text[])) AS suspects`,
+
+    // Returns what the job's progress event says of it.
+    setProgress: `UPDATE ${jobs} SET progress = $1 WHERE id = $2 AND lease_token = $3 RETURNING task, queue, attempt`,
+
+    deleteWorker: `DELETE FROM ${workers} WHERE id = $1`,
+  };
+}
+
+export type LeasesSql = ReturnType<typeof leasesSql>;

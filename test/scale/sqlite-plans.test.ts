@@ -7,8 +7,17 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { Errand } from "errand";
-import * as Q from "../../src/04-engines/sqlite/queries.js";
+import * as Admin from "../../src/04-engines/sqlite/sql/admin.js";
+import * as Claim from "../../src/04-engines/sqlite/sql/claim.js";
+import * as Enqueue from "../../src/04-engines/sqlite/sql/enqueue.js";
+import * as Flows from "../../src/04-engines/sqlite/sql/flows.js";
+import * as Leases from "../../src/04-engines/sqlite/sql/leases.js";
+import * as Maintenance from "../../src/04-engines/sqlite/sql/maintenance.js";
+import * as Outcomes from "../../src/04-engines/sqlite/sql/outcomes.js";
+import * as Reader from "../../src/04-engines/sqlite/sql/reader.js";
 import { tempDir } from "../helpers/tmp.js";
+
+const Q = { ...Admin, ...Claim, ...Enqueue, ...Flows, ...Leases, ...Maintenance, ...Outcomes, ...Reader };
 
 /** Statements allowed to scan the jobs, and why. */
 const SCANS: Record<string, string> = {

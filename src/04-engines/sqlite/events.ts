@@ -5,13 +5,7 @@ import type { JobEvent } from "../../01-core/events.js";
 import type { Outcome } from "../../02-storage/jobs.js";
 import { EventBatch, EventListeners } from "../../03-storage-logic/events.js";
 import type { Statement } from "./rows.js";
-
-const INSERT = /* sql */ `INSERT INTO errand_events (at, payload) VALUES (?, ?)`;
-// The newest row stays, so that seq never goes back (an INTEGER PRIMARY KEY reuses the highest freed value).
-const PRUNE = /* sql */ `DELETE FROM errand_events WHERE at < ? AND seq < (SELECT max(seq) FROM errand_events)`;
-const LAST_SEQ = /* sql */ `SELECT coalesce(max(seq), 0) AS seq FROM errand_events`;
-const READ = /* sql */ `SELECT seq, payload FROM errand_events WHERE seq > ? ORDER BY seq LIMIT 100`;
-const JOB = /* sql */ `SELECT task, queue, attempt FROM errand_jobs WHERE id = ?`;
+import { INSERT, JOB, LAST_SEQ, PRUNE, READ } from "./sql/events.js";
 
 /** Events older than this are deleted: a listener that has not read them by then never will. */
 const KEEP_MS = 60_000;

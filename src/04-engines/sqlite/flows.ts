@@ -1,192 +1,225 @@
-import type { FlowOp, FlowRow, MemberChange, MemberEnded, MemberRow } from "../../03-storage-logic/flow-advance.js";
+// Flows on SQLite (FlowStore), and the steps and spawns of the jobs that run in them. The flow machinery below runs
+// inside the caller's write transaction.
+import type { FlowOp, FlowRow, MemberChange, MemberEnded } from "../../03-storage-logic/flow-advance.js";
 import { advanceFlow, byFlow, reopenFlow, runSync } from "../../03-storage-logic/flow-advance.js";
 import type { NewJob } from "../../02-storage/jobs.js";
-import type { FlowRecord, FlowState, NewFlow } from "../../02-storage/flows.js";
+import type { FlowRecord, FlowState, NewFlow, StoredStep } from "../../02-storage/flows.js";
 import { toFlowRecord } from "../../03-storage-logic/flow-rows.js";
 import { initialState } from "../../03-storage-logic/rows.js";
-import * as Q from "./queries.js";
-import type { Row, Statement } from "./rows.js";
+import { cancelJob, retry } from "./admin.js";
+import type { SqliteContext } from "./context.js";
+import { idOrNull, SQLITE_READS, toMemberRow } from "./rows.js";
+import * as Q from "./sql/flows.js";
 
-/** Flows on SQLite: every call runs inside the caller's write transaction. */
-export class SqliteFlows {
-  constructor(private readonly stmt: (sql: string) => Statement) {}
+export function createFlow(ctx: SqliteContext, flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
+  return ctx.run(ctx.transaction(() => create(ctx, flow))).then(ctx.emitted);
+}
 
-  /** The flow, its members, and the jobs of those that wait for none. */
-  create(flow: NewFlow): { id: string; jobIds: (string | null)[] } {
-    const open = flow.members.length;
-    const parent = flow.parentJobId ?? null;
-    const id = String(
-      this.stmt(Q.INSERT_FLOW).run(flow.kind, open, flow.resultPos, parent, flow.createdAt).lastInsertRowid,
-    );
-    const next = flow.members.map(() => [] as number[]);
-    flow.members.forEach((m, pos) => m.after.forEach((a) => next[a]!.push(pos)));
-    const jobIds = flow.members.map((m, pos) => {
-      const { args: _args, ...template } = m.job;
-      this.stmt(Q.INSERT_FLOW_MEMBER).run({
-        flow_id: id,
-        pos,
-        task: m.job.task,
-        pending: m.after.length,
-        after: JSON.stringify(m.after),
-        next: JSON.stringify(next[pos]),
-        input: m.input,
-        on_failure: m.onFailure,
-        template: m.after.length === 0 ? null : JSON.stringify(template),
-      });
-      if (m.after.length > 0) return null;
-      const jobId = this.insertJob(id, pos, m.job);
-      this.stmt(Q.SET_FLOW_MEMBER).run({
-        flow_id: id,
-        pos,
-        state: "created",
-        pending: 0,
-        job_id: jobId,
-        result: null,
-        error: null,
-        clear: 0,
-      });
-      return jobId;
-    });
-    return { id, jobIds };
-  }
+export function getFlow(ctx: SqliteContext, id: string): Promise<FlowRecord | null> {
+  if (!/^[0-9]{1,18}$/.test(id)) return Promise.resolve(null);
+  return ctx.run(() => get(ctx, id));
+}
 
-  /** Members' jobs ended in this transaction: their flows move on. */
-  advance(ended: readonly MemberEnded[], now: number, cancelling = false): void {
-    for (const [flowId, list] of byFlow(ended))
-      runSync(advanceFlow(flowId, list, now, cancelling), (op) => this.exec(op));
-  }
+export async function retryFlow(ctx: SqliteContext, id: string, now: number): Promise<FlowState | null> {
+  if (!/^[0-9]{1,18}$/.test(id)) return null;
+  // The flow reopens before its jobs run again: their outcomes then find it open.
+  const jobs = await ctx.run(ctx.transaction(() => reopen(ctx, id)));
+  if (jobs.length > 0) await retry(ctx, { ids: jobs }, now);
+  return ctx.run(() => get(ctx, id)?.state ?? null);
+}
 
-  get(id: string): FlowRecord | null {
-    const f = this.stmt(Q.GET_FLOW).get(id);
-    return f ? toFlowRecord(f, this.stmt(Q.FLOW_MEMBERS).all(id), SQLITE_READS) : null;
-  }
-
-  /** Reopens a failed or cancelled flow; returns the jobs to retry. */
-  reopen(id: string): string[] {
-    return runSync(reopenFlow(id), (op) => this.exec(op));
-  }
-
-  /** Ids of the flow's jobs still to run or running, which its cancel ends. */
-  jobsToCancel(id: string): string[] {
-    return this.stmt(Q.FLOW_JOBS_TO_CANCEL)
-      .all(id)
-      .map((r) => String(r.id));
-  }
-
-  /** Its members that are not jobs yet end cancelled, after the jobs its cancel ended (`ended`). */
-  cancelWaiting(id: string, ended: MemberEnded[], now: number): void {
-    const waiting = this.stmt(Q.FLOW_MEMBERS)
-      .all(id)
-      .filter((r) => r.state === "waiting")
-      .map((r): MemberEnded => ({
-        flowId: id,
-        pos: r.pos as number,
-        kind: "cancelled",
-        error: { name: "FlowCancelled", message: "cancelled with its flow" },
-      }));
-    this.advance([...ended, ...waiting], now, true);
-  }
-
-  private insertJob(flowId: string, pos: number, job: NewJob): string {
-    return String(
-      this.stmt(Q.INSERT_FLOW_JOB).run({
-        task: job.task,
-        queue: job.queue,
-        state: initialState(job),
-        args: job.args,
-        priority: job.priority,
-        run_at: job.runAt,
-        max_attempts: job.maxAttempts,
-        created_at: job.createdAt,
-        traceparent: job.traceparent ?? null,
-        concurrency_key: job.concurrency?.key ?? null,
-        concurrency_limit: job.concurrency?.limit ?? null,
-        flow_id: flowId,
-        flow_pos: pos,
-      }).lastInsertRowid,
-    );
-  }
-
-  private setMember(flowId: string, c: MemberChange): void {
-    this.stmt(Q.SET_FLOW_MEMBER).run({
-      flow_id: flowId,
-      pos: c.pos,
-      state: c.state,
-      pending: c.pending,
-      job_id: c.jobId ?? null,
-      result: c.result ?? null,
-      error: c.error ? JSON.stringify(c.error) : null,
-      clear: c.clear === true ? 1 : 0,
-    });
-  }
-
-  private exec(op: FlowOp): unknown {
-    switch (op.op) {
-      case "flow": {
-        const f = this.stmt(Q.GET_FLOW).get(op.id);
-        if (!f) return null;
-        const row: FlowRow = {
-          parentJobId: idOrNull(f.parent_job_id),
-          state: f.state as FlowState,
-          open: f.open as number,
-          failedPos: f.failed_pos as number | null,
-          cancelledPos: f.cancelled_pos as number | null,
-        };
-        return row;
-      }
-      case "members":
-        return this.stmt(Q.FLOW_MEMBERS_AT).all(op.flowId, JSON.stringify(op.positions)).map(toMemberRow);
-      case "allMembers":
-        return this.stmt(Q.FLOW_ALL_MEMBERS)
-          .all(op.flowId)
-          .map((r) => ({ ...toMemberRow(r), jobId: idOrNull(r.job_id) }));
-      case "setMember":
-        this.setMember(op.flowId, op);
-        return undefined;
-      case "setMembers":
-        for (const change of op.changes) this.setMember(op.flowId, change);
-        return undefined;
-      case "insertJob":
-        return this.insertJob(op.flowId, op.pos, op.job);
-      case "setFlow":
-        this.stmt(Q.SET_FLOW).run({
-          id: op.id,
-          state: op.row.state,
-          open: op.row.open,
-          failed_pos: op.row.failedPos,
-          cancelled_pos: op.row.cancelledPos,
-          finished_at: op.finishedAt,
-        });
-        return undefined;
-      case "wakeParent":
-        this.stmt(Q.WAKE_PARENT).run({ id: op.jobId, now: op.now });
-        return undefined;
+export function cancelFlow(ctx: SqliteContext, id: string, now: number): Promise<FlowState | null> {
+  if (!/^[0-9]{1,18}$/.test(id)) return Promise.resolve(null);
+  const write = ctx.transaction(() => {
+    const ended: MemberEnded[] = [];
+    for (const jobId of jobsToCancel(ctx, id)) {
+      const end = cancelJob(ctx, jobId, now);
+      if (end) ended.push(end);
     }
+    cancelWaiting(ctx, id, ended, now);
+    return get(ctx, id)?.state ?? null;
+  });
+  return ctx.run(write).then(ctx.emitted);
+}
+
+export function loadSteps(ctx: SqliteContext, id: string): Promise<StoredStep[]> {
+  return ctx.run(() => ctx.stmt(Q.LOAD_STEPS).all(id) as unknown as StoredStep[]);
+}
+
+export function saveStep(ctx: SqliteContext, id: string, token: string, step: StoredStep): Promise<boolean> {
+  const write = () =>
+    ctx.stmt(Q.SAVE_STEP).run({ id, token, seq: step.seq, name: step.name, result: step.result }).changes === 1;
+  return ctx.run(write);
+}
+
+export function spawn(
+  ctx: SqliteContext,
+  id: string,
+  token: string,
+  step: Omit<StoredStep, "result">,
+  flow: NewFlow,
+): Promise<string | null> {
+  const write = ctx.transaction(() => {
+    if (ctx.stmt(Q.AWAIT_CHILDREN).run(id, token).changes === 0) return null;
+    const created = create(ctx, { ...flow, parentJobId: id });
+    ctx.stmt(Q.SAVE_STEP).run({ id, token, seq: step.seq, name: step.name, result: JSON.stringify(created.id) });
+    return created.id;
+  });
+  return ctx.run(write).then(ctx.emitted);
+}
+
+/** The flow, its members, and the jobs of those that wait for none. */
+function create(ctx: SqliteContext, flow: NewFlow): { id: string; jobIds: (string | null)[] } {
+  const open = flow.members.length;
+  const parent = flow.parentJobId ?? null;
+  const id = String(
+    ctx.stmt(Q.INSERT_FLOW).run(flow.kind, open, flow.resultPos, parent, flow.createdAt).lastInsertRowid,
+  );
+  const next = flow.members.map(() => [] as number[]);
+  flow.members.forEach((m, pos) => m.after.forEach((a) => next[a]!.push(pos)));
+  const jobIds = flow.members.map((m, pos) => {
+    const { args: _args, ...template } = m.job;
+    ctx.stmt(Q.INSERT_FLOW_MEMBER).run({
+      flow_id: id,
+      pos,
+      task: m.job.task,
+      pending: m.after.length,
+      after: JSON.stringify(m.after),
+      next: JSON.stringify(next[pos]),
+      input: m.input,
+      on_failure: m.onFailure,
+      template: m.after.length === 0 ? null : JSON.stringify(template),
+    });
+    if (m.after.length > 0) return null;
+    const jobId = insertJob(ctx, id, pos, m.job);
+    ctx.stmt(Q.SET_FLOW_MEMBER).run({
+      flow_id: id,
+      pos,
+      state: "created",
+      pending: 0,
+      job_id: jobId,
+      result: null,
+      error: null,
+      clear: 0,
+    });
+    return jobId;
+  });
+  return { id, jobIds };
+}
+
+/** Members' jobs ended in this transaction: their flows move on. */
+export function advance(ctx: SqliteContext, ended: readonly MemberEnded[], now: number, cancelling = false): void {
+  for (const [flowId, list] of byFlow(ended))
+    runSync(advanceFlow(flowId, list, now, cancelling), (op) => exec(ctx, op));
+}
+
+function get(ctx: SqliteContext, id: string): FlowRecord | null {
+  const f = ctx.stmt(Q.GET_FLOW).get(id);
+  return f ? toFlowRecord(f, ctx.stmt(Q.FLOW_MEMBERS).all(id), SQLITE_READS) : null;
+}
+
+/** Reopens a failed or cancelled flow; returns the jobs to retry. */
+function reopen(ctx: SqliteContext, id: string): string[] {
+  return runSync(reopenFlow(id), (op) => exec(ctx, op));
+}
+
+/** Ids of the flow's jobs still to run or running, which its cancel ends. */
+function jobsToCancel(ctx: SqliteContext, id: string): string[] {
+  return ctx
+    .stmt(Q.FLOW_JOBS_TO_CANCEL)
+    .all(id)
+    .map((r) => String(r.id));
+}
+
+/** Its members that are not jobs yet end cancelled, after the jobs its cancel ended (`ended`). */
+function cancelWaiting(ctx: SqliteContext, id: string, ended: MemberEnded[], now: number): void {
+  const waiting = ctx
+    .stmt(Q.FLOW_MEMBERS)
+    .all(id)
+    .filter((r) => r.state === "waiting")
+    .map((r): MemberEnded => ({
+      flowId: id,
+      pos: r.pos as number,
+      kind: "cancelled",
+      error: { name: "FlowCancelled", message: "cancelled with its flow" },
+    }));
+  advance(ctx, [...ended, ...waiting], now, true);
+}
+
+function insertJob(ctx: SqliteContext, flowId: string, pos: number, job: NewJob): string {
+  return String(
+    ctx.stmt(Q.INSERT_FLOW_JOB).run({
+      task: job.task,
+      queue: job.queue,
+      state: initialState(job),
+      args: job.args,
+      priority: job.priority,
+      run_at: job.runAt,
+      max_attempts: job.maxAttempts,
+      created_at: job.createdAt,
+      traceparent: job.traceparent ?? null,
+      concurrency_key: job.concurrency?.key ?? null,
+      concurrency_limit: job.concurrency?.limit ?? null,
+      flow_id: flowId,
+      flow_pos: pos,
+    }).lastInsertRowid,
+  );
+}
+
+function setMember(ctx: SqliteContext, flowId: string, c: MemberChange): void {
+  ctx.stmt(Q.SET_FLOW_MEMBER).run({
+    flow_id: flowId,
+    pos: c.pos,
+    state: c.state,
+    pending: c.pending,
+    job_id: c.jobId ?? null,
+    result: c.result ?? null,
+    error: c.error ? JSON.stringify(c.error) : null,
+    clear: c.clear === true ? 1 : 0,
+  });
+}
+
+function exec(ctx: SqliteContext, op: FlowOp): unknown {
+  switch (op.op) {
+    case "flow": {
+      const f = ctx.stmt(Q.GET_FLOW).get(op.id);
+      if (!f) return null;
+      const row: FlowRow = {
+        parentJobId: idOrNull(f.parent_job_id),
+        state: f.state as FlowState,
+        open: f.open as number,
+        failedPos: f.failed_pos as number | null,
+        cancelledPos: f.cancelled_pos as number | null,
+      };
+      return row;
+    }
+    case "members":
+      return ctx.stmt(Q.FLOW_MEMBERS_AT).all(op.flowId, JSON.stringify(op.positions)).map(toMemberRow);
+    case "allMembers":
+      return ctx
+        .stmt(Q.FLOW_ALL_MEMBERS)
+        .all(op.flowId)
+        .map((r) => ({ ...toMemberRow(r), jobId: idOrNull(r.job_id) }));
+    case "setMember":
+      setMember(ctx, op.flowId, op);
+      return undefined;
+    case "setMembers":
+      for (const change of op.changes) setMember(ctx, op.flowId, change);
+      return undefined;
+    case "insertJob":
+      return insertJob(ctx, op.flowId, op.pos, op.job);
+    case "setFlow":
+      ctx.stmt(Q.SET_FLOW).run({
+        id: op.id,
+        state: op.row.state,
+        open: op.row.open,
+        failed_pos: op.row.failedPos,
+        cancelled_pos: op.row.cancelledPos,
+        finished_at: op.finishedAt,
+      });
+      return undefined;
+    case "wakeParent":
+      ctx.stmt(Q.WAKE_PARENT).run({ id: op.jobId, now: op.now });
+      return undefined;
   }
-}
-
-function toMemberRow(r: Row): MemberRow {
-  return {
-    pos: r.pos as number,
-    task: r.task as string,
-    state: r.state as string,
-    pending: r.pending as number,
-    after: JSON.parse(r.after as string) as number[],
-    next: JSON.parse(r.next as string) as number[],
-    input: r.input as MemberRow["input"],
-    onFailure: r.on_failure as MemberRow["onFailure"],
-    template: r.template === null ? null : (JSON.parse(r.template as string) as MemberRow["template"]),
-    result: r.result as string | null,
-    error: r.error === null ? null : (JSON.parse(r.error as string) as MemberRow["error"]),
-  };
-}
-
-/** SQLite keeps times as ms and JSON as text. */
-const SQLITE_READS = {
-  date: (v: unknown) => new Date(v as number),
-  json: (v: unknown) => JSON.parse(v as string) as unknown,
-};
-
-function idOrNull(v: unknown): string | null {
-  return typeof v === "number" || typeof v === "bigint" || typeof v === "string" ? String(v) : null;
 }

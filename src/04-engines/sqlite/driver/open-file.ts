@@ -1,9 +1,8 @@
 import Database from "better-sqlite3";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
-import { BackendUnavailableError, ConfigError, DatabaseMismatchError, ErrandError } from "../../01-core/errors.js";
+import { BackendUnavailableError, ConfigError, DatabaseMismatchError, ErrandError } from "../../../01-core/errors.js";
 import { isBusy, SYNC_BUSY_TIMEOUT_MS } from "./busy.js";
-import * as Q from "./queries.js";
 
 /** better-sqlite3 13 needs Node 22 or later: on an older Node, opening a database kills the process (SIGSEGV). */
 const MIN_NODE_MAJOR = 22;
@@ -60,10 +59,14 @@ function openOnce(file: string, durability: "normal" | "full", shareFile: boolea
   }
 }
 
+/** Everything a file holds besides SQLite's own objects: tables, indexes, views, triggers. */
+const SCHEMA_OBJECTS = /* sql */ `
+  SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type = 'table' DESC, name`;
+
 /** Throws when the file holds another application's data, unless shared on purpose. */
 function refuseForeignFile(db: Database.Database, file: string, shareFile: boolean): void {
   if (file === ":memory:") return;
-  const names = db.prepare(Q.SCHEMA_OBJECTS).pluck().all() as string[];
+  const names = db.prepare(SCHEMA_OBJECTS).pluck().all() as string[];
   if (names.includes("errand_jobs")) return;
   const version = db.pragma("user_version", { simple: true }) as number;
   const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? `, and ${names.length - 5} more` : "");

@@ -1,8 +1,7 @@
+// The user's own better-sqlite3 handle, on which enqueue() writes inside their transaction (enqueue.ts).
 import type Database from "better-sqlite3";
 import { resolve } from "node:path";
 import { InvalidArgsError } from "../../01-core/errors.js";
-import type { EnqueueResult, NewJob } from "../../02-storage/jobs.js";
-import { insertJob } from "./insert-job.js";
 import type { Statement } from "./rows.js";
 
 /** The user's better-sqlite3 handle, checked to be on errand's own file. */
@@ -30,19 +29,10 @@ export function userDatabase(tx: object, file: string): Database.Database {
   return db as Database.Database;
 }
 
-/** Writes the jobs in the user's open transaction, on their handle; a failure throws, for the caller to explain. */
-export function insertInUserTx(db: Database.Database, jobs: readonly NewJob[]): EnqueueResult[] {
-  const prepare = (sql: string) => userStatement(db, sql);
-  // A savepoint keeps a batch all-or-none within their transaction.
-  return jobs.length === 1 && jobs[0]!.key === null
-    ? [insertJob(prepare, jobs[0]!)]
-    : db.transaction(() => jobs.map((j) => insertJob(prepare, j)))();
-}
-
 const userStatements = new WeakMap<Database.Database, Map<string, Statement>>();
 
 /** Statements prepared on the user's handle, once per handle. */
-function userStatement(db: Database.Database, sql: string): Statement {
+export function userStatement(db: Database.Database, sql: string): Statement {
   let byText = userStatements.get(db);
   if (!byText) userStatements.set(db, (byText = new Map<string, Statement>()));
   let s = byText.get(sql);

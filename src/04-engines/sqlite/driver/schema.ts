@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
-import { DatabaseMismatchError } from "../../01-core/errors.js";
-import { MIGRATIONS, SCHEMA_VERSION } from "./migrations/index.js";
+import { DatabaseMismatchError } from "../../../01-core/errors.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "../migrations/index.js";
 
 /** Brings the schema up to this errand's version; the caller runs it in a write transaction. */
 export function migrateSchema(db: Database.Database, file: string): void {

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToLoop, setTimeout as sleep } from "node:timers/promises";
-import { BackendUnavailableError } from "../../01-core/errors.js";
+import { BackendUnavailableError } from "../../../01-core/errors.js";
 
 /**
  * better-sqlite3 waits for locks synchronously, holding the event loop. The connection's own busy timeout is kept

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import type { Row } from "../../03-storage-logic/rows.js";
+import type { Row } from "../../../03-storage-logic/rows.js";
 
 // The thread's whole program: CommonJS, so that it runs the same from the published JavaScript and from sources.
 const PROGRAM = /* js */ `

@@ -1,0 +1,53 @@
+// A worker's hold on what it runs: its presence and leases renewed, its jobs' progress, its row removed at stop.
+import type { HeartbeatResult, HeldLease, WorkerInfo } from "../../02-storage/jobs.js";
+import type { SqliteContext } from "./context.js";
+import * as Q from "./sql/leases.js";
+
+export function heartbeat(
+  ctx: SqliteContext,
+  w: WorkerInfo,
+  held: readonly HeldLease[],
+  now: number,
+  leaseMs: number,
+): Promise<HeartbeatResult> {
+  let triples = "[";
+  for (let i = 0; i < held.length; i++) {
+    const h = held[i]!;
+    triples += `${i === 0 ? "" : ","}[${Number(h.id)},${JSON.stringify(h.token)},${h.started ? 1 : 0}]`;
+  }
+  triples += "]";
+  const write = ctx.transaction(() => {
+    ctx.stmt(Q.UPSERT_WORKER).run({
+      id: w.id,
+      hostname: w.hostname,
+      pid: w.pid,
+      queues: w.queues === null ? null : JSON.stringify(w.queues),
+      tasks: JSON.stringify(w.tasks),
+      concurrency: w.concurrency,
+      now,
+      expires: now + leaseMs,
+    });
+    const renewed = ctx
+      .stmt(Q.RENEW_LEASES)
+      .all({ expires: now + leaseMs, held: triples })
+      .map((r) => String(r.id));
+    const waiting = ctx.stmt(Q.SUSPECTS_WAITING).get({ now, tasks: JSON.stringify(w.tasks) })?.waiting === 1;
+    return { held: renewed, suspectsWaiting: waiting };
+  });
+  return ctx.run(write);
+}
+
+export function progress(ctx: SqliteContext, id: string, token: string, progress: string): Promise<boolean> {
+  const write = ctx.transaction(() => {
+    const job = ctx.stmt(Q.SET_PROGRESS).get(progress, id, token);
+    if (job) ctx.events.progress(id, job, progress);
+    return job !== undefined;
+  });
+  return ctx.run(write);
+}
+
+export function removeWorker(ctx: SqliteContext, id: string): Promise<void> {
+  return ctx.run(() => {
+    ctx.stmt(Q.DELETE_WORKER).run(id);
+  });
+}

@@ -1,0 +1,26 @@
+// The statements of leases.ts. Times are integer milliseconds since the epoch, passed in by the caller.
+// "Still to run" means scheduled, ready or running; the partial indexes of 001-jobs.ts follow the same states.
+
+// Only the leases the worker names ([id, token, started] triples) are renewed: rows of a claim whose answer it never
+// received expire.
+export const RENEW_LEASES = /* sql */ `
+UPDATE errand_jobs SET lease_expires_at = :expires, lease_started = max(lease_started, h.started)
+FROM (SELECT value ->> 0 AS id, value ->> 1 AS token, value ->> 2 AS started FROM json_each(:held)) AS h
+WHERE errand_jobs.id = h.id AND errand_jobs.lease_token = h.token AND errand_jobs.state = 'running'
+RETURNING errand_jobs.id`;
+
+export const SUSPECTS_WAITING = /* sql */ `
+SELECT EXISTS (SELECT 1 FROM errand_jobs WHERE suspect = 1 AND (state = 'ready' OR state = 'scheduled')
+               AND (state = 'ready' OR run_at <= :now) AND task IN (SELECT value FROM json_each(:tasks))) AS waiting`;
+
+export const UPSERT_WORKER = /* sql */ `
+INSERT INTO errand_workers (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at)
+VALUES (:id, :hostname, :pid, :queues, :tasks, :concurrency, :now, :now, :expires)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = :now, expires_at = :expires, tasks = :tasks, queues = :queues`;
+
+// Returns what the job's progress event says of it.
+export const SET_PROGRESS = /* sql */ `
+UPDATE errand_jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'running'
+RETURNING task, queue, attempt`;
+
+export const DELETE_WORKER = /* sql */ `DELETE FROM errand_workers WHERE id = ?`;

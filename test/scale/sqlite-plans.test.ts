@@ -9,6 +9,7 @@ import Database from "better-sqlite3";
 import { Errand } from "errand";
 import * as Admin from "../../src/04-engines/sqlite/sql/admin.js";
 import * as Claim from "../../src/04-engines/sqlite/sql/claim.js";
+import * as ClaimLimits from "../../src/04-engines/sqlite/sql/claim-limits.js";
 import * as Enqueue from "../../src/04-engines/sqlite/sql/enqueue.js";
 import * as Flows from "../../src/04-engines/sqlite/sql/flows.js";
 import * as Leases from "../../src/04-engines/sqlite/sql/leases.js";
@@ -17,7 +18,17 @@ import * as Outcomes from "../../src/04-engines/sqlite/sql/outcomes.js";
 import * as Reader from "../../src/04-engines/sqlite/sql/reader.js";
 import { tempDir } from "../helpers/tmp.js";
 
-const Q = { ...Admin, ...Claim, ...Enqueue, ...Flows, ...Leases, ...Maintenance, ...Outcomes, ...Reader };
+const Q = {
+  ...Admin,
+  ...Claim,
+  ...ClaimLimits,
+  ...Enqueue,
+  ...Flows,
+  ...Leases,
+  ...Maintenance,
+  ...Outcomes,
+  ...Reader,
+};
 
 /** Statements allowed to scan the jobs, and why. */
 const SCANS: Record<string, string> = {

@@ -34,6 +34,7 @@ import { migrateSchema } from "./driver/schema.js";
 import { WalWatch } from "./driver/wal-watch.js";
 import * as enqueue from "./enqueue.js";
 import { EventReader } from "./events.js";
+import * as flowOps from "./flow-ops.js";
 import * as flows from "./flows.js";
 import * as leases from "./leases.js";
 import * as maintenance from "./maintenance.js";
@@ -80,7 +81,7 @@ export class SqliteBackend implements Backend {
       (sql) => this.ctx.stmt(sql),
       (listener) => this.onChange(listener),
     );
-    const advanceFlows = (ended: readonly MemberEnded[], now: number) => flows.advance(ctx, ended, now);
+    const advanceFlows = (ended: readonly MemberEnded[], now: number) => flowOps.advance(ctx, ended, now);
     const ctx = new SqliteContext(this.file, this.db, this.reads, this.eventReader.wake, advanceFlows);
     this.ctx = ctx;
     this.walWatch = new WalWatch(this.file, () => ctx.listeners.emit());

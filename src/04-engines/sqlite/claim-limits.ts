@@ -4,7 +4,8 @@ import type { ClaimParams, QueueLimit, RateLimit } from "../../02-storage/jobs.j
 import type { ClaimPlan } from "../../03-storage-logic/claim-plan.js";
 import type { SqliteContext } from "./context.js";
 import type { ClaimRow, Row } from "./rows.js";
-import * as Q from "./sql/claim.js";
+import * as Q from "./sql/claim-limits.js";
+import { pickReady } from "./sql/claim.js";
 
 /** What a limited pick gives: ClaimRow's columns, then the job's concurrency limit. */
 type LimitedRow = [...ClaimRow, number];
@@ -93,7 +94,7 @@ export class LimitPicks {
     return this.within(r, Infinity, want, (n) =>
       this.plan.limitedAll?.includes(r.task)
         ? this.limited(n, false, [r.task])
-        : (this.ctx.rawStmt(Q.pickReady({ queues: this.p.queues !== null, suspect: false, limited: false })).all({
+        : (this.ctx.rawStmt(pickReady({ queues: this.p.queues !== null, suspect: false, limited: false })).all({
             ...this.pick,
             tasks: JSON.stringify([r.task]),
             limit: n,
@@ -115,7 +116,7 @@ export class LimitPicks {
     return this.within(ql.rate, cap, want, (n) =>
       plainTasks.length === 0
         ? []
-        : (this.ctx.rawStmt(Q.pickReady({ queues: true, suspect: false, limited: false })).all({
+        : (this.ctx.rawStmt(pickReady({ queues: true, suspect: false, limited: false })).all({
             ...this.pick,
             tasks: JSON.stringify(plainTasks),
             queues: JSON.stringify([ql.queue]),

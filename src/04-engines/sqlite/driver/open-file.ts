@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { BackendUnavailableError, ConfigError, DatabaseMismatchError, ErrandError } from "../../../01-core/errors.js";
+import { SCHEMA_OBJECTS } from "../sql/migrate.js";
 import { isBusy, SYNC_BUSY_TIMEOUT_MS } from "./busy.js";
 
 /** better-sqlite3 13 needs Node 22 or later: on an older Node, opening a database kills the process (SIGSEGV). */
@@ -58,10 +59,6 @@ function openOnce(file: string, durability: "normal" | "full", shareFile: boolea
     throw explainOpenError(file, error);
   }
 }
-
-/** Everything a file holds besides SQLite's own objects: tables, indexes, views, triggers. */
-const SCHEMA_OBJECTS = /* sql */ `
-  SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type = 'table' DESC, name`;
 
 /** Throws when the file holds another application's data, unless shared on purpose. */
 function refuseForeignFile(db: Database.Database, file: string, shareFile: boolean): void {

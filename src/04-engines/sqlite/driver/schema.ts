@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import { DatabaseMismatchError } from "../../../01-core/errors.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "../migrations/index.js";
+import { HAS_JOBS_TABLE } from "../sql/migrate.js";
 
 /** Brings the schema up to this errand's version; the caller runs it in a write transaction. */
 export function migrateSchema(db: Database.Database, file: string): void {
@@ -24,5 +25,5 @@ export function migrateSchema(db: Database.Database, file: string): void {
 }
 
 function hasJobsTable(db: Database.Database): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'errand_jobs'").get() !== undefined;
+  return db.prepare(HAS_JOBS_TABLE).get() !== undefined;
 }

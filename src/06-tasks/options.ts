@@ -3,7 +3,9 @@ import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { BackoffOptions } from "../01-core/backoff.js";
 import type { Duration } from "../01-core/duration.js";
 import { InvalidArgsError } from "../01-core/errors.js";
-import type { Backend } from "../02-storage/backend.js";
+import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
+import type { JobWriter } from "../02-storage/writer.js";
+import type { JobSource } from "../05-handles/job.js";
 import type { EnqueueResult, NewJob } from "../02-storage/jobs.js";
 import type { ConcurrencyOption, RateLimitOption } from "./limits.js";
 import type { ScheduleOptions } from "./schedule-definition.js";
@@ -84,20 +86,25 @@ export interface SqliteHandle {
   readonly inTransaction: boolean;
 }
 
+/** What a task writes through (the writer, and whether it can write in a synchronous transaction) and its Jobs read. */
+export type TaskStore = JobWriter &
+  Pick<StorageInfrastructure, "kind" | "capabilities"> &
+  Awaited<ReturnType<JobSource["backend"]>>;
+
 /** What a task needs from the Errand that defined it. */
 export interface TaskHost {
-  backend(): Promise<Backend>;
+  backend(): Promise<TaskStore>;
   /** The backend when it is already open, so the hot path skips an await. */
-  openBackend(): Backend | null;
+  openBackend(): TaskStore | null;
   now(): number;
   readonly maxPayloadBytes: number;
   /**
    * Writes prepared jobs: backend.enqueue(), or what wraps it (producer spans when tracing is on). Given by the
    * Errand, so that tasks know nothing of the features built on them.
    */
-  send(backend: Backend, jobs: readonly NewJob[], tx: object | undefined): Promise<EnqueueResult[]>;
+  send(backend: JobWriter, jobs: readonly NewJob[], tx: object | undefined): Promise<EnqueueResult[]>;
   /** send() inside the user's synchronous better-sqlite3 transaction. */
-  sendSync(backend: Backend, jobs: readonly NewJob[], tx: object): EnqueueResult[];
+  sendSync(backend: JobWriter, jobs: readonly NewJob[], tx: object): EnqueueResult[];
 }
 
 export const TASK_OPTIONS = [

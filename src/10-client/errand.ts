@@ -37,7 +37,9 @@ export class Errand {
   private readonly connection: Connection;
   private readonly registry: Registry;
   private readonly workersStarted = new Set<Worker>();
-  private readonly host: TaskHost & WorkerHost;
+  /** What tasks, workers, handles and schedules need of this Errand: each takes the narrow part it uses. */
+  private readonly host: Omit<TaskHost, "backend" | "openBackend"> &
+    Omit<WorkerHost, "backend"> & { backend(): Promise<Backend>; openBackend(): Backend | null };
   private readonly events: EventHub;
   /** Recurring schedules: dynamic ones stored at run time, and pause, resume, trigger and list for all. */
   readonly schedules: Schedules;

@@ -1,4 +1,4 @@
-import type { Backend } from "../02-storage/backend.js";
+import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
 import { JOB_EVENT_NAMES, type JobEvent, type JobEventName, type JobEvents } from "../01-core/events.js";
 import { InvalidArgsError } from "../01-core/errors.js";
 import type { Logger } from "../01-core/logger.js";
@@ -19,7 +19,7 @@ export class EventHub {
   private count = 0;
   private subscription: Subscription | null = null;
 
-  constructor(private readonly host: { backend(): Promise<Backend>; logger: Logger }) {}
+  constructor(private readonly host: { backend(): Promise<Pick<StorageInfrastructure, "onEvents">>; logger: Logger }) {}
 
   on<E extends JobEventName>(name: E, listener: JobEventListener<E>): () => void {
     check(name, listener, "on");

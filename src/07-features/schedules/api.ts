@@ -1,8 +1,8 @@
 import { silentLogger } from "../../01-core/logger.js";
 import { tickConcurrency } from "../../06-tasks/limits.js";
-import type { Backend } from "../../02-storage/backend.js";
+import type { ScheduleStore } from "../../02-storage/schedules.js";
 import type { ScheduleRow } from "../../02-storage/schedules.js";
-import { Job } from "../../05-handles/job.js";
+import { Job, type JobSource } from "../../05-handles/job.js";
 import { checkOptionNames, InvalidArgsError, ScheduleError } from "../../01-core/errors.js";
 import type { JobState } from "../../01-core/job.js";
 import type { TaskDefinition } from "../../06-tasks/task.js";
@@ -49,7 +49,7 @@ export interface ScheduleInfo {
 }
 
 export interface SchedulesHost {
-  backend(): Promise<Backend>;
+  backend(): Promise<ScheduleStore & Awaited<ReturnType<JobSource["backend"]>>>;
   now: () => number;
   tasks(): ReadonlyMap<string, TaskDefinition>;
   readonly maxPayloadBytes: number;

@@ -2,12 +2,16 @@
 // "send <queue>" span whose context is the job's creation context; a batch gets a PRODUCER "create <queue>" span
 // per job (each job's own creation context) and one CLIENT "send <queue>" span, linked to them, for the write.
 import type { Span } from "@opentelemetry/api";
-import type { Backend } from "../../02-storage/backend.js";
+import type { JobWriter } from "../../02-storage/writer.js";
 import type { EnqueueResult, NewJob } from "../../02-storage/jobs.js";
 import { messagingAttributes, recordFailure, toTraceparent, tracing, tracingLoading, type OtelApi } from "./api.js";
 
 /** backend.enqueue(), inside producer spans when tracing is on; exactly backend.enqueue() when it is off. */
-export function sendJobs(backend: Backend, jobs: readonly NewJob[], tx: object | undefined): Promise<EnqueueResult[]> {
+export function sendJobs(
+  backend: JobWriter,
+  jobs: readonly NewJob[],
+  tx: object | undefined,
+): Promise<EnqueueResult[]> {
   const t = tracing();
   if (t === null) {
     // Registered after the Errand opened: this enqueue waits for the API's load (once), unless it must write at once
@@ -37,7 +41,7 @@ export function sendJobs(backend: Backend, jobs: readonly NewJob[], tx: object |
 }
 
 /** backend.enqueueSync() (the caller checked it has one), inside producer spans when tracing is on. */
-export function sendJobsSync(backend: Backend, jobs: readonly NewJob[], tx: object): EnqueueResult[] {
+export function sendJobsSync(backend: JobWriter, jobs: readonly NewJob[], tx: object): EnqueueResult[] {
   const t = tracing();
   if (t === null) return backend.enqueueSync(jobs, tx);
   const sending = new Sending(t.api, t.tracer, jobs);

@@ -1,7 +1,21 @@
 import type { AttemptError } from "../01-core/job.js";
 
+// The rescue policy, in one place: the spread below, and when a charged attempt runs again (rescueRetryDelayMs).
+// The rescuer (src/08-maintenance/rescuer.ts) passes rescueRetryAt to MaintenanceStore.rescueExpired; engines
+// apply rescuePlan (or, in one statement, RESCUE_SPREAD_MS and retryDelays).
+
 /** Rescued jobs are spread over this much time, so that they are not all claimed again in one batch. */
 export const RESCUE_SPREAD_MS = 1000;
+
+/** How long after its rescue a job whose attempt was charged runs again: 1 s, doubling, at most 1 min. */
+export function rescueRetryDelayMs(attempt: number): number {
+  return 1000 * Math.min(60, 2 ** Math.min(attempt - 1, 6));
+}
+
+/** rescueRetryDelayMs as the run times rescueExpired() takes: when each attempt runs again, rescued at `now`. */
+export function rescueRetryAt(now: number): (attempt: number) => number {
+  return (attempt) => now + rescueRetryDelayMs(attempt);
+}
 
 export interface RescuePlan {
   /** The attempt counts: its handler was known to have started. */

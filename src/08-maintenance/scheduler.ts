@@ -5,6 +5,7 @@ import type { Logger } from "../01-core/logger.js";
 import type { ScheduleDefinition } from "../02-storage/schedules.js";
 import { MAX_TICKS_PER_FIRE, planTicks, type TickPlan } from "../07-features/schedules/plan.js";
 import { cronOf, planWrite, storeSchedules } from "../07-features/schedules/store.js";
+import type { Service } from "./service.js";
 
 /** Longest sleep without a look at the schedules (a change notification may have been lost). */
 const MAX_SLEEP_MS = 60_000;
@@ -29,7 +30,7 @@ export interface SchedulerHost {
  * nothing). Sleeps until the earliest next tick, so idle schedules cost one indexed query per wake-up; due ones are
  * settled many per transaction.
  */
-export class Scheduler {
+export class Scheduler implements Service {
   private timer: NodeJS.Timeout | null = null;
   /** performance.now() when the timer fires. */
   private timerAt = Infinity;

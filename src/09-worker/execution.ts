@@ -13,14 +13,7 @@ import { AttemptSpan } from "../07-features/tracing/consumer.js";
 import type { StoredStep } from "../02-storage/flows.js";
 import type { FlowRecord, FlowStore, NewFlow } from "../02-storage/flows.js";
 import type { Deadlines } from "./deadlines.js";
-
-export type Settled =
-  | { kind: "succeeded"; result: string | null }
-  /** retryAfterMs: the handler's RetryError chose when the next attempt runs. */
-  | { kind: "failed"; error: AttemptError; retryAfterMs?: number }
-  /** ctx.sleep() or ctx.spawn(): the job runs again at runAt (null: once its children ended), not counted. */
-  | { kind: "suspended"; runAt: number | null }
-  | { kind: "lost" };
+import type { Attempt, Settled } from "./executor.js";
 
 /** What an execution needs from its worker; one object shared by every execution. */
 export interface ExecutionHost {
@@ -41,7 +34,7 @@ export function currentExecution(): Execution | undefined {
 }
 
 /** One attempt of one job: runs the handler, enforces the timeout, and reports exactly one outcome. */
-export class Execution {
+export class Execution implements Attempt {
   isSettled = false;
   private ctx: RunContext | null = null;
   private deadlineQueue: ReturnType<Deadlines["add"]> | null = null;

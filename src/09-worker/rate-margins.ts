@@ -9,21 +9,28 @@ import { rateStartMarginMs } from "../06-tasks/limits.js";
  * against windows longer by the margin, so a job that starts within it starts inside a window its claim counted.
  */
 export class RateMargins {
+  /** Its tasks with a concurrency limit, whose keyed jobs claims take only while under it. */
+  private limitedTasks: readonly string[] = [];
   private readonly byTask = new Map<string, number>();
   private readonly byQueue = new Map<string, number>();
   /** The shortest margin (Infinity: no rate limits). */
   min = Infinity;
 
-  /** The rate limits of `tasks` and of the queues among `queues` (null: all), each with its window widened. */
+  /**
+   * The limits claims count: the tasks with a concurrency limit, the rate limits of `tasks` and the limits of the
+   * queues among `queues` (null: all), each rate window widened.
+   */
   configure(
     tasks: ReadonlyMap<string, TaskDefinition>,
     queueLimits: ReadonlyMap<string, QueueLimits>,
     queues: readonly string[] | null,
-  ): { rated: RateLimit[]; queueLimits: QueueLimit[] } {
+  ): { limited: string[]; rated: RateLimit[]; queueLimits: QueueLimit[] } {
+    const limited = [...tasks.keys()].filter((name) => tasks.get(name)!.concurrency !== null);
+    this.limitedTasks = limited;
     this.byTask.clear();
     this.byQueue.clear();
     const rated: RateLimit[] = [];
-    const limited: QueueLimit[] = [];
+    const limitedQueues: QueueLimit[] = [];
     for (const [name, task] of tasks) {
       if (!task.rateLimit) continue;
       const margin = rateStartMarginMs(task.rateLimit.perMs);
@@ -40,17 +47,26 @@ export class RateMargins {
         const { limit, perMs } = limits.rateLimit;
         rate = { key: `queue:${queue}`, task: "", limit, perMs: perMs + margin };
       }
-      limited.push({ queue, concurrency: limits.concurrency, rate });
+      limitedQueues.push({ queue, concurrency: limits.concurrency, rate });
     }
     this.min = Math.min(Infinity, ...this.byTask.values(), ...this.byQueue.values());
-    return { rated, queueLimits: limited };
+    return { limited, rated, queueLimits: limitedQueues };
   }
 
-  /** A job's margin: its task's, else its queue's when its task has no limits of its own (`limitedTasks`). */
-  of(job: ClaimedJob, limitedTasks: readonly string[]): number | undefined {
+  /** A job's margin: its task's, else its queue's when its task has no limits of its own. */
+  of(job: ClaimedJob): number | undefined {
     if (job.suspect) return undefined;
     const own = this.byTask.get(job.task);
-    if (own !== undefined || limitedTasks.includes(job.task)) return own;
+    if (own !== undefined || this.limitedTasks.includes(job.task)) return own;
     return this.byQueue.get(job.queue);
+  }
+
+  /**
+   * Rate-limited jobs a claim may take: the `free` slots, and those freed within the shortest margin at the `rate`
+   * (per second) jobs finish.
+   */
+  ratedLimit(free: number, rate: number): number {
+    if (this.min === Infinity) return 0;
+    return Math.max(0, free + Math.floor((rate * this.min) / 1000));
   }
 }

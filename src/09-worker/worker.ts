@@ -1,16 +1,26 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { toMs, type Duration } from "../01-core/duration.js";
-import { checkOptionNames, InvalidArgsError } from "../01-core/errors.js";
+import { checkOptionNames, ConfigError, InvalidArgsError } from "../01-core/errors.js";
 import type { Logger } from "../01-core/logger.js";
-import { Scheduler } from "../08-maintenance/scheduler.js";
+import type { FlowStore } from "../02-storage/flows.js";
+import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
+import type { MaintenanceStore } from "../02-storage/maintenance-store.js";
+import type { JobReader } from "../02-storage/reader.js";
+import type { ScheduleStore } from "../02-storage/schedules.js";
+import type { WorkerStore } from "../02-storage/worker-store.js";
 import { tickConcurrency, type QueueLimits } from "../06-tasks/limits.js";
 import type { TaskDefinition } from "../06-tasks/task.js";
-import { claim } from "./claims.js";
-import { WorkerCore, type WorkerBackend } from "./core.js";
-import { currentExecution } from "./execution.js";
-import { clockJumped, expire, heartbeat, maintain, prune } from "./leases.js";
-import { flushAll } from "./outcomes.js";
+import { Expirer } from "../08-maintenance/expirer.js";
+import { Pruner } from "../08-maintenance/pruner.js";
+import { Rescuer } from "../08-maintenance/rescuer.js";
+import { Scheduler } from "../08-maintenance/scheduler.js";
+import { Backoff } from "./backoff.js";
+import { Completer } from "./completer.js";
+import type { Executor } from "./executor.js";
+import { LeaseKeeper } from "./lease-keeper.js";
+import { MainThreadExecutor } from "./main-thread-executor.js";
+import { Producer } from "./producer.js";
 
 export interface WorkerOptions {
   /** Handlers running at once. Default 10. */
@@ -29,6 +39,14 @@ export interface WorkerOptions {
 
 const WORKER_OPTIONS = ["concurrency", "queues", "lease", "grace", "pollInterval", "maxBatch"] as const;
 
+/** What a worker uses of a backend: the job lifecycle, maintenance, schedules, and a job's record when an outcome is refused. */
+export type WorkerBackend = StorageInfrastructure &
+  WorkerStore &
+  MaintenanceStore &
+  Pick<JobReader, "get"> &
+  ScheduleStore &
+  Pick<FlowStore, "getFlow">;
+
 export interface WorkerHost {
   backend(): Promise<WorkerBackend>;
   now(): number;
@@ -38,21 +56,52 @@ export interface WorkerHost {
   /** Queues with limits of their own (errand.queue()). */
   queueLimits(): ReadonlyMap<string, QueueLimits>;
 }
-/** Claims jobs in batches, runs at most `concurrency` handlers, and writes their outcomes in batches. */
+
+/** A worker's parts, made once its backend is open (see assemble()). */
+interface Parts {
+  readonly backend: WorkerBackend;
+  readonly taskNames: readonly string[];
+  readonly producer: Producer;
+  readonly executor: Executor;
+  readonly completer: Completer;
+  readonly keeper: LeaseKeeper;
+}
+
+/** The maintenance services that go with a started worker, besides the scheduler. */
+interface Maintenance {
+  readonly rescuer: Rescuer;
+  readonly expirer: Expirer;
+  readonly pruner: Pruner;
+}
+
+/**
+ * Claims jobs in batches, runs at most `concurrency` handlers, and writes their outcomes in batches. Made of parts:
+ * the producer (the claim loop), the executor (runs handlers), the completer (writes outcomes) and the lease keeper
+ * (heartbeats); this class puts them together, with the maintenance services (src/08-maintenance).
+ */
 export class Worker {
   readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   readonly concurrency: number;
   readonly queues: readonly string[] | null;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  /** 0: the backend's, known once it is open. */
+  private readonly maxBatch: number;
   private readonly graceMs: number;
-  /** State and per-job path; claims.ts claims on it, outcomes.ts writes outcomes, leases.ts keeps leases. */
-  private readonly core: WorkerCore;
+  private trackUncaught = false;
+  private isStopping = false;
+  private parts: Parts | null = null;
+  private maintenance: Maintenance | null = null;
   private stopped: Promise<void> | null = null;
   /** Totals since start, for logs, tests and the CLI: jobs that succeeded or failed for good, attempts to retry. */
   readonly stats = { succeeded: 0, failed: 0, retried: 0, lost: 0 };
   /** Enqueues the due ticks of every active schedule, and declares this worker's code's (src/07-features/schedules, src/08-maintenance/scheduler.ts). */
   private scheduler: Scheduler | null = null;
 
-  constructor(host: WorkerHost, options: WorkerOptions = {}) {
+  constructor(
+    private readonly host: WorkerHost,
+    options: WorkerOptions = {},
+  ) {
     checkOptionNames("errand.work()", options, WORKER_OPTIONS);
     const concurrency = options.concurrency ?? 10;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
@@ -72,72 +121,167 @@ export class Worker {
       );
     }
     this.queues = options.queues ? [...(options.queues as readonly string[])] : null;
-    const leaseMs = toMs(options.lease ?? "15s", "errand.work() lease", { allowZero: false });
+    this.leaseMs = toMs(options.lease ?? "15s", "errand.work() lease", { allowZero: false });
     this.graceMs = toMs(options.grace ?? "10s", "errand.work() grace");
-    const pollMs = toMs(options.pollInterval ?? "1s", "errand.work() pollInterval", { allowZero: false });
+    this.pollMs = toMs(options.pollInterval ?? "1s", "errand.work() pollInterval", { allowZero: false });
     const maxBatch = options.maxBatch ?? 0; // 0: the backend's, known once it is open
     if (options.maxBatch !== undefined && (!Number.isSafeInteger(maxBatch) || maxBatch < 1)) {
       throw new InvalidArgsError(
         `errand.work(): maxBatch must be a whole number of at least 1, got ${String(options.maxBatch)}.`,
       );
     }
-    this.core = new WorkerCore(
-      host,
-      { id: this.id, concurrency, queues: this.queues, leaseMs, pollMs, maxBatch },
-      this.stats,
-    );
+    this.maxBatch = maxBatch;
+  }
+
+  /** Reads the tasks, opens the backend and makes the parts; once. */
+  private async prepare(): Promise<Parts> {
+    if (this.parts) return this.parts;
+    const tasks = this.host.tasks();
+    const queueLimits = this.host.queueLimits();
+    const taskNames = [...tasks.keys()];
+    if (taskNames.length === 0) {
+      throw new ConfigError(
+        "ERRAND_NO_TASKS",
+        "errand.work(): no tasks are defined on this Errand, so the worker could run nothing. Define tasks with errand.task(...) before starting it.",
+      );
+    }
+    const backend = await this.host.backend();
+    this.parts = this.assemble(backend, tasks, taskNames, queueLimits);
+    if (this.isStopping) this.stopParts(this.parts);
+    return this.parts;
+  }
+
+  /**
+   * Makes the parts. Each sees the others only through the small interface it declares; the calls back between
+   * them (an attempt ended, a write landed, a heartbeat is in flight) are wired here, once per worker.
+   */
+  private assemble(
+    backend: WorkerBackend,
+    tasks: ReadonlyMap<string, TaskDefinition>,
+    taskNames: readonly string[],
+    queueLimits: ReadonlyMap<string, QueueLimits>,
+  ): Parts {
+    const { id, concurrency, queues, leaseMs, pollMs } = this;
+    const log = this.host.logger;
+    const now = () => this.host.now();
+    const maxBatch = this.maxBatch === 0 ? backend.maxBatch : this.maxBatch;
+    // Claims and outcome writes fail together when the database does.
+    const backoff = new Backoff();
+    const executor = new MainThreadExecutor({
+      workerId: id,
+      log,
+      backend,
+      tasks,
+      trackUncaught: this.trackUncaught,
+      onSettled: (attempt, settled) => producer.settled(attempt, settled),
+    });
+    const completer: Completer = new Completer({
+      workerId: id,
+      leaseMs,
+      maxBatch,
+      backend,
+      now,
+      log,
+      backoff,
+      stats: this.stats,
+      renewal: () => keeper.renewal,
+      written: () => producer.pump(),
+    });
+    const producer: Producer = new Producer({
+      id,
+      concurrency,
+      queues,
+      leaseMs,
+      pollMs,
+      maxBatch,
+      tasks,
+      taskNames,
+      queueLimits,
+      backend,
+      now,
+      log,
+      backoff,
+      executor,
+      outcomes: completer,
+      renewedAt: () => keeper.renewedAt,
+    });
+    const keeper: LeaseKeeper = new LeaseKeeper({
+      id,
+      concurrency,
+      queues,
+      taskNames,
+      leaseMs,
+      backend,
+      now,
+      log,
+      executor,
+      claims: producer,
+      outcomes: completer,
+    });
+    return { backend, taskNames, producer, executor, completer, keeper };
   }
 
   /** Starts the loops; resolves once the worker has registered itself and is claiming. */
   async start(): Promise<this> {
-    const w = this.core;
-    await w.prepare();
-    clockJumped(w); // the baseline
-    await heartbeat(w);
-    await expire(w);
-    await this.startScheduler();
-    w.heartbeatTimer = setInterval(() => void maintain(w), Math.max(50, Math.floor(w.leaseMs / 3)));
-    w.pruneTimer = setInterval(() => void prune(w), 60_000 + Math.floor(Math.random() * 10_000));
-    w.pruneTimer.unref();
-    w.offChange = w.backend.onChange(() => w.wake());
-    w.log.info(`worker ${this.id} started`, {
+    const parts = await this.prepare();
+    const { backend, keeper } = parts;
+    const log = this.host.logger;
+    keeper.clockJumped(); // the baseline
+    await keeper.heartbeat();
+    const host = { backend, now: () => this.host.now(), log, retentionMs: this.host.retentionMs };
+    const maintenance = (this.maintenance = {
+      rescuer: new Rescuer(host),
+      expirer: new Expirer(host),
+      pruner: new Pruner(host),
+    });
+    await maintenance.expirer.start();
+    await this.startScheduler(parts);
+    keeper.start(() => this.maintain(maintenance));
+    await maintenance.rescuer.start();
+    await maintenance.pruner.start();
+    log.info(`worker ${this.id} started`, {
       concurrency: this.concurrency,
       queues: this.queues ?? "all",
-      tasks: w.taskNames,
+      tasks: parts.taskNames,
     });
-    w.pump();
+    parts.producer.start();
     return this;
   }
 
   /** After the first heartbeat: a code schedule fires while a live worker declares it. */
-  private async startScheduler(): Promise<void> {
-    const w = this.core;
-    const declared = [...w.host.tasks().values()].flatMap((t) => (t.declaredSchedule ? [t.declaredSchedule] : []));
+  private async startScheduler({ backend }: Parts): Promise<void> {
+    const { host } = this;
+    const declared = [...host.tasks().values()].flatMap((t) => (t.declaredSchedule ? [t.declaredSchedule] : []));
     await Promise.all(declared.map((d) => d.checked));
     this.scheduler = new Scheduler(
       {
-        backend: w.backend,
-        now: () => w.host.now(),
-        log: w.log,
+        backend,
+        now: () => host.now(),
+        log: host.logger,
         workerId: this.id,
-        concurrencyOf: tickConcurrency(() => w.host.tasks(), w.log),
+        concurrencyOf: tickConcurrency(() => host.tasks(), host.logger),
       },
       declared.map((d) => d.definition),
     );
     await this.scheduler.start();
   }
 
+  /**
+   * The maintenance round, after each of this worker's heartbeats (see LeaseKeeper): puts back jobs whose lease
+   * expired elsewhere, ends jobs whose expiry came before they started, and folds the finished-job counts.
+   */
+  private async maintain({ rescuer, expirer, pruner }: Maintenance): Promise<void> {
+    await rescuer.runOnce();
+    await expirer.runOnce();
+    await pruner.foldCounts();
+  }
+
   /** Claims one batch, runs it to the end and writes the outcomes; returns how many jobs ran. For tests. */
   async runOnce(): Promise<number> {
-    const w = this.core;
-    w.manual = true;
-    if (!w.backend) await w.prepare();
-    const { jobs } = await claim(w, this.concurrency);
-    w.buffer.push(...jobs);
-    w.pump();
-    await w.drained();
-    await flushAll(w);
-    return jobs.length;
+    const { producer, completer } = this.parts ?? (await this.prepare());
+    const ran = await producer.claimOnce(this.concurrency);
+    await completer.flushAll();
+    return ran;
   }
 
   /**
@@ -145,7 +289,7 @@ export class Worker {
    * uncaught error on the job whose code raised it, with several running. Costs about 1 µs per job.
    */
   trackHandlerErrors(): this {
-    this.core.trackUncaught = true;
+    this.trackUncaught = true;
     return this;
   }
 
@@ -154,21 +298,7 @@ export class Worker {
    * it came from (with trackHandlerErrors()), or the only one running. False when it cannot be told.
    */
   failFromUncaught(error: unknown, kind: "uncaught exception" | "unhandled rejection"): boolean {
-    let exec = currentExecution();
-    if (exec && this.core.running.get(exec.job.id) !== exec) {
-      // Its job already ended (a late timer, say): handler code, but nothing left to fail.
-      this.core.log.warn(
-        `job ${exec.job.id} (${exec.job.task}) raised an ${kind} after it ended: ${(error as Error)?.message ?? String(error)}`,
-      );
-      return true;
-    }
-    if (!exec && this.core.running.size === 1) exec = this.core.running.values().next().value;
-    if (!exec || exec.isSettled) return false;
-    this.core.log.error(
-      `job ${exec.job.id} (${exec.job.task}) raised an ${kind}; failing that attempt: ${(error as Error)?.message ?? String(error)}`,
-    );
-    exec.crash(error);
-    return true;
+    return this.parts?.executor.failFromUncaught(error, kind) ?? false;
   }
 
   /**
@@ -182,47 +312,53 @@ export class Worker {
     return this.stopped;
   }
 
+  /** Claims stop, writes and heartbeats go on until the end (running jobs keep their leases through the grace). */
+  private stopParts({ producer, completer, keeper }: Parts): void {
+    producer.stop();
+    completer.stop();
+    keeper.stop();
+  }
+
   private async shutdown(graceMs: number): Promise<void> {
-    const w = this.core;
-    w.isStopping = true;
-    w.offChange?.();
+    this.isStopping = true;
+    if (this.parts) this.stopParts(this.parts);
     await this.scheduler?.stop();
-    for (const t of [w.pollTimer, w.pruneTimer]) if (t) clearTimeout(t);
-    if (!w.backend) return;
-    const unstarted = w.buffer.slice(w.head);
-    w.buffer = [];
-    w.head = 0;
-    const now = () => w.host.now();
+    const { rescuer, expirer, pruner } = this.maintenance ?? {};
+    for (const service of [rescuer, expirer, pruner]) await service?.stop();
+    if (!this.parts) return;
+    const { backend, producer, executor, completer, keeper } = this.parts;
+    const log = this.host.logger;
+    const unstarted = producer.takeUnstarted();
+    const now = () => this.host.now();
     try {
-      if (unstarted.length > 0) await w.backend.release(unstarted, now(), null);
-      if (w.running.size > 0) {
-        w.log.info(`waiting up to ${graceMs}ms for ${w.running.size} running job(s) to finish`);
+      if (unstarted.length > 0) await backend.release(unstarted, now(), null);
+      if (executor.size > 0) {
+        log.info(`waiting up to ${graceMs}ms for ${executor.size} running job(s) to finish`);
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([w.drained(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+        await Promise.race([producer.drained(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
         clearTimeout(timer);
       }
-      const interrupted = [...w.running.values()];
-      for (const exec of interrupted) exec.lose("the worker shut down before the job finished (grace period over)");
-      await flushAll(w);
+      const interrupted = executor.loseAll("the worker shut down before the job finished (grace period over)");
+      await completer.flushAll();
       if (interrupted.length > 0) {
         const at = new Date(now()).toISOString();
-        for (const exec of interrupted) {
-          await w.backend.release([exec.job], now(), {
-            attempt: exec.job.attempt,
+        for (const job of interrupted) {
+          await backend.release([job], now(), {
+            attempt: job.attempt,
             at,
             name: "Interrupted",
             message: `Interrupted: worker ${this.id} shut down after its ${graceMs}ms grace period; released to run again (not counted as an attempt).`,
             workerId: this.id,
           });
         }
-        w.log.warn(`released ${interrupted.length} interrupted job(s) for another worker`);
+        log.warn(`released ${interrupted.length} interrupted job(s) for another worker`);
       }
-      await w.backend.removeWorker(this.id);
+      await backend.removeWorker(this.id);
     } finally {
-      if (w.heartbeatTimer) clearInterval(w.heartbeatTimer);
-      if (w.flushTimer) clearTimeout(w.flushTimer);
-      w.deadlines.clear();
-      w.log.info(`worker ${this.id} stopped`, this.stats);
+      keeper.close();
+      completer.close();
+      executor.close();
+      log.info(`worker ${this.id} stopped`, this.stats);
     }
   }
 }

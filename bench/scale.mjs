@@ -23,7 +23,7 @@ import { num, percentile, printTable, ratio, summarize } from "./lib/stats.mjs";
 const here = fileURLToPath(new URL(".", import.meta.url));
 const quiet = { debug() {}, info() {}, warn: console.error, error: console.error };
 const CONCURRENCY = 10;
-const PRUNE_BATCH = 500; // the worker's (src/09-worker/leases.ts)
+const PRUNE_BATCH = 500; // the pruner's (src/08-maintenance/pruner.ts)
 const FIXED_YOUNG_GENERATION = "--max-semi-space-size=1";
 const CHUNK = 1_000_000;
 /** The span of finished times the built rows are spread over, oldest first, ending a minute ago. */

@@ -3,7 +3,7 @@ import { fragments } from "./fragments.js";
 export function maintenanceSql(schema: string) {
   const { jobs, workers, counts, throughput, countInto, uncount, tally } = fragments(schema);
   return {
-    // One statement for a whole batch of expired leases (as lease-expired.ts's rescuePlan says): an attempt known to
+    // One statement for a whole batch of expired leases (as 03-storage-logic/rescue-plan.ts's rescuePlan says): an attempt known to
     // have started is counted, so a job that kills its worker every time ends failed instead of looping; one not
     // known to have started is given back. A job is a suspect when its worker is gone. alive: the worker still
     // renews its presence, and did so at least half a lease after this lease was last set, so it never knew of the

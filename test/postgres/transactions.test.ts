@@ -89,6 +89,61 @@ describe("transactional enqueue on PostgreSQL", () => {
     assert.deepEqual(await errand.listJobs(), []);
   });
 
+  it("refuses a pg Pool as tx (the job would commit outside the transaction), storing nothing", async () => {
+    const { errand, welcome, pool } = await setUp();
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("INSERT INTO users (email) VALUES ('eve@example.com')");
+      await assert.rejects(welcome.enqueue({ userId: 1 }, { tx: pool }), {
+        name: "InvalidArgsError",
+        message:
+          /this is a pg Pool \(Drizzle's db\.\$client is one\).*Pass the client your transaction uses.*Nothing was stored/s,
+      });
+      await assert.rejects(welcome.enqueueMany([{ userId: 2 }, { userId: 3 }], { tx: pool }), /pg Pool/);
+      await client.query("ROLLBACK");
+    } finally {
+      client.release();
+    }
+    assert.deepEqual(await errand.listJobs(), [], "no job, as the app's transaction rolled back");
+    assert.equal((await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM users")).rows[0]!.n, 0);
+  });
+
+  it("refuses a pg client outside a transaction, or in a failed one, storing nothing; takes it after BEGIN", async () => {
+    const { errand, welcome, pool } = await setUp();
+    const client = await pool.connect();
+    try {
+      await assert.rejects(welcome.enqueue({ userId: 1 }, { tx: client }), {
+        name: "InvalidArgsError",
+        message: /not inside a transaction \(no BEGIN yet\).*client\.query\('BEGIN'\).*Nothing was stored/s,
+      });
+      await client.query("BEGIN");
+      await assert.rejects(client.query("SELECT 1/0"));
+      await assert.rejects(welcome.enqueue({ userId: 2 }, { tx: client }), /your transaction has failed.*ROLLBACK/s);
+      await client.query("ROLLBACK");
+      assert.deepEqual(await errand.listJobs(), []);
+
+      await client.query("BEGIN");
+      const job = await welcome.enqueue({ userId: 3 }, { tx: client });
+      await client.query("COMMIT");
+      assert.deepEqual((await job.get()).args, { userId: 3 });
+    } finally {
+      client.release();
+    }
+    assert.equal((await errand.listJobs()).length, 1);
+  });
+
+  it("refuses postgres.js's sql itself (a pool) as tx, storing nothing", async () => {
+    const { db, errand, welcome } = await setUp();
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    cleanups.push(() => sql.end());
+    await assert.rejects(welcome.enqueue({ userId: 1 }, { tx: sql }), {
+      name: "InvalidArgsError",
+      message: /postgres\.js's `sql` itself, a pool.*sql\.begin\(async \(sql\) => \.\.\.\).*Nothing was stored/s,
+    });
+    assert.deepEqual(await errand.listJobs(), []);
+  });
+
   it("refuses enqueueSync(), which needs a synchronous (better-sqlite3) transaction, storing nothing", async () => {
     const { errand, welcome } = await setUp();
     const db = new Database(":memory:");

@@ -1,13 +1,20 @@
 import { InvalidArgsError } from "../../01-core/errors.js";
 import type { Row } from "./driver/connections.js";
 
-/** Runs errand's statements on the user's own connection: a pg Client/PoolClient, or a postgres.js transaction. */
+const NOTHING_STORED = "Nothing was stored.";
+
+/**
+ * Runs errand's statements on the user's own connection: a pg Client/PoolClient inside a transaction, or a
+ * postgres.js transaction. A pool, or a connection with no transaction open, is refused before any write: on it the
+ * job would commit at once, whether or not the user's transaction does (the one promise of `{ tx }`).
+ */
 export function userRunner(
   tx: object,
   explain: (e: unknown) => Error,
 ): (sql: string, params: unknown[]) => Promise<Row[]> {
   const t = tx as { query?: unknown; unsafe?: unknown };
   if (typeof t.unsafe === "function") {
+    refusePostgresJsPool(tx);
     const unsafe = t.unsafe as (sql: string, params: unknown[]) => Promise<Row[]>;
     return async (sql, params) => {
       try {
@@ -18,6 +25,7 @@ export function userRunner(
     };
   }
   if (typeof t.query === "function") {
+    refusePgOutsideTransaction(tx);
     const query = t.query as (sql: string, params: unknown[]) => Promise<{ rows: Row[] }>;
     return async (sql, params) => {
       try {
@@ -29,6 +37,50 @@ export function userRunner(
   }
   throw new InvalidArgsError(
     "enqueue() tx: expected the connection your transaction runs on: a pg Client or PoolClient (after BEGIN), " +
-      "or the `sql` of a postgres.js sql.begin() callback. Nothing was stored.",
+      `or the \`sql\` of a postgres.js sql.begin() callback. ${NOTHING_STORED}`,
+  );
+}
+
+/** postgres.js: the root `sql` (it has begin(); a transaction's has savepoint() instead) is a pool. */
+function refusePostgresJsPool(tx: object): void {
+  const t = tx as { begin?: unknown; savepoint?: unknown };
+  if (typeof t.begin === "function" && typeof t.savepoint !== "function") {
+    throw new InvalidArgsError(
+      "enqueue() tx: this is postgres.js's `sql` itself, a pool: the job would be stored outside your " +
+        "transaction, and kept if it rolls back. Pass the `sql` your sql.begin(async (sql) => ...) callback gets. " +
+        NOTHING_STORED,
+    );
+  }
+}
+
+/**
+ * node-postgres: a Pool (it has the pool's counts; Drizzle's `db.$client` is one) runs each query on any free
+ * connection; a Client tells its transaction status from the server's last ReadyForQuery ('T' in a transaction,
+ * 'E' in a failed one, 'I' idle). pg before 8.21 has no getTransactionStatus(), and its native client answers
+ * null: such a client is taken on trust.
+ */
+function refusePgOutsideTransaction(tx: object): void {
+  const t = tx as { totalCount?: unknown; idleCount?: unknown; connect?: unknown; getTransactionStatus?: unknown };
+  if (typeof t.connect === "function" && typeof t.totalCount === "number" && typeof t.idleCount === "number") {
+    throw new InvalidArgsError(
+      "enqueue() tx: this is a pg Pool (Drizzle's db.$client is one), not the connection your transaction runs " +
+        "on: the job would commit at once, and stay if your transaction rolls back. Pass the client your " +
+        "transaction uses: `const client = await pool.connect(); await client.query('BEGIN'); ... " +
+        `enqueue(args, { tx: client }); await client.query('COMMIT')\`. ${NOTHING_STORED}`,
+    );
+  }
+  if (typeof t.getTransactionStatus !== "function") return;
+  const status = (t.getTransactionStatus as () => unknown).call(tx);
+  if (status !== "I" && status !== "E") return;
+  if (status === "E") {
+    throw new InvalidArgsError(
+      "enqueue() tx: your transaction has failed (an earlier statement in it raised an error), so PostgreSQL " +
+        `refuses every statement until ROLLBACK. Roll it back and start again. ${NOTHING_STORED}`,
+    );
+  }
+  throw new InvalidArgsError(
+    "enqueue() tx: this pg client is not inside a transaction (no BEGIN yet): the job would commit at once, " +
+      "whatever your code does next. Run `await client.query('BEGIN')` first " +
+      `and pass the same client, or leave tx out to store the job on its own. ${NOTHING_STORED}`,
   );
 }

@@ -104,7 +104,8 @@ export class JobPreparer {
   /** Validation and encoding happen here, before any write, so a bad call stores nothing. */
   private prepare(args: unknown, options: EnqueueOptions | undefined, index?: number | string): NewJob {
     const where = this.callName(index);
-    const unsafe = findUnsafeJson(args);
+    // No args at all (enqueue() of a task that takes none) are stored as null; undefined inside args is refused.
+    const unsafe = args === undefined ? undefined : findUnsafeJson(args);
     if (unsafe !== undefined) throw new InvalidArgsError(`${where}: ${unsafe}. Nothing was stored.`);
     const json = JSON.stringify(args === undefined ? null : args);
     // JSON is mostly ASCII: the cheap length check settles almost every payload without encoding it.

@@ -29,6 +29,9 @@ export type { MemberOptions } from "./prepare.js";
 
 export type Handler<A, R> = (args: A, ctx: JobContext) => R | Promise<R>;
 
+/** A call's args and options: the args may be left out when the task's args type allows undefined (no args). */
+export type ArgsAndOptions<A, O> = undefined extends A ? [args?: A, options?: O] : [args: A, options?: O];
+
 /** What a handler gets beside its arguments. */
 export interface JobContext {
   readonly id: string;
@@ -185,7 +188,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
    * The write happens before this returns when it can (the database is open and any schema checks synchronously),
    * which is what lets it join a synchronous better-sqlite3 transaction.
    */
-  enqueue(args: A, options?: EnqueueOptions): Promise<Job<R>> {
+  enqueue(...[args, options]: ArgsAndOptions<A, EnqueueOptions>): Promise<Job<R>> {
     const syncTx = isSynchronousTx(options?.tx);
     let job: NewJob | Promise<NewJob>;
     try {
@@ -260,8 +263,8 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   }
 
   /** `enqueue(args)` with this task's defaults, under Celery's name. */
-  delay(args: A): Promise<Job<R>> {
-    return this.enqueue(args);
+  delay(...[args]: ArgsAndOptions<A, never>): Promise<Job<R>> {
+    return this.enqueue(...([args] as ArgsAndOptions<A, EnqueueOptions>));
   }
 
   /** Stores many jobs in one transaction: all of them, or none when any is invalid. */

@@ -26,6 +26,33 @@ const emailSchema: StandardSchemaV1<{ to: string }, { to: string; domain: string
 };
 
 describe("enqueue", () => {
+  it("takes no args for a task whose handler takes none: enqueue(), delay(), enqueue(undefined)", async () => {
+    const errand = make();
+    try {
+      const seen: unknown[] = [];
+      const ping = errand.task("ping", async (args) => {
+        seen.push(args);
+        return "pong";
+      });
+      const jobs = [await ping.enqueue(), await ping.delay(), await ping.enqueue(undefined, { priority: 1 })];
+      for (const job of jobs) assert.equal((await job.get()).args, null, "no args are stored as null");
+      assert.equal((await jobs[2]!.get()).priority, 1);
+      await errand.work({ pollInterval: "50ms" });
+      for (const job of jobs) assert.equal(await job.result({ timeout: "5s" }), "pong");
+      assert.deepEqual(seen, [null, null, null]);
+
+      const typed = errand.task("typed", async (args: { id: number }) => args.id);
+      // Checked by the type check only (never called): a task whose args are required needs them.
+      // @ts-expect-error: expected 1-2 arguments
+      const _untyped = () => typed.enqueue();
+      // Values inside args are still checked: only "no args at all" became null.
+      await assert.rejects(typed.enqueue({ id: Number.NaN }), /args\.id is NaN, which JSON stores as null/);
+      assert.equal(await stored(errand), 3, "the refused enqueue stored nothing");
+    } finally {
+      await errand.close();
+    }
+  });
+
   it("stores a job and returns a typed handle", async () => {
     const errand = make();
     const send = errand.task("send", async (args: { to: string }) => args.to.length, { queue: "email", priority: 3 });

@@ -30,7 +30,9 @@ interface TaskTotals {
 export function createMetrics(errand: Errand, options: { settleMs?: number } = {}): () => Promise<string> {
   const settleMs = options.settleMs ?? SETTLE_MS;
   const totals = new Map<string, TaskTotals>(); // key: task \0 state
-  let windowEnd: number | null = null;
+  // The counters start at zero with the exporter, as any exporter's, and count every job that finishes from then on:
+  // those that finish before the first scrape included.
+  let windowEnd = errand.now();
   // Every queue seen so far: each gets a line per state, 0 included, so a series drops to 0 instead of vanishing.
   const queues = new Set<string>();
   // One scrape at a time: two at once would both add the same window to the counters.
@@ -45,7 +47,6 @@ export function createMetrics(errand: Errand, options: { settleMs?: number } = {
   async function scrape(): Promise<string> {
     const now = errand.now();
     const to = now - settleMs;
-    if (windowEnd === null) windowEnd = to; // counters start at zero with this process, like any exporter's
     if (to > windowEnd) {
       for (const s of await errand.finishedStats(windowEnd, to)) {
         const key = `${s.task}\0${s.state}`;

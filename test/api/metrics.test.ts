@@ -40,4 +40,17 @@ describe("createMetrics", () => {
     for (const text of scrapes)
       assert.equal(value(text, 'errand_jobs_finished_total{task="metrics-counter",state="succeeded"}'), 1);
   });
+
+  it("counts the jobs that finished after the exporter started and before its first scrape", async () => {
+    const render = createMetrics(errand, { settleMs: 0 });
+    const task = errand.task("metrics-before-scrape", async () => "done");
+    const jobs = await task.enqueueMany([{}, {}, {}, {}, {}]);
+    const worker = await errand.work();
+    for (const job of jobs) await job.result({ timeout: "5s" });
+    await worker.stop();
+    await sleep(5);
+    const series = 'errand_jobs_finished_total{task="metrics-before-scrape",state="succeeded"}';
+    assert.equal(value(await render(), series), 5, "the first scrape counts them");
+    assert.equal(value(await render(), series), 5, "and the next does not count them again");
+  });
 });

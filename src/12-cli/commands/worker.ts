@@ -2,6 +2,7 @@ import type { Duration, Worker, WorkerOptions } from "../../index.js";
 import { CliError, EXIT, intFlag, isErrandError, stringFlag, UsageError, type Command, type Values } from "../args.js";
 import { loadApp } from "../load-app.js";
 import { note } from "../output.js";
+import { watchParent } from "../parent-watch.js";
 
 const HELP = `Usage: errand worker <module> [options]
 
@@ -20,7 +21,8 @@ Options:
 Durations: milliseconds as a number, or "500ms", "30s", "10m", "2h".
 
 SIGINT (Ctrl+C) or SIGTERM stops the worker gracefully; it exits 0 once running jobs have
-finished or been released. A second signal exits at once with code 130.
+finished or been released. A second signal exits at once with code 130. The worker also stops gracefully when
+the process that started it exits (npx killed with SIGTERM does not pass the signal on).
 
 Examples:
   npx errand worker ./src/tasks.ts
@@ -94,8 +96,8 @@ export const worker: Command = {
 
     // Listening before start() means a signal during startup still stops the worker cleanly once it is up.
     let signalled: NodeJS.Signals | null = null;
-    let onStop!: (signal: NodeJS.Signals) => void;
-    const stopRequested = new Promise<NodeJS.Signals>((resolve) => (onStop = resolve));
+    let onStop!: (reason: string) => void;
+    const stopRequested = new Promise<string>((resolve) => (onStop = resolve));
     const onSignal = (signal: NodeJS.Signals) => {
       if (signalled !== null) {
         note(`${signal} again: exiting at once; running jobs run again once their lease expires.`);
@@ -103,10 +105,15 @@ export const worker: Command = {
         process.exit(EXIT.interrupted);
       }
       signalled = signal;
-      onStop(signal);
+      onStop(`${signal} received`);
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    const stopWatching = watchParent((parent) => {
+      if (signalled !== null) return;
+      signalled = "SIGTERM";
+      onStop(`the process that started this worker (pid ${parent}) exited`);
+    });
     // A handler's stray error fails its own job, not the process with every job it holds. One that no running job
     // can be blamed for ends the process as Node would: its state is unknown.
     const onUncaught = (kind: "uncaught exception" | "unhandled rejection") => (error: unknown) => {
@@ -132,9 +139,10 @@ export const worker: Command = {
       `worker ${worker.id} running (concurrency ${worker.concurrency}, ${queues}, database ${errand.database}). Stop it with Ctrl+C.`,
     );
 
-    const signal = await stopRequested;
+    const reason = await stopRequested;
+    stopWatching();
     note(
-      `${signal} received: stopping worker ${worker.id}, letting running jobs finish (send ${signal} again to exit at once).`,
+      `${reason}: stopping worker ${worker.id}, letting running jobs finish (send ${signalled ?? "SIGTERM"} again to exit at once).`,
     );
     await worker.stop();
     await errand.close();

@@ -27,6 +27,12 @@ export interface NewJob {
   concurrency?: { key: string; limit: number } | null;
 }
 
+/**
+ * A job's concurrency key and limit, computed from its args by its task's definition (a function of the user's, so
+ * only a process that defines the task can): null when its task has no limit, or is not defined here.
+ */
+export type MemberConcurrency = (task: string, args: string) => { key: string; limit: number } | null;
+
 export interface EnqueueResult {
   id: string;
   /** false when `key` matched a job that was already ready or running: that job's id is returned. */

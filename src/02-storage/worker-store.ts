@@ -1,12 +1,26 @@
 import type { AttemptError } from "../01-core/job.js";
 import type { NewFlow, StoredStep } from "./flows.js";
-import type { ClaimParams, ClaimResult, HeartbeatResult, HeldLease, Outcome, WorkerInfo } from "./jobs.js";
+import type {
+  ClaimParams,
+  ClaimResult,
+  HeartbeatResult,
+  HeldLease,
+  MemberConcurrency,
+  Outcome,
+  WorkerInfo,
+} from "./jobs.js";
 
 /**
  * What a worker drives: jobs claimed under a lease, renewed, finished or given back; a running job's progress, steps
  * and children. Batched where the worker's hot path needs it.
  */
 export interface WorkerStore {
+  /**
+   * How this process computes the concurrency key of a flow member whose job is created when its turn comes (its
+   * args are its predecessors' results): the worker gives its tasks' definitions, so that such a job is limited as
+   * enqueue() would have limited it. Without it (a process that defines no tasks), such a job has no key.
+   */
+  useMemberConcurrency(concurrency: MemberConcurrency | null): void;
   claim(params: ClaimParams): Promise<ClaimResult>;
   /** Writes finished attempts; returns the ids whose lease was no longer held (their outcome was dropped). */
   complete(outcomes: readonly Outcome[], now: number): Promise<string[]>;

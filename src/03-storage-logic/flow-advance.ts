@@ -1,4 +1,4 @@
-import type { NewJob } from "../02-storage/jobs.js";
+import type { MemberConcurrency, NewJob } from "../02-storage/jobs.js";
 import type { FlowState } from "../02-storage/flows.js";
 
 /**
@@ -93,6 +93,8 @@ export function* advanceFlow(
   now: number,
   /** The flow is being cancelled: no member's turn comes any more. */
   cancelling = false,
+  /** The concurrency key of a member created now, from its args (see WorkerStore.useMemberConcurrency). */
+  concurrency: MemberConcurrency | null = null,
 ): FlowSteps {
   const flow = (yield { op: "flow", id: flowId }) as FlowRow | null;
   if (!flow) return;
@@ -151,6 +153,8 @@ export function* advanceFlow(
       }
       const job: NewJob = { ...d.template!, args, createdAt: now, runAt: now, key: null };
       delete job.expiresAt;
+      const limit = memberLimit(concurrency, job.task, args);
+      if (limit) job.concurrency = limit;
       const jobId = (yield { op: "insertJob", flowId, pos: d.pos, job }) as string;
       set(d, { pos: d.pos, state: "created", pending: 0, jobId });
     }
@@ -165,6 +169,19 @@ export function* advanceFlow(
   }
   yield { op: "setFlow", id: flowId, row: flow, finishedAt };
   if (finishedAt !== null && flow.parentJobId !== null) yield { op: "wakeParent", jobId: flow.parentJobId, now };
+}
+
+/** A member's concurrency key from its args; the outcome that creates it is written whatever the callback does. */
+function memberLimit(
+  concurrency: MemberConcurrency | null,
+  task: string,
+  args: string,
+): { key: string; limit: number } | null {
+  try {
+    return concurrency?.(task, args) ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /**

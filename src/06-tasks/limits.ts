@@ -148,13 +148,34 @@ export function tickConcurrency(
   tasks: () => ReadonlyMap<string, { readonly concurrency: TaskConcurrency | null }>,
   log: Logger,
 ): (task: string, args: string) => { key: string; limit: number } | null {
+  return argsConcurrency(tasks, log, (task) => [`the schedule of task "${task}"`, "Its tick's job"]);
+}
+
+/**
+ * The concurrency of a flow member created when its turn comes, from its predecessors' results (a chain's next
+ * member, a chord's callback): what enqueue() would give it. Its job is created whatever the key function does.
+ */
+export function memberConcurrency(
+  tasks: () => ReadonlyMap<string, { readonly concurrency: TaskConcurrency | null }>,
+  log: Logger,
+): (task: string, args: string) => { key: string; limit: number } | null {
+  return argsConcurrency(tasks, log, (task) => [`a flow's member of task "${task}"`, "Its job"]);
+}
+
+/** A job's key from its args (JSON); a key function that throws limits the job under its task's name instead. */
+function argsConcurrency(
+  tasks: () => ReadonlyMap<string, { readonly concurrency: TaskConcurrency | null }>,
+  log: Logger,
+  names: (task: string) => [where: string, whose: string],
+): (task: string, args: string) => { key: string; limit: number } | null {
   return (task, args) => {
     const limit = tasks().get(task)?.concurrency;
     if (!limit) return null;
+    const [where, whose] = names(task);
     try {
-      return jobConcurrency(`the schedule of task "${task}"`, task, limit, JSON.parse(args));
+      return jobConcurrency(where, task, limit, JSON.parse(args));
     } catch (error) {
-      log.warn(`${(error as Error).message} Its tick's job is limited under the key "${task}".`);
+      log.warn(`${(error as Error).message} ${whose} is limited under the key "${task}".`);
       return { key: task, limit: limit.limit };
     }
   };

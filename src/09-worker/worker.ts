@@ -9,7 +9,7 @@ import type { MaintenanceStore } from "../02-storage/maintenance-store.js";
 import type { JobReader } from "../02-storage/reader.js";
 import type { ScheduleStore } from "../02-storage/schedules.js";
 import type { WorkerStore } from "../02-storage/worker-store.js";
-import { tickConcurrency, type QueueLimits } from "../06-tasks/limits.js";
+import { memberConcurrency, tickConcurrency, type QueueLimits } from "../06-tasks/limits.js";
 import type { TaskDefinition } from "../06-tasks/task.js";
 import { Expirer } from "../08-maintenance/expirer.js";
 import { Pruner } from "../08-maintenance/pruner.js";
@@ -146,6 +146,8 @@ export class Worker {
       );
     }
     const backend = await this.host.backend();
+    // A flow member created by this worker's outcome write gets its key as enqueue() would give it.
+    backend.useMemberConcurrency(memberConcurrency(() => this.host.tasks(), this.host.logger));
     this.parts = this.assemble(backend, tasks, taskNames, queueLimits);
     if (this.isStopping) this.stopParts(this.parts);
     return this.parts;

@@ -15,6 +15,7 @@ import type {
   NewJob,
   Outcome,
   WorkerInfo,
+  MemberConcurrency,
 } from "../../02-storage/jobs.js";
 import type {
   Counts,
@@ -123,6 +124,10 @@ export class PostgresBackend implements Backend {
   }
 
   // ---- What a worker drives (claim.ts, outcomes.ts, leases.ts, flows.ts) ----
+
+  useMemberConcurrency(concurrency: MemberConcurrency | null): void {
+    this.ctx.flows.memberConcurrency = concurrency;
+  }
 
   claim(p: ClaimParams): Promise<ClaimResult> {
     return this.claims.claim(p);

@@ -2,6 +2,7 @@ import type pg from "pg";
 import type { FlowOp, FlowRow, MemberChange, MemberEnded, MemberRow } from "../../03-storage-logic/flow-advance.js";
 import { advanceFlow, byFlow, reopenFlow, runAsync, runLockstep } from "../../03-storage-logic/flow-advance.js";
 import type { FlowRecord, FlowState, NewFlow } from "../../02-storage/flows.js";
+import type { MemberConcurrency } from "../../02-storage/jobs.js";
 import { toFlowRecord } from "../../03-storage-logic/flow-rows.js";
 import { initialState } from "../../03-storage-logic/rows.js";
 import type { Row } from "./driver/connections.js";
@@ -12,6 +13,9 @@ import type { FlowsSql } from "./sql/flows.js";
  * for the parts whose writes move flows on (outcomes, rescues, expiry, cancels) and for flows.ts.
  */
 export class PostgresFlows {
+  /** The worker's tasks' concurrency keys for members created at a hand-off (WorkerStore.useMemberConcurrency). */
+  memberConcurrency: MemberConcurrency | null = null;
+
   constructor(private readonly q: FlowsSql) {}
 
   /** One statement: atomic on its own, or part of the caller's transaction. */
@@ -54,7 +58,9 @@ export class PostgresFlows {
   }
 
   async advance(db: pg.PoolClient, ended: readonly MemberEnded[], now: number, cancelling = false): Promise<void> {
-    const steps = byFlow(ended).map(([flowId, list]) => advanceFlow(flowId, list, now, cancelling));
+    const steps = byFlow(ended).map(([flowId, list]) =>
+      advanceFlow(flowId, list, now, cancelling, this.memberConcurrency),
+    );
     await runLockstep(steps, (kind, ops) => this.execMany(db, kind, ops));
   }
 

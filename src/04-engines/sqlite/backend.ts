@@ -24,6 +24,7 @@ import type {
   NewJob,
   Outcome,
   WorkerInfo,
+  MemberConcurrency,
 } from "../../02-storage/jobs.js";
 import * as admin from "./admin.js";
 import * as claim from "./claim.js";
@@ -126,6 +127,10 @@ export class SqliteBackend implements Backend {
   }
 
   // ---- WorkerStore (claim.ts, outcomes.ts, leases.ts, flows.ts) ----
+  useMemberConcurrency(concurrency: MemberConcurrency | null): void {
+    this.ctx.memberConcurrency = concurrency;
+  }
+
   claim(p: ClaimParams): Promise<ClaimResult> {
     return claim.claim(this.ctx, p);
   }

@@ -1,3 +1,4 @@
+import type { MemberConcurrency } from "../../02-storage/jobs.js";
 import type Database from "better-sqlite3";
 import { ChangeListeners } from "../../03-storage-logic/change-listeners.js";
 import type { MemberEnded } from "../../03-storage-logic/flow-advance.js";
@@ -20,6 +21,8 @@ export class SqliteContext {
   unkeyedAt = 0;
   /** Per limited task, the key its last claim took jobs from: the next claim starts after it. */
   readonly limitCursors = new Map<string, string>();
+  /** The worker's tasks' concurrency keys for flow members created at a hand-off (WorkerStore.useMemberConcurrency). */
+  memberConcurrency: MemberConcurrency | null = null;
 
   constructor(
     readonly file: string,

@@ -52,7 +52,7 @@ export function create(ctx: SqliteContext, flow: NewFlow): { id: string; jobIds:
 /** Members' jobs ended in this transaction: their flows move on. */
 export function advance(ctx: SqliteContext, ended: readonly MemberEnded[], now: number, cancelling = false): void {
   for (const [flowId, list] of byFlow(ended))
-    runSync(advanceFlow(flowId, list, now, cancelling), (op) => exec(ctx, op));
+    runSync(advanceFlow(flowId, list, now, cancelling, ctx.memberConcurrency), (op) => exec(ctx, op));
 }
 
 export function get(ctx: SqliteContext, id: string): FlowRecord | null {

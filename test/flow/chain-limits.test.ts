@@ -1,0 +1,60 @@
+// A flow member whose job is made when its turn comes (a chain's next member, here) keeps its task's concurrency
+// limit, as enqueue() would give it: real worker processes, on both engines.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { after, describe, it } from "node:test";
+import { Errand } from "../../src/index.js";
+import { silentLogger } from "../../src/01-core/logger.js";
+import { freshPostgresDatabase } from "../helpers/postgres.js";
+import { tempDir } from "../helpers/tmp.js";
+import { mostAtOnce, readRecord, Workers } from "./limits.js";
+
+const LIMIT = 2;
+const CHAINS = 8;
+
+async function chainRun(database: string, dir: string): Promise<void> {
+  const record = join(dir, "record.log");
+  const errand = new Errand({ database, logger: silentLogger });
+  after(() => errand.close());
+  type Args = { key: string; ms: number };
+  const emit = errand.task("emit", async (args: Args) => args);
+  const limited = errand.task("limited", async (_args: Args) => {}, {
+    concurrency: { limit: LIMIT, key: (args: Args) => args.key },
+  });
+  const flows = [];
+  for (let i = 0; i < CHAINS; i++)
+    flows.push(await errand.chain(emit.with({ key: "tenant-1", ms: 300 }), limited).enqueue());
+  const workers = new Workers(
+    { ...process.env, ERRAND_DATABASE_URL: database, ERRAND_TEST_RECORD: record, ERRAND_TEST_LIMIT: String(LIMIT) },
+    2,
+  );
+  try {
+    const deadline = Date.now() + 60_000;
+    while (readRecord(record).filter((e) => e.what === "end").length < CHAINS) {
+      assert.ok(Date.now() < deadline, `the chains did not all end: ${workers.stderr}`);
+      await sleep(50);
+    }
+  } finally {
+    await workers.stop();
+  }
+  for (const flow of flows) assert.equal((await flow.status()).state, "succeeded");
+  const members = await errand.listJobs({ task: "limited", limit: 100 });
+  assert.equal(members.length, CHAINS);
+  for (const job of members) assert.equal(job.concurrencyKey, "tenant-1", "the hand-off gave the job its key");
+  const most = mostAtOnce(readRecord(record), new Map());
+  assert.ok((most.get("tenant-1") ?? 0) <= LIMIT, `at most ${LIMIT} of one key at once, saw ${most.get("tenant-1")}`);
+}
+
+describe("a chain member made at the hand-off keeps its task's concurrency limit", () => {
+  it("on SQLite, two worker processes", async () => {
+    const dir = tempDir();
+    await chainRun(`sqlite:${join(dir, "chain.db")}`, dir);
+  });
+
+  it("on PostgreSQL, two worker processes", async () => {
+    const db = await freshPostgresDatabase();
+    after(() => db.drop());
+    await chainRun(db.url, tempDir());
+  });
+});

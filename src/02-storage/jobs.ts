@@ -23,6 +23,11 @@ export interface NewJob {
   keyMode?: { until: number | null };
   /** `key` debounces: a waiting job with it takes these args and run time instead of a new job being stored. */
   debounce?: boolean;
+  /**
+   * With `debounce`: the waiting job runs no later than this long (ms) after its first enqueue (its createdAt),
+   * however often later enqueues push its run time back. Absent: no cap.
+   */
+  debounceMaxWaitMs?: number;
   /** Its task's concurrency limit: at most `limit` jobs of this task with this key run at once, cluster-wide. */
   concurrency?: { key: string; limit: number } | null;
 }

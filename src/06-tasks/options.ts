@@ -69,7 +69,7 @@ export interface EnqueueOptions {
    * With `key`: the job runs this long after the last enqueue with the key. While one waits, another enqueue gives
    * it its args and pushes its run time back, returning it (not new); once it runs, the next enqueue makes a new one.
    */
-  debounce?: Duration;
+  debounce?: Duration | { wait: Duration; maxWait?: Duration };
   maxAttempts?: number;
   /**
    * Your own open transaction: the job is stored in it, so it exists if and only if that transaction commits, and

@@ -153,6 +153,7 @@ export class JobPreparer {
     return {
       ...(keying.keyMode ? { keyMode: keying.keyMode } : {}),
       ...(keying.debounce ? { debounce: true } : {}),
+      ...(keying.maxWaitMs !== null ? { debounceMaxWaitMs: keying.maxWaitMs } : {}),
       task: this.name,
       queue: options.queue === undefined ? this.queue : checkQueue(options.queue, where),
       args: json,

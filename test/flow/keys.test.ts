@@ -116,6 +116,45 @@ for (const [name, database] of databases) {
       }
     });
 
+    it("debounce { wait, maxWait }: enqueues 1 s apart push the run back no later than maxWait after the first", async () => {
+      const clock = { now: Date.parse("2026-01-01T00:00:00Z") };
+      const t0 = clock.now;
+      const errand = new Errand({ database: await database(), logger: silentLogger, clock: () => clock.now });
+      try {
+        const report = errand.task("report", () => {});
+        const debounce = { wait: "2s", maxWait: "5s" } as const;
+        const first = await report.enqueue({ n: 0 }, { key: "r", debounce });
+        const seen: [number, number, JobState, boolean][] = [];
+        for (let i = 1; i <= 6; i++) {
+          clock.now = t0 + i * 1000;
+          const job = await report.enqueue({ n: i }, { key: "r", debounce });
+          assert.equal(job.id, first.id, "one waiting job for the burst");
+          const record = await job.get();
+          seen.push([i, record.runAt.getTime() - t0, record.state, job.created]);
+        }
+        assert.deepEqual(seen, [
+          [1, 3000, "scheduled", false],
+          [2, 4000, "scheduled", false],
+          [3, 5000, "scheduled", false], // now + 2 s would be 5 s: the cap
+          [4, 5000, "scheduled", false], // now + 2 s = 6 s, capped at 5 s
+          [5, 5000, "ready", false], // the cap has come: due now
+          [6, 5000, "ready", false],
+        ]);
+        assert.deepEqual((await first.get()).args, { n: 6 }, "with the latest args");
+        await assert.rejects(
+          report.enqueue({}, { key: "r", debounce: { wait: "5s", maxWait: "1s" } }),
+          /debounce\.maxWait \(1000 ms\) must be at least debounce\.wait \(5000 ms\)/,
+        );
+        await assert.rejects(
+          report.enqueue({}, { key: "r", debounce: { wiat: "5s" } as never }),
+          /debounce is a duration \("2s"\) or \{ wait: "2s", maxWait: "30s" \}; unknown "wiat"/,
+        );
+        assert.equal((await errand.listJobs()).length, 1, "the refused enqueues stored nothing");
+      } finally {
+        await errand.close();
+      }
+    });
+
     it("gives a debounced job the limit key of its latest args", async () => {
       const errand = new Errand({ database: await database(), logger: silentLogger });
       const t = errand.task("per-tenant", () => {}, { concurrency: { limit: 1, key: (a: { k: string }) => a.k } });

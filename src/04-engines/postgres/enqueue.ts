@@ -38,6 +38,7 @@ export async function enqueue(ctx: PostgresContext, jobs: readonly NewJob[], tx?
       if (job.key !== null && job.debounce) {
         const row = values(job);
         row[7] = job.key; // as its debounce key; its key column stays empty
+        row.push(job.debounceMaxWaitMs ?? null);
         let [written] = await run(q.insertDebounced, row);
         // The waiting job was claimed just now: it runs with the args it had, and this enqueue makes the next.
         written ??= (await run(q.insertDebounced, row))[0];

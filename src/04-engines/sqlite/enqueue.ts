@@ -87,6 +87,8 @@ function insertJob(prepare: (sql: string) => Statement, job: NewJob): EnqueueRes
     prepare(Q.DEBOUNCE).run({
       args: job.args,
       run_at: job.runAt,
+      max_wait: job.debounceMaxWaitMs ?? null,
+      now: job.createdAt,
       state: initialState(job),
       // A limit's key comes from the args: the new ones'.
       concurrency_key: job.concurrency?.key ?? null,

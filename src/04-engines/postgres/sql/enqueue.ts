@@ -20,13 +20,18 @@ export function enqueueSql(schema: string) {
     findByKey: `SELECT id FROM ${jobs} WHERE key = $1 AND ${stillToRun}`,
 
     // Debounce: the waiting job of a debounce key ($8) takes the latest args and run time; without one, a new job
-    // holds it. A waiting job claimed meanwhile is left alone (no row back: the caller inserts again).
+    // holds it. A waiting job claimed meanwhile is left alone (no row back: the caller inserts again). With a maxWait
+    // ($14, ms), the run time is pushed back no later than maxWait after the burst's first enqueue (created_at).
     insertDebounced: /* sql */ `
       INSERT INTO ${jobs} AS j (task, queue, state, args, priority, run_at, max_attempts, debounce_key, created_at,
         traceparent, expires_at, concurrency_key, concurrency_limit)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
       ON CONFLICT (debounce_key) WHERE debounce_key IS NOT NULL AND state IN ('scheduled', 'ready')
-      DO UPDATE SET args = excluded.args, run_at = excluded.run_at, state = excluded.state,
+      DO UPDATE SET args = excluded.args,
+        run_at = CASE WHEN $14::bigint IS NULL THEN excluded.run_at
+          ELSE LEAST(excluded.run_at, j.created_at + $14::bigint * interval '1 millisecond') END,
+        state = CASE WHEN $14::bigint IS NOT NULL AND j.created_at + $14::bigint * interval '1 millisecond' <= excluded.created_at
+          THEN 'ready' ELSE excluded.state END,
         concurrency_key = excluded.concurrency_key, concurrency_limit = excluded.concurrency_limit
         WHERE j.state IN ('scheduled', 'ready')
       RETURNING id, (xmax = 0) AS inserted`,

@@ -19,11 +19,14 @@ SELECT id FROM errand_jobs
 WHERE key = ? AND (state = 'scheduled' OR state = 'ready' OR state = 'running')`;
 
 // Debounce: the waiting job of a debounce key takes the latest args and run time; without one, a new job holds it.
+// With a maxWait, the run time is pushed back no later than maxWait after the burst's first enqueue (created_at).
 export const FIND_DEBOUNCED = /* sql */ `
 SELECT id FROM errand_jobs WHERE debounce_key = ? AND (state = 'scheduled' OR state = 'ready')`;
 export const DEBOUNCE = /* sql */ `
-UPDATE errand_jobs SET args = :args, run_at = :run_at, state = :state, concurrency_key = :concurrency_key,
-  concurrency_limit = :concurrency_limit
+UPDATE errand_jobs SET args = :args,
+  run_at = CASE WHEN :max_wait IS NULL THEN :run_at ELSE min(:run_at, created_at + :max_wait) END,
+  state = CASE WHEN :max_wait IS NOT NULL AND created_at + :max_wait <= :now THEN 'ready' ELSE :state END,
+  concurrency_key = :concurrency_key, concurrency_limit = :concurrency_limit
 WHERE id = :id`;
 export const INSERT_DEBOUNCED = /* sql */ `
 INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, debounce_key, created_at, traceparent,

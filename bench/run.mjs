@@ -10,7 +10,9 @@
 // `npm run bench -- --workflows` measures chains, chords and steps beside plain jobs and BullMQ's flows
 // (bench/workflows.mjs); figures go to bench/results/workflows-<backend>.json. `npm run bench -- --overload` drains
 // 60,000 jobs with three workers of concurrency 300 and 3 s leases on PostgreSQL, counting jobs run twice
-// (bench/overload.mjs); figures go to bench/results/overload-postgres.json.
+// (bench/overload.mjs); figures go to bench/results/overload-postgres.json. `npm run bench -- --latency` times a
+// handler's return to its outcome committed, on both backends (bench/outcome-latency.mjs); figures go to
+// bench/results/latency.json.
 import { Errand } from "errand";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -24,6 +26,7 @@ import { benchProcesses, reportProcesses } from "./processes.mjs";
 import { benchFlow, reportFlow } from "./flow.mjs";
 import { benchWorkflows, reportWorkflows } from "./workflows.mjs";
 import { benchOverload, reportOverload } from "./overload.mjs";
+import { benchLatency, reportLatency } from "./outcome-latency.mjs";
 import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
@@ -64,6 +67,7 @@ let processes = false;
 let flow = false;
 let workflows = false;
 let overload = false;
+let latency = false;
 let baseline = null;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
@@ -75,6 +79,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (arg === "--flow") flow = true;
   else if (arg === "--workflows") workflows = true;
   else if (arg === "--overload") overload = true;
+  else if (arg === "--latency") latency = true;
   else if (arg === "--baseline") baseline = process.argv[++i] ?? usage("--baseline needs a folder");
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
@@ -102,7 +107,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -657,6 +662,20 @@ async function mainOnPostgres(title, name, measure, report) {
 /** Overloaded workers on PostgreSQL: jobs run twice. */
 const mainOverload = () => mainOnPostgres("overloaded workers", "overload", benchOverload, reportOverload);
 
+/** A handler's return to its outcome committed, on both backends. */
+async function mainLatency() {
+  const started = performance.now();
+  console.log(
+    `errand bench, outcome latency${quick ? " (quick)" : ""}; Node ${process.version}, ${cpus().length} CPUs`,
+  );
+  const figures = await benchLatency(quick);
+  reportLatency(figures);
+  const results = { date: new Date().toISOString(), quick, node: process.version, ...figures };
+  mkdirSync(join(here, "results"), { recursive: true });
+  writeFileSync(join(here, "results", "latency.json"), JSON.stringify(results, null, 2) + "\n");
+  console.log(`figures written to bench/results/latency.json; took ${num((performance.now() - started) / 1000, 1)} s`);
+}
+
 /** Worker processes side by side on PostgreSQL. */
 const mainProcesses = () => mainOnPostgres("worker processes", "processes", benchProcesses, reportProcesses);
 
@@ -672,4 +691,6 @@ await (schedules
           ? mainWorkflows()
           : overload
             ? mainOverload()
-            : main());
+            : latency
+              ? mainLatency()
+              : main());

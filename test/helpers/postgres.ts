@@ -187,8 +187,25 @@ export async function freshPostgresDatabase(
   await admin((c) => c.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ""}`));
   return {
     url: withDatabase(base, name),
-    drop: () => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
+    drop: () => admin((c) => dropQuietly(c, name)),
   };
+}
+
+/**
+ * Drops a test's database once the sessions still closing on it (a pool's last connections, a killed worker
+ * process's) have gone, for up to 2 s, then by force: a session this process still held, terminated by the server,
+ * would otherwise surface in it as an unhandled "terminating connection due to administrator command".
+ */
+async function dropQuietly(c: pg.Client, name: string): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    const { rows } = await c.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+      [name],
+    );
+    if (rows[0]!.n === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }
 
 /** Drops this process's template databases; call from an `after` hook of the last suite using them. */

@@ -37,26 +37,10 @@ export interface TaskDefaults {
 
 /** Prepares one task's jobs: an enqueue's, an enqueueMany() item's, a flow member's. */
 export class JobPreparer {
-  readonly name: string;
-  readonly queue: string;
-  readonly priority: number;
-  readonly maxAttempts: number;
-  readonly schema: StandardSchemaV1 | undefined;
-  readonly timing: TaskTiming;
-  readonly concurrency: TaskConcurrency | null;
-
   constructor(
     private readonly host: Pick<TaskHost, "now" | "maxPayloadBytes">,
-    task: TaskDefaults,
-  ) {
-    this.name = task.name;
-    this.queue = task.queue;
-    this.priority = task.priority;
-    this.maxAttempts = task.maxAttempts;
-    this.schema = task.schema;
-    this.timing = task.timing;
-    this.concurrency = task.concurrency;
-  }
+    private readonly task: TaskDefaults,
+  ) {}
 
   /** The job of an enqueue (`index`: an enqueueMany() item's, or the caller's own name as a string). */
   job(
@@ -64,7 +48,7 @@ export class JobPreparer {
     options: EnqueueOptions | MemberOptions | undefined,
     index?: number | string,
   ): NewJob | Promise<NewJob> {
-    return this.schema ? this.checked(args, options, index) : this.prepare(args, options, index);
+    return this.task.schema ? this.checked(args, options, index) : this.prepare(args, options, index);
   }
 
   /**
@@ -72,17 +56,17 @@ export class JobPreparer {
    * template: its args, and what its task computes from them (a concurrency key), come when its turn does.
    */
   member(args: unknown, options: MemberOptions | undefined, where: string, waiting = false): NewJob | Promise<NewJob> {
-    const at = `${where} (${this.name})`;
+    const at = `${where} (${this.task.name})`;
     if (options !== undefined) checkOptionNames(at, options, MEMBER_OPTIONS);
-    if (!waiting) return this.schema ? this.checked(args, options, at) : this.prepare(args, options, at);
+    if (!waiting) return this.job(args, options, at);
     const now = this.host.now();
     return {
-      task: this.name,
-      queue: this.queue,
+      task: this.task.name,
+      queue: this.task.queue,
       args: "null",
-      priority: this.priority,
+      priority: this.task.priority,
       runAt: now,
-      maxAttempts: this.maxAttempts,
+      maxAttempts: this.task.maxAttempts,
       key: null,
       createdAt: now,
     };
@@ -90,7 +74,7 @@ export class JobPreparer {
 
   /** Standard Schema validation may answer synchronously or with a promise; keep it synchronous when it is. */
   checked(args: unknown, options: EnqueueOptions | undefined, index?: number | string): NewJob | Promise<NewJob> {
-    const outcome = this.schema!["~standard"].validate(args);
+    const outcome = this.task.schema!["~standard"].validate(args);
     const check = (o: StandardSchemaV1.Result<unknown>): NewJob => {
       if (o.issues) {
         const issues = o.issues.map((i) => `${describePath(i.path)}: ${i.message}`).join("; ");
@@ -117,23 +101,23 @@ export class JobPreparer {
     }
     const now = this.host.now();
     if (options === undefined) {
-      const { delayMs, expiresInMs } = this.timing;
+      const { delayMs, expiresInMs } = this.task.timing;
       const job: NewJob = {
-        task: this.name,
-        queue: this.queue,
+        task: this.task.name,
+        queue: this.task.queue,
         args: json,
-        priority: this.priority,
+        priority: this.task.priority,
         runAt: now + delayMs,
-        maxAttempts: this.maxAttempts,
+        maxAttempts: this.task.maxAttempts,
         key: null,
         createdAt: now,
       };
       if (expiresInMs !== null) job.expiresAt = now + expiresInMs;
-      if (this.concurrency) job.concurrency = jobConcurrency(where, this.name, this.concurrency, args);
+      if (this.task.concurrency) job.concurrency = jobConcurrency(where, this.task.name, this.task.concurrency, args);
       return job;
     }
     checkOptionNames(where, options, ENQUEUE_OPTIONS);
-    const timing = jobTiming(where, now, this.timing, options);
+    const timing = jobTiming(where, now, this.task.timing, options);
     const { expiresAt } = timing;
     let { runAt } = timing;
     if (options.key !== undefined && (typeof options.key !== "string" || options.key === "")) {
@@ -154,22 +138,23 @@ export class JobPreparer {
       ...(keying.keyMode ? { keyMode: keying.keyMode } : {}),
       ...(keying.debounce ? { debounce: true } : {}),
       ...(keying.maxWaitMs !== null ? { debounceMaxWaitMs: keying.maxWaitMs } : {}),
-      task: this.name,
-      queue: options.queue === undefined ? this.queue : checkQueue(options.queue, where),
+      task: this.task.name,
+      queue: options.queue === undefined ? this.task.queue : checkQueue(options.queue, where),
       args: json,
-      priority: options.priority === undefined ? this.priority : checkPriority(options.priority, where),
+      priority: options.priority === undefined ? this.task.priority : checkPriority(options.priority, where),
       runAt,
-      maxAttempts: options.maxAttempts === undefined ? this.maxAttempts : checkMaxAttempts(options.maxAttempts, where),
+      maxAttempts:
+        options.maxAttempts === undefined ? this.task.maxAttempts : checkMaxAttempts(options.maxAttempts, where),
       key: options.key ?? null,
       createdAt: now,
       expiresAt,
-      concurrency: this.concurrency && jobConcurrency(where, this.name, this.concurrency, args),
+      concurrency: this.task.concurrency && jobConcurrency(where, this.task.name, this.task.concurrency, args),
     };
   }
 
   callName(index: number | string | undefined): string {
     if (typeof index === "string") return index;
-    return index === undefined ? `${this.name}.enqueue()` : `${this.name}.enqueueMany() item ${index}`;
+    return index === undefined ? `${this.task.name}.enqueue()` : `${this.task.name}.enqueueMany() item ${index}`;
   }
 }
 

@@ -3,7 +3,7 @@
 // pass the first half alone.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -83,4 +83,32 @@ test("one engine importing the other fails the check", () => {
   const { status, out } = cruise(dir);
   assert.notEqual(status, 0, out);
   assert.match(out, /engines-apart/);
+});
+
+/** Every file under `dir`, as paths relative to it. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath, d.name).slice(dir.length + 1));
+}
+
+test("the two engines hold the same file names, one per part of the contract, and the same SQL files", () => {
+  const engines = join(root, "src/04-engines");
+  const names = (engine: string, sub = "") =>
+    readdirSync(join(engines, engine, sub))
+      .filter((n) => n !== "driver")
+      .sort();
+  assert.deepEqual(names("sqlite"), names("postgres"));
+  assert.deepEqual(names("sqlite", "sql"), names("postgres", "sql"));
+  for (const part of ["enqueue", "claim", "outcomes", "leases", "maintenance", "reader", "admin", "flows", "schedules"])
+    assert.ok(names("sqlite").includes(`${part}.ts`), `no ${part}.ts in the engines`);
+});
+
+test("no source file is over 400 lines", () => {
+  const src = join(root, "src");
+  const long = filesUnder(src)
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => [f, readFileSync(join(src, f), "utf8").split("\n").length - 1] as const)
+    .filter(([, lines]) => lines > 400);
+  assert.deepEqual(long, [], "a file past 400 lines holds two duties: split it by duty");
 });

@@ -1,3 +1,4 @@
+import type { MemberEnded } from "../../03-storage-logic/flow-advance.js";
 import { EXPIRED, memberEnd } from "../../03-storage-logic/flow-ends.js";
 import { LEASE_EXPIRED_TEXT, RESCUE_SPREAD_MS, retryDelays } from "../../03-storage-logic/rescue-plan.js";
 import type { PostgresContext } from "./context.js";
@@ -11,34 +12,57 @@ export async function rescueExpired(
   const now = new Date(nowMs);
   const t = LEASE_EXPIRED_TEXT;
   const params = [now, retryDelays(nowMs, retryAt), RESCUE_SPREAD_MS, t.head, t.tail, t.notCounted, now.toISOString()];
-  // In a transaction with what a flow member's failure hands on.
-  const rows = await ctx.db.transaction(async (db) => {
-    const { rows } = await db.query<Row>(ctx.sql.maintenance.rescueExpired, params);
-    const ended = rows
-      .filter((r) => r.flow_id !== null && r.state === "failed")
-      .map((r) =>
-        memberEnd(r, "failed", (r.error as { name?: string; message: string } | null) ?? { message: "lease expired" }),
-      );
-    if (ended.length > 0) await ctx.flows.advance(db, ended, nowMs);
-    return rows;
-  });
-  if (rows.length > 0) {
-    ctx.listeners.emitSoon();
-    await ctx.events.rescued(ctx.db.pool, rows);
-  }
-  return rows.length;
+  return endJobs(
+    ctx,
+    ctx.sql.maintenance.rescueExpired,
+    params,
+    nowMs,
+    (rows) =>
+      rows
+        .filter((r) => r.flow_id !== null && r.state === "failed")
+        .map((r) =>
+          memberEnd(
+            r,
+            "failed",
+            (r.error as { name?: string; message: string } | null) ?? { message: "lease expired" },
+          ),
+        ),
+    (rows) => ctx.events.rescued(ctx.db.pool, rows),
+  );
 }
 
 export async function expireDue(ctx: PostgresContext, now: number, limit: number): Promise<number> {
+  return endJobs(
+    ctx,
+    ctx.sql.maintenance.expireDue,
+    [limit],
+    now,
+    (rows) => rows.filter((r) => r.flow_id !== null).map((r) => memberEnd(r, "cancelled", EXPIRED)),
+    (rows) => ctx.events.expired(ctx.db.pool, rows),
+  );
+}
+
+/**
+ * One maintenance statement that ends or moves jobs, in a transaction with what their flows' members hand on; then
+ * the wake-up and the job events. Returns how many rows it changed.
+ */
+async function endJobs(
+  ctx: PostgresContext,
+  sql: string,
+  params: unknown[],
+  now: number,
+  flowEnds: (rows: readonly Row[]) => MemberEnded[],
+  report: (rows: readonly Row[]) => Promise<void>,
+): Promise<number> {
   const rows = await ctx.db.transaction(async (db) => {
-    const { rows } = await db.query<Row>(ctx.sql.maintenance.expireDue, [limit]);
-    const ended = rows.filter((r) => r.flow_id !== null).map((r) => memberEnd(r, "cancelled", EXPIRED));
+    const { rows } = await db.query<Row>(sql, params);
+    const ended = flowEnds(rows);
     if (ended.length > 0) await ctx.flows.advance(db, ended, now);
     return rows;
   });
   if (rows.length > 0) {
     ctx.listeners.emitSoon();
-    await ctx.events.expired(ctx.db.pool, rows);
+    await report(rows);
   }
   return rows.length;
 }

@@ -20,7 +20,7 @@ export function userRunner(
       try {
         return [...(await unsafe.call(tx, sql, params))];
       } catch (error) {
-        throw failedTransaction(error) ?? explain(error);
+        throw isInFailedTransaction(error) ? failedTransaction(error) : explain(error);
       }
     };
   }
@@ -31,7 +31,7 @@ export function userRunner(
       try {
         return (await query.call(tx, sql, params)).rows;
       } catch (error) {
-        throw failedTransaction(error) ?? explain(error);
+        throw isInFailedTransaction(error) ? failedTransaction(error) : explain(error);
       }
     };
   }
@@ -72,7 +72,7 @@ function refusePgOutsideTransaction(tx: object): void {
   if (typeof t.getTransactionStatus !== "function") return;
   const status = (t.getTransactionStatus as () => unknown).call(tx);
   if (status !== "I" && status !== "E") return;
-  if (status === "E") throw failedTransaction({ code: IN_FAILED_TRANSACTION })!;
+  if (status === "E") throw failedTransaction();
   throw new InvalidArgsError(
     "enqueue() tx: this pg client is not inside a transaction (no BEGIN yet): the job would commit at once, " +
       "whatever your code does next. Run `await client.query('BEGIN')` first " +
@@ -81,17 +81,18 @@ function refusePgOutsideTransaction(tx: object): void {
 }
 
 /** SQLSTATE 25P02: the statement ran in a transaction that an earlier error had already failed. */
-const IN_FAILED_TRANSACTION = "25P02";
+function isInFailedTransaction(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "25P02";
+}
 
 /**
- * The user's transaction had failed before errand's statement: said in errand's words, whether the client's status
+ * The user's transaction had failed before errand's statement, said in errand's words whether the client's status
  * told it first or the server did (a query's error can reach the caller before the status that follows it).
  */
-function failedTransaction(error: unknown): InvalidArgsError | null {
-  if ((error as { code?: unknown } | null)?.code !== IN_FAILED_TRANSACTION) return null;
+function failedTransaction(cause?: unknown): InvalidArgsError {
   return new InvalidArgsError(
     "enqueue() tx: your transaction has failed (an earlier statement in it raised an error), so PostgreSQL " +
       `refuses every statement until ROLLBACK. Roll it back and start again. ${NOTHING_STORED}`,
-    { cause: error },
+    cause === undefined ? undefined : { cause },
   );
 }

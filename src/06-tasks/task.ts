@@ -188,10 +188,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
    * The write happens before this returns when it can (the database is open and any schema checks synchronously),
    * which is what lets it join a synchronous better-sqlite3 transaction.
    */
-  enqueue(...call: ArgsAndOptions<A, EnqueueOptions>): Promise<Job<R>>;
-  enqueue(args: A, options?: EnqueueOptions): Promise<Job<R>>;
-  // Plain parameters, not a rest array: no allocation per enqueue on the hot path.
-  enqueue(args?: A, options?: EnqueueOptions): Promise<Job<R>> {
+  enqueue(...[args, options]: ArgsAndOptions<A, EnqueueOptions>): Promise<Job<R>> {
     const syncTx = isSynchronousTx(options?.tx);
     let job: NewJob | Promise<NewJob>;
     try {
@@ -266,10 +263,8 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   }
 
   /** `enqueue(args)` with this task's defaults, under Celery's name. */
-  delay(...call: undefined extends A ? [args?: A] : [args: A]): Promise<Job<R>>;
-  delay(args: A): Promise<Job<R>>;
-  delay(args?: A): Promise<Job<R>> {
-    return this.enqueue(args as A);
+  delay(...[args]: ArgsAndOptions<A, never>): Promise<Job<R>> {
+    return this.enqueue(...([args] as ArgsAndOptions<A, EnqueueOptions>));
   }
 
   /** Stores many jobs in one transaction: all of them, or none when any is invalid. */

@@ -3,7 +3,7 @@ import { toMs, type Duration } from "../01-core/duration.js";
 import { InvalidArgsError } from "../01-core/errors.js";
 import type { Logger } from "../01-core/logger.js";
 import type { Job } from "../05-handles/job.js";
-import type { EnqueueOptions, Handler, Task } from "../06-tasks/task.js";
+import type { ArgsAndOptions, EnqueueOptions, Handler, Task } from "../06-tasks/task.js";
 
 export type Background<A, R> = ((args: A, options?: EnqueueOptions) => Promise<Job<R>>) & {
   task: Task<A, R>;
@@ -16,10 +16,8 @@ export function backgroundCall<A, R>(
   handler: Handler<A, R>,
   log: Logger,
 ): Background<A, Awaited<R>> {
-  const call = ((args: A, enqueueOptions?: EnqueueOptions) => task.enqueue(args, enqueueOptions)) as Background<
-    A,
-    Awaited<R>
-  >;
+  const call = ((args: A, enqueueOptions?: EnqueueOptions) =>
+    task.enqueue(...([args, enqueueOptions] as ArgsAndOptions<A, EnqueueOptions>))) as Background<A, Awaited<R>>;
   call.task = task;
   call.now = async (args: A): Promise<Awaited<R>> => await handler(args, inlineContext(task.name, task.queue, log));
   return call;

@@ -12,7 +12,9 @@
 // 60,000 jobs with three workers of concurrency 300 and 3 s leases on PostgreSQL, counting jobs run twice
 // (bench/overload.mjs); figures go to bench/results/overload-postgres.json. `npm run bench -- --latency` times a
 // handler's return to its outcome committed, on both backends (bench/outcome-latency.mjs); figures go to
-// bench/results/latency.json.
+// bench/results/latency.json. `npm run bench -- --recovery [--backend name] [--baseline dir]` times the recovery
+// after a worker is killed with SIGKILL (bench/recovery.mjs), on both backends unless --backend names one; figures go
+// to bench/results/recovery-<backend>.json.
 import { Errand } from "errand";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -27,6 +29,7 @@ import { benchFlow, reportFlow } from "./flow.mjs";
 import { benchWorkflows, reportWorkflows } from "./workflows.mjs";
 import { benchOverload, reportOverload } from "./overload.mjs";
 import { benchLatency, reportLatency } from "./outcome-latency.mjs";
+import { benchRecovery, reportRecovery } from "./recovery.mjs";
 import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
@@ -68,6 +71,7 @@ let flow = false;
 let workflows = false;
 let overload = false;
 let latency = false;
+let recovery = false;
 let baseline = null;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
@@ -80,6 +84,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (arg === "--workflows") workflows = true;
   else if (arg === "--overload") overload = true;
   else if (arg === "--latency") latency = true;
+  else if (arg === "--recovery") recovery = true;
   else if (arg === "--baseline") baseline = process.argv[++i] ?? usage("--baseline needs a folder");
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
@@ -107,7 +112,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir]] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -676,6 +681,22 @@ async function mainLatency() {
   console.log(`figures written to bench/results/latency.json; took ${num((performance.now() - started) / 1000, 1)} s`);
 }
 
+/** Recovery after a kill -9, backend by backend, beside a baseline checkout's workers when given. */
+async function mainRecovery() {
+  for (const name of scheduleBackends) {
+    const started = performance.now();
+    console.log(`errand bench, recovery on ${name}${quick ? " (quick)" : ""}; Node ${process.version}`);
+    const figures = await benchRecovery(name, baseline, quick ? 1 : 3);
+    reportRecovery(figures);
+    const results = { date: new Date().toISOString(), quick, node: process.version, ...figures };
+    mkdirSync(join(here, "results"), { recursive: true });
+    writeFileSync(join(here, "results", `recovery-${name}.json`), JSON.stringify(results, null, 2) + "\n");
+    console.log(
+      `figures written to bench/results/recovery-${name}.json; took ${num((performance.now() - started) / 1000, 1)} s`,
+    );
+  }
+}
+
 /** Worker processes side by side on PostgreSQL. */
 const mainProcesses = () => mainOnPostgres("worker processes", "processes", benchProcesses, reportProcesses);
 
@@ -693,4 +714,6 @@ await (schedules
             ? mainOverload()
             : latency
               ? mainLatency()
-              : main());
+              : recovery
+                ? mainRecovery()
+                : main());

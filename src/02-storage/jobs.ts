@@ -82,6 +82,11 @@ export interface ClaimParams {
    * at once, so no more than the worker has free slots for. Default: `limit`.
    */
   ratedLimit?: number;
+  /**
+   * Every job this claim takes starts as soon as its answer arrives (the worker has a free slot for each): they are
+   * recorded as started in the claim itself, which spares a markStarted() write. A suspect is always recorded so.
+   */
+  start?: boolean;
 }
 
 /** A rate limit: at most `limit` starts in any period of `perMs`, counted under `key`, for jobs of `task`. */
@@ -144,7 +149,7 @@ export interface FlowLink {
   pos: number;
 }
 
-/** A lease the worker knows it holds, and whether its handler has begun. */
+/** A lease the worker knows it holds, and whether its handler has begun (recorded by markStarted() already). */
 export interface HeldLease {
   id: string;
   token: string;

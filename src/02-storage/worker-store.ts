@@ -22,6 +22,12 @@ export interface WorkerStore {
    */
   useMemberConcurrency(concurrency: MemberConcurrency | null): void;
   claim(params: ClaimParams): Promise<ClaimResult>;
+  /**
+   * Records that these claimed jobs' handlers start now, before they run: a job whose worker dies from then on is
+   * charged the attempt, one never recorded is not (it never ran). Returns the ids still held (the others were
+   * cancelled or taken over, and must not start). One statement for a group of starts.
+   */
+  markStarted(jobs: readonly { id: string; token: string }[]): Promise<string[]>;
   /** Writes finished attempts; returns the ids whose lease was no longer held (their outcome was dropped). */
   complete(outcomes: readonly Outcome[], now: number): Promise<string[]>;
   /** Gives leased jobs back untouched (not counted as an attempt), e.g. on shutdown. */

@@ -18,18 +18,20 @@ export function rescueRetryAt(now: number): (attempt: number) => number {
 }
 
 export interface RescuePlan {
-  /** The attempt counts: its handler was known to have started. */
+  /** The attempt counts: its start was recorded before its handler ran, and its worker is gone. */
   charged: boolean;
-  /** Runs alone from now on, until it finishes once: it was, or may have been, running when its worker died. */
+  /** Runs alone from now on, until it finishes once: it was running when its worker died, and may have killed it. */
   suspect: boolean;
   /** How long after now it runs again. */
   delayMs: number;
 }
 
 /**
- * What becomes of a job whose lease expired. Only an attempt known to have started is charged. A live worker that
- * let a lease expire never knew of the job (its claim's answer was lost): no suspect then. Otherwise the worker
- * died with it in hand, and the job may be what killed it.
+ * What becomes of a job whose lease expired. A worker records each start before the handler runs
+ * (WorkerStore.markStarted, or the claim itself), so a job never recorded never ran: given back, uncharged, and no
+ * suspect (it cannot have killed its worker). A live worker that let a lease expire never knew of the job (its
+ * claim's answer was lost): given back too. A recorded start whose worker died is charged, and the job is a
+ * suspect: it may be what killed the worker.
  */
 export function rescuePlan(
   attempt: number,
@@ -40,16 +42,21 @@ export function rescuePlan(
   retryAt: (attempt: number) => number,
 ): RescuePlan {
   const spread = Math.floor(Math.random() * RESCUE_SPREAD_MS);
-  if (!started) return { charged: false, suspect: !workerAlive, delayMs: spread };
+  if (!started || workerAlive) return { charged: false, suspect: false, delayMs: spread };
   if (attempt >= maxAttempts) return { charged: true, suspect: true, delayMs: 0 };
   return { charged: true, suspect: true, delayMs: Math.max(0, retryAt(attempt) - now) + spread };
 }
 
-/** The message of a LeaseExpired error: head, the worker's id, tail, and notCounted when it was not charged. */
+/**
+ * The message of a LeaseExpired error: head, the worker's id, tail, then what is known of the attempt: counted
+ * (its start was recorded), notStarted or notReceived (its worker lives and never knew of it).
+ */
 export const LEASE_EXPIRED_TEXT = {
   head: "The lease of worker ",
   tail: " expired before the attempt finished: the worker crashed, was killed, or was blocked longer than the lease.",
-  notCounted: " The attempt had not started: it is not counted.",
+  counted: " Its handler had started (the worker recorded the start before running it): the attempt is counted.",
+  notStarted: " The attempt had not started (no start was recorded): it is not counted.",
+  notReceived: " The worker is alive and never received this job (its claim's answer was lost): it is not counted.",
 } as const;
 
 /** How long after now a charged attempt runs again, for attempts 1 … 20 (later ones as the 20th). */
@@ -58,13 +65,20 @@ export function retryDelays(now: number, retryAt: (attempt: number) => number): 
 }
 
 /** The error a rescued job keeps for the attempt whose worker stopped renewing its lease. */
-export function leaseExpiredError(attempt: number, at: Date, workerId: unknown, plan?: RescuePlan): AttemptError {
+export function leaseExpiredError(
+  attempt: number,
+  at: Date,
+  workerId: unknown,
+  plan: RescuePlan,
+  workerAlive: boolean,
+): AttemptError {
   const t = LEASE_EXPIRED_TEXT;
+  const known = plan.charged ? t.counted : workerAlive ? t.notReceived : t.notStarted;
   return {
     attempt,
     at: at.toISOString(),
     name: "LeaseExpired",
-    message: t.head + String(workerId) + t.tail + (plan === undefined || plan.charged ? "" : t.notCounted),
+    message: t.head + String(workerId) + t.tail + known,
     ...(typeof workerId === "string" ? { workerId } : {}),
   };
 }

@@ -13,12 +13,14 @@ export class Rescuer implements Service {
 
   async stop(): Promise<void> {}
 
-  async runOnce(): Promise<void> {
+  /** Returns how many jobs it put back. */
+  async runOnce(): Promise<number> {
     const now = this.host.now();
     const rescued = await this.host.backend.rescueExpired(now, rescueRetryAt(now));
     if (rescued > 0)
       this.host.log.warn(
         `${rescued} job(s) had an expired lease (their worker died or froze) and were put back to run again`,
       );
+    return rescued;
   }
 }

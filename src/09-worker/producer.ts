@@ -7,7 +7,8 @@ import type { TaskDefinition } from "../06-tasks/task.js";
 import type { Backoff } from "./backoff.js";
 import { ClaimBuffer } from "./claim-buffer.js";
 import type { Attempt, Executor, Settled } from "./executor.js";
-import { RateMargins } from "./rate-margins.js";
+import { RateMargins, releaseLate } from "./rate-margins.js";
+import { StartRecorder } from "./start-recorder.js";
 
 /** Unstarted jobs a worker holds: no more than it can start within this time at the rate jobs finish. */
 const BUFFER_SECONDS = 0.05;
@@ -45,7 +46,7 @@ export interface ProducerOptions {
   readonly taskNames: readonly string[];
   /** Queues with limits of their own (errand.queue()). */
   readonly queueLimits: ReadonlyMap<string, QueueLimits>;
-  readonly backend: Pick<WorkerStore, "claim" | "release" | "nextRunAt"> &
+  readonly backend: Pick<WorkerStore, "claim" | "release" | "nextRunAt" | "markStarted"> &
     Pick<StorageInfrastructure, "capabilities" | "onChange">;
   now(): number;
   readonly log: Logger;
@@ -98,10 +99,13 @@ export class Producer {
   private claimsHeld = false;
   private pumping = false;
   private pumpAgain = false;
+  /** Records the starts of buffered jobs before they run. */
+  private readonly starts: StartRecorder;
 
   constructor(private readonly options: ProducerOptions) {
     this.limits = this.rateMargins.configure(options.tasks, options.queueLimits, options.queues);
     this.buffer = new ClaimBuffer(this.rateMargins);
+    this.starts = new StartRecorder({ ...options, buffer: this.buffer, recorded: () => this.pump() });
   }
 
   /** Claims from now on: when woken, and when the buffer runs low. */
@@ -115,13 +119,15 @@ export class Producer {
     this.isStopping = true;
     this.offChange?.();
     if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.starts.stop();
   }
 
   /** Claims one batch and runs it to the end, without the loop (Worker.runOnce()); returns how many jobs ran. */
   async claimOnce(limit: number): Promise<number> {
     this.manual = true;
-    const { jobs } = await this.claim(limit);
-    this.buffer.push(jobs);
+    const start = this.starts.byClaim(limit, this.rate);
+    const { jobs } = await this.claim(limit, [], false, start);
+    this.buffer.take(jobs, performance.now(), start || jobs[0]?.suspect === true);
     this.pump();
     await this.drained();
     return jobs.length;
@@ -184,14 +190,14 @@ export class Producer {
     const renewedAt = this.options.renewedAt();
     this.startsHeld = !this.manual && renewedAt > 0 && performance.now() - renewedAt > leaseMs * 0.8;
     let late: ClaimedJob[] | null = null;
-    while (!this.startsHeld && executor.size < concurrency && this.buffer.size > 0) {
+    while (!this.startsHeld && executor.size < concurrency && this.buffer.readySize > 0) {
       const job = this.buffer.next();
       // Past its margin, a rate-limited job's start could fall in a window its claim was not counted in.
       if (job.startBy !== undefined && performance.now() > job.startBy) (late ??= []).push(job);
       else executor.run(job);
     }
-    if (late) this.releaseLate(late);
-    this.buffer.compact();
+    if (late) releaseLate(late, this.options, this.wake);
+    if (!this.startsHeld) this.starts.record(concurrency - executor.size);
     if (executor.size === 0 && this.buffer.size === 0 && this.idleWaiters.length > 0) {
       for (const w of this.idleWaiters.splice(0)) w();
     }
@@ -222,19 +228,6 @@ export class Producer {
     // more and takes longer, and leases of jobs that finished long ago run out.
     const unwritten = this.options.backend.capabilities.parallelOutcomes ? outcomes.unwritten() : 0;
     return Math.min(this.options.maxBatch, soon - buffered, UNWRITTEN_BATCHES * outcomes.batchSize() - unwritten);
-  }
-
-  /** Rate-limited jobs that could not start in time go back unstarted (not charged), for a later claim. */
-  private releaseLate(jobs: ClaimedJob[]): void {
-    const { log } = this.options;
-    log.debug(`${jobs.length} rate-limited job(s) could not start within their margin: released`);
-    this.options.backend.release(jobs, this.options.now(), null).then(
-      () => this.wake(),
-      (error: unknown) =>
-        log.warn(
-          `could not release ${jobs.length} late rate-limited job(s); their leases will expire: ${(error as Error).message}`,
-        ),
-    );
   }
 
   /** An attempt ended (the executor's OnSettled): its outcome goes to be written, and its slot to the next job. */
@@ -290,8 +283,9 @@ export class Producer {
       let claimed: ClaimedJob[];
       let retryAfterMs: number | undefined;
       const sentAt = performance.now();
+      const start = this.starts.byClaim(limit, this.rate);
       try {
-        const result = await this.claim(limit, finished, suspects);
+        const result = await this.claim(limit, finished, suspects, start);
         // Its time stands for the outcomes' write (an overestimate, so on the safe side).
         outcomes.wroteWithClaim(finished.length, performance.now() - sentAt, result.lost);
         claimed = result.jobs;
@@ -310,7 +304,7 @@ export class Producer {
       if (suspects && !suspect) this.suspectsWaiting = false; // none left for this worker
       if (suspect) this.aloneId = claimed[0]!.id;
       else if (claimed.length < limit && !this.wakePending) this.goIdle(undefined, retryAfterMs);
-      if (claimed.length > 0) this.buffer.take(claimed, sentAt);
+      if (claimed.length > 0) this.buffer.take(claimed, sentAt, start || suspect);
     } catch (error) {
       const wait = this.options.backoff.next();
       log.error(`could not claim jobs, retrying in ${wait}ms: ${(error as Error).message}`);
@@ -332,7 +326,7 @@ export class Producer {
     return this.wanted();
   }
 
-  private claim(limit: number, finished: readonly Outcome[] = [], suspects = false): Promise<ClaimResult> {
+  private claim(limit: number, finished: readonly Outcome[], suspects: boolean, start: boolean): Promise<ClaimResult> {
     const { options } = this;
     return options.backend.claim({
       suspects,
@@ -345,6 +339,7 @@ export class Producer {
       now: options.now(),
       leaseMs: options.leaseMs,
       finished,
+      start,
     });
   }
 

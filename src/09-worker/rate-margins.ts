@@ -1,4 +1,6 @@
+import type { Logger } from "../01-core/logger.js";
 import type { ClaimedJob, QueueLimit, RateLimit } from "../02-storage/jobs.js";
+import type { WorkerStore } from "../02-storage/worker-store.js";
 import type { TaskDefinition } from "../06-tasks/task.js";
 import type { QueueLimits } from "../06-tasks/limits.js";
 import { rateStartMarginMs } from "../06-tasks/limits.js";
@@ -69,4 +71,20 @@ export class RateMargins {
     if (this.min === Infinity) return 0;
     return Math.max(0, free + Math.floor((rate * this.min) / 1000));
   }
+}
+
+/** Rate-limited jobs that could not start within their margin go back unstarted (not charged), for a later claim. */
+export function releaseLate(
+  jobs: readonly ClaimedJob[],
+  o: { readonly backend: Pick<WorkerStore, "release">; readonly log: Logger; now(): number },
+  wake: () => void,
+): void {
+  o.log.debug(`${jobs.length} rate-limited job(s) could not start within their margin: released`);
+  o.backend
+    .release(jobs, o.now(), null)
+    .then(wake, (error: unknown) =>
+      o.log.warn(
+        `could not release ${jobs.length} late rate-limited job(s); their leases will expire: ${(error as Error).message}`,
+      ),
+    );
 }

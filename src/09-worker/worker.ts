@@ -273,7 +273,9 @@ export class Worker {
    * expired elsewhere, ends jobs whose expiry came before they started, and folds the finished-job counts.
    */
   private async maintain({ rescuer, expirer, pruner }: Maintenance): Promise<void> {
-    await rescuer.runOnce();
+    // Jobs put back may be suspects for this worker: a heartbeat now says so, rather than the next one a third of a
+    // lease later (suspects run one at a time, so that wait was most of a recovery).
+    if ((await rescuer.runOnce()) > 0) await this.parts?.keeper.heartbeat();
     await expirer.runOnce();
     await pruner.foldCounts();
   }

@@ -149,6 +149,10 @@ export class PostgresBackend implements Backend {
     return leases.heartbeat(this.ctx, w, held, leaseMs);
   }
 
+  markStarted(jobs: readonly { id: string; token: string }[]): Promise<string[]> {
+    return leases.markStarted(this.ctx, jobs);
+  }
+
   progress(id: string, token: string, progress: string): Promise<boolean> {
     return leases.progress(this.ctx, id, token, progress);
   }

@@ -115,6 +115,7 @@ export class ClaimLimits {
   ): Promise<Row[]> {
     const params: unknown[] = [token, p.leaseMs, p.workerId, new Date(p.now), tasks, n];
     if (queues !== null) params.push(queues);
+    params.push(p.start === true);
     const sql = queues === null ? this.picks.claimAnyQueue : this.picks.claimFromQueues;
     return (await db.query(this.db.prepared(sql, params))).rows as Row[];
   }
@@ -157,6 +158,7 @@ export class ClaimLimits {
       want,
       suspect,
       keys.map((k) => k.free),
+      p.start === true,
     ];
     if (p.queues !== null) params.push(p.queues);
     const sql = p.queues === null ? this.q.pickLimitedAnyQueue : this.q.pickLimitedFromQueues;

@@ -30,6 +30,7 @@ export class Claims {
       claimPlan(p);
     const { db, sql } = this.ctx;
     const q = sql.claim;
+    // Suspect claims mark their job started whatever `start` says; the others take it last.
     const paramsFor = (tasks: readonly string[], limit: number, limitedTasks: readonly string[] | null) => {
       const params: unknown[] = [token, p.leaseMs, p.workerId, now, tasks, limit];
       if (p.queues !== null) params.push(p.queues);
@@ -84,6 +85,7 @@ export class Claims {
     const params: unknown[] = [token, p.leaseMs, p.workerId, now, plainTasks, p.limit - flowRows.length];
     if (plainQueues !== null) params.push(plainQueues);
     else if (limitedQueues.length > 0) params.push(limitedQueues);
+    params.push(p.start === true);
     // With outcomes to write, they, promotion and claim share one transaction (one commit per batch). Otherwise the
     // claim goes first, alone, for a quick pickup: due scheduled jobs are promoted after it (and claimed at once
     // when it found nothing), or in the background when it found work, so that they are never left behind.
@@ -116,7 +118,7 @@ export class Claims {
     if (rows.length === 0 && limited && p.now - this.unkeyedAt > UNKEYED_EVERY_MS) {
       this.unkeyedAt = p.now;
       const unkeyedSql = p.queues === null ? q.claimUnkeyedAnyQueue : q.claimUnkeyedFromQueues;
-      rows = await db.query(unkeyedSql, paramsFor(limited, p.limit, null), db.claimPool);
+      rows = await db.query(unkeyedSql, [...paramsFor(limited, p.limit, null), p.start === true], db.claimPool);
     }
     rows.sort(
       (a, b) =>

@@ -58,6 +58,7 @@ export function hotStatements(sql: Statements): Record<string, string> {
     promoteDue: claim.promoteDue,
     succeedMany: outcomes.succeedMany,
     renewLeases: leases.renewLeases,
+    markStarted: leases.markStarted,
   };
 }
 

@@ -31,6 +31,19 @@ export async function heartbeat(
   });
 }
 
+export async function markStarted(
+  ctx: PostgresContext,
+  jobs: readonly { id: string; token: string }[],
+): Promise<string[]> {
+  const { db } = ctx;
+  const sorted = sortById(jobs);
+  // On the outcome connection: no wait for the WAL flush (a start a crashed server forgot is as if the server had
+  // crashed before it), and not behind a claim.
+  const params = [sorted.map((j) => j.id), sorted.map((j) => j.token)];
+  const rows = await db.query(ctx.sql.leases.markStarted, params, db.outcomePool);
+  return rows.map((r) => r.id as string);
+}
+
 export async function progress(ctx: PostgresContext, id: string, token: string, progress: string): Promise<boolean> {
   const rows = await ctx.db.query(ctx.sql.leases.setProgress, [progress, id, token]);
   await ctx.events.progress(ctx.db.pool, id, rows, progress);

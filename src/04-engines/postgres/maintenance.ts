@@ -11,7 +11,17 @@ export async function rescueExpired(
 ): Promise<number> {
   const now = new Date(nowMs);
   const t = LEASE_EXPIRED_TEXT;
-  const params = [now, retryDelays(nowMs, retryAt), RESCUE_SPREAD_MS, t.head, t.tail, t.notCounted, now.toISOString()];
+  const params = [
+    now,
+    retryDelays(nowMs, retryAt),
+    RESCUE_SPREAD_MS,
+    t.head,
+    t.tail,
+    t.counted,
+    now.toISOString(),
+    t.notStarted,
+    t.notReceived,
+  ];
   return endJobs(
     ctx,
     ctx.sql.maintenance.rescueExpired,

@@ -151,6 +151,10 @@ export class SqliteBackend implements Backend {
     return leases.heartbeat(this.ctx, w, held, now, leaseMs);
   }
 
+  markStarted(jobs: readonly { id: string; token: string }[]): Promise<string[]> {
+    return leases.markStarted(this.ctx, jobs);
+  }
+
   progress(id: string, token: string, progress: string): Promise<boolean> {
     return leases.progress(this.ctx, id, token, progress);
   }

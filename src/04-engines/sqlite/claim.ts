@@ -79,7 +79,7 @@ export function claim(ctx: SqliteContext, p: ClaimParams): Promise<ClaimResult> 
         worker: p.workerId,
         now: p.now,
         ids: ids + "]",
-        started: suspect ? 1 : 0,
+        started: suspect || p.start === true ? 1 : 0,
       });
     }
     return { rows, lost, suspect, retryAfterMs: limits.retryAfterMs, heldBack: limits.heldBack };

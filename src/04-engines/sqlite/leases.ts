@@ -37,6 +37,26 @@ export function heartbeat(
   return ctx.run(write);
 }
 
+export function markStarted(ctx: SqliteContext, jobs: readonly { id: string; token: string }[]): Promise<string[]> {
+  // By token: a group of starts usually comes from one claim.
+  const byToken = new Map<string, string[]>();
+  for (const j of jobs) {
+    const ids = byToken.get(j.token);
+    if (ids) ids.push(j.id);
+    else byToken.set(j.token, [j.id]);
+  }
+  const write = ctx.transaction(() => {
+    const held: string[] = [];
+    for (const [token, ids] of byToken) {
+      const params = { ids: `[${ids.join(",")}]`, token };
+      if (ctx.stmt(Q.MARK_STARTED).run(params).changes === ids.length) held.push(...ids);
+      else for (const r of ctx.stmt(Q.HELD_UNDER).all(params)) held.push(String(r.id));
+    }
+    return held;
+  });
+  return ctx.run(write);
+}
+
 export function progress(ctx: SqliteContext, id: string, token: string, progress: string): Promise<boolean> {
   const write = ctx.transaction(() => {
     const job = ctx.stmt(Q.SET_PROGRESS).get(progress, id, token);

@@ -16,17 +16,19 @@ export function rescueExpired(ctx: SqliteContext, now: number, retryAt: (attempt
     const counts = new CountChanges();
     for (const row of ctx.stmt(Q.EXPIRED_LEASES).all({ now })) {
       const attempt = row.attempt as number;
-      const plan = rescuePlan(attempt, row.max_attempts as number, row.started === 1, row.alive === 1, now, retryAt);
-      const error = leaseExpiredError(attempt, new Date(now), row.worker_id, plan);
+      const alive = row.alive === 1;
+      const plan = rescuePlan(attempt, row.max_attempts as number, row.started === 1, alive, now, retryAt);
+      const error = leaseExpiredError(attempt, new Date(now), row.worker_id, plan, alive);
       const changed = ctx.stmt(Q.RESCUE_EXPIRED).run({
         id: row.id,
         now,
         retry_at: now + plan.delayMs,
         error: JSON.stringify(error),
         suspect: plan.suspect ? 1 : 0,
+        charged: plan.charged ? 1 : 0,
       }).changes;
       rescued += changed;
-      if (changed === 1 && row.started === 1 && attempt >= (row.max_attempts as number)) {
+      if (changed === 1 && plan.charged && attempt >= (row.max_attempts as number)) {
         counts.finished(row.queue as string, "failed", now);
         if (row.flow_id !== null) ended.push(memberEnd(row, "failed", error));
       }

@@ -33,7 +33,7 @@ export function claimLimitsSql(schema: string) {
       FOR UPDATE SKIP LOCKED)
     UPDATE ${jobs} j
     SET state = 'running', attempt = j.attempt + 1, lease_token = $1, lease_expires_at = ${leaseEnd("$2")},
-        worker_id = $3, started_at = $4, lease_started = $8
+        worker_id = $3, started_at = $4, lease_started = $8 OR $10::bool
     FROM picked WHERE j.id = picked.id
     RETURNING ${claimReturning}, j.concurrency_key`;
 
@@ -48,9 +48,9 @@ export function claimLimitsSql(schema: string) {
       SELECT task, key, free FROM (SELECT task, key, lim - ${runningOf("walked.task", "walked.key")} AS free FROM walked) w
       WHERE free <= 0 OR ${limitLock("task", "key")}`,
     // $1-$4 as a claim's, $5/$6 the locked keys (task, key), $7 how many jobs at most, $8 suspects (then $7 is 1),
-    // $9 each key's free slots as the walk saw them, $10 the worker's queues.
+    // $9 each key's free slots as the walk saw them, $10 ClaimParams.start, $11 the worker's queues.
     pickLimitedAnyQueue: pickLimited(""),
-    pickLimitedFromQueues: pickLimited("AND j.queue = ANY($10::text[])"),
+    pickLimitedFromQueues: pickLimited("AND j.queue = ANY($11::text[])"),
     // Rate limits, in a claim's transaction: the key's lock (held to its end, so claims of one key take turns), then
     // the starts of the last $2 ms summed and older ones deleted, then one row for what the claim took.
     rateLock: `SELECT pg_advisory_xact_lock(hashtextextended(${`'${schema} rate '`} || $1, 0))`,

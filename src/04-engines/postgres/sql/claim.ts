@@ -5,7 +5,8 @@ export function claimSql(schema: string) {
   // Suspects (jobs that were running when a worker died) are claimed only alone, marked started at once. An expired
   // job is never claimed (expireDue settles it): one NULL test for a job without expiry.
   // A worker whose tasks have concurrency limits leaves their keyed jobs to claimLimited ($7 or $8: those tasks).
-  const pickReady = (queueFilter: string, suspect: boolean, limitedParam?: string) => /* sql */ `
+  // Other claims take last the flag ClaimParams.start (`started`: $7 or $8): their jobs start on the answer.
+  const pickReady = (queueFilter: string, suspect: boolean, limitedParam?: string, started?: string) => /* sql */ `
     WITH picked AS (
       SELECT id FROM ${jobs}
       WHERE state = 'ready' AND ${suspect ? "suspect" : "NOT suspect"} AND task = ANY($5::text[]) ${queueFilter}
@@ -17,7 +18,7 @@ export function claimSql(schema: string) {
       FOR UPDATE SKIP LOCKED)
     UPDATE ${jobs} j
     SET state = 'running', attempt = j.attempt + 1, lease_token = $1, lease_expires_at = ${leaseEnd("$2")},
-        worker_id = $3, started_at = $4, lease_started = ${suspect}
+        worker_id = $3, started_at = $4, lease_started = ${suspect ? "true" : `${started}::bool`}
     FROM picked WHERE j.id = picked.id
     RETURNING ${claimReturning}`;
 
@@ -27,15 +28,20 @@ export function claimSql(schema: string) {
       WHERE id IN (SELECT id FROM ${jobs} WHERE state = 'scheduled' AND run_at <= clock_timestamp()
                    ORDER BY run_at LIMIT 10000 FOR UPDATE SKIP LOCKED)`,
 
-    claimAnyQueue: pickReady("", false),
-    claimFromQueues: pickReady("AND queue = ANY($7::text[])", false),
+    claimAnyQueue: pickReady("", false, undefined, "$7"),
+    claimFromQueues: pickReady("AND queue = ANY($7::text[])", false, undefined, "$8"),
     claimSuspectAnyQueue: pickReady("", true),
     claimSuspectFromQueues: pickReady("AND queue = ANY($7::text[])", true),
     // Jobs of limited tasks ($5) stored before their task had its limit, without a key.
     // Every queue but the limited ones ($7), whose jobs their own claims take.
-    claimExceptQueues: pickReady("AND NOT queue = ANY($7::text[])", false),
-    claimUnkeyedAnyQueue: pickReady("AND concurrency_key IS NULL", false),
-    claimUnkeyedFromQueues: pickReady("AND concurrency_key IS NULL AND queue = ANY($7::text[])", false),
+    claimExceptQueues: pickReady("AND NOT queue = ANY($7::text[])", false, undefined, "$8"),
+    claimUnkeyedAnyQueue: pickReady("AND concurrency_key IS NULL", false, undefined, "$7"),
+    claimUnkeyedFromQueues: pickReady(
+      "AND concurrency_key IS NULL AND queue = ANY($7::text[])",
+      false,
+      undefined,
+      "$8",
+    ),
     claimSuspectAnyQueueLimited: pickReady("", true, "$7"),
     claimSuspectFromQueuesLimited: pickReady("AND queue = ANY($7::text[])", true, "$8"),
 

@@ -26,6 +26,16 @@ export function leasesSql(schema: string) {
         EXISTS (SELECT 1 FROM ${jobs} WHERE suspect AND state IN ('ready', 'scheduled')
                 AND (state = 'ready' OR run_at <= clock_timestamp()) AND task = ANY($5::text[])) AS suspects`,
 
+    // Starts recorded before the handlers run (id and token, ids sorted, rows locked in that order): only rows
+    // still held under their token.
+    markStarted: /* sql */ `
+      WITH locked AS (
+        SELECT l.id FROM unnest($1::bigint[], $2::text[]) AS o(id, token)
+        CROSS JOIN LATERAL (
+          SELECT id FROM ${jobs} WHERE id = o.id AND lease_token = o.token AND state = 'running' FOR UPDATE) AS l)
+      UPDATE ${jobs} j SET lease_started = true FROM locked WHERE j.id = locked.id
+      RETURNING j.id::text`,
+
     // Returns what the job's progress event says of it.
     setProgress: `UPDATE ${jobs} SET progress = $1 WHERE id = $2 AND lease_token = $3 RETURNING task, queue, attempt`,
 

@@ -3,39 +3,41 @@ import { fragments } from "./fragments.js";
 export function maintenanceSql(schema: string) {
   const { jobs, workers, counts, throughput, countInto, uncount, tally } = fragments(schema);
   return {
-    // One statement for a whole batch of expired leases (as 03-storage-logic/rescue-plan.ts's rescuePlan says): an attempt known to
-    // have started is counted, so a job that kills its worker every time ends failed instead of looping; one not
-    // known to have started is given back. A job is a suspect when its worker is gone. alive: the worker still
-    // renews its presence, and did so at least half a lease after this lease was last set, so it never knew of the
-    // job (a claim whose answer was lost); a worker that died just after a claim may have renewed its presence once
-    // more while the claim's answer was on its way, not later. Runs again $2[attempt] ms
-    // (charged) after the server's now, plus up to $3 ms spread. $4-$6: the error message's parts; $7: ISO now.
-    // Returns what the job events of charged attempts say.
+    // One statement for a whole batch of expired leases, as 03-storage-logic/rescue-plan.ts's rescuePlan says: a
+    // recorded start whose worker is gone is counted (so a job that kills its worker every time ends failed instead
+    // of looping) and the job is a suspect; any other is given back. alive: the worker still renews its presence,
+    // and did so at least half a lease after this lease was last set, so it never knew of the job (a claim whose
+    // answer was lost); a worker that died just after a claim may have renewed its presence once more while the
+    // claim's answer was on its way, not later. Runs again $2[attempt] ms (charged) after the server's now, plus up
+    // to $3 ms spread. $4, $5: the error message's head and tail, then $6 (counted), $8 (not started) or $9 (not
+    // received); $7: ISO now. Returns what the job events of charged attempts say.
     rescueExpired: /* sql */ `
       WITH expired AS (
-        SELECT j.id, j.lease_started AS started, coalesce(w.expires_at >= clock_timestamp()
-                              AND w.heartbeat_at >= j.lease_expires_at - (w.expires_at - w.heartbeat_at) / 2, false) AS alive
-        FROM ${jobs} j LEFT JOIN ${workers} w ON w.id = j.worker_id
-        WHERE j.state = 'running' AND j.lease_expires_at < clock_timestamp()
-        ORDER BY j.id LIMIT 5000
-        FOR UPDATE OF j SKIP LOCKED),
+        SELECT id, started AND NOT alive AS charged, alive FROM (
+          SELECT j.id, j.lease_started AS started, coalesce(w.expires_at >= clock_timestamp()
+                   AND w.heartbeat_at >= j.lease_expires_at - (w.expires_at - w.heartbeat_at) / 2, false) AS alive
+          FROM ${jobs} j LEFT JOIN ${workers} w ON w.id = j.worker_id
+          WHERE j.state = 'running' AND j.lease_expires_at < clock_timestamp()
+          ORDER BY j.id LIMIT 5000
+          FOR UPDATE OF j SKIP LOCKED) x),
       rescued AS (
         UPDATE ${jobs} j
-        SET state = CASE WHEN j.lease_started AND j.attempt >= j.max_attempts THEN 'failed' ELSE 'scheduled' END,
-            attempt = CASE WHEN j.lease_started THEN j.attempt ELSE j.attempt - 1 END,
-            run_at = clock_timestamp() + (CASE WHEN j.lease_started AND j.attempt < j.max_attempts
+        SET state = CASE WHEN e.charged AND j.attempt >= j.max_attempts THEN 'failed' ELSE 'scheduled' END,
+            attempt = CASE WHEN e.charged THEN j.attempt ELSE j.attempt - 1 END,
+            run_at = clock_timestamp() + (CASE WHEN e.charged AND j.attempt < j.max_attempts
                                                THEN ($2::float8[])[least(j.attempt, cardinality($2::float8[]))] ELSE 0 END
                                           + floor(random() * $3::float8)) * interval '1 millisecond',
-            finished_at = CASE WHEN j.lease_started AND j.attempt >= j.max_attempts THEN $1::timestamptz END,
+            finished_at = CASE WHEN e.charged AND j.attempt >= j.max_attempts THEN $1::timestamptz END,
             errors = j.errors || jsonb_build_array(
               jsonb_build_object('attempt', j.attempt, 'at', $7::text, 'name', 'LeaseExpired',
                 'message', $4::text || coalesce(j.worker_id, 'null') || $5::text ||
-                           CASE WHEN j.lease_started THEN '' ELSE $6::text END)
+                           CASE WHEN e.charged THEN $6::text WHEN e.alive THEN $9::text ELSE $8::text END)
               || CASE WHEN j.worker_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('workerId', j.worker_id) END),
-            suspect = j.lease_started OR NOT e.alive,
+            suspect = e.charged,
             lease_started = false, lease_token = NULL, lease_expires_at = NULL
         FROM expired e WHERE j.id = e.id
-        RETURNING j.id, j.task, j.queue, j.state, j.run_at, e.started, j.errors -> -1 AS error, j.flow_id, j.flow_pos),
+        RETURNING j.id, j.task, j.queue, j.state, j.run_at, e.charged AS started, j.errors -> -1 AS error, j.flow_id,
+          j.flow_pos),
       counted AS (${countInto("(SELECT queue FROM rescued WHERE state = 'failed') f", "'failed'")}),
       ${tally("rescued")}
       SELECT * FROM rescued`,

@@ -43,7 +43,8 @@ export function pickReady(p: PickVariant): string {
   return PICK_READY.get(bits | (p.notQueues ? 16 : 0))!;
 }
 
-// :started is 1 for a suspect: the database knows it started before its handler runs.
+// :started is 1 for a suspect, and for a claim whose jobs all start on its answer (ClaimParams.start): the database
+// knows they started before their handlers run.
 export const CLAIM_IDS = /* sql */ `
 UPDATE errand_jobs
 SET state = 'running', attempt = attempt + 1, lease_token = :token, lease_expires_at = :expires,

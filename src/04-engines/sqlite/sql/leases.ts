@@ -9,6 +9,16 @@ FROM (SELECT value ->> 0 AS id, value ->> 1 AS token, value ->> 2 AS started FRO
 WHERE errand_jobs.id = h.id AND errand_jobs.lease_token = h.token AND errand_jobs.state = 'running'
 RETURNING errand_jobs.id`;
 
+// Starts recorded before the handlers run, for the ids (a JSON array) of one claim's token: only rows still held
+// under it. Ids through the primary key (a join on json_each read the table); no RETURNING (SQLite buffers it):
+// HELD_UNDER tells which, only when fewer rows changed than were named.
+export const MARK_STARTED = /* sql */ `
+UPDATE errand_jobs SET lease_started = 1
+WHERE id IN (SELECT value FROM json_each(:ids)) AND lease_token = :token AND state = 'running'`;
+
+export const HELD_UNDER = /* sql */ `
+SELECT id FROM errand_jobs WHERE id IN (SELECT value FROM json_each(:ids)) AND lease_token = :token AND state = 'running'`;
+
 export const SUSPECTS_WAITING = /* sql */ `
 SELECT EXISTS (SELECT 1 FROM errand_jobs WHERE suspect = 1 AND (state = 'ready' OR state = 'scheduled')
                AND (state = 'ready' OR run_at <= :now) AND task IN (SELECT value FROM json_each(:tasks))) AS waiting`;

@@ -10,15 +10,15 @@ SELECT j.id, j.task, j.queue, j.attempt, j.max_attempts, j.worker_id, j.lease_st
 FROM errand_jobs j LEFT JOIN errand_workers w ON w.id = j.worker_id
 WHERE j.state = 'running' AND j.lease_expires_at < :now`;
 
-// An attempt known to have started is counted, so a job that kills its worker every time ends failed instead of
-// looping; one not known to have started is given back.
+// :charged (rescuePlan): a recorded start whose worker is gone is counted, so a job that kills its worker every time
+// ends failed instead of looping; any other is given back.
 export const RESCUE_EXPIRED = /* sql */ `
 UPDATE errand_jobs
-SET state = CASE WHEN lease_started AND attempt >= max_attempts THEN 'failed'
+SET state = CASE WHEN :charged AND attempt >= max_attempts THEN 'failed'
                  WHEN :retry_at > :now THEN 'scheduled' ELSE 'ready' END,
-    attempt = CASE WHEN lease_started THEN attempt ELSE attempt - 1 END,
+    attempt = CASE WHEN :charged THEN attempt ELSE attempt - 1 END,
     run_at = :retry_at,
-    finished_at = CASE WHEN lease_started AND attempt >= max_attempts THEN :now END,
+    finished_at = CASE WHEN :charged AND attempt >= max_attempts THEN :now END,
     errors = json_insert(errors, '$[#]', json(:error)),
     suspect = :suspect, lease_started = 0, lease_token = NULL, lease_expires_at = NULL
 WHERE id = :id AND state = 'running' AND lease_expires_at < :now`;

@@ -1,0 +1,120 @@
+// Handlers that kill their worker (SIGKILL, no goodbye) are charged every attempt they began: a job's handler starts
+// at most maxAttempts times, and ctx.attempt never repeats, while jobs that were only claimed are not charged.
+// Real worker processes, restarted when they die (as systemd or pm2 would), on both backends.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { Errand } from "../../src/index.js";
+import { CLI } from "../helpers/cli.js";
+import { bothBackends } from "../helpers/databases.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const TASKS = fileURLToPath(new URL("./fixtures/crash-tasks.ts", import.meta.url));
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** One worker process at a time, started again when it dies, until stop(). */
+function supervise(env: NodeJS.ProcessEnv): { deaths: () => number; stop: () => Promise<void> } {
+  let child: ChildProcess | null = null;
+  let deaths = 0;
+  let stopping = false;
+  const start = () => {
+    child = spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "4", "--lease", "1s"], {
+      env,
+      stdio: "ignore",
+    });
+    child.on("exit", () => {
+      if (stopping) return;
+      deaths++;
+      setTimeout(start, 50);
+    });
+  };
+  start();
+  return {
+    deaths: () => deaths,
+    stop: async () => {
+      stopping = true;
+      const c = child!;
+      if (c.exitCode === null && c.signalCode === null) {
+        const exited = new Promise((resolve) => c.once("exit", resolve));
+        c.kill("SIGKILL");
+        await exited;
+      }
+    },
+  };
+}
+
+for (const [name, fresh] of bothBackends()) {
+  describe(`${name}: attempts whose handler killed the worker`, () => {
+    it("are all counted: at most maxAttempts starts, no attempt number twice, only-claimed jobs not charged", async () => {
+      const database = await fresh();
+      const record = join(tempDir(), "starts.log");
+      const errand = new Errand({ database, logger: quiet });
+      const healthy = errand.task("healthy", async (_args: { n: number }) => {});
+      const stepThenDie = errand.task("step-then-die", async (_args: null) => {}, { maxAttempts: 2 });
+      const dieAtOnce = errand.task("die-at-once", async (_args: null) => {}, { maxAttempts: 3 });
+      await errand.migrate();
+      const healthyIds: string[] = [];
+      for (let n = 0; n < 30; n++) healthyIds.push((await healthy.enqueue({ n })).id);
+      const stepped = await stepThenDie.enqueue(null);
+      for (let n = 30; n < 60; n++) healthyIds.push((await healthy.enqueue({ n })).id);
+      const atOnce = await dieAtOnce.enqueue(null);
+
+      const workers = supervise({
+        ...process.env,
+        ERRAND_DATABASE_URL: database,
+        ERRAND_TEST_RECORD: record,
+        ERRAND_LOG_LEVEL: "warn",
+      });
+      const deadline = Date.now() + 60_000;
+      let open = Infinity;
+      while (Date.now() < deadline) {
+        open = (await errand.listJobs({ limit: 100 })).filter((j) =>
+          ["ready", "scheduled", "running"].includes(j.state),
+        ).length;
+        if (open === 0) break;
+        await sleep(100);
+      }
+      await workers.stop();
+      const jobs = new Map((await errand.listJobs({ limit: 100 })).map((j) => [j.id, j]));
+      const steps = await (await errand.backend()).loadSteps(stepped.id);
+      await errand.close();
+      assert.equal(open, 0, "every job settled");
+
+      const starts = new Map<string, number[]>();
+      for (const line of existsSync(record) ? readFileSync(record, "utf8").trim().split("\n") : []) {
+        const [, id, attempt] = line.split(" ");
+        starts.set(id!, [...(starts.get(id!) ?? []), Number(attempt)]);
+      }
+      const s = jobs.get(stepped.id)!;
+      assert.deepEqual(starts.get(stepped.id), [1, 2], "step-then-die started once per attempt, twice in all");
+      assert.equal(s.state, "failed");
+      assert.equal(s.attempt, 2);
+      assert.deepEqual(
+        steps.map((st) => st.name),
+        ["charge"],
+        "the step its first attempt stored is there",
+      );
+      const a = jobs.get(atOnce.id)!;
+      assert.deepEqual(starts.get(atOnce.id), [1, 2, 3], "die-at-once started once per attempt, three times in all");
+      assert.equal(a.state, "failed");
+      assert.equal(a.attempt, 3);
+      for (const job of [s, a]) {
+        for (const e of job.errors) assert.match(e.message, /is counted/, `job ${job.id}: ${e.message}`);
+      }
+      for (const id of healthyIds) {
+        const j = jobs.get(id)!;
+        assert.equal(j.state, "succeeded", `healthy job ${id}`);
+        const attempts = starts.get(id) ?? [];
+        assert.equal(new Set(attempts).size, attempts.length, `job ${id} ran attempts ${attempts.join(", ")}`);
+        assert.equal(Math.max(...attempts), j.attempt, `job ${id}: its last start is its stored attempt`);
+      }
+      console.log(
+        `${name}: ${workers.deaths()} worker deaths; healthy jobs started ${[...healthyIds].reduce((n, id) => n + (starts.get(id)?.length ?? 0), 0)} times for ${healthyIds.length}`,
+      );
+    });
+  });
+}

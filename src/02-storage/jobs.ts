@@ -161,6 +161,8 @@ export interface HeartbeatResult {
   held: string[];
   /** Suspects wait for one of this worker's tasks: it should empty itself to take one. */
   suspectsWaiting: boolean;
+  /** None waits yet, but a suspect of its tasks is due in this many ms (absent: none is scheduled). */
+  suspectsDueInMs?: number;
 }
 
 export type Outcome = (

@@ -24,7 +24,7 @@ export interface LeaseKeeperOptions {
   /** The claim loop's jobs claimed and not started, and what a heartbeat tells it. */
   readonly claims: {
     unstarted(): Iterable<ClaimedJob>;
-    noteSuspects(waiting: boolean): void;
+    noteSuspects(waiting: boolean, dueInMs?: number): void;
     renewed(isLost: (id: string) => boolean): void;
   };
   /** Finished jobs whose outcome is not written yet, and the write in flight. */
@@ -131,7 +131,7 @@ export class LeaseKeeper {
       this.renewing = null;
       done();
     }
-    claims.noteSuspects(result.suspectsWaiting);
+    claims.noteSuspects(result.suspectsWaiting, result.suspectsDueInMs);
     const held = new Set(result.held);
     const isLost = (id: string) => before.has(id) && !held.has(id);
     // A job this worker no longer holds was cancelled or taken over: stop it and drop its outcome.

@@ -9,6 +9,7 @@ import { ClaimBuffer } from "./claim-buffer.js";
 import type { Attempt, Executor, Settled } from "./executor.js";
 import { RateMargins, releaseLate } from "./rate-margins.js";
 import { StartRecorder } from "./start-recorder.js";
+import { SuspectWatch } from "./suspect-watch.js";
 
 /** Unstarted jobs a worker holds: no more than it can start within this time at the rate jobs finish. */
 const BUFFER_SECONDS = 0.05;
@@ -89,7 +90,7 @@ export class Producer {
    */
   private heldBack = false;
   /** Suspects wait for this worker: it claims nothing more until empty, then takes one. */
-  private suspectsWaiting = false;
+  private readonly suspects: SuspectWatch;
   private idleWaiters: (() => void)[] = [];
   /** Idle after a failed claim: only the backoff timer ends it, not a wake-up (a failing write can fire the WAL watch). */
   private backingOff = false;
@@ -105,6 +106,7 @@ export class Producer {
   constructor(private readonly options: ProducerOptions) {
     this.limits = this.rateMargins.configure(options.tasks, options.queueLimits, options.queues);
     this.buffer = new ClaimBuffer(this.rateMargins);
+    this.suspects = new SuspectWatch(options.leaseMs, this.wake);
     this.starts = new StartRecorder({ ...options, buffer: this.buffer, recorded: () => this.pump() });
   }
 
@@ -119,6 +121,7 @@ export class Producer {
     this.isStopping = true;
     this.offChange?.();
     if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.suspects.stop();
     this.starts.stop();
   }
 
@@ -221,7 +224,7 @@ export class Producer {
       return 0;
     }
     const buffered = this.buffer.size;
-    if (this.suspectsWaiting && (executor.size > 0 || buffered > 0)) return 0;
+    if (this.suspects.waiting && (executor.size > 0 || buffered > 0)) return 0;
     const soon = this.options.concurrency - executor.size + Math.round(this.rate * BUFFER_SECONDS);
     // Where outcomes are written beside claims, their writes set the pace: past four batches unwritten, claim nothing
     // until they land. Else, when writes slow down (millions of rows, a lock), the backlog grows, each write carries
@@ -279,7 +282,7 @@ export class Producer {
       const finished = parallel ? [] : outcomes.take();
       // Empty-handed, it takes a suspect (its last heartbeat said some wait), which runs alone. Asked only then:
       // an ordinary claim costs nothing more.
-      const suspects = this.suspectsWaiting && this.options.executor.size === 0 && this.buffer.size === 0;
+      const suspects = this.suspects.waiting && this.options.executor.size === 0 && this.buffer.size === 0;
       let claimed: ClaimedJob[];
       let retryAfterMs: number | undefined;
       const sentAt = performance.now();
@@ -301,7 +304,7 @@ export class Producer {
       }
       this.options.backoff.reset();
       const suspect = claimed.length === 1 && claimed[0]!.suspect === true;
-      if (suspects && !suspect) this.suspectsWaiting = false; // none left for this worker
+      if (suspects && !suspect) this.suspects.waiting = false; // none left for this worker
       if (suspect) this.aloneId = claimed[0]!.id;
       else if (claimed.length < limit && !this.wakePending) this.goIdle(undefined, retryAfterMs);
       if (claimed.length > 0) this.buffer.take(claimed, sentAt, start || suspect);
@@ -373,9 +376,9 @@ export class Producer {
     return this.buffer.unstarted();
   }
 
-  /** The last heartbeat says whether suspects wait for one of this worker's tasks. */
-  noteSuspects(waiting: boolean): void {
-    this.suspectsWaiting = waiting;
+  /** The last heartbeat says whether suspects wait for one of this worker's tasks, or when the first is due. */
+  noteSuspects(waiting: boolean, dueInMs?: number): void {
+    if (!this.isStopping) this.suspects.note(waiting, dueInMs);
   }
 
   /** A heartbeat answered: buffered jobs whose lease was lost are dropped, and what waited for it goes on. */

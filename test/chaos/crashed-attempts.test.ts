@@ -89,8 +89,21 @@ for (const [name, fresh] of bothBackends()) {
         const [, id, attempt] = line.split(" ");
         starts.set(id!, [...(starts.get(id!) ?? []), Number(attempt)]);
       }
+      // A start is recorded before the handler runs, so a worker killed (by another job) while that write was on its
+      // way is charged an attempt it was about to begin: a start may be missing, never repeated or past the limit.
+      const checkStarts = (id: string, maxAttempts: number, what: string) => {
+        const attempts = starts.get(id) ?? [];
+        assert.ok(attempts.length >= maxAttempts - 1, `${what} started ${attempts.join(", ")}`);
+        assert.deepEqual(
+          attempts,
+          [...new Set(attempts)].sort((x, y) => x - y),
+          `${what}: each attempt number once, in order (${attempts.join(", ")})`,
+        );
+        assert.ok(Math.max(...attempts) <= maxAttempts, `${what}: no start past maxAttempts (${attempts.join(", ")})`);
+        return maxAttempts - attempts.length;
+      };
       const s = jobs.get(stepped.id)!;
-      assert.deepEqual(starts.get(stepped.id), [1, 2], "step-then-die started once per attempt, twice in all");
+      let unstartedCharges = checkStarts(stepped.id, 2, "step-then-die");
       assert.equal(s.state, "failed");
       assert.equal(s.attempt, 2);
       assert.deepEqual(
@@ -99,7 +112,7 @@ for (const [name, fresh] of bothBackends()) {
         "the step its first attempt stored is there",
       );
       const a = jobs.get(atOnce.id)!;
-      assert.deepEqual(starts.get(atOnce.id), [1, 2, 3], "die-at-once started once per attempt, three times in all");
+      unstartedCharges += checkStarts(atOnce.id, 3, "die-at-once");
       assert.equal(a.state, "failed");
       assert.equal(a.attempt, 3);
       for (const job of [s, a]) {
@@ -113,7 +126,7 @@ for (const [name, fresh] of bothBackends()) {
         assert.equal(Math.max(...attempts), j.attempt, `job ${id}: its last start is its stored attempt`);
       }
       console.log(
-        `${name}: ${workers.deaths()} worker deaths; healthy jobs started ${[...healthyIds].reduce((n, id) => n + (starts.get(id)?.length ?? 0), 0)} times for ${healthyIds.length}`,
+        `${name}: ${workers.deaths()} worker deaths, ${unstartedCharges} attempt(s) charged whose start was on its way; healthy jobs started ${[...healthyIds].reduce((n, id) => n + (starts.get(id)?.length ?? 0), 0)} times for ${healthyIds.length}`,
       );
     });
   });

@@ -26,8 +26,11 @@ export async function heartbeat(
     const row = (await client.query(db.prepared(q.renewLeases, renew))).rows[0] as {
       held: string[];
       suspects: boolean;
+      suspects_in: number | null;
     };
-    return { held: row.held, suspectsWaiting: row.suspects };
+    const result: HeartbeatResult = { held: row.held, suspectsWaiting: row.suspects };
+    if (!row.suspects && row.suspects_in !== null) result.suspectsDueInMs = Math.max(0, row.suspects_in);
+    return result;
   });
 }
 

@@ -31,8 +31,12 @@ export function heartbeat(
       .stmt(Q.RENEW_LEASES)
       .all({ expires: now + leaseMs, held: triples })
       .map((r) => String(r.id));
-    const waiting = ctx.stmt(Q.SUSPECTS_WAITING).get({ now, tasks: JSON.stringify(w.tasks) })?.waiting === 1;
-    return { held: renewed, suspectsWaiting: waiting };
+    const suspects = ctx.stmt(Q.SUSPECTS_WAITING).get({ now, tasks: JSON.stringify(w.tasks) });
+    const result: HeartbeatResult = { held: renewed, suspectsWaiting: suspects?.waiting === 1 };
+    if (!result.suspectsWaiting && typeof suspects?.next_at === "number") {
+      result.suspectsDueInMs = Math.max(0, suspects.next_at - now);
+    }
+    return result;
   });
   return ctx.run(write);
 }

@@ -12,7 +12,7 @@ export function leasesSql(schema: string) {
 
     // Only the leases the worker names (id and token, ids sorted) are renewed: rows of a claim whose answer it never
     // received expire. The lateral lock takes the rows one by one in the arrays' order. Also tells whether suspects
-    // wait for one of the worker's tasks.
+    // wait for one of the worker's tasks, or else in how many ms the first scheduled one is due.
     renewLeases: /* sql */ `
       WITH locked AS (
         SELECT l.id, o.started FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS o(id, token, started)
@@ -24,7 +24,10 @@ export function leasesSql(schema: string) {
         RETURNING j.id)
       SELECT array(SELECT id FROM renewed)::text[] AS held,
         EXISTS (SELECT 1 FROM ${jobs} WHERE suspect AND state IN ('ready', 'scheduled')
-                AND (state = 'ready' OR run_at <= clock_timestamp()) AND task = ANY($5::text[])) AS suspects`,
+                AND (state = 'ready' OR run_at <= clock_timestamp()) AND task = ANY($5::text[])) AS suspects,
+        (SELECT extract(epoch FROM min(run_at) - clock_timestamp()) * 1000 FROM ${jobs}
+         WHERE suspect AND state IN ('ready', 'scheduled') AND state = 'scheduled' AND task = ANY($5::text[]))::float8
+          AS suspects_in`,
 
     // Starts recorded before the handlers run (id and token, ids sorted, rows locked in that order): only rows
     // still held under their token.

@@ -19,9 +19,12 @@ WHERE id IN (SELECT value FROM json_each(:ids)) AND lease_token = :token AND sta
 export const HELD_UNDER = /* sql */ `
 SELECT id FROM errand_jobs WHERE id IN (SELECT value FROM json_each(:ids)) AND lease_token = :token AND state = 'running'`;
 
+// waiting: a suspect of the worker's tasks is due; next_at: else, when the first of those scheduled is.
 export const SUSPECTS_WAITING = /* sql */ `
 SELECT EXISTS (SELECT 1 FROM errand_jobs WHERE suspect = 1 AND (state = 'ready' OR state = 'scheduled')
-               AND (state = 'ready' OR run_at <= :now) AND task IN (SELECT value FROM json_each(:tasks))) AS waiting`;
+               AND (state = 'ready' OR run_at <= :now) AND task IN (SELECT value FROM json_each(:tasks))) AS waiting,
+  (SELECT min(run_at) FROM errand_jobs WHERE suspect = 1 AND (state = 'ready' OR state = 'scheduled')
+   AND state = 'scheduled' AND task IN (SELECT value FROM json_each(:tasks))) AS next_at`;
 
 export const UPSERT_WORKER = /* sql */ `
 INSERT INTO errand_workers (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at)

@@ -42,6 +42,7 @@ export {
 export { PermanentError, RetryError } from "./01-core/handler-errors.js";
 export { Flow, type FlowStatus, type FlowMemberStatus } from "./05-handles/flow.js";
 export { Chain, Group, Chord } from "./07-features/flows/builders.js";
+export type { FlowEnqueueOptions } from "./07-features/flows/builders.js";
 export type { FlowState, FlowKind, FlowMemberState } from "./02-storage/flows.js";
 export { nextRuns } from "./01-core/cron.js";
 export type { Misfire, ScheduleOptions } from "./06-tasks/schedule-definition.js";

@@ -58,7 +58,13 @@ export interface FlowMemberRecord {
 
 /** Storage of flows; their members' hand-offs ride on the job outcomes that cause them (see src/03-storage-logic/flow-advance.ts). */
 export interface FlowStore {
-  createFlow(flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }>;
+  /**
+   * Stores a flow and its first members' jobs, all or nothing. With `tx`, in the user's own open transaction, as
+   * WriterStore.enqueue() takes it: committed with it, or not at all.
+   */
+  createFlow(flow: NewFlow, tx?: object): Promise<{ id: string; jobIds: (string | null)[] }>;
+  /** createFlow() in the user's synchronous (better-sqlite3) transaction, before it returns; SQLite only. */
+  createFlowSync(flow: NewFlow, tx: object): { id: string; jobIds: (string | null)[] };
   getFlow(id: string): Promise<FlowRecord | null>;
   /** Cancels every member still to run or running; returns the flow's state after, null when there is none. */
   cancelFlow(id: string, now: number): Promise<FlowState | null>;

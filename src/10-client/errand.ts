@@ -5,8 +5,8 @@ import { InvalidArgsError } from "../01-core/errors.js";
 import type { JobRecord, JobState } from "../01-core/job.js";
 import type { Logger } from "../01-core/logger.js";
 import { redactFields } from "../01-core/redact-fields.js";
-import { Flow, type FlowHost } from "../05-handles/flow.js";
-import { Chain, Group, type ChainBuilder } from "../07-features/flows/builders.js";
+import { Flow } from "../05-handles/flow.js";
+import { Chain, Group, type BuilderHost, type ChainBuilder } from "../07-features/flows/builders.js";
 import type { AnyCall, Handler, Task, TaskDefinition, TaskHost, TaskOptions } from "../06-tasks/task.js";
 import type { QueueOptions } from "../06-tasks/limits.js";
 import { loadTracing } from "../07-features/tracing/api.js";
@@ -136,7 +136,7 @@ export class Errand {
     return new Flow<R>(this.flowHost, id, null);
   }
 
-  private get flowHost(): FlowHost {
+  private get flowHost(): BuilderHost {
     return this.host;
   }
 

@@ -78,6 +78,12 @@ describe("transactional enqueue on PostgreSQL", () => {
     const jobs = await errand.listJobs();
     assert.equal(jobs.length, 1);
     assert.equal((await sql`SELECT count(*)::int AS n FROM users`)[0]!.n, 1);
+    // postgres.js serializes a value bound to a jsonb parameter itself: args must not be stored as a JSON string.
+    const userId = (await sql`SELECT id FROM users`)[0]!.id as number;
+    assert.deepEqual(jobs[0]!.args, { userId });
+    assert.equal((await sql`SELECT jsonb_typeof(args) AS t FROM errand.jobs`)[0]!.t, "object");
+    await errand.work();
+    assert.equal(await (await errand.getJob(jobs[0]!.id))!.result({ timeout: "10s" }), `welcomed ${userId}`);
   });
 
   it("refuses something that is not a connection, storing nothing", async () => {

@@ -264,8 +264,12 @@ export class PostgresBackend implements Backend {
 
   // ---- Flows (flows.ts) ----
 
-  createFlow(flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
-    return flows.createFlow(this.ctx, flow);
+  createFlow(flow: NewFlow, tx?: object): Promise<{ id: string; jobIds: (string | null)[] }> {
+    return flows.createFlow(this.ctx, flow, tx);
+  }
+
+  createFlowSync(): { id: string; jobIds: (string | null)[] } {
+    return flows.createFlowSync();
   }
 
   getFlow(id: string): Promise<FlowRecord | null> {

@@ -18,8 +18,14 @@ export class PostgresFlows {
 
   constructor(private readonly q: FlowsSql) {}
 
-  /** One statement: atomic on its own, or part of the caller's transaction. */
-  async create(db: pg.Pool | pg.PoolClient, flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
+  /**
+   * One statement: atomic on its own, or part of the caller's transaction. `run` runs it: on errand's pool or a
+   * client of its own, or on the user's connection in their transaction.
+   */
+  async create(
+    run: (sql: string, params: unknown[]) => Promise<Row[]>,
+    flow: NewFlow,
+  ): Promise<{ id: string; jobIds: (string | null)[] }> {
     const next = flow.members.map(() => [] as number[]);
     flow.members.forEach((m, pos) => m.after.forEach((a) => next[a]!.push(pos)));
     const members = flow.members.map((m, pos) => {
@@ -46,7 +52,7 @@ export class PostgresFlows {
         concurrency_limit: m.job.concurrency?.limit ?? null,
       };
     });
-    const { rows } = await db.query<Row>(this.q.createFlow, [
+    const rows = await run(this.q.createFlow, [
       flow.kind,
       flow.members.length,
       flow.resultPos,

@@ -2,20 +2,36 @@
 // on a transaction's client is in flow-ops.ts.
 import type { FlowRecord, FlowState, NewFlow, StoredStep } from "../../02-storage/flows.js";
 import { retry } from "./admin.js";
+import { InvalidArgsError } from "../../01-core/errors.js";
 import type { PostgresContext } from "./context.js";
+import type { Row } from "./driver/connections.js";
+import { userRunner } from "./user-transaction.js";
 
+/** With `tx`, on the user's connection in their transaction (refused as enqueue() refuses it). */
 export async function createFlow(
   ctx: PostgresContext,
   flow: NewFlow,
+  tx?: object,
 ): Promise<{ id: string; jobIds: (string | null)[] }> {
+  const { db } = ctx;
+  const run =
+    tx === undefined ? (sql: string, params: unknown[]) => db.query(sql, params) : userRunner(tx, (e) => db.explain(e));
   let created: { id: string; jobIds: (string | null)[] };
   try {
-    created = await ctx.flows.create(ctx.db.pool, flow);
+    created = await ctx.flows.create(run, flow);
   } catch (error) {
-    throw ctx.db.explain(error);
+    throw db.explain(error);
   }
   ctx.listeners.emitSoon();
   return created;
+}
+
+/** PostgreSQL's transactions are asynchronous: a flow in the user's transaction comes from createFlow(flow, tx). */
+export function createFlowSync(): never {
+  throw new InvalidArgsError(
+    "enqueueSync(): PostgreSQL has no synchronous transactions; use `await flow.enqueue({ tx })` with your " +
+      "transaction's connection. Nothing was stored.",
+  );
 }
 
 export async function getFlow(ctx: PostgresContext, id: string): Promise<FlowRecord | null> {
@@ -62,7 +78,10 @@ export async function spawn(
   const q = ctx.sql.flows;
   const flowId = await ctx.db.transaction(async (db) => {
     if ((await db.query(q.awaitChildren, [id, token])).rowCount === 0) return null;
-    const created = await ctx.flows.create(db, { ...flow, parentJobId: id });
+    const created = await ctx.flows.create(async (sql, params) => (await db.query(sql, params)).rows as Row[], {
+      ...flow,
+      parentJobId: id,
+    });
     await db.query(q.saveStep, [id, token, step.seq, step.name, JSON.stringify(created.id)]);
     return created.id;
   });

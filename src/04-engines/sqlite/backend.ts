@@ -258,8 +258,12 @@ export class SqliteBackend implements Backend {
   }
 
   // ---- FlowStore (flows.ts) ----
-  createFlow(flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
-    return flows.createFlow(this.ctx, flow);
+  createFlow(flow: NewFlow, tx?: object): Promise<{ id: string; jobIds: (string | null)[] }> {
+    return flows.createFlow(this.ctx, flow, tx);
+  }
+
+  createFlowSync(flow: NewFlow, tx: object): { id: string; jobIds: (string | null)[] } {
+    return flows.createFlowSync(this.ctx, flow, tx);
   }
 
   getFlow(id: string): Promise<FlowRecord | null> {

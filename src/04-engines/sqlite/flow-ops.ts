@@ -11,7 +11,10 @@ import { idOrNull, SQLITE_READS, toMemberRow } from "./rows.js";
 import * as Q from "./sql/flows.js";
 
 /** The flow, its members, and the jobs of those that wait for none. */
-export function create(ctx: SqliteContext, flow: NewFlow): { id: string; jobIds: (string | null)[] } {
+/** Where create() prepares its statements: errand's connection (the context), or the user's handle in their transaction. */
+export type Statements = Pick<SqliteContext, "stmt">;
+
+export function create(ctx: Statements, flow: NewFlow): { id: string; jobIds: (string | null)[] } {
   const open = flow.members.length;
   const parent = flow.parentJobId ?? null;
   const id = String(
@@ -88,7 +91,7 @@ export function cancelWaiting(ctx: SqliteContext, id: string, ended: MemberEnded
   advance(ctx, [...ended, ...waiting], now, true);
 }
 
-function insertJob(ctx: SqliteContext, flowId: string, pos: number, job: NewJob): string {
+function insertJob(ctx: Statements, flowId: string, pos: number, job: NewJob): string {
   return String(
     ctx.stmt(Q.INSERT_FLOW_JOB).run({
       task: job.task,

@@ -6,9 +6,36 @@ import { cancelJob, retry } from "./admin.js";
 import type { SqliteContext } from "./context.js";
 import { cancelWaiting, create, get, jobsToCancel, reopen } from "./flow-ops.js";
 import * as Q from "./sql/flows.js";
+import { userDatabase, userStatement } from "./user-transaction.js";
 
-export function createFlow(ctx: SqliteContext, flow: NewFlow): Promise<{ id: string; jobIds: (string | null)[] }> {
-  return ctx.run(ctx.transaction(() => create(ctx, flow))).then(ctx.emitted);
+export function createFlow(
+  ctx: SqliteContext,
+  flow: NewFlow,
+  tx?: object,
+): Promise<{ id: string; jobIds: (string | null)[] }> {
+  if (tx === undefined) return ctx.run(ctx.transaction(() => create(ctx, flow))).then(ctx.emitted);
+  try {
+    return Promise.resolve(createFlowSync(ctx, flow, tx));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** In the user's better-sqlite3 transaction, now, in a savepoint of it; a failure throws, so that it rolls back. */
+export function createFlowSync(
+  ctx: SqliteContext,
+  flow: NewFlow,
+  tx: object,
+): { id: string; jobIds: (string | null)[] } {
+  const db = userDatabase(tx, ctx.file);
+  let created: { id: string; jobIds: (string | null)[] };
+  try {
+    created = db.transaction(() => create({ stmt: (sql) => userStatement(db, sql) }, flow))();
+  } catch (error) {
+    throw ctx.explain(error);
+  }
+  ctx.listeners.emitSoon();
+  return created;
 }
 
 export function getFlow(ctx: SqliteContext, id: string): Promise<FlowRecord | null> {

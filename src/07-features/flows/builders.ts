@@ -3,23 +3,124 @@ import { InvalidArgsError } from "../../01-core/errors.js";
 import { Flow, type FlowHost } from "../../05-handles/flow.js";
 import { isCall, isTask, memberJob, type AnyTask, type Planned } from "../../06-tasks/children.js";
 import type { AnyCall, MemberFailure, Task } from "../../06-tasks/task.js";
-import type { NewFlowMember } from "../../02-storage/flows.js";
+import type { FlowStore, NewFlowMember } from "../../02-storage/flows.js";
+import type { StorageInfrastructure } from "../../02-storage/infrastructure.js";
+import type { NewJob } from "../../02-storage/jobs.js";
+import { isSynchronousTx } from "../../01-core/sync-tx.js";
+import { checkOptionNames } from "../../01-core/errors.js";
+import type { SqliteHandle } from "../../06-tasks/options.js";
+import { notNow } from "../../06-tasks/prepare.js";
 
 /** The task of a member whose args are its predecessor's result, as the chain's type check sees it. */
 export type Step<A, R> = Task<A, R>;
 
-async function store<R>(host: FlowHost, plan: Planned): Promise<Flow<R>> {
-  const backend = await host.backend();
-  const { id } = await backend.createFlow({ ...plan, createdAt: host.now() });
-  return new Flow<R>(host, id, plan.kind);
+/** What the builders need of their Errand: the backend, opened or not yet, and its clock. */
+export interface BuilderHost extends FlowHost {
+  openBackend(): (FlowStore & Pick<StorageInfrastructure, "kind" | "capabilities">) | null;
+}
+
+/** flow.enqueue()'s options. */
+export interface FlowEnqueueOptions {
+  /**
+   * Your open transaction, as task.enqueue() takes it (a pg client after BEGIN, a postgres.js transaction's `sql`,
+   * a better-sqlite3 Database inside db.transaction()): the flow commits with it, or not at all.
+   */
+  tx?: object;
+}
+
+/** Every member's job, at once when none needs an asynchronous schema. */
+function allJobs(jobs: (NewJob | Promise<NewJob>)[]): NewJob[] | Promise<NewJob[]> {
+  return jobs.some((j) => j instanceof Promise) ? Promise.all(jobs) : (jobs as NewJob[]);
+}
+
+/** What chains, groups and chords share: storing the flow they plan, on errand's connection or in a transaction. */
+abstract class FlowBuilder<R> {
+  constructor(protected readonly host: BuilderHost) {}
+
+  /** The flow to store; a promise when a member's schema validates asynchronously. */
+  protected abstract plan(): Planned | Promise<Planned>;
+
+  protected abstract readonly where: string;
+
+  /**
+   * Stores the flow: its first members' jobs now, the others as they come. All or nothing; with `{ tx }`, in your
+   * transaction. With a better-sqlite3 tx the write happens before this returns (see enqueueSync()).
+   */
+  enqueue(options: FlowEnqueueOptions = {}): Promise<Flow<R>> {
+    const tx = (options as FlowEnqueueOptions | undefined)?.tx;
+    const syncTx = isSynchronousTx(tx);
+    let planned: Planned | Promise<Planned>;
+    try {
+      checkOptions(`${this.where}.enqueue()`, options);
+      planned = this.plan();
+    } catch (error) {
+      if (syncTx) throw error;
+      return Promise.reject(error);
+    }
+    const backend = this.host.openBackend();
+    if (backend && !(planned instanceof Promise)) return this.store(backend, planned, tx);
+    if (syncTx) throw notNow(`${this.where}.enqueue()`);
+    return (async () => this.store(backend ?? (await this.host.backend()), await planned, tx))();
+  }
+
+  /**
+   * enqueue() inside a synchronous better-sqlite3 transaction, returning the Flow itself: `db.transaction(() =>
+   * errand.chain(a.with(x), b).enqueueSync({ tx: db }).id)()`. errand must be open already and every schema must
+   * validate synchronously; anything wrong throws, storing nothing, so that your transaction rolls back with it.
+   */
+  enqueueSync(options: { tx: SqliteHandle }): Flow<R> {
+    const where = `${this.where}.enqueueSync()`;
+    if (!isSynchronousTx(options?.tx)) {
+      throw new InvalidArgsError(
+        `${where}: tx must be your better-sqlite3 Database, called inside db.transaction(() => ...); got ${options?.tx === undefined ? "none" : typeof options.tx}. ` +
+          `Without a better-sqlite3 transaction, use \`await ${this.where}.enqueue()\` (or { tx } for pg and postgres.js). Nothing was stored.`,
+      );
+    }
+    checkOptions(where, options);
+    const planned = this.plan();
+    if (planned instanceof Promise) {
+      planned.catch(() => {});
+      throw notNow(where);
+    }
+    const backend = this.host.openBackend();
+    if (!backend) throw notNow(where);
+    if (!backend.capabilities.syncEnqueue) {
+      throw new InvalidArgsError(
+        `${where}: errand's database is ${backend.kind}, not SQLite; use \`await ${this.where}.enqueue({ tx })\` with its transaction. Nothing was stored.`,
+      );
+    }
+    const { id } = backend.createFlowSync({ ...planned, createdAt: this.host.now() }, options.tx);
+    return new Flow<R>(this.host, id, planned.kind);
+  }
+
+  private async store(backend: FlowStore, plan: Planned, tx: object | undefined): Promise<Flow<R>> {
+    const { id } = await backend.createFlow({ ...plan, createdAt: this.host.now() }, tx);
+    return new Flow<R>(this.host, id, plan.kind);
+  }
+}
+
+function checkOptions(where: string, options: unknown): void {
+  if (typeof options !== "object" || options === null || Array.isArray(options))
+    throw new InvalidArgsError(
+      `${where}: options must be an object such as { tx }, got ${JSON.stringify(options)}. Nothing was stored.`,
+    );
+  checkOptionNames(`${where} options`, options, ["tx"]);
+  const { tx } = options as { tx?: unknown };
+  if (tx !== undefined && ((typeof tx !== "object" && typeof tx !== "function") || tx === null))
+    throw new InvalidArgsError(
+      `${where}: tx must be your transaction's connection, got ${tx === null ? "null" : typeof tx}. Nothing was stored.`,
+    );
 }
 
 /** A chain: each member runs after the one before succeeded, with its result as args. */
-export class Chain<R = unknown> {
+export class Chain<R = unknown> extends FlowBuilder<R> {
+  protected readonly where = "errand.chain()";
+
   constructor(
-    private readonly host: FlowHost,
+    host: BuilderHost,
     private readonly members: readonly (AnyCall | AnyTask)[],
   ) {
+    super(host);
     const where = "errand.chain()";
     if (members.length === 0) throw new InvalidArgsError(`${where}: give at least one member. Nothing was stored.`);
     if (!isCall(members[0])) {
@@ -35,10 +136,9 @@ export class Chain<R = unknown> {
     });
   }
 
-  /** Stores the chain: its first member's job now, the others as they come. All or nothing. */
-  async enqueue(): Promise<Flow<R>> {
-    const jobs = await Promise.all(this.members.map((m, i) => memberJob(m, `errand.chain() member ${i}`)));
-    return store<R>(this.host, {
+  protected plan(): Planned | Promise<Planned> {
+    const jobs = allJobs(this.members.map((m, i) => memberJob(m, `errand.chain() member ${i}`)));
+    const planned = (jobs: NewJob[]): Planned => ({
       kind: "chain",
       resultPos: jobs.length - 1,
       members: jobs.map((job, i) => ({
@@ -49,15 +149,19 @@ export class Chain<R = unknown> {
         onFailure: "skip",
       })),
     });
+    return jobs instanceof Promise ? jobs.then(planned) : planned(jobs);
   }
 }
 
 /** Members run in parallel; `then(callback)` makes it a chord. */
-export class Group<R = unknown> {
+export class Group<R = unknown> extends FlowBuilder<R[]> {
+  protected readonly where = "errand.group()";
+
   constructor(
-    private readonly host: FlowHost,
+    host: BuilderHost,
     private readonly calls: readonly AnyCall[],
   ) {
+    super(host);
     const where = "errand.group()";
     if (!Array.isArray(calls) || calls.length === 0)
       throw new InvalidArgsError(`${where}: give a non-empty array of task.with(args) calls. Nothing was stored.`);
@@ -69,13 +173,14 @@ export class Group<R = unknown> {
     });
   }
 
-  async enqueue(): Promise<Flow<R[]>> {
-    const jobs = await Promise.all(this.calls.map((c, i) => memberJob(c, `errand.group() member ${i}`)));
-    return store<R[]>(this.host, {
+  protected plan(): Planned | Promise<Planned> {
+    const jobs = allJobs(this.calls.map((c, i) => memberJob(c, `errand.group() member ${i}`)));
+    const planned = (jobs: NewJob[]): Planned => ({
       kind: "group",
       resultPos: null,
       members: jobs.map((job) => ({ job, after: [], input: "none", onFailure: "skip" })),
     });
+    return jobs instanceof Promise ? jobs.then(planned) : planned(jobs);
   }
 
   /**
@@ -91,13 +196,16 @@ export class Group<R = unknown> {
   }
 }
 
-export class Chord<R = unknown> {
+export class Chord<R = unknown> extends FlowBuilder<R> {
+  protected readonly where = "group().then()";
+
   constructor(
-    private readonly host: FlowHost,
+    host: BuilderHost,
     private readonly calls: readonly AnyCall[],
     private readonly callback: AnyTask,
     private readonly onFailure: "skip" | "run",
   ) {
+    super(host);
     if (!isTask(callback))
       throw new InvalidArgsError(
         `group().then(): the callback must be a task (it gets every member's result), got ${isCall(callback) ? "task.with(args)" : typeof callback}. Nothing was stored.`,
@@ -108,18 +216,23 @@ export class Chord<R = unknown> {
       );
   }
 
-  async enqueue(): Promise<Flow<R>> {
-    const jobs = await Promise.all(this.calls.map((c, i) => memberJob(c, `errand.group() member ${i}`)));
-    const callback = await memberJob(this.callback, "group().then() callback");
-    const n = jobs.length;
-    return store<R>(this.host, {
-      kind: "chord",
-      resultPos: n,
-      members: [
-        ...jobs.map((job): NewFlowMember => ({ job, after: [], input: "none", onFailure: "skip" })),
-        { job: callback, after: jobs.map((_, i) => i), input: "results", onFailure: this.onFailure },
-      ],
-    });
+  protected plan(): Planned | Promise<Planned> {
+    const jobs = allJobs([
+      ...this.calls.map((c, i) => memberJob(c, `errand.group() member ${i}`)),
+      memberJob(this.callback, "group().then() callback"),
+    ]);
+    const planned = (all: NewJob[]): Planned => {
+      const n = all.length - 1;
+      return {
+        kind: "chord",
+        resultPos: n,
+        members: [
+          ...all.slice(0, n).map((job): NewFlowMember => ({ job, after: [], input: "none", onFailure: "skip" })),
+          { job: all[n]!, after: all.slice(0, n).map((_, i) => i), input: "results", onFailure: this.onFailure },
+        ],
+      };
+    };
+    return jobs instanceof Promise ? jobs.then(planned) : planned(jobs);
   }
 }
 

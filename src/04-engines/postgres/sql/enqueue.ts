@@ -2,18 +2,20 @@ import { fragments } from "./fragments.js";
 
 export function enqueueSql(schema: string) {
   const { jobs, stillToRun } = fragments(schema);
+  // Args are bound as text and cast here: postgres.js (a user's { tx }) JSON-encodes a value bound to a jsonb
+  // parameter itself, which stored them as a JSON string.
   return {
     insertJob: /* sql */ `
       INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent,
         expires_at, concurrency_key, concurrency_limit)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+      VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13)
       RETURNING id`,
 
     // With a key: a conflict on the partial unique index returns nothing, and findByKey gives the first job.
     insertJobWithKey: /* sql */ `
       INSERT INTO ${jobs} (task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent,
         expires_at, concurrency_key, concurrency_limit)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+      VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13)
       ON CONFLICT (key) WHERE key IS NOT NULL AND ${stillToRun} DO NOTHING
       RETURNING id`,
 
@@ -25,7 +27,7 @@ export function enqueueSql(schema: string) {
     insertDebounced: /* sql */ `
       INSERT INTO ${jobs} AS j (task, queue, state, args, priority, run_at, max_attempts, debounce_key, created_at,
         traceparent, expires_at, concurrency_key, concurrency_limit)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+      VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13)
       ON CONFLICT (debounce_key) WHERE debounce_key IS NOT NULL AND state IN ('scheduled', 'ready')
       DO UPDATE SET args = excluded.args,
         run_at = CASE WHEN $14::bigint IS NULL THEN excluded.run_at

@@ -13,7 +13,7 @@ export function flowsSql(schema: string) {
         VALUES ($1, 'running', $2, $3, $4, $5) RETURNING id),
       x AS MATERIALIZED (
         SELECT m.*, CASE WHEN m.starts THEN nextval(pg_get_serial_sequence('${jobs}', 'id')) END AS job_id
-        FROM jsonb_to_recordset($6::jsonb) AS m(pos integer, task text, pending integer, after integer[],
+        FROM jsonb_to_recordset($6::text::jsonb) AS m(pos integer, task text, pending integer, after integer[],
           next integer[], input text, on_failure text, template jsonb, starts boolean, queue text, state text,
           args text, priority integer, run_at timestamptz, max_attempts integer, traceparent text,
           concurrency_key text, concurrency_limit integer)),

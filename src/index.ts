@@ -17,7 +17,19 @@ export {
 export type { ConcurrencyOption, RateLimitOption, QueueOptions } from "./06-tasks/limits.js";
 export { Worker, type WorkerOptions } from "./09-worker/worker.js";
 export type { JobRecord, JobState, AttemptError, WorkerRecord } from "./01-core/job.js";
-export type { JobEvent, JobEventName, JobEvents, JobEventBase, JobEventError } from "./01-core/events.js";
+export type {
+  JobEvent,
+  JobEventName,
+  JobEvents,
+  JobEventBase,
+  JobEventError,
+  FlowEvent,
+  FlowEventName,
+  FlowEvents,
+  ErrandEvent,
+  ErrandEventName,
+  ErrandEvents,
+} from "./01-core/events.js";
 export { JOB_STATES } from "./01-core/job.js";
 export type { Duration } from "./01-core/duration.js";
 export type { Logger } from "./01-core/logger.js";

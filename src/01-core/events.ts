@@ -7,6 +7,8 @@ export interface JobEventBase {
   queue: string;
   /** The attempt the event is about (for `cancelled`, the attempts begun so far). */
   attempt: number;
+  /** The flow (chain, group, chord, or a parent's children) the job is a member of, and its position there. */
+  flow?: { id: string; pos: number };
 }
 
 /** A failed attempt as events carry it: no stack, and the message cut to 1,000 characters (job.get() has it all). */
@@ -30,3 +32,26 @@ export type JobEventName = keyof JobEvents;
 export type JobEvent = JobEvents[JobEventName];
 
 export const JOB_EVENT_NAMES: readonly JobEventName[] = ["succeeded", "failed", "retrying", "cancelled", "progress"];
+
+/** Each flow event name with the object its listeners get: a flow ended. `id` is the flow's. */
+export interface FlowEvents {
+  "flow.succeeded": { kind: "flow.succeeded"; id: string };
+  /** `failedPos`: the member that failed for good. */
+  "flow.failed": { kind: "flow.failed"; id: string; failedPos: number | null };
+  "flow.cancelled": { kind: "flow.cancelled"; id: string };
+}
+
+export type FlowEventName = keyof FlowEvents;
+export type FlowEvent = FlowEvents[FlowEventName];
+
+/** Every event errand.on() can listen to. */
+export type ErrandEvents = JobEvents & FlowEvents;
+export type ErrandEventName = keyof ErrandEvents;
+export type ErrandEvent = JobEvent | FlowEvent;
+
+export const FLOW_EVENT_NAMES: readonly FlowEventName[] = ["flow.succeeded", "flow.failed", "flow.cancelled"];
+export const EVENT_NAMES: readonly ErrandEventName[] = [...JOB_EVENT_NAMES, ...FLOW_EVENT_NAMES];
+
+export function isFlowEvent(event: ErrandEvent): event is FlowEvent {
+  return event.kind.startsWith("flow.");
+}

@@ -1,4 +1,4 @@
-import type { JobEvent } from "../01-core/events.js";
+import type { ErrandEvent } from "../01-core/events.js";
 import type { BackendCapabilities } from "./capabilities.js";
 
 /** What every user of storage shares: its kind and limits, its schema, its clock, its wake-ups and events, its end. */
@@ -20,6 +20,6 @@ export interface StorageInfrastructure {
    * Job events (outcomes, progress, cancels, rescues) written by any process, a batch at a time, at most once.
    * Returns the unsubscribe, or null when this backend cannot receive them (PostgreSQL with listen: false).
    */
-  onEvents(listener: (events: readonly JobEvent[]) => void): (() => void) | null;
+  onEvents(listener: (events: readonly ErrandEvent[]) => void): (() => void) | null;
   close(): Promise<void>;
 }

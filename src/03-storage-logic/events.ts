@@ -3,10 +3,29 @@
 // successes travels in it: jobs of one kind, task and queue with nothing of their own (a success without a result,
 // a cancel) share one entry whose ids are a comma-separated string. Entry keys: k kind, t task, q queue, i ids,
 // a attempts (comma-separated; absent: all 1), r result, ro result omitted, e error, ra retry time (ms), p progress,
-// po progress omitted, x the cancel is an expiry.
-import type { JobEvent, JobEventError, JobEventName } from "../01-core/events.js";
+// po progress omitted, x the cancel is an expiry, f the flow member's "<flow id>:<position>" (such events travel one
+// by one), fp a failed flow's failed member. A flow event (k "flow.…") has only i, the flow's id, and fp.
+import type { ErrandEvent, FlowEventName, JobEvent, JobEventError, JobEventName } from "../01-core/events.js";
 import type { AttemptError } from "../01-core/job.js";
-import type { Outcome } from "../02-storage/jobs.js";
+import type { FlowLink, Outcome } from "../02-storage/jobs.js";
+import type { FlowState } from "../02-storage/flows.js";
+
+/** A flow that ended, for its event. */
+export interface FlowEnd {
+  id: string;
+  state: FlowState;
+  failedPos: number | null;
+}
+
+/** A flow member's link as events carry it (engines' rows give flow_id and flow_pos, or null). */
+export type MemberOf = FlowLink | null | undefined;
+
+/** flow_id and flow_pos of a row, as an event's MemberOf. */
+export function memberOf(row: { flow_id?: unknown; flow_pos?: unknown }): MemberOf {
+  return row.flow_id === null || row.flow_id === undefined
+    ? null
+    : { id: String(row.flow_id), pos: Number(row.flow_pos) };
+}
 
 /** A result or progress larger than this, as JSON bytes, travels without its value (listeners read the job). */
 export const MAX_VALUE_BYTES = 4096;
@@ -29,6 +48,12 @@ export class EventBatch {
     return this.groups.size + this.entries.length;
   }
 
+  /** Flows that ended. */
+  addFlowEnds(ends: readonly FlowEnd[]): this {
+    for (const e of ends) this.flowEnded(e.id, e.state, e.failedPos);
+    return this;
+  }
+
   /** The outcomes that were written (not among `lost`). */
   addOutcomes(outcomes: readonly Outcome[], lost: readonly string[]): this {
     const dropped = lost.length > 0 ? new Set(lost) : null;
@@ -36,13 +61,22 @@ export class EventBatch {
       if (dropped?.has(o.id) || o.kind === "suspended") continue;
       const task = o.task ?? "";
       const queue = o.queue ?? "";
+      const f = link(o.flow);
       if (o.kind === "succeeded") {
         const attempt = o.attempt ?? 0;
-        if (o.result === null) this.group("succeeded", task, queue, o.id, attempt);
-        else this.single("succeeded", task, queue, o.id, attempt, fits(o.result) ? `,"r":${o.result}` : `,"ro":1`);
+        if (o.result === null && f === "") this.group("succeeded", task, queue, o.id, attempt);
+        else
+          this.single(
+            "succeeded",
+            task,
+            queue,
+            o.id,
+            attempt,
+            (o.result === null ? "" : fits(o.result) ? `,"r":${o.result}` : `,"ro":1`) + f,
+          );
       } else {
         const attempt = o.attempt ?? o.error.attempt;
-        const error = `,"e":${encodeError(o.error)}`;
+        const error = `,"e":${encodeError(o.error)}${f}`;
         if (o.retryAt === null) this.single("failed", task, queue, o.id, attempt, error);
         else this.single("retrying", task, queue, o.id, attempt, `${error},"ra":${o.retryAt}`);
       }
@@ -50,26 +84,44 @@ export class EventBatch {
     return this;
   }
 
-  cancelled(id: string, task: string, queue: string, attempt: number): this {
-    this.group("cancelled", task, queue, id, attempt);
+  cancelled(id: string, task: string, queue: string, attempt: number, flow?: MemberOf): this {
+    if (flow) this.single("cancelled", task, queue, id, attempt, link(flow));
+    else this.group("cancelled", task, queue, id, attempt);
     return this;
   }
 
   /** A job that ended cancelled because it expired before an attempt could start. */
-  expired(id: string, task: string, queue: string, attempt: number): this {
-    this.group("cancelled", task, queue, id, attempt, `,"x":1`);
+  expired(id: string, task: string, queue: string, attempt: number, flow?: MemberOf): this {
+    if (flow) this.single("cancelled", task, queue, id, attempt, `,"x":1${link(flow)}`);
+    else this.group("cancelled", task, queue, id, attempt, `,"x":1`);
     return this;
   }
 
   /** `progress`: JSON text. */
-  progress(id: string, task: string, queue: string, attempt: number, progress: string): this {
-    this.single("progress", task, queue, id, attempt, fits(progress) ? `,"p":${progress}` : `,"po":1`);
+  progress(id: string, task: string, queue: string, attempt: number, progress: string, flow?: MemberOf): this {
+    this.single("progress", task, queue, id, attempt, (fits(progress) ? `,"p":${progress}` : `,"po":1`) + link(flow));
+    return this;
+  }
+
+  /** A flow ended (succeeded, failed or cancelled). */
+  flowEnded(id: string, state: FlowState, failedPos: number | null): this {
+    if (state === "running") return this;
+    this.entries.push(
+      `{"k":"flow.${state}","i":"${id}"${state === "failed" && failedPos !== null ? `,"fp":${failedPos}` : ""}}`,
+    );
     return this;
   }
 
   /** An attempt that failed (retryAt null: for good) outside a worker's outcomes, e.g. rescued after its lease expired. */
-  failedAttempt(id: string, task: string, queue: string, error: AttemptError, retryAt: number | null): this {
-    const encoded = `,"e":${encodeError(error)}`;
+  failedAttempt(
+    id: string,
+    task: string,
+    queue: string,
+    error: AttemptError,
+    retryAt: number | null,
+    flow?: MemberOf,
+  ): this {
+    const encoded = `,"e":${encodeError(error)}${link(flow)}`;
     if (retryAt === null) this.single("failed", task, queue, id, error.attempt, encoded);
     else this.single("retrying", task, queue, id, error.attempt, `${encoded},"ra":${retryAt}`);
     return this;
@@ -113,6 +165,10 @@ export class EventBatch {
   private single(kind: JobEventName, task: string, queue: string, id: string, attempt: number, extra: string): void {
     this.entries.push(`${head(kind, task, queue)},"i":"${id}"${attempt === 1 ? "" : `,"a":"${attempt}"`}${extra}}`);
   }
+}
+
+function link(flow: MemberOf): string {
+  return flow ? `,"f":"${flow.id}:${flow.pos}"` : "";
 }
 
 function head(kind: JobEventName, task: string, queue: string): string {
@@ -161,7 +217,7 @@ function encodeError(error: AttemptError): string {
 }
 
 interface Entry {
-  k: JobEventName;
+  k: JobEventName | FlowEventName;
   t: string;
   q: string;
   i: string;
@@ -173,17 +229,30 @@ interface Entry {
   p?: unknown;
   po?: 1;
   x?: 1;
+  f?: string;
+  fp?: number;
 }
 
 /** The events of one payload; throws on a payload that is not one (the caller logs and goes on). */
-export function decodeEvents(payload: string): JobEvent[] {
+export function decodeEvents(payload: string): ErrandEvent[] {
   const entries = JSON.parse(payload) as Entry[];
-  const events: JobEvent[] = [];
+  const events: ErrandEvent[] = [];
   for (const e of entries) {
+    if (e.k === "flow.failed") events.push({ kind: e.k, id: e.i, failedPos: e.fp ?? null });
+    else if (e.k === "flow.succeeded" || e.k === "flow.cancelled") events.push({ kind: e.k, id: e.i });
+    if (e.k.startsWith("flow.")) continue;
     const ids = e.i.split(",");
     const attempts = e.a?.split(",");
+    const colon = e.f?.indexOf(":") ?? -1;
+    const flow = e.f && colon > 0 ? { flow: { id: e.f.slice(0, colon), pos: Number(e.f.slice(colon + 1)) } } : null;
     for (let j = 0; j < ids.length; j++) {
-      const base = { id: ids[j]!, task: e.t, queue: e.q, attempt: attempts ? Number(attempts[j]) : 1 };
+      const base: Omit<JobEvent, "kind"> = {
+        id: ids[j]!,
+        task: e.t,
+        queue: e.q,
+        attempt: attempts ? Number(attempts[j]) : 1,
+      };
+      if (flow) base.flow = flow.flow;
       switch (e.k) {
         case "succeeded":
           events.push(
@@ -214,7 +283,7 @@ export function decodeEvents(payload: string): JobEvent[] {
 
 /** A backend's event listeners. Each gets every batch; one that throws neither stops the others nor the caller. */
 export class EventListeners {
-  private readonly listeners = new Set<(events: readonly JobEvent[]) => void>();
+  private readonly listeners = new Set<(events: readonly ErrandEvent[]) => void>();
 
   constructor(private readonly onProblem: (message: string) => void = () => {}) {}
 
@@ -222,12 +291,12 @@ export class EventListeners {
     return this.listeners.size;
   }
 
-  add(listener: (events: readonly JobEvent[]) => void): void {
+  add(listener: (events: readonly ErrandEvent[]) => void): void {
     this.listeners.add(listener);
   }
 
   /** Returns whether any listener is left. */
-  remove(listener: (events: readonly JobEvent[]) => void): boolean {
+  remove(listener: (events: readonly ErrandEvent[]) => void): boolean {
     this.listeners.delete(listener);
     return this.listeners.size > 0;
   }
@@ -239,7 +308,7 @@ export class EventListeners {
   /** Decodes one payload and hands its events to every listener. */
   deliver(payload: string): void {
     if (this.listeners.size === 0) return;
-    let events: JobEvent[];
+    let events: ErrandEvent[];
     try {
       events = decodeEvents(payload);
     } catch (error) {

@@ -1,7 +1,7 @@
 import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
 
 type EventSource = Pick<StorageInfrastructure, "onEvents">;
-import type { JobEvent } from "../01-core/events.js";
+import { isFlowEvent, type ErrandEvent, type JobEvent } from "../01-core/events.js";
 
 type Waiter = (event: JobEvent) => void;
 
@@ -34,8 +34,9 @@ class JobWaiters {
     };
   }
 
-  private readonly dispatch = (events: readonly JobEvent[]): void => {
+  private readonly dispatch = (events: readonly ErrandEvent[]): void => {
     for (const event of events) {
+      if (isFlowEvent(event)) continue; // a flow's id, not a job's
       const set = this.byId.get(event.id);
       if (set) for (const waiter of [...set]) waiter(event);
     }

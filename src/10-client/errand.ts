@@ -12,7 +12,7 @@ import type { QueueOptions } from "../06-tasks/limits.js";
 import { loadTracing } from "../07-features/tracing/api.js";
 import { sendJobs, sendJobsSync } from "../07-features/tracing/producer.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "../09-worker/worker.js";
-import type { JobEventName, JobEvents } from "../01-core/events.js";
+import type { ErrandEventName, ErrandEvents } from "../01-core/events.js";
 import { EventHub } from "./events.js";
 import { Schedules } from "../07-features/schedules/api.js";
 import { Job } from "../05-handles/job.js";
@@ -79,8 +79,10 @@ export class Errand {
    * once (a listener away or disconnected misses events, and none are replayed), so not a substitute for the job's
    * stored state. Returns a function that removes the listener. While any listener is registered, this Errand
    * holds a connection (PostgreSQL) or watches its file (SQLite); close() or removing them lets the process exit.
+   * Job events name the flow a job is a member of; "flow.succeeded", "flow.failed" and "flow.cancelled" tell a flow's
+   * end.
    */
-  on<E extends JobEventName>(event: E, listener: (event: JobEvents[E]) => void | Promise<void>): () => void {
+  on<E extends ErrandEventName>(event: E, listener: (event: ErrandEvents[E]) => void | Promise<void>): () => void {
     if (isPostgresUrl(this.database) && this.settings.postgres.listen === false) {
       throw new InvalidArgsError(
         `errand.on("${String(event)}"): job events travel by LISTEN/NOTIFY, which postgres: { listen: false } turns off. ` +
@@ -91,7 +93,7 @@ export class Errand {
   }
 
   /** Removes a listener added with on(). */
-  off<E extends JobEventName>(event: E, listener: (event: JobEvents[E]) => void | Promise<void>): void {
+  off<E extends ErrandEventName>(event: E, listener: (event: ErrandEvents[E]) => void | Promise<void>): void {
     this.events.off(event, listener);
   }
 

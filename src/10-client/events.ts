@@ -1,9 +1,9 @@
 import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
-import { JOB_EVENT_NAMES, type JobEvent, type JobEventName, type JobEvents } from "../01-core/events.js";
+import { EVENT_NAMES, type ErrandEvent, type ErrandEventName, type ErrandEvents } from "../01-core/events.js";
 import { InvalidArgsError } from "../01-core/errors.js";
 import type { Logger } from "../01-core/logger.js";
 
-export type JobEventListener<E extends JobEventName> = (event: JobEvents[E]) => unknown;
+export type JobEventListener<E extends ErrandEventName> = (event: ErrandEvents[E]) => unknown;
 
 interface Subscription {
   off: (() => void) | null;
@@ -15,17 +15,17 @@ interface Subscription {
  * never listens reads nothing; a listener that throws (or rejects) is logged and the others still get the event.
  */
 export class EventHub {
-  private readonly listeners = new Map<JobEventName, Set<JobEventListener<JobEventName>>>();
+  private readonly listeners = new Map<ErrandEventName, Set<JobEventListener<ErrandEventName>>>();
   private count = 0;
   private subscription: Subscription | null = null;
 
   constructor(private readonly host: { backend(): Promise<Pick<StorageInfrastructure, "onEvents">>; logger: Logger }) {}
 
-  on<E extends JobEventName>(name: E, listener: JobEventListener<E>): () => void {
+  on<E extends ErrandEventName>(name: E, listener: JobEventListener<E>): () => void {
     check(name, listener, "on");
     let set = this.listeners.get(name);
     if (!set) this.listeners.set(name, (set = new Set()));
-    const l = listener as JobEventListener<JobEventName>;
+    const l = listener as JobEventListener<ErrandEventName>;
     if (!set.has(l)) {
       set.add(l);
       this.count++;
@@ -34,9 +34,9 @@ export class EventHub {
     return () => this.off(name, listener);
   }
 
-  off<E extends JobEventName>(name: E, listener: JobEventListener<E>): void {
+  off<E extends ErrandEventName>(name: E, listener: JobEventListener<E>): void {
     check(name, listener, "off");
-    if (this.listeners.get(name)?.delete(listener as JobEventListener<JobEventName>)) this.count--;
+    if (this.listeners.get(name)?.delete(listener as JobEventListener<ErrandEventName>)) this.count--;
     if (this.count === 0) this.unsubscribe();
   }
 
@@ -72,7 +72,7 @@ export class EventHub {
     sub.off?.();
   }
 
-  private readonly dispatch = (events: readonly JobEvent[]): void => {
+  private readonly dispatch = (events: readonly ErrandEvent[]): void => {
     for (const event of events) {
       const set = this.listeners.get(event.kind);
       if (!set) continue;
@@ -87,7 +87,7 @@ export class EventHub {
     }
   };
 
-  private reportThrown(event: JobEvent, error: unknown): void {
+  private reportThrown(event: ErrandEvent, error: unknown): void {
     let message: string;
     try {
       message = error instanceof Error ? error.message : String(error);
@@ -95,15 +95,15 @@ export class EventHub {
       message = "a value that cannot be shown";
     }
     this.host.logger.error(
-      `an errand.on("${event.kind}") listener threw on job ${event.id} (${event.task}): ${message}`,
+      `an errand.on("${event.kind}") listener threw on ${"task" in event ? `job ${event.id} (${event.task})` : `flow ${event.id}`}: ${message}`,
     );
   }
 }
 
 function check(name: unknown, listener: unknown, method: string): void {
-  if (!JOB_EVENT_NAMES.includes(name as JobEventName)) {
+  if (!EVENT_NAMES.includes(name as ErrandEventName)) {
     throw new InvalidArgsError(
-      `errand.${method}(): the event must be one of ${JOB_EVENT_NAMES.map((n) => `"${n}"`).join(", ")}, got ${JSON.stringify(name)}.`,
+      `errand.${method}(): the event must be one of ${EVENT_NAMES.map((n) => `"${n}"`).join(", ")}, got ${JSON.stringify(name)}.`,
     );
   }
   if (typeof listener !== "function") {

@@ -755,7 +755,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       /** Subscribes; returns once an event has come through (PostgreSQL LISTENs in the background). */
       const listen = async () => {
         const got: JobEvent[] = [];
-        const off = b.onEvents((events) => void got.push(...events));
+        const off = b.onEvents((events) => void got.push(...(events as JobEvent[])));
         assert.ok(off, "this backend delivers events");
         for (let i = 0; !got.length; i++) {
           assert.ok(i < 30, "no event came through");

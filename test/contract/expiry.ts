@@ -166,7 +166,7 @@ export function expiryTests(c: ExpiryContext, fixture: ContractFixture): void {
       const b = c.backend();
       const T0 = c.t0();
       const got: JobEvent[] = [];
-      const off = b.onEvents((events) => void got.push(...events));
+      const off = b.onEvents((events) => void got.push(...(events as JobEvent[])));
       assert.ok(off, "this backend delivers events");
       // PostgreSQL LISTENs in the background: probe until an event comes through.
       for (let i = 0; !got.length; i++) {

@@ -2,18 +2,21 @@ import type { JobState } from "../../01-core/job.js";
 import { CANCELLED, memberEnd } from "../../03-storage-logic/flow-ends.js";
 import type { PostgresContext } from "./context.js";
 import type { Row } from "./driver/connections.js";
+import type { FlowEnd } from "../../03-storage-logic/events.js";
 
 export async function cancel(ctx: PostgresContext, id: string, now: number): Promise<JobState | null> {
   if (!/^\d+$/.test(id)) return null;
   const q = ctx.sql.admin;
+  const ends: FlowEnd[] = [];
   const cancelled = await ctx.db.transaction(async (db) => {
     const { rows } = await db.query<Row>(q.cancel, [new Date(now), id]);
     const ended = rows.filter((r) => r.flow_id !== null).map((r) => memberEnd(r, "cancelled", CANCELLED));
-    if (ended.length > 0) await ctx.flows.advance(db, ended, now);
+    if (ended.length > 0) await ctx.flows.advance(db, ended, now, ends);
     return rows;
   });
   ctx.listeners.emitSoon();
   await ctx.events.cancelled(ctx.db.pool, id, cancelled);
+  await ctx.events.flowsEnded(ctx.db.pool, ends);
   return ((await ctx.db.query(q.getState, [id]))[0]?.state as JobState | undefined) ?? null;
 }
 

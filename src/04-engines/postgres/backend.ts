@@ -2,7 +2,7 @@
 // outcomes.ts, leases.ts, maintenance.ts, reader.ts, admin.ts, flows.ts, schedules.ts) with the context they share.
 import type pg from "pg";
 import { DatabaseMismatchError, InvalidArgsError } from "../../01-core/errors.js";
-import type { JobEvent } from "../../01-core/events.js";
+import type { ErrandEvent } from "../../01-core/events.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../01-core/job.js";
 import type { Backend, BackendCapabilities } from "../../02-storage/backend.js";
 import type { FlowRecord, FlowState, NewFlow, StoredStep } from "../../02-storage/flows.js";
@@ -333,7 +333,7 @@ export class PostgresBackend implements Backend {
     };
   }
 
-  onEvents(listener: (events: readonly JobEvent[]) => void): (() => void) | null {
+  onEvents(listener: (events: readonly ErrandEvent[]) => void): (() => void) | null {
     if (!this.options.listen) return null;
     if (this.closed) return () => {};
     const { events, listener: connection } = this.ctx;

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { ClaimParams, ClaimResult } from "../../02-storage/jobs.js";
 import { claimPlan } from "../../03-storage-logic/claim-plan.js";
 import { ClaimLimits } from "./claim-limits.js";
+import type { FlowEnd } from "../../03-storage-logic/events.js";
 import type { PostgresContext } from "./context.js";
 import type { Row } from "./driver/connections.js";
 import { writeOutcomes } from "./outcomes.js";
@@ -96,9 +97,10 @@ export class Claims {
         : db.query(plainSql, params, db.claimPool);
     let rows: Row[];
     let lost: string[] = [];
+    const ends: FlowEnd[] = [];
     if (hasOutcomes) {
       ({ rows, lost } = await db.transaction(async (client) => {
-        const lost = await writeOutcomes(this.ctx, client, p.finished!, p.now);
+        const lost = await writeOutcomes(this.ctx, client, p.finished!, p.now, ends);
         await client.query(db.prepared(q.promoteDue, []));
         return { rows: (await client.query(db.prepared(plainSql, params))).rows as Row[], lost };
       }, db.claimPool));
@@ -110,7 +112,7 @@ export class Claims {
     }
     if (hasOutcomes) {
       this.ctx.listeners.emitSoon();
-      await this.ctx.events.outcomes(db.claimPool, p.finished!, lost);
+      await this.ctx.events.outcomes(db.claimPool, p.finished!, lost, ends);
     }
     if (flowRows.length > 0) rows = flowRows.concat(rows);
     // Jobs of a limited task stored before it had its limit have no key: now and then, when nothing else came, they

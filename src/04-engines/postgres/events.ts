@@ -7,7 +7,7 @@
 import type { Logger } from "../../01-core/logger.js";
 import type { AttemptError } from "../../01-core/job.js";
 import type { Outcome } from "../../02-storage/jobs.js";
-import { EventBatch, EventListeners, NOTIFY_MAX_BYTES } from "../../03-storage-logic/events.js";
+import { EventBatch, EventListeners, memberOf, NOTIFY_MAX_BYTES, type FlowEnd } from "../../03-storage-logic/events.js";
 import type { Db, Row } from "./driver/connections.js";
 import { LISTENING_EVENTS, NOTIFY_EVENTS } from "./sql/events.js";
 
@@ -51,8 +51,9 @@ export class PostgresEvents {
     }
   }
 
-  outcomes(db: Db, outcomes: readonly Outcome[], lost: readonly string[]): Promise<void> {
-    return this.send(db, () => new EventBatch().addOutcomes(outcomes, lost));
+  /** Outcomes, then the flows they ended. */
+  outcomes(db: Db, outcomes: readonly Outcome[], lost: readonly string[], ends: readonly FlowEnd[]): Promise<void> {
+    return this.send(db, () => new EventBatch().addOutcomes(outcomes, lost).addFlowEnds(ends));
   }
 
   /** Rows of setProgress: one, or none when the lease was lost. */
@@ -60,7 +61,14 @@ export class PostgresEvents {
     const job = rows[0];
     if (!job) return Promise.resolve();
     return this.send(db, () =>
-      new EventBatch().progress(id, job.task as string, job.queue as string, job.attempt as number, progress),
+      new EventBatch().progress(
+        id,
+        job.task as string,
+        job.queue as string,
+        job.attempt as number,
+        progress,
+        memberOf(job),
+      ),
     );
   }
 
@@ -69,7 +77,7 @@ export class PostgresEvents {
     const job = rows[0];
     if (!job) return Promise.resolve();
     return this.send(db, () =>
-      new EventBatch().cancelled(id, job.task as string, job.queue as string, job.attempt as number),
+      new EventBatch().cancelled(id, job.task as string, job.queue as string, job.attempt as number, memberOf(job)),
     );
   }
 
@@ -78,9 +86,16 @@ export class PostgresEvents {
     if (rows.length === 0) return Promise.resolve();
     return this.send(db, () => {
       const batch = new EventBatch();
-      for (const r of rows) batch.expired(String(r.id), r.task as string, r.queue as string, r.attempt as number);
+      for (const r of rows)
+        batch.expired(String(r.id), r.task as string, r.queue as string, r.attempt as number, memberOf(r));
       return batch;
     });
+  }
+
+  /** Flows that ended (after the events of the jobs that ended them). */
+  flowsEnded(db: Db, ends: readonly FlowEnd[]): Promise<void> {
+    if (ends.length === 0) return Promise.resolve();
+    return this.send(db, () => new EventBatch().addFlowEnds(ends));
   }
 
   /** Rows of rescueExpired: a charged attempt is a failure, for good or to retry. */
@@ -91,7 +106,8 @@ export class PostgresEvents {
       for (const r of rows) {
         if (!r.started) continue;
         const retryAt = r.state === "failed" ? null : (r.run_at as Date).getTime();
-        batch.failedAttempt(String(r.id), r.task as string, r.queue as string, r.error as AttemptError, retryAt);
+        const error = r.error as AttemptError;
+        batch.failedAttempt(String(r.id), r.task as string, r.queue as string, error, retryAt, memberOf(r));
       }
       return batch;
     });

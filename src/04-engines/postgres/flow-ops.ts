@@ -6,6 +6,7 @@ import type { MemberConcurrency } from "../../02-storage/jobs.js";
 import { toFlowRecord } from "../../03-storage-logic/flow-rows.js";
 import { initialState } from "../../03-storage-logic/rows.js";
 import type { Row } from "./driver/connections.js";
+import type { FlowEnd } from "../../03-storage-logic/events.js";
 import type { FlowsSql } from "./sql/flows.js";
 
 /**
@@ -63,11 +64,23 @@ export class PostgresFlows {
     return { id: String(rows[0]!.id), jobIds: rows[0]!.job_ids as (string | null)[] };
   }
 
-  async advance(db: pg.PoolClient, ended: readonly MemberEnded[], now: number, cancelling = false): Promise<void> {
+  /** Moves flows on; those that end are added to `ends`, for their events once the transaction has committed. */
+  async advance(
+    db: pg.PoolClient,
+    ended: readonly MemberEnded[],
+    now: number,
+    ends: FlowEnd[],
+    cancelling = false,
+  ): Promise<void> {
     const steps = byFlow(ended).map(([flowId, list]) =>
       advanceFlow(flowId, list, now, cancelling, this.memberConcurrency),
     );
-    await runLockstep(steps, (kind, ops) => this.execMany(db, kind, ops));
+    await runLockstep(steps, (kind, ops) => {
+      for (const op of ops)
+        if (op.op === "setFlow" && op.finishedAt !== null)
+          ends.push({ id: op.id, state: op.row.state, failedPos: op.row.failedPos });
+      return this.execMany(db, kind, ops);
+    });
   }
 
   /** Ops of one kind from many flows, in one statement each (see runLockstep). */
@@ -140,7 +153,7 @@ export class PostgresFlows {
   }
 
   /** Ends every member still to run: the jobs first (locked as outcomes lock them), then those not jobs yet. */
-  async cancel(db: pg.PoolClient, id: string, now: number): Promise<Row[]> {
+  async cancel(db: pg.PoolClient, id: string, now: number, ends: FlowEnd[]): Promise<Row[]> {
     const cancelled = (await db.query<Row>(this.q.cancelFlowJobs, [new Date(now), id])).rows;
     const ended: MemberEnded[] = cancelled.map((r) => ({
       flowId: id,
@@ -157,7 +170,7 @@ export class PostgresFlows {
         error: { name: "FlowCancelled", message: "cancelled with its flow" },
       });
     }
-    await this.advance(db, ended, now, true);
+    await this.advance(db, ended, now, ends, true);
     return cancelled;
   }
 

@@ -3,6 +3,7 @@
 import type { FlowRecord, FlowState, NewFlow, StoredStep } from "../../02-storage/flows.js";
 import { retry } from "./admin.js";
 import { InvalidArgsError } from "../../01-core/errors.js";
+import type { FlowEnd } from "../../03-storage-logic/events.js";
 import type { PostgresContext } from "./context.js";
 import type { Row } from "./driver/connections.js";
 import { userRunner } from "./user-transaction.js";
@@ -49,9 +50,11 @@ export async function retryFlow(ctx: PostgresContext, id: string, now: number): 
 
 export async function cancelFlow(ctx: PostgresContext, id: string, now: number): Promise<FlowState | null> {
   if (!/^[0-9]{1,18}$/.test(id)) return null;
-  const cancelled = await ctx.db.transaction((db) => ctx.flows.cancel(db, id, now));
+  const ends: FlowEnd[] = [];
+  const cancelled = await ctx.db.transaction((db) => ctx.flows.cancel(db, id, now, ends));
   ctx.listeners.emitSoon();
   for (const r of cancelled) await ctx.events.cancelled(ctx.db.pool, String(r.id), [r]);
+  await ctx.events.flowsEnded(ctx.db.pool, ends);
   return (await ctx.flows.get(ctx.db.pool, id))?.state ?? null;
 }
 

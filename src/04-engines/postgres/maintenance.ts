@@ -1,6 +1,7 @@
 import type { MemberEnded } from "../../03-storage-logic/flow-advance.js";
 import { EXPIRED, memberEnd } from "../../03-storage-logic/flow-ends.js";
 import { LEASE_EXPIRED_TEXT, RESCUE_SPREAD_MS, retryDelays } from "../../03-storage-logic/rescue-plan.js";
+import type { FlowEnd } from "../../03-storage-logic/events.js";
 import type { PostgresContext } from "./context.js";
 import type { Row } from "./driver/connections.js";
 
@@ -64,15 +65,17 @@ async function endJobs(
   flowEnds: (rows: readonly Row[]) => MemberEnded[],
   report: (rows: readonly Row[]) => Promise<void>,
 ): Promise<number> {
+  const ends: FlowEnd[] = [];
   const rows = await ctx.db.transaction(async (db) => {
     const { rows } = await db.query<Row>(sql, params);
     const ended = flowEnds(rows);
-    if (ended.length > 0) await ctx.flows.advance(db, ended, now);
+    if (ended.length > 0) await ctx.flows.advance(db, ended, now, ends);
     return rows;
   });
   if (rows.length > 0) {
     ctx.listeners.emitSoon();
     await report(rows);
+    await ctx.events.flowsEnded(ctx.db.pool, ends);
   }
   return rows.length;
 }

@@ -3,6 +3,7 @@ import { toStorableText } from "../../01-core/json-safe.js";
 import type pg from "pg";
 import type { Outcome } from "../../02-storage/jobs.js";
 import { flowEnds, WAITS_FOR_CHILDREN } from "../../03-storage-logic/flow-ends.js";
+import type { FlowEnd } from "../../03-storage-logic/events.js";
 import type { PostgresContext } from "./context.js";
 import type { Db, Row } from "./driver/connections.js";
 import { sortById } from "./rows.js";
@@ -12,15 +13,16 @@ export async function complete(ctx: PostgresContext, outcomes: readonly Outcome[
   // Plain successes alone, the usual batch, are one statement: no transaction around it.
   const oneStatement = !needsTransaction(outcomes);
   let lost: string[];
+  const ends: FlowEnd[] = [];
   if (oneStatement) {
     try {
-      lost = await writeOutcomes(ctx, db.outcomePool, outcomes, now);
+      lost = await writeOutcomes(ctx, db.outcomePool, outcomes, now, ends);
     } catch (error) {
       throw db.explain(error);
     }
-  } else lost = await db.transaction((client) => writeOutcomes(ctx, client, outcomes, now), db.outcomePool);
+  } else lost = await db.transaction((client) => writeOutcomes(ctx, client, outcomes, now, ends), db.outcomePool);
   ctx.listeners.emitSoon();
-  await ctx.events.outcomes(db.outcomePool, outcomes, lost);
+  await ctx.events.outcomes(db.outcomePool, outcomes, lost, ends);
   return lost;
 }
 
@@ -56,6 +58,8 @@ export async function writeOutcomes(
   db: Db,
   outcomes: readonly Outcome[],
   nowMs: number,
+  /** Flows these outcomes end are added here, for their events after the commit. */
+  ends: FlowEnd[],
 ): Promise<string[]> {
   const q = ctx.sql.outcomes;
   const now = new Date(nowMs);
@@ -122,7 +126,7 @@ export async function writeOutcomes(
   }
   // Flow members' outcomes always come in a transaction (see needsTransaction): what they hand on commits with them.
   const ended = flowEnds(outcomes, lost);
-  if (ended.length > 0) await ctx.flows.advance(db as pg.PoolClient, ended, nowMs);
+  if (ended.length > 0) await ctx.flows.advance(db as pg.PoolClient, ended, nowMs, ends);
   return lost;
 }
 

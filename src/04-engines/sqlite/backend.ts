@@ -1,7 +1,7 @@
 // The SQLite engine: the file opened and closed, and each part of the storage contract handed to its own module.
 import type Database from "better-sqlite3";
 import { resolve } from "node:path";
-import type { JobEvent } from "../../01-core/events.js";
+import type { ErrandEvent } from "../../01-core/events.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../01-core/job.js";
 import type { FlowRecord, FlowState, NewFlow, StoredStep } from "../../02-storage/flows.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../../02-storage/schedules.js";
@@ -104,7 +104,7 @@ export class SqliteBackend implements Backend {
     };
   }
 
-  onEvents(listener: (events: readonly JobEvent[]) => void): () => void {
+  onEvents(listener: (events: readonly ErrandEvent[]) => void): () => void {
     return this.eventReader.add(listener);
   }
 

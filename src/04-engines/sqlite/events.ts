@@ -1,9 +1,9 @@
 // Job events on SQLite, which has no NOTIFY: each write that has events adds one row to errand_events in its own
 // transaction (a batch of outcomes is one row), and processes that listen read the rows after the last one they
 // read when a commit wakes them (the WAL watch, this process's own writes) or, failing that, once a second.
-import type { JobEvent } from "../../01-core/events.js";
+import type { ErrandEvent } from "../../01-core/events.js";
 import type { Outcome } from "../../02-storage/jobs.js";
-import { EventBatch, EventListeners } from "../../03-storage-logic/events.js";
+import { EventBatch, EventListeners, memberOf } from "../../03-storage-logic/events.js";
 import type { Statement } from "./rows.js";
 import { INSERT, JOB, LAST_SEQ, PRUNE, READ } from "./sql/events.js";
 
@@ -41,11 +41,15 @@ export class EventWriter {
 
   cancelled(id: string): void {
     const job = this.stmt(JOB).get(id);
-    if (job) this.write(new EventBatch().cancelled(id, job.task as string, job.queue as string, job.attempt as number));
+    if (job) {
+      const { task, queue, attempt } = job as { task: string; queue: string; attempt: number };
+      this.write(new EventBatch().cancelled(id, task, queue, attempt, memberOf(job)));
+    }
   }
 
   progress(id: string, job: Record<string, unknown>, progress: string): void {
-    this.write(new EventBatch().progress(id, job.task as string, job.queue as string, job.attempt as number, progress));
+    const { task, queue, attempt } = job as { task: string; queue: string; attempt: number };
+    this.write(new EventBatch().progress(id, task, queue, attempt, progress, memberOf(job)));
   }
 }
 
@@ -62,7 +66,7 @@ export class EventReader {
     private readonly onChange: (listener: () => void) => () => void,
   ) {}
 
-  add(listener: (events: readonly JobEvent[]) => void): () => void {
+  add(listener: (events: readonly ErrandEvent[]) => void): () => void {
     this.listeners.add(listener);
     if (this.listeners.size === 1) this.start();
     return () => {

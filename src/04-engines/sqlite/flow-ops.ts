@@ -8,6 +8,7 @@ import { toFlowRecord } from "../../03-storage-logic/flow-rows.js";
 import { initialState } from "../../03-storage-logic/rows.js";
 import type { SqliteContext } from "./context.js";
 import { idOrNull, SQLITE_READS, toMemberRow } from "./rows.js";
+import { EventBatch } from "../../03-storage-logic/events.js";
 import * as Q from "./sql/flows.js";
 
 /** The flow, its members, and the jobs of those that wait for none. */
@@ -162,6 +163,7 @@ function exec(ctx: SqliteContext, op: FlowOp): unknown {
         cancelled_pos: op.row.cancelledPos,
         finished_at: op.finishedAt,
       });
+      if (op.finishedAt !== null) ctx.events.write(new EventBatch().flowEnded(op.id, op.row.state, op.row.failedPos));
       return undefined;
     case "wakeParent":
       ctx.stmt(Q.WAKE_PARENT).run({ id: op.jobId, now: op.now });

@@ -2,7 +2,7 @@
 // pruned. No foldCounts: with one writer at a time, errand_counts keeps one row per queue and state, upserted.
 import type { MemberEnded } from "../../03-storage-logic/flow-advance.js";
 import { EXPIRED, memberEnd } from "../../03-storage-logic/flow-ends.js";
-import { EventBatch } from "../../03-storage-logic/events.js";
+import { EventBatch, memberOf } from "../../03-storage-logic/events.js";
 import { leaseExpiredError, rescuePlan } from "../../03-storage-logic/rescue-plan.js";
 import type { SqliteContext } from "./context.js";
 import { CountChanges, uncount } from "./outcomes.js";
@@ -34,7 +34,7 @@ export function rescueExpired(ctx: SqliteContext, now: number, retryAt: (attempt
       }
       if (changed === 1 && plan.charged) {
         const retryAt = attempt >= (row.max_attempts as number) ? null : now + plan.delayMs;
-        events.failedAttempt(String(row.id), row.task as string, row.queue as string, error, retryAt);
+        events.failedAttempt(String(row.id), row.task as string, row.queue as string, error, retryAt, memberOf(row));
       }
     }
     ctx.events.write(events);
@@ -54,7 +54,7 @@ export function expireDue(ctx: SqliteContext, now: number, limit: number): Promi
     const events = new EventBatch();
     const counts = new CountChanges();
     for (const r of rows) {
-      events.expired(String(r.id), r.task as string, r.queue as string, r.attempt as number);
+      events.expired(String(r.id), r.task as string, r.queue as string, r.attempt as number, memberOf(r));
       counts.add(r.queue as string, "cancelled");
       counts.add(r.queue as string, "expired");
     }

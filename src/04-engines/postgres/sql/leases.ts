@@ -40,7 +40,8 @@ export function leasesSql(schema: string) {
       RETURNING j.id::text`,
 
     // Returns what the job's progress event says of it.
-    setProgress: `UPDATE ${jobs} SET progress = $1 WHERE id = $2 AND lease_token = $3 RETURNING task, queue, attempt`,
+    setProgress: `UPDATE ${jobs} SET progress = $1 WHERE id = $2 AND lease_token = $3
+      RETURNING task, queue, attempt, flow_id, flow_pos`,
 
     deleteWorker: `DELETE FROM ${workers} WHERE id = $1`,
   };

@@ -5,4 +5,4 @@ export const INSERT = /* sql */ `INSERT INTO errand_events (at, payload) VALUES 
 export const PRUNE = /* sql */ `DELETE FROM errand_events WHERE at < ? AND seq < (SELECT max(seq) FROM errand_events)`;
 export const LAST_SEQ = /* sql */ `SELECT coalesce(max(seq), 0) AS seq FROM errand_events`;
 export const READ = /* sql */ `SELECT seq, payload FROM errand_events WHERE seq > ? ORDER BY seq LIMIT 100`;
-export const JOB = /* sql */ `SELECT task, queue, attempt FROM errand_jobs WHERE id = ?`;
+export const JOB = /* sql */ `SELECT task, queue, attempt, flow_id, flow_pos FROM errand_jobs WHERE id = ?`;

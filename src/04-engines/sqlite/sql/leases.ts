@@ -34,6 +34,6 @@ ON CONFLICT (id) DO UPDATE SET heartbeat_at = :now, expires_at = :expires, tasks
 // Returns what the job's progress event says of it.
 export const SET_PROGRESS = /* sql */ `
 UPDATE errand_jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'running'
-RETURNING task, queue, attempt`;
+RETURNING task, queue, attempt, flow_id, flow_pos`;
 
 export const DELETE_WORKER = /* sql */ `DELETE FROM errand_workers WHERE id = ?`;

@@ -22,9 +22,9 @@ export type MemberOf = FlowLink | null | undefined;
 
 /** flow_id and flow_pos of a row, as an event's MemberOf. */
 export function memberOf(row: { flow_id?: unknown; flow_pos?: unknown }): MemberOf {
-  return row.flow_id === null || row.flow_id === undefined
-    ? null
-    : { id: String(row.flow_id), pos: Number(row.flow_pos) };
+  const id = row.flow_id;
+  if (typeof id !== "string" && typeof id !== "number" && typeof id !== "bigint") return null;
+  return { id: String(id), pos: Number(row.flow_pos) };
 }
 
 /** A result or progress larger than this, as JSON bytes, travels without its value (listeners read the job). */

@@ -71,12 +71,18 @@ export interface RateLimitOption {
   limit: number;
   /** …in any period this long ("1s", "1m"), across every worker. */
   per: Duration;
+  /**
+   * Starts are spaced at least `per / limit` apart (a leaky bucket), instead of coming in bursts of up to `limit`
+   * whenever the window has room. Default false.
+   */
+  spread?: boolean;
 }
 
 /** A checked rate limit, in ms. */
 export interface TaskRateLimit {
   limit: number;
   perMs: number;
+  spread: boolean;
 }
 
 /**
@@ -89,6 +95,20 @@ export function rateStartMarginMs(perMs: number): number {
   return Math.min(1000, Math.max(50, perMs / 10));
 }
 
+/** A spread limit's least start margin: a claim of PostgreSQL's (lock, window, pick, count) takes a few ms. */
+const SPREAD_MARGIN_MS = 15;
+
+/**
+ * A rate limit as claims count it: its window (one start per `per / limit` when spread) and the margin within which
+ * a claimed job must start. A spread limit's margin is 10% of its interval, between SPREAD_MARGIN_MS and 1 s: the
+ * margin is the share of throughput the spacing costs.
+ */
+export function countedRate(rate: TaskRateLimit): { limit: number; perMs: number; marginMs: number } {
+  if (!rate.spread) return { limit: rate.limit, perMs: rate.perMs, marginMs: rateStartMarginMs(rate.perMs) };
+  const interval = rate.perMs / rate.limit;
+  return { limit: 1, perMs: interval, marginMs: Math.min(1000, Math.max(SPREAD_MARGIN_MS, interval / 10)) };
+}
+
 export function taskRateLimit(where: string, option: unknown): TaskRateLimit | null {
   if (option === undefined) return null;
   if (typeof option !== "object" || option === null) {
@@ -96,14 +116,18 @@ export function taskRateLimit(where: string, option: unknown): TaskRateLimit | n
       `${where}: rateLimit must be an object such as { limit: 100, per: "1m" }, got ${JSON.stringify(option)}.`,
     );
   }
-  checkOptionNames(`${where} rateLimit`, option, ["limit", "per"]);
-  const { limit, per } = option as { limit?: unknown; per?: unknown };
+  checkOptionNames(`${where} rateLimit`, option, ["limit", "per", "spread"]);
+  const { limit, per, spread } = option as { limit?: unknown; per?: unknown; spread?: unknown };
+  if (spread !== undefined && typeof spread !== "boolean") {
+    throw new InvalidArgsError(`${where}: rateLimit.spread must be true or false, got ${JSON.stringify(spread)}.`);
+  }
   if (!Number.isSafeInteger(limit) || (limit as number) < 1) {
     throw new InvalidArgsError(
       `${where}: rateLimit.limit must be a whole number of at least 1 (how many jobs may start per period), got ${String(limit)}.`,
     );
   }
-  return { limit: limit as number, perMs: toMs(per, `${where} rateLimit.per`, { allowZero: false }) };
+  const perMs = toMs(per, `${where} rateLimit.per`, { allowZero: false });
+  return { limit: limit as number, perMs, spread: spread === true };
 }
 
 /** What errand.queue() takes. */

@@ -3,7 +3,7 @@ import type { ClaimedJob, QueueLimit, RateLimit } from "../02-storage/jobs.js";
 import type { WorkerStore } from "../02-storage/worker-store.js";
 import type { TaskDefinition } from "../06-tasks/task.js";
 import type { QueueLimits } from "../06-tasks/limits.js";
-import { rateStartMarginMs } from "../06-tasks/limits.js";
+import { countedRate } from "../06-tasks/limits.js";
 
 /**
  * A worker's rate limits as claims count them, and how soon after its claim was sent each rate-limited job must
@@ -35,19 +35,17 @@ export class RateMargins {
     const limitedQueues: QueueLimit[] = [];
     for (const [name, task] of tasks) {
       if (!task.rateLimit) continue;
-      const margin = rateStartMarginMs(task.rateLimit.perMs);
-      this.byTask.set(name, margin);
-      const { limit, perMs } = task.rateLimit;
-      rated.push({ key: `task:${name}`, task: name, limit, perMs: perMs + margin });
+      const { limit, perMs, marginMs } = countedRate(task.rateLimit);
+      this.byTask.set(name, marginMs);
+      rated.push({ key: `task:${name}`, task: name, limit, perMs: perMs + marginMs });
     }
     for (const [queue, limits] of queueLimits) {
       if (queues !== null && !queues.includes(queue)) continue;
       let rate: RateLimit | null = null;
       if (limits.rateLimit) {
-        const margin = rateStartMarginMs(limits.rateLimit.perMs);
-        this.byQueue.set(queue, margin);
-        const { limit, perMs } = limits.rateLimit;
-        rate = { key: `queue:${queue}`, task: "", limit, perMs: perMs + margin };
+        const { limit, perMs, marginMs } = countedRate(limits.rateLimit);
+        this.byQueue.set(queue, marginMs);
+        rate = { key: `queue:${queue}`, task: "", limit, perMs: perMs + marginMs };
       }
       limitedQueues.push({ queue, concurrency: limits.concurrency, rate });
     }

@@ -65,7 +65,7 @@ describe("flows in the app's transaction on PostgreSQL", () => {
     assert.equal(await chain.result({ timeout: "10s" }), "shipped 2");
     assert.deepEqual(await group.result({ timeout: "10s" }), [10, 20]);
     assert.equal(await chord.result({ timeout: "10s" }), 70);
-    assert.equal((await pool.query("SELECT count(*)::int AS n FROM orders")).rows[0].n, 1);
+    assert.equal((await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM orders")).rows[0]!.n, 1);
   });
 
   it("a postgres.js transaction: commit and rollback; a pool, or a client before BEGIN, refused, storing nothing", async () => {

@@ -18,10 +18,19 @@ export type JobEventError = Omit<AttemptError, "stack">;
 export interface JobEvents {
   /** `result` is the handler's result; left out, with `resultOmitted: true`, when over 4 KB as JSON (read job.get()). */
   succeeded: JobEventBase & { kind: "succeeded"; result?: unknown; resultOmitted?: true };
-  /** The last attempt failed: the job ended failed. */
-  failed: JobEventBase & { kind: "failed"; error: JobEventError };
-  /** An attempt failed and the job runs again at `retryAt`. */
-  retrying: JobEventBase & { kind: "retrying"; error: JobEventError; retryAt: Date };
+  /**
+   * The last attempt failed: the job ended failed. `args` are the job's; left out, with `argsOmitted: true`, when over
+   * 4 KB as JSON.
+   */
+  failed: JobEventBase & { kind: "failed"; error: JobEventError; args?: unknown; argsOmitted?: true };
+  /** An attempt failed and the job runs again at `retryAt`; `args` as for `failed`. */
+  retrying: JobEventBase & {
+    kind: "retrying";
+    error: JobEventError;
+    retryAt: Date;
+    args?: unknown;
+    argsOmitted?: true;
+  };
   /** `expired`: the job expired before an attempt could start (see the `expiresIn` enqueue option). */
   cancelled: JobEventBase & { kind: "cancelled"; expired?: true };
   /** `progress` as the handler reported it; left out, with `progressOmitted: true`, when over 4 KB as JSON. */

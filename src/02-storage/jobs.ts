@@ -184,6 +184,8 @@ export interface OutcomeJob {
   attempt?: number;
   /** Its flow, as its claim said: its end hands on to the members that wait for it. */
   flow?: FlowLink;
+  /** A failure's job args, JSON as stored: its event carries them. */
+  args?: string;
 }
 
 export interface WorkerInfo {

@@ -62,3 +62,61 @@ test("one string for SQLite; an event too large for any payload is dropped, the 
   );
   assert.deepEqual(new EventBatch().encode(), []);
 });
+
+test("a flow member's events name its flow, a failure carries its args, and a flow's end is an event of its own", () => {
+  const error = { attempt: 2, at: "2026-01-01T00:00:00.000Z", message: "boom" };
+  const batch = new EventBatch()
+    .addOutcomes(
+      [
+        { ...success(1, "t"), flow: { id: "9", pos: 0 } },
+        {
+          id: "2",
+          token: "x",
+          kind: "failed",
+          error,
+          retryAt: 5000,
+          task: "t",
+          queue: "q",
+          attempt: 2,
+          args: '{"a":1}',
+        },
+        {
+          id: "3",
+          token: "x",
+          kind: "failed",
+          error,
+          retryAt: null,
+          task: "t",
+          queue: "q",
+          attempt: 2,
+          args: JSON.stringify("x".repeat(5000)),
+        },
+      ],
+      [],
+    )
+    .addFlowEnds([{ id: "9", state: "failed", failedPos: 1 }]);
+  const events = decodeEvents(batch.encode()[0]!);
+  const [first, retrying, failed, end] = events;
+  assert.deepEqual(first, {
+    id: "1",
+    task: "t",
+    queue: "q",
+    attempt: 1,
+    flow: { id: "9", pos: 0 },
+    kind: "succeeded",
+    result: null,
+  });
+  assert.deepEqual(retrying, {
+    id: "2",
+    task: "t",
+    queue: "q",
+    attempt: 2,
+    kind: "retrying",
+    error,
+    retryAt: new Date(5000),
+    args: { a: 1 },
+  });
+  assert.equal(failed!.kind, "failed");
+  assert.equal("argsOmitted" in failed! && failed.argsOmitted, true, "args over 4 KB are left out");
+  assert.deepEqual(end, { id: "9", kind: "flow.failed", failedPos: 1 });
+});

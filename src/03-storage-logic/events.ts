@@ -4,7 +4,7 @@
 // a cancel) share one entry whose ids are a comma-separated string. Entry keys: k kind, t task, q queue, i ids,
 // a attempts (comma-separated; absent: all 1), r result, ro result omitted, e error, ra retry time (ms), p progress,
 // po progress omitted, x the cancel is an expiry, f the flow member's "<flow id>:<position>" (such events travel one
-// by one), fp a failed flow's failed member. A flow event (k "flow.…") has only i, the flow's id, and fp.
+// by one), fp a failed flow's failed member, g a failure's job args, go args omitted. A flow event (k "flow.…") has only i, the flow's id, and fp.
 import type { ErrandEvent, FlowEventName, JobEvent, JobEventError, JobEventName } from "../01-core/events.js";
 import type { AttemptError } from "../01-core/job.js";
 import type { FlowLink, Outcome } from "../02-storage/jobs.js";
@@ -76,7 +76,7 @@ export class EventBatch {
           );
       } else {
         const attempt = o.attempt ?? o.error.attempt;
-        const error = `,"e":${encodeError(o.error)}${f}`;
+        const error = `,"e":${encodeError(o.error)}${f}${argsOf(o.args)}`;
         if (o.retryAt === null) this.single("failed", task, queue, o.id, attempt, error);
         else this.single("retrying", task, queue, o.id, attempt, `${error},"ra":${o.retryAt}`);
       }
@@ -120,8 +120,9 @@ export class EventBatch {
     error: AttemptError,
     retryAt: number | null,
     flow?: MemberOf,
+    args?: string,
   ): this {
-    const encoded = `,"e":${encodeError(error)}${link(flow)}`;
+    const encoded = `,"e":${encodeError(error)}${link(flow)}${argsOf(args)}`;
     if (retryAt === null) this.single("failed", task, queue, id, error.attempt, encoded);
     else this.single("retrying", task, queue, id, error.attempt, `${encoded},"ra":${retryAt}`);
     return this;
@@ -165,6 +166,12 @@ export class EventBatch {
   private single(kind: JobEventName, task: string, queue: string, id: string, attempt: number, extra: string): void {
     this.entries.push(`${head(kind, task, queue)},"i":"${id}"${attempt === 1 ? "" : `,"a":"${attempt}"`}${extra}}`);
   }
+}
+
+/** A failure's args, when known and small enough to travel. */
+function argsOf(args: string | undefined): string {
+  if (args === undefined) return "";
+  return fits(args) ? `,"g":${args}` : `,"go":1`;
 }
 
 function link(flow: MemberOf): string {
@@ -231,6 +238,12 @@ interface Entry {
   x?: 1;
   f?: string;
   fp?: number;
+  g?: unknown;
+  go?: 1;
+}
+
+function failureArgs(e: Entry): { args?: unknown; argsOmitted?: true } {
+  return e.go ? { argsOmitted: true } : "g" in e ? { args: e.g } : {};
 }
 
 /** The events of one payload; throws on a payload that is not one (the caller logs and goes on). */
@@ -262,10 +275,10 @@ export function decodeEvents(payload: string): ErrandEvent[] {
           );
           break;
         case "failed":
-          events.push({ ...base, kind: "failed", error: e.e! });
+          events.push({ ...base, kind: "failed", error: e.e!, ...failureArgs(e) });
           break;
         case "retrying":
-          events.push({ ...base, kind: "retrying", error: e.e!, retryAt: new Date(e.ra!) });
+          events.push({ ...base, kind: "retrying", error: e.e!, retryAt: new Date(e.ra!), ...failureArgs(e) });
           break;
         case "cancelled":
           events.push(e.x ? { ...base, kind: "cancelled", expired: true } : { ...base, kind: "cancelled" });

@@ -135,6 +135,7 @@ export class Completer {
         task: job.task,
         queue: job.queue,
         attempt: job.attempt,
+        args: job.args,
         ...(job.flow ? { flow: job.flow } : {}),
       });
     }

@@ -1,5 +1,6 @@
-// Events a live page can use without reading jobs back: a member's events name its flow and position, and a flow
-// that ends says so (flow.succeeded, flow.failed with the member that failed, flow.cancelled), on both engines.
+// Events a live page can use without reading jobs back: a member's events name its flow and position, a failure
+// carries its job's args, and a flow that ends says so (flow.succeeded, flow.failed with the member that failed,
+// flow.cancelled), on both engines.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -68,6 +69,8 @@ for (const [name, fresh] of bothBackends()) {
       assert.deepEqual(flowFailed, { kind: "flow.failed", id: failing.id, failedPos: 1 });
       const failedEvent = events.find((e) => e.kind === "failed" && "flow" in e && e.flow?.id === failing.id);
       assert.equal(failedEvent && "task" in failedEvent ? failedEvent.task : null, "reject");
+      // A failure carries the job's args (here, the result its predecessor handed on).
+      assert.equal(failedEvent?.kind === "failed" ? failedEvent.args : null, "<html>b</html>");
       assert.deepEqual(of(cancelled.id), ["cancelled 0", "flow.cancelled"]);
       await errand.close();
     });

@@ -107,7 +107,15 @@ export class PostgresEvents {
         if (!r.started) continue;
         const retryAt = r.state === "failed" ? null : (r.run_at as Date).getTime();
         const error = r.error as AttemptError;
-        batch.failedAttempt(String(r.id), r.task as string, r.queue as string, error, retryAt, memberOf(r));
+        batch.failedAttempt(
+          String(r.id),
+          r.task as string,
+          r.queue as string,
+          error,
+          retryAt,
+          memberOf(r),
+          r.args as string,
+        );
       }
       return batch;
     });

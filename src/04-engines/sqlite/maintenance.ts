@@ -34,7 +34,8 @@ export function rescueExpired(ctx: SqliteContext, now: number, retryAt: (attempt
       }
       if (changed === 1 && plan.charged) {
         const retryAt = attempt >= (row.max_attempts as number) ? null : now + plan.delayMs;
-        events.failedAttempt(String(row.id), row.task as string, row.queue as string, error, retryAt, memberOf(row));
+        const { task, queue, args } = row as { task: string; queue: string; args: string };
+        events.failedAttempt(String(row.id), task, queue, error, retryAt, memberOf(row), args);
       }
     }
     ctx.events.write(events);

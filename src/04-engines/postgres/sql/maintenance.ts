@@ -37,7 +37,7 @@ export function maintenanceSql(schema: string) {
             lease_started = false, lease_token = NULL, lease_expires_at = NULL
         FROM expired e WHERE j.id = e.id
         RETURNING j.id, j.task, j.queue, j.state, j.run_at, e.charged AS started, j.errors -> -1 AS error, j.flow_id,
-          j.flow_pos),
+          j.flow_pos, j.args::text AS args),
       counted AS (${countInto("(SELECT queue FROM rescued WHERE state = 'failed') f", "'failed'")}),
       ${tally("rescued")}
       SELECT * FROM rescued`,

@@ -5,7 +5,7 @@
 // it never knew of this job (a claim whose answer was lost); a worker that died just after a claim may have renewed
 // its presence once more while the claim's answer was on its way, not later.
 export const EXPIRED_LEASES = /* sql */ `
-SELECT j.id, j.task, j.queue, j.attempt, j.max_attempts, j.worker_id, j.lease_started AS started, j.flow_id, j.flow_pos,
+SELECT j.id, j.task, j.queue, j.attempt, j.max_attempts, j.worker_id, j.lease_started AS started, j.flow_id, j.flow_pos, j.args,
   coalesce(w.expires_at >= :now AND w.heartbeat_at >= j.lease_expires_at - (w.expires_at - w.heartbeat_at) / 2, 0) AS alive
 FROM errand_jobs j LEFT JOIN errand_workers w ON w.id = j.worker_id
 WHERE j.state = 'running' AND j.lease_expires_at < :now`;

@@ -3,6 +3,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { checkOptionNames, describePath, InvalidArgsError } from "../01-core/errors.js";
 import { findUnsafeJson } from "../01-core/json-safe.js";
+import { isSynchronousTx } from "../01-core/sync-tx.js";
 import type { NewJob } from "../02-storage/jobs.js";
 import { keyOptions } from "./keys.js";
 import { jobConcurrency, type TaskConcurrency } from "./limits.js";
@@ -164,4 +165,37 @@ export function notNow(where: string): InvalidArgsError {
       `open yet or the task's schema validates asynchronously. Call \`await errand.migrate()\` once at startup, and use ` +
       `a schema that validates synchronously. Nothing was stored, and your transaction is rolled back.`,
   );
+}
+
+/** The start of an enqueueSync(): `tx` must be a better-sqlite3 Database (`usage`: the awaited call to use instead). */
+export function checkSyncTx(where: string, tx: unknown, usage: string): void {
+  if (isSynchronousTx(tx as object | undefined)) return;
+  throw new InvalidArgsError(
+    `${where}: tx must be your better-sqlite3 Database, called inside db.transaction(() => ...); got ${tx === undefined ? "none" : typeof tx}. ` +
+      `Without a better-sqlite3 transaction, use \`await ${usage}\` (or { tx } for pg and postgres.js). Nothing was stored.`,
+  );
+}
+
+/**
+ * The rest of an enqueueSync()'s checks, before its write: what it stores is ready now (no asynchronous schema),
+ * errand is open, on SQLite. Returns the open backend. `usage`: the awaited call with { tx } to use instead.
+ */
+export function syncWriteBackend<B extends { kind: string; capabilities: { syncEnqueue: boolean } }>(
+  where: string,
+  prepared: unknown,
+  openBackend: () => B | null,
+  usage: string,
+): B {
+  if (prepared instanceof Promise) {
+    prepared.catch(() => {});
+    throw notNow(where);
+  }
+  const backend = openBackend();
+  if (!backend) throw notNow(where);
+  if (!backend.capabilities.syncEnqueue) {
+    throw new InvalidArgsError(
+      `${where}: errand's database is ${backend.kind}, not SQLite; use \`await ${usage}\` with its transaction. Nothing was stored.`,
+    );
+  }
+  return backend;
 }

@@ -20,7 +20,7 @@ import {
   type TaskHost,
   type TaskOptions,
 } from "./options.js";
-import { JobPreparer, notNow, type MemberOptions } from "./prepare.js";
+import { checkSyncTx, JobPreparer, notNow, syncWriteBackend, type MemberOptions } from "./prepare.js";
 import { defineSchedule } from "./schedule-definition.js";
 import { taskTiming } from "./timing.js";
 
@@ -216,25 +216,10 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
    */
   enqueueSync(args: A, options: Omit<EnqueueOptions, "tx"> & { tx: SqliteHandle }): Job<R> {
     const where = `${this.name}.enqueueSync()`;
-    if (!isSynchronousTx(options?.tx)) {
-      throw new InvalidArgsError(
-        `${where}: tx must be your better-sqlite3 Database, called inside db.transaction(() => ...); got ${options?.tx === undefined ? "none" : typeof options.tx}. ` +
-          `Without a better-sqlite3 transaction, use \`await ${this.name}.enqueue(args)\` (or { tx } for pg and postgres.js). Nothing was stored.`,
-      );
-    }
+    checkSyncTx(where, options?.tx, `${this.name}.enqueue(args)`);
     const job = this.prep.job(args, options);
-    if (job instanceof Promise) {
-      job.catch(() => {});
-      throw notNow(where);
-    }
-    const backend = this.host.openBackend();
-    if (!backend) throw notNow(where);
-    if (!backend.capabilities.syncEnqueue) {
-      throw new InvalidArgsError(
-        `${where}: errand's database is ${backend.kind}, not SQLite; use \`await ${this.name}.enqueue(args, { tx })\` with its transaction. Nothing was stored.`,
-      );
-    }
-    return this.handle(this.host.sendSync(backend, [job], options.tx)[0]!);
+    const backend = syncWriteBackend(where, job, () => this.host.openBackend(), `${this.name}.enqueue(args, { tx })`);
+    return this.handle(this.host.sendSync(backend, [job as NewJob], options.tx)[0]!);
   }
 
   private handle(result: { id: string; created: boolean }): Job<R> {

@@ -9,7 +9,7 @@ import type { NewJob } from "../../02-storage/jobs.js";
 import { isSynchronousTx } from "../../01-core/sync-tx.js";
 import { checkOptionNames } from "../../01-core/errors.js";
 import type { SqliteHandle } from "../../06-tasks/options.js";
-import { notNow } from "../../06-tasks/prepare.js";
+import { checkSyncTx, notNow, syncWriteBackend } from "../../06-tasks/prepare.js";
 
 /** The task of a member whose args are its predecessor's result, as the chain's type check sees it. */
 export type Step<A, R> = Task<A, R>;
@@ -70,27 +70,13 @@ abstract class FlowBuilder<R> {
    */
   enqueueSync(options: { tx: SqliteHandle }): Flow<R> {
     const where = `${this.where}.enqueueSync()`;
-    if (!isSynchronousTx(options?.tx)) {
-      throw new InvalidArgsError(
-        `${where}: tx must be your better-sqlite3 Database, called inside db.transaction(() => ...); got ${options?.tx === undefined ? "none" : typeof options.tx}. ` +
-          `Without a better-sqlite3 transaction, use \`await ${this.where}.enqueue()\` (or { tx } for pg and postgres.js). Nothing was stored.`,
-      );
-    }
+    checkSyncTx(where, options?.tx, `${this.where}.enqueue()`);
     checkOptions(where, options);
     const planned = this.plan();
-    if (planned instanceof Promise) {
-      planned.catch(() => {});
-      throw notNow(where);
-    }
-    const backend = this.host.openBackend();
-    if (!backend) throw notNow(where);
-    if (!backend.capabilities.syncEnqueue) {
-      throw new InvalidArgsError(
-        `${where}: errand's database is ${backend.kind}, not SQLite; use \`await ${this.where}.enqueue({ tx })\` with its transaction. Nothing was stored.`,
-      );
-    }
-    const { id } = backend.createFlowSync({ ...planned, createdAt: this.host.now() }, options.tx);
-    return new Flow<R>(this.host, id, planned.kind);
+    const backend = syncWriteBackend(where, planned, () => this.host.openBackend(), `${this.where}.enqueue({ tx })`);
+    const plan = planned as Planned;
+    const { id } = backend.createFlowSync({ ...plan, createdAt: this.host.now() }, options.tx);
+    return new Flow<R>(this.host, id, plan.kind);
   }
 
   private async store(backend: FlowStore, plan: Planned, tx: object | undefined): Promise<Flow<R>> {

@@ -79,9 +79,10 @@ for (const [name, database] of databases) {
       assert.ok(least >= 50, `two handlers started ${least.toFixed(2)} ms apart`);
       assert.ok(mostInWindow(all, 1000) <= 20, "at most 20 in any second");
       const span = (all.at(-1)! - all[0]!) / 1000;
-      // 59 gaps of 65 ms (the interval and its 15 ms start margin): 3.84 s; a claim whose job starts too late goes
-      // back and its gap passes unused, so a loaded machine may take longer.
-      assert.ok(span >= 2.95 && span <= 3.84 * 1.5, `60 starts over ${span.toFixed(2)} s (59 gaps of 65 ms: 3.84 s)`);
+      // 59 gaps of 65 ms (the interval and its 15 ms start margin): 3.84 s (3.9 to 4.3 s alone); a claim whose job
+      // starts too late goes back and its gap passes unused, so a loaded machine takes longer (6.1 s seen with two
+      // other test files running). The bound catches a spread that leaves most gaps unused.
+      assert.ok(span >= 2.95 && span <= 3.84 * 2.5, `60 starts over ${span.toFixed(2)} s (59 gaps of 65 ms: 3.84 s)`);
       console.log(`${name}: 60 spread starts over ${span.toFixed(2)} s, closest ${least.toFixed(1)} ms apart`);
     });
   });

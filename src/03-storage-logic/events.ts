@@ -4,7 +4,8 @@
 // a cancel) share one entry whose ids are a comma-separated string. Entry keys: k kind, t task, q queue, i ids,
 // a attempts (comma-separated; absent: all 1), r result, ro result omitted, e error, ra retry time (ms), p progress,
 // po progress omitted, x the cancel is an expiry, f the flow member's "<flow id>:<position>" (such events travel one
-// by one), fp a failed flow's failed member, g a failure's job args, go args omitted. A flow event (k "flow.…") has only i, the flow's id, and fp.
+// by one), fp a failed flow's failed member, g a failure's job args, go args omitted. A flow event (k "flow.…")
+// has only i, the flow's id, and fp.
 import type { ErrandEvent, FlowEventName, JobEvent, JobEventError, JobEventName } from "../01-core/events.js";
 import type { AttemptError } from "../01-core/job.js";
 import type { FlowLink, Outcome } from "../02-storage/jobs.js";
@@ -257,7 +258,7 @@ export function decodeEvents(payload: string): ErrandEvent[] {
     const ids = e.i.split(",");
     const attempts = e.a?.split(",");
     const colon = e.f?.indexOf(":") ?? -1;
-    const flow = e.f && colon > 0 ? { flow: { id: e.f.slice(0, colon), pos: Number(e.f.slice(colon + 1)) } } : null;
+    const flow = e.f && colon > 0 ? { id: e.f.slice(0, colon), pos: Number(e.f.slice(colon + 1)) } : null;
     for (let j = 0; j < ids.length; j++) {
       const base: Omit<JobEvent, "kind"> = {
         id: ids[j]!,
@@ -265,7 +266,7 @@ export function decodeEvents(payload: string): ErrandEvent[] {
         queue: e.q,
         attempt: attempts ? Number(attempts[j]) : 1,
       };
-      if (flow) base.flow = flow.flow;
+      if (flow) base.flow = flow;
       switch (e.k) {
         case "succeeded":
           events.push(

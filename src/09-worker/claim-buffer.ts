@@ -83,11 +83,6 @@ export class ClaimBuffer {
     return this.ready.shift();
   }
 
-  /** Takes jobs whose start is recorded, unbound (Worker.runOnce() and claims made with `start`). */
-  push(jobs: readonly ClaimedJob[]): void {
-    this.ready.push(jobs);
-  }
-
   /**
    * Takes a claim's jobs: recorded as started (`started`), or to record first. Rate-limited ones go first, each to
    * start within its margin of the claim (sent at `sentAt`, performance.now()), or go back unstarted.

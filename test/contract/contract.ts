@@ -871,9 +871,11 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
         assert.equal(retrying.error.name, "LeaseExpired");
         assert.equal(retrying.attempt, 1);
         assert.equal(retrying.retryAt.getTime(), (await b.get(retried))!.runAt.getTime());
+        assert.deepEqual(retrying.args, {}, "a rescued failure carries its job's args");
         const failed = kinds.get(spent) as Extract<JobEvent, { kind: "failed" }>;
         assert.equal(failed.kind, "failed");
         assert.match(failed.error.message, /lease/);
+        assert.deepEqual(failed.args, {});
         assert.equal(kinds.has(unstarted), false, "an attempt given back is no failure");
         off();
       });

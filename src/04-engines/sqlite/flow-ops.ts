@@ -55,8 +55,14 @@ export function create(ctx: Statements, flow: NewFlow): { id: string; jobIds: (s
 
 /** Members' jobs ended in this transaction: their flows move on. */
 export function advance(ctx: SqliteContext, ended: readonly MemberEnded[], now: number, cancelling = false): void {
+  // The flows that end say so in one event row, after the events of the jobs that ended them.
+  const ends = new EventBatch();
   for (const [flowId, list] of byFlow(ended))
-    runSync(advanceFlow(flowId, list, now, cancelling, ctx.memberConcurrency), (op) => exec(ctx, op));
+    runSync(advanceFlow(flowId, list, now, cancelling, ctx.memberConcurrency), (op) => {
+      if (op.op === "setFlow" && op.finishedAt !== null) ends.flowEnded(op.id, op.row.state, op.row.failedPos);
+      return exec(ctx, op);
+    });
+  ctx.events.write(ends);
 }
 
 export function get(ctx: SqliteContext, id: string): FlowRecord | null {
@@ -163,7 +169,6 @@ function exec(ctx: SqliteContext, op: FlowOp): unknown {
         cancelled_pos: op.row.cancelledPos,
         finished_at: op.finishedAt,
       });
-      if (op.finishedAt !== null) ctx.events.write(new EventBatch().flowEnded(op.id, op.row.state, op.row.failedPos));
       return undefined;
     case "wakeParent":
       ctx.stmt(Q.WAKE_PARENT).run({ id: op.jobId, now: op.now });

@@ -54,7 +54,8 @@ export function rescuePlan(
 export const LEASE_EXPIRED_TEXT = {
   head: "The lease of worker ",
   tail: " expired before the attempt finished: the worker crashed, was killed, or was blocked longer than the lease.",
-  counted: " Its handler had started (the worker recorded the start before running it): the attempt is counted.",
+  counted:
+    " Its start was recorded before its handler ran (when jobs take under 5 ms, a claim records all it takes, so it may not have begun): the attempt is counted.",
   notStarted: " The attempt had not started (no start was recorded): it is not counted.",
   notReceived: " The worker is alive and never received this job (its claim's answer was lost): it is not counted.",
 } as const;

@@ -7,6 +7,7 @@ import type { TaskDefinition } from "../06-tasks/task.js";
 import type { Backoff } from "./backoff.js";
 import { ClaimBuffer } from "./claim-buffer.js";
 import type { Attempt, Executor, Settled } from "./executor.js";
+import { FinishRate } from "./finish-rate.js";
 import { RateMargins, releaseLate } from "./rate-margins.js";
 import { StartRecorder } from "./start-recorder.js";
 import { SuspectWatch } from "./suspect-watch.js";
@@ -78,10 +79,8 @@ export class Producer {
   private wakePending = false;
   private isIdle = false;
   private pollTimer: NodeJS.Timeout | null = null;
-  private lastFetchAt = 0;
-  private finishedSinceFetch = 0;
-  /** Jobs finished per second, measured between the last two claims. */
-  private rate = 0;
+  /** Jobs finished per second. */
+  private readonly finishRate: FinishRate;
   /** A suspect is running: it runs alone, nothing else is claimed until it settles. */
   private aloneId: string | null = null;
   /**
@@ -106,6 +105,7 @@ export class Producer {
   constructor(private readonly options: ProducerOptions) {
     this.limits = this.rateMargins.configure(options.tasks, options.queueLimits, options.queues);
     this.buffer = new ClaimBuffer(this.rateMargins);
+    this.finishRate = new FinishRate(options.concurrency);
     this.suspects = new SuspectWatch(options.leaseMs, this.wake);
     this.starts = new StartRecorder({ ...options, buffer: this.buffer, recorded: () => this.pump() });
   }
@@ -128,7 +128,7 @@ export class Producer {
   /** Claims one batch and runs it to the end, without the loop (Worker.runOnce()); returns how many jobs ran. */
   async claimOnce(limit: number): Promise<number> {
     this.manual = true;
-    const start = this.starts.byClaim(limit, this.rate);
+    const start = this.starts.byClaim(limit, this.finishRate.value);
     const { jobs } = await this.claim(limit, [], false, start);
     this.buffer.take(jobs, performance.now(), start || jobs[0]?.suspect === true);
     this.pump();
@@ -225,7 +225,7 @@ export class Producer {
     }
     const buffered = this.buffer.size;
     if (this.suspects.waiting && (executor.size > 0 || buffered > 0)) return 0;
-    const soon = this.options.concurrency - executor.size + Math.round(this.rate * BUFFER_SECONDS);
+    const soon = this.options.concurrency - executor.size + Math.round(this.finishRate.value * BUFFER_SECONDS);
     // Where outcomes are written beside claims, their writes set the pace: past four batches unwritten, claim nothing
     // until they land. Else, when writes slow down (millions of rows, a lock), the backlog grows, each write carries
     // more and takes longer, and leases of jobs that finished long ago run out.
@@ -242,7 +242,7 @@ export class Producer {
       if (settled.kind === "lost") this.aloneId = null;
       else void this.endAlone(id);
     }
-    this.finishedSinceFetch++;
+    this.finishRate.add();
     this.options.outcomes.add(attempt, settled);
     if (this.heldBack && this.isIdle) this.wake();
     else this.pump();
@@ -286,7 +286,7 @@ export class Producer {
       let claimed: ClaimedJob[];
       let retryAfterMs: number | undefined;
       const sentAt = performance.now();
-      const start = this.starts.byClaim(limit, this.rate);
+      const start = this.starts.byClaim(limit, this.finishRate.value);
       try {
         const result = await this.claim(limit, finished, suspects, start);
         // Its time stands for the outcomes' write (an overestimate, so on the safe side).
@@ -319,13 +319,9 @@ export class Producer {
     this.pump();
   }
 
-  /** Sizes the next claim (see wanted()), measuring the rate jobs finished at since the last claim. */
+  /** Sizes the next claim (see wanted()), the finish rate measured first. */
   private nextLimit(): number {
-    const now = performance.now();
-    const elapsed = now - this.lastFetchAt;
-    this.rate = this.lastFetchAt === 0 || elapsed <= 0 ? 0 : (this.finishedSinceFetch * 1000) / elapsed;
-    this.lastFetchAt = now;
-    this.finishedSinceFetch = 0;
+    this.finishRate.measure(performance.now());
     return this.wanted();
   }
 
@@ -338,7 +334,7 @@ export class Producer {
       tasks: options.taskNames,
       ...this.limits,
       limit,
-      ratedLimit: this.rateMargins.ratedLimit(options.concurrency - options.executor.size, this.rate),
+      ratedLimit: this.rateMargins.ratedLimit(options.concurrency - options.executor.size, this.finishRate.value),
       now: options.now(),
       leaseMs: options.leaseMs,
       finished,

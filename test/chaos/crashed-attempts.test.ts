@@ -129,5 +129,59 @@ for (const [name, fresh] of bothBackends()) {
         `${name}: ${workers.deaths()} worker deaths, ${unstartedCharges} attempt(s) charged whose start was on its way; healthy jobs started ${[...healthyIds].reduce((n, id) => n + (starts.get(id)?.length ?? 0), 0)} times for ${healthyIds.length}`,
       );
     });
+
+    it("charges a killed worker only the jobs it started, when equal-length jobs finish in bursts", async () => {
+      const database = await fresh();
+      const record = join(tempDir(), "starts.log");
+      const errand = new Errand({ database, logger: quiet });
+      const inStep = errand.task("in-step", async (_args: { n: number }) => {});
+      await errand.migrate();
+      await inStep.enqueueMany(Array.from({ length: 400 }, (_, n) => ({ n })));
+      const env = {
+        ...process.env,
+        ERRAND_DATABASE_URL: database,
+        ERRAND_TEST_RECORD: record,
+        ERRAND_LOG_LEVEL: "warn",
+      };
+      const run = (): ChildProcess =>
+        spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "20", "--lease", "1s"], {
+          env,
+          stdio: "ignore",
+        });
+      const startsOf = () =>
+        (existsSync(record) ? readFileSync(record, "utf8").trim().split("\n") : []).map((l) => l.split(" "));
+      const first = run();
+      const firstExit = new Promise((resolve) => first.once("exit", resolve));
+      // Past a few bursts of 20 finishes within a millisecond or two.
+      while (startsOf().length < 100) await sleep(20);
+      first.kill("SIGKILL");
+      await firstExit;
+      const second = run();
+      const secondExit = new Promise((resolve) => second.once("exit", resolve));
+      try {
+        const deadline = Date.now() + 60_000;
+        while (Date.now() < deadline && (await errand.listJobs({ state: "succeeded", limit: 1000 })).length < 400)
+          await sleep(100);
+      } finally {
+        second.kill("SIGKILL");
+        await secondExit;
+      }
+      const jobs = await errand.listJobs({ limit: 1000 });
+      await errand.close();
+      assert.equal(jobs.filter((j) => j.state === "succeeded").length, 400, "every job succeeded");
+      const startedInFirst = new Set(
+        startsOf()
+          .filter(([, , , pid]) => pid === String(first.pid))
+          .map(([, id]) => id),
+      );
+      const charged = jobs.filter((j) => j.errors.some((e) => /is counted/.test(e.message)));
+      const unstarted = charged.filter((j) => !startedInFirst.has(j.id)).map((j) => j.id);
+      const free = jobs.filter((j) => j.errors.some((e) => e.name === "LeaseExpired" && !/is counted/.test(e.message)));
+      console.log(
+        `${name}: the killed worker started ${startedInFirst.size} jobs; ${charged.length} charged, ${free.length} given back free`,
+      );
+      // A start is recorded the moment before its handler runs: one kill can fall between the two.
+      assert.ok(unstarted.length <= 1, `charged but never started in the killed worker: ${unstarted.join(", ")}`);
+    });
   });
 }

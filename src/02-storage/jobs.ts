@@ -163,6 +163,11 @@ export interface HeartbeatResult {
   suspectsWaiting: boolean;
   /** None waits yet, but a suspect of its tasks is due in this many ms (absent: none is scheduled). */
   suspectsDueInMs?: number;
+  /**
+   * The soonest another worker's presence lapses, in ms, unless it renews it (absent: no other worker is live): a
+   * worker that died then has its leases rescued at that time rather than at the next heartbeat after it.
+   */
+  othersLapseInMs?: number;
 }
 
 export type Outcome = (

@@ -352,6 +352,18 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.deepEqual(await b.workers(0), []);
     });
 
+    it("tells a worker when the soonest other live worker's presence lapses, itself aside", async () => {
+      assert.equal((await b.heartbeat(worker(), [], T0, LEASE)).othersLapseInMs, undefined, "no other worker");
+      await b.heartbeat(worker("short"), [], T0, 400);
+      await b.heartbeat(worker("long"), [], T0, 9000);
+      const lapse = (await b.heartbeat(worker(), [], T0 + 100, LEASE)).othersLapseInMs;
+      if (serverClock) assert.ok(lapse !== undefined && lapse > 0 && lapse <= 400, `lapses in ${lapse} ms`);
+      else assert.equal(lapse, 300, "the soonest, from this heartbeat's now");
+      // Lapsed, it is no longer live: the next soonest is named.
+      const later = (await b.heartbeat(worker(), [], await at(600), LEASE)).othersLapseInMs;
+      assert.ok(later !== undefined && later > 7000 && later <= 8400, `the other lapses in ${later} ms`);
+    });
+
     it("renews only the leases named by id and token, in one call for all", async () => {
       const mine = await enqueueOne();
       const unknown = await enqueueOne();

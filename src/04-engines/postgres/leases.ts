@@ -11,7 +11,14 @@ export async function heartbeat(
   const { db } = ctx;
   const q = ctx.sql.leases;
   const sorted = sortById(held);
-  const renew = [sorted.map((h) => h.id), sorted.map((h) => h.token), sorted.map((h) => h.started), leaseMs, w.tasks];
+  const renew = [
+    sorted.map((h) => h.id),
+    sorted.map((h) => h.token),
+    sorted.map((h) => h.started),
+    leaseMs,
+    w.tasks,
+    w.id,
+  ];
   return db.transaction(async (client) => {
     const queues = w.queues === null ? null : JSON.stringify(w.queues);
     await client.query(q.upsertWorker, [
@@ -27,9 +34,11 @@ export async function heartbeat(
       held: string[];
       suspects: boolean;
       suspects_in: number | null;
+      others_lapse_in: number | null;
     };
     const result: HeartbeatResult = { held: row.held, suspectsWaiting: row.suspects };
     if (!row.suspects && row.suspects_in !== null) result.suspectsDueInMs = Math.max(0, row.suspects_in);
+    if (row.others_lapse_in !== null) result.othersLapseInMs = row.others_lapse_in;
     return result;
   });
 }

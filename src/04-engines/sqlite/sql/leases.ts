@@ -26,6 +26,10 @@ SELECT EXISTS (SELECT 1 FROM errand_jobs WHERE suspect = 1 AND (state = 'ready' 
   (SELECT min(run_at) FROM errand_jobs WHERE suspect = 1 AND (state = 'ready' OR state = 'scheduled')
    AND state = 'scheduled' AND task IN (SELECT value FROM json_each(:tasks))) AS next_at`;
 
+// The soonest another live worker's presence lapses.
+export const OTHERS_LAPSE = /* sql */ `
+SELECT min(expires_at) AS at FROM errand_workers WHERE id <> :id AND expires_at > :now`;
+
 export const UPSERT_WORKER = /* sql */ `
 INSERT INTO errand_workers (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at)
 VALUES (:id, :hostname, :pid, :queues, :tasks, :concurrency, :now, :now, :expires)

@@ -164,10 +164,10 @@ export interface HeartbeatResult {
   /** None waits yet, but a suspect of its tasks is due in this many ms (absent: none is scheduled). */
   suspectsDueInMs?: number;
   /**
-   * The soonest another worker's presence lapses, in ms, unless it renews it (absent: no other worker is live): a
-   * worker that died then has its leases rescued at that time rather than at the next heartbeat after it.
+   * In how many ms the soonest lease of another worker's running job ends, unless renewed (absent: none is held): the
+   * leases of a worker that died are rescued then rather than at the next heartbeat after it.
    */
-  othersLapseInMs?: number;
+  othersLeaseEndInMs?: number;
 }
 
 export type Outcome = (

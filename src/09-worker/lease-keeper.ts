@@ -7,8 +7,8 @@ import type { Executor } from "./executor.js";
 
 /** A wall clock that moves this much against the monotonic clock between two looks has jumped. */
 const CLOCK_JUMP_MS = 1000;
-/** A beat for another worker's lapse comes this long after it: its leases have ended by then. */
-const LAPSE_MARGIN_MS = 100;
+/** A beat for another worker's lease end comes this long after it. */
+const LEASE_END_MARGIN_MS = 100;
 
 export interface LeaseKeeperOptions {
   readonly id: string;
@@ -41,11 +41,11 @@ export interface LeaseKeeperOptions {
  */
 export class LeaseKeeper {
   private timer: NodeJS.Timeout | null = null;
-  /** An extra beat, when another worker's presence lapses before the next one. */
-  private atLapse: NodeJS.Timeout | null = null;
+  /** An extra beat, when another worker's lease ends before the next one. */
+  private atLeaseEnd: NodeJS.Timeout | null = null;
   private maintain: (() => Promise<void>) | null = null;
-  /** performance.now() when the soonest other worker's presence lapses, as the last heartbeat said. */
-  private lapseAt: number | null = null;
+  /** performance.now() when the soonest lease of another worker ends, as the last heartbeat said. */
+  private leaseEndAt: number | null = null;
   private renewing: Promise<void> | null = null;
   /** performance.now() when the last heartbeat that succeeded was sent: every lease held then runs at least a lease past it. */
   private lastSentAt = 0;
@@ -72,7 +72,7 @@ export class LeaseKeeper {
   start(maintain: () => Promise<void>): void {
     this.maintain = maintain;
     this.timer = setInterval(() => void this.beat(maintain), this.intervalMs);
-    this.beatAtLapse();
+    this.beatAtLeaseEnd();
   }
 
   private get intervalMs(): number {
@@ -86,25 +86,25 @@ export class LeaseKeeper {
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
-    if (this.atLapse) clearTimeout(this.atLapse);
+    if (this.atLeaseEnd) clearTimeout(this.atLeaseEnd);
   }
 
   /**
-   * Another worker's presence lapses before the next beat: a beat then too, whose maintenance round rescues its jobs
-   * if it died (its leases end with its presence), instead of up to a third of a lease later.
+   * A lease of another worker ends before the next beat: a beat then too, whose maintenance round rescues the job if
+   * its worker died, instead of up to a third of a lease later. A live worker renews its leases long before.
    */
-  private beatAtLapse(): void {
-    const { maintain, lapseAt } = this;
-    if (lapseAt === null || maintain === null || this.isStopping || this.atLapse) return;
-    const inMs = lapseAt - performance.now();
+  private beatAtLeaseEnd(): void {
+    const { maintain, leaseEndAt } = this;
+    if (leaseEndAt === null || maintain === null || this.isStopping || this.atLeaseEnd) return;
+    const inMs = leaseEndAt - performance.now();
     if (inMs >= this.intervalMs) return;
-    this.lapseAt = null;
-    this.atLapse = setTimeout(
+    this.leaseEndAt = null;
+    this.atLeaseEnd = setTimeout(
       () => {
-        this.atLapse = null;
+        this.atLeaseEnd = null;
         void this.beat(maintain);
       },
-      Math.max(0, inMs) + LAPSE_MARGIN_MS,
+      Math.max(0, inMs) + LEASE_END_MARGIN_MS,
     );
   }
 
@@ -165,8 +165,8 @@ export class LeaseKeeper {
       done();
     }
     claims.noteSuspects(result.suspectsWaiting, result.suspectsDueInMs);
-    this.lapseAt = result.othersLapseInMs === undefined ? null : performance.now() + result.othersLapseInMs;
-    this.beatAtLapse();
+    this.leaseEndAt = result.othersLeaseEndInMs === undefined ? null : performance.now() + result.othersLeaseEndInMs;
+    this.beatAtLeaseEnd();
     const held = new Set(result.held);
     const isLost = (id: string) => before.has(id) && !held.has(id);
     // A job this worker no longer holds was cancelled or taken over: stop it and drop its outcome.

@@ -34,11 +34,11 @@ export async function heartbeat(
       held: string[];
       suspects: boolean;
       suspects_in: number | null;
-      others_lapse_in: number | null;
+      others_lease_end_in: number | null;
     };
     const result: HeartbeatResult = { held: row.held, suspectsWaiting: row.suspects };
     if (!row.suspects && row.suspects_in !== null) result.suspectsDueInMs = Math.max(0, row.suspects_in);
-    if (row.others_lapse_in !== null) result.othersLapseInMs = row.others_lapse_in;
+    if (row.others_lease_end_in !== null) result.othersLeaseEndInMs = row.others_lease_end_in;
     return result;
   });
 }

@@ -36,8 +36,8 @@ export function heartbeat(
     if (!result.suspectsWaiting && typeof suspects?.next_at === "number") {
       result.suspectsDueInMs = Math.max(0, suspects.next_at - now);
     }
-    const others = ctx.stmt(Q.OTHERS_LAPSE).get({ id: w.id, now });
-    if (typeof others?.at === "number") result.othersLapseInMs = others.at - now;
+    const others = ctx.stmt(Q.OTHERS_LEASE_END).get({ id: w.id, now });
+    if (typeof others?.at === "number") result.othersLeaseEndInMs = others.at - now;
     return result;
   });
   return ctx.run(write);

@@ -13,7 +13,7 @@ export function leasesSql(schema: string) {
     // Only the leases the worker names (id and token, ids sorted) are renewed: rows of a claim whose answer it never
     // received expire. The lateral lock takes the rows one by one in the arrays' order. Also tells whether suspects
     // wait for one of the worker's tasks, or else in how many ms the first scheduled one is due, and in how many ms
-    // the first other worker's presence lapses.
+    // the soonest lease of another worker's running job ends.
     renewLeases: /* sql */ `
       WITH locked AS (
         SELECT l.id, o.started FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS o(id, token, started)
@@ -29,8 +29,9 @@ export function leasesSql(schema: string) {
         (SELECT extract(epoch FROM min(run_at) - clock_timestamp()) * 1000 FROM ${jobs}
          WHERE suspect AND state IN ('ready', 'scheduled') AND state = 'scheduled' AND task = ANY($5::text[]))::float8
           AS suspects_in,
-        (SELECT extract(epoch FROM min(expires_at) - clock_timestamp()) * 1000 FROM ${workers}
-         WHERE id <> $6 AND expires_at > clock_timestamp())::float8 AS others_lapse_in`,
+        (SELECT extract(epoch FROM lease_expires_at - clock_timestamp()) * 1000 FROM ${jobs}
+         WHERE state = 'running' AND lease_expires_at > clock_timestamp() AND worker_id <> $6
+         ORDER BY lease_expires_at LIMIT 1)::float8 AS others_lease_end_in`,
 
     // Starts recorded before the handlers run (id and token, ids sorted, rows locked in that order): only rows
     // still held under their token.

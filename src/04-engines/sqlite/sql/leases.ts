@@ -26,9 +26,10 @@ SELECT EXISTS (SELECT 1 FROM errand_jobs WHERE suspect = 1 AND (state = 'ready' 
   (SELECT min(run_at) FROM errand_jobs WHERE suspect = 1 AND (state = 'ready' OR state = 'scheduled')
    AND state = 'scheduled' AND task IN (SELECT value FROM json_each(:tasks))) AS next_at`;
 
-// The soonest another live worker's presence lapses.
-export const OTHERS_LAPSE = /* sql */ `
-SELECT min(expires_at) AS at FROM errand_workers WHERE id <> :id AND expires_at > :now`;
+// When the soonest lease of another worker's running job ends: in the lease index's order, the first not its own.
+export const OTHERS_LEASE_END = /* sql */ `
+SELECT lease_expires_at AS at FROM errand_jobs WHERE state = 'running' AND lease_expires_at > :now AND worker_id <> :id
+ORDER BY lease_expires_at LIMIT 1`;
 
 export const UPSERT_WORKER = /* sql */ `
 INSERT INTO errand_workers (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at)

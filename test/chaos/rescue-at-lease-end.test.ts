@@ -1,5 +1,6 @@
-// A worker killed with -9 has its jobs rescued when its presence lapses, not up to a third of a lease later: the
-// surviving worker's heartbeat says when the soonest other worker lapses, and it runs its maintenance round then.
+// A worker killed with -9 has its jobs rescued when their leases end, not up to a third of a lease later: the
+// surviving worker's heartbeat says when the soonest lease of another worker ends, and it runs its maintenance round
+// then.
 // A real worker process killed for real, and a survivor with a long lease (heartbeats 10 s apart), on both backends.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -18,7 +19,7 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 for (const [name, fresh] of bothBackends()) {
   describe(`${name}: a worker killed with -9`, () => {
-    it("has its jobs rescued when its presence lapses, though the survivor's next heartbeat is 10 s away", async () => {
+    it("has its jobs rescued when their leases end, though the survivor's next heartbeat is 10 s away", async () => {
       const database = await fresh();
       const record = join(tempDir(), "starts.log");
       const errand = new Errand({ database, logger: quiet });
@@ -45,7 +46,7 @@ for (const [name, fresh] of bothBackends()) {
         const seconds = (Date.now() - killedAt) / 1000;
         console.log(`${name}: run again and done ${seconds.toFixed(1)} s after the kill`);
         assert.equal(result, "run again");
-        // Lapse (at most 2 s) + the charged attempt's retry (1 s) + the rescue's spread (at most 1 s), with room for
+        // The lease's end (at most 2 s) + the charged attempt's retry (1 s) + the rescue's spread (at most 1 s), with room for
         // a loaded machine; a rescue at the survivor's next heartbeat would come 10 s after it started.
         assert.ok(seconds < 7, `done ${seconds.toFixed(1)} s after the kill`);
       } finally {

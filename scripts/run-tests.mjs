@@ -3,9 +3,10 @@
 // first (durations from scripts/test-durations.json), so the run ends when the longest file does, not later.
 // At the end: each file's duration, slowest first, and one closing line "N passed, N failed, N skipped".
 //
-//   node scripts/run-tests.mjs [--group native] [files…]     ERRAND_TEST_CONCURRENCY=N (default: cores + 1, at most 4)   --record: save
-//   the durations. Most files wait on clocks, child processes and databases rather than compute: on 2 cores, three
-//   at once keep both busy (about 1.2 cores used on average).
+//   node scripts/run-tests.mjs [--group native] [--typecheck] [--record] [files…]
+//   --typecheck: tsc --noEmit runs beside the first files, its failure fails the run. --record: save the durations.
+//   ERRAND_TEST_CONCURRENCY=N files at once (default: cores + 1, at most 4). Most files wait on clocks, child
+//   processes and databases rather than compute: on 2 cores, three at once keep both busy.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -52,13 +53,16 @@ const GROUPS = {
 
 const argv = process.argv.slice(2);
 const record = argv.includes("--record");
+const typecheck = argv.includes("--typecheck");
 const groupAt = argv.indexOf("--group");
 const group = groupAt >= 0 ? GROUPS[argv[groupAt + 1]] : null;
 if (groupAt >= 0 && !group) {
   console.error(`run-tests: --group takes one of ${Object.keys(GROUPS).join(", ")}`);
   process.exit(2);
 }
-const only = argv.filter((a, i) => a !== "--record" && (groupAt < 0 || (i !== groupAt && i !== groupAt + 1)));
+const only = argv.filter(
+  (a, i) => a !== "--record" && a !== "--typecheck" && (groupAt < 0 || (i !== groupAt && i !== groupAt + 1)),
+);
 const all = only.length > 0 ? only : [...find("src"), ...find("test")].sort();
 const files = group ? all.filter((f) => group.some((prefix) => f.startsWith(prefix))) : all;
 const known = existsSync(DURATIONS) ? JSON.parse(readFileSync(DURATIONS, "utf8")) : {};
@@ -71,7 +75,10 @@ ensureChromium(files);
 const started = Date.now();
 const results = [];
 let next = 0;
+// --typecheck: tsc checks the sources and tests beside the first files rather than before them all.
+const typechecked = typecheck ? runTypecheck() : null;
 await Promise.all(Array.from({ length: Math.min(concurrency, order.length) }, () => lane()));
+if (typechecked) results.push(await typechecked);
 
 async function lane() {
   while (next < order.length) {
@@ -134,6 +141,35 @@ function runFile(file) {
   });
 }
 
+function runTypecheck() {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.json", "--noEmit"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const chunks = [];
+    child.stdout.on("data", (c) => chunks.push(c));
+    child.stderr.on("data", (c) => chunks.push(c));
+    child.on("close", (code) => {
+      const seconds = (Date.now() - t0) / 1000;
+      const ok = code === 0;
+      process.stdout.write(
+        `\n━━ typecheck (tsc --noEmit): ${ok ? "ok" : `FAILED (exit ${code})`}, ${seconds.toFixed(1)} s\n`,
+      );
+      process.stdout.write(Buffer.concat(chunks).toString("utf8"));
+      resolve({
+        file: "typecheck (tsc --noEmit)",
+        typecheck: true,
+        seconds,
+        ok,
+        pass: ok ? 1 : 0,
+        fail: ok ? 0 : 1,
+        skipped: 0,
+      });
+    });
+  });
+}
+
 function killGroup(pid) {
   try {
     process.kill(-pid, "SIGKILL");
@@ -166,7 +202,7 @@ function ensureChromium(list) {
 // A file that failed among others runs again, alone: a timing bound that the load of the files beside it broke
 // passes then, and is reported as flaky below (a failure it repeats alone stays a failure).
 const flaky = [];
-for (const r of results.filter((x) => !x.ok && process.env.ERRAND_TEST_NO_RERUN !== "1")) {
+for (const r of results.filter((x) => !x.ok && !x.typecheck && process.env.ERRAND_TEST_NO_RERUN !== "1")) {
   process.stdout.write(`\n━━ ${r.file} failed with ${concurrency} files at once: running it again, alone\n`);
   const again = await runFile(r.file);
   if (!again.ok) continue;
@@ -180,7 +216,7 @@ console.log(`\nFiles by duration (${concurrency} at once, ${wall.toFixed(0)} s i
 for (const r of results) console.log(`${r.seconds.toFixed(1).padStart(7)} s  ${r.ok ? "  " : "✗ "}${r.file}`);
 if (record) {
   const merged = { ...known };
-  for (const r of results) merged[r.file] = Math.round(r.seconds * 10) / 10;
+  for (const r of results) if (!r.typecheck) merged[r.file] = Math.round(r.seconds * 10) / 10;
   writeFileSync(DURATIONS, JSON.stringify(Object.fromEntries(Object.entries(merged).sort()), null, 2) + "\n");
 }
 const total = results.reduce(

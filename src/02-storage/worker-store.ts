@@ -37,6 +37,18 @@ export interface WorkerStore {
    * row whose answer never reached the worker is not among them and expires). Records which have started.
    */
   heartbeat(worker: WorkerInfo, held: readonly HeldLease[], now: number, leaseMs: number): Promise<HeartbeatResult>;
+  /**
+   * Renews worker `workerId`'s presence and every running lease of its that has not ended and whose attempt is within
+   * its task's timeout (`timeoutsMs` by task name, from the attempt's start). What keeps a worker's leases while its
+   * handlers hold its main thread (09-worker/lease-thread.ts): by worker rather than by id and token, as that thread
+   * cannot know which jobs the main thread holds. Returns how many leases it renewed.
+   */
+  keepLeases(
+    workerId: string,
+    now: number,
+    leaseMs: number,
+    timeoutsMs: Readonly<Record<string, number>>,
+  ): Promise<number>;
   progress(id: string, token: string, progress: string): Promise<boolean>;
   /** The durable steps a job's earlier attempts stored (ctx.step), in order. */
   loadSteps(id: string): Promise<StoredStep[]>;

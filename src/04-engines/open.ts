@@ -16,6 +16,12 @@ export interface OpenOptions {
   logger: Logger;
 }
 
+/** What opens a database again in another thread (a lease thread): its URL and the options, less the logger. */
+export interface OpenSpec {
+  readonly url: string;
+  readonly options: Omit<OpenOptions, "logger">;
+}
+
 /** The SQLite file a database URL names (":memory:" for an in-memory one), or null when it is not SQLite. */
 export function sqliteFile(url: string): string | null {
   if (url === "memory:" || url === "sqlite::memory:") return ":memory:";

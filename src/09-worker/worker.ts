@@ -10,6 +10,7 @@ import type { JobReader } from "../02-storage/reader.js";
 import type { ScheduleStore } from "../02-storage/schedules.js";
 import type { WorkerStore } from "../02-storage/worker-store.js";
 import { memberConcurrency, tickConcurrency, type QueueLimits } from "../06-tasks/limits.js";
+import type { OpenSpec } from "../04-engines/open.js";
 import type { TaskDefinition } from "../06-tasks/task.js";
 import { Expirer } from "../08-maintenance/expirer.js";
 import { Pruner } from "../08-maintenance/pruner.js";
@@ -19,6 +20,7 @@ import { Backoff } from "./backoff.js";
 import { Completer } from "./completer.js";
 import type { Executor } from "./executor.js";
 import { LeaseKeeper } from "./lease-keeper.js";
+import { LeaseThread } from "./lease-thread.js";
 import { MainThreadExecutor } from "./main-thread-executor.js";
 import { Producer } from "./producer.js";
 
@@ -55,6 +57,8 @@ export interface WorkerHost {
   tasks(): ReadonlyMap<string, TaskDefinition>;
   /** Queues with limits of their own (errand.queue()). */
   queueLimits(): ReadonlyMap<string, QueueLimits>;
+  /** How a lease thread opens the database; null (or absent) when it cannot, and the worker goes without one. */
+  openSpec?(): OpenSpec | null;
 }
 
 /** A worker's parts, made once its backend is open (see assemble()). */
@@ -92,6 +96,7 @@ export class Worker {
   private isStopping = false;
   private parts: Parts | null = null;
   private maintenance: Maintenance | null = null;
+  private leaseThread: LeaseThread | null = null;
   private stopped: Promise<void> | null = null;
   /** Totals since start, for logs, tests and the CLI: jobs that succeeded or failed for good, attempts to retry. */
   readonly stats = { succeeded: 0, failed: 0, retried: 0, lost: 0 };
@@ -239,6 +244,8 @@ export class Worker {
     await maintenance.expirer.start();
     await this.startScheduler(parts);
     keeper.start(() => this.maintain(maintenance));
+    // Before the first claim: a handler that blocks at once would hold the thread's loading up past its lease.
+    await this.startLeaseThread();
     await maintenance.rescuer.start();
     await maintenance.pruner.start();
     log.info(`worker ${this.id} started`, {
@@ -248,6 +255,26 @@ export class Worker {
     });
     parts.producer.start();
     return this;
+  }
+
+  /** Keeps the leases while handlers hold the event loop (see LeaseThread), when the database can be shared. */
+  private async startLeaseThread(): Promise<void> {
+    const spec = this.host.openSpec?.() ?? null;
+    if (spec === null || this.isStopping) return;
+    const timeoutsMs = Object.fromEntries([...this.host.tasks()].map(([name, t]) => [name, t.timeoutMs]));
+    try {
+      this.leaseThread = new LeaseThread(
+        { spec, workerId: this.id, leaseMs: this.leaseMs, timeoutsMs },
+        this.host.logger,
+      );
+    } catch (error) {
+      // Options a thread cannot be given (a function in the TLS settings): the worker goes on without it.
+      this.host.logger.warn(
+        `no lease thread (${(error as Error).message}): a handler that blocks past a lease runs again`,
+      );
+      return;
+    }
+    await this.leaseThread.ready;
   }
 
   /** After the first heartbeat: a code schedule fires while a live worker declares it. */
@@ -359,6 +386,7 @@ export class Worker {
       }
       await backend.removeWorker(this.id);
     } finally {
+      await this.leaseThread?.stop();
       keeper.close();
       completer.close();
       executor.close();

@@ -1,7 +1,7 @@
 import type { Backend } from "../02-storage/backend.js";
 import { BackendUnavailableError, ErrandError } from "../01-core/errors.js";
 import { redact, redactError } from "../01-core/redact.js";
-import { openBackend } from "../04-engines/open.js";
+import { openBackend, sqliteFile, type OpenSpec } from "../04-engines/open.js";
 import { loadTracing } from "../07-features/tracing/api.js";
 import type { ErrandSettings, PostgresSettings } from "./options.js";
 
@@ -30,6 +30,23 @@ export class Connection {
   constructor(private readonly settings: ErrandSettings) {
     this.hasOwnClock = settings.clock !== undefined;
     this.now = settings.clock ?? (() => this.serverNow());
+  }
+
+  /**
+   * How another thread of this process opens the same database, or null when it cannot share it: an in-memory
+   * database, or a clock of the user's (another thread would keep time by the system's).
+   */
+  openSpec(): OpenSpec | null {
+    const s = this.settings;
+    if (this.hasOwnClock || sqliteFile(s.database) === ":memory:") return null;
+    return {
+      url: s.database,
+      options: {
+        durability: s.durability,
+        postgres: { ...withoutDurations(s.postgres), ...s.postgresTimeouts },
+        sqlite: s.sqlite,
+      },
+    };
   }
 
   /** The storage backend, opened (and migrated) on first use rather than on import. */

@@ -68,6 +68,7 @@ export class Errand {
       send: sendJobs,
       sendSync: sendJobsSync,
       retentionMs: this.retentionMs,
+      openSpec: () => this.connection.openSpec(),
     };
     this.registry = new Registry(this.host);
     this.events = new EventHub({ backend: () => this.backend(), logger: this.logger });

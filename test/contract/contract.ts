@@ -371,6 +371,33 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       );
     });
 
+    it("keeps a worker's leases by worker: not ended, within their task's timeout, with its presence", async () => {
+      const a = await enqueueOne();
+      const c = await enqueueOne();
+      const theirs = await enqueueOne();
+      await claim({ limit: 2, leaseMs: 1000 });
+      await claim({ workerId: "w2", limit: 1, leaseMs: 1000 });
+      await b.heartbeat(worker(), [], T0, 1000);
+      assert.equal(await b.keepLeases("w1", T0 + 100, LEASE, { t: 60_000 }), 2, "both of its running leases");
+      near((await b.get(a))!.leaseExpiresAt, T0 + 100 + LEASE, "kept");
+      near((await b.get(c))!.leaseExpiresAt, T0 + 100 + LEASE, "kept");
+      near((await b.get(theirs))!.leaseExpiresAt, T0 + 1000, "another worker's lease untouched");
+      assert.deepEqual(
+        (await b.workers(T0 + 2000)).map((w) => w.id),
+        ["w1"],
+        "its presence kept too",
+      );
+      assert.equal(await b.keepLeases("w1", T0 + 150, LEASE, {}), 0, "a task not named is not kept");
+      const later = await at(300);
+      assert.equal(await b.keepLeases("w1", later, LEASE, { t: 200 }), 0, "past the task's timeout");
+    });
+
+    it("never brings back a lease that has ended", async () => {
+      await enqueueOne();
+      await claim({ limit: 1, leaseMs: 200 });
+      assert.equal(await b.keepLeases("w1", await at(400), LEASE, { t: 60_000 }), 0);
+    });
+
     it("renews only the leases named by id and token, in one call for all", async () => {
       const mine = await enqueueOne();
       const unknown = await enqueueOne();

@@ -149,6 +149,10 @@ export class PostgresBackend implements Backend {
     return leases.heartbeat(this.ctx, w, held, leaseMs);
   }
 
+  keepLeases(id: string, _now: number, leaseMs: number, timeoutsMs: Readonly<Record<string, number>>): Promise<number> {
+    return leases.keepLeases(this.ctx, id, leaseMs, timeoutsMs);
+  }
+
   markStarted(jobs: readonly { id: string; token: string }[]): Promise<string[]> {
     return leases.markStarted(this.ctx, jobs);
   }

@@ -43,6 +43,16 @@ export async function heartbeat(
   });
 }
 
+export async function keepLeases(
+  ctx: PostgresContext,
+  id: string,
+  leaseMs: number,
+  timeoutsMs: Readonly<Record<string, number>>,
+): Promise<number> {
+  const result = await ctx.db.pool.query(ctx.sql.leases.keepLeases, [id, leaseMs, JSON.stringify(timeoutsMs)]);
+  return result.rowCount ?? 0;
+}
+
 export async function markStarted(
   ctx: PostgresContext,
   jobs: readonly { id: string; token: string }[],

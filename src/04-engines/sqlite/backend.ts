@@ -151,6 +151,10 @@ export class SqliteBackend implements Backend {
     return leases.heartbeat(this.ctx, w, held, now, leaseMs);
   }
 
+  keepLeases(id: string, now: number, leaseMs: number, timeoutsMs: Readonly<Record<string, number>>): Promise<number> {
+    return leases.keepLeases(this.ctx, id, now, leaseMs, timeoutsMs);
+  }
+
   markStarted(jobs: readonly { id: string; token: string }[]): Promise<string[]> {
     return leases.markStarted(this.ctx, jobs);
   }

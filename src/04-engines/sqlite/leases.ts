@@ -43,6 +43,21 @@ export function heartbeat(
   return ctx.run(write);
 }
 
+export function keepLeases(
+  ctx: SqliteContext,
+  id: string,
+  now: number,
+  leaseMs: number,
+  timeoutsMs: Readonly<Record<string, number>>,
+): Promise<number> {
+  const write = ctx.transaction(() => {
+    ctx.stmt(Q.KEEP_PRESENCE).run({ id, now, expires: now + leaseMs });
+    const params = { id, now, expires: now + leaseMs, timeouts: JSON.stringify(timeoutsMs) };
+    return ctx.stmt(Q.KEEP_LEASES).run(params).changes;
+  });
+  return ctx.run(write);
+}
+
 export function markStarted(ctx: SqliteContext, jobs: readonly { id: string; token: string }[]): Promise<string[]> {
   // By token: a group of starts usually comes from one claim.
   const byToken = new Map<string, string[]>();

@@ -33,6 +33,21 @@ export function leasesSql(schema: string) {
          WHERE state = 'running' AND lease_expires_at > clock_timestamp() AND worker_id <> $6
          ORDER BY lease_expires_at LIMIT 1)::float8 AS others_lease_end_in`,
 
+    // A worker's presence and running leases kept from its lease thread (LeaseThread): leases not yet ended, of
+    // attempts within their task's timeout ($3 maps task names to ms; a task not named is not renewed). Rows another
+    // transaction holds are skipped, not waited for: the main thread may have left its heartbeat or an outcome write
+    // open when a handler took its event loop, and rows locked by it cannot be rescued meanwhile either.
+    keepLeases: /* sql */ `
+      WITH presence AS (
+        UPDATE ${workers} SET heartbeat_at = clock_timestamp(), expires_at = ${leaseEnd("$2")}
+        WHERE id = (SELECT id FROM ${workers} WHERE id = $1 FOR UPDATE SKIP LOCKED)),
+      locked AS (
+        SELECT id FROM ${jobs}
+        WHERE worker_id = $1 AND state = 'running' AND lease_expires_at > clock_timestamp()
+          AND started_at + ($3::jsonb ->> task)::float8 * interval '1 millisecond' > clock_timestamp()
+        FOR UPDATE SKIP LOCKED)
+      UPDATE ${jobs} j SET lease_expires_at = ${leaseEnd("$2")} FROM locked WHERE j.id = locked.id`,
+
     // Starts recorded before the handlers run (id and token, ids sorted, rows locked in that order): only rows
     // still held under their token.
     markStarted: /* sql */ `

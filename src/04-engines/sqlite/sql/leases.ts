@@ -36,6 +36,16 @@ INSERT INTO errand_workers (id, hostname, pid, queues, tasks, concurrency, start
 VALUES (:id, :hostname, :pid, :queues, :tasks, :concurrency, :now, :now, :expires)
 ON CONFLICT (id) DO UPDATE SET heartbeat_at = :now, expires_at = :expires, tasks = :tasks, queues = :queues`;
 
+// A worker's presence and running leases kept from its lease thread (LeaseThread): leases not yet ended, of attempts
+// within their task's timeout (:timeouts maps task names to ms; a task not named is not renewed).
+export const KEEP_PRESENCE = /* sql */ `
+UPDATE errand_workers SET heartbeat_at = :now, expires_at = :expires WHERE id = :id`;
+
+export const KEEP_LEASES = /* sql */ `
+UPDATE errand_jobs SET lease_expires_at = :expires
+WHERE worker_id = :id AND state = 'running' AND lease_expires_at > :now
+  AND started_at + (SELECT value FROM json_each(:timeouts) WHERE key = errand_jobs.task) > :now`;
+
 // Returns what the job's progress event says of it.
 export const SET_PROGRESS = /* sql */ `
 UPDATE errand_jobs SET progress = ? WHERE id = ? AND lease_token = ? AND state = 'running'

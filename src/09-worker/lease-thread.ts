@@ -1,0 +1,92 @@
+import { Worker as Thread } from "node:worker_threads";
+import type { Logger } from "../01-core/logger.js";
+import type { OpenSpec } from "../04-engines/open.js";
+
+/** What the lease thread starts with (lease-thread-entry.ts). */
+export interface LeaseThreadData {
+  readonly spec: OpenSpec;
+  readonly workerId: string;
+  readonly leaseMs: number;
+  /** Each task's timeout: a lease is kept only while its attempt is within it. */
+  readonly timeoutsMs: Readonly<Record<string, number>>;
+  /** One BigInt64: Date.now() when the main thread's event loop last ran its ticker. */
+  readonly beats: SharedArrayBuffer;
+}
+
+const STOP_WAIT_MS = 2000;
+/** How often the main thread's event loop says it runs. */
+const TICK_MS = 100;
+/** The most a worker's start waits for its lease thread to load. */
+const READY_WAIT_MS = 5000;
+
+/**
+ * A thread with its own database connection that keeps this worker's leases (and presence) while the main thread's
+ * event loop is held (a handler computing for longer than a lease, without yielding, would else lose its lease and
+ * run again on another worker). While that loop runs, the main thread's heartbeats keep the leases, slow or not. It keeps them only while each attempt is within its task's timeout, and only
+ * while the process runs: a process frozen (SIGSTOP) or cut off from its database loses its leases as before.
+ */
+export class LeaseThread {
+  private readonly beats = new BigInt64Array(new SharedArrayBuffer(8));
+  private readonly thread: Thread;
+  private readonly exited: Promise<void>;
+  /** Resolves once the thread has loaded (or failed to, or took too long): claims wait for it. */
+  readonly ready: Promise<void>;
+
+  /** Tells the thread the main thread's event loop runs: while it does, the main thread keeps its own leases. */
+  private readonly ticker: NodeJS.Timeout;
+
+  constructor(data: Omit<LeaseThreadData, "beats">, log: Logger) {
+    this.tick();
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    this.ticker.unref();
+    const workerData: LeaseThreadData = { ...data, beats: this.beats.buffer };
+    this.thread = new Thread(new URL("./lease-thread-entry.js", import.meta.url), { workerData });
+    // It must not keep the process alive, nor a stuck worker's leases past its own end.
+    this.thread.unref();
+    this.exited = new Promise((resolve) => this.thread.once("exit", () => resolve()));
+    let loaded!: () => void;
+    const ready = new Promise<void>((resolve) => (loaded = resolve));
+    const timer = setTimeout(() => {
+      log.warn(`the lease thread did not load within ${READY_WAIT_MS} ms: the worker starts without waiting for it`);
+      loaded();
+    }, READY_WAIT_MS);
+    this.ready = Promise.race([ready, this.exited]).finally(() => clearTimeout(timer));
+    this.thread.on("message", (m: { ready?: true; kept?: number; at?: number; failed?: string }) => {
+      if (m.ready) loaded();
+      else if (m.kept !== undefined) this.noteKept(m.kept, m.at!, log);
+      else if (m.failed !== undefined) log.error(`the lease thread could not keep the leases: ${m.failed}`);
+    });
+    this.thread.on("error", (error) => log.error(`the lease thread stopped: ${error.message}`));
+  }
+
+  /** The keeps of one stretch (they arrive together, once the main thread is free again), told in one line. */
+  private keeps: { leases: number; from: number } | null = null;
+
+  private noteKept(leases: number, at: number, log: Logger): void {
+    if (this.keeps) {
+      this.keeps.leases = Math.max(this.keeps.leases, leases);
+      return;
+    }
+    this.keeps = { leases, from: at };
+    setTimeout(() => {
+      const k = this.keeps!;
+      this.keeps = null;
+      const seconds = ((Date.now() - k.from) / 1000).toFixed(1);
+      log.warn(
+        `handlers held the event loop for over ${seconds} s without yielding: the lease thread kept their ${k.leases} lease(s) meanwhile`,
+      );
+    }, 50).unref();
+  }
+
+  private tick(): void {
+    Atomics.store(this.beats, 0, BigInt(Date.now()));
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.ticker);
+    this.thread.postMessage("stop");
+    const timer = setTimeout(() => void this.thread.terminate(), STOP_WAIT_MS);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}

@@ -33,8 +33,6 @@ const timer = setInterval(
   Math.max(25, Math.floor(intervalMs / 2)),
 );
 
-parentPort!.postMessage({ ready: true });
-
 parentPort!.on("message", (message: unknown) => {
   if (message !== "stop") return;
   clearInterval(timer);

@@ -16,8 +16,6 @@ export interface LeaseThreadData {
 const STOP_WAIT_MS = 2000;
 /** How often the main thread's event loop says it runs. */
 const TICK_MS = 100;
-/** The most a worker's start waits for its lease thread to load. */
-const READY_WAIT_MS = 5000;
 
 /**
  * A thread with its own database connection that keeps this worker's leases (and presence) while the main thread's
@@ -29,8 +27,6 @@ export class LeaseThread {
   private readonly beats = new BigInt64Array(new SharedArrayBuffer(8));
   private readonly thread: Thread;
   private readonly exited: Promise<void>;
-  /** Resolves once the thread has loaded (or failed to, or took too long): claims wait for it. */
-  readonly ready: Promise<void>;
 
   /** Tells the thread the main thread's event loop runs: while it does, the main thread keeps its own leases. */
   private readonly ticker: NodeJS.Timeout;
@@ -44,16 +40,8 @@ export class LeaseThread {
     // It must not keep the process alive, nor a stuck worker's leases past its own end.
     this.thread.unref();
     this.exited = new Promise((resolve) => this.thread.once("exit", () => resolve()));
-    let loaded!: () => void;
-    const ready = new Promise<void>((resolve) => (loaded = resolve));
-    const timer = setTimeout(() => {
-      log.warn(`the lease thread did not load within ${READY_WAIT_MS} ms: the worker starts without waiting for it`);
-      loaded();
-    }, READY_WAIT_MS);
-    this.ready = Promise.race([ready, this.exited]).finally(() => clearTimeout(timer));
-    this.thread.on("message", (m: { ready?: true; kept?: number; at?: number; failed?: string }) => {
-      if (m.ready) loaded();
-      else if (m.kept !== undefined) this.noteKept(m.kept, m.at!, log);
+    this.thread.on("message", (m: { kept?: number; at?: number; failed?: string }) => {
+      if (m.kept !== undefined) this.noteKept(m.kept, m.at!, log);
       else if (m.failed !== undefined) log.error(`the lease thread could not keep the leases: ${m.failed}`);
     });
     this.thread.on("error", (error) => log.error(`the lease thread stopped: ${error.message}`));

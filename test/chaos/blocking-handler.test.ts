@@ -35,7 +35,7 @@ describe("handlers that hold the event loop past the lease", { concurrency: 2 },
       };
       const stderr: string[] = [];
       const workers: ChildProcess[] = [0, 1].map(() => {
-        const child = spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "4", "--lease", "1s"], {
+        const child = spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "4", "--lease", "2s"], {
           env,
           stdio: ["ignore", "ignore", "pipe"],
         });
@@ -78,7 +78,7 @@ describe("handlers that hold the event loop past the lease", { concurrency: 2 },
         /the lease thread kept their \d+ lease/,
         `the worker says what kept its leases: ${stderr.join("")}`,
       );
-      console.log(`${name}: ${JOBS} jobs of 3 s computing with a 1 s lease, each run once`);
+      console.log(`${name}: ${JOBS} jobs of 3 s computing with a 2 s lease, each run once`);
     });
   }
 });

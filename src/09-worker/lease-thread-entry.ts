@@ -2,13 +2,15 @@
 // handlers hold the main thread's event loop.
 import { parentPort, workerData } from "node:worker_threads";
 import { silentLogger } from "../01-core/logger.js";
-import { openBackend } from "../04-engines/open.js";
+import { openBackend, type OpenSpec } from "../04-engines/open.js";
 import type { LeaseThreadData } from "./lease-thread.js";
 
 const data = workerData as LeaseThreadData;
 /** [0]: Date.now() when the main thread's event loop last ticked. */
 const beats = new BigInt64Array(data.beats);
-const backend = openBackend(data.spec.url, { ...data.spec.options, logger: silentLogger });
+// Connection.openSpec() made it.
+const spec = data.spec as OpenSpec;
+const backend = openBackend(spec.url, { ...spec.options, logger: silentLogger });
 const intervalMs = Math.max(50, Math.floor(data.leaseMs / 3));
 let keeping = false;
 

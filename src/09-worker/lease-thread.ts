@@ -1,10 +1,19 @@
 import { Worker as Thread } from "node:worker_threads";
 import type { Logger } from "../01-core/logger.js";
-import type { OpenSpec } from "../04-engines/open.js";
+
+/**
+ * How the lease thread opens the database: a URL and openBackend()'s options less the logger (OpenSpec of
+ * 04-engines/open.ts). Opaque here, as it crosses to the thread by copy: the worker's types, which the package's
+ * declarations carry, must not reach the engines' (pg's among them).
+ */
+export interface LeaseThreadSpec {
+  readonly url: string;
+  readonly options: unknown;
+}
 
 /** What the lease thread starts with (lease-thread-entry.ts). */
 export interface LeaseThreadData {
-  readonly spec: OpenSpec;
+  readonly spec: LeaseThreadSpec;
   readonly workerId: string;
   readonly leaseMs: number;
   /** Each task's timeout: a lease is kept only while its attempt is within it. */

@@ -10,7 +10,6 @@ import type { JobReader } from "../02-storage/reader.js";
 import type { ScheduleStore } from "../02-storage/schedules.js";
 import type { WorkerStore } from "../02-storage/worker-store.js";
 import { memberConcurrency, tickConcurrency, type QueueLimits } from "../06-tasks/limits.js";
-import type { OpenSpec } from "../04-engines/open.js";
 import type { TaskDefinition } from "../06-tasks/task.js";
 import { Expirer } from "../08-maintenance/expirer.js";
 import { Pruner } from "../08-maintenance/pruner.js";
@@ -20,7 +19,7 @@ import { Backoff } from "./backoff.js";
 import { Completer } from "./completer.js";
 import type { Executor } from "./executor.js";
 import { LeaseKeeper } from "./lease-keeper.js";
-import { LeaseThread } from "./lease-thread.js";
+import { LeaseThread, type LeaseThreadSpec } from "./lease-thread.js";
 import { MainThreadExecutor } from "./main-thread-executor.js";
 import { Producer } from "./producer.js";
 
@@ -58,7 +57,7 @@ export interface WorkerHost {
   /** Queues with limits of their own (errand.queue()). */
   queueLimits(): ReadonlyMap<string, QueueLimits>;
   /** How a lease thread opens the database; null (or absent) when it cannot, and the worker goes without one. */
-  openSpec?(): OpenSpec | null;
+  openSpec?(): LeaseThreadSpec | null;
 }
 
 /** A worker's parts, made once its backend is open (see assemble()). */

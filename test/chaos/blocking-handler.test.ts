@@ -15,7 +15,7 @@ import { tempDir } from "../helpers/tmp.js";
 
 const TASKS = fileURLToPath(new URL("./fixtures/compute-tasks.ts", import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const JOBS = 4;
+const JOBS = 2;
 
 // The two backends at once: each mostly waits for handlers that compute.
 describe("handlers that hold the event loop past the lease", { concurrency: 2 }, () => {
@@ -26,7 +26,7 @@ describe("handlers that hold the event loop past the lease", { concurrency: 2 },
       const errand = new Errand({ database, logger: quiet });
       const compute = errand.task("compute", (_args: { ms: number }) => "computed");
       await errand.migrate();
-      const jobs = await compute.enqueueMany(Array.from({ length: JOBS }, () => ({ ms: 3000 })));
+      const jobs = await compute.enqueueMany(Array.from({ length: JOBS }, () => ({ ms: 6000 })));
       const env = {
         ...process.env,
         ERRAND_DATABASE_URL: database,
@@ -35,7 +35,7 @@ describe("handlers that hold the event loop past the lease", { concurrency: 2 },
       };
       const stderr: string[] = [];
       const workers: ChildProcess[] = [0, 1].map(() => {
-        const child = spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "4", "--lease", "2s"], {
+        const child = spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "1", "--lease", "4s"], {
           env,
           stdio: ["ignore", "ignore", "pipe"],
         });
@@ -78,7 +78,7 @@ describe("handlers that hold the event loop past the lease", { concurrency: 2 },
         /the lease thread kept their \d+ lease/,
         `the worker says what kept its leases: ${stderr.join("")}`,
       );
-      console.log(`${name}: ${JOBS} jobs of 3 s computing with a 2 s lease, each run once`);
+      console.log(`${name}: ${JOBS} jobs of 6 s computing with a 4 s lease, each run once`);
     });
   }
 });

@@ -149,7 +149,7 @@ describe("attempts whose handler killed the worker", { concurrency: 2 }, () => {
           ERRAND_LOG_LEVEL: "warn",
         };
         const run = (): ChildProcess =>
-          spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "20", "--lease", "1s"], {
+          spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "20", "--lease", "3s"], {
             env,
             stdio: "ignore",
           });

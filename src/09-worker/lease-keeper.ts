@@ -10,6 +10,11 @@ const CLOCK_JUMP_MS = 1000;
 /** A beat for another worker's lease end comes this long after it. */
 const LEASE_END_MARGIN_MS = 100;
 
+/** How often a worker renews its leases: every third of a lease. */
+export function heartbeatIntervalMs(leaseMs: number): number {
+  return Math.max(50, Math.floor(leaseMs / 3));
+}
+
 export interface LeaseKeeperOptions {
   readonly id: string;
   readonly concurrency: number;
@@ -76,7 +81,7 @@ export class LeaseKeeper {
   }
 
   private get intervalMs(): number {
-    return Math.max(50, Math.floor(this.options.leaseMs / 3));
+    return heartbeatIntervalMs(this.options.leaseMs);
   }
 
   /** Renewals go on (running jobs keep their leases through the grace period); maintenance rounds end. */

@@ -11,7 +11,7 @@ const beats = new BigInt64Array(data.beats);
 // Connection.openSpec() made it.
 const spec = data.spec as OpenSpec;
 const backend = openBackend(spec.url, { ...spec.options, logger: silentLogger });
-const intervalMs = Math.max(50, Math.floor(data.leaseMs / 3));
+const { intervalMs } = data;
 let keeping = false;
 
 // Looks twice a heartbeat interval; keeps the leases once the main thread's loop has been held for an interval (its

@@ -16,6 +16,8 @@ export interface LeaseThreadData {
   readonly spec: LeaseThreadSpec;
   readonly workerId: string;
   readonly leaseMs: number;
+  /** The main thread's heartbeat interval: the thread acts once its loop has been held this long. */
+  readonly intervalMs: number;
   /** Each task's timeout: a lease is kept only while its attempt is within it. */
   readonly timeoutsMs: Readonly<Record<string, number>>;
   /** One BigInt64: Date.now() when the main thread's event loop last ran its ticker. */
@@ -29,8 +31,9 @@ const TICK_MS = 100;
 /**
  * A thread with its own database connection that keeps this worker's leases (and presence) while the main thread's
  * event loop is held (a handler computing for longer than a lease, without yielding, would else lose its lease and
- * run again on another worker). While that loop runs, the main thread's heartbeats keep the leases, slow or not. It keeps them only while each attempt is within its task's timeout, and only
- * while the process runs: a process frozen (SIGSTOP) or cut off from its database loses its leases as before.
+ * run again on another worker). While that loop runs, the main thread's heartbeats keep the leases, slow or not. It
+ * keeps them only while each attempt is within its task's timeout, and only while the process runs: a process frozen
+ * (SIGSTOP) or cut off from its database loses its leases as before.
  */
 export class LeaseThread {
   private readonly beats = new BigInt64Array(new SharedArrayBuffer(8));
@@ -39,6 +42,8 @@ export class LeaseThread {
 
   /** Tells the thread the main thread's event loop runs: while it does, the main thread keeps its own leases. */
   private readonly ticker: NodeJS.Timeout;
+  /** The keeps of one stretch (they arrive together, once the main thread is free again), told in one line. */
+  private keeps: { leases: number; from: number } | null = null;
 
   constructor(data: Omit<LeaseThreadData, "beats">, log: Logger) {
     this.tick();
@@ -55,9 +60,6 @@ export class LeaseThread {
     });
     this.thread.on("error", (error) => log.error(`the lease thread stopped: ${error.message}`));
   }
-
-  /** The keeps of one stretch (they arrive together, once the main thread is free again), told in one line. */
-  private keeps: { leases: number; from: number } | null = null;
 
   private noteKept(leases: number, at: number, log: Logger): void {
     if (this.keeps) {

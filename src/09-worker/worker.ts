@@ -18,7 +18,7 @@ import { Scheduler } from "../08-maintenance/scheduler.js";
 import { Backoff } from "./backoff.js";
 import { Completer } from "./completer.js";
 import type { Executor } from "./executor.js";
-import { LeaseKeeper } from "./lease-keeper.js";
+import { heartbeatIntervalMs, LeaseKeeper } from "./lease-keeper.js";
 import { LeaseThread, type LeaseThreadSpec } from "./lease-thread.js";
 import { MainThreadExecutor } from "./main-thread-executor.js";
 import { Producer } from "./producer.js";
@@ -263,7 +263,7 @@ export class Worker {
     const timeoutsMs = Object.fromEntries([...this.host.tasks()].map(([name, t]) => [name, t.timeoutMs]));
     try {
       this.leaseThread = new LeaseThread(
-        { spec, workerId: this.id, leaseMs: this.leaseMs, timeoutsMs },
+        { spec, workerId: this.id, leaseMs: this.leaseMs, intervalMs: heartbeatIntervalMs(this.leaseMs), timeoutsMs },
         this.host.logger,
       );
     } catch (error) {
@@ -271,7 +271,6 @@ export class Worker {
       this.host.logger.warn(
         `no lease thread (${(error as Error).message}): a handler that blocks past a lease runs again`,
       );
-      return;
     }
   }
 

@@ -37,8 +37,13 @@ export class Connection {
    * database, or a clock of the user's (another thread would keep time by the system's).
    */
   openSpec(): OpenSpec | null {
+    if (this.hasOwnClock || sqliteFile(this.settings.database) === ":memory:") return null;
+    return this.spec();
+  }
+
+  /** The database and how to open it, from the settings: one place for this process and its lease threads. */
+  private spec(): OpenSpec {
     const s = this.settings;
-    if (this.hasOwnClock || sqliteFile(s.database) === ":memory:") return null;
     return {
       url: s.database,
       options: {
@@ -54,12 +59,8 @@ export class Connection {
     if (this.openedBackend) return Promise.resolve(this.openedBackend);
     const settings = this.settings;
     this.opened ??= (async () => {
-      const backend = openBackend(settings.database, {
-        durability: settings.durability,
-        postgres: { ...withoutDurations(settings.postgres), ...settings.postgresTimeouts },
-        sqlite: settings.sqlite,
-        logger: settings.logger,
-      });
+      const { url, options: open } = this.spec();
+      const backend = openBackend(url, { ...open, logger: settings.logger });
       try {
         if (options.migrate ?? settings.migrate) await backend.migrate();
       } catch (error) {

@@ -142,6 +142,8 @@ export interface ClaimedJob {
    * claim's count in the window no longer covers it) and goes back unstarted.
    */
   startBy?: number;
+  /** Set by the worker: performance.now() when its claim was sent, before which its lease was not set. */
+  leasedAt?: number;
 }
 
 export interface FlowLink {

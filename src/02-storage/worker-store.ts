@@ -28,6 +28,12 @@ export interface WorkerStore {
    * cancelled or taken over, and must not start). One statement for a group of starts.
    */
   markStarted(jobs: readonly { id: string; token: string }[]): Promise<string[]>;
+  /**
+   * Takes back the recorded starts of claimed jobs that will not start now (their lease may have lapsed while they
+   * waited for a late heartbeat): a worker that dies from then on is not charged for them. Rows no longer held
+   * under their token are left alone.
+   */
+  unmarkStarted(jobs: readonly { id: string; token: string }[]): Promise<void>;
   /** Writes finished attempts; returns the ids whose lease was no longer held (their outcome was dropped). */
   complete(outcomes: readonly Outcome[], now: number): Promise<string[]>;
   /** Gives leased jobs back untouched (not counted as an attempt), e.g. on shutdown. */

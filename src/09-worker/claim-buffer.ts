@@ -89,6 +89,7 @@ export class ClaimBuffer {
    */
   take(claimed: readonly ClaimedJob[], sentAt: number, started: boolean): void {
     const into = started ? this.ready : this.waiting;
+    for (const job of claimed) job.leasedAt = sentAt;
     if (this.rateMargins.min === Infinity) {
       into.push(claimed);
       return;
@@ -128,6 +129,21 @@ export class ClaimBuffer {
     if (batch !== this.marking) return;
     this.marking = [];
     this.waiting.unshift(batch);
+  }
+
+  /**
+   * Takes out the recorded jobs whose claim was sent before `before` (performance.now()): they wait to be recorded
+   * again, first. Returns them.
+   */
+  unready(before: number): ClaimedJob[] {
+    const stale: ClaimedJob[] = [];
+    this.ready.filter((job) => {
+      if (job.leasedAt! > before) return true;
+      stale.push(job);
+      return false;
+    });
+    this.waiting.unshift(stale);
+    return stale;
   }
 
   *unstarted(): IterableIterator<ClaimedJob> {

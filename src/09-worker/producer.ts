@@ -48,7 +48,7 @@ export interface ProducerOptions {
   readonly taskNames: readonly string[];
   /** Queues with limits of their own (errand.queue()). */
   readonly queueLimits: ReadonlyMap<string, QueueLimits>;
-  readonly backend: Pick<WorkerStore, "claim" | "release" | "nextRunAt" | "markStarted"> &
+  readonly backend: Pick<WorkerStore, "claim" | "release" | "nextRunAt" | "markStarted" | "unmarkStarted"> &
     Pick<StorageInfrastructure, "capabilities" | "onChange">;
   now(): number;
   readonly log: Logger;
@@ -190,10 +190,14 @@ export class Producer {
     const { executor, concurrency, leaseMs } = this.options;
     // Past most of a lease since the last renewal, buffered jobs may already be another worker's: starting them would
     // run them twice. The next heartbeat says which are still held.
+    // A job claimed since then holds a lease from its claim, and starts. The others wait, their recorded starts taken
+    // back, so that a worker killed meanwhile is not charged for them.
     const renewedAt = this.options.renewedAt();
-    this.startsHeld = !this.manual && renewedAt > 0 && performance.now() - renewedAt > leaseMs * 0.8;
+    const now = performance.now();
+    this.startsHeld = !this.manual && renewedAt > 0 && now - renewedAt > leaseMs * 0.8;
+    if (this.startsHeld && this.buffer.readySize > 0) this.starts.unrecord(this.buffer.unready(now - leaseMs * 0.8));
     let late: ClaimedJob[] | null = null;
-    while (!this.startsHeld && executor.size < concurrency && this.buffer.readySize > 0) {
+    while (executor.size < concurrency && this.buffer.readySize > 0) {
       const job = this.buffer.next();
       // Past its margin, a rate-limited job's start could fall in a window its claim was not counted in.
       if (job.startBy !== undefined && performance.now() > job.startBy) (late ??= []).push(job);

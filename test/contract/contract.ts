@@ -501,6 +501,22 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.ok(cz);
     });
 
+    it("takes back recorded starts, only under the token that holds the job: a worker dying then is not charged", async () => {
+      const a = await enqueueOne();
+      const z = await enqueueOne();
+      const [ca, cz] = await claim({ limit: 2, leaseMs: 300, start: true });
+      await b.unmarkStarted([
+        { id: a, token: ca!.token },
+        { id: z, token: "not-its-token" },
+      ]);
+      await b.unmarkStarted([]);
+      const now = await at(600);
+      assert.equal(await b.rescueExpired(now, () => now), 2);
+      assert.equal((await b.get(a))!.attempt, 0, "its start was taken back: not charged");
+      assert.equal((await b.get(z))!.attempt, 1, "another token's start stays recorded");
+      assert.ok(cz);
+    });
+
     it("makes the recorded starts of a dead worker suspects, claimed alone, started at once, until they finish once", async () => {
       const a = await enqueueOne();
       const z = await enqueueOne();

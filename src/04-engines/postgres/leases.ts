@@ -66,6 +66,16 @@ export async function markStarted(
   return rows.map((r) => r.id as string);
 }
 
+export async function unmarkStarted(
+  ctx: PostgresContext,
+  jobs: readonly { id: string; token: string }[],
+): Promise<void> {
+  const { db } = ctx;
+  const sorted = sortById(jobs);
+  // On the outcome connection, as markStarted: a start taken back must not pass a start recorded after it.
+  await db.query(ctx.sql.leases.unmarkStarted, [sorted.map((j) => j.id), sorted.map((j) => j.token)], db.outcomePool);
+}
+
 export async function progress(ctx: PostgresContext, id: string, token: string, progress: string): Promise<boolean> {
   const rows = await ctx.db.query(ctx.sql.leases.setProgress, [progress, id, token]);
   await ctx.events.progress(ctx.db.pool, id, rows, progress);

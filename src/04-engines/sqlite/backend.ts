@@ -159,6 +159,10 @@ export class SqliteBackend implements Backend {
     return leases.markStarted(this.ctx, jobs);
   }
 
+  unmarkStarted(jobs: readonly { id: string; token: string }[]): Promise<void> {
+    return leases.unmarkStarted(this.ctx, jobs);
+  }
+
   progress(id: string, token: string, progress: string): Promise<boolean> {
     return leases.progress(this.ctx, id, token, progress);
   }

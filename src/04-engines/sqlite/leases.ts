@@ -58,14 +58,19 @@ export function keepLeases(
   return ctx.run(write);
 }
 
-export function markStarted(ctx: SqliteContext, jobs: readonly { id: string; token: string }[]): Promise<string[]> {
-  // By token: a group of starts usually comes from one claim.
+/** By token: a group of starts usually comes from one claim. */
+function idsByToken(jobs: readonly { id: string; token: string }[]): Map<string, string[]> {
   const byToken = new Map<string, string[]>();
   for (const j of jobs) {
     const ids = byToken.get(j.token);
     if (ids) ids.push(j.id);
     else byToken.set(j.token, [j.id]);
   }
+  return byToken;
+}
+
+export function markStarted(ctx: SqliteContext, jobs: readonly { id: string; token: string }[]): Promise<string[]> {
+  const byToken = idsByToken(jobs);
   const write = ctx.transaction(() => {
     const held: string[] = [];
     for (const [token, ids] of byToken) {
@@ -74,6 +79,14 @@ export function markStarted(ctx: SqliteContext, jobs: readonly { id: string; tok
       else for (const r of ctx.stmt(Q.HELD_UNDER).all(params)) held.push(String(r.id));
     }
     return held;
+  });
+  return ctx.run(write);
+}
+
+export function unmarkStarted(ctx: SqliteContext, jobs: readonly { id: string; token: string }[]): Promise<void> {
+  const byToken = idsByToken(jobs);
+  const write = ctx.transaction(() => {
+    for (const [token, ids] of byToken) ctx.stmt(Q.UNMARK_STARTED).run({ ids: `[${ids.join(",")}]`, token });
   });
   return ctx.run(write);
 }

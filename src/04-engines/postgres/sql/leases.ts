@@ -58,6 +58,10 @@ export function leasesSql(schema: string) {
       UPDATE ${jobs} j SET lease_started = true FROM locked WHERE j.id = locked.id
       RETURNING j.id::text`,
 
+    unmarkStarted: /* sql */ `
+      UPDATE ${jobs} j SET lease_started = false FROM unnest($1::bigint[], $2::text[]) AS o(id, token)
+      WHERE j.id = o.id AND j.lease_token = o.token AND j.state = 'running'`,
+
     // Returns what the job's progress event says of it.
     setProgress: `UPDATE ${jobs} SET progress = $1 WHERE id = $2 AND lease_token = $3
       RETURNING task, queue, attempt, flow_id, flow_pos`,

@@ -16,6 +16,10 @@ export const MARK_STARTED = /* sql */ `
 UPDATE errand_jobs SET lease_started = 1
 WHERE id IN (SELECT value FROM json_each(:ids)) AND lease_token = :token AND state = 'running'`;
 
+export const UNMARK_STARTED = /* sql */ `
+UPDATE errand_jobs SET lease_started = 0
+WHERE id IN (SELECT value FROM json_each(:ids)) AND lease_token = :token AND state = 'running'`;
+
 export const HELD_UNDER = /* sql */ `
 SELECT id FROM errand_jobs WHERE id IN (SELECT value FROM json_each(:ids)) AND lease_token = :token AND state = 'running'`;
 

@@ -49,7 +49,7 @@ async function claimAnsweredLate(releaseAfterMs: number) {
     const held = await hang.enqueue(null);
     while (!starts().some(([task]) => task === "hang")) await sleep(20);
     const beatAt = async () =>
-      (await rowLock.query("SELECT heartbeat_at::text AS at FROM errand.workers")).rows[0]?.at as string;
+      (await rowLock.query<{ at: string }>("SELECT heartbeat_at::text AS at FROM errand.workers")).rows[0]?.at;
     const before = await beatAt();
     while ((await beatAt()) === before) await sleep(10);
     const beat = performance.now();

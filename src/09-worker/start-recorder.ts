@@ -7,8 +7,8 @@ import type { Executor } from "./executor.js";
 
 /**
  * Jobs are quick when each slot turns over more than once in this time, at the rate jobs finish. A claim of quick
- * jobs records all of them as started: recording each group of starts apart costs a write per row, measured at 17%
- * of a SQLite drain and half of a PostgreSQL one. The price: a worker that dies is charged the quick jobs it had
+ * jobs records all of them as started: recording each group of starts apart, before it runs, drains no-op jobs at
+ * 0.55x the speed on SQLite and 0.15x on PostgreSQL (measured). The price: a worker that dies is charged the quick jobs it had
  * claimed and not yet started (its buffer holds about 50 ms of them). Slower jobs are recorded exactly.
  */
 const QUICK_SECONDS = 0.005;

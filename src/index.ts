@@ -48,6 +48,8 @@ export {
   JobTimeoutError,
   JobStoppedError,
   BadResultError,
+  OutOfMemoryError,
+  ExecutorExitedError,
   ScheduleError,
   FlowFailedError,
 } from "./01-core/errors.js";

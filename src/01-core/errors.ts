@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   "ERRAND_JOB_TIMEOUT",
   "ERRAND_LEASE_LOST",
   "ERRAND_BAD_RESULT",
+  "ERRAND_OUT_OF_MEMORY",
+  "ERRAND_EXECUTOR_EXITED",
   "ERRAND_INVALID_SCHEDULE",
   "ERRAND_SCHEDULE_NOT_FOUND",
   "ERRAND_PERMANENT",
@@ -159,6 +161,24 @@ export class BadResultError extends ErrandError {
   constructor(message: string) {
     super("ERRAND_BAD_RESULT", message);
     this.name = "BadResultError";
+  }
+}
+
+/** An isolated handler's executor grew past the worker's maxMemory and was stopped; its attempt fails with this. */
+export class OutOfMemoryError extends ErrandError {
+  declare readonly code: "ERRAND_OUT_OF_MEMORY";
+  constructor(message: string) {
+    super("ERRAND_OUT_OF_MEMORY", message);
+    this.name = "OutOfMemoryError";
+  }
+}
+
+/** An isolated handler ended its thread or process (process.exit(), a crash); its attempt fails with this. */
+export class ExecutorExitedError extends ErrandError {
+  declare readonly code: "ERRAND_EXECUTOR_EXITED";
+  constructor(message: string) {
+    super("ERRAND_EXECUTOR_EXITED", message);
+    this.name = "ExecutorExitedError";
   }
 }
 

@@ -20,6 +20,12 @@ export interface TaskOptions<A = any> {
   maxAttempts?: number;
   /** One attempt's limit; its AbortSignal is aborted then and the attempt fails. Default "15m". */
   timeout?: Duration;
+  /**
+   * Runs its handlers outside the worker's event loop: in a worker thread or a child process that loads the same
+   * tasks module, one handler at a time each (`errand worker --pool`), stopped for real at `timeout`. For CPU-bound
+   * or leaky code. Default: on the worker's main thread (or as `errand worker --isolate` says).
+   */
+  isolate?: IsolateMode;
   /** Delay between attempts; default exponential from 1s, capped at 1h, with jitter. */
   backoff?: BackoffOptions | ((attempt: number) => number);
   /** Any Standard Schema (zod, valibot, arktype…): args are checked at enqueue and parsed before the handler. */
@@ -119,7 +125,13 @@ export const TASK_OPTIONS = [
   "expiresIn",
   "concurrency",
   "rateLimit",
+  "isolate",
 ] as const;
+
+/** Where isolated handlers run: worker threads, or child processes. */
+export type IsolateMode = "thread" | "process";
+
+export const ISOLATE_MODES: readonly IsolateMode[] = ["thread", "process"];
 /** What a flow member may set for its own job (task.with(args, options)). */
 export const MEMBER_OPTIONS = ["queue", "priority", "maxAttempts"] as const;
 

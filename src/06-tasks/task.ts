@@ -15,6 +15,8 @@ import {
   checkPriority,
   checkQueue,
   TASK_OPTIONS,
+  ISOLATE_MODES,
+  type IsolateMode,
   type EnqueueOptions,
   type SqliteHandle,
   type TaskHost,
@@ -121,6 +123,8 @@ export interface TaskDefinition {
   readonly concurrency: TaskConcurrency | null;
   /** Its rate limit, or null. */
   readonly rateLimit: TaskRateLimit | null;
+  /** Where its handlers run when isolated; null: as its worker says. */
+  readonly isolate: IsolateMode | null;
 }
 
 export class Task<A = unknown, R = unknown> implements TaskDefinition {
@@ -136,6 +140,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   readonly declaredSchedule: TaskDefinition["declaredSchedule"];
   readonly concurrency: TaskConcurrency | null;
   readonly rateLimit: TaskRateLimit | null;
+  readonly isolate: IsolateMode | null;
   private readonly prep: JobPreparer;
 
   constructor(
@@ -162,6 +167,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     this.retryDelay = backoffFn(options.backoff, where);
     this.concurrency = taskConcurrency(where, options.concurrency);
     this.rateLimit = taskRateLimit(where, options.rateLimit);
+    this.isolate = checkIsolate(options.isolate, where);
     if (options.schema !== undefined && typeof options.schema?.["~standard"]?.validate !== "function") {
       throw new InvalidArgsError(
         `${where}: schema must be a Standard Schema (zod 3.24+, valibot 1+, arktype 2+…); this object has no ~standard.validate.`,
@@ -280,4 +286,10 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       return results.map((r) => this.handle(r));
     })();
   }
+}
+
+function checkIsolate(isolate: unknown, where: string): IsolateMode | null {
+  if (isolate === undefined) return null;
+  if (ISOLATE_MODES.includes(isolate as IsolateMode)) return isolate as IsolateMode;
+  throw new InvalidArgsError(`${where}: isolate must be "thread" or "process", got ${JSON.stringify(isolate)}.`);
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { toMs, type Duration } from "../01-core/duration.js";
-import { checkOptionNames, ConfigError, InvalidArgsError } from "../01-core/errors.js";
+import { ConfigError } from "../01-core/errors.js";
 import type { Logger } from "../01-core/logger.js";
 import type { FlowStore } from "../02-storage/flows.js";
 import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
@@ -17,28 +17,16 @@ import { Rescuer } from "../08-maintenance/rescuer.js";
 import { Scheduler } from "../08-maintenance/scheduler.js";
 import { Backoff } from "./backoff.js";
 import { Completer } from "./completer.js";
-import type { Executor } from "./executor.js";
+import type { Executor, OnSettled } from "./executor.js";
 import { heartbeatIntervalMs, LeaseKeeper } from "./lease-keeper.js";
 import { LeaseThread, type LeaseThreadSpec } from "./lease-thread.js";
+import type { IsolatedExecutor } from "./isolated/isolated-executor.js";
+import { isolatedExecutors, type Isolation } from "./isolated/isolation.js";
 import { MainThreadExecutor } from "./main-thread-executor.js";
 import { Producer } from "./producer.js";
+import { workerSettings, type WorkerOptions } from "./worker-options.js";
 
-export interface WorkerOptions {
-  /** Handlers running at once. Default 10. */
-  concurrency?: number;
-  /** Queues to take jobs from; default every queue. */
-  queues?: readonly string[];
-  /** How long a claim holds without renewal; renewed every third of it. Default "15s". */
-  lease?: Duration;
-  /** On stop, how long running handlers may take to finish before they are aborted and released. Default "10s". */
-  grace?: Duration;
-  /** Fallback check for new jobs when no wake-up arrives. Default "1s". */
-  pollInterval?: Duration;
-  /** Most jobs claimed in one statement. Default: the backend's (500 on SQLite, 2000 on PostgreSQL). */
-  maxBatch?: number;
-}
-
-const WORKER_OPTIONS = ["concurrency", "queues", "lease", "grace", "pollInterval", "maxBatch"] as const;
+export type { WorkerOptions } from "./worker-options.js";
 
 /** What a worker uses of a backend: the job lifecycle, maintenance, schedules, and a job's record when an outcome is refused. */
 export type WorkerBackend = StorageInfrastructure &
@@ -66,6 +54,8 @@ interface Parts {
   readonly taskNames: readonly string[];
   readonly producer: Producer;
   readonly executor: Executor;
+  /** Its pools of isolated handlers, if any. */
+  readonly pools: readonly IsolatedExecutor[];
   readonly completer: Completer;
   readonly keeper: LeaseKeeper;
 }
@@ -91,6 +81,7 @@ export class Worker {
   /** 0: the backend's, known once it is open. */
   private readonly maxBatch: number;
   private readonly graceMs: number;
+  private readonly isolation: Isolation;
   private trackUncaught = false;
   private isStopping = false;
   private parts: Parts | null = null;
@@ -106,35 +97,14 @@ export class Worker {
     private readonly host: WorkerHost,
     options: WorkerOptions = {},
   ) {
-    checkOptionNames("errand.work()", options, WORKER_OPTIONS);
-    const concurrency = options.concurrency ?? 10;
-    if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
-      throw new InvalidArgsError(
-        `errand.work(): concurrency must be a whole number of at least 1, got ${String(concurrency)}.`,
-      );
-    }
-    this.concurrency = concurrency;
-    if (
-      options.queues !== undefined &&
-      (!Array.isArray(options.queues) ||
-        options.queues.length === 0 ||
-        options.queues.some((q) => typeof q !== "string" || q === ""))
-    ) {
-      throw new InvalidArgsError(
-        `errand.work(): queues must be a non-empty list of queue names, got ${JSON.stringify(options.queues)}. Leave it out to take every queue.`,
-      );
-    }
-    this.queues = options.queues ? [...(options.queues as readonly string[])] : null;
-    this.leaseMs = toMs(options.lease ?? "15s", "errand.work() lease", { allowZero: false });
-    this.graceMs = toMs(options.grace ?? "10s", "errand.work() grace");
-    this.pollMs = toMs(options.pollInterval ?? "1s", "errand.work() pollInterval", { allowZero: false });
-    const maxBatch = options.maxBatch ?? 0; // 0: the backend's, known once it is open
-    if (options.maxBatch !== undefined && (!Number.isSafeInteger(maxBatch) || maxBatch < 1)) {
-      throw new InvalidArgsError(
-        `errand.work(): maxBatch must be a whole number of at least 1, got ${String(options.maxBatch)}.`,
-      );
-    }
-    this.maxBatch = maxBatch;
+    const settings = workerSettings(options);
+    this.concurrency = settings.concurrency;
+    this.queues = settings.queues;
+    this.leaseMs = settings.leaseMs;
+    this.graceMs = settings.graceMs;
+    this.pollMs = settings.pollMs;
+    this.maxBatch = settings.maxBatch;
+    this.isolation = settings.isolation;
   }
 
   /** Reads the tasks, opens the backend and makes the parts; once. */
@@ -173,14 +143,16 @@ export class Worker {
     const maxBatch = this.maxBatch === 0 ? backend.maxBatch : this.maxBatch;
     // Claims and outcome writes fail together when the database does.
     const backoff = new Backoff();
-    const executor = new MainThreadExecutor({
+    const onSettled: OnSettled = (attempt, settled) => producer.settled(attempt, settled);
+    const main = new MainThreadExecutor({
       workerId: id,
       log,
       backend,
       tasks,
       trackUncaught: this.trackUncaught,
-      onSettled: (attempt, settled) => producer.settled(attempt, settled),
+      onSettled,
     });
+    const { executor, pools } = isolatedExecutors(this.isolation, main, { workerId: id, log, tasks, onSettled });
     const completer: Completer = new Completer({
       workerId: id,
       leaseMs,
@@ -224,12 +196,18 @@ export class Worker {
       claims: producer,
       outcomes: completer,
     });
-    return { backend, taskNames, producer, executor, completer, keeper };
+    return { backend, taskNames, producer, executor, pools, completer, keeper };
   }
 
   /** Starts the loops; resolves once the worker has registered itself and is claiming. */
   async start(): Promise<this> {
     const parts = await this.prepare();
+    try {
+      await Promise.all(parts.pools.map((p) => p.ready));
+    } catch (error) {
+      parts.executor.close();
+      throw error;
+    }
     // First: it loads (about 0.2 s) beside the rest of the start, and claims do not wait for it.
     this.startLeaseThread();
     const { backend, keeper } = parts;

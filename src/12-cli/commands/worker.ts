@@ -16,6 +16,14 @@ Options:
                       interrupted and released to run again (default 10s)
   --lease <duration>  How long a claim holds without renewal (default 15s); a crashed
                       worker's jobs run again after it expires
+  --isolate <mode>    Run every handler outside the worker's event loop: "thread" (worker
+                      threads) or "process" (child processes), each loading <module>; for
+                      CPU-bound or leaky code. A handler past its timeout is stopped for real
+  --pool <n>          Isolated handlers at once, one per thread or process (default: cores)
+  --max-memory <size> Stop an isolated handler's thread or process grown past this, e.g. 512MB;
+                      its attempt fails with ERRAND_OUT_OF_MEMORY
+  --max-jobs-per-child <n>
+                      Replace an isolated handler's thread or process after n attempts
   -h, --help          Show this help
 
 Durations: milliseconds as a number, or "500ms", "30s", "10m", "2h".
@@ -26,7 +34,8 @@ the process that started it exits (npx killed with SIGTERM does not pass the sig
 
 Examples:
   npx errand worker ./src/tasks.ts
-  npx errand worker ./dist/tasks.js --concurrency 50 --queues emails,reports --grace 30s`;
+  npx errand worker ./dist/tasks.js --concurrency 50 --queues emails,reports --grace 30s
+  npx errand worker ./src/tasks.ts --isolate thread --pool 4 --max-memory 512MB`;
 
 const DURATION = /^\s*\d+(?:\.\d+)?\s*(ms|s|m|h|d)?\s*$/;
 
@@ -67,6 +76,18 @@ function workerOptions(values: Values): WorkerOptions {
       );
     options.lease = lease;
   }
+  const isolate = stringFlag(values, "isolate");
+  if (isolate !== undefined) {
+    if (isolate !== "thread" && isolate !== "process")
+      throw new UsageError(`errand worker: --isolate must be "thread" or "process", got ${JSON.stringify(isolate)}.`);
+    options.isolate = isolate;
+  }
+  const pool = intFlag(values, "pool", "errand worker");
+  if (pool !== undefined) options.pool = pool;
+  const maxJobs = intFlag(values, "max-jobs-per-child", "errand worker");
+  if (maxJobs !== undefined) options.maxJobsPerChild = maxJobs;
+  const maxMemory = stringFlag(values, "max-memory");
+  if (maxMemory !== undefined) options.maxMemory = maxMemory;
   return options;
 }
 
@@ -79,6 +100,10 @@ export const worker: Command = {
     queues: { type: "string" },
     grace: { type: "string" },
     lease: { type: "string" },
+    isolate: { type: "string" },
+    pool: { type: "string" },
+    "max-memory": { type: "string" },
+    "max-jobs-per-child": { type: "string" },
   },
   positionals: ["module"],
   async run({ values, positionals }) {
@@ -87,7 +112,8 @@ export const worker: Command = {
 
     let worker: Worker;
     try {
-      worker = errand.worker(options);
+      // Isolated handlers load the same module in their threads or processes.
+      worker = errand.worker({ ...options, module: positionals[0]! });
     } catch (error) {
       await errand.close();
       if (isErrandError(error) && error.code === "ERRAND_INVALID") throw new UsageError(error.message);

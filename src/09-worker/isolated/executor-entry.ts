@@ -1,0 +1,154 @@
+// An executor's own code, in a worker thread or a child process (see isolated-executor.ts): it imports the tasks
+// module, then runs the jobs it is sent one at a time, each as an Execution on its own event loop, with its own
+// database connection for what handlers write (steps, progress, children). Outcomes go back in batches.
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parentPort, workerData } from "node:worker_threads";
+import type { Logger } from "../../01-core/logger.js";
+import type { ClaimedJob } from "../../02-storage/jobs.js";
+import type { WorkerStore } from "../../02-storage/worker-store.js";
+import type { FlowStore } from "../../02-storage/flows.js";
+import { memberConcurrency } from "../../06-tasks/limits.js";
+import type { TaskDefinition } from "../../06-tasks/task.js";
+import { Deadlines } from "../deadlines.js";
+import { currentExecution, Execution, type ExecutionHost } from "../execution.js";
+import type { Settled } from "../executor.js";
+import type { ExecutorData, FromExecutor, ToExecutor } from "./protocol.js";
+
+type Store = WorkerStore & Pick<FlowStore, "getFlow">;
+
+/** What this code uses of the Errand the module exports (which may be another copy of errand). */
+interface TasksErrand {
+  tasks(): ReadonlyMap<string, TaskDefinition>;
+  backend(): Promise<Store>;
+  readonly logger: Logger;
+}
+
+const data = (parentPort ? workerData : JSON.parse(process.env.ERRAND_EXECUTOR_DATA!)) as ExecutorData;
+const send: (message: FromExecutor) => void = parentPort ? (m) => parentPort!.postMessage(m) : (m) => process.send!(m);
+const onMessage = (listener: (m: ToExecutor) => void) =>
+  parentPort ? parentPort.on("message", listener) : process.on("message", listener as (m: unknown) => void);
+
+function isTasksErrand(value: unknown): value is TasksErrand {
+  const v = value as Partial<TasksErrand> | null;
+  return typeof v?.tasks === "function" && typeof v.backend === "function" && typeof v.logger === "object";
+}
+
+async function load(): Promise<TasksErrand> {
+  const file = fileURLToPath(data.module);
+  if ([".ts", ".mts", ".cts", ".tsx"].includes(extname(file))) {
+    const [esm, cjs] = await Promise.all([import("tsx/esm/api"), import("tsx/cjs/api")]);
+    cjs.register();
+    esm.register();
+  }
+  const namespace = (await import(data.module)) as Record<string, unknown>;
+  // A CommonJS module arrives with its exports object as the default export.
+  const cjs: Record<string, unknown> =
+    typeof namespace.default === "object" && namespace.default !== null ? { ...namespace.default } : {};
+  const candidates = [...Object.values(namespace), ...Object.values(cjs)];
+  const found = [...new Set(candidates.filter(isTasksErrand))];
+  if (isTasksErrand(namespace.default)) return namespace.default;
+  if (found.length === 1) return found[0]!;
+  throw new Error(
+    found.length === 0
+      ? `${file} exports no Errand: export the Errand that defines your tasks`
+      : `${file} exports several Errand instances: export the one to use as the default export`,
+  );
+}
+
+/** The jobs sent and not yet ended, in order; the first runs. */
+const queue: ClaimedJob[] = [];
+let current: Execution | null = null;
+let outbox: [string, Settled][] = [];
+/** performance.now() of the oldest outcome not yet sent. */
+let oldest = 0;
+
+function flush(): void {
+  if (outbox.length === 0) return;
+  const list = outbox;
+  outbox = [];
+  send({ t: "settled", list });
+}
+
+/** Outcomes go back once per turn of the event loop, together. */
+function tell(id: string, settled: Settled): void {
+  if (outbox.length === 0) {
+    oldest = performance.now();
+    setImmediate(flush);
+  }
+  outbox.push([id, settled]);
+}
+
+function start(errand: TasksErrand): void {
+  const tasks = errand.tasks();
+  let store: Promise<Store> | null = null;
+  const opened = (): Promise<Store> =>
+    (store ??= errand.backend().then((b) => {
+      b.useMemberConcurrency(memberConcurrency(() => errand.tasks(), errand.logger));
+      return b;
+    }));
+  // Only what an Execution's ctx calls, each opening the connection on first use.
+  const backend = {
+    loadSteps: (id: string) => opened().then((b) => b.loadSteps(id)),
+    saveStep: (...a: Parameters<Store["saveStep"]>) => opened().then((b) => b.saveStep(...a)),
+    spawn: (...a: Parameters<Store["spawn"]>) => opened().then((b) => b.spawn(...a)),
+    getFlow: (id: string) => opened().then((b) => b.getFlow(id)),
+    progress: (...a: Parameters<Store["progress"]>) => opened().then((b) => b.progress(...a)),
+  } as unknown as Store;
+  const host: ExecutionHost = {
+    workerId: data.workerId,
+    log: errand.logger,
+    backend,
+    deadlines: new Deadlines(),
+    trackUncaught: true,
+    settle: (exec, settled) => {
+      tell(exec.job.id, settled);
+      if (exec !== current) return;
+      queue.shift();
+      current = null;
+      next();
+    },
+  };
+  const next = () => {
+    if (current !== null || queue.length === 0) return;
+    // The next handler may compute for long without yielding: outcomes waiting for more than a moment go first.
+    if (outbox.length >= 64 || (outbox.length > 0 && performance.now() - oldest > 1)) flush();
+    const job = queue[0]!;
+    current = new Execution(job, tasks.get(job.task), host);
+    current.run();
+  };
+  onMessage((m) => {
+    if (m.t === "run") {
+      queue.push(...m.jobs);
+      next();
+    } else if (m.t === "lose") {
+      if (current?.job.id === m.id) current.lose(m.reason);
+      else {
+        // Not begun: dropped, and told, so that the worker's view of this queue stays the same as this one.
+        const at = queue.findIndex((j) => j.id === m.id);
+        if (at > 0) {
+          queue.splice(at, 1);
+          tell(m.id, { kind: "lost" });
+        }
+      }
+    } else if (m.t === "stop") {
+      process.exit(0);
+    }
+  });
+  // A handler's stray error fails its own attempt (or is logged, once that ended); the executor goes on.
+  const uncaught = (error: unknown, kind: "uncaught exception" | "unhandled rejection") => {
+    const exec = currentExecution() ?? current;
+    if (exec && !exec.isSettled) exec.crash(error);
+    else errand.logger.warn(`an isolated handler raised an ${kind} after its job ended: ${(error as Error)?.message}`);
+  };
+  process.on("uncaughtException", (e) => uncaught(e, "uncaught exception"));
+  process.on("unhandledRejection", (e) => uncaught(e, "unhandled rejection"));
+  send({ t: "ready" });
+}
+
+// A child process ends with its worker, however the worker ends.
+if (!parentPort) process.on("disconnect", () => process.exit(0));
+
+load().then(start, (error: unknown) => {
+  send({ t: "failed", message: (error as Error)?.message ?? String(error) });
+});

@@ -1,0 +1,290 @@
+import { formatMs } from "../../01-core/duration.js";
+import { ExecutorExitedError, JobTimeoutError, OutOfMemoryError } from "../../01-core/errors.js";
+import type { Logger } from "../../01-core/logger.js";
+import type { ClaimedJob } from "../../02-storage/jobs.js";
+import type { IsolateMode } from "../../06-tasks/options.js";
+import type { TaskDefinition } from "../../06-tasks/task.js";
+import { toAttemptError } from "../execution.js";
+import type { Attempt, Executor, OnSettled, Settled } from "../executor.js";
+import { ExecutorProcess, type ExecutorEnd } from "./executor-process.js";
+import type { FromExecutor } from "./protocol.js";
+
+export interface IsolatedExecutorOptions {
+  readonly mode: IsolateMode;
+  /** Executors (threads or processes), each running one handler at a time. */
+  readonly pool: number;
+  /** The tasks module's file URL, which each executor imports. */
+  readonly module: string;
+  readonly maxMemoryMb: number | null;
+  /** An executor is replaced after this many attempts; null: never. */
+  readonly maxJobsPerChild: number | null;
+  readonly workerId: string;
+  readonly log: Logger;
+  readonly tasks: ReadonlyMap<string, TaskDefinition>;
+  readonly onSettled: OnSettled;
+}
+
+/** Past its timeout, an isolated handler that did not end itself (it holds its event loop) is stopped after this. */
+const TIMEOUT_GRACE_MS = 250;
+/** A handler told to stop (lease lost, shutdown) that has not ended by then is stopped with its executor. */
+const LOSE_GRACE_MS = 1000;
+const CHECK_MS = 100;
+
+/** One executor and the jobs it was sent, in order: the first one runs, the others wait for it. */
+interface Slot {
+  readonly proc: ExecutorProcess;
+  readonly sent: ClaimedJob[];
+  /** Jobs for it, held until it has loaded the tasks module. */
+  readonly waiting: ClaimedJob[];
+  isReady: boolean;
+  /** performance.now() since the first of `sent` runs. */
+  headSince: number;
+  /** Jobs given to it; at maxJobsPerChild it takes no more, and goes once they have ended. */
+  assigned: number;
+  isRetiring: boolean;
+  /** performance.now() when the worker gave up on its running job (lost), if it did. */
+  lostAt: number | null;
+}
+
+/**
+ * Runs handlers in a pool of worker threads or child processes that load the tasks module (executor-entry.ts), so
+ * that a handler computing for long holds none of the worker's own work (claims, leases, outcomes), and can be
+ * stopped for real: at its timeout, past maxMemory, or when it ends its executor, only its attempt fails; the jobs
+ * queued behind it never began and go to another executor. Jobs cross in batches, one message per turn.
+ */
+export class IsolatedExecutor implements Executor {
+  private readonly jobs = new Map<string, ClaimedJob>();
+  private readonly slots = new Set<Slot>();
+  private readonly checker: NodeJS.Timeout;
+  private toSend = new Map<Slot, ClaimedJob[]>();
+  private isClosing = false;
+  private firstReady: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  /** Resolves once an executor has loaded the tasks module; rejects if the module cannot be loaded there. */
+  readonly ready: Promise<void>;
+
+  constructor(private readonly options: IsolatedExecutorOptions) {
+    this.ready = new Promise((resolve, reject) => (this.firstReady = { resolve, reject }));
+    this.ready.catch(() => {});
+    for (let i = 0; i < options.pool; i++) this.spawn();
+    this.checker = setInterval(() => this.check(), CHECK_MS);
+    this.checker.unref();
+  }
+
+  get size(): number {
+    return this.jobs.size;
+  }
+
+  run(job: ClaimedJob): void {
+    this.jobs.set(job.id, job);
+    this.dispatch(job);
+  }
+
+  *running(): IterableIterator<ClaimedJob> {
+    yield* this.jobs.values();
+  }
+
+  isRunning(id: string): boolean {
+    return this.jobs.has(id);
+  }
+
+  lose(id: string, reason: string): void {
+    const job = this.jobs.get(id);
+    if (!job) return;
+    this.options.log.warn(`stopping job ${id} (${job.task}): ${reason}`);
+    for (const slot of this.slots) {
+      if (slot.sent[0]?.id === id) slot.lostAt = performance.now();
+      if (slot.sent.some((j) => j.id === id)) slot.proc.send({ t: "lose", id, reason });
+      const at = slot.waiting.findIndex((j) => j.id === id);
+      if (at >= 0) slot.waiting.splice(at, 1);
+    }
+    this.settle(job, { kind: "lost" });
+  }
+
+  loseAll(reason: string): ClaimedJob[] {
+    const all = [...this.jobs.values()];
+    for (const job of all) this.lose(job.id, reason);
+    return all;
+  }
+
+  failFromUncaught(): boolean {
+    return false; // an isolated handler's errors stay in its executor
+  }
+
+  close(): void {
+    this.isClosing = true;
+    clearInterval(this.checker);
+    for (const slot of this.slots) {
+      slot.proc.send({ t: "stop" });
+      setTimeout(() => slot.proc.kill(), LOSE_GRACE_MS).unref();
+    }
+  }
+
+  private spawn(): Slot {
+    const { mode, module, workerId, maxMemoryMb } = this.options;
+    const slot: Slot = {
+      proc: null as unknown as ExecutorProcess,
+      sent: [],
+      waiting: [],
+      isReady: false,
+      headSince: 0,
+      assigned: 0,
+      isRetiring: false,
+      lostAt: null,
+    };
+    (slot as { proc: ExecutorProcess }).proc = new ExecutorProcess(
+      { mode, data: { module, workerId }, maxMemoryMb },
+      { message: (m) => this.received(slot, m), ended: (end) => this.ended(slot, end) },
+    );
+    this.slots.add(slot);
+    return slot;
+  }
+
+  /** To the executor with the fewest jobs; sent with the others of this turn. */
+  private dispatch(job: ClaimedJob): void {
+    let best: Slot | null = null;
+    let load = Infinity;
+    for (const slot of this.slots) {
+      if (slot.isRetiring) continue;
+      const l = slot.sent.length + slot.waiting.length + (this.toSend.get(slot)?.length ?? 0);
+      if (l < load) [best, load] = [slot, l];
+    }
+    best ??= this.spawn();
+    const max = this.options.maxJobsPerChild;
+    if (max !== null && ++best.assigned >= max && !this.isClosing) {
+      best.isRetiring = true;
+      this.spawn();
+    }
+    if (best.isReady) this.enqueueFor(best, job);
+    else best.waiting.push(job);
+  }
+
+  private enqueueFor(slot: Slot, job: ClaimedJob): void {
+    if (this.toSend.size === 0) queueMicrotask(() => this.flush());
+    const batch = this.toSend.get(slot);
+    if (batch) batch.push(job);
+    else this.toSend.set(slot, [job]);
+  }
+
+  private flush(): void {
+    const batches = this.toSend;
+    this.toSend = new Map();
+    for (const [slot, all] of batches) {
+      const jobs = all.filter((j) => this.jobs.has(j.id)); // lost meanwhile
+      if (jobs.length === 0) continue;
+      if (!this.slots.has(slot)) {
+        for (const job of jobs) this.dispatch(job);
+        continue;
+      }
+      if (slot.sent.length === 0) slot.headSince = performance.now();
+      slot.sent.push(...jobs);
+      slot.proc.send({ t: "run", jobs });
+    }
+  }
+
+  private received(slot: Slot, m: FromExecutor): void {
+    if (m.t === "ready") {
+      slot.isReady = true;
+      this.firstReady?.resolve();
+      this.firstReady = null;
+      const waiting = slot.waiting.splice(0);
+      for (const job of waiting) this.enqueueFor(slot, job);
+    } else if (m.t === "failed") {
+      const error = new Error(`an isolated executor could not load ${this.options.module}: ${m.message}`);
+      this.options.log.error(error.message);
+      this.firstReady?.reject(error);
+      this.firstReady = null;
+      slot.proc.kill();
+    } else {
+      for (const [id, settled] of m.list) {
+        const at = slot.sent.findIndex((j) => j.id === id);
+        if (at === 0) {
+          slot.sent.shift();
+          slot.headSince = performance.now();
+          slot.lostAt = null;
+        } else if (at > 0) slot.sent.splice(at, 1);
+        const job = this.jobs.get(id);
+        if (job) this.settle(job, settled);
+      }
+      this.retireIfDone(slot);
+    }
+  }
+
+  /** An executor past maxJobsPerChild goes once the jobs it was given have ended (a fresh one took its place). */
+  private retireIfDone(slot: Slot): void {
+    if (slot.isRetiring && slot.sent.length === 0 && slot.waiting.length === 0 && !this.toSend.has(slot))
+      slot.proc.kill();
+  }
+
+  /** Stops executors whose running handler is past its timeout, or was given up and goes on regardless. */
+  private check(): void {
+    const now = performance.now();
+    for (const slot of this.slots) {
+      const head = slot.sent[0];
+      if (!head) continue;
+      if (slot.lostAt !== null && now - slot.lostAt > LOSE_GRACE_MS) {
+        slot.proc.kill();
+        continue;
+      }
+      const timeoutMs = this.options.tasks.get(head.task)?.timeoutMs;
+      if (timeoutMs !== undefined && now - slot.headSince > timeoutMs + TIMEOUT_GRACE_MS) {
+        const job = this.jobs.get(head.id);
+        if (job) {
+          const error = new JobTimeoutError(
+            `Job ${job.id} (${job.task}) attempt ${job.attempt} ran past its ${formatMs(timeoutMs)} timeout without yielding; its ${this.options.mode} was stopped.`,
+          );
+          this.fail(job, error);
+        }
+        slot.proc.kill();
+      }
+    }
+  }
+
+  /** Its running job fails (unless it had ended already); the jobs queued behind it never began: they go elsewhere. */
+  private ended(slot: Slot, end: ExecutorEnd): void {
+    this.slots.delete(slot);
+    const [head, ...rest] = slot.sent;
+    if (head && this.jobs.has(head.id)) this.fail(head, this.endError(head, end));
+    if (!slot.isReady && this.firstReady && end.kind !== "stopped") {
+      this.firstReady.reject(new Error(`an isolated executor ended while loading ${this.options.module}`));
+      this.firstReady = null;
+    }
+    if (this.isClosing) {
+      for (const job of [...rest, ...slot.waiting]) if (this.jobs.has(job.id)) this.settle(job, { kind: "lost" });
+      return;
+    }
+    if (!slot.isRetiring && this.slots.size < this.options.pool) this.spawn();
+    for (const job of [...rest, ...slot.waiting, ...(this.toSend.get(slot) ?? [])])
+      if (this.jobs.has(job.id)) this.dispatch(job);
+    this.toSend.delete(slot);
+  }
+
+  private endError(job: ClaimedJob, end: ExecutorEnd): Error {
+    const { mode } = this.options;
+    const what = `Job ${job.id} (${job.task}) attempt ${job.attempt}`;
+    if (end.kind === "out of memory") {
+      return new OutOfMemoryError(
+        `ERRAND_OUT_OF_MEMORY: ${what} grew its ${mode} past the worker's maxMemory (${this.options.maxMemoryMb} MB); the ${mode} was stopped.`,
+      );
+    }
+    const how =
+      end.kind === "stopped"
+        ? "was stopped"
+        : end.signal
+          ? `was killed by ${end.signal}`
+          : `exited with code ${end.code}`;
+    return new ExecutorExitedError(
+      `${what}: its ${mode} ${how} while the handler ran (process.exit() or a crash in the handler); the other jobs went on.`,
+    );
+  }
+
+  private fail(job: ClaimedJob, error: Error): void {
+    this.settle(job, { kind: "failed", error: toAttemptError(error, job.attempt, this.options.workerId) });
+  }
+
+  private settle(job: ClaimedJob, settled: Settled): void {
+    this.jobs.delete(job.id);
+    const task = this.options.tasks.get(job.task);
+    const attempt: Attempt = { job, retryDelay: (n) => task?.retryDelay(n) ?? 60_000 };
+    this.options.onSettled(attempt, settled);
+  }
+}

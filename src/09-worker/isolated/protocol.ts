@@ -1,0 +1,29 @@
+import type { ClaimedJob } from "../../02-storage/jobs.js";
+import type { Settled } from "../executor.js";
+
+// The messages between a worker and its executors (threads or child processes). Plain data: structured clone.
+
+/** What an executor starts with. */
+export interface ExecutorData {
+  /** The tasks module's file URL: the executor imports it and runs the tasks of the Errand it exports. */
+  readonly module: string;
+  /** The worker's id, recorded on the attempts' errors. */
+  readonly workerId: string;
+}
+
+/** Worker → executor. */
+export type ToExecutor =
+  /** Jobs to run, in order, one at a time. */
+  | { readonly t: "run"; readonly jobs: ClaimedJob[] }
+  /** Stop this job (lease lost, cancelled, shutdown): it settles as lost, or is dropped if it has not started. */
+  | { readonly t: "lose"; readonly id: string; readonly reason: string }
+  | { readonly t: "stop" };
+
+/** Executor → worker. */
+export type FromExecutor =
+  /** The module is loaded: its tasks can run. */
+  | { readonly t: "ready" }
+  /** The module could not be loaded, or exports no Errand. */
+  | { readonly t: "failed"; readonly message: string }
+  /** Attempts that ended, in the order they ended: [job id, how]. */
+  | { readonly t: "settled"; readonly list: [string, Settled][] };

@@ -1,0 +1,237 @@
+// Isolated handlers (`errand worker --isolate thread|process`): real worker processes on both backends. A handler
+// that computes runs once; one that never yields is stopped at its timeout; one that allocates without end fails
+// with ERRAND_OUT_OF_MEMORY; one that ends its executor fails alone; ctx works across the boundary.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { Errand, type JobRecord } from "../../src/index.js";
+import { CLI } from "../helpers/cli.js";
+import { bothBackends } from "../helpers/databases.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const TASKS = fileURLToPath(new URL("./fixtures/isolate-tasks.ts", import.meta.url));
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+interface Start {
+  task: string;
+  id: string;
+  attempt: number;
+  pid: string;
+  thread: string;
+  at: number;
+}
+
+/** A database with the fixture's tasks declared, worker processes on it, and what their handlers recorded. */
+async function setup(fresh: () => Promise<string>) {
+  const database = await fresh();
+  const record = join(tempDir(), "starts.log");
+  const errand = new Errand({ database, logger: quiet });
+  const task = <A>(name: string) => errand.task(name, async (_args: A) => {});
+  const tasks = {
+    compute: task<{ ms: number }>("compute"),
+    spin: errand.task("spin", async (_args: null) => {}, { timeout: "2s", maxAttempts: 2 }),
+    hog: task<null>("hog"),
+    exit: task<null>("exit"),
+    healthy: task<{ n: number }>("healthy"),
+    features: task<{ fail?: "permanent" }>("features"),
+  };
+  await errand.migrate();
+  const workers: ChildProcess[] = [];
+  const logs: string[] = [];
+  const env = { ...process.env, ERRAND_DATABASE_URL: database, ERRAND_TEST_RECORD: record, ERRAND_LOG_LEVEL: "warn" };
+  return {
+    errand,
+    tasks,
+    worker(...flags: string[]): ChildProcess {
+      const child = spawn(process.execPath, [CLI, "worker", TASKS, ...flags], {
+        env,
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      child.stderr.on("data", (d: Buffer) => logs.push(d.toString()));
+      workers.push(child);
+      return child;
+    },
+    starts(): Start[] {
+      if (!existsSync(record)) return [];
+      return readFileSync(record, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => {
+          const [t, id, attempt, pid, thread, at] = l.split(" ");
+          return { task: t!, id: id!, attempt: Number(attempt), pid: pid!, thread: thread!, at: Number(at) };
+        });
+    },
+    log: () => logs.join(""),
+    /** Waits until none of these jobs is still to run; returns their records. */
+    async settled(ids: string[], timeoutMs = 60_000): Promise<JobRecord[]> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const jobs = await Promise.all(ids.map(async (id) => (await errand.getJob(id))!.get()));
+        if (jobs.every((j) => ["succeeded", "failed", "cancelled"].includes(j.state)) || Date.now() > deadline)
+          return jobs;
+        await sleep(100);
+      }
+    },
+    async close(): Promise<void> {
+      for (const w of workers) {
+        if (w.exitCode !== null || w.signalCode !== null) continue;
+        const exited = new Promise((r) => w.once("exit", r));
+        w.kill("SIGKILL");
+        await exited;
+      }
+      await errand.close();
+    },
+  };
+}
+
+function runsOf(starts: Start[], task: string): Map<string, number[]> {
+  const runs = new Map<string, number[]>();
+  for (const s of starts.filter((x) => x.task === task)) runs.set(s.id, [...(runs.get(s.id) ?? []), s.attempt]);
+  return runs;
+}
+
+describe("isolated handlers", { concurrency: 2 }, () => {
+  for (const [name, fresh] of bothBackends()) {
+    describe(`${name}: isolated handlers`, () => {
+      it("computing past the lease: every job runs once and succeeds, with --isolate thread and without", async () => {
+        for (const flags of [["--isolate", "thread"], []]) {
+          const t = await setup(fresh);
+          try {
+            const jobs = await t.tasks.compute.enqueueMany(Array.from({ length: 6 }, () => ({ ms: 3000 })));
+            t.worker("--concurrency", "4", "--lease", "2s", ...flags);
+            t.worker("--concurrency", "4", "--lease", "2s", ...flags);
+            const done = await t.settled(jobs.map((j) => j.id));
+            const runs = runsOf(t.starts(), "compute");
+            const twice = [...runs.values()].filter((r) => r.length > 1).length;
+            console.log(`${name} ${flags.join(" ") || "(main thread)"}: 6 jobs, ${twice} run more than once`);
+            assert.deepEqual(
+              done.map((j) => j.state),
+              Array(6).fill("succeeded"),
+            );
+            assert.equal(twice, 0, "no job ran twice");
+            assert.deepEqual(
+              done.map((j) => j.attempt),
+              Array(6).fill(1),
+            );
+          } finally {
+            await t.close();
+          }
+        }
+      });
+
+      it("a handler that never yields is stopped at its timeout and retried, while other jobs run", async () => {
+        const t = await setup(fresh);
+        try {
+          const spin = await t.tasks.spin.enqueue(null);
+          const healthy = await t.tasks.healthy.enqueueMany(Array.from({ length: 50 }, (_, n) => ({ n })));
+          t.worker("--isolate", "thread", "--pool", "2");
+          const [s, ...rest] = await t.settled([spin.id, ...healthy.map((j) => j.id)]);
+          assert.deepEqual(
+            rest.map((j) => j.state),
+            Array(50).fill("succeeded"),
+          );
+          assert.equal(s!.state, "failed");
+          assert.equal(s!.attempt, 2, "retried once, then failed for good");
+          for (const e of s!.errors) assert.equal(e.name, "JobTimeoutError", e.message);
+          // Each attempt ends within 2.5 s of its start: from the handler's start to its error's time.
+          const starts = t.starts().filter((x) => x.task === "spin");
+          const took = s!.errors.map((e) => Date.parse(e.at) - starts.find((x) => x.attempt === e.attempt)!.at);
+          console.log(
+            `${name}: a handler that never yields, timeout 2 s: attempts stopped after ${took.join(", ")} ms`,
+          );
+          for (const ms of took) assert.ok(ms >= 2000 && ms <= 2500, `an attempt took ${ms} ms`);
+        } finally {
+          await t.close();
+        }
+      });
+
+      it("past --max-memory, that attempt fails with ERRAND_OUT_OF_MEMORY, the worker lives, 400 healthy jobs run once", async () => {
+        const t = await setup(fresh);
+        try {
+          const hog = await t.tasks.hog.enqueue(null);
+          const healthy = await t.tasks.healthy.enqueueMany(Array.from({ length: 400 }, (_, n) => ({ n })));
+          const worker = t.worker("--isolate", "thread", "--pool", "2", "--max-memory", "256MB");
+          const [h, ...rest] = await t.settled([hog.id, ...healthy.map((j) => j.id)], 90_000);
+          assert.equal(h!.state, "failed");
+          assert.equal(h!.errors[0]!.name, "OutOfMemoryError");
+          assert.match(h!.errors[0]!.message, /ERRAND_OUT_OF_MEMORY/);
+          assert.equal(worker.exitCode, null, "the worker process lives");
+          assert.equal(worker.signalCode, null);
+          const runs = runsOf(t.starts(), "healthy");
+          assert.deepEqual(
+            rest.map((j) => j.state),
+            Array(400).fill("succeeded"),
+          );
+          assert.equal([...runs.values()].filter((r) => r.length !== 1).length, 0, "each healthy job ran once");
+        } finally {
+          await t.close();
+        }
+      });
+
+      for (const mode of ["thread", "process"]) {
+        it(`--isolate ${mode}: ctx works across the boundary, and a handler that exits fails alone`, async () => {
+          const t = await setup(fresh);
+          try {
+            const ok = await t.tasks.features.enqueue({});
+            const refused = await t.tasks.features.enqueue({ fail: "permanent" });
+            const exit = await t.tasks.exit.enqueue(null);
+            const healthy = await t.tasks.healthy.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ n })));
+            const worker = t.worker("--isolate", mode, "--pool", "2");
+            const [o, r, x, ...rest] = await t.settled([ok.id, refused.id, exit.id, ...healthy.map((j) => j.id)]);
+            assert.equal(o!.state, "succeeded", JSON.stringify(o!.errors));
+            const result = o!.result as { stepped: number; aborted: boolean; threadId: number };
+            assert.equal(result.stepped, 42);
+            assert.equal(result.aborted, false);
+            if (mode === "thread") assert.notEqual(result.threadId, 0, "ran in a worker thread");
+            assert.deepEqual(o!.progress, { half: true });
+            const steps = await (await t.errand.backend()).loadSteps(ok.id);
+            assert.deepEqual(
+              steps.map((s) => s.name),
+              ["double"],
+            );
+            assert.equal(r!.state, "failed");
+            assert.equal(r!.attempt, 1, "a PermanentError is not retried");
+            assert.equal(r!.errors[0]!.permanent, true);
+            assert.equal(x!.state, "failed");
+            assert.equal(x!.errors[0]!.name, "ExecutorExitedError");
+            assert.match(x!.errors[0]!.message, /exited with code 3/);
+            assert.deepEqual(
+              rest.map((j) => j.state),
+              Array(20).fill("succeeded"),
+            );
+            if (mode === "process") {
+              const pids = new Set(t.starts().map((s) => s.pid));
+              assert.ok(!pids.has(String(worker.pid)), "handlers ran in child processes");
+            }
+          } finally {
+            await t.close();
+          }
+        });
+      }
+
+      it("--max-jobs-per-child replaces an executor after that many attempts", async () => {
+        const t = await setup(fresh);
+        try {
+          const jobs = await t.tasks.healthy.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ n })));
+          t.worker("--isolate", "thread", "--pool", "1", "--max-jobs-per-child", "5");
+          const done = await t.settled(jobs.map((j) => j.id));
+          assert.deepEqual(
+            done.map((j) => j.state),
+            Array(20).fill("succeeded"),
+          );
+          const byThread = new Map<string, number>();
+          for (const s of t.starts()) byThread.set(s.thread, (byThread.get(s.thread) ?? 0) + 1);
+          console.log(`${name}: jobs per thread ${[...byThread.values()].join(", ")}`);
+          assert.ok(byThread.size >= 4, `20 jobs at 5 per thread ran in ${byThread.size} threads`);
+          assert.ok(Math.max(...byThread.values()) <= 5);
+        } finally {
+          await t.close();
+        }
+      });
+    });
+  }
+});

@@ -14,7 +14,9 @@
 // handler's return to its outcome committed, on both backends (bench/outcome-latency.mjs); figures go to
 // bench/results/latency.json. `npm run bench -- --recovery [--backend name] [--baseline dir]` times the recovery
 // after a worker is killed with SIGKILL (bench/recovery.mjs), on both backends unless --backend names one; figures go
-// to bench/results/recovery-<backend>.json.
+// to bench/results/recovery-<backend>.json. `npm run bench -- --cpu [--backend name]` runs CPU-bound and no-op jobs
+// with handlers on the main thread and isolated in threads or processes (bench/cpu.mjs); figures go to
+// bench/results/cpu-<backend>.json.
 import { Errand } from "errand";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -30,6 +32,7 @@ import { benchWorkflows, reportWorkflows } from "./workflows.mjs";
 import { benchOverload, reportOverload } from "./overload.mjs";
 import { benchLatency, reportLatency } from "./outcome-latency.mjs";
 import { benchRecovery, reportRecovery } from "./recovery.mjs";
+import { benchCpu, reportCpu } from "./cpu.mjs";
 import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
@@ -72,6 +75,7 @@ let workflows = false;
 let overload = false;
 let latency = false;
 let recovery = false;
+let cpu = false;
 let baseline = null;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
@@ -85,6 +89,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (arg === "--overload") overload = true;
   else if (arg === "--latency") latency = true;
   else if (arg === "--recovery") recovery = true;
+  else if (arg === "--cpu") cpu = true;
   else if (arg === "--baseline") baseline = process.argv[++i] ?? usage("--baseline needs a folder");
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
@@ -112,7 +117,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir]] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -697,6 +702,22 @@ async function mainRecovery() {
   }
 }
 
+/** Isolated handlers beside the main thread's, backend by backend. */
+async function mainCpu() {
+  for (const name of scheduleBackends) {
+    const started = performance.now();
+    console.log(`errand bench, isolation on ${name}${quick ? " (quick)" : ""}; Node ${process.version}`);
+    const figures = await benchCpu(name, quick);
+    reportCpu(figures);
+    const results = { date: new Date().toISOString(), quick, node: process.version, ...figures };
+    mkdirSync(join(here, "results"), { recursive: true });
+    writeFileSync(join(here, "results", `cpu-${name}.json`), JSON.stringify(results, null, 2) + "\n");
+    console.log(
+      `figures written to bench/results/cpu-${name}.json; took ${num((performance.now() - started) / 1000, 1)} s`,
+    );
+  }
+}
+
 /** Worker processes side by side on PostgreSQL. */
 const mainProcesses = () => mainOnPostgres("worker processes", "processes", benchProcesses, reportProcesses);
 
@@ -716,4 +737,6 @@ await (schedules
               ? mainLatency()
               : recovery
                 ? mainRecovery()
-                : main());
+                : cpu
+                  ? mainCpu()
+                  : main());

@@ -16,7 +16,7 @@ export {
 } from "./06-tasks/task.js";
 export type { ConcurrencyOption, RateLimitOption, QueueOptions } from "./06-tasks/limits.js";
 export { Worker, type WorkerOptions } from "./09-worker/worker.js";
-export type { JobRecord, JobState, AttemptError, WorkerRecord } from "./01-core/job.js";
+export type { JobRecord, JobState, AttemptError, WorkerRecord, WorkerLoad } from "./01-core/job.js";
 export type {
   JobEvent,
   JobEventName,

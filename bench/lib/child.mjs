@@ -5,10 +5,11 @@ import { fork } from "node:child_process";
  * Starts `script` with `args`. `next(type)` resolves with the child's next message of that type (messages are
  * queued until asked for), and rejects if the child exits first; `done()` waits for the child to exit cleanly.
  */
-export function startChild(script, args = [], { execArgv } = {}) {
+export function startChild(script, args = [], { execArgv, env } = {}) {
   const child = fork(script, args.map(String), {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     ...(execArgv ? { execArgv } : {}),
+    ...(env ? { env } : {}),
   });
   const inbox = [];
   const waiters = [];

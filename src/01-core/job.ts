@@ -79,4 +79,17 @@ export interface WorkerRecord {
   heartbeatAt: Date;
   /** Its leases hold until then; a worker that stops renewing them is dead past it. */
   expiresAt: Date;
+  /** What its handlers take of it, as its last heartbeat said; null from a worker of an earlier errand. */
+  load: WorkerLoad | null;
+}
+
+/** What a worker's handlers take of it. */
+export interface WorkerLoad {
+  /** Its pools of isolated handlers: executors, and how many of them run a handler now. */
+  pools: { mode: "thread" | "process"; size: number; busy: number }[];
+  /**
+   * Seconds that handlers on its main thread held the event loop without yielding, counted when a hold passed a
+   * second, per task ("unknown" when several tasks ran and which one held it cannot be told), since it started.
+   */
+  blockedSeconds: Record<string, number>;
 }

@@ -1,6 +1,6 @@
 // The data shapes of a job's life in storage: what enqueue stores, what a claim asks and returns, what a worker
 // reports. Engines and their callers share them; nothing here does anything.
-import type { AttemptError } from "../01-core/job.js";
+import type { AttemptError, WorkerLoad } from "../01-core/job.js";
 
 /** A job as enqueue hands it to the backend: validated, args already JSON. */
 export interface NewJob {
@@ -202,4 +202,6 @@ export interface WorkerInfo {
   queues: readonly string[] | null;
   tasks: readonly string[];
   concurrency: number;
+  /** Stored as JSON with each heartbeat. */
+  load?: WorkerLoad;
 }

@@ -1,5 +1,5 @@
 // Row mapping shared by the backends: each engine adapts only how its driver hands back timestamps and JSON.
-import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../01-core/job.js";
+import type { AttemptError, JobRecord, JobState, WorkerLoad, WorkerRecord } from "../01-core/job.js";
 import { RUN_TIME_BUCKETS } from "../02-storage/reads.js";
 import type { FinishedStats, WaitingTask } from "../02-storage/reads.js";
 import type { NewJob } from "../02-storage/jobs.js";
@@ -88,6 +88,7 @@ export function rowMapping(raw: RawValues): RowMapping {
       startedAt: date(r.started_at),
       heartbeatAt: date(r.heartbeat_at),
       expiresAt: date(r.expires_at),
+      load: (json(r.load) as WorkerLoad | null | undefined) ?? null,
     }),
     toFinishedStats,
   };

@@ -24,6 +24,8 @@ export interface ExecutionHost {
   /** Run handlers in their own async context, to blame uncaught errors on them (costs about 1 µs per job). */
   readonly trackUncaught: boolean;
   settle(exec: Execution, settled: Settled): void;
+  /** A handler's first synchronous stretch took `ms` (told on the worker's main thread, where it holds the rest). */
+  held?(task: string, id: string, ms: number): void;
 }
 
 /** The execution whose handler code is running, through its timers and promises: to blame an uncaught error. */
@@ -66,6 +68,8 @@ export class Execution implements Attempt {
     }
     const ctx = (this.ctx = new RunContext(job, this.host.log, this));
     let pending: unknown;
+    const { held } = this.host;
+    const t0 = held ? performance.now() : 0;
     try {
       const args: unknown = JSON.parse(job.args);
       const call = () => (task.schema ? this.parseThenRun(task, args, ctx) : task.handler(args, ctx));
@@ -74,6 +78,8 @@ export class Execution implements Attempt {
     } catch (error) {
       this.fail(error);
       return;
+    } finally {
+      if (held) held.call(this.host, job.task, job.id, performance.now() - t0);
     }
     this.deadlineQueue = this.host.deadlines.add(this, task.timeoutMs);
     if (!isThenable(pending)) return this.succeed(pending);

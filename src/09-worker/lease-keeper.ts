@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { formatMs } from "../01-core/duration.js";
+import type { WorkerLoad } from "../01-core/job.js";
 import type { Logger } from "../01-core/logger.js";
 import type { ClaimedJob, HeldLease, Outcome, WorkerInfo } from "../02-storage/jobs.js";
 import type { WorkerStore } from "../02-storage/worker-store.js";
@@ -36,6 +37,8 @@ export interface LeaseKeeperOptions {
   };
   /** Finished jobs whose outcome is not written yet, and the write in flight. */
   readonly outcomes: { readonly pending: readonly Outcome[]; readonly write: Promise<void> | null };
+  /** What the handlers take of the worker, stored with each heartbeat. */
+  load?(): WorkerLoad;
 }
 
 /**
@@ -140,6 +143,7 @@ export class LeaseKeeper {
       tasks: this.options.taskNames,
       concurrency: this.options.concurrency,
     };
+    if (this.options.load) info.load = this.options.load();
     while (this.renewing) await this.renewing;
     // Never beside an outcome batch (both lock this worker's rows), but ahead of the next one: the heartbeat takes its
     // turn now and waits only for the write in flight (sized to take a small share of a lease). Else, with a backlog

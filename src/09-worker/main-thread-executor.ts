@@ -16,6 +16,8 @@ export interface MainThreadExecutorOptions {
   /** Run handlers in their own async context, to blame uncaught errors on them (costs about 1 µs per job). */
   readonly trackUncaught: boolean;
   readonly onSettled: OnSettled;
+  /** Told when a handler's first synchronous stretch ends, with how long it took (see BlockWatch). */
+  readonly held?: (task: string, id: string, ms: number) => void;
 }
 
 /** Runs handlers on this thread, each as an Execution: a handler that computes holds the event loop meanwhile. */
@@ -34,6 +36,7 @@ export class MainThreadExecutor implements Executor {
       backend: options.backend,
       deadlines: this.deadlines,
       trackUncaught: options.trackUncaught,
+      ...(options.held ? { held: options.held } : {}),
       settle: (exec, settled) => {
         this.executions.delete(exec.job.id);
         onSettled(exec, settled);
@@ -54,6 +57,11 @@ export class MainThreadExecutor implements Executor {
   /** Live: an attempt started while the caller iterates is visited too, as the map's own iterator does. */
   *running(): IterableIterator<ClaimedJob> {
     for (const exec of this.executions.values()) yield exec.job;
+  }
+
+  /** The tasks of the jobs running now. */
+  *runningTasks(): IterableIterator<string> {
+    for (const exec of this.executions.values()) yield exec.job.task;
   }
 
   isRunning(id: string): boolean {

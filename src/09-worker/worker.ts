@@ -16,6 +16,7 @@ import { Pruner } from "../08-maintenance/pruner.js";
 import { Rescuer } from "../08-maintenance/rescuer.js";
 import { Scheduler } from "../08-maintenance/scheduler.js";
 import { Backoff } from "./backoff.js";
+import { BlockWatch } from "./block-watch.js";
 import { Completer } from "./completer.js";
 import type { Executor, OnSettled } from "./executor.js";
 import { heartbeatIntervalMs, LeaseKeeper } from "./lease-keeper.js";
@@ -56,6 +57,7 @@ interface Parts {
   readonly executor: Executor;
   /** Its pools of isolated handlers, if any. */
   readonly pools: readonly IsolatedExecutor[];
+  readonly blocks: BlockWatch;
   readonly completer: Completer;
   readonly keeper: LeaseKeeper;
 }
@@ -144,6 +146,7 @@ export class Worker {
     // Claims and outcome writes fail together when the database does.
     const backoff = new Backoff();
     const onSettled: OnSettled = (attempt, settled) => producer.settled(attempt, settled);
+    const blocks = new BlockWatch(log, () => main.runningTasks());
     const main = new MainThreadExecutor({
       workerId: id,
       log,
@@ -151,6 +154,7 @@ export class Worker {
       tasks,
       trackUncaught: this.trackUncaught,
       onSettled,
+      held: (task, jobId, ms) => blocks.held(task, jobId, ms),
     });
     const { executor, pools } = isolatedExecutors(this.isolation, main, { workerId: id, log, tasks, onSettled });
     const completer: Completer = new Completer({
@@ -195,8 +199,9 @@ export class Worker {
       executor,
       claims: producer,
       outcomes: completer,
+      load: () => ({ pools: pools.map((p) => p.load()), blockedSeconds: blocks.blockedSeconds }),
     });
-    return { backend, taskNames, producer, executor, pools, completer, keeper };
+    return { backend, taskNames, producer, executor, pools, blocks, completer, keeper };
   }
 
   /** Starts the loops; resolves once the worker has registered itself and is claiming. */
@@ -332,7 +337,7 @@ export class Worker {
     const { rescuer, expirer, pruner } = this.maintenance ?? {};
     for (const service of [rescuer, expirer, pruner]) await service?.stop();
     if (!this.parts) return;
-    const { backend, producer, executor, completer, keeper } = this.parts;
+    const { backend, producer, executor, completer, keeper, blocks } = this.parts;
     const log = this.host.logger;
     const unstarted = producer.takeUnstarted();
     const now = () => this.host.now();
@@ -365,6 +370,7 @@ export class Worker {
       keeper.close();
       completer.close();
       executor.close();
+      blocks.close();
       log.info(`worker ${this.id} stopped`, this.stats);
     }
   }

@@ -91,6 +91,29 @@ export function createMetrics(errand: Errand, options: { settleMs?: number } = {
     metric("errand_workers_alive", "gauge", "Workers whose heartbeat has not expired.", [
       `errand_workers_alive ${status.workers.length}`,
     ]);
+    const pools = status.workers.flatMap((w) => (w.load?.pools ?? []).map((p) => ({ worker: w.id, ...p })));
+    metric(
+      "errand_worker_pool_size",
+      "gauge",
+      "Executors (threads or processes) of each live worker's pool of isolated handlers, as its last heartbeat said.",
+      pools.map((p) => `errand_worker_pool_size${labels({ worker: p.worker, mode: p.mode })} ${p.size}`),
+    );
+    metric(
+      "errand_worker_pool_busy",
+      "gauge",
+      "Executors of each live worker's pool running a handler, as its last heartbeat said.",
+      pools.map((p) => `errand_worker_pool_busy${labels({ worker: p.worker, mode: p.mode })} ${p.busy}`),
+    );
+    metric(
+      "errand_worker_blocked_seconds_total",
+      "counter",
+      "Seconds handlers held a live worker's event loop without yielding (each hold past a second), per task, since that worker started.",
+      status.workers.flatMap((w) =>
+        Object.entries(w.load?.blockedSeconds ?? {}).map(
+          ([task, seconds]) => `errand_worker_blocked_seconds_total${labels({ worker: w.id, task })} ${seconds}`,
+        ),
+      ),
+    );
     const entries = [...totals].map(([key, t]) => {
       const [task, state] = key.split("\0") as [string, string];
       return { task, state, t };

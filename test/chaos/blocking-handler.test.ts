@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { Errand } from "../../src/index.js";
+import { createMetrics, Errand } from "../../src/index.js";
 import { CLI } from "../helpers/cli.js";
 import { bothBackends } from "../helpers/databases.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -48,8 +48,16 @@ describe("handlers that hold the event loop past the lease", { concurrency: 2 },
           assert.ok(Date.now() < deadline, `jobs still not done after 60 s; workers said: ${stderr.join("")}`);
           await sleep(100);
         }
-        // A run that had lost its lease would start the job again elsewhere: give it the time to show.
+        // A run that had lost its lease would start the job again elsewhere: give it the time to show (and the
+        // workers a heartbeat, which stores what blocked them).
         await sleep(1500);
+        const blocked = (await errand.status()).workers.map((w) => w.load?.blockedSeconds.compute ?? 0);
+        assert.ok(
+          blocked.every((s) => s >= 5.5 && s < 9),
+          `each worker counts about 6 s blocked by "compute": ${blocked.join(", ")}`,
+        );
+        const metrics = await createMetrics(errand)();
+        assert.match(metrics, /errand_worker_blocked_seconds_total\{worker="[^"]+",task="compute"\} [5-8]\./);
       } finally {
         await Promise.all(
           workers.map((w) => {
@@ -73,6 +81,11 @@ describe("handlers that hold the event loop past the lease", { concurrency: 2 },
         assert.equal(job.attempt, 1, `job ${job.id}: attempt ${job.attempt}`);
         assert.deepEqual(job.errors, [], `job ${job.id} kept no error`);
       }
+      assert.match(
+        stderr.join(""),
+        /the handler of task "compute" \(job \d+\) held the event loop for [5-8]\.\d s without yielding.*isolate: "thread"/,
+        `the worker names the task that held it: ${stderr.join("")}`,
+      );
       assert.match(
         stderr.join(""),
         /the lease thread kept their \d+ lease/,

@@ -44,6 +44,7 @@ async function setup(fresh: () => Promise<string>) {
   const logs: string[] = [];
   const env = { ...process.env, ERRAND_DATABASE_URL: database, ERRAND_TEST_RECORD: record, ERRAND_LOG_LEVEL: "warn" };
   return {
+    database,
     errand,
     tasks,
     worker(...flags: string[]): ChildProcess {
@@ -86,6 +87,15 @@ async function setup(fresh: () => Promise<string>) {
       await errand.close();
     },
   };
+}
+
+/** What `errand <args> --database <url>` prints. */
+async function cliOutput(args: string[], database: string): Promise<string> {
+  const child = spawn(process.execPath, [CLI, ...args, "--database", database], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+  await new Promise((resolve) => child.once("exit", resolve));
+  return out;
 }
 
 function runsOf(starts: Start[], task: string): Map<string, number[]> {
@@ -203,6 +213,19 @@ describe("isolated handlers", { concurrency: 2 }, () => {
               rest.map((j) => j.state),
               Array(20).fill("succeeded"),
             );
+            // errand status shows the pool, from the worker's heartbeats.
+            const deadline = Date.now() + 10_000;
+            let pools = (await t.errand.status()).workers[0]?.load?.pools;
+            while (!pools?.length && Date.now() < deadline) {
+              await sleep(200);
+              pools = (await t.errand.status()).workers[0]?.load?.pools;
+            }
+            assert.deepEqual(
+              pools?.map((p) => [p.mode, p.size]),
+              [[mode, 2]],
+            );
+            const text = await cliOutput(["status"], t.database);
+            assert.match(text, new RegExp(`${mode} \\d/2 busy`), text);
             if (mode === "process") {
               const pids = new Set(t.starts().map((s) => s.pid));
               assert.ok(!pids.has(String(worker.pid)), "handlers ran in child processes");

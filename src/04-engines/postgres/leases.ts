@@ -29,6 +29,7 @@ export async function heartbeat(
       JSON.stringify(w.tasks),
       w.concurrency,
       leaseMs,
+      w.load === undefined ? null : JSON.stringify(w.load),
     ]);
     const row = (await client.query(db.prepared(q.renewLeases, renew))).rows[0] as {
       held: string[];

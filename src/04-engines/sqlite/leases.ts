@@ -24,6 +24,7 @@ export function heartbeat(
       queues: w.queues === null ? null : JSON.stringify(w.queues),
       tasks: JSON.stringify(w.tasks),
       concurrency: w.concurrency,
+      load: w.load === undefined ? null : JSON.stringify(w.load),
       now,
       expires: now + leaseMs,
     });

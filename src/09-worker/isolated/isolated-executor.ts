@@ -74,6 +74,13 @@ export class IsolatedExecutor implements Executor {
     return this.jobs.size;
   }
 
+  /** Its mode, executors and how many run a handler now: for errand status. */
+  load(): { mode: IsolateMode; size: number; busy: number } {
+    let busy = 0;
+    for (const slot of this.slots) if (slot.sent.length > 0) busy++;
+    return { mode: this.options.mode, size: this.options.pool, busy };
+  }
+
   run(job: ClaimedJob): void {
     this.jobs.set(job.id, job);
     this.dispatch(job);

@@ -1,4 +1,4 @@
-import { JOB_STATES, type JobState, type Status } from "../../index.js";
+import { JOB_STATES, type JobState, type Status, type WorkerLoad } from "../../index.js";
 import { EXIT, type Command } from "../args.js";
 import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
 import { formatDuration, formatWhen, print, printJson, truncate } from "../output.js";
@@ -94,6 +94,8 @@ function render(report: Status, database: string, now: number): string {
           { header: "concurrency", align: "right" },
           { header: "queues" },
           { header: "tasks" },
+          { header: "pool" },
+          { header: "blocked" },
           { header: "heartbeat" },
         ],
         report.workers.map((w) => [
@@ -103,10 +105,25 @@ function render(report: Status, database: string, now: number): string {
           String(w.concurrency),
           w.queues === null ? "all" : truncate(w.queues.join(","), 30),
           truncate(w.tasks.join(", "), 40),
+          poolText(w.load),
+          blockedText(w.load),
           formatWhen(w.heartbeatAt, now),
         ]),
       ),
     );
   }
   return parts.join("\n");
+}
+
+/** Its isolated handlers: "thread 1/2 busy", or "-" when none run isolated. */
+function poolText(load: WorkerLoad | null): string {
+  if (!load || load.pools.length === 0) return "-";
+  return load.pools.map((p) => `${p.mode} ${p.busy}/${p.size} busy`).join(", ");
+}
+
+/** Seconds handlers held its event loop, per task: "compute 12.0s". */
+function blockedText(load: WorkerLoad | null): string {
+  const entries = Object.entries(load?.blockedSeconds ?? {});
+  if (entries.length === 0) return "-";
+  return truncate(entries.map(([task, s]) => `${task} ${s.toFixed(1)}s`).join(", "), 40);
 }

@@ -5,10 +5,10 @@ export function leasesSql(schema: string) {
   return {
     // The worker's presence runs on the server's clock like its leases: rescue tells a live worker from a dead one.
     upsertWorker: /* sql */ `
-      INSERT INTO ${workers} (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at)
-      VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), clock_timestamp(), ${leaseEnd("$7")})
+      INSERT INTO ${workers} (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at, load)
+      VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), clock_timestamp(), ${leaseEnd("$7")}, $8)
       ON CONFLICT (id) DO UPDATE SET heartbeat_at = clock_timestamp(), expires_at = ${leaseEnd("$7")}, tasks = $5,
-        queues = $4`,
+        queues = $4, load = $8`,
 
     // Only the leases the worker names (id and token, ids sorted) are renewed: rows of a claim whose answer it never
     // received expire. The lateral lock takes the rows one by one in the arrays' order. Also tells whether suspects

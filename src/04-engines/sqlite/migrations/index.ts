@@ -8,6 +8,7 @@ import m007 from "./007-counts.js";
 import m008 from "./008-throughput.js";
 import m009 from "./009-flow-control.js";
 import m010 from "./010-flows.js";
+import m011 from "./011-worker-load.js";
 
 /**
  * In order, numbered as their files; each is applied once, and the schema version (PRAGMA user_version) is the
@@ -24,6 +25,7 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 8, sql: m008 },
   { version: 9, sql: m009 },
   { version: 10, sql: m010 },
+  { version: 11, sql: m011 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -36,9 +36,10 @@ SELECT lease_expires_at AS at FROM errand_jobs WHERE state = 'running' AND lease
 ORDER BY lease_expires_at LIMIT 1`;
 
 export const UPSERT_WORKER = /* sql */ `
-INSERT INTO errand_workers (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at)
-VALUES (:id, :hostname, :pid, :queues, :tasks, :concurrency, :now, :now, :expires)
-ON CONFLICT (id) DO UPDATE SET heartbeat_at = :now, expires_at = :expires, tasks = :tasks, queues = :queues`;
+INSERT INTO errand_workers (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at, load)
+VALUES (:id, :hostname, :pid, :queues, :tasks, :concurrency, :now, :now, :expires, :load)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = :now, expires_at = :expires, tasks = :tasks, queues = :queues,
+  load = :load`;
 
 // A worker's presence and running leases kept from its lease thread (LeaseThread): leases not yet ended, of attempts
 // within their task's timeout (:timeouts maps task names to ms; a task not named is not renewed).

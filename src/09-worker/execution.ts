@@ -25,7 +25,7 @@ export interface ExecutionHost {
   readonly trackUncaught: boolean;
   settle(exec: Execution, settled: Settled): void;
   /** A handler's first synchronous stretch took `ms` (told on the worker's main thread, where it holds the rest). */
-  held?(task: string, id: string, ms: number): void;
+  readonly held?: (task: string, id: string, ms: number) => void;
 }
 
 /** The execution whose handler code is running, through its timers and promises: to blame an uncaught error. */
@@ -79,7 +79,7 @@ export class Execution implements Attempt {
       this.fail(error);
       return;
     } finally {
-      if (held) held.call(this.host, job.task, job.id, performance.now() - t0);
+      if (held) held(job.task, job.id, performance.now() - t0);
     }
     this.deadlineQueue = this.host.deadlines.add(this, task.timeoutMs);
     if (!isThenable(pending)) return this.succeed(pending);

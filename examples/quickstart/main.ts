@@ -1,7 +1,7 @@
 // `npm start`: starts a worker process, enqueues jobs the way a web handler would, and watches them run.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { errand, makeThumbnail, sendWelcomeEmail } from "./tasks.js";
+import { digestReport, errand, makeThumbnail, sendWelcomeEmail } from "./tasks.js";
 
 const cli = fileURLToPath(new URL("../../dist/12-cli/main.js", import.meta.url));
 const tasks = fileURLToPath(new URL("./tasks.ts", import.meta.url));
@@ -19,8 +19,9 @@ for (const name of ["ada", "grace", "linus", "margaret", "ken"]) {
   );
 }
 const thumbnail = await makeThumbnail.enqueue({ image: "cat.jpg" });
+const report = await digestReport.enqueue({ rows: 500_000 });
 console.log(
-  `   6 jobs stored in ${(performance.now() - started).toFixed(1)} ms; sending the emails inline would take ~1500 ms.\n`,
+  `   7 jobs stored in ${(performance.now() - started).toFixed(1)} ms; sending the emails inline would take ~1500 ms.\n`,
 );
 
 console.log(`2. A worker process runs them: errand worker ${tasks}`);
@@ -39,6 +40,10 @@ try {
   const record = await thumbnail.get();
   console.log(
     `   job ${thumbnail.id} done after ${record.attempt} attempts (first error: "${record.errors[0]?.message}"): ${JSON.stringify(thumb)}\n`,
+  );
+  const digest = await report.result({ timeout: "60s" });
+  console.log(
+    `   job ${report.id} (CPU-bound, run in a worker thread: isolate: "thread") done: ${JSON.stringify(digest)}\n`,
   );
   console.log(
     "3. Inspect them any time: npm run errand -- status | jobs | show <id>   (npx errand … in your own project)",

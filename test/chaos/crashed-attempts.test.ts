@@ -17,12 +17,12 @@ const TASKS = fileURLToPath(new URL("./fixtures/crash-tasks.ts", import.meta.url
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** One worker process at a time, started again when it dies, until stop(). */
-function supervise(env: NodeJS.ProcessEnv): { deaths: () => number; stop: () => Promise<void> } {
+function supervise(env: NodeJS.ProcessEnv, extra: string[] = []): { deaths: () => number; stop: () => Promise<void> } {
   let child: ChildProcess | null = null;
   let deaths = 0;
   let stopping = false;
   const start = () => {
-    child = spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "4", "--lease", "1s"], {
+    child = spawn(process.execPath, [CLI, "worker", TASKS, "--concurrency", "4", "--lease", "1s", ...extra], {
       env,
       stdio: "ignore",
     });
@@ -51,89 +51,93 @@ function supervise(env: NodeJS.ProcessEnv): { deaths: () => number; stop: () => 
 describe("attempts whose handler killed the worker", { concurrency: 2 }, () => {
   for (const [name, fresh] of bothBackends()) {
     describe(`${name}: attempts whose handler killed the worker`, () => {
-      it("are all counted: at most maxAttempts starts, no attempt number twice, only-claimed jobs not charged", async () => {
-        const database = await fresh();
-        const record = join(tempDir(), "starts.log");
-        const errand = new Errand({ database, logger: quiet });
-        const healthy = errand.task("healthy", async (_args: { n: number }) => {});
-        const stepThenDie = errand.task("step-then-die", async (_args: null) => {}, { maxAttempts: 2 });
-        const dieAtOnce = errand.task("die-at-once", async (_args: null) => {}, { maxAttempts: 3 });
-        await errand.migrate();
-        const healthyIds: string[] = [];
-        for (let n = 0; n < 30; n++) healthyIds.push((await healthy.enqueue({ n })).id);
-        const stepped = await stepThenDie.enqueue(null);
-        for (let n = 30; n < 60; n++) healthyIds.push((await healthy.enqueue({ n })).id);
-        const atOnce = await dieAtOnce.enqueue(null);
+      for (const extra of [[], ["--isolate", "thread"]])
+        it(`are all counted: at most maxAttempts starts, no attempt number twice, only-claimed jobs not charged${extra.length ? ` (${extra.join(" ")})` : ""}`, async () => {
+          const database = await fresh();
+          const record = join(tempDir(), "starts.log");
+          const errand = new Errand({ database, logger: quiet });
+          const healthy = errand.task("healthy", async (_args: { n: number }) => {});
+          const stepThenDie = errand.task("step-then-die", async (_args: null) => {}, { maxAttempts: 2 });
+          const dieAtOnce = errand.task("die-at-once", async (_args: null) => {}, { maxAttempts: 3 });
+          await errand.migrate();
+          const healthyIds: string[] = [];
+          for (let n = 0; n < 30; n++) healthyIds.push((await healthy.enqueue({ n })).id);
+          const stepped = await stepThenDie.enqueue(null);
+          for (let n = 30; n < 60; n++) healthyIds.push((await healthy.enqueue({ n })).id);
+          const atOnce = await dieAtOnce.enqueue(null);
 
-        const workers = supervise({
-          ...process.env,
-          ERRAND_DATABASE_URL: database,
-          ERRAND_TEST_RECORD: record,
-          ERRAND_LOG_LEVEL: "warn",
-        });
-        const deadline = Date.now() + 60_000;
-        let open = Infinity;
-        while (Date.now() < deadline) {
-          open = (await errand.listJobs({ limit: 100 })).filter((j) =>
-            ["ready", "scheduled", "running"].includes(j.state),
-          ).length;
-          if (open === 0) break;
-          await sleep(100);
-        }
-        await workers.stop();
-        const jobs = new Map((await errand.listJobs({ limit: 100 })).map((j) => [j.id, j]));
-        const steps = await (await errand.backend()).loadSteps(stepped.id);
-        await errand.close();
-        assert.equal(open, 0, "every job settled");
+          const workers = supervise(
+            {
+              ...process.env,
+              ERRAND_DATABASE_URL: database,
+              ERRAND_TEST_RECORD: record,
+              ERRAND_LOG_LEVEL: "warn",
+            },
+            extra,
+          );
+          const deadline = Date.now() + 60_000;
+          let open = Infinity;
+          while (Date.now() < deadline) {
+            open = (await errand.listJobs({ limit: 100 })).filter((j) =>
+              ["ready", "scheduled", "running"].includes(j.state),
+            ).length;
+            if (open === 0) break;
+            await sleep(100);
+          }
+          await workers.stop();
+          const jobs = new Map((await errand.listJobs({ limit: 100 })).map((j) => [j.id, j]));
+          const steps = await (await errand.backend()).loadSteps(stepped.id);
+          await errand.close();
+          assert.equal(open, 0, "every job settled");
 
-        const starts = new Map<string, number[]>();
-        for (const line of existsSync(record) ? readFileSync(record, "utf8").trim().split("\n") : []) {
-          const [, id, attempt] = line.split(" ");
-          starts.set(id!, [...(starts.get(id!) ?? []), Number(attempt)]);
-        }
-        // A start is recorded before the handler runs, so a worker killed (by another job) while that write was on its
-        // way is charged an attempt it was about to begin: a start may be missing, never repeated or past the limit.
-        const checkStarts = (id: string, maxAttempts: number, what: string) => {
-          const attempts = starts.get(id) ?? [];
-          assert.ok(attempts.length >= maxAttempts - 1, `${what} started ${attempts.join(", ")}`);
+          const starts = new Map<string, number[]>();
+          for (const line of existsSync(record) ? readFileSync(record, "utf8").trim().split("\n") : []) {
+            const [, id, attempt] = line.split(" ");
+            starts.set(id!, [...(starts.get(id!) ?? []), Number(attempt)]);
+          }
+          // A start is recorded before the handler runs, so a worker killed (by another job) while that write was on its
+          // way is charged an attempt it was about to begin: a start may be missing, never repeated or past the limit.
+          const checkStarts = (id: string, maxAttempts: number, what: string) => {
+            const attempts = starts.get(id) ?? [];
+            assert.ok(attempts.length >= maxAttempts - 1, `${what} started ${attempts.join(", ")}`);
+            assert.deepEqual(
+              attempts,
+              [...new Set(attempts)].sort((x, y) => x - y),
+              `${what}: each attempt number once, in order (${attempts.join(", ")})`,
+            );
+            assert.ok(
+              Math.max(...attempts) <= maxAttempts,
+              `${what}: no start past maxAttempts (${attempts.join(", ")})`,
+            );
+            return maxAttempts - attempts.length;
+          };
+          const s = jobs.get(stepped.id)!;
+          let unstartedCharges = checkStarts(stepped.id, 2, "step-then-die");
+          assert.equal(s.state, "failed");
+          assert.equal(s.attempt, 2);
           assert.deepEqual(
-            attempts,
-            [...new Set(attempts)].sort((x, y) => x - y),
-            `${what}: each attempt number once, in order (${attempts.join(", ")})`,
+            steps.map((st) => st.name),
+            ["charge"],
+            "the step its first attempt stored is there",
           );
-          assert.ok(
-            Math.max(...attempts) <= maxAttempts,
-            `${what}: no start past maxAttempts (${attempts.join(", ")})`,
+          const a = jobs.get(atOnce.id)!;
+          unstartedCharges += checkStarts(atOnce.id, 3, "die-at-once");
+          assert.equal(a.state, "failed");
+          assert.equal(a.attempt, 3);
+          for (const job of [s, a]) {
+            for (const e of job.errors) assert.match(e.message, /is counted/, `job ${job.id}: ${e.message}`);
+          }
+          for (const id of healthyIds) {
+            const j = jobs.get(id)!;
+            assert.equal(j.state, "succeeded", `healthy job ${id}`);
+            const attempts = starts.get(id) ?? [];
+            assert.equal(new Set(attempts).size, attempts.length, `job ${id} ran attempts ${attempts.join(", ")}`);
+            assert.equal(Math.max(...attempts), j.attempt, `job ${id}: its last start is its stored attempt`);
+          }
+          console.log(
+            `${name}${extra.length ? ` ${extra.join(" ")}` : ""}: ${workers.deaths()} worker deaths, ${unstartedCharges} attempt(s) charged whose start was on its way; healthy jobs started ${[...healthyIds].reduce((n, id) => n + (starts.get(id)?.length ?? 0), 0)} times for ${healthyIds.length}`,
           );
-          return maxAttempts - attempts.length;
-        };
-        const s = jobs.get(stepped.id)!;
-        let unstartedCharges = checkStarts(stepped.id, 2, "step-then-die");
-        assert.equal(s.state, "failed");
-        assert.equal(s.attempt, 2);
-        assert.deepEqual(
-          steps.map((st) => st.name),
-          ["charge"],
-          "the step its first attempt stored is there",
-        );
-        const a = jobs.get(atOnce.id)!;
-        unstartedCharges += checkStarts(atOnce.id, 3, "die-at-once");
-        assert.equal(a.state, "failed");
-        assert.equal(a.attempt, 3);
-        for (const job of [s, a]) {
-          for (const e of job.errors) assert.match(e.message, /is counted/, `job ${job.id}: ${e.message}`);
-        }
-        for (const id of healthyIds) {
-          const j = jobs.get(id)!;
-          assert.equal(j.state, "succeeded", `healthy job ${id}`);
-          const attempts = starts.get(id) ?? [];
-          assert.equal(new Set(attempts).size, attempts.length, `job ${id} ran attempts ${attempts.join(", ")}`);
-          assert.equal(Math.max(...attempts), j.attempt, `job ${id}: its last start is its stored attempt`);
-        }
-        console.log(
-          `${name}: ${workers.deaths()} worker deaths, ${unstartedCharges} attempt(s) charged whose start was on its way; healthy jobs started ${[...healthyIds].reduce((n, id) => n + (starts.get(id)?.length ?? 0), 0)} times for ${healthyIds.length}`,
-        );
-      });
+        });
 
       it("charges a killed worker only the jobs it started, when equal-length jobs finish in bursts", async () => {
         const database = await fresh();

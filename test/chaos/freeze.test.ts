@@ -20,9 +20,9 @@ const LEASE_MS = 1000;
 const FROZEN_MS = 4 * LEASE_MS;
 const CONCURRENCY = 10;
 
-async function freezeRun(name: string, database?: string): Promise<void> {
+async function freezeRun(name: string, database?: string, extra: string[] = []): Promise<void> {
   const box = sandbox(database ? { database } : {});
-  const flags = ["--lease", `${LEASE_MS / 1000}s`, "--concurrency", String(CONCURRENCY)];
+  const flags = ["--lease", `${LEASE_MS / 1000}s`, "--concurrency", String(CONCURRENCY), ...extra];
   const frozen = startCli(["worker", TASKS, ...flags], box.env);
   const live = startCli(["worker", TASKS, ...flags], box.env);
   // Both idle and listening before any job exists, so that neither drains them all while the other starts up.
@@ -100,14 +100,18 @@ async function freezeRun(name: string, database?: string): Promise<void> {
   assert.equal(await live.exitCode(), 0, live.stderr);
 }
 
+// One at a time: the sandbox helper ends every process it started after each test.
 describe("a worker frozen past its lease (SIGSTOP, then SIGCONT)", () => {
-  it("on SQLite: nothing lost or stuck, and only jobs it was running run twice", async () => {
-    await freezeRun("freeze on SQLite");
-  });
+  for (const extra of [[], ["--isolate", "thread"]]) {
+    const how = extra.length ? ` (${extra.join(" ")})` : "";
+    it(`on SQLite${how}: nothing lost or stuck, and only jobs it was running run twice`, async () => {
+      await freezeRun(`freeze on SQLite${how}`, undefined, extra);
+    });
 
-  it("on PostgreSQL: nothing lost or stuck, and only jobs it was running run twice", async () => {
-    const db = await freshPostgresDatabase();
-    drops.push(db.drop);
-    await freezeRun("freeze on PostgreSQL", db.url);
-  });
+    it(`on PostgreSQL${how}: nothing lost or stuck, and only jobs it was running run twice`, async () => {
+      const db = await freshPostgresDatabase();
+      drops.push(db.drop);
+      await freezeRun(`freeze on PostgreSQL${how}`, db.url, extra);
+    });
+  }
 });

@@ -37,6 +37,7 @@ async function setup(fresh: () => Promise<string>) {
     hog: task<null>("hog"),
     exit: task<null>("exit"),
     healthy: task<{ n: number }>("healthy"),
+    quick: task<{ n: number }>("quick"),
     features: task<{ fail?: "permanent" }>("features"),
   };
   await errand.migrate();
@@ -107,13 +108,18 @@ function runsOf(starts: Start[], task: string): Map<string, number[]> {
 describe("isolated handlers", { concurrency: 2 }, () => {
   for (const [name, fresh] of bothBackends()) {
     describe(`${name}: isolated handlers`, () => {
-      it("computing past the lease: every job runs once and succeeds, with --isolate thread and without", async () => {
-        for (const flags of [["--isolate", "thread"], []]) {
+      it("6 jobs computing 5 s past the lease, 2 workers: each runs once and succeeds, with --isolate thread and without", async () => {
+        // Isolated, the main thread is free: a 2 s lease. On the main thread the lease thread keeps the leases, once
+        // loaded beside the worker's start (about 0.2 s, more on a loaded machine): a 4 s lease.
+        for (const [lease, flags] of [
+          ["2s", ["--isolate", "thread"]],
+          ["4s", []],
+        ] as const) {
           const t = await setup(fresh);
           try {
-            const jobs = await t.tasks.compute.enqueueMany(Array.from({ length: 6 }, () => ({ ms: 3000 })));
-            t.worker("--concurrency", "4", "--lease", "2s", ...flags);
-            t.worker("--concurrency", "4", "--lease", "2s", ...flags);
+            const jobs = await t.tasks.compute.enqueueMany(Array.from({ length: 6 }, () => ({ ms: 5000 })));
+            t.worker("--concurrency", "4", "--lease", lease, ...flags);
+            t.worker("--concurrency", "4", "--lease", lease, ...flags);
             const done = await t.settled(jobs.map((j) => j.id));
             const runs = runsOf(t.starts(), "compute");
             const twice = [...runs.values()].filter((r) => r.length > 1).length;
@@ -154,6 +160,29 @@ describe("isolated handlers", { concurrency: 2 }, () => {
             `${name}: a handler that never yields, timeout 2 s: attempts stopped after ${took.join(", ")} ms`,
           );
           for (const ms of took) assert.ok(ms >= 2000 && ms <= 2500, `an attempt took ${ms} ms`);
+        } finally {
+          await t.close();
+        }
+      });
+
+      it("the outcomes of jobs that ran just before a handler that never yields reach the worker at once", async () => {
+        const t = await setup(fresh);
+        try {
+          // One thread gets them all in one batch: 20 handlers that return at once, then one that spins.
+          const quick = await t.tasks.quick.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ n })));
+          const spin = await t.tasks.spin.enqueue(null, { maxAttempts: 1 });
+          t.worker("--isolate", "thread", "--pool", "1", "--concurrency", "30");
+          const done = await t.settled(
+            quick.map((j) => j.id),
+            8000,
+          );
+          assert.deepEqual(
+            done.map((j) => j.state),
+            Array(20).fill("succeeded"),
+          );
+          const [s] = await t.settled([spin.id], 10_000);
+          assert.equal(s!.state, "failed");
+          assert.equal(s!.errors[0]!.name, "JobTimeoutError");
         } finally {
           await t.close();
         }

@@ -60,8 +60,6 @@ async function load(): Promise<TasksErrand> {
 const queue: ClaimedJob[] = [];
 let current: Execution | null = null;
 let outbox: [string, Settled][] = [];
-/** performance.now() of the oldest outcome not yet sent. */
-let oldest = 0;
 
 function flush(): void {
   if (outbox.length === 0) return;
@@ -70,12 +68,9 @@ function flush(): void {
   send({ t: "settled", list });
 }
 
-/** Outcomes go back once per turn of the event loop, together. */
+/** Outcomes go back before the next job starts, or at the end of this turn of the event loop. */
 function tell(id: string, settled: Settled): void {
-  if (outbox.length === 0) {
-    oldest = performance.now();
-    setImmediate(flush);
-  }
+  if (outbox.length === 0) setImmediate(flush);
   outbox.push([id, settled]);
 }
 
@@ -95,6 +90,13 @@ function start(errand: TasksErrand): void {
     getFlow: (id: string) => opened().then((b) => b.getFlow(id)),
     progress: (...a: Parameters<Store["progress"]>) => opened().then((b) => b.progress(...a)),
   } as unknown as Store;
+  /** What the worker reads of this thread's running job (see ExecutorData.running); absent in a process. */
+  const running = data.running ? new Float64Array(data.running) : null;
+  if (running) running[0] = NaN;
+  /** How long each task's last run took, ms: outcomes waiting are sent before a task that is slow or new. */
+  const lastMs = new Map<string, number>();
+  let startedAt = 0;
+  let pumping = false;
   const host: ExecutionHost = {
     workerId: data.workerId,
     log: errand.logger,
@@ -104,18 +106,33 @@ function start(errand: TasksErrand): void {
     settle: (exec, settled) => {
       tell(exec.job.id, settled);
       if (exec !== current) return;
+      lastMs.set(exec.job.task, performance.now() - startedAt);
+      if (running) running[0] = NaN;
       queue.shift();
       current = null;
       next();
     },
   };
+  // A loop, not a recursion: a handler that returns at once settles inside run().
   const next = () => {
-    if (current !== null || queue.length === 0) return;
-    // The next handler may compute for long without yielding: outcomes waiting for more than a moment go first.
-    if (outbox.length >= 64 || (outbox.length > 0 && performance.now() - oldest > 1)) flush();
-    const job = queue[0]!;
-    current = new Execution(job, tasks.get(job.task), host);
-    current.run();
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (current === null && queue.length > 0) {
+        const job = queue[0]!;
+        // A slow handler holds this event loop: the outcomes before it go first, so that none waits behind it.
+        if ((lastMs.get(job.task) ?? Infinity) > 1) flush();
+        if (running) {
+          running[1] = Date.now();
+          running[0] = Number(job.id);
+        }
+        startedAt = performance.now();
+        current = new Execution(job, tasks.get(job.task), host);
+        current.run();
+      }
+    } finally {
+      pumping = false;
+    }
   };
   onMessage((m) => {
     if (m.t === "run") {

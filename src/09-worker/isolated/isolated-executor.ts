@@ -44,6 +44,8 @@ interface Slot {
   isRetiring: boolean;
   /** performance.now() when the worker gave up on its running job (lost), if it did. */
   lostAt: number | null;
+  /** A thread's running job, as it writes it (ExecutorData.running); null for a process: the first of `sent`. */
+  readonly running: Float64Array | null;
 }
 
 /**
@@ -99,7 +101,7 @@ export class IsolatedExecutor implements Executor {
     if (!job) return;
     this.options.log.warn(`stopping job ${id} (${job.task}): ${reason}`);
     for (const slot of this.slots) {
-      if (slot.sent[0]?.id === id) slot.lostAt = performance.now();
+      if (this.runningOf(slot)?.job.id === id) slot.lostAt = performance.now();
       if (slot.sent.some((j) => j.id === id)) slot.proc.send({ t: "lose", id, reason });
       const at = slot.waiting.findIndex((j) => j.id === id);
       if (at >= 0) slot.waiting.splice(at, 1);
@@ -128,7 +130,9 @@ export class IsolatedExecutor implements Executor {
 
   private spawn(): Slot {
     const { mode, module, workerId, maxMemoryMb } = this.options;
+    const shared = mode === "thread" ? new SharedArrayBuffer(16) : undefined;
     const slot: Slot = {
+      running: shared ? new Float64Array(shared) : null,
       proc: null as unknown as ExecutorProcess,
       sent: [],
       waiting: [],
@@ -139,7 +143,7 @@ export class IsolatedExecutor implements Executor {
       lostAt: null,
     };
     (slot as { proc: ExecutorProcess }).proc = new ExecutorProcess(
-      { mode, data: { module, workerId }, maxMemoryMb },
+      { mode, data: { module, workerId, ...(shared ? { running: shared } : {}) }, maxMemoryMb },
       { message: (m) => this.received(slot, m), ended: (end) => this.ended(slot, end) },
     );
     this.slots.add(slot);
@@ -222,19 +226,35 @@ export class IsolatedExecutor implements Executor {
       slot.proc.kill();
   }
 
+  /**
+   * The job its handler runs now, its place in `sent` (those before it ended, their outcomes maybe not told yet)
+   * and since when (performance.now()); null when none runs.
+   */
+  private runningOf(slot: Slot): { job: ClaimedJob; index: number; since: number } | null {
+    if (slot.running === null) {
+      const job = slot.sent[0];
+      return job ? { job, index: 0, since: slot.headSince } : null;
+    }
+    const id = slot.running[0]!;
+    if (Number.isNaN(id)) return null;
+    const index = slot.sent.findIndex((j) => Number(j.id) === id);
+    if (index < 0) return null;
+    return { job: slot.sent[index]!, index, since: performance.now() - (Date.now() - slot.running[1]!) };
+  }
+
   /** Stops executors whose running handler is past its timeout, or was given up and goes on regardless. */
   private check(): void {
     const now = performance.now();
     for (const slot of this.slots) {
-      const head = slot.sent[0];
-      if (!head) continue;
+      const running = this.runningOf(slot);
+      if (!running) continue;
       if (slot.lostAt !== null && now - slot.lostAt > LOSE_GRACE_MS) {
         slot.proc.kill();
         continue;
       }
-      const timeoutMs = this.options.tasks.get(head.task)?.timeoutMs;
-      if (timeoutMs !== undefined && now - slot.headSince > timeoutMs + TIMEOUT_GRACE_MS) {
-        const job = this.jobs.get(head.id);
+      const timeoutMs = this.options.tasks.get(running.job.task)?.timeoutMs;
+      if (timeoutMs !== undefined && now - running.since > timeoutMs + TIMEOUT_GRACE_MS) {
+        const job = this.jobs.get(running.job.id);
         if (job) {
           const error = new JobTimeoutError(
             `Job ${job.id} (${job.task}) attempt ${job.attempt} ran past its ${formatMs(timeoutMs)} timeout without yielding; its ${this.options.mode} was stopped.`,
@@ -246,11 +266,23 @@ export class IsolatedExecutor implements Executor {
     }
   }
 
-  /** Its running job fails (unless it had ended already); the jobs queued behind it never began: they go elsewhere. */
+  /**
+   * Its running job fails (unless it had ended already), and so do those that ended before it without their outcome
+   * told; the jobs queued behind it never began: they go elsewhere.
+   */
   private ended(slot: Slot, end: ExecutorEnd): void {
     this.slots.delete(slot);
-    const [head, ...rest] = slot.sent;
-    if (head && this.jobs.has(head.id)) this.fail(head, this.endError(head, end));
+    const running = this.runningOf(slot);
+    const index = running?.index ?? -1;
+    for (const job of slot.sent.slice(0, index)) {
+      if (!this.jobs.has(job.id)) continue;
+      const error = new ExecutorExitedError(
+        `Job ${job.id} (${job.task}) attempt ${job.attempt} ran in a ${this.options.mode} that was stopped before it told its outcome; not run again, as it may have had its effects.`,
+      );
+      this.fail(job, error);
+    }
+    if (running && this.jobs.has(running.job.id)) this.fail(running.job, this.endError(running.job, end));
+    const rest = slot.sent.slice(index + 1);
     if (!slot.isReady && this.firstReady && end.kind !== "stopped") {
       this.firstReady.reject(new Error(`an isolated executor ended while loading ${this.options.module}`));
       this.firstReady = null;

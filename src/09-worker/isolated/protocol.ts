@@ -9,6 +9,11 @@ export interface ExecutorData {
   readonly module: string;
   /** The worker's id, recorded on the attempts' errors. */
   readonly workerId: string;
+  /**
+   * A thread's: two float64s it writes as each handler starts, which the worker reads to know which job runs
+   * whatever the thread's event loop does: [0] the job's id (NaN when none runs), [1] Date.now() at its start.
+   */
+  readonly running?: SharedArrayBuffer;
 }
 
 /** Worker → executor. */

@@ -22,4 +22,17 @@ describe("poison jobs on PostgreSQL", () => {
       timeoutMs: 50_000,
     });
   });
+
+  it("with --isolate thread: each fails alone in its thread, no worker dies, no healthy job is affected", async () => {
+    const db = await freshPostgresDatabase();
+    drops.push(db.drop);
+    await poisonRun("poison on PostgreSQL, --isolate thread", {
+      database: db.url,
+      dir: tempDir(),
+      healthy: 400,
+      poisonPerKind: 2,
+      timeoutMs: 50_000,
+      flags: ["--isolate", "thread", "--max-memory", "160MB"],
+    });
+  });
 });

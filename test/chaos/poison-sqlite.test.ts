@@ -15,4 +15,16 @@ describe("poison jobs on SQLite", () => {
       timeoutMs: 50_000,
     });
   });
+
+  it("with --isolate thread: each fails alone in its thread, no worker dies, no healthy job is affected", async () => {
+    const dir = tempDir();
+    await poisonRun("poison on SQLite, --isolate thread", {
+      database: `sqlite:${join(dir, "poison.db")}`,
+      dir,
+      healthy: 400,
+      poisonPerKind: 2,
+      timeoutMs: 50_000,
+      flags: ["--isolate", "thread", "--max-memory", "160MB"],
+    });
+  });
 });

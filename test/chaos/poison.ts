@@ -20,6 +20,8 @@ export interface PoisonRun {
   healthy: number;
   poisonPerKind: number;
   timeoutMs: number;
+  /** More `errand worker` flags, e.g. --isolate thread. */
+  flags?: string[];
 }
 
 /** Keeps `count` worker processes running: one that dies is started again. */
@@ -31,12 +33,15 @@ class Supervisor {
   private stopping = false;
   stderr = "";
 
-  constructor(private readonly env: NodeJS.ProcessEnv) {}
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly flags: string[] = [],
+  ) {}
 
   start(): void {
     const child = spawn(
       process.execPath,
-      ["--max-old-space-size=160", CLI, "worker", TASKS, "--concurrency", "10", "--lease", "1s"],
+      ["--max-old-space-size=160", CLI, "worker", TASKS, "--concurrency", "10", "--lease", "1s", ...this.flags],
       {
         env: this.env,
         stdio: ["ignore", "ignore", "pipe"],
@@ -90,7 +95,7 @@ export async function poisonRun(name: string, run: PoisonRun): Promise<void> {
     ERRAND_TEST_RECORD: recordFile,
     ERRAND_LOG_LEVEL: "warn",
   };
-  const supervisor = new Supervisor(env);
+  const supervisor = new Supervisor(env, run.flags);
   const started = Date.now();
   for (let i = 0; i < 3; i++) supervisor.start();
   const backend = await errand.backend();
@@ -164,6 +169,8 @@ export async function poisonRun(name: string, run: PoisonRun): Promise<void> {
     0,
     "only jobs in flight at a crash run twice",
   );
+  if (run.flags?.includes("--isolate"))
+    assert.equal(supervisor.crashed.size, 0, "isolated, no poison job takes its worker process down");
   // Handler code's uncaught exceptions and rejections fail their job, not the worker: only exit and OOM kill it.
   const otherEndings = [...supervisor.endings.keys()].filter((e) => e !== "exit 3" && e !== "SIGABRT");
   assert.deepEqual(otherEndings, [], "no worker died of anything but process.exit() or memory");

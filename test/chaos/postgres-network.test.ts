@@ -91,151 +91,159 @@ function runs(file: string): Map<string, number> {
 }
 
 describe("PostgreSQL: a network that stops answering", { timeout: 120_000 }, () => {
-  it("ends every call in time, then the same Errand and its worker carry on, nothing lost, stuck or run twice", async () => {
-    const direct = await database();
-    const proxy = await startFaultProxy(direct);
-    const web = new Errand({ database: proxy.url, postgres: TIMEOUTS, logger: quiet });
-    const record = web.task("record", async (_args: { ms: number }) => {});
-    const dir = appDir({ "tasks.mjs": TASKS });
-    const recordFile = join(dir, "record.log");
-    const env = { ...process.env, ERRAND_DATABASE_URL: proxy.url, RECORD_FILE: recordFile, ERRAND_LOG_LEVEL: "info" };
-    const first = await record.enqueue({ ms: 1 });
-    const worker = startCli(["worker", join(dir, "tasks.mjs"), "--concurrency", "4", "--lease", "10s"], env, dir);
-    const inFlight = new Set<string>();
-    const figures: Record<string, unknown>[] = [];
-    try {
-      for (const drop of [false, true]) {
-        const batch = await record.enqueueMany(Array.from({ length: 80 }, () => ({ ms: 60 })));
-        const started = runs(recordFile).size;
-        await waitFor(
-          "the worker to run some of the batch",
-          () => runs(recordFile).size >= started + 8,
-          20_000,
-          () => worker.stderr,
-        );
-
-        proxy.blackhole();
-        const faultAt = performance.now();
-        for (const r of await sql<{ id: string }>(direct, "SELECT id::text FROM errand.jobs WHERE state = 'running'"))
-          inFlight.add(r.id);
-        // The CLI in its own process, at the same time: it connects anew, so its connect timeout (default 5s) rules.
-        const cliStarted = performance.now();
-        const cli = startCli(["status"], env, dir);
-        const enqueueMs = await timeToError("enqueue", () => record.enqueue({ ms: 1 }));
-        const getJobMs = await timeToError("getJob", () => web.getJob(first.id));
-        const statusMs = await timeToError("status", () => web.status());
-        const cliCode = await cli.exitCode(20_000);
-        const cliMs = since(cliStarted);
-        assert.equal(
-          cliCode,
-          1,
-          `errand status exits 1 when the database does not answer\n${cli.stdout}\n${cli.stderr}`,
-        );
-        assert.match(cli.stderr, /Cannot connect to PostgreSQL .* within 5\.0s|did not answer within/);
-        assert.ok(
-          !`${cli.stdout}${cli.stderr}`.includes(PASSWORD),
-          `errand status showed the password:\n${cli.stderr}`,
-        );
-        assert.ok(cliMs < 5_000 + 6_000, `errand status took ${cliMs}ms`);
-        // Long enough for the worker's claims and heartbeats to time out too.
-        await sleep(Math.max(0, 5_000 - since(faultAt)));
-        const blackholeMs = since(faultAt);
-
-        proxy.heal({ drop });
-        const healedAt = performance.now();
-        let late: Awaited<ReturnType<typeof record.enqueue>> | undefined;
-        while (!late) {
-          late = await within(BOUND_MS + 5_000, "enqueue after the heal", record.enqueue({ ms: 1 })).catch(
-            (e: unknown) => {
-              if (!(e instanceof BackendUnavailableError)) throw e;
-              return undefined;
-            },
+  for (const extra of [[], ["--isolate", "thread"]])
+    it(`ends every call in time, then the same Errand and its worker carry on, nothing lost, stuck or run twice${extra.length ? ` (worker ${extra.join(" ")})` : ""}`, async () => {
+      const direct = await database();
+      const proxy = await startFaultProxy(direct);
+      const web = new Errand({ database: proxy.url, postgres: TIMEOUTS, logger: quiet });
+      const record = web.task("record", async (_args: { ms: number }) => {});
+      const dir = appDir({ "tasks.mjs": TASKS });
+      const recordFile = join(dir, "record.log");
+      const env = { ...process.env, ERRAND_DATABASE_URL: proxy.url, RECORD_FILE: recordFile, ERRAND_LOG_LEVEL: "info" };
+      const first = await record.enqueue({ ms: 1 });
+      const worker = startCli(
+        ["worker", join(dir, "tasks.mjs"), "--concurrency", "4", "--lease", "10s", ...extra],
+        env,
+        dir,
+      );
+      const inFlight = new Set<string>();
+      const figures: Record<string, unknown>[] = [];
+      try {
+        for (const drop of [false, true]) {
+          const batch = await record.enqueueMany(Array.from({ length: 80 }, () => ({ ms: 60 })));
+          const started = runs(recordFile).size;
+          await waitFor(
+            "the worker to run some of the batch",
+            () => runs(recordFile).size >= started + 8,
+            20_000,
+            () => worker.stderr,
           );
-          if (!late && since(healedAt) > 10_000)
-            assert.fail("the same Errand still failed 10s after the network healed");
+
+          proxy.blackhole();
+          const faultAt = performance.now();
+          for (const r of await sql<{ id: string }>(direct, "SELECT id::text FROM errand.jobs WHERE state = 'running'"))
+            inFlight.add(r.id);
+          // The CLI in its own process, at the same time: it connects anew, so its connect timeout (default 5s) rules.
+          const cliStarted = performance.now();
+          const cli = startCli(["status"], env, dir);
+          const enqueueMs = await timeToError("enqueue", () => record.enqueue({ ms: 1 }));
+          const getJobMs = await timeToError("getJob", () => web.getJob(first.id));
+          const statusMs = await timeToError("status", () => web.status());
+          const cliCode = await cli.exitCode(20_000);
+          const cliMs = since(cliStarted);
+          assert.equal(
+            cliCode,
+            1,
+            `errand status exits 1 when the database does not answer\n${cli.stdout}\n${cli.stderr}`,
+          );
+          assert.match(cli.stderr, /Cannot connect to PostgreSQL .* within 5\.0s|did not answer within/);
+          assert.ok(
+            !`${cli.stdout}${cli.stderr}`.includes(PASSWORD),
+            `errand status showed the password:\n${cli.stderr}`,
+          );
+          assert.ok(cliMs < 5_000 + 6_000, `errand status took ${cliMs}ms`);
+          // Long enough for the worker's claims and heartbeats to time out too.
+          await sleep(Math.max(0, 5_000 - since(faultAt)));
+          const blackholeMs = since(faultAt);
+
+          proxy.heal({ drop });
+          const healedAt = performance.now();
+          let late: Awaited<ReturnType<typeof record.enqueue>> | undefined;
+          while (!late) {
+            late = await within(BOUND_MS + 5_000, "enqueue after the heal", record.enqueue({ ms: 1 })).catch(
+              (e: unknown) => {
+                if (!(e instanceof BackendUnavailableError)) throw e;
+                return undefined;
+              },
+            );
+            if (!late && since(healedAt) > 10_000)
+              assert.fail("the same Errand still failed 10s after the network healed");
+          }
+          const recoveryMs = since(healedAt);
+          assert.ok(
+            await within(BOUND_MS, "getJob after the heal", web.getJob(late.id)),
+            "getJob works after the heal",
+          );
+          await within(BOUND_MS, "status after the heal", web.status());
+          const ranBefore = runs(recordFile).size;
+          await waitFor(
+            "the worker to run jobs again",
+            () => runs(recordFile).size > ranBefore,
+            20_000,
+            () => worker.stderr,
+          );
+          const workerRecoveryMs = since(healedAt);
+          figures.push({
+            heal: drop ? "drop" : "deliver",
+            blackholeMs,
+            enqueueErrorMs: enqueueMs,
+            getJobErrorMs: getJobMs,
+            statusErrorMs: statusMs,
+            cliStatusMs: cliMs,
+            recoveryMs,
+            workerRecoveryMs,
+            batch: batch.length,
+          });
         }
-        const recoveryMs = since(healedAt);
-        assert.ok(await within(BOUND_MS, "getJob after the heal", web.getJob(late.id)), "getJob works after the heal");
-        await within(BOUND_MS, "status after the heal", web.status());
-        const ranBefore = runs(recordFile).size;
-        await waitFor(
-          "the worker to run jobs again",
-          () => runs(recordFile).size > ranBefore,
-          20_000,
-          () => worker.stderr,
-        );
-        const workerRecoveryMs = since(healedAt);
-        figures.push({
-          heal: drop ? "drop" : "deliver",
-          blackholeMs,
-          enqueueErrorMs: enqueueMs,
-          getJobErrorMs: getJobMs,
-          statusErrorMs: statusMs,
-          cliStatusMs: cliMs,
-          recoveryMs,
-          workerRecoveryMs,
-          batch: batch.length,
-        });
-      }
 
-      let stateAtEnd: unknown = null;
-      const total = Number((await sql<{ n: string }>(direct, "SELECT count(*)::text AS n FROM errand.jobs"))[0]!.n);
-      await waitFor(
-        `all ${total} jobs to succeed`,
-        async () => {
-          stateAtEnd = await sql(
-            direct,
-            "SELECT id, state, attempt, lease_expires_at, worker_id FROM errand.jobs WHERE state <> 'succeeded' ORDER BY id LIMIT 20",
-          );
-          return (stateAtEnd as unknown[]).length === 0;
-        },
-        40_000,
-        () => {
-          // A claim that committed but whose answer was lost leaves jobs leased to a live worker that never saw them.
-          const neverRan = (stateAtEnd as { id: string; state: string }[]).filter(
-            (j) => j.state === "running" && !runs(recordFile).has(String(j.id)),
-          );
-          const orphans =
-            neverRan.length > 0
-              ? `\n${neverRan.length} of them are leased to the worker but never ran: claimed by a claim whose answer was lost, and kept leased as long as their lease is renewed by worker id rather than by token`
-              : "";
-          return `${JSON.stringify(stateAtEnd)}${orphans}\n${worker.stderr}`;
-        },
-      );
-      const states = await sql<{ state: string; n: string }>(
-        direct,
-        "SELECT state, count(*)::text AS n FROM errand.jobs GROUP BY state",
-      );
-      const count = (s: string) => Number(states.find((r) => r.state === s)?.n ?? 0);
-      const ran = runs(recordFile);
-      const duplicated = [...ran].filter(([, n]) => n > 1).map(([id]) => id);
-      const unexpected = duplicated.filter((id) => !inFlight.has(id));
-      const summary = {
-        jobs: total,
-        lost: total - count("succeeded"),
-        stuck: count("running") + count("ready") + count("scheduled"),
-        duplicated: duplicated.length,
-        duplicatedNotInFlight: unexpected.length,
-        inFlightAtFaults: inFlight.size,
-      };
-      console.log("network faults:", JSON.stringify(figures, null, 1));
-      console.log("after both faults:", summary);
-      assert.equal(summary.lost, 0);
-      assert.equal(summary.stuck, 0);
-      assert.deepEqual(unexpected, [], "jobs run twice that were not in flight at a fault");
-      assert.ok(!worker.hasExited, `the worker process stayed up\n${worker.stderr}`);
-      const problems = worker.stderr
-        .split("\n")
-        .filter((line) => /PostgreSQL/.test(line) && /^errand (error|warn)/.test(line));
-      assert.ok(problems.length > 0, "the worker logged the outage");
-      assert.ok(!problems.some((line) => line.includes(PASSWORD)), "the worker's errors must not show the password");
-    } finally {
-      await worker.kill("SIGTERM");
-      await within(15_000, "the worker to stop", worker.exitCode(15_000)).catch(() => worker.kill("SIGKILL"));
-      await within(10_000, "web.close()", web.close()).catch(() => {});
-      await proxy.close();
-    }
-  });
+        let stateAtEnd: unknown = null;
+        const total = Number((await sql<{ n: string }>(direct, "SELECT count(*)::text AS n FROM errand.jobs"))[0]!.n);
+        await waitFor(
+          `all ${total} jobs to succeed`,
+          async () => {
+            stateAtEnd = await sql(
+              direct,
+              "SELECT id, state, attempt, lease_expires_at, worker_id FROM errand.jobs WHERE state <> 'succeeded' ORDER BY id LIMIT 20",
+            );
+            return (stateAtEnd as unknown[]).length === 0;
+          },
+          40_000,
+          () => {
+            // A claim that committed but whose answer was lost leaves jobs leased to a live worker that never saw them.
+            const neverRan = (stateAtEnd as { id: string; state: string }[]).filter(
+              (j) => j.state === "running" && !runs(recordFile).has(String(j.id)),
+            );
+            const orphans =
+              neverRan.length > 0
+                ? `\n${neverRan.length} of them are leased to the worker but never ran: claimed by a claim whose answer was lost, and kept leased as long as their lease is renewed by worker id rather than by token`
+                : "";
+            return `${JSON.stringify(stateAtEnd)}${orphans}\n${worker.stderr}`;
+          },
+        );
+        const states = await sql<{ state: string; n: string }>(
+          direct,
+          "SELECT state, count(*)::text AS n FROM errand.jobs GROUP BY state",
+        );
+        const count = (s: string) => Number(states.find((r) => r.state === s)?.n ?? 0);
+        const ran = runs(recordFile);
+        const duplicated = [...ran].filter(([, n]) => n > 1).map(([id]) => id);
+        const unexpected = duplicated.filter((id) => !inFlight.has(id));
+        const summary = {
+          jobs: total,
+          lost: total - count("succeeded"),
+          stuck: count("running") + count("ready") + count("scheduled"),
+          duplicated: duplicated.length,
+          duplicatedNotInFlight: unexpected.length,
+          inFlightAtFaults: inFlight.size,
+        };
+        console.log("network faults:", JSON.stringify(figures, null, 1));
+        console.log("after both faults:", summary);
+        assert.equal(summary.lost, 0);
+        assert.equal(summary.stuck, 0);
+        assert.deepEqual(unexpected, [], "jobs run twice that were not in flight at a fault");
+        assert.ok(!worker.hasExited, `the worker process stayed up\n${worker.stderr}`);
+        const problems = worker.stderr
+          .split("\n")
+          .filter((line) => /PostgreSQL/.test(line) && /^errand (error|warn)/.test(line));
+        assert.ok(problems.length > 0, "the worker logged the outage");
+        assert.ok(!problems.some((line) => line.includes(PASSWORD)), "the worker's errors must not show the password");
+      } finally {
+        await worker.kill("SIGTERM");
+        await within(15_000, "the worker to stop", worker.exitCode(15_000)).catch(() => worker.kill("SIGKILL"));
+        await within(10_000, "web.close()", web.close()).catch(() => {});
+        await proxy.close();
+      }
+    });
 
   it("refuses bad timeout options at construction, naming the option", () => {
     assert.throws(

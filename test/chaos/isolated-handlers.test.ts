@@ -39,6 +39,8 @@ async function setup(fresh: () => Promise<string>) {
     healthy: task<{ n: number }>("healthy"),
     quick: task<{ n: number }>("quick"),
     features: task<{ fail?: "permanent" }>("features"),
+    journey: task<null>("journey"),
+    quickChild: task<{ n: number }>("quick-child"),
   };
   await errand.migrate();
   const workers: ChildProcess[] = [];
@@ -211,16 +213,46 @@ describe("isolated handlers", { concurrency: 2 }, () => {
         }
       });
 
+      it("--isolate process: the timeout kills the process, --max-memory fails with ERRAND_OUT_OF_MEMORY, others run", async () => {
+        const t = await setup(fresh);
+        try {
+          const spin = await t.tasks.spin.enqueue(null, { maxAttempts: 1 });
+          const hog = await t.tasks.hog.enqueue(null);
+          const healthy = await t.tasks.healthy.enqueueMany(Array.from({ length: 30 }, (_, n) => ({ n })));
+          const worker = t.worker("--isolate", "process", "--pool", "2", "--max-memory", "128MB");
+          const [sp, h, ...rest] = await t.settled([spin.id, hog.id, ...healthy.map((j) => j.id)], 60_000);
+          assert.equal(sp!.state, "failed");
+          assert.equal(sp!.errors[0]!.name, "JobTimeoutError");
+          const start = t.starts().find((x) => x.task === "spin")!.at;
+          const took = Date.parse(sp!.errors[0]!.at) - start;
+          assert.ok(took >= 2000 && took <= 2500, `the attempt took ${took} ms`);
+          assert.equal(h!.state, "failed");
+          assert.equal(h!.errors[0]!.name, "OutOfMemoryError", h!.errors[0]!.message);
+          assert.deepEqual(
+            rest.map((j) => j.state),
+            Array(30).fill("succeeded"),
+          );
+          assert.equal(worker.exitCode, null, "the worker process lives");
+        } finally {
+          await t.close();
+        }
+      });
+
       for (const mode of ["thread", "process"]) {
         it(`--isolate ${mode}: ctx works across the boundary, and a handler that exits fails alone`, async () => {
           const t = await setup(fresh);
           try {
+            const journey = await t.tasks.journey.enqueue(null);
             const ok = await t.tasks.features.enqueue({});
             const refused = await t.tasks.features.enqueue({ fail: "permanent" });
             const exit = await t.tasks.exit.enqueue(null);
             const healthy = await t.tasks.healthy.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ n })));
             const worker = t.worker("--isolate", mode, "--pool", "2");
             const [o, r, x, ...rest] = await t.settled([ok.id, refused.id, exit.id, ...healthy.map((j) => j.id)]);
+            const [jr] = await t.settled([journey.id]);
+            assert.equal(jr!.state, "succeeded", JSON.stringify(jr!.errors));
+            assert.deepEqual(jr!.result, { results: [10, 20], slept: true, attempt: 2 }, "sleep, spawn, RetryError");
+            assert.equal(jr!.errors[0]?.name, "RetryError");
             assert.equal(o!.state, "succeeded", JSON.stringify(o!.errors));
             const result = o!.result as { stepped: number; aborted: boolean; threadId: number };
             assert.equal(result.stepped, 42);

@@ -156,7 +156,14 @@ export class Worker {
       onSettled,
       held: (task, jobId, ms) => blocks.held(task, jobId, ms),
     });
-    const { executor, pools } = isolatedExecutors(this.isolation, main, { workerId: id, log, tasks, onSettled });
+    let isolated: ReturnType<typeof isolatedExecutors>;
+    try {
+      isolated = isolatedExecutors(this.isolation, main, { workerId: id, log, tasks, onSettled });
+    } catch (error) {
+      blocks.close();
+      throw error;
+    }
+    const { executor, pools } = isolated;
     const completer: Completer = new Completer({
       workerId: id,
       leaseMs,

@@ -174,9 +174,11 @@ describe("isolated handlers", { concurrency: 2 }, () => {
           const quick = await t.tasks.quick.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ n })));
           const spin = await t.tasks.spin.enqueue(null, { maxAttempts: 1 });
           t.worker("--isolate", "thread", "--pool", "1", "--concurrency", "30");
+          // Before the fix they waited behind the spinning handler for good (the worker took one of them for the one
+          // running, and its 15 min timeout for the spin's).
           const done = await t.settled(
             quick.map((j) => j.id),
-            8000,
+            30_000,
           );
           assert.deepEqual(
             done.map((j) => j.state),

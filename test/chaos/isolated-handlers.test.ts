@@ -38,6 +38,7 @@ async function setup(fresh: () => Promise<string>) {
     exit: task<null>("exit"),
     healthy: task<{ n: number }>("healthy"),
     quick: task<{ n: number }>("quick"),
+    pinned: task<null>("pinned"),
     features: task<{ fail?: "permanent" }>("features"),
     journey: task<null>("journey"),
     quickChild: task<{ n: number }>("quick-child"),
@@ -298,6 +299,22 @@ describe("isolated handlers", { concurrency: 2 }, () => {
           }
         });
       }
+
+      it("a task's own isolate option runs it in a thread, while the worker's other tasks stay on its main thread", async () => {
+        const t = await setup(fresh);
+        try {
+          const pinned = await t.tasks.pinned.enqueue(null);
+          const plain = await t.tasks.features.enqueue({});
+          t.worker("--pool", "1");
+          const [p, f] = await t.settled([pinned.id, plain.id], 30_000);
+          assert.equal(p!.state, "succeeded", JSON.stringify(p!.errors));
+          assert.notEqual((p!.result as { threadId: number }).threadId, 0, "isolated: a worker thread");
+          assert.equal(f!.state, "succeeded", JSON.stringify(f!.errors));
+          assert.equal((f!.result as { threadId: number }).threadId, 0, "not isolated: the main thread");
+        } finally {
+          await t.close();
+        }
+      });
 
       it("--max-jobs-per-child replaces an executor after that many attempts", async () => {
         const t = await setup(fresh);

@@ -47,6 +47,8 @@ const GROUPS = {
     "test/postgres/workers.test.ts",
     "test/chaos/poison-sqlite.test.ts",
     "test/chaos/freeze.test.ts",
+    "test/chaos/isolated-handlers.test.ts",
+    "test/api/isolate.test.ts",
     "test/scale/sqlite-plans.test.ts",
   ],
 };

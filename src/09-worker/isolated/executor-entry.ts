@@ -13,6 +13,7 @@ import type { TaskDefinition } from "../../06-tasks/task.js";
 import { Deadlines } from "../deadlines.js";
 import { currentExecution, Execution, type ExecutionHost } from "../execution.js";
 import type { Settled } from "../executor.js";
+import { OutcomeRing } from "./outcome-ring.js";
 import type { ExecutorData, FromExecutor, ToExecutor } from "./protocol.js";
 
 type Store = WorkerStore & Pick<FlowStore, "getFlow">;
@@ -68,8 +69,27 @@ function flush(): void {
   send({ t: "settled", list });
 }
 
-/** Outcomes go back before the next job starts, or at the end of this turn of the event loop. */
+/** A thread's shared outcomes: written at once, read by the worker when rung, or after this thread ended. */
+const ring = data.outcomes ? new OutcomeRing(data.outcomes) : null;
+let rung = false;
+
+function ringBell(): void {
+  rung = false;
+  send({ t: "ring" });
+}
+
+/**
+ * An outcome goes to the ring (a thread's) at once, else in a message: at the end of this turn, or before the next
+ * handler starts (see next()), so that none is lost if that handler's executor is stopped.
+ */
 function tell(id: string, settled: Settled): void {
+  if (ring?.write([id, settled])) {
+    if (!rung) {
+      rung = true;
+      setImmediate(ringBell);
+    }
+    return;
+  }
   if (outbox.length === 0) setImmediate(flush);
   outbox.push([id, settled]);
 }
@@ -93,9 +113,6 @@ function start(errand: TasksErrand): void {
   /** What the worker reads of this thread's running job (see ExecutorData.running); absent in a process. */
   const running = data.running ? new Float64Array(data.running) : null;
   if (running) running[0] = NaN;
-  /** How long each task's last run took, ms: outcomes waiting are sent before a task that is slow or new. */
-  const lastMs = new Map<string, number>();
-  let startedAt = 0;
   let pumping = false;
   const host: ExecutionHost = {
     workerId: data.workerId,
@@ -106,7 +123,6 @@ function start(errand: TasksErrand): void {
     settle: (exec, settled) => {
       tell(exec.job.id, settled);
       if (exec !== current) return;
-      lastMs.set(exec.job.task, performance.now() - startedAt);
       if (running) running[0] = NaN;
       queue.shift();
       current = null;
@@ -120,13 +136,12 @@ function start(errand: TasksErrand): void {
     try {
       while (current === null && queue.length > 0) {
         const job = queue[0]!;
-        // A slow handler holds this event loop: the outcomes before it go first, so that none waits behind it.
-        if ((lastMs.get(job.task) ?? Infinity) > 1) flush();
+        // This handler may hold the event loop, or be stopped with its executor: outcomes not in the ring go first.
+        flush();
         if (running) {
           running[1] = Date.now();
           running[0] = Number(job.id);
         }
-        startedAt = performance.now();
         current = new Execution(job, tasks.get(job.task), host);
         current.run();
       }

@@ -7,6 +7,7 @@ import type { TaskDefinition } from "../../06-tasks/task.js";
 import { toAttemptError } from "../execution.js";
 import type { Attempt, Executor, OnSettled, Settled } from "../executor.js";
 import { ExecutorProcess, type ExecutorEnd } from "./executor-process.js";
+import { OutcomeRing, type Told } from "./outcome-ring.js";
 import type { FromExecutor } from "./protocol.js";
 
 export interface IsolatedExecutorOptions {
@@ -46,6 +47,8 @@ interface Slot {
   lostAt: number | null;
   /** A thread's running job, as it writes it (ExecutorData.running); null for a process: the first of `sent`. */
   readonly running: Float64Array | null;
+  /** A thread's outcomes in shared memory (OutcomeRing); null for a process, which sends them all. */
+  readonly ring: OutcomeRing | null;
 }
 
 /**
@@ -131,8 +134,10 @@ export class IsolatedExecutor implements Executor {
   private spawn(): Slot {
     const { mode, module, workerId, maxMemoryMb } = this.options;
     const shared = mode === "thread" ? new SharedArrayBuffer(16) : undefined;
+    const ring = mode === "thread" ? OutcomeRing.create() : null;
     const slot: Slot = {
       running: shared ? new Float64Array(shared) : null,
+      ring,
       proc: null as unknown as ExecutorProcess,
       sent: [],
       waiting: [],
@@ -143,7 +148,11 @@ export class IsolatedExecutor implements Executor {
       lostAt: null,
     };
     (slot as { proc: ExecutorProcess }).proc = new ExecutorProcess(
-      { mode, data: { module, workerId, ...(shared ? { running: shared } : {}) }, maxMemoryMb },
+      {
+        mode,
+        data: { module, workerId, ...(shared && ring ? { running: shared, outcomes: ring.buffer } : {}) },
+        maxMemoryMb,
+      },
       { message: (m) => this.received(slot, m), ended: (end) => this.ended(slot, end) },
     );
     this.slots.add(slot);
@@ -206,17 +215,22 @@ export class IsolatedExecutor implements Executor {
       this.firstReady = null;
       slot.proc.kill();
     } else {
-      for (const [id, settled] of m.list) {
-        const at = slot.sent.findIndex((j) => j.id === id);
-        if (at === 0) {
-          slot.sent.shift();
-          slot.headSince = performance.now();
-          slot.lostAt = null;
-        } else if (at > 0) slot.sent.splice(at, 1);
-        const job = this.jobs.get(id);
-        if (job) this.settle(job, settled);
-      }
+      this.told(slot, m.t === "ring" ? slot.ring!.read() : m.list);
       this.retireIfDone(slot);
+    }
+  }
+
+  /** Attempts its executor says ended. */
+  private told(slot: Slot, list: readonly Told[]): void {
+    for (const [id, settled] of list) {
+      const at = slot.sent.findIndex((j) => j.id === id);
+      if (at === 0) {
+        slot.sent.shift();
+        slot.headSince = performance.now();
+        slot.lostAt = null;
+      } else if (at > 0) slot.sent.splice(at, 1);
+      const job = this.jobs.get(id);
+      if (job) this.settle(job, settled);
     }
   }
 
@@ -272,9 +286,11 @@ export class IsolatedExecutor implements Executor {
    */
   private ended(slot: Slot, end: ExecutorEnd): void {
     this.slots.delete(slot);
+    // What it wrote before it ended is there, whatever stopped it.
+    if (slot.ring) this.told(slot, slot.ring.read());
     const running = this.runningOf(slot);
     const index = running?.index ?? -1;
-    for (const job of slot.sent.slice(0, index)) {
+    for (const job of index < 0 ? [] : slot.sent.slice(0, index)) {
       if (!this.jobs.has(job.id)) continue;
       const error = new ExecutorExitedError(
         `Job ${job.id} (${job.task}) attempt ${job.attempt} ran in a ${this.options.mode} that was stopped before it told its outcome; not run again, as it may have had its effects.`,

@@ -14,6 +14,8 @@ export interface ExecutorData {
    * whatever the thread's event loop does: [0] the job's id (NaN when none runs), [1] Date.now() at its start.
    */
   readonly running?: SharedArrayBuffer;
+  /** A thread's OutcomeRing: the outcomes it tells, before its next handler starts. */
+  readonly outcomes?: SharedArrayBuffer;
 }
 
 /** Worker → executor. */
@@ -31,4 +33,6 @@ export type FromExecutor =
   /** The module could not be loaded, or exports no Errand. */
   | { readonly t: "failed"; readonly message: string }
   /** Attempts that ended, in the order they ended: [job id, how]. */
-  | { readonly t: "settled"; readonly list: [string, Settled][] };
+  | { readonly t: "settled"; readonly list: [string, Settled][] }
+  /** Outcomes wait in the OutcomeRing. */
+  | { readonly t: "ring" };

@@ -38,26 +38,35 @@ export class OutcomeRing {
 
   /**
    * Writes one outcome; false when there is no room for it (the caller sends it another way). A record never wraps:
-   * where the end of the buffer is too near, a skip mark sends the reader back to its start.
+   * where it does not fit before the end of the buffer, a skip mark sends the reader back to its start.
    */
   write(told: Told): boolean {
     const text = JSON.stringify(told);
     const written = Atomics.load(this.head, 0) >>> 0;
-    const used = (written - Atomics.load(this.head, 1)) >>> 0;
-    let at = written % this.size;
-    // At most 3 bytes per UTF-16 unit, and the length before it.
-    const most = 4 + text.length * 3;
-    let skip = 0;
-    if (at + most > this.size) {
-      skip = this.size - at;
-      at = 0;
+    const free = this.size - ((written - Atomics.load(this.head, 1)) >>> 0);
+    const at = written % this.size;
+    // Bytes past the free space are unread records'; bytes not yet published are nobody's.
+    const here = Math.min(this.size - at, free);
+    let length = here >= 4 ? this.encode(text, at, here) : -1;
+    let end = written + 4 + length;
+    if (length < 0) {
+      const skip = this.size - at;
+      length = free - skip >= 4 ? this.encode(text, 0, free - skip) : -1;
+      if (length < 0) return false;
+      if (skip >= 4) this.view.setUint32(at, SKIP);
+      end = written + skip + 4 + length;
     }
-    if (used + skip + most > this.size) return false;
-    if (skip >= 4) this.view.setUint32(written % this.size, SKIP);
-    const { written: length } = this.encoder.encodeInto(text, this.data.subarray(at + 4, at + most));
-    this.view.setUint32(at, length);
-    Atomics.store(this.head, 0, (written + skip + 4 + length) | 0);
+    // Published last: a reader sees the record (and the skip mark) whole, or not at all.
+    Atomics.store(this.head, 0, end | 0);
     return true;
+  }
+
+  /** Encodes `text` as a record at `at` within `room` bytes; its length, or -1 if it does not fit. */
+  private encode(text: string, at: number, room: number): number {
+    const { read, written } = this.encoder.encodeInto(text, this.data.subarray(at + 4, at + room));
+    if (read < text.length) return -1;
+    this.view.setUint32(at, written);
+    return written;
   }
 
   /** Every outcome written and not read yet, in order. */

@@ -84,7 +84,9 @@ function ringBell(): void {
  */
 function tell(id: string, settled: Settled): void {
   if (ring?.write([id, settled])) {
-    if (!rung) {
+    // Running dry (this job, then one more at most): ring now, so that the worker sends more meanwhile.
+    if (queue.length <= 2) send({ t: "ring" });
+    else if (!rung) {
       rung = true;
       setImmediate(ringBell);
     }

@@ -43,6 +43,8 @@ interface Slot {
   /** Jobs given to it; at maxJobsPerChild it takes no more, and goes once they have ended. */
   assigned: number;
   isRetiring: boolean;
+  /** Being stopped: it takes no job while its end is on its way. */
+  isStopping: boolean;
   /** performance.now() when the worker gave up on its running job (lost), if it did. */
   lostAt: number | null;
   /** A thread's running job, as it writes it (ExecutorData.running); null for a process: the first of `sent`. */
@@ -145,6 +147,7 @@ export class IsolatedExecutor implements Executor {
       headSince: 0,
       assigned: 0,
       isRetiring: false,
+      isStopping: false,
       lostAt: null,
     };
     (slot as { proc: ExecutorProcess }).proc = new ExecutorProcess(
@@ -164,7 +167,7 @@ export class IsolatedExecutor implements Executor {
     let best: Slot | null = null;
     let load = Infinity;
     for (const slot of this.slots) {
-      if (slot.isRetiring) continue;
+      if (slot.isRetiring || slot.isStopping) continue;
       const l = slot.sent.length + slot.waiting.length + (this.toSend.get(slot)?.length ?? 0);
       if (l < load) [best, load] = [slot, l];
     }
@@ -189,7 +192,7 @@ export class IsolatedExecutor implements Executor {
     const batches = this.toSend;
     this.toSend = new Map();
     for (const [slot, all] of batches) {
-      const jobs = all.filter((j) => this.jobs.has(j.id)); // lost meanwhile
+      const jobs = all.filter((j) => this.holds(j)); // lost meanwhile
       if (jobs.length === 0) continue;
       if (!this.slots.has(slot)) {
         for (const job of jobs) this.dispatch(job);
@@ -213,7 +216,7 @@ export class IsolatedExecutor implements Executor {
       this.options.log.error(error.message);
       this.firstReady?.reject(error);
       this.firstReady = null;
-      slot.proc.kill();
+      this.stop(slot);
     } else {
       this.told(slot, m.t === "ring" ? slot.ring!.read() : m.list);
       this.retireIfDone(slot);
@@ -224,20 +227,34 @@ export class IsolatedExecutor implements Executor {
   private told(slot: Slot, list: readonly Told[]): void {
     for (const [id, settled] of list) {
       const at = slot.sent.findIndex((j) => j.id === id);
+      const sent = slot.sent[at];
       if (at === 0) {
         slot.sent.shift();
         slot.headSince = performance.now();
         slot.lostAt = null;
       } else if (at > 0) slot.sent.splice(at, 1);
-      const job = this.jobs.get(id);
-      if (job) this.settle(job, settled);
+      if (sent && this.holds(sent)) this.settle(sent, settled);
     }
   }
 
   /** An executor past maxJobsPerChild goes once the jobs it was given have ended (a fresh one took its place). */
   private retireIfDone(slot: Slot): void {
     if (slot.isRetiring && slot.sent.length === 0 && slot.waiting.length === 0 && !this.toSend.has(slot))
-      slot.proc.kill();
+      this.stop(slot);
+  }
+
+  /**
+   * Whether this very attempt still runs here: a job's next attempt has the same id, and an executor stopped while
+   * it ran an attempt must not settle the next one.
+   */
+  private holds(job: ClaimedJob): boolean {
+    return this.jobs.get(job.id) === job;
+  }
+
+  /** Stops an executor; until its end arrives (ended()), no job goes to it. */
+  private stop(slot: Slot): void {
+    slot.isStopping = true;
+    slot.proc.kill();
   }
 
   /**
@@ -263,19 +280,19 @@ export class IsolatedExecutor implements Executor {
       const running = this.runningOf(slot);
       if (!running) continue;
       if (slot.lostAt !== null && now - slot.lostAt > LOSE_GRACE_MS) {
-        slot.proc.kill();
+        this.stop(slot);
         continue;
       }
       const timeoutMs = this.options.tasks.get(running.job.task)?.timeoutMs;
       if (timeoutMs !== undefined && now - running.since > timeoutMs + TIMEOUT_GRACE_MS) {
-        const job = this.jobs.get(running.job.id);
-        if (job) {
+        const job = running.job;
+        if (this.holds(job)) {
           const error = new JobTimeoutError(
             `Job ${job.id} (${job.task}) attempt ${job.attempt} ran past its ${formatMs(timeoutMs)} timeout without yielding; its ${this.options.mode} was stopped.`,
           );
           this.fail(job, error);
         }
-        slot.proc.kill();
+        this.stop(slot);
       }
     }
   }
@@ -291,25 +308,25 @@ export class IsolatedExecutor implements Executor {
     const running = this.runningOf(slot);
     const index = running?.index ?? -1;
     for (const job of index < 0 ? [] : slot.sent.slice(0, index)) {
-      if (!this.jobs.has(job.id)) continue;
+      if (!this.holds(job)) continue;
       const error = new ExecutorExitedError(
         `Job ${job.id} (${job.task}) attempt ${job.attempt} ran in a ${this.options.mode} that was stopped before it told its outcome; not run again, as it may have had its effects.`,
       );
       this.fail(job, error);
     }
-    if (running && this.jobs.has(running.job.id)) this.fail(running.job, this.endError(running.job, end));
+    if (running && this.holds(running.job)) this.fail(running.job, this.endError(running.job, end));
     const rest = slot.sent.slice(index + 1);
     if (!slot.isReady && this.firstReady && end.kind !== "stopped") {
       this.firstReady.reject(new Error(`an isolated executor ended while loading ${this.options.module}`));
       this.firstReady = null;
     }
     if (this.isClosing) {
-      for (const job of [...rest, ...slot.waiting]) if (this.jobs.has(job.id)) this.settle(job, { kind: "lost" });
+      for (const job of [...rest, ...slot.waiting]) if (this.holds(job)) this.settle(job, { kind: "lost" });
       return;
     }
     if (!slot.isRetiring && this.slots.size < this.options.pool) this.spawn();
     for (const job of [...rest, ...slot.waiting, ...(this.toSend.get(slot) ?? [])])
-      if (this.jobs.has(job.id)) this.dispatch(job);
+      if (this.holds(job)) this.dispatch(job);
     this.toSend.delete(slot);
   }
 

@@ -75,7 +75,9 @@ async function setup(fresh: () => Promise<string>) {
     async settled(ids: string[], timeoutMs = 60_000): Promise<JobRecord[]> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const jobs = await Promise.all(ids.map(async (id) => (await errand.getJob(id))!.get()));
+        // One query for all (hundreds of reads at once would wait on the pool past its connect timeout).
+        const byId = new Map((await errand.listJobs({ limit: 5000 })).map((j) => [j.id, j]));
+        const jobs = ids.map((id) => byId.get(id)!);
         if (jobs.every((j) => ["succeeded", "failed", "cancelled"].includes(j.state)) || Date.now() > deadline)
           return jobs;
         await sleep(100);

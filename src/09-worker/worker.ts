@@ -146,7 +146,6 @@ export class Worker {
     // Claims and outcome writes fail together when the database does.
     const backoff = new Backoff();
     const onSettled: OnSettled = (attempt, settled) => producer.settled(attempt, settled);
-    const blocks = new BlockWatch(log, () => main.runningTasks());
     const main = new MainThreadExecutor({
       workerId: id,
       log,
@@ -156,14 +155,9 @@ export class Worker {
       onSettled,
       held: (task, jobId, ms) => blocks.held(task, jobId, ms),
     });
-    let isolated: ReturnType<typeof isolatedExecutors>;
-    try {
-      isolated = isolatedExecutors(this.isolation, main, { workerId: id, log, tasks, onSettled });
-    } catch (error) {
-      blocks.close();
-      throw error;
-    }
-    const { executor, pools } = isolated;
+    const { executor, pools } = isolatedExecutors(this.isolation, main, { workerId: id, log, tasks, onSettled });
+    // After the isolation options are judged: a worker refused starts no timer.
+    const blocks = new BlockWatch(log, () => main.runningTasks());
     const completer: Completer = new Completer({
       workerId: id,
       leaseMs,

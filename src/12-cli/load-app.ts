@@ -1,12 +1,11 @@
 import { existsSync, statSync } from "node:fs";
-import { extname, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { resolve } from "node:path";
 import { sqliteFile } from "../04-engines/open.js";
+import { importModule } from "../01-core/import-module.js";
 import { redact, rememberPassword } from "../01-core/redact.js";
 import { Errand } from "../index.js";
 import { CliError, stringFlag, type Options, type Values } from "./args.js";
 
-const TYPESCRIPT_EXTENSIONS = new Set([".ts", ".mts", ".cts", ".tsx"]);
 const DEFAULT_DATABASE = "sqlite:./errand.db";
 
 /** The flags of every command that reads or changes jobs. */
@@ -35,19 +34,6 @@ export function isErrand(value: unknown): value is Errand {
   return typeof v.task === "function" && typeof v.work === "function" && typeof v.status === "function";
 }
 
-let isTsxRegistered = false;
-
-/**
- * Lets Node load TypeScript. The CommonJS hooks matter too: outside a "type": "module" package a .ts file is
- * loaded as CommonJS, which the ESM hooks alone never see.
- */
-async function registerTsx(): Promise<void> {
-  const [esm, cjs] = await Promise.all([import("tsx/esm/api"), import("tsx/cjs/api")]);
-  cjs.register();
-  esm.register();
-  isTsxRegistered = true;
-}
-
 /** Imports the module that defines the tasks and returns the Errand it exports. */
 export async function loadApp(modulePath: string): Promise<Errand> {
   const file = resolve(modulePath);
@@ -62,10 +48,9 @@ export async function loadApp(modulePath: string): Promise<Errand> {
       `${file} is a directory. Pass the file that creates your Errand and defines its tasks, e.g. ${modulePath}/tasks.ts.`,
     );
   }
-  if (TYPESCRIPT_EXTENSIONS.has(extname(file)) && !isTsxRegistered) await registerTsx();
   let namespace: Record<string, unknown>;
   try {
-    namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    namespace = await importModule(file);
   } catch (error) {
     throw new CliError(`could not load ${file}: ${(error as Error)?.message ?? String(error)}`, 1, { cause: error });
   }

@@ -67,6 +67,17 @@ class Supervisor {
   }
 }
 
+/** Each poison test runs twice: handlers on the worker's main thread, then isolated in threads. */
+export const POISON_VARIANTS = [
+  { test: "fail alone: no healthy job fails or is left unrun, every poison job ends failed", suffix: "", flags: [] },
+  {
+    test: "with --isolate thread: each fails alone in its thread, no worker dies, no healthy job is affected",
+    suffix: ", --isolate thread",
+    // One thread per worker, and a lease that a loaded machine keeps: no worker dies here, so nothing waits for it.
+    flags: ["--isolate", "thread", "--max-memory", "160MB", "--pool", "1", "--lease", "3s"],
+  },
+];
+
 export async function poisonRun(name: string, run: PoisonRun): Promise<void> {
   const recordFile = join(run.dir, "record.log");
   const errand = new Errand({ database: run.database, logger: quiet });

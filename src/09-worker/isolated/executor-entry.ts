@@ -1,9 +1,9 @@
 // An executor's own code, in a worker thread or a child process (see isolated-executor.ts): it imports the tasks
 // module, then runs the jobs it is sent one at a time, each as an Execution on its own event loop, with its own
 // database connection for what handlers write (steps, progress, children). Outcomes go back in batches.
-import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
+import { importModule } from "../../01-core/import-module.js";
 import type { Logger } from "../../01-core/logger.js";
 import type { ClaimedJob } from "../../02-storage/jobs.js";
 import type { WorkerStore } from "../../02-storage/worker-store.js";
@@ -37,18 +37,12 @@ function isTasksErrand(value: unknown): value is TasksErrand {
 
 async function load(): Promise<TasksErrand> {
   const file = fileURLToPath(data.module);
-  if ([".ts", ".mts", ".cts", ".tsx"].includes(extname(file))) {
-    const [esm, cjs] = await Promise.all([import("tsx/esm/api"), import("tsx/cjs/api")]);
-    cjs.register();
-    esm.register();
-  }
-  const namespace = (await import(data.module)) as Record<string, unknown>;
+  const namespace = await importModule(file);
+  if (isTasksErrand(namespace.default)) return namespace.default;
   // A CommonJS module arrives with its exports object as the default export.
   const cjs: Record<string, unknown> =
     typeof namespace.default === "object" && namespace.default !== null ? { ...namespace.default } : {};
-  const candidates = [...Object.values(namespace), ...Object.values(cjs)];
-  const found = [...new Set(candidates.filter(isTasksErrand))];
-  if (isTasksErrand(namespace.default)) return namespace.default;
+  const found = [...new Set([...Object.values(namespace), ...Object.values(cjs)].filter(isTasksErrand))];
   if (found.length === 1) return found[0]!;
   throw new Error(
     found.length === 0

@@ -100,6 +100,7 @@ function runFile(file) {
         "--import",
         "tsx",
         "--test",
+        "--test-isolation=none",
         "--test-force-exit",
         "--test-reporter",
         "spec",

@@ -43,6 +43,9 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
     /** When a job given back by a rescue at T0 + ms is due, whatever its spread; a server's clock read the rescue's
      * now a little after at(ms) returned. */
     const dueAfterRescueAt = (ms: number) => at(ms + RESCUE_SPREAD_MS + (serverClock ? 300 : 0));
+    /** On a server's clock, leases and due times run from when a call reached it, which a loaded machine delays: the
+     * test time `ms` after now there (and not before `atLeast`); `atLeast` itself where the test gives the times. */
+    const fromNow = (ms: number, atLeast: number) => (serverClock ? Math.max(atLeast, Date.now() - T0 + ms) : atLeast);
     beforeEach(async () => {
       b = await fresh();
       await b.migrate();
@@ -388,14 +391,14 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
         "its presence kept too",
       );
       assert.equal(await b.keepLeases("w1", T0 + 150, LEASE, {}), 0, "a task not named is not kept");
-      const later = await at(300);
+      const later = await at(fromNow(300, 300));
       assert.equal(await b.keepLeases("w1", later, LEASE, { t: 200 }), 0, "past the task's timeout");
     });
 
     it("never brings back a lease that has ended", async () => {
       await enqueueOne();
       await claim({ limit: 1, leaseMs: 200 });
-      assert.equal(await b.keepLeases("w1", await at(400), LEASE, { t: 60_000 }), 0);
+      assert.equal(await b.keepLeases("w1", await at(fromNow(300, 400)), LEASE, { t: 60_000 }), 0);
     });
 
     it("renews only the leases named by id and token, in one call for all", async () => {
@@ -415,13 +418,14 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       near((await b.get(mine))!.leaseExpiresAt, T0 + LEASE, "named lease renewed");
       near((await b.get(unknown))!.leaseExpiresAt, T0 + 300, "unnamed lease left to expire");
       // Its worker is alive but never knew of it: back to ready, not charged, no suspect.
-      assert.equal(await b.rescueExpired(await at(600), () => T0), 1);
+      assert.equal(await b.rescueExpired(await at(fromNow(400, 600)), () => T0), 1);
+      const rescuedAt = fromNow(0, 600);
       const r = (await b.get(unknown))!;
       assert.ok(r.state === "ready" || r.state === "scheduled", r.state);
       assert.equal(r.attempt, 0);
       assert.match(r.errors[0]!.message, /not counted/);
       assert.deepEqual(
-        (await claim({ now: await dueAfterRescueAt(600) })).map((j) => [j.id, j.suspect ?? false]),
+        (await claim({ now: await dueAfterRescueAt(rescuedAt) })).map((j) => [j.id, j.suspect ?? false]),
         [[unknown, false]],
       );
       assert.deepEqual(await b.heartbeat(worker(), [], T0, LEASE), { held: [], suspectsWaiting: false });
@@ -435,7 +439,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       // The worker dies after telling which had started; its presence ends with its leases.
       await b.heartbeat(worker("dead"), [lease(c!), lease(c2!), lease(c3!, false)], T0, 300);
       assert.equal(await b.rescueExpired(T0 + 250, () => T0), 0, "not before the lease ends");
-      const now = await at(600);
+      const now = await at(fromNow(400, 600));
       assert.equal(await b.rescueExpired(now, (attempt) => now + 1000 * attempt), 3);
       const r = (await b.get(retried))!;
       assert.equal(r.state, "scheduled");
@@ -461,11 +465,13 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       const [c] = await claim({ limit: 1, leaseMs: 4000, start: true });
       assert.equal(c!.id, started);
       await claim({ limit: 1, leaseMs: 4000 });
+      // Times from here count from the claims: on a loaded machine they may reach a server's clock late.
+      const claimed = fromNow(0, 0);
       // The worker's last heartbeat ran while the claims' answers were on their way: it named neither job.
-      await at(600);
-      await b.heartbeat(worker("gone"), [], T0 + 600, 4000);
+      await at(claimed + 600);
+      await b.heartbeat(worker("gone"), [], T0 + claimed + 600, 4000);
       // Their leases have ended, their worker's presence has not.
-      const now = await at(4300);
+      const now = await at(claimed + 4300);
       assert.equal(await b.rescueExpired(now, () => now), 2);
       const s = (await b.get(started))!;
       assert.equal(s.attempt, 1, "its start was recorded: charged");
@@ -474,11 +480,11 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.equal(w.attempt, 0, "no start recorded: it never ran, not charged");
       assert.match(w.errors[0]!.message, /had not started.*not counted/);
       assert.deepEqual(
-        (await claim({ now: await dueAfterRescueAt(4300) })).map((j) => [j.id, j.suspect ?? false]),
+        (await claim({ now: await dueAfterRescueAt(claimed + 4300) })).map((j) => [j.id, j.suspect ?? false]),
         [[waiting, false]],
         "the one that never ran is no suspect; the other is not claimed in a batch",
       );
-      assert.equal((await claim({ now: await dueAfterRescueAt(4300), suspects: true }))[0]?.id, started);
+      assert.equal((await claim({ now: await dueAfterRescueAt(claimed + 4300), suspects: true }))[0]?.id, started);
     });
 
     it("records starts before handlers run, only under the token that holds the job", async () => {
@@ -494,7 +500,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       );
       assert.deepEqual(await b.markStarted([]), []);
       // The worker dies without a heartbeat: only the recorded start is charged.
-      const now = await at(600);
+      const now = await at(fromNow(400, 600));
       assert.equal(await b.rescueExpired(now, () => now), 2);
       assert.equal((await b.get(a))!.attempt, 1);
       assert.equal((await b.get(z))!.attempt, 0);
@@ -510,7 +516,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
         { id: z, token: "not-its-token" },
       ]);
       await b.unmarkStarted([]);
-      const now = await at(600);
+      const now = await at(fromNow(400, 600));
       assert.equal(await b.rescueExpired(now, () => now), 2);
       assert.equal((await b.get(a))!.attempt, 0, "its start was taken back: not charged");
       assert.equal((await b.get(z))!.attempt, 1, "another token's start stays recorded");
@@ -524,9 +530,9 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       const [ca, cz] = await claim({ limit: 2, leaseMs: 300 });
       assert.deepEqual(await b.markStarted([{ id: a, token: ca!.token }]), [a]);
       await b.heartbeat(worker("dead"), [lease(ca!, true), lease(cz!, false)], T0, 300);
-      const now = await at(600);
+      const now = await at(fromNow(400, 600));
       assert.equal(await b.rescueExpired(now, () => now), 2);
-      const later = await at(600 + RESCUE_SPREAD_MS + 1000);
+      const later = await at(fromNow(RESCUE_SPREAD_MS + 1000, 600 + RESCUE_SPREAD_MS + 1000));
       assert.equal((await b.heartbeat(worker("w2"), [], later, LEASE)).suspectsWaiting, true);
       assert.equal(
         (await b.heartbeat(worker("w3", ["other"]), [], later, LEASE)).suspectsWaiting,
@@ -545,13 +551,14 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       assert.equal(first[0]!.id, a);
       // Recorded as started by its claim: if it kills this worker too, the attempt counts.
       await b.heartbeat(worker("w2"), [], later, 300);
-      const after = await at(600 + RESCUE_SPREAD_MS + 1000 + 1500);
+      const after = await at(fromNow(400, 600 + RESCUE_SPREAD_MS + 1000 + 1500));
       assert.equal(await b.rescueExpired(after, () => after), 1);
+      const dueAt = fromNow(RESCUE_SPREAD_MS + 300, 600 + 2 * RESCUE_SPREAD_MS + 2600);
       const again = (await b.get(a))!;
       assert.equal(again.attempt, first[0]!.attempt, "charged");
       assert.equal(again.attempt, 2);
       // Finishing once normally clears it: it batches again.
-      const [next] = await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 2600), suspects: true });
+      const [next] = await claim({ workerId: "w4", now: await at(dueAt), suspects: true });
       assert.equal(next!.suspect, true);
       assert.equal(next!.id, a);
       await b.complete(
@@ -568,7 +575,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       );
       assert.equal((await b.heartbeat(worker("w4"), [], T0, LEASE)).suspectsWaiting, false);
       assert.deepEqual(
-        (await claim({ workerId: "w4", now: await at(600 + 2 * RESCUE_SPREAD_MS + 2600) })).map((j) => j.id),
+        (await claim({ workerId: "w4", now: await at(dueAt) })).map((j) => j.id),
         [a],
         "a plain job again",
       );
@@ -924,7 +931,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
         const claimedAt = Date.now() - T0;
         const [r1, r2, r3] = await claim({ now: T0 + claimedAt, leaseMs: 300 });
         await b.heartbeat(worker("dead"), [lease(r1!), lease(r2!), lease(r3!, false)], T0 + claimedAt, 300);
-        const now = await at(claimedAt + 600);
+        const now = await at(fromNow(400, claimedAt + 600));
         assert.equal(await b.rescueExpired(now, (attempt) => now + 1000 * attempt), 3);
         await until("the charged attempts", () => got.length >= 2);
         const kinds = new Map(got.map((e) => [e.id, e]));
@@ -1005,7 +1012,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
 
     capabilityTests(name, () => b, job, fixture);
     expiryTests({ backend: () => b, job, t0: () => T0, at, claim }, fixture);
-    countsTests({ backend: () => b, job, t0: () => T0, at, claim });
+    countsTests({ backend: () => b, job, t0: () => T0, at, fromNow, claim });
 
     describe("values a database may not store as given", () => {
       it("records a failure whatever its text holds, beside the other outcomes of its batch", async () => {

@@ -57,7 +57,7 @@ export function hotStatements(sql: Statements): Record<string, string> {
     addRateStarts: claimLimits.addRateStarts,
     promoteDue: claim.promoteDue,
     succeedMany: outcomes.succeedMany,
-    renewLeases: leases.renewLeases,
+    heartbeat: leases.heartbeat,
     markStarted: leases.markStarted,
   };
 }

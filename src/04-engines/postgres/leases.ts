@@ -11,37 +11,26 @@ export async function heartbeat(
   const { db } = ctx;
   const q = ctx.sql.leases;
   const sorted = sortById(held);
-  const renew = [
-    sorted.map((h) => h.id),
-    sorted.map((h) => h.token),
-    sorted.map((h) => h.started),
-    leaseMs,
-    w.tasks,
-    w.id,
-  ];
-  return db.transaction(async (client) => {
-    const queues = w.queues === null ? null : JSON.stringify(w.queues);
-    await client.query(q.upsertWorker, [
+  const row = (
+    await db.query(q.heartbeat, [
+      sorted.map((h) => h.id),
+      sorted.map((h) => h.token),
+      sorted.map((h) => h.started),
+      leaseMs,
+      w.tasks,
       w.id,
       w.hostname,
       w.pid,
-      queues,
+      w.queues === null ? null : JSON.stringify(w.queues),
       JSON.stringify(w.tasks),
       w.concurrency,
-      leaseMs,
       w.load === undefined ? null : JSON.stringify(w.load),
-    ]);
-    const row = (await client.query(db.prepared(q.renewLeases, renew))).rows[0] as {
-      held: string[];
-      suspects: boolean;
-      suspects_in: number | null;
-      others_lease_end_in: number | null;
-    };
-    const result: HeartbeatResult = { held: row.held, suspectsWaiting: row.suspects };
-    if (!row.suspects && row.suspects_in !== null) result.suspectsDueInMs = Math.max(0, row.suspects_in);
-    if (row.others_lease_end_in !== null) result.othersLeaseEndInMs = row.others_lease_end_in;
-    return result;
-  });
+    ])
+  )[0] as { held: string[]; suspects: boolean; suspects_in: number | null; others_lease_end_in: number | null };
+  const result: HeartbeatResult = { held: row.held, suspectsWaiting: row.suspects };
+  if (!row.suspects && row.suspects_in !== null) result.suspectsDueInMs = Math.max(0, row.suspects_in);
+  if (row.others_lease_end_in !== null) result.othersLeaseEndInMs = row.others_lease_end_in;
+  return result;
 }
 
 export async function keepLeases(

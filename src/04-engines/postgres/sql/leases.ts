@@ -3,19 +3,21 @@ import { fragments } from "./fragments.js";
 export function leasesSql(schema: string) {
   const { jobs, workers, leaseEnd } = fragments(schema);
   return {
-    // The worker's presence runs on the server's clock like its leases: rescue tells a live worker from a dead one.
-    upsertWorker: /* sql */ `
-      INSERT INTO ${workers} (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at, load)
-      VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), clock_timestamp(), ${leaseEnd("$7")}, $8)
-      ON CONFLICT (id) DO UPDATE SET heartbeat_at = clock_timestamp(), expires_at = ${leaseEnd("$7")}, tasks = $5,
-        queues = $4, load = $8`,
-
-    // Only the leases the worker names (id and token, ids sorted) are renewed: rows of a claim whose answer it never
-    // received expire. The lateral lock takes the rows one by one in the arrays' order. Also tells whether suspects
-    // wait for one of the worker's tasks, or else in how many ms the first scheduled one is due, and in how many ms
-    // the soonest lease of another worker's running job ends.
-    renewLeases: /* sql */ `
-      WITH locked AS (
+    // One statement, so one transaction that the server commits whatever the worker's event loop does next: a
+    // BEGIN ... COMMIT over several round trips would hold the worker's rows locked while a handler that computes
+    // without yielding holds that loop, and the lease thread, which skips locked rows, could not keep them.
+    // The presence runs on the server's clock like the leases: rescue tells a live worker from a dead one. Only the
+    // leases the worker names (id and token, ids sorted) are renewed: rows of a claim whose answer it never received
+    // expire. The lateral lock takes the rows one by one in the arrays' order. Also tells whether suspects wait for
+    // one of the worker's tasks, or else in how many ms the first scheduled one is due, and in how many ms the
+    // soonest lease of another worker's running job ends.
+    heartbeat: /* sql */ `
+      WITH presence AS (
+        INSERT INTO ${workers} (id, hostname, pid, queues, tasks, concurrency, started_at, heartbeat_at, expires_at, load)
+        VALUES ($6, $7, $8, $9, $10, $11, clock_timestamp(), clock_timestamp(), ${leaseEnd("$4")}, $12)
+        ON CONFLICT (id) DO UPDATE SET heartbeat_at = clock_timestamp(), expires_at = ${leaseEnd("$4")},
+          tasks = $10, queues = $9, load = $12),
+      locked AS (
         SELECT l.id, o.started FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS o(id, token, started)
         CROSS JOIN LATERAL (
           SELECT id FROM ${jobs} WHERE id = o.id AND lease_token = o.token AND state = 'running' FOR UPDATE) AS l),

@@ -47,7 +47,7 @@ const GROUPS = {
     "test/postgres/workers.test.ts",
     "test/chaos/poison-sqlite.test.ts",
     "test/chaos/freeze.test.ts",
-    "test/chaos/isolated-handlers.test.ts",
+    "test/chaos/isolated-",
     "test/api/isolate.test.ts",
     "test/scale/sqlite-plans.test.ts",
   ],

@@ -86,7 +86,11 @@ async function freezeRun(name: string, database?: string, extra: string[] = []):
       `stuck ${stuck.length}; all succeeded ${recoveryMs} ms after the freeze`,
   );
   assert.ok(held.size > 0, "the frozen worker held jobs when it froze");
-  assert.equal(takenOver, held.size, "the live worker took over every job of the frozen one before it thawed");
+  assert.equal(
+    takenOver,
+    held.size,
+    `the live worker took over every job of the frozen one before it thawed; it said:\n${live.stderr.slice(-3000)}`,
+  );
   assert.deepEqual(lost, [], "every job ran");
   assert.deepEqual(stuck, [], "no job is left unfinished");
   assert.deepEqual(twiceNotHeld, [], "only jobs the frozen worker held ran twice");

@@ -1,11 +1,10 @@
-import { formatMs } from "../../01-core/duration.js";
-import { ExecutorExitedError, JobTimeoutError, OutOfMemoryError } from "../../01-core/errors.js";
 import type { Logger } from "../../01-core/logger.js";
 import type { ClaimedJob } from "../../02-storage/jobs.js";
 import type { IsolateMode } from "../../06-tasks/options.js";
 import type { TaskDefinition } from "../../06-tasks/task.js";
 import { toAttemptError } from "../execution.js";
 import type { Attempt, Executor, OnSettled, Settled } from "../executor.js";
+import { executorEnded, notStarted, timedOut, untold } from "./attempt-errors.js";
 import { ExecutorProcess, type ExecutorEnd } from "./executor-process.js";
 import { OutcomeRing, type Told } from "./outcome-ring.js";
 import type { FromExecutor } from "./protocol.js";
@@ -30,6 +29,13 @@ const TIMEOUT_GRACE_MS = 250;
 /** A handler told to stop (lease lost, shutdown) that has not ended by then is stopped with its executor. */
 const LOSE_GRACE_MS = 1000;
 const CHECK_MS = 100;
+/**
+ * An executor that could not load the tasks module once the pool had started (the file changed or went away under a
+ * running worker) is replaced after this wait, doubled with each failure in a row up to the maximum: a spawn every
+ * few seconds, not a loop of them.
+ */
+const RESPAWN_WAIT_MS = 500;
+const MAX_RESPAWN_WAIT_MS = 30_000;
 
 /** One executor and the jobs it was sent, in order: the first one runs, the others wait for it. */
 interface Slot {
@@ -47,6 +53,8 @@ interface Slot {
   isStopping: boolean;
   /** performance.now() when the worker gave up on its running job (lost), if it did. */
   lostAt: number | null;
+  /** Why it could not load the tasks module, once the pool had started. */
+  loadError: Error | null;
   /** A thread's running job, as it writes it (ExecutorData.running); null for a process: the first of `sent`. */
   readonly running: Float64Array | null;
   /** A thread's outcomes in shared memory (OutcomeRing); null for a process, which sends them all. */
@@ -66,6 +74,11 @@ export class IsolatedExecutor implements Executor {
   private toSend = new Map<Slot, ClaimedJob[]>();
   private isClosing = false;
   private firstReady: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  /** Executors in a row that could not load the module. */
+  private loadFailures = 0;
+  private readonly respawns = new Set<NodeJS.Timeout>();
+  /** Jobs that wait for the replacement of an executor that could not load the module. */
+  private parked: ClaimedJob[] = [];
   /** Resolves once an executor has loaded the tasks module; rejects if the module cannot be loaded there. */
   readonly ready: Promise<void>;
 
@@ -111,6 +124,7 @@ export class IsolatedExecutor implements Executor {
       const at = slot.waiting.findIndex((j) => j.id === id);
       if (at >= 0) slot.waiting.splice(at, 1);
     }
+    this.parked = this.parked.filter((j) => j.id !== id);
     this.settle(job, { kind: "lost" });
   }
 
@@ -127,6 +141,8 @@ export class IsolatedExecutor implements Executor {
   close(): void {
     this.isClosing = true;
     clearInterval(this.checker);
+    for (const timer of this.respawns) clearTimeout(timer);
+    for (const job of this.parked.splice(0)) if (this.holds(job)) this.settle(job, { kind: "lost" });
     for (const slot of this.slots) {
       slot.proc.send({ t: "stop" });
       setTimeout(() => slot.proc.kill(), LOSE_GRACE_MS).unref();
@@ -149,6 +165,7 @@ export class IsolatedExecutor implements Executor {
       isRetiring: false,
       isStopping: false,
       lostAt: null,
+      loadError: null,
     };
     (slot as { proc: ExecutorProcess }).proc = new ExecutorProcess(
       {
@@ -171,7 +188,11 @@ export class IsolatedExecutor implements Executor {
       const l = slot.sent.length + slot.waiting.length + (this.toSend.get(slot)?.length ?? 0);
       if (l < load) [best, load] = [slot, l];
     }
-    best ??= this.spawn();
+    if (!best) {
+      // An executor could not load the module and its replacement waits: so does the job, to try it there.
+      if (this.respawns.size > 0) return void this.parked.push(job);
+      best = this.spawn();
+    }
     const max = this.options.maxJobsPerChild;
     if (max !== null && ++best.assigned >= max && !this.isClosing) {
       best.isRetiring = true;
@@ -207,6 +228,7 @@ export class IsolatedExecutor implements Executor {
   private received(slot: Slot, m: FromExecutor): void {
     if (m.t === "ready") {
       slot.isReady = true;
+      this.loadFailures = 0;
       this.firstReady?.resolve();
       this.firstReady = null;
       const waiting = slot.waiting.splice(0);
@@ -214,7 +236,8 @@ export class IsolatedExecutor implements Executor {
     } else if (m.t === "failed") {
       const error = new Error(`an isolated executor could not load ${this.options.module}: ${m.message}`);
       this.options.log.error(error.message);
-      this.firstReady?.reject(error);
+      if (this.firstReady) this.firstReady.reject(error);
+      else slot.loadError = error;
       this.firstReady = null;
       this.stop(slot);
     } else {
@@ -286,12 +309,7 @@ export class IsolatedExecutor implements Executor {
       const timeoutMs = this.options.tasks.get(running.job.task)?.timeoutMs;
       if (timeoutMs !== undefined && now - running.since > timeoutMs + TIMEOUT_GRACE_MS) {
         const job = running.job;
-        if (this.holds(job)) {
-          const error = new JobTimeoutError(
-            `Job ${job.id} (${job.task}) attempt ${job.attempt} ran past its ${formatMs(timeoutMs)} timeout without yielding; its ${this.options.mode} was stopped.`,
-          );
-          this.fail(job, error);
-        }
+        if (this.holds(job)) this.fail(job, timedOut(job, timeoutMs, this.options.mode));
         this.stop(slot);
       }
     }
@@ -307,14 +325,10 @@ export class IsolatedExecutor implements Executor {
     if (slot.ring) this.told(slot, slot.ring.read());
     const running = this.runningOf(slot);
     const index = running?.index ?? -1;
-    for (const job of index < 0 ? [] : slot.sent.slice(0, index)) {
-      if (!this.holds(job)) continue;
-      const error = new ExecutorExitedError(
-        `Job ${job.id} (${job.task}) attempt ${job.attempt} ran in a ${this.options.mode} that was stopped before it told its outcome; not run again, as it may have had its effects.`,
-      );
-      this.fail(job, error);
-    }
-    if (running && this.holds(running.job)) this.fail(running.job, this.endError(running.job, end));
+    const { mode, maxMemoryMb } = this.options;
+    for (const job of index < 0 ? [] : slot.sent.slice(0, index))
+      if (this.holds(job)) this.fail(job, untold(job, mode));
+    if (running && this.holds(running.job)) this.fail(running.job, executorEnded(running.job, end, mode, maxMemoryMb));
     const rest = slot.sent.slice(index + 1);
     if (!slot.isReady && this.firstReady && end.kind !== "stopped") {
       this.firstReady.reject(new Error(`an isolated executor ended while loading ${this.options.module}`));
@@ -324,29 +338,26 @@ export class IsolatedExecutor implements Executor {
       for (const job of [...rest, ...slot.waiting]) if (this.holds(job)) this.settle(job, { kind: "lost" });
       return;
     }
-    if (!slot.isRetiring && this.slots.size < this.options.pool) this.spawn();
-    for (const job of [...rest, ...slot.waiting, ...(this.toSend.get(slot) ?? [])])
-      if (this.holds(job)) this.dispatch(job);
+    const left = [...rest, ...slot.waiting, ...(this.toSend.get(slot) ?? [])].filter((job) => this.holds(job));
     this.toSend.delete(slot);
-  }
-
-  private endError(job: ClaimedJob, end: ExecutorEnd): Error {
-    const { mode } = this.options;
-    const what = `Job ${job.id} (${job.task}) attempt ${job.attempt}`;
-    if (end.kind === "out of memory") {
-      return new OutOfMemoryError(
-        `ERRAND_OUT_OF_MEMORY: ${what} grew its ${mode} past the worker's maxMemory (${this.options.maxMemoryMb} MB); the ${mode} was stopped.`,
+    if (slot.loadError) {
+      // Its jobs met the failure: they fail (to be retried under their backoff). The next executor waits, longer
+      // each time, and takes the jobs that came meanwhile.
+      for (const job of left) this.fail(job, notStarted(job, slot.loadError, mode));
+      const timer = setTimeout(
+        () => {
+          this.respawns.delete(timer);
+          if (this.isClosing) return;
+          if (this.slots.size < this.options.pool) this.spawn();
+          for (const job of this.parked.splice(0)) if (this.holds(job)) this.dispatch(job);
+        },
+        Math.min(MAX_RESPAWN_WAIT_MS, RESPAWN_WAIT_MS * 2 ** this.loadFailures++),
       );
+      this.respawns.add(timer);
+      return;
     }
-    const how =
-      end.kind === "stopped"
-        ? "was stopped"
-        : end.signal
-          ? `was killed by ${end.signal}`
-          : `exited with code ${end.code}`;
-    return new ExecutorExitedError(
-      `${what}: its ${mode} ${how} while the handler ran (process.exit() or a crash in the handler); the other jobs went on.`,
-    );
+    if (!slot.isRetiring && this.slots.size < this.options.pool) this.spawn();
+    for (const job of left) this.dispatch(job);
   }
 
   private fail(job: ClaimedJob, error: Error): void {

@@ -36,6 +36,11 @@ export interface Executor {
   isRunning(id: string): boolean;
   /** Stops a running attempt without an outcome of its own (lease lost, shutdown): it settles as lost. */
   lose(id: string, reason: string): void;
+  /**
+   * A heartbeat sent at `sentAt` (performance.now()) renewed the leases still held, after the lost ones were told
+   * (lose()): jobs this executor holds but has not begun may start, though they waited past most of a lease.
+   */
+  renewed?(sentAt: number): void;
   /** Stops every running attempt as lose() does; returns their jobs. */
   loseAll(reason: string): ClaimedJob[];
   /**

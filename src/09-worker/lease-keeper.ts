@@ -28,7 +28,7 @@ export interface LeaseKeeperOptions {
   // Where this worker's leases are. Each part lists the jobs it holds by claim (id and token) and hears which it
   // lost: nothing here needs to see inside a running handler.
   /** Jobs whose handler runs: renewed as started, stopped when lost. */
-  readonly executor: Pick<Executor, "running" | "lose">;
+  readonly executor: Pick<Executor, "running" | "lose" | "renewed">;
   /** The claim loop's jobs claimed and not started, and what a heartbeat tells it. */
   readonly claims: {
     unstarted(): Iterable<ClaimedJob>;
@@ -187,6 +187,7 @@ export class LeaseKeeper {
         );
     }
     claims.renewed(isLost);
+    executor.renewed?.(this.lastSentAt);
   }
 
   /**

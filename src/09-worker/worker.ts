@@ -155,7 +155,13 @@ export class Worker {
       onSettled,
       held: (task, jobId, ms) => blocks.held(task, jobId, ms),
     });
-    const { executor, pools } = isolatedExecutors(this.isolation, main, { workerId: id, log, tasks, onSettled });
+    const { executor, pools } = isolatedExecutors(this.isolation, main, {
+      workerId: id,
+      leaseMs,
+      log,
+      tasks,
+      onSettled,
+    });
     // After the isolation options are judged: a worker refused starts no timer.
     const blocks = new BlockWatch(log, () => main.runningTasks());
     const completer: Completer = new Completer({

@@ -53,6 +53,17 @@ async function load(): Promise<TasksErrand> {
 
 /** The jobs sent and not yet ended, in order; the first runs. */
 const queue: ClaimedJob[] = [];
+/** Wall-clock ms of the worker's last heartbeat that renewed its leases; 0 before the first. */
+let renewedAt = 0;
+
+/**
+ * Past most of a lease since its claim and the last renewal (this process was frozen, or the worker cut off from its
+ * database), a job may be another worker's already: it waits for the next renewal, which drops it if it was lost.
+ */
+function mayStart(job: ClaimedJob): boolean {
+  const since = Math.max(renewedAt, job.leasedAt === undefined ? 0 : data.timeOrigin + job.leasedAt);
+  return Date.now() - since <= data.leaseMs * 0.8;
+}
 let current: Execution | null = null;
 let outbox: [string, Settled][] = [];
 
@@ -110,6 +121,7 @@ function start(errand: TasksErrand): void {
   const running = data.running ? new Float64Array(data.running) : null;
   if (running) running[0] = NaN;
   let pumping = false;
+  let recheck: NodeJS.Timeout | null = null;
   const host: ExecutionHost = {
     workerId: data.workerId,
     log: errand.logger,
@@ -132,6 +144,13 @@ function start(errand: TasksErrand): void {
     try {
       while (current === null && queue.length > 0) {
         const job = queue[0]!;
+        if (!mayStart(job)) {
+          recheck ??= setTimeout(() => {
+            recheck = null;
+            next();
+          }, 50);
+          break;
+        }
         // This handler may hold the event loop, or be stopped with its executor: outcomes not in the ring go first.
         flush();
         if (running) {
@@ -154,11 +173,15 @@ function start(errand: TasksErrand): void {
       else {
         // Not begun: dropped, and told, so that the worker's view of this queue stays the same as this one.
         const at = queue.findIndex((j) => j.id === m.id);
-        if (at > 0) {
+        if (at > 0 || (at === 0 && current === null)) {
           queue.splice(at, 1);
           tell(m.id, { kind: "lost" });
+          next();
         }
       }
+    } else if (m.t === "renewed") {
+      renewedAt = Math.max(renewedAt, m.at);
+      next();
     } else if (m.t === "stop") {
       process.exit(0);
     }

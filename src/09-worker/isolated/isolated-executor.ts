@@ -19,6 +19,7 @@ export interface IsolatedExecutorOptions {
   /** An executor is replaced after this many attempts; null: never. */
   readonly maxJobsPerChild: number | null;
   readonly workerId: string;
+  readonly leaseMs: number;
   readonly log: Logger;
   readonly tasks: ReadonlyMap<string, TaskDefinition>;
   readonly onSettled: OnSettled;
@@ -128,6 +129,11 @@ export class IsolatedExecutor implements Executor {
     this.settle(job, { kind: "lost" });
   }
 
+  renewed(sentAt: number): void {
+    const at = performance.timeOrigin + sentAt;
+    for (const slot of this.slots) slot.proc.send({ t: "renewed", at });
+  }
+
   loseAll(reason: string): ClaimedJob[] {
     const all = [...this.jobs.values()];
     for (const job of all) this.lose(job.id, reason);
@@ -150,7 +156,7 @@ export class IsolatedExecutor implements Executor {
   }
 
   private spawn(): Slot {
-    const { mode, module, workerId, maxMemoryMb } = this.options;
+    const { mode, module, workerId, leaseMs, maxMemoryMb } = this.options;
     const shared = mode === "thread" ? new SharedArrayBuffer(16) : undefined;
     const ring = mode === "thread" ? OutcomeRing.create() : null;
     const slot: Slot = {
@@ -170,7 +176,13 @@ export class IsolatedExecutor implements Executor {
     (slot as { proc: ExecutorProcess }).proc = new ExecutorProcess(
       {
         mode,
-        data: { module, workerId, ...(shared && ring ? { running: shared, outcomes: ring.buffer } : {}) },
+        data: {
+          module,
+          workerId,
+          leaseMs,
+          timeOrigin: performance.timeOrigin,
+          ...(shared && ring ? { running: shared, outcomes: ring.buffer } : {}),
+        },
         maxMemoryMb,
       },
       { message: (m) => this.received(slot, m), ended: (end) => this.ended(slot, end) },

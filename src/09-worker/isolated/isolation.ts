@@ -87,7 +87,13 @@ export function isolationSettings(options: IsolationOptions): Isolation {
 export function isolatedExecutors(
   isolation: Isolation,
   main: Executor,
-  context: { workerId: string; log: Logger; tasks: ReadonlyMap<string, TaskDefinition>; onSettled: OnSettled },
+  context: {
+    workerId: string;
+    leaseMs: number;
+    log: Logger;
+    tasks: ReadonlyMap<string, TaskDefinition>;
+    onSettled: OnSettled;
+  },
 ): { executor: Executor; pools: IsolatedExecutor[] } {
   const modeOf = new Map<string, IsolateMode>();
   for (const [name, task] of context.tasks) {

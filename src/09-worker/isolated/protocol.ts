@@ -9,6 +9,10 @@ export interface ExecutorData {
   readonly module: string;
   /** The worker's id, recorded on the attempts' errors. */
   readonly workerId: string;
+  /** The worker's lease (ms): a job that waited past most of one since its claim and the last renewal waits for the next. */
+  readonly leaseMs: number;
+  /** The worker's performance.timeOrigin: a job's leasedAt (the worker's performance.now()) on the wall clock. */
+  readonly timeOrigin: number;
   /**
    * A thread's: two float64s it writes as each handler starts, which the worker reads to know which job runs
    * whatever the thread's event loop does: [0] the job's id (NaN when none runs), [1] Date.now() at its start.
@@ -24,6 +28,8 @@ export type ToExecutor =
   | { readonly t: "run"; readonly jobs: ClaimedJob[] }
   /** Stop this job (lease lost, cancelled, shutdown): it settles as lost, or is dropped if it has not started. */
   | { readonly t: "lose"; readonly id: string; readonly reason: string }
+  /** A heartbeat sent at `at` (wall clock, ms) renewed the worker's leases; the lost jobs were told before. */
+  | { readonly t: "renewed"; readonly at: number }
   | { readonly t: "stop" };
 
 /** Executor → worker. */

@@ -38,6 +38,10 @@ export class RoutingExecutor implements Executor {
     for (const e of this.all) if (e.isRunning(id)) e.lose(id, reason);
   }
 
+  renewed(sentAt: number): void {
+    for (const e of this.all) e.renewed?.(sentAt);
+  }
+
   loseAll(reason: string): ClaimedJob[] {
     return this.all.flatMap((e) => e.loseAll(reason));
   }

@@ -70,6 +70,10 @@ const files = group ? all.filter((f) => group.some((prefix) => f.startsWith(pref
 const known = existsSync(DURATIONS) ? JSON.parse(readFileSync(DURATIONS, "utf8")) : {};
 // Unknown files count as slow: better started early than found last.
 const order = [...files].sort((a, b) => (known[b] ?? 60) - (known[a] ?? 60));
+// One process a file, not two (the file's tests run in the runner's process): the flag's name depends on the version.
+const [major, minor] = process.versions.node.split(".").map(Number);
+const ISOLATION =
+  major >= 23 ? ["--test-isolation=none"] : major === 22 && minor >= 8 ? ["--experimental-test-isolation=none"] : [];
 const concurrency = Number(process.env.ERRAND_TEST_CONCURRENCY ?? Math.min(availableParallelism() + 1, 4));
 
 ensureChromium(files);
@@ -100,7 +104,7 @@ function runFile(file) {
         "--import",
         "tsx",
         "--test",
-        "--test-isolation=none",
+        ...ISOLATION,
         "--test-force-exit",
         "--test-reporter",
         "spec",

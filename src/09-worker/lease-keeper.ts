@@ -11,6 +11,14 @@ const CLOCK_JUMP_MS = 1000;
 /** A beat for another worker's lease end comes this long after it. */
 const LEASE_END_MARGIN_MS = 100;
 
+/**
+ * Past this long since the last renewal, jobs claimed before it and not yet begun may be another worker's already
+ * (their leases may have lapsed): they wait for the next heartbeat to say which are still held.
+ */
+export function startsHeldAfterMs(leaseMs: number): number {
+  return leaseMs * 0.8;
+}
+
 /** How often a worker renews its leases: every third of a lease. */
 export function heartbeatIntervalMs(leaseMs: number): number {
   return Math.max(50, Math.floor(leaseMs / 3));

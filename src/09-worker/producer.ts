@@ -8,6 +8,7 @@ import type { Backoff } from "./backoff.js";
 import { ClaimBuffer } from "./claim-buffer.js";
 import type { Attempt, Executor, Settled } from "./executor.js";
 import { FinishRate } from "./finish-rate.js";
+import { startsHeldAfterMs } from "./lease-keeper.js";
 import { RateMargins, releaseLate } from "./rate-margins.js";
 import { StartRecorder } from "./start-recorder.js";
 import { SuspectWatch } from "./suspect-watch.js";
@@ -194,8 +195,9 @@ export class Producer {
     // back, so that a worker killed meanwhile is not charged for them.
     const renewedAt = this.options.renewedAt();
     const now = performance.now();
-    this.startsHeld = !this.manual && renewedAt > 0 && now - renewedAt > leaseMs * 0.8;
-    if (this.startsHeld && this.buffer.readySize > 0) this.starts.unrecord(this.buffer.unready(now - leaseMs * 0.8));
+    const heldAfter = startsHeldAfterMs(leaseMs);
+    this.startsHeld = !this.manual && renewedAt > 0 && now - renewedAt > heldAfter;
+    if (this.startsHeld && this.buffer.readySize > 0) this.starts.unrecord(this.buffer.unready(now - heldAfter));
     let late: ClaimedJob[] | null = null;
     while (executor.size < concurrency && this.buffer.readySize > 0) {
       const job = this.buffer.next();

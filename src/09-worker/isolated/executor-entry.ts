@@ -62,7 +62,7 @@ let renewedAt = 0;
  */
 function mayStart(job: ClaimedJob): boolean {
   const since = Math.max(renewedAt, job.leasedAt === undefined ? 0 : data.timeOrigin + job.leasedAt);
-  return Date.now() - since <= data.leaseMs * 0.8;
+  return Date.now() - since <= data.startsHeldAfterMs;
 }
 let current: Execution | null = null;
 let outbox: [string, Settled][] = [];
@@ -121,7 +121,6 @@ function start(errand: TasksErrand): void {
   const running = data.running ? new Float64Array(data.running) : null;
   if (running) running[0] = NaN;
   let pumping = false;
-  let recheck: NodeJS.Timeout | null = null;
   const host: ExecutionHost = {
     workerId: data.workerId,
     log: errand.logger,
@@ -144,13 +143,8 @@ function start(errand: TasksErrand): void {
     try {
       while (current === null && queue.length > 0) {
         const job = queue[0]!;
-        if (!mayStart(job)) {
-          recheck ??= setTimeout(() => {
-            recheck = null;
-            next();
-          }, 50);
-          break;
-        }
+        // Waiting does not open it: a renewal does ("renewed"), or the job's loss ("lose") takes it away.
+        if (!mayStart(job)) break;
         // This handler may hold the event loop, or be stopped with its executor: outcomes not in the ring go first.
         flush();
         if (running) {
@@ -173,7 +167,7 @@ function start(errand: TasksErrand): void {
       else {
         // Not begun: dropped, and told, so that the worker's view of this queue stays the same as this one.
         const at = queue.findIndex((j) => j.id === m.id);
-        if (at > 0 || (at === 0 && current === null)) {
+        if (at >= 0) {
           queue.splice(at, 1);
           tell(m.id, { kind: "lost" });
           next();

@@ -5,6 +5,7 @@ import type { TaskDefinition } from "../../06-tasks/task.js";
 import { toAttemptError } from "../execution.js";
 import type { Attempt, Executor, OnSettled, Settled } from "../executor.js";
 import { executorEnded, notStarted, timedOut, untold } from "./attempt-errors.js";
+import { startsHeldAfterMs } from "../lease-keeper.js";
 import { ExecutorProcess, type ExecutorEnd } from "./executor-process.js";
 import { OutcomeRing, type Told } from "./outcome-ring.js";
 import type { FromExecutor } from "./protocol.js";
@@ -179,7 +180,7 @@ export class IsolatedExecutor implements Executor {
         data: {
           module,
           workerId,
-          leaseMs,
+          startsHeldAfterMs: startsHeldAfterMs(leaseMs),
           timeOrigin: performance.timeOrigin,
           ...(shared && ring ? { running: shared, outcomes: ring.buffer } : {}),
         },

@@ -9,8 +9,8 @@ export interface ExecutorData {
   readonly module: string;
   /** The worker's id, recorded on the attempts' errors. */
   readonly workerId: string;
-  /** The worker's lease (ms): a job that waited past most of one since its claim and the last renewal waits for the next. */
-  readonly leaseMs: number;
+  /** A job that waited this long (ms) since its claim and the last renewal waits for the next (startsHeldAfterMs). */
+  readonly startsHeldAfterMs: number;
   /** The worker's performance.timeOrigin: a job's leasedAt (the worker's performance.now()) on the wall clock. */
   readonly timeOrigin: number;
   /**

@@ -37,8 +37,8 @@ export function leasesSql(schema: string) {
 
     // A worker's presence and running leases kept from its lease thread (LeaseThread): leases not yet ended, of
     // attempts within their task's timeout ($3 maps task names to ms; a task not named is not renewed). Rows another
-    // transaction holds are skipped, not waited for: the main thread may have left its heartbeat or an outcome write
-    // open when a handler took its event loop, and rows locked by it cannot be rescued meanwhile either.
+    // transaction holds are skipped, not waited for: the main thread may have left an outcome write open when a
+    // handler took its event loop, and rows locked by it cannot be rescued meanwhile either.
     keepLeases: /* sql */ `
       WITH presence AS (
         UPDATE ${workers} SET heartbeat_at = clock_timestamp(), expires_at = ${leaseEnd("$2")}

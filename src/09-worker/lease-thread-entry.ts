@@ -35,6 +35,9 @@ const timer = setInterval(
   Math.max(25, Math.floor(intervalMs / 2)),
 );
 
+// Loaded, its database open (PostgreSQL connects on the first keep): the worker may claim.
+parentPort!.postMessage({ ready: true });
+
 parentPort!.on("message", (message: unknown) => {
   if (message !== "stop") return;
   clearInterval(timer);

@@ -25,6 +25,8 @@ export interface LeaseThreadData {
 }
 
 const STOP_WAIT_MS = 2000;
+/** How long a worker's start waits for its lease thread to load before it claims without it. */
+const READY_WAIT_MS = 15_000;
 /** How often the main thread's event loop says it runs. */
 const TICK_MS = 100;
 
@@ -39,6 +41,7 @@ export class LeaseThread {
   private readonly beats = new BigInt64Array(new SharedArrayBuffer(8));
   private readonly thread: Thread;
   private readonly exited: Promise<void>;
+  private readonly loaded: Promise<boolean>;
 
   /** Tells the thread the main thread's event loop runs: while it does, the main thread keeps its own leases. */
   private readonly ticker: NodeJS.Timeout;
@@ -54,11 +57,31 @@ export class LeaseThread {
     // It must not keep the process alive, nor a stuck worker's leases past its own end.
     this.thread.unref();
     this.exited = new Promise((resolve) => this.thread.once("exit", () => resolve()));
-    this.thread.on("message", (m: { kept?: number; at?: number; failed?: string }) => {
-      if (m.kept !== undefined) this.noteKept(m.kept, m.at!, log);
+    let loaded!: (ok: boolean) => void;
+    this.loaded = new Promise((resolve) => (loaded = resolve));
+    void this.exited.then(() => loaded(false));
+    this.thread.on("message", (m: { ready?: true; kept?: number; at?: number; failed?: string }) => {
+      if (m.ready) loaded(true);
+      else if (m.kept !== undefined) this.noteKept(m.kept, m.at!, log);
       else if (m.failed !== undefined) log.error(`the lease thread could not keep the leases: ${m.failed}`);
     });
     this.thread.on("error", (error) => log.error(`the lease thread stopped: ${error.message}`));
+  }
+
+  /**
+   * Resolves once the thread can keep leases (or has stopped, or has not loaded within READY_WAIT_MS, which it logs).
+   * The worker claims only then: a handler that takes the event loop from the first claim would else see its lease
+   * run out before the thread, still loading beside it (seconds on a machine whose cores are all taken), could keep it.
+   */
+  async ready(log: Logger): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), READY_WAIT_MS)));
+    const outcome = await Promise.race([this.loaded, late]);
+    clearTimeout(timer);
+    if (outcome === "late")
+      log.warn(
+        `the lease thread has not loaded after ${READY_WAIT_MS / 1000} s: claiming without it until it has (a handler that blocks past a lease meanwhile runs again)`,
+      );
   }
 
   private noteKept(leases: number, at: number, log: Logger): void {

@@ -220,7 +220,7 @@ export class Worker {
       parts.executor.close();
       throw error;
     }
-    // First: it loads (about 0.2 s) beside the rest of the start, and claims do not wait for it.
+    // First: it loads (about 0.2 s, seconds on a busy machine) beside the rest of the start; claims wait for it.
     this.startLeaseThread();
     const { backend, keeper } = parts;
     const log = this.host.logger;
@@ -237,12 +237,13 @@ export class Worker {
     keeper.start(() => this.maintain(maintenance));
     await maintenance.rescuer.start();
     await maintenance.pruner.start();
+    await this.leaseThread?.ready(log);
     log.info(`worker ${this.id} started`, {
       concurrency: this.concurrency,
       queues: this.queues ?? "all",
       tasks: parts.taskNames,
     });
-    parts.producer.start();
+    if (!this.isStopping) parts.producer.start();
     return this;
   }
 

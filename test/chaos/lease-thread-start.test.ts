@@ -50,7 +50,7 @@ describe("a lease thread slow to load", { concurrency: 2 }, () => {
           env,
           stdio: ["ignore", "ignore", "pipe"],
         });
-        child.stderr!.on("data", (d: Buffer) => logs.push(d.toString()));
+        child.stderr.on("data", (d: Buffer) => logs.push(d.toString()));
         return child;
       };
       const starts = () =>

@@ -117,7 +117,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir]] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -707,7 +707,7 @@ async function mainCpu() {
   for (const name of scheduleBackends) {
     const started = performance.now();
     console.log(`errand bench, isolation on ${name}${quick ? " (quick)" : ""}; Node ${process.version}`);
-    const figures = await benchCpu(name, quick);
+    const figures = await benchCpu(name, quick, baseline);
     reportCpu(figures);
     const results = { date: new Date().toISOString(), quick, node: process.version, ...figures };
     mkdirSync(join(here, "results"), { recursive: true });

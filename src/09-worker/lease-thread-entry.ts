@@ -2,7 +2,7 @@
 // handlers hold the main thread's event loop.
 import { parentPort, workerData } from "node:worker_threads";
 import { silentLogger } from "../01-core/logger.js";
-import { openBackend, type OpenSpec } from "../04-engines/open.js";
+import { openBackendLazily, type OpenSpec } from "../04-engines/engine-choice.js";
 import type { LeaseThreadData } from "./lease-thread.js";
 
 const data = workerData as LeaseThreadData;
@@ -10,7 +10,8 @@ const data = workerData as LeaseThreadData;
 const beats = new BigInt64Array(data.beats);
 // Connection.openSpec() made it.
 const spec = data.spec as OpenSpec;
-const backend = openBackend(spec.url, { ...spec.options, logger: silentLogger });
+// Only its engine is loaded: the worker claims once this thread is ready.
+const backend = await openBackendLazily(spec.url, { ...spec.options, logger: silentLogger });
 const { intervalMs } = data;
 let keeping = false;
 

@@ -213,15 +213,18 @@ export class Worker {
 
   /** Starts the loops; resolves once the worker has registered itself and is claiming. */
   async start(): Promise<this> {
-    const parts = await this.prepare();
+    // First: it loads (60 ms, seconds on a busy machine) beside the rest of the start; claims wait for it.
+    this.startLeaseThread();
+    let parts: Parts;
     try {
+      parts = await this.prepare();
       await Promise.all(parts.pools.map((p) => p.ready));
     } catch (error) {
-      parts.executor.close();
+      this.parts?.executor.close();
+      await this.leaseThread?.stop();
+      this.leaseThread = null;
       throw error;
     }
-    // First: it loads (about 0.2 s, seconds on a busy machine) beside the rest of the start; claims wait for it.
-    this.startLeaseThread();
     const { backend, keeper } = parts;
     const log = this.host.logger;
     keeper.clockJumped(); // the baseline

@@ -2,7 +2,7 @@ import { toMs, type Duration } from "../01-core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../01-core/errors.js";
 import { consoleLogger, redactingLogger, type Logger } from "../01-core/logger.js";
 import { rememberPassword } from "../01-core/redact.js";
-import { DEFAULT_DATABASE } from "../04-engines/open.js";
+import { DEFAULT_DATABASE } from "../04-engines/engine-choice.js";
 
 export interface ErrandOptions {
   /** "sqlite:./errand.db" (the default), another SQLite file, or "memory:". Else ERRAND_DATABASE_URL. */

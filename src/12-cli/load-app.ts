@@ -1,6 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { sqliteFile } from "../04-engines/open.js";
+import { sqliteFile } from "../04-engines/engine-choice.js";
 import { importModule } from "../01-core/import-module.js";
 import { redact, rememberPassword } from "../01-core/redact.js";
 import { Errand } from "../index.js";

@@ -121,6 +121,8 @@ function start(errand: TasksErrand): void {
   const running = data.running ? new Float64Array(data.running) : null;
   if (running) running[0] = NaN;
   let pumping = false;
+  /** A process's first queued job, while it waits for a renewal. */
+  let heldId: string | null = null;
   const host: ExecutionHost = {
     workerId: data.workerId,
     log: errand.logger,
@@ -144,7 +146,17 @@ function start(errand: TasksErrand): void {
       while (current === null && queue.length > 0) {
         const job = queue[0]!;
         // Waiting does not open it: a renewal does ("renewed"), or the job's loss ("lose") takes it away.
-        if (!mayStart(job)) break;
+        if (!mayStart(job)) {
+          // A process tells it, so that the worker does not count the wait toward the job's timeout.
+          // (after the outcomes before it, which make it the first).
+          if (!running && heldId !== job.id) {
+            flush();
+            send({ t: "held", id: (heldId = job.id) });
+          }
+          break;
+        }
+        if (heldId === job.id) send({ t: "began", id: job.id });
+        heldId = null;
         // This handler may hold the event loop, or be stopped with its executor: outcomes not in the ring go first.
         flush();
         if (running) {

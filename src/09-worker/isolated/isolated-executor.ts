@@ -48,6 +48,8 @@ interface Slot {
   isReady: boolean;
   /** performance.now() since the first of `sent` runs. */
   headSince: number;
+  /** A process's first job waits in its queue for a renewal, not begun ("held"): its timeout does not run. */
+  isHeadHeld: boolean;
   /** Jobs given to it; at maxJobsPerChild it takes no more, and goes once they have ended. */
   assigned: number;
   isRetiring: boolean;
@@ -168,6 +170,7 @@ export class IsolatedExecutor implements Executor {
       waiting: [],
       isReady: false,
       headSince: 0,
+      isHeadHeld: false,
       assigned: 0,
       isRetiring: false,
       isStopping: false,
@@ -253,6 +256,10 @@ export class IsolatedExecutor implements Executor {
       else slot.loadError = error;
       this.firstReady = null;
       this.stop(slot);
+    } else if (m.t === "held" || m.t === "began") {
+      if (slot.sent[0]?.id !== m.id) return;
+      slot.isHeadHeld = m.t === "held";
+      slot.headSince = performance.now();
     } else {
       this.told(slot, m.t === "ring" ? slot.ring!.read() : m.list);
       this.retireIfDone(slot);
@@ -267,6 +274,7 @@ export class IsolatedExecutor implements Executor {
       if (at === 0) {
         slot.sent.shift();
         slot.headSince = performance.now();
+        slot.isHeadHeld = false;
         slot.lostAt = null;
       } else if (at > 0) slot.sent.splice(at, 1);
       if (sent && this.holds(sent)) this.settle(sent, settled);
@@ -300,7 +308,7 @@ export class IsolatedExecutor implements Executor {
   private runningOf(slot: Slot): { job: ClaimedJob; index: number; since: number } | null {
     if (slot.running === null) {
       const job = slot.sent[0];
-      return job ? { job, index: 0, since: slot.headSince } : null;
+      return job && !slot.isHeadHeld ? { job, index: 0, since: slot.headSince } : null;
     }
     const id = slot.running[0]!;
     if (Number.isNaN(id)) return null;

@@ -41,4 +41,10 @@ export type FromExecutor =
   /** Attempts that ended, in the order they ended: [job id, how]. */
   | { readonly t: "settled"; readonly list: [string, Settled][] }
   /** Outcomes wait in the OutcomeRing. */
-  | { readonly t: "ring" };
+  | { readonly t: "ring" }
+  /**
+   * A process's: its first queued job waits for a renewal (ToExecutor "renewed"), not begun; "began" once it has.
+   * (A thread says which job runs through ExecutorData.running.)
+   */
+  | { readonly t: "held"; readonly id: string }
+  | { readonly t: "began"; readonly id: string };

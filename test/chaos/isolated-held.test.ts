@@ -77,6 +77,7 @@ describe("a job held in a process executor's queue", () => {
       );
       assert.equal(record_.state, "succeeded");
       assert.equal(runs.length, 1, "its handler ran once");
+      assert.equal((await first.get()).state, "succeeded");
     } finally {
       if (worker.exitCode === null && worker.signalCode === null) {
         const exited = new Promise((r) => worker.once("exit", r));

@@ -14,9 +14,9 @@
 // handler's return to its outcome committed, on both backends (bench/outcome-latency.mjs); figures go to
 // bench/results/latency.json. `npm run bench -- --recovery [--backend name] [--baseline dir]` times the recovery
 // after a worker is killed with SIGKILL (bench/recovery.mjs), on both backends unless --backend names one; figures go
-// to bench/results/recovery-<backend>.json. `npm run bench -- --cpu [--backend name]` runs CPU-bound and no-op jobs
-// with handlers on the main thread and isolated in threads or processes (bench/cpu.mjs); figures go to
-// bench/results/cpu-<backend>.json.
+// to bench/results/recovery-<backend>.json. `npm run bench -- --cpu [--backend name] [--baseline dir]` runs CPU-bound
+// and no-op jobs with handlers on the main thread and isolated in threads or processes, and the no-op ones on a
+// baseline checkout's main thread when given (bench/cpu.mjs); figures go to bench/results/cpu-<backend>.json.
 import { Errand } from "errand";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";

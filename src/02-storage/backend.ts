@@ -1,6 +1,7 @@
 // The storage contract: the Backend every engine implements, composed of parts that callers take one at a time.
 import type { JobAdmin } from "./admin.js";
 import type { FlowStore } from "./flows.js";
+import type { IntakeStore } from "./intake.js";
 import type { StorageInfrastructure } from "./infrastructure.js";
 import type { MaintenanceStore } from "./maintenance-store.js";
 import type { JobReader } from "./reader.js";
@@ -11,6 +12,7 @@ import type { JobWriter } from "./writer.js";
 export type { BackendCapabilities } from "./capabilities.js";
 export type { JobAdmin } from "./admin.js";
 export type { FlowStore } from "./flows.js";
+export type { IntakeStore } from "./intake.js";
 export type { StorageInfrastructure } from "./infrastructure.js";
 export type { MaintenanceStore } from "./maintenance-store.js";
 export type { JobReader } from "./reader.js";
@@ -19,6 +21,7 @@ export type { WorkerStore } from "./worker-store.js";
 export type { JobWriter } from "./writer.js";
 export type * from "./jobs.js";
 export type * from "./reads.js";
+export type * from "./intake.js";
 export { RUN_TIME_BUCKETS } from "./reads.js";
 export type { JobState } from "../01-core/job.js";
 
@@ -26,7 +29,7 @@ export type { JobState } from "../01-core/job.js";
  * The only storage boundary, in parts: what every user shares (infrastructure.ts), what enqueuers write (writer.ts),
  * what a worker drives (worker-store.ts), what the maintenance services call (maintenance-store.ts), the read side
  * of status, the CLI, the dashboard and the metrics (reader.ts), operators' actions (admin.ts), schedules
- * (schedules.ts) and flows (flows.ts).
+ * (schedules.ts), flows (flows.ts) and jobs enqueued from SQL (intake.ts).
  * Consumers take the narrowest part they use. What a backend may lack is declared in `capabilities`.
  *
  * Anything that depends on time takes `now` (ms since epoch) from the caller's clock; a backend with a clock of its
@@ -42,4 +45,5 @@ export interface Backend
     JobReader,
     JobAdmin,
     ScheduleStore,
-    FlowStore {}
+    FlowStore,
+    IntakeStore {}

@@ -73,6 +73,14 @@ export class JobPreparer {
     };
   }
 
+  /**
+   * The job of an enqueue from SQL (the intake), whose args and options the SQL checked. Its args are not checked
+   * against the schema here: the worker checks them before the handler, and fails the job for good if they fail.
+   */
+  fromSql(args: unknown, options: EnqueueOptions): NewJob {
+    return this.prepare(args, options, "an enqueue from SQL");
+  }
+
   /** Standard Schema validation may answer synchronously or with a promise; keep it synchronous when it is. */
   checked(args: unknown, options: EnqueueOptions | undefined, index?: number | string): NewJob | Promise<NewJob> {
     const outcome = this.task.schema!["~standard"].validate(args);

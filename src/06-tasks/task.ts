@@ -6,6 +6,7 @@ import { toMs, type Duration } from "../01-core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../01-core/errors.js";
 import type { Logger } from "../01-core/logger.js";
 import { isSynchronousTx } from "../01-core/sync-tx.js";
+import type { IntakeRow, TaskRow } from "../02-storage/intake.js";
 import type { NewJob } from "../02-storage/jobs.js";
 import type { ScheduleDefinition } from "../02-storage/schedules.js";
 import { Job } from "../05-handles/job.js";
@@ -24,7 +25,7 @@ import {
 } from "./options.js";
 import { checkSyncTx, JobPreparer, notNow, syncWriteBackend, type MemberOptions } from "./prepare.js";
 import { defineSchedule } from "./schedule-definition.js";
-import { taskTiming } from "./timing.js";
+import { taskTiming, type TaskTiming } from "./timing.js";
 
 export type { EnqueueOptions, SqliteHandle, TaskHost, TaskOptions } from "./options.js";
 export type { MemberOptions } from "./prepare.js";
@@ -125,6 +126,10 @@ export interface TaskDefinition {
   readonly rateLimit: TaskRateLimit | null;
   /** Where its handlers run when isolated; null: as its worker says. */
   readonly isolate: IsolateMode | null;
+  /** Its defaults as enqueue from SQL takes them (the tasks table). */
+  sqlDefaults(): TaskRow;
+  /** The job of an intake row (enqueued from SQL); throws InvalidArgsError when this task's code refuses it. */
+  prepareFromSql(row: IntakeRow): NewJob;
 }
 
 export class Task<A = unknown, R = unknown> implements TaskDefinition {
@@ -142,6 +147,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   readonly rateLimit: TaskRateLimit | null;
   readonly isolate: IsolateMode | null;
   private readonly prep: JobPreparer;
+  private readonly timing: TaskTiming;
 
   constructor(
     private readonly host: TaskHost,
@@ -174,13 +180,14 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       );
     }
     this.schema = options.schema;
+    this.timing = taskTiming(where, options);
     this.prep = new JobPreparer(host, {
       name,
       queue: this.queue,
       priority: this.priority,
       maxAttempts: this.maxAttempts,
       schema: this.schema,
-      timing: taskTiming(where, options),
+      timing: this.timing,
       concurrency: this.concurrency,
     });
     this.declaredSchedule =
@@ -226,6 +233,33 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
     const job = this.prep.job(args, options);
     const backend = syncWriteBackend(where, job, () => this.host.openBackend(), `${this.name}.enqueue(args, { tx })`);
     return this.handle(this.host.sendSync(backend, [job as NewJob], options.tx)[0]!);
+  }
+
+  sqlDefaults(): TaskRow {
+    const { delayMs, expiresInMs } = this.timing;
+    return {
+      name: this.name,
+      queue: this.queue,
+      priority: this.priority,
+      maxAttempts: this.maxAttempts,
+      delayMs,
+      expiresInMs,
+      needsCode: this.concurrency !== null,
+      maxPayloadBytes: this.host.maxPayloadBytes,
+    };
+  }
+
+  prepareFromSql(row: IntakeRow): NewJob {
+    const o = row.options;
+    const options: EnqueueOptions = {};
+    if (o.queue != null) options.queue = o.queue;
+    if (o.priority != null) options.priority = o.priority;
+    if (o.max_attempts != null) options.maxAttempts = o.max_attempts;
+    if (o.key != null) options.key = o.key;
+    if (o.key_mode != null) options.keyMode = o.key_mode;
+    if (o.run_at != null) options.runAt = new Date(o.run_at);
+    if (o.expires_at != null) options.expiresAt = new Date(o.expires_at);
+    return { ...this.prep.fromSql(JSON.parse(row.args), options), createdAt: row.createdAt };
   }
 
   private handle(result: { id: string; created: boolean }): Job<R> {

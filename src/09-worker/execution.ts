@@ -2,7 +2,14 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { WorkerStore } from "../02-storage/worker-store.js";
 import type { ClaimedJob } from "../02-storage/jobs.js";
 import { formatMs } from "../01-core/duration.js";
-import { BadResultError, ConfigError, InvalidArgsError, JobStoppedError, JobTimeoutError } from "../01-core/errors.js";
+import {
+  BadResultError,
+  ConfigError,
+  describePath,
+  InvalidArgsError,
+  JobStoppedError,
+  JobTimeoutError,
+} from "../01-core/errors.js";
 import { PermanentError, RetryError } from "../01-core/handler-errors.js";
 import type { AttemptError } from "../01-core/job.js";
 import { findUnsafeJson, toStorableText } from "../01-core/json-safe.js";
@@ -97,8 +104,10 @@ export class Execution implements Attempt {
   private async parseThenRun(task: TaskDefinition, args: unknown, ctx: RunContext): Promise<unknown> {
     const parsed = await task.schema!["~standard"].validate(args);
     if (parsed.issues) {
-      throw new InvalidArgsError(
-        `stored args no longer match the task's schema: ${parsed.issues.map((i) => i.message).join("; ")}`,
+      // The same args fail the same schema again: no retry (a job enqueued from SQL is checked only here).
+      const issues = parsed.issues.map((i) => `${describePath(i.path)}: ${i.message}`).join("; ");
+      throw new PermanentError(
+        `the job's args do not match the task's schema (${issues}): it failed for good, its handler never ran`,
       );
     }
     return task.handler(parsed.value, ctx);

@@ -5,6 +5,7 @@ import { ConfigError } from "../01-core/errors.js";
 import type { Logger } from "../01-core/logger.js";
 import type { FlowStore } from "../02-storage/flows.js";
 import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
+import type { IntakeStore } from "../02-storage/intake.js";
 import type { MaintenanceStore } from "../02-storage/maintenance-store.js";
 import type { JobReader } from "../02-storage/reader.js";
 import type { ScheduleStore } from "../02-storage/schedules.js";
@@ -19,6 +20,7 @@ import { Backoff } from "./backoff.js";
 import { BlockWatch } from "./block-watch.js";
 import { Completer } from "./completer.js";
 import type { Executor, OnSettled } from "./executor.js";
+import { IntakeAdmitter } from "./intake.js";
 import { heartbeatIntervalMs, LeaseKeeper } from "./lease-keeper.js";
 import { LeaseThread, type LeaseThreadSpec } from "./lease-thread.js";
 import type { IsolatedExecutor } from "./isolated/isolated-executor.js";
@@ -35,6 +37,7 @@ export type WorkerBackend = StorageInfrastructure &
   MaintenanceStore &
   Pick<JobReader, "get"> &
   ScheduleStore &
+  IntakeStore &
   Pick<FlowStore, "getFlow">;
 
 export interface WorkerHost {
@@ -94,6 +97,7 @@ export class Worker {
   readonly stats = { succeeded: 0, failed: 0, retried: 0, lost: 0 };
   /** Enqueues the due ticks of every active schedule, and declares this worker's code's (src/07-features/schedules, src/08-maintenance/scheduler.ts). */
   private scheduler: Scheduler | null = null;
+  private intake: IntakeAdmitter | null = null;
 
   constructor(
     private readonly host: WorkerHost,
@@ -237,6 +241,8 @@ export class Worker {
     });
     await maintenance.expirer.start();
     await this.startScheduler(parts);
+    this.intake = new IntakeAdmitter({ backend, tasks: this.host.tasks(), workerId: this.id, now: host.now, log });
+    await this.intake.start();
     keeper.start(() => this.maintain(maintenance));
     await maintenance.rescuer.start();
     await maintenance.pruner.start();
@@ -296,6 +302,7 @@ export class Worker {
     if ((await rescuer.runOnce()) > 0) await this.parts?.keeper.heartbeat();
     await expirer.runOnce();
     await pruner.foldCounts();
+    await this.intake?.runOnce();
   }
 
   /** Claims one batch, runs it to the end and writes the outcomes; returns how many jobs ran. For tests. */
@@ -345,6 +352,7 @@ export class Worker {
     this.isStopping = true;
     if (this.parts) this.stopParts(this.parts);
     await this.scheduler?.stop();
+    this.intake?.stop();
     const { rescuer, expirer, pruner } = this.maintenance ?? {};
     for (const service of [rescuer, expirer, pruner]) await service?.stop();
     if (!this.parts) return;

@@ -6,6 +6,7 @@ import type { ErrandEvent } from "../../01-core/events.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../01-core/job.js";
 import type { Backend, BackendCapabilities } from "../../02-storage/backend.js";
 import type { FlowRecord, FlowState, NewFlow, StoredStep } from "../../02-storage/flows.js";
+import type { Admission, IntakeRow, TaskRow } from "../../02-storage/intake.js";
 import type {
   ClaimParams,
   ClaimResult,
@@ -37,6 +38,7 @@ import * as enqueue from "./enqueue.js";
 import { PostgresEvents } from "./events.js";
 import { PostgresFlows } from "./flow-ops.js";
 import * as flows from "./flows.js";
+import * as intake from "./intake.js";
 import * as leases from "./leases.js";
 import * as maintenance from "./maintenance.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations/index.js";
@@ -121,6 +123,19 @@ export class PostgresBackend implements Backend {
 
   enqueueSync(): EnqueueResult[] {
     return enqueue.enqueueSync();
+  }
+
+  // ---- Enqueue from SQL (intake.ts) ----
+  defineTasks(tasks: readonly TaskRow[], now: number): Promise<void> {
+    return intake.defineTasks(this.ctx, tasks, now);
+  }
+
+  takeIntake(tasks: readonly string[], limit: number): Promise<IntakeRow[]> {
+    return intake.takeIntake(this.ctx, tasks, limit);
+  }
+
+  admitIntake(admissions: readonly Admission[]): Promise<number> {
+    return intake.admitIntake(this.ctx, admissions);
   }
 
   // ---- What a worker drives (claim.ts, outcomes.ts, leases.ts, flows.ts) ----

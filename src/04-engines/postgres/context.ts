@@ -11,6 +11,7 @@ import { claimLimitsSql } from "./sql/claim-limits.js";
 import { claimSql } from "./sql/claim.js";
 import { enqueueSql } from "./sql/enqueue.js";
 import { flowsSql } from "./sql/flows.js";
+import { intakeSql } from "./sql/intake.js";
 import { leasesSql } from "./sql/leases.js";
 import { maintenanceSql } from "./sql/maintenance.js";
 import { migrateSql } from "./sql/migrate.js";
@@ -32,6 +33,7 @@ export function statements(schema: string) {
     admin: adminSql(schema),
     flows: flowsSql(schema),
     schedules: schedulesSql(schema),
+    intake: intakeSql(schema),
   };
 }
 

@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import type { ErrandEvent } from "../../01-core/events.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../01-core/job.js";
 import type { FlowRecord, FlowState, NewFlow, StoredStep } from "../../02-storage/flows.js";
+import type { Admission, IntakeRow, TaskRow } from "../../02-storage/intake.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../../02-storage/schedules.js";
 import type { Backend, BackendCapabilities } from "../../02-storage/backend.js";
 import type { MemberEnded } from "../../03-storage-logic/flow-advance.js";
@@ -37,6 +38,7 @@ import * as enqueue from "./enqueue.js";
 import { EventReader } from "./events.js";
 import * as flowOps from "./flow-ops.js";
 import * as flows from "./flows.js";
+import * as intake from "./intake.js";
 import * as leases from "./leases.js";
 import * as maintenance from "./maintenance.js";
 import * as outcomes from "./outcomes.js";
@@ -124,6 +126,19 @@ export class SqliteBackend implements Backend {
   /** Writes in the user's better-sqlite3 transaction, now; a failure throws so that their transaction rolls back. */
   enqueueSync(jobs: readonly NewJob[], tx: object): EnqueueResult[] {
     return enqueue.enqueueSync(this.ctx, jobs, tx);
+  }
+
+  // ---- IntakeStore (intake.ts) ----
+  defineTasks(tasks: readonly TaskRow[], now: number): Promise<void> {
+    return intake.defineTasks(this.ctx, tasks, now);
+  }
+
+  takeIntake(tasks: readonly string[], limit: number): Promise<IntakeRow[]> {
+    return intake.takeIntake(this.ctx, tasks, limit);
+  }
+
+  admitIntake(admissions: readonly Admission[]): Promise<number> {
+    return intake.admitIntake(this.ctx, admissions);
   }
 
   // ---- WorkerStore (claim.ts, outcomes.ts, leases.ts, flows.ts) ----

@@ -59,7 +59,7 @@ function insertInUserTx(db: Database.Database, jobs: readonly NewJob[]): Enqueue
 }
 
 /** One job's INSERT; with a key, the existing job when one holds it (the caller's transaction makes that atomic). */
-function insertJob(prepare: (sql: string) => Statement, job: NewJob): EnqueueResult {
+export function insertJob(prepare: (sql: string) => Statement, job: NewJob): EnqueueResult {
   const values = [
     job.task,
     job.queue,

@@ -7,7 +7,18 @@ import type { Backend, BackendCapabilities } from "../../src/02-storage/backend.
 import type { NewJob } from "../../src/02-storage/jobs.js";
 
 /** Why a backend lacks a capability, in its engine's words (shown in the skipped test's line). */
-export type WhyNot = Partial<Record<"crossProcessWakeups" | "userTransactions" | "syncEnqueue", string>>;
+export type WhyNot = Partial<Record<"crossProcessWakeups" | "userTransactions" | "syncEnqueue" | "sqlEnqueue", string>>;
+
+/** The options of an enqueue from SQL, by their SQL names (times: Unix ms or ISO-8601 text). */
+export interface SqlOptions {
+  queue?: string;
+  priority?: number;
+  max_attempts?: number;
+  key?: string;
+  key_mode?: string;
+  run_at?: number | string;
+  expires_at?: number | string;
+}
 
 export interface ContractFixture {
   /**
@@ -20,6 +31,15 @@ export interface ContractFixture {
    * when `commit` is false; resolves with what `write` gave. Needed where userTransactions is on.
    */
   inUserTransaction?: <T>(write: (tx: object) => T | Promise<T>, commit: boolean) => Promise<T>;
+  /** Enqueue from SQL as a client of the user's would run it on that database; absent where it cannot (whyNot). */
+  sql?: {
+    /** Resolves with the job's id where the SQL returns one (PostgreSQL), else null; rejects with the SQL's error. */
+    enqueue: (task: string, args: string, options?: SqlOptions) => Promise<string | null>;
+    /** JSON text as the engine stores it in the intake. */
+    storesJsonAs: (json: string) => string;
+    /** An enqueue with an option the SQL does not know ("bogus"), where options can be named freely. */
+    unknownOption?: () => Promise<unknown>;
+  };
   whyNot?: WhyNot;
 }
 

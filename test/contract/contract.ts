@@ -15,6 +15,7 @@ import { eventTests } from "./events.js";
 import { expiryTests } from "./expiry.js";
 import { jobTests } from "./jobs.js";
 import { leaseTests } from "./leases.js";
+import { sqlEnqueueTests } from "./sql-enqueue.js";
 import { storedTests } from "./stored.js";
 
 export function runBackendContract(name: string, fresh: () => Promise<Backend>, fixture: ContractFixture = {}): void {
@@ -96,5 +97,6 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       claim: ctx.claim,
     });
     storedTests(ctx);
+    sqlEnqueueTests({ backend: () => ctx.b, t0: () => ctx.T0, job: ctx.job }, fixture);
   });
 }

@@ -46,6 +46,32 @@ runBackendContract(
         await client.end();
       }
     },
+    // errand.enqueue() from a pg client of the user's.
+    sql: {
+      enqueue: async (task, args, options) => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          const { rows } = await client.query<{ id: string }>(
+            "SELECT errand.enqueue($1, $2::jsonb, $3::jsonb)::text AS id",
+            [task, args, JSON.stringify(options ?? {})],
+          );
+          return rows[0]!.id;
+        } finally {
+          await client.end();
+        }
+      },
+      storesJsonAs: (json) => json,
+      unknownOption: async () => {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          return await client.query(`SELECT errand.enqueue('send', '{}', '{"bogus": 1}')`);
+        } finally {
+          await client.end();
+        }
+      },
+    },
     whyNot: {
       syncEnqueue: "pg's and postgres.js's transactions are asynchronous; a job joins one through enqueue(jobs, tx)",
     },

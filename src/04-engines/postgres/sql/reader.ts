@@ -40,13 +40,16 @@ export function readerSql(schema: string) {
     waitingByTask: /* sql */ `
       SELECT task, queue, count(*)::int AS count, min(run_at) AS oldest FROM (
         SELECT task, queue, run_at FROM ${jobs} WHERE state = 'ready'
-        UNION ALL SELECT task, queue, run_at FROM ${jobs} WHERE state = 'scheduled' AND run_at <= $1) w
+        UNION ALL SELECT task, queue, run_at FROM ${jobs} WHERE state = 'scheduled' AND run_at <= $1
+        -- Jobs enqueued from SQL that wait in the intake for a worker defining their task (in the queue they asked).
+        UNION ALL SELECT task, coalesce(options ->> 'queue', 'default'), created_at FROM ${schema}.intake) w
       GROUP BY task, queue ORDER BY task, queue`,
 
     oldestWaiting: /* sql */ `
       SELECT min(run_at) AS oldest FROM (
         SELECT min(run_at) AS run_at FROM ${jobs} WHERE state = 'ready'
-        UNION ALL SELECT min(run_at) FROM ${jobs} WHERE state = 'scheduled' AND run_at <= $1) w`,
+        UNION ALL SELECT min(run_at) FROM ${jobs} WHERE state = 'scheduled' AND run_at <= $1
+        UNION ALL SELECT min(created_at) FROM ${schema}.intake) w`,
 
     liveWorkers: `SELECT * FROM ${workers} WHERE expires_at >= $1 ORDER BY started_at`,
     pausedQueues: `SELECT queue, paused_at FROM ${schema}.paused_queues ORDER BY queue`,

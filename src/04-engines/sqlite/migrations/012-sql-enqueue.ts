@@ -1,9 +1,11 @@
 // Released migrations are never edited: a change goes in a new numbered file.
 // now_ms: SQLite's clock in integer milliseconds since the epoch, as the rest of errand's times.
 const NOW_MS = `CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER)`;
-// A time column: Unix milliseconds, or ISO-8601 text; NULL when the text is not a time.
+// A whole number, whether the client bound it as an integer or as a real (better-sqlite3 binds JavaScript numbers so).
+const whole = (v: string) => `(typeof(${v}) IN ('integer', 'real') AND ${v} = CAST(${v} AS INTEGER))`;
+// A time column: Unix milliseconds, or ISO-8601 text; NULL when it is not a time.
 const timeMs = (v: string) =>
-  `CASE WHEN typeof(${v}) = 'integer' THEN ${v} WHEN typeof(${v}) = 'text' THEN CAST(round((julianday(${v}) - 2440587.5) * 86400000) AS INTEGER) END`;
+  `CASE WHEN ${whole(v)} THEN CAST(${v} AS INTEGER) WHEN typeof(${v}) = 'text' THEN CAST(round((julianday(${v}) - 2440587.5) * 86400000) AS INTEGER) END`;
 const refuse = (when: string, message: string) =>
   `  SELECT RAISE(ABORT, '${message.replaceAll("'", "''")} Nothing was stored.') WHERE ${when};`;
 
@@ -57,9 +59,9 @@ ${refuse(
   "errand_enqueue: args are over the payload limit (1,000,000 bytes unless the task's Errand sets maxPayloadBytes): store large data elsewhere and pass its id.",
 )}
 ${refuse("NEW.queue IS NOT NULL AND (typeof(NEW.queue) <> 'text' OR trim(NEW.queue) = '')", "errand_enqueue: queue must be a non-empty text.")}
-${refuse("NEW.priority IS NOT NULL AND typeof(NEW.priority) <> 'integer'", "errand_enqueue: priority must be an integer (lower runs first).")}
+${refuse(`NEW.priority IS NOT NULL AND NOT ${whole("NEW.priority")}`, "errand_enqueue: priority must be an integer (lower runs first).")}
 ${refuse(
-  "NEW.max_attempts IS NOT NULL AND (typeof(NEW.max_attempts) <> 'integer' OR NEW.max_attempts < 1)",
+  `NEW.max_attempts IS NOT NULL AND (NOT ${whole("NEW.max_attempts")} OR NEW.max_attempts < 1)`,
   "errand_enqueue: max_attempts must be a whole number of at least 1 (1 means no retries).",
 )}
 ${refuse("NEW.key IS NOT NULL AND (typeof(NEW.key) <> 'text' OR NEW.key = '')", "errand_enqueue: key must be a non-empty text.")}
@@ -68,7 +70,8 @@ ${refuse(`NEW.expires_at IS NOT NULL AND ${timeMs("NEW.expires_at")} IS NULL`, "
 ${refuse("NEW.key_mode IS NOT NULL AND NEW.key IS NULL", "errand_enqueue: key_mode needs a key.")}
 ${refuse(
   `NEW.key_mode IS NOT NULL AND NEW.key_mode NOT IN ('pending', 'forever') AND NOT (json_valid(NEW.key_mode)
-     AND json_type(NEW.key_mode) = 'object' AND json_type(NEW.key_mode, '$.for') = 'integer' AND NEW.key_mode ->> '$.for' > 0
+     AND json_type(NEW.key_mode) = 'object' AND json_type(NEW.key_mode, '$.for') IN ('integer', 'real')
+     AND NEW.key_mode ->> '$.for' > 0
      AND (SELECT count(*) FROM json_each(NEW.key_mode)) = 1)`,
   `errand_enqueue: key_mode must be 'pending', 'forever' or '{"for": ms}'.`,
 )}
@@ -81,8 +84,8 @@ ${refuse(
   INSERT INTO errand_jobs (task, queue, state, args, priority, run_at, max_attempts, key, created_at, expires_at)
   SELECT t.name, coalesce(NEW.queue, t.queue),
          CASE WHEN coalesce(${timeMs("NEW.run_at")}, ${NOW_MS} + t.delay_ms) > ${NOW_MS} THEN 'scheduled' ELSE 'ready' END,
-         json(NEW.args), coalesce(NEW.priority, t.priority), coalesce(${timeMs("NEW.run_at")}, ${NOW_MS} + t.delay_ms),
-         coalesce(NEW.max_attempts, t.max_attempts), NEW.key, ${NOW_MS},
+         json(NEW.args), coalesce(CAST(NEW.priority AS INTEGER), t.priority), coalesce(${timeMs("NEW.run_at")}, ${NOW_MS} + t.delay_ms),
+         coalesce(CAST(NEW.max_attempts AS INTEGER), t.max_attempts), NEW.key, ${NOW_MS},
          coalesce(${timeMs("NEW.expires_at")}, ${NOW_MS} + t.expires_in_ms)
   FROM errand_tasks t
   WHERE t.name = NEW.task AND NOT t.needs_code AND coalesce(NEW.key_mode, 'pending') = 'pending'
@@ -90,7 +93,8 @@ ${refuse(
   -- The others wait for a worker that defines the task (unless their key names a job still to run, or waiting).
   INSERT INTO errand_intake (task, args, options, created_at)
   SELECT NEW.task, json(NEW.args),
-         json_patch('{}', json_object('queue', NEW.queue, 'priority', NEW.priority, 'max_attempts', NEW.max_attempts, 'key', NEW.key,
+         json_patch('{}', json_object('queue', NEW.queue, 'priority', CAST(NEW.priority AS INTEGER),
+                     'max_attempts', CAST(NEW.max_attempts AS INTEGER), 'key', NEW.key,
                      'run_at', ${timeMs("NEW.run_at")}, 'expires_at', ${timeMs("NEW.expires_at")},
                      'key_mode', CASE WHEN NEW.key_mode IN ('pending', 'forever') THEN NEW.key_mode ELSE json(NEW.key_mode) END)),
          ${NOW_MS}

@@ -35,9 +35,11 @@ SELECT queue, n AS count FROM errand_counts WHERE state = 'expired' AND n > 0 OR
 
 // Waiting: ready, or scheduled and already due (no worker has promoted it yet). One branch per partial index: an OR
 // of the two states would read the whole table.
+// Jobs enqueued from SQL that wait in the intake for a worker defining their task wait too (in the queue they asked).
 const WAITING = /* sql */ `
   SELECT task, queue, run_at FROM errand_jobs WHERE state = 'ready'
-  UNION ALL SELECT task, queue, run_at FROM errand_jobs WHERE state = 'scheduled' AND run_at <= :now`;
+  UNION ALL SELECT task, queue, run_at FROM errand_jobs WHERE state = 'scheduled' AND run_at <= :now
+  UNION ALL SELECT task, coalesce(options ->> '$.queue', 'default'), created_at FROM errand_intake`;
 
 export const WAITING_BY_TASK = /* sql */ `
 SELECT task, queue, count(*) AS count, min(run_at) AS oldest FROM (${WAITING})
@@ -46,7 +48,8 @@ GROUP BY task, queue ORDER BY task, queue`;
 export const OLDEST_WAITING = /* sql */ `
 SELECT min(run_at) AS oldest FROM (
   SELECT min(run_at) AS run_at FROM errand_jobs WHERE state = 'ready'
-  UNION ALL SELECT min(run_at) FROM errand_jobs WHERE state = 'scheduled' AND run_at <= :now)`;
+  UNION ALL SELECT min(run_at) FROM errand_jobs WHERE state = 'scheduled' AND run_at <= :now
+  UNION ALL SELECT min(created_at) FROM errand_intake)`;
 
 export const LIVE_WORKERS = /* sql */ `
 SELECT * FROM errand_workers WHERE expires_at >= ? ORDER BY started_at`;

@@ -41,7 +41,7 @@ async function sqlEnqueue(task: string, args: string, options: SqlOptions = {}):
   const db = new Database(file);
   try {
     const columns = ["task", "args", ...Object.keys(options)];
-    const values = [task, args, ...Object.values(options)];
+    const values: unknown[] = [task, args, ...(Object.values(options) as unknown[])];
     db.prepare(`INSERT INTO errand_enqueue (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`).run(
       ...values,
     );

@@ -53,7 +53,7 @@ describe("enqueue from SQL, with a real worker", () => {
               const columns = ["task", "args", ...Object.keys(options)];
               db.prepare(
                 `INSERT INTO errand_enqueue (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
-              ).run(task, args, ...Object.values(options));
+              ).run(task, args, ...(Object.values(options) as unknown[]));
               db.close();
             };
       const starts = () =>

@@ -36,7 +36,8 @@ export async function admitIntake(ctx: PostgresContext, admissions: readonly Adm
   const held = ctx.sql.enqueue;
   const sorted = [...admissions].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
   const admitted = await ctx.db.transaction(async (db) => {
-    const left = new Set((await db.query(q.leaveIntake, [sorted.map((a) => a.id)])).rows.map((r) => r.id as string));
+    const leaving = await db.query<{ id: string }>(q.leaveIntake, [sorted.map((a) => a.id)]);
+    const left = new Set(leaving.rows.map((r) => r.id));
     let n = 0;
     for (const { id, job, failed } of sorted) {
       if (!left.has(id)) continue;

@@ -17,6 +17,8 @@
 // to bench/results/recovery-<backend>.json. `npm run bench -- --cpu [--backend name] [--baseline dir]` runs CPU-bound
 // and no-op jobs with handlers on the main thread and isolated in threads or processes, and the no-op ones on a
 // baseline checkout's main thread when given (bench/cpu.mjs); figures go to bench/results/cpu-<backend>.json.
+// `npm run bench -- --sql [--backend name]` times enqueue from SQL and its pickup (bench/sql-enqueue.mjs); figures go
+// to bench/results/sql-<backend>.json.
 import { Errand } from "errand";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -33,6 +35,7 @@ import { benchOverload, reportOverload } from "./overload.mjs";
 import { benchLatency, reportLatency } from "./outcome-latency.mjs";
 import { benchRecovery, reportRecovery } from "./recovery.mjs";
 import { benchCpu, reportCpu } from "./cpu.mjs";
+import { benchSqlEnqueue, reportSqlEnqueue } from "./sql-enqueue.mjs";
 import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
@@ -76,6 +79,7 @@ let overload = false;
 let latency = false;
 let recovery = false;
 let cpu = false;
+let sqlEnqueue = false;
 let baseline = null;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
@@ -90,6 +94,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (arg === "--latency") latency = true;
   else if (arg === "--recovery") recovery = true;
   else if (arg === "--cpu") cpu = true;
+  else if (arg === "--sql") sqlEnqueue = true;
   else if (arg === "--baseline") baseline = process.argv[++i] ?? usage("--baseline needs a folder");
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
@@ -117,7 +122,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir]] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir] | --sql] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -718,6 +723,15 @@ async function mainCpu() {
   }
 }
 
+/** Enqueue from SQL beside the floor and task.enqueue(), backend by backend. */
+const mainSqlEnqueue = () =>
+  eachBackend(
+    "enqueue from SQL",
+    "sql",
+    (backend) => benchSqlEnqueue(backend, backend.name, quick),
+    (_name, results) => reportSqlEnqueue(results),
+  );
+
 /** Worker processes side by side on PostgreSQL. */
 const mainProcesses = () => mainOnPostgres("worker processes", "processes", benchProcesses, reportProcesses);
 
@@ -739,4 +753,6 @@ await (schedules
                 ? mainRecovery()
                 : cpu
                   ? mainCpu()
-                  : main());
+                  : sqlEnqueue
+                    ? mainSqlEnqueue()
+                    : main());

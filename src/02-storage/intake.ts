@@ -58,4 +58,6 @@ export interface IntakeStore {
    * and become their jobs, keys and key modes as enqueue() applies them. Returns how many were admitted.
    */
   admitIntake(admissions: readonly Admission[]): Promise<number>;
+  /** Calls `listener` when a job may have entered the intake (from another process); returns the unsubscribe. */
+  onIntake(listener: () => void): () => void;
 }

@@ -4,17 +4,14 @@
 import { toAttemptError } from "./execution.js";
 import type { Logger } from "../01-core/logger.js";
 import type { Admission, IntakeStore, IntakeRow } from "../02-storage/intake.js";
-import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
 import type { NewJob } from "../02-storage/jobs.js";
 import type { TaskDefinition } from "../06-tasks/task.js";
 
 /** Rows admitted per transaction. */
 const BATCH = 200;
-/** Wake-ups closer than this are one look at the intake (each is a query; most find it empty). */
-const LOOK_EVERY_MS = 50;
 
 export interface IntakeHost {
-  readonly backend: IntakeStore & Pick<StorageInfrastructure, "onChange">;
+  readonly backend: IntakeStore;
   readonly tasks: ReadonlyMap<string, TaskDefinition>;
   readonly workerId: string;
   readonly now: () => number;
@@ -25,8 +22,6 @@ export class IntakeAdmitter {
   private offChange: (() => void) | null = null;
   private running: Promise<void> | null = null;
   private again = false;
-  private lastLook = -Infinity;
-  private timer: NodeJS.Timeout | null = null;
   private isStopped = false;
 
   constructor(private readonly host: IntakeHost) {}
@@ -38,32 +33,20 @@ export class IntakeAdmitter {
       [...tasks.values()].map((t) => t.sqlDefaults()),
       now(),
     );
-    this.offChange = backend.onChange(() => this.look());
+    this.offChange = backend.onIntake(() => this.look());
     await this.runOnce();
   }
 
   stop(): void {
     this.isStopped = true;
     this.offChange?.();
-    if (this.timer) clearTimeout(this.timer);
   }
 
-  /** A wake-up: looks now, or once LOOK_EVERY_MS has passed since the last look. */
+  /** A wake-up: looks now, or once the look in flight is done (wake-ups meanwhile are one more look). */
   look(): void {
-    if (this.isStopped || this.timer) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    const wait = this.lastLook + LOOK_EVERY_MS - performance.now();
-    if (wait <= 0) void this.runOnce();
-    else {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.look();
-      }, wait);
-      this.timer.unref();
-    }
+    if (this.isStopped) return;
+    if (this.running) this.again = true;
+    else void this.runOnce();
   }
 
   /** Admits the waiting jobs of this worker's tasks; returns once none is left (or a look failed, which it logs). */
@@ -86,7 +69,6 @@ export class IntakeAdmitter {
     const { backend, tasks } = this.host;
     const names = [...tasks.keys()];
     for (;;) {
-      this.lastLook = performance.now();
       const rows = await backend.takeIntake(names, BATCH);
       if (rows.length === 0 || this.isStopped) return;
       await backend.admitIntake(rows.map((r) => this.admission(r, tasks.get(r.task)!)));

@@ -80,14 +80,25 @@ export class PostgresBackend implements Backend {
     const sql = statements(this.schema);
     const db = new Connections(options, hotStatements(sql));
     const listeners = new ChangeListeners();
+    const intakeListeners = new ChangeListeners();
     const events = new PostgresEvents(options.schema, options.logger);
-    const listener = new Listener(options, channel, listeners, db.connectTimeoutMs, db.queryTimeoutMs, {
+    const eventChannel = {
       channel: events.channel,
       wanted: () => events.listeners.size > 0,
-      deliver: (payload) => events.listeners.deliver(payload),
-    });
+      deliver: (payload: string) => events.listeners.deliver(payload),
+    };
+    const { connectTimeoutMs, queryTimeoutMs } = db;
+    const listener = new Listener(
+      options,
+      channel,
+      listeners,
+      connectTimeoutMs,
+      queryTimeoutMs,
+      eventChannel,
+      intakeListeners,
+    );
     const flows = new PostgresFlows(sql.flows);
-    this.ctx = { options, db, sql, channel, listeners, listener, events, flows };
+    this.ctx = { options, db, sql, channel, listeners, intakeListeners, listener, events, flows };
     this.claims = new Claims(this.ctx);
   }
 
@@ -136,6 +147,15 @@ export class PostgresBackend implements Backend {
 
   admitIntake(admissions: readonly Admission[]): Promise<number> {
     return intake.admitIntake(this.ctx, admissions);
+  }
+
+  onIntake(listener: () => void): () => void {
+    const { intakeListeners, listener: connection } = this.ctx;
+    intakeListeners.add(listener);
+    if (this.options.listen) connection.start();
+    return () => {
+      if (!intakeListeners.remove(listener)) connection.refresh();
+    };
   }
 
   // ---- What a worker drives (claim.ts, outcomes.ts, leases.ts, flows.ts) ----

@@ -73,6 +73,8 @@ export interface PostgresContext {
   readonly channel: string;
   /** This process's wake-ups. */
   readonly listeners: ChangeListeners;
+  /** Its wake-ups for jobs enqueued from SQL into the intake. */
+  readonly intakeListeners: ChangeListeners;
   /** The LISTEN connection: wake-ups and job events from other processes. */
   readonly listener: Listener;
   readonly events: PostgresEvents;

@@ -141,6 +141,11 @@ export class SqliteBackend implements Backend {
     return intake.admitIntake(this.ctx, admissions);
   }
 
+  /** Any change may be the intake's (a write to the file from another process): a look at it costs microseconds. */
+  onIntake(listener: () => void): () => void {
+    return this.onChange(listener);
+  }
+
   // ---- WorkerStore (claim.ts, outcomes.ts, leases.ts, flows.ts) ----
   useMemberConcurrency(concurrency: MemberConcurrency | null): void {
     this.ctx.memberConcurrency = concurrency;

@@ -35,10 +35,12 @@ export class Listener {
     private readonly connectTimeoutMs: number,
     private readonly queryTimeoutMs: number,
     private readonly events?: EventChannel,
+    /** Woken by the intake's inserts (enqueue from SQL: the payload "intake") rather than by the jobs'. */
+    private readonly intake?: ChangeListeners,
   ) {}
 
   private needed(): boolean {
-    return this.listeners.size > 0 || this.events?.wanted() === true;
+    return this.listeners.size > 0 || (this.intake?.size ?? 0) > 0 || this.events?.wanted() === true;
   }
 
   /** After the wanted channels changed: connects, LISTENs or UNLISTENs to events, or stops when nothing is wanted. */
@@ -97,6 +99,7 @@ export class Listener {
     client.on("end", () => retry(new Error("connection ended")));
     client.on("notification", (message) => {
       if (this.events && message.channel === this.events.channel) this.events.deliver(message.payload ?? "");
+      else if (message.payload === "intake") this.intake?.emit();
       else this.listeners.emit();
     });
     // Held from the start, so that stop() also ends a connection still being made.
@@ -118,6 +121,7 @@ export class Listener {
       this.listenCheck.unref();
       // Inserts made while it was disconnected woke nobody: tell listeners to look now.
       this.listeners.emit();
+      this.intake?.emit();
     } catch (error) {
       retry(error as Error);
     }

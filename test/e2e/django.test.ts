@@ -65,8 +65,8 @@ describe("the Django example", () => {
       const children: ChildProcess[] = [];
       const start = (command: string, args: string[]) => {
         const child = spawn(command, args, { env, cwd: EXAMPLE, stdio: ["ignore", "pipe", "pipe"] });
-        child.stdout!.on("data", (d: Buffer) => logs.push(d.toString()));
-        child.stderr!.on("data", (d: Buffer) => logs.push(d.toString()));
+        child.stdout.on("data", (d: Buffer) => logs.push(d.toString()));
+        child.stderr.on("data", (d: Buffer) => logs.push(d.toString()));
         children.push(child);
       };
       try {

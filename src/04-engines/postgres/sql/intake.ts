@@ -32,6 +32,27 @@ export function intakeSql(schema: string) {
       ON CONFLICT (key) WHERE key IS NOT NULL AND ${stillToRun} DO NOTHING
       RETURNING id`,
 
+    // The usual admission in one statement (no key held beyond its job, none refused): the rows still waiting
+    // leave the intake and become their jobs, under their ids ($14). Returns how many left it.
+    admitPlain: /* sql */ `
+      WITH gone AS (
+        DELETE FROM ${schema}.intake WHERE id IN (
+          SELECT id FROM ${schema}.intake WHERE id = ANY($14::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED)
+        RETURNING id),
+      written AS (
+        INSERT INTO ${jobs} (id, task, queue, state, args, priority, run_at, max_attempts, key, created_at,
+          traceparent, expires_at, concurrency_key, concurrency_limit)
+        SELECT r.id, r.task, r.queue, r.state, r.args, r.priority, r.run_at, r.max_attempts, r.key, r.created_at,
+          r.traceparent, r.expires_at, r.concurrency_key, r.concurrency_limit
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::timestamptz[], $7::int[],
+          $8::text[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $13::int[], $14::bigint[])
+          AS r(task, queue, state, args, priority, run_at, max_attempts, key, created_at, traceparent, expires_at,
+            concurrency_key, concurrency_limit, id)
+        JOIN gone USING (id)
+        ON CONFLICT (key) WHERE key IS NOT NULL AND ${stillToRun} DO NOTHING
+        RETURNING 1)
+      SELECT count(*)::int AS n FROM gone`,
+
     // One its task's code refused: failed at once, counted as jobs that failed are ($1: now).
     admitFailed: /* sql */ `
       WITH written AS (

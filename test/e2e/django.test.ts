@@ -87,7 +87,12 @@ describe("the Django example", () => {
         assert.equal(sent.length, 1, "sent once");
         assert.equal(sent[0]!.split(" ")[0], String(jobId));
         assert.deepEqual(JSON.parse(sent[0]!.slice(sent[0]!.indexOf(" ") + 1)), { userId, email: "ada@example.com" });
-        const job = await errand.listJobs({ limit: 10 });
+        // Its outcome is stored just after the handler returns.
+        let job = await errand.listJobs({ limit: 10 });
+        await until(
+          "the job's success",
+          async () => (job = await errand.listJobs({ limit: 10 }))[0]?.state === "succeeded",
+        );
         assert.deepEqual(
           job.map((j) => [j.id, j.task, j.queue, j.maxAttempts, j.state]),
           [[String(jobId), "send-welcome-email", "mail", 5, "succeeded"]],

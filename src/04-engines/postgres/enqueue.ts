@@ -5,9 +5,9 @@ import type { PostgresContext } from "./context.js";
 import type { Row } from "./driver/connections.js";
 import { userRunner } from "./user-transaction.js";
 
-export async function enqueue(ctx: PostgresContext, jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
-  const q = ctx.sql.enqueue;
-  const values = (job: NewJob) => [
+/** A job's columns, in the order of the insert statements' first 13 parameters (enqueue's, the intake's). */
+export function jobValues(job: NewJob): unknown[] {
+  return [
     job.task,
     job.queue,
     initialState(job),
@@ -22,21 +22,25 @@ export async function enqueue(ctx: PostgresContext, jobs: readonly NewJob[], tx?
     job.concurrency?.key ?? null,
     job.concurrency?.limit ?? null,
   ];
+}
+
+export async function enqueue(ctx: PostgresContext, jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
+  const q = ctx.sql.enqueue;
   const insertAll = async (run: (sql: string, params: unknown[]) => Promise<Row[]>): Promise<EnqueueResult[]> => {
     if (jobs.every((j) => j.key === null)) {
       const rows =
         jobs.length === 1
-          ? await run(q.insertJob, values(jobs[0]!))
+          ? await run(q.insertJob, jobValues(jobs[0]!))
           : await run(
               q.insertMany,
-              Array.from({ length: 13 }, (_, i) => jobs.map((j) => values(j)[i])),
+              Array.from({ length: 13 }, (_, i) => jobs.map((j) => jobValues(j)[i])),
             );
       return rows.map((r) => ({ id: String(r.id), created: true }));
     }
     const out: EnqueueResult[] = [];
     for (const job of jobs) {
       if (job.key !== null && job.debounce) {
-        const row = values(job);
+        const row = jobValues(job);
         row[7] = job.key; // as its debounce key; its key column stays empty
         row.push(job.debounceMaxWaitMs ?? null);
         let [written] = await run(q.insertDebounced, row);
@@ -52,7 +56,7 @@ export async function enqueue(ctx: PostgresContext, jobs: readonly NewJob[], tx?
           continue;
         }
       }
-      const inserted = (await run(job.key === null ? q.insertJob : q.insertJobWithKey, values(job)))[0];
+      const inserted = (await run(job.key === null ? q.insertJob : q.insertJobWithKey, jobValues(job)))[0];
       if (inserted) out.push({ id: String(inserted.id), created: true });
       else out.push({ id: String((await run(q.findByKey, [job.key]))[0]!.id), created: false });
       if (inserted && job.keyMode) {

@@ -1,8 +1,7 @@
 // Enqueue from SQL: task definitions stored by the workers, and the intake's jobs admitted by one that defines them.
 import type { Admission, IntakeOptions, IntakeRow, TaskRow } from "../../02-storage/intake.js";
-import type { NewJob } from "../../02-storage/jobs.js";
-import { initialState } from "../../03-storage-logic/rows.js";
 import type { PostgresContext } from "./context.js";
+import { jobValues } from "./enqueue.js";
 
 export async function defineTasks(ctx: PostgresContext, tasks: readonly TaskRow[], now: number): Promise<void> {
   if (tasks.length === 0) return;
@@ -82,23 +81,4 @@ export async function admitIntake(ctx: PostgresContext, admissions: readonly Adm
   });
   if (admitted > 0) ctx.listeners.emitSoon();
   return admitted;
-}
-
-/** A job's columns, in the order of the admit statements' first 13 parameters. */
-function jobValues(job: NewJob): unknown[] {
-  return [
-    job.task,
-    job.queue,
-    initialState(job),
-    job.args,
-    job.priority,
-    new Date(job.runAt),
-    job.maxAttempts,
-    job.key,
-    new Date(job.createdAt),
-    job.traceparent ?? null,
-    job.expiresAt == null ? null : new Date(job.expiresAt),
-    job.concurrency?.key ?? null,
-    job.concurrency?.limit ?? null,
-  ];
 }

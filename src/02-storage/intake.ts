@@ -55,9 +55,10 @@ export interface IntakeStore {
   takeIntake(tasks: readonly string[], limit: number): Promise<IntakeRow[]>;
   /**
    * In one transaction: the rows still waiting (another worker may have admitted some meanwhile) leave the intake
-   * and become their jobs, keys and key modes as enqueue() applies them. Returns how many were admitted.
+   * and become their jobs, keys and key modes as enqueue() applies them; a refused one is stored failed at `now`.
+   * Returns how many were admitted.
    */
-  admitIntake(admissions: readonly Admission[]): Promise<number>;
+  admitIntake(admissions: readonly Admission[], now: number): Promise<number>;
   /** Calls `listener` when a job may have entered the intake (from another process); returns the unsubscribe. */
   onIntake(listener: () => void): () => void;
 }

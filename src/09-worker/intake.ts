@@ -71,7 +71,10 @@ export class IntakeAdmitter {
     for (;;) {
       const rows = await backend.takeIntake(names, BATCH);
       if (rows.length === 0 || this.isStopped) return;
-      await backend.admitIntake(rows.map((r) => this.admission(r, tasks.get(r.task)!)));
+      await backend.admitIntake(
+        rows.map((r) => this.admission(r, tasks.get(r.task)!)),
+        this.host.now(),
+      );
       if (rows.length < BATCH) return;
     }
   }

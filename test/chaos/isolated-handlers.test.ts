@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { Errand, type JobRecord } from "../../src/index.js";
 import { CLI } from "../helpers/cli.js";
 import { bothBackends } from "../helpers/databases.js";
+import { killAll } from "../helpers/processes.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const TASKS = fileURLToPath(new URL("./fixtures/isolate-tasks.ts", import.meta.url));
@@ -84,12 +85,7 @@ async function setup(fresh: () => Promise<string>) {
       }
     },
     async close(): Promise<void> {
-      for (const w of workers) {
-        if (w.exitCode !== null || w.signalCode !== null) continue;
-        const exited = new Promise((r) => w.once("exit", r));
-        w.kill("SIGKILL");
-        await exited;
-      }
+      await killAll(workers);
       await errand.close();
     },
   };

@@ -12,21 +12,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Errand } from "../../src/index.js";
-import { CLI } from "../helpers/cli.js";
+import { CLI, waitFor } from "../helpers/cli.js";
 import { postgresDatabases } from "../helpers/databases.js";
+import { killAll } from "../helpers/processes.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const TASKS = fileURLToPath(new URL("./fixtures/isolate-tasks.ts", import.meta.url));
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const fresh = postgresDatabases();
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe("a job held in a process executor's queue", () => {
   it("does not use up its timeout before it starts: it runs once renewed, and succeeds", async () => {
@@ -52,7 +45,7 @@ describe("a job held in a process executor's queue", () => {
     );
     worker.stderr!.on("data", (d: Buffer) => logs.push(d.toString()));
     try {
-      await until("the first job's start", () => starts().some(([task]) => task === "wait"));
+      await waitFor("the first job's start", () => starts().some(([task]) => task === "wait"), 60_000);
       // The brief job's row locked: the heartbeats wait, no renewal comes, and the brief job, past most of a lease
       // since its claim when the first ends, waits in the executor for one (2 s and more: past its timeout).
       await lock.query("BEGIN");
@@ -60,7 +53,7 @@ describe("a job held in a process executor's queue", () => {
       // Its outcome waits too (the worker's writes queue behind the heartbeat): 3 s for the first job, 2.5 s more.
       await sleep(5500);
       await lock.query("COMMIT");
-      await until(
+      await waitFor(
         "the brief job to end",
         async () => ["succeeded", "failed"].includes((await held.get()).state),
         30_000,
@@ -79,11 +72,7 @@ describe("a job held in a process executor's queue", () => {
       assert.equal(runs.length, 1, "its handler ran once");
       assert.equal((await first.get()).state, "succeeded");
     } finally {
-      if (worker.exitCode === null && worker.signalCode === null) {
-        const exited = new Promise((r) => worker.once("exit", r));
-        worker.kill("SIGKILL");
-        await exited;
-      }
+      await killAll([worker]);
       await lock.end();
       await errand.close();
     }

@@ -10,8 +10,9 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Errand } from "../../src/index.js";
-import { CLI } from "../helpers/cli.js";
+import { CLI, waitFor } from "../helpers/cli.js";
 import { bothBackends } from "../helpers/databases.js";
+import { killAll } from "../helpers/processes.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const TASKS = fileURLToPath(new URL("./fixtures/isolate-tasks.ts", import.meta.url));
@@ -20,14 +21,6 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const LEASE_MS = 2000;
 const DELAY_MS = 3000;
 const COMPUTE_MS = 4000;
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe("a lease thread slow to load", { concurrency: 2 }, () => {
   for (const [name, fresh] of bothBackends()) {
@@ -60,10 +53,10 @@ describe("a lease thread slow to load", { concurrency: 2 }, () => {
       const job = await compute.enqueue({ ms: COMPUTE_MS });
       const workers = [run("--import", SLOW)];
       try {
-        await until("the job's start", () => starts().length > 0);
+        await waitFor("the job's start", () => starts().length > 0, 60_000);
         // A second worker, to take over a lease left to run out.
         workers.push(run());
-        await until("the job to succeed", async () => (await job.get()).state === "succeeded");
+        await waitFor("the job to succeed", async () => (await job.get()).state === "succeeded", 60_000);
         // A lease left to run out would be rescued within a lease or so; give the second worker that long.
         await sleep(LEASE_MS * 2);
         const runs = starts();
@@ -73,12 +66,7 @@ describe("a lease thread slow to load", { concurrency: 2 }, () => {
         assert.equal(runs.length, 1, `the job ran once; the workers said: ${logs.join("").slice(-1500)}`);
         assert.equal((await job.get()).attempt, 1);
       } finally {
-        for (const w of workers) {
-          if (w.exitCode !== null || w.signalCode !== null) continue;
-          const exited = new Promise((r) => w.once("exit", r));
-          w.kill("SIGKILL");
-          await exited;
-        }
+        await killAll(workers);
         await errand.close();
       }
     });

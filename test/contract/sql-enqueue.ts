@@ -90,8 +90,8 @@ export function sqlEnqueueTests(c: SqlEnqueueContext, fixture: ContractFixture):
 
       // A worker that defines "unknown" admits its row: the job, under the id the SQL returned (PostgreSQL).
       const job = { ...c.job({ task: "unknown", queue: "q", args: '{"x":1}', priority: 3 }) };
-      assert.equal(await b.admitIntake([{ id: waiting[0]!.id, job }]), 1);
-      assert.equal(await b.admitIntake([{ id: waiting[0]!.id, job }]), 0, "admitted once, whoever tries again");
+      assert.equal(await b.admitIntake([{ id: waiting[0]!.id, job }], c.t0()), 1);
+      assert.equal(await b.admitIntake([{ id: waiting[0]!.id, job }], c.t0()), 0, "admitted once, whoever tries again");
       const [admitted] = await jobsOf("unknown");
       assert.equal(admitted!.state, "ready");
       assert.equal(admitted!.queue, "q");
@@ -107,7 +107,7 @@ export function sqlEnqueueTests(c: SqlEnqueueContext, fixture: ContractFixture):
       await enqueue("refused", '{"account":null}');
       const [row] = await b.takeIntake(["refused"], 10);
       const failed = { attempt: 0, at: new Date().toISOString(), message: "no key", name: "InvalidArgsError" };
-      assert.equal(await b.admitIntake([{ id: row!.id, job: c.job({ task: "refused" }), failed }]), 1);
+      assert.equal(await b.admitIntake([{ id: row!.id, job: c.job({ task: "refused" }), failed }], c.t0()), 1);
       const [job] = await jobsOf("refused");
       assert.equal(job!.state, "failed");
       assert.equal(job!.errors[0]!.message, "no key");

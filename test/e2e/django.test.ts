@@ -11,8 +11,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Errand } from "../../src/index.js";
-import { CLI } from "../helpers/cli.js";
+import { CLI, waitFor } from "../helpers/cli.js";
 import { postgresDatabases } from "../helpers/databases.js";
+import { killAll } from "../helpers/processes.js";
 import { djangoPython } from "../helpers/python.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -27,18 +28,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (
-    !(await Promise.resolve()
-      .then(check)
-      .catch(() => false))
-  ) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe("the Django example", () => {
@@ -74,14 +63,21 @@ describe("the Django example", () => {
         start(python, ["manage.py", "runserver", `127.0.0.1:${port}`, "--noreload"]);
         const signup = (form: Record<string, string>) =>
           fetch(`http://127.0.0.1:${port}/signup`, { method: "POST", body: new URLSearchParams(form) });
-        await until("Django's server", async () => (await fetch(`http://127.0.0.1:${port}/signup`)).status === 405);
+        // Refused until the server listens.
+        const listening = () =>
+          fetch(`http://127.0.0.1:${port}/signup`).then(
+            (r) => r.status === 405,
+            () => false,
+          );
+        await waitFor("Django's server", listening, 30_000);
 
         const answer = await signup({ email: "ada@example.com" });
         assert.equal(answer.status, 201, logs.join(""));
         const { userId, jobId } = (await answer.json()) as { userId: number; jobId: number };
-        await until(
+        await waitFor(
           "the welcome email",
           () => existsSync(record) && readFileSync(record, "utf8").includes(`${jobId} `),
+          30_000,
         );
         const sent = readFileSync(record, "utf8").trim().split("\n");
         assert.equal(sent.length, 1, "sent once");
@@ -89,9 +85,10 @@ describe("the Django example", () => {
         assert.deepEqual(JSON.parse(sent[0]!.slice(sent[0]!.indexOf(" ") + 1)), { userId, email: "ada@example.com" });
         // Its outcome is stored just after the handler returns.
         let job = await errand.listJobs({ limit: 10 });
-        await until(
+        await waitFor(
           "the job's success",
           async () => (job = await errand.listJobs({ limit: 10 }))[0]?.state === "succeeded",
+          30_000,
         );
         assert.deepEqual(
           job.map((j) => [j.id, j.task, j.queue, j.maxAttempts, j.state]),
@@ -107,12 +104,7 @@ describe("the Django example", () => {
         await sleep(300);
         assert.equal((await errand.listJobs({ limit: 10 })).length, 1, "the rolled-back job was never stored");
       } finally {
-        for (const child of children) {
-          if (child.exitCode !== null || child.signalCode !== null) continue;
-          const exited = new Promise((resolve) => child.once("exit", resolve));
-          child.kill("SIGKILL");
-          await exited;
-        }
+        await killAll(children);
         await db.end();
         await errand.close();
       }

@@ -145,17 +145,12 @@ export class PostgresBackend implements Backend {
     return intake.takeIntake(this.ctx, tasks, limit);
   }
 
-  admitIntake(admissions: readonly Admission[]): Promise<number> {
-    return intake.admitIntake(this.ctx, admissions);
+  admitIntake(admissions: readonly Admission[], now: number): Promise<number> {
+    return intake.admitIntake(this.ctx, admissions, now);
   }
 
   onIntake(listener: () => void): () => void {
-    const { intakeListeners, listener: connection } = this.ctx;
-    intakeListeners.add(listener);
-    if (this.options.listen) connection.start();
-    return () => {
-      if (!intakeListeners.remove(listener)) connection.refresh();
-    };
+    return this.listenFor(this.ctx.intakeListeners, listener);
   }
 
   // ---- What a worker drives (claim.ts, outcomes.ts, leases.ts, flows.ts) ----
@@ -368,11 +363,16 @@ export class PostgresBackend implements Backend {
   }
 
   onChange(listener: () => void): () => void {
-    const { listeners, listener: connection } = this.ctx;
-    listeners.add(listener);
+    return this.listenFor(this.ctx.listeners, listener);
+  }
+
+  /** A wake-up listener on the LISTEN connection, which runs while anyone in this process wants one. */
+  private listenFor(set: ChangeListeners, listener: () => void): () => void {
+    const connection = this.ctx.listener;
+    set.add(listener);
     if (this.options.listen) connection.start();
     return () => {
-      if (!listeners.remove(listener)) connection.refresh();
+      if (!set.remove(listener)) connection.refresh();
     };
   }
 

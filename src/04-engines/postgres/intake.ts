@@ -30,7 +30,11 @@ export async function takeIntake(ctx: PostgresContext, tasks: readonly string[],
   }));
 }
 
-export async function admitIntake(ctx: PostgresContext, admissions: readonly Admission[]): Promise<number> {
+export async function admitIntake(
+  ctx: PostgresContext,
+  admissions: readonly Admission[],
+  now: number,
+): Promise<number> {
   if (admissions.length === 0) return 0;
   const q = ctx.sql.intake;
   const held = ctx.sql.enqueue;
@@ -53,7 +57,7 @@ export async function admitIntake(ctx: PostgresContext, admissions: readonly Adm
       n++;
       if (failed) {
         await db.query(q.admitFailed, [
-          new Date(),
+          new Date(now),
           id,
           job.task,
           job.queue,

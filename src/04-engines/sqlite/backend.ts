@@ -137,8 +137,8 @@ export class SqliteBackend implements Backend {
     return intake.takeIntake(this.ctx, tasks, limit);
   }
 
-  admitIntake(admissions: readonly Admission[]): Promise<number> {
-    return intake.admitIntake(this.ctx, admissions);
+  admitIntake(admissions: readonly Admission[], now: number): Promise<number> {
+    return intake.admitIntake(this.ctx, admissions, now);
   }
 
   /** Any change may be the intake's (a write to the file from another process): a look at it costs microseconds. */

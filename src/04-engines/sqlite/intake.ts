@@ -43,12 +43,11 @@ export function takeIntake(ctx: SqliteContext, tasks: readonly string[], limit: 
   );
 }
 
-export function admitIntake(ctx: SqliteContext, admissions: readonly Admission[]): Promise<number> {
+export function admitIntake(ctx: SqliteContext, admissions: readonly Admission[], now: number): Promise<number> {
   if (admissions.length === 0) return Promise.resolve(0);
   const prepare = (sql: string) => ctx.stmt(sql);
   const write = ctx.transaction(() => {
     let n = 0;
-    const now = Date.now();
     for (const { id, job, failed } of admissions) {
       // Another worker admitted it first.
       if (prepare(Q.LEAVE_INTAKE).run(Number(id)).changes === 0) continue;

@@ -147,8 +147,8 @@ function start(errand: TasksErrand): void {
         const job = queue[0]!;
         // Waiting does not open it: a renewal does ("renewed"), or the job's loss ("lose") takes it away.
         if (!mayStart(job)) {
-          // A process tells it, so that the worker does not count the wait toward the job's timeout.
-          // (after the outcomes before it, which make it the first).
+          // A process tells it (after the outcomes before it, which make it the first), so that the worker does not
+          // count the wait toward the job's timeout.
           if (!running && heldId !== job.id) {
             flush();
             send({ t: "held", id: (heldId = job.id) });

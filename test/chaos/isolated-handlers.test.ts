@@ -35,7 +35,8 @@ async function setup(fresh: () => Promise<string>) {
   const tasks = {
     compute: task<{ ms: number }>("compute"),
     spin: errand.task("spin", async (_args: null) => {}, { timeout: "2s", maxAttempts: 2 }),
-    hog: task<null>("hog"),
+    // One attempt, as the fixture's own definition says: each attempt fills the executor's heap, seconds of GC.
+    hog: errand.task("hog", async (_args: null) => {}, { maxAttempts: 1 }),
     exit: task<null>("exit"),
     healthy: task<{ n: number }>("healthy"),
     quick: task<{ n: number }>("quick"),
@@ -196,7 +197,7 @@ describe("isolated handlers", { concurrency: 2 }, () => {
         try {
           const hog = await t.tasks.hog.enqueue(null);
           const healthy = await t.tasks.healthy.enqueueMany(Array.from({ length: 400 }, (_, n) => ({ n })));
-          const worker = t.worker("--isolate", "thread", "--pool", "2", "--max-memory", "256MB");
+          const worker = t.worker("--isolate", "thread", "--pool", "2", "--max-memory", "96MB");
           const [h, ...rest] = await t.settled([hog.id, ...healthy.map((j) => j.id)], 90_000);
           assert.equal(h!.state, "failed");
           assert.equal(h!.errors[0]!.name, "OutOfMemoryError");
@@ -220,7 +221,7 @@ describe("isolated handlers", { concurrency: 2 }, () => {
           const spin = await t.tasks.spin.enqueue(null, { maxAttempts: 1 });
           const hog = await t.tasks.hog.enqueue(null);
           const healthy = await t.tasks.healthy.enqueueMany(Array.from({ length: 30 }, (_, n) => ({ n })));
-          const worker = t.worker("--isolate", "process", "--pool", "2", "--max-memory", "128MB");
+          const worker = t.worker("--isolate", "process", "--pool", "2", "--max-memory", "96MB");
           const [sp, h, ...rest] = await t.settled([spin.id, hog.id, ...healthy.map((j) => j.id)], 60_000);
           assert.equal(sp!.state, "failed");
           assert.equal(sp!.errors[0]!.name, "JobTimeoutError");

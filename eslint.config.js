@@ -14,7 +14,16 @@ const unusedVars = {
 };
 
 export default defineConfig(
-  { ignores: ["dist/", "node_modules/", "test-artifacts/", ".signup-data/", "bench/results/"] },
+  {
+    ignores: [
+      "dist/",
+      "node_modules/",
+      "test-artifacts/",
+      ".signup-data/",
+      "bench/results/",
+      "test/fixtures/prisma/client/",
+    ],
+  },
   {
     files: ["**/*.ts"],
     extends: [tseslint.configs.recommendedTypeChecked],

@@ -79,18 +79,21 @@ export interface EnqueueOptions {
   maxAttempts?: number;
   /**
    * Your own open transaction: the job is stored in it, so it exists if and only if that transaction commits, and
-   * workers are woken after the commit. A pg Client/PoolClient after BEGIN, a postgres.js sql.begin() `sql`, or
-   * (SQLite) your better-sqlite3 Database on errand's file, inside db.transaction(). With a better-sqlite3
-   * handle, a failed enqueue throws at once instead of rejecting, so that your transaction rolls back with it.
+   * workers are woken after the commit. A pg Client/PoolClient after BEGIN, a postgres.js sql.begin() `sql`,
+   * (SQLite) your better-sqlite3 Database on errand's file, inside db.transaction(); or the transaction of Prisma,
+   * Drizzle, Kysely, Knex or TypeORM over one of those. With a better-sqlite3 handle (or Drizzle's transaction over
+   * one), a failed enqueue throws at once instead of rejecting, so that your transaction rolls back with it.
    */
   tx?: object;
 }
 
-/** What enqueueSync() writes through: better-sqlite3's Database (only the parts that tell it apart are named). */
-export interface SqliteHandle {
-  prepare(sql: string): unknown;
-  readonly inTransaction: boolean;
-}
+/**
+ * What enqueueSync() writes through: better-sqlite3's Database (only the parts that tell it apart are named), or a
+ * Drizzle transaction over one (its db.transaction() callback is synchronous; its handle is internal to its types).
+ */
+export type SqliteHandle =
+  | { prepare(sql: string): unknown; readonly inTransaction: boolean }
+  | { rollback(): never; all(query: never): unknown; get(query: never): unknown };
 
 /** What a task writes through (the writer, and whether it can write in a synchronous transaction) and its Jobs read. */
 export type TaskStore = JobWriter &

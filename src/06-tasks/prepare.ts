@@ -3,7 +3,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { checkOptionNames, describePath, InvalidArgsError } from "../01-core/errors.js";
 import { findUnsafeJson } from "../01-core/json-safe.js";
-import { isSynchronousTx } from "../01-core/sync-tx.js";
+import { isSynchronousTx } from "../01-core/user-tx.js";
 import type { NewJob } from "../02-storage/jobs.js";
 import { keyOptions } from "./keys.js";
 import { jobConcurrency, type TaskConcurrency } from "./limits.js";
@@ -179,8 +179,9 @@ export function notNow(where: string): InvalidArgsError {
 export function checkSyncTx(where: string, tx: unknown, usage: string): void {
   if (isSynchronousTx(tx as object | undefined)) return;
   throw new InvalidArgsError(
-    `${where}: tx must be your better-sqlite3 Database, called inside db.transaction(() => ...); got ${tx === undefined ? "none" : typeof tx}. ` +
-      `Without a better-sqlite3 transaction, use \`await ${usage}\` (or { tx } for pg and postgres.js). Nothing was stored.`,
+    `${where}: tx must be your better-sqlite3 Database (or a Drizzle transaction over one), called inside ` +
+      `db.transaction(() => ...); got ${tx === undefined ? "none" : typeof tx}. Without one, use \`await ${usage}\` ` +
+      "(with { tx } for pg, postgres.js, Prisma, Kysely, Knex and TypeORM transactions). Nothing was stored.",
   );
 }
 

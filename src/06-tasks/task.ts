@@ -5,7 +5,7 @@ import { backoffFn } from "../01-core/backoff.js";
 import { toMs, type Duration } from "../01-core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../01-core/errors.js";
 import type { Logger } from "../01-core/logger.js";
-import { isSynchronousTx } from "../01-core/sync-tx.js";
+import { isSynchronousTx } from "../01-core/user-tx.js";
 import type { IntakeRow, TaskRow } from "../02-storage/intake.js";
 import type { NewJob } from "../02-storage/jobs.js";
 import type { ScheduleDefinition } from "../02-storage/schedules.js";

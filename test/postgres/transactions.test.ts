@@ -90,7 +90,7 @@ describe("transactional enqueue on PostgreSQL", () => {
     const { errand, welcome } = await setUp();
     await assert.rejects(
       welcome.enqueue({ userId: 1 }, { tx: { begin: true } }),
-      /expected the connection your transaction runs on/,
+      /expected the transaction your code runs in.*Accepted: a pg Client.*Prisma.*Drizzle.*Kysely.*Knex.*TypeORM/,
     );
     assert.deepEqual(await errand.listJobs(), []);
   });

@@ -86,7 +86,7 @@ describe("enqueue in the user's own SQLite transaction", () => {
     );
     await assert.rejects(
       welcome.enqueue({ userId: 3 }, { tx: { not: "a handle" } }),
-      /expected your better-sqlite3 Database handle/,
+      /expected the transaction your code runs in, on a better-sqlite3 handle.*Accepted:.*Prisma.*Drizzle.*Kysely.*Knex.*TypeORM/,
     );
     assert.deepEqual(await errand.listJobs(), []);
     other.close();

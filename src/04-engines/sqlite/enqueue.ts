@@ -1,20 +1,26 @@
-// Enqueue: on errand's own connection, or in the user's better-sqlite3 transaction. The hot path: one prepared
-// INSERT per job, no await.
+// Enqueue: on errand's own connection, in the user's better-sqlite3 transaction (theirs, or the one their Drizzle,
+// Knex or TypeORM transaction runs on), or through a Kysely or Prisma transaction. The hot path: one prepared INSERT
+// per job, no await.
 import type Database from "better-sqlite3";
-import { isSynchronousTx } from "../../01-core/sync-tx.js";
+import { resolve } from "node:path";
+import { InvalidArgsError } from "../../01-core/errors.js";
+import { isSynchronousTx, type TxRow } from "../../01-core/user-tx.js";
 import type { EnqueueResult, NewJob } from "../../02-storage/jobs.js";
 import { initialState } from "../../03-storage-logic/rows.js";
 import type { SqliteContext } from "./context.js";
 import { isBusy } from "./driver/busy.js";
 import type { Statement } from "./rows.js";
 import * as Q from "./sql/enqueue.js";
-import { userDatabase, userStatement } from "./user-transaction.js";
+import { sqliteUserTx, userDatabase, userStatement } from "./user-transaction.js";
 
 export function enqueue(ctx: SqliteContext, jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
   if (tx !== undefined) {
     // In the user's transaction a failure throws, so that their transaction (synchronous) rolls back with it.
     if (isSynchronousTx(tx)) return Promise.resolve(enqueueSync(ctx, jobs, tx));
     try {
+      const seen = sqliteUserTx(tx);
+      if ("query" in seen) return enqueueThrough(ctx, jobs, seen);
+      if ("connectionLater" in seen) return seen.connectionLater().then((db) => enqueueSync(ctx, jobs, db));
       return Promise.resolve(enqueueSync(ctx, jobs, tx));
     } catch (error) {
       return Promise.reject(error);
@@ -60,7 +66,21 @@ function insertInUserTx(db: Database.Database, jobs: readonly NewJob[]): Enqueue
 
 /** One job's INSERT; with a key, the existing job when one holds it (the caller's transaction makes that atomic). */
 export function insertJob(prepare: (sql: string) => Statement, job: NewJob): EnqueueResult {
-  const values = [
+  const values = jobValues(job);
+  if (job.key === null) {
+    return { id: String(prepare(Q.INSERT_JOB).run(...values).lastInsertRowid), created: true };
+  }
+  const steps = keyedInsert(job, values);
+  let step = steps.next();
+  while (!step.done) {
+    const { sql, args, get } = step.value;
+    step = steps.next(get ? prepare(sql).get(...args) : prepare(sql).run(...args));
+  }
+  return step.value;
+}
+
+export function jobValues(job: NewJob): unknown[] {
+  return [
     job.task,
     job.queue,
     initialState(job),
@@ -75,16 +95,30 @@ export function insertJob(prepare: (sql: string) => Statement, job: NewJob): Enq
     job.concurrency?.key ?? null,
     job.concurrency?.limit ?? null,
   ];
-  if (job.key === null) {
-    return { id: String(prepare(Q.INSERT_JOB).run(...values).lastInsertRowid), created: true };
-  }
+}
+
+/** One statement of a keyed insert: `get` answers its first row, else what its run changed. */
+export interface InsertStep {
+  readonly sql: string;
+  readonly args: unknown[];
+  readonly get: boolean;
+}
+type Ran = { changes: number; lastInsertRowid: number | bigint };
+
+/**
+ * A keyed job's statements, one at a time, each answered by the caller (synchronously on a handle, or awaited
+ * through an ORM): debounce, key modes, and the unique key's no-op on a second enqueue.
+ */
+export function* keyedInsert(job: NewJob, values: unknown[]): Generator<InsertStep, EnqueueResult, unknown> {
+  const key = job.key!;
   if (job.debounce) {
-    const waiting = prepare(Q.FIND_DEBOUNCED).get(job.key) as { id: number } | undefined;
+    const waiting = (yield { sql: Q.FIND_DEBOUNCED, args: [key], get: true }) as { id: number } | undefined;
     if (!waiting) {
-      values[7] = job.key; // as its debounce key; its key column stays empty
-      return { id: String(prepare(Q.INSERT_DEBOUNCED).run(...values).lastInsertRowid), created: true };
+      values[7] = key; // as its debounce key; its key column stays empty
+      const ran = (yield { sql: Q.INSERT_DEBOUNCED, args: values, get: false }) as Ran;
+      return { id: String(ran.lastInsertRowid), created: true };
     }
-    prepare(Q.DEBOUNCE).run({
+    const update = {
       args: job.args,
       run_at: job.runAt,
       max_wait: job.debounceMaxWaitMs ?? null,
@@ -94,17 +128,106 @@ export function insertJob(prepare: (sql: string) => Statement, job: NewJob): Enq
       concurrency_key: job.concurrency?.key ?? null,
       concurrency_limit: job.concurrency?.limit ?? null,
       id: waiting.id,
-    });
+    };
+    yield { sql: Q.DEBOUNCE, args: [update], get: false };
     return { id: String(waiting.id), created: false };
   }
   if (job.keyMode) {
-    const held = prepare(Q.FIND_HELD_KEY).get(job.key, job.createdAt) as { job_id: number } | undefined;
+    const held = (yield { sql: Q.FIND_HELD_KEY, args: [key, job.createdAt], get: true }) as
+      { job_id: number } | undefined;
     if (held) return { id: String(held.job_id), created: false };
   }
-  const info = prepare(Q.INSERT_JOB_WITH_KEY).run(...values);
+  const info = (yield { sql: Q.INSERT_JOB_WITH_KEY, args: values, get: false }) as Ran;
   let result: EnqueueResult;
   if (info.changes === 1) result = { id: String(info.lastInsertRowid), created: true };
-  else result = { id: String((prepare(Q.FIND_BY_KEY).get(job.key) as { id: number }).id), created: false };
-  if (job.keyMode && result.created) prepare(Q.HOLD_KEY).run(job.key, Number(result.id), job.keyMode.until);
+  else
+    result = {
+      id: String(((yield { sql: Q.FIND_BY_KEY, args: [key], get: true }) as { id: number }).id),
+      created: false,
+    };
+  if (job.keyMode && result.created) {
+    yield { sql: Q.HOLD_KEY, args: [key, Number(result.id), job.keyMode.until], get: false };
+  }
   return result;
+}
+
+// In a Kysely or Prisma transaction: those ORMs keep their better-sqlite3 handle private, so errand's statements run
+// through their raw-query calls, awaited, on the transaction's one connection.
+type Query = (sql: string, params: readonly unknown[]) => Promise<TxRow[]>;
+
+export async function enqueueThrough(
+  ctx: SqliteContext,
+  jobs: readonly NewJob[],
+  orm: { query: Query; via: string },
+): Promise<EnqueueResult[]> {
+  const { query, via } = orm;
+  let results: EnqueueResult[];
+  try {
+    await checkFile(ctx.file, query, via);
+    // A savepoint keeps a batch all-or-none within their transaction.
+    if (jobs.length === 1) results = [await insert(query, jobs[0]!)];
+    else {
+      await query("SAVEPOINT errand_enqueue", []);
+      try {
+        results = [];
+        for (const job of jobs) results.push(await insert(query, job));
+        await query("RELEASE errand_enqueue", []);
+      } catch (error) {
+        await query("ROLLBACK TO errand_enqueue", []).catch(() => {});
+        await query("RELEASE errand_enqueue", []).catch(() => {});
+        throw error;
+      }
+    }
+  } catch (error) {
+    throw error instanceof InvalidArgsError ? error : ctx.explain(error);
+  }
+  ctx.listeners.emitSoon();
+  return results;
+}
+
+async function insert(query: Query, job: NewJob): Promise<EnqueueResult> {
+  const values = jobValues(job);
+  if (job.key === null) {
+    const [row] = await query(`${Q.INSERT_JOB} RETURNING id`, values);
+    return { id: String(row!.id), created: true };
+  }
+  const steps = keyedInsert(job, values);
+  let step = steps.next();
+  while (!step.done) step = steps.next(await answer(query, step.value));
+  return step.value;
+}
+
+/** One step's answer: its first row, or (a run) the changes and rowid that SQLite keeps per connection. */
+async function answer(query: Query, step: InsertStep): Promise<unknown> {
+  const [sql, args] = positional(step);
+  const rows = await query(sql, args);
+  if (step.get) return rows[0];
+  const [ran] = await query("SELECT changes() AS changes, last_insert_rowid() AS lastInsertRowid", []);
+  return { changes: Number(ran!.changes), lastInsertRowid: ran!.lastInsertRowid as number | bigint };
+}
+
+/** A statement with named parameters (`:name`, one object of values), as `?` and an array: what every ORM binds. */
+function positional(step: InsertStep): [string, unknown[]] {
+  const [first] = step.args;
+  if (step.args.length !== 1 || typeof first !== "object" || first === null) return [step.sql, step.args];
+  const named = first as Record<string, unknown>;
+  const args: unknown[] = [];
+  const sql = step.sql.replace(/:([a-z_]+)/g, (_, name: string) => {
+    args.push(named[name]);
+    return "?";
+  });
+  return [sql, args];
+}
+
+/** The ORM's connection must be on errand's file: elsewhere the job would be stored where no worker looks. */
+async function checkFile(file: string, query: Query, via: string): Promise<void> {
+  const rows = await query("PRAGMA database_list", []);
+  const main = rows.find((r) => r.name === "main")?.file;
+  const theirs = typeof main === "string" && main !== "" ? resolve(main) : ":memory:";
+  if (theirs !== file || file === ":memory:") {
+    throw new InvalidArgsError(
+      `enqueue() tx: that ${via} transaction opens ${theirs}, but errand stores jobs in ${file}. Open errand on ` +
+        `the same file (database: "sqlite:${theirs}") to enqueue in its transactions. Nothing was stored.`,
+    );
+  }
 }

@@ -2,19 +2,41 @@
 import type Database from "better-sqlite3";
 import { resolve } from "node:path";
 import { InvalidArgsError } from "../../01-core/errors.js";
+import { ACCEPTED_TX, NotATransaction, userTx, type UserTx } from "../../01-core/user-tx.js";
 import type { Statement } from "./rows.js";
 
-/** The user's better-sqlite3 handle, checked to be on errand's own file. */
+/** `tx` seen through its ORM (user-tx.ts); an ORM's handle outside a transaction is refused. */
+export function sqliteUserTx(tx: object): UserTx {
+  try {
+    return userTx(tx);
+  } catch (error) {
+    if (error instanceof NotATransaction) throw new InvalidArgsError(`enqueue() tx: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * The user's better-sqlite3 handle (theirs, or the one their Drizzle, Knex or TypeORM transaction runs on), checked
+ * to be in a transaction on errand's own file.
+ */
 export function userDatabase(tx: object, file: string): Database.Database {
-  const db = tx as Partial<Database.Database>;
+  const seen = sqliteUserTx(tx);
+  if (!("connection" in seen)) {
+    throw new InvalidArgsError(
+      `enqueueSync() tx: ${seen.via}'s transactions are asynchronous, so errand cannot write in one before ` +
+        "returning. Use `await task.enqueue(args, { tx })` in it. Nothing was stored.",
+    );
+  }
+  const db = seen.connection as Partial<Database.Database>;
   if (typeof db.prepare !== "function" || typeof db.transaction !== "function" || typeof db.name !== "string") {
     throw new InvalidArgsError(
-      "enqueue() tx: expected your better-sqlite3 Database handle (the one your transaction runs on). Nothing was stored.",
+      "enqueue() tx: expected the transaction your code runs in, on a better-sqlite3 handle" +
+        `${seen.via ? ` (this ${seen.via} transaction runs on another SQLite driver)` : ""}. ${ACCEPTED_TX} Nothing was stored.`,
     );
   }
   if (!db.inTransaction) {
     throw new InvalidArgsError(
-      "enqueue() tx: your better-sqlite3 handle is not inside a transaction at the moment of the write. Call " +
+      `enqueue() tx: ${seen.via ? `this ${seen.via} database's better-sqlite3 handle` : "your better-sqlite3 handle"} is not inside a transaction at the moment of the write. Call ` +
         "enqueue() synchronously inside db.transaction(() => { ... }) (don't await before it), and open errand " +
         "beforehand, e.g. `await errand.migrate()` at start-up. Nothing was stored.",
     );

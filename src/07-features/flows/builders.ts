@@ -6,7 +6,7 @@ import type { AnyCall, MemberFailure, Task } from "../../06-tasks/task.js";
 import type { FlowStore, NewFlowMember } from "../../02-storage/flows.js";
 import type { StorageInfrastructure } from "../../02-storage/infrastructure.js";
 import type { NewJob } from "../../02-storage/jobs.js";
-import { isSynchronousTx } from "../../01-core/sync-tx.js";
+import { isSynchronousTx } from "../../01-core/user-tx.js";
 import { checkOptionNames } from "../../01-core/errors.js";
 import type { SqliteHandle } from "../../06-tasks/options.js";
 import { checkSyncTx, notNow, syncWriteBackend } from "../../06-tasks/prepare.js";

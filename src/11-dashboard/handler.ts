@@ -4,6 +4,7 @@ import type { MinuteCount } from "../02-storage/reads.js";
 import type { Errand, Status } from "../10-client/errand.js";
 import { flowLive, flowPage } from "./flow-view.js";
 import { JOB_STATES, type JobState } from "../01-core/job.js";
+import { createApi } from "./api.js";
 import { CSS, JS } from "./assets.js";
 import type { Html } from "./html.js";
 import { createMetrics } from "./metrics.js";
@@ -99,6 +100,7 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
   const base = (options.basePath ?? "").replace(/\/+$/, "");
   const limit = options.pageSize ?? 50;
   const csrf = newCsrfToken();
+  const api = createApi(errand, base, csrf);
   const metrics = createMetrics(
     errand,
     options.metricsSettleMs === undefined ? {} : { settleMs: options.metricsSettleMs },
@@ -145,9 +147,11 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
         "errand dashboard: without an auth option it answers only for localhost, 127.0.0.1 or [::1] in the address bar.\n",
       );
     }
-    if (!(await authorize(req, res, url, options.auth, base || "/"))) return;
     const path = url.pathname.slice(base.length) || "/";
+    const isApi = path === "/api" || path.startsWith("/api/");
+    if (!(await authorize(req, res, url, options.auth, base || "/", isApi))) return;
     const page: Page = { base, csrf, now: errand.now() };
+    if (isApi) return api(req, res, path, url);
     try {
       if (req.method === "POST") return await act(req, res, path, page);
       if (req.method !== "GET" && req.method !== "HEAD")

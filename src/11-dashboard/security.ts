@@ -91,6 +91,7 @@ export async function authorize(
   url: URL,
   auth: DashboardAuth | undefined,
   cookiePath: string,
+  api = false,
 ): Promise<boolean> {
   if (!hasAuth(auth)) return true;
   const a = auth!;
@@ -115,14 +116,15 @@ export async function authorize(
     if (same(user ?? "", a.username) && same(rest.join(":"), a.password ?? "")) return true;
   }
   if (a.check && (await a.check(req))) return true;
-  const headers: Record<string, string> = { ...SECURITY_HEADERS, "Content-Type": "text/plain; charset=utf-8" };
+  const type = api ? "application/json; charset=utf-8" : "text/plain; charset=utf-8";
+  const headers: Record<string, string> = { ...SECURITY_HEADERS, "Content-Type": type };
   if (a.username !== undefined) headers["WWW-Authenticate"] = 'Basic realm="errand dashboard", charset="UTF-8"';
   res.writeHead(401, headers);
-  res.end(
+  const message =
     a.token !== undefined
-      ? "errand dashboard: open it with ?token=<your token> or send Authorization: Bearer <token>.\n"
-      : "errand dashboard: authentication required.\n",
-  );
+      ? "errand dashboard: open it with ?token=<your token> or send Authorization: Bearer <token>."
+      : "errand dashboard: authentication required.";
+  res.end(api ? JSON.stringify({ error: { code: "ERRAND_UNAUTHORIZED", message } }) : `${message}\n`);
   return false;
 }
 

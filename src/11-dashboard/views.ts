@@ -47,7 +47,7 @@ export function query(values: Record<string, string | null | undefined>): string
 
 export function layout(p: Page, title: string, body: Html): Html {
   return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title} · errand</title>
-<meta name="viewport" content="width=device-width,initial-scale=1"><link rel="stylesheet" href="${p.base}/static/dashboard.css">
+<meta name="viewport" content="width=device-width,initial-scale=1"><meta name="errand-csrf" content="${p.csrf}"><link rel="stylesheet" href="${p.base}/static/dashboard.css">
 <script src="${p.base}/static/dashboard.js" defer></script></head><body>
 <header><a class="brand" href="${p.base}/">errand</a><nav><a href="${p.base}/">Overview</a><a href="${p.base}/jobs">Jobs</a>
 <a href="${p.base}/jobs?state=failed">Failed</a><a href="${p.base}/schedules">Schedules</a><a href="${p.base}/metrics">Metrics</a></nav></header>

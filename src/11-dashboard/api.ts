@@ -1,0 +1,271 @@
+// The JSON API under <base>/api, served beside the dashboard and behind its authentication: enqueue a job, read one,
+// list them, cancel or retry one, and the OpenAPI document that describes it all (openapi.ts).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ErrandError, InvalidArgsError } from "../01-core/errors.js";
+import { JOB_STATES, type JobRecord, type JobState } from "../01-core/job.js";
+import { redact } from "../01-core/redact.js";
+import type { Errand } from "../10-client/errand.js";
+import { openApiDocument } from "./openapi.js";
+import { refuseAction, SECURITY_HEADERS, TOKEN_COOKIE } from "./security.js";
+
+const JSON_TYPE = "application/json; charset=utf-8";
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const PAGE_MAX = 500;
+const ENDED: readonly JobState[] = ["succeeded", "failed", "cancelled"];
+
+type Answer = { status: number; body: unknown; headers?: Record<string, string> };
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A job's record as the API shows it: dates as ISO text (JSON's own), args with the `redact` fields hidden. */
+function shown(errand: Errand, record: JobRecord): unknown {
+  return { ...record, args: errand.redact(record.args) };
+}
+
+/**
+ * The API's request handler: `path` is the part after the dashboard's base ("/api/..."). Authentication has passed
+ * already. A POST carrying `Authorization: Bearer` is a program's call and needs nothing more; any other POST (a
+ * browser's cookie, basic auth, an open dashboard on this machine) must be JSON, which a page of another site cannot
+ * send without a CORS preflight that this API never grants, and not marked cross-site by the browser; one sent with
+ * the dashboard's cookie also carries its CSRF token in `X-CSRF-Token`, as its forms do.
+ */
+export function createApi(
+  errand: Errand,
+  base: string,
+  csrf: string,
+): (req: IncomingMessage, res: ServerResponse, path: string, url: URL) => Promise<void> {
+  return async (req, res, path, url) => {
+    let answer: Answer;
+    try {
+      answer = await route(errand, base, csrf, req, path, url);
+    } catch (error) {
+      answer = failure(error);
+    }
+    res.writeHead(answer.status, { ...SECURITY_HEADERS, "Content-Type": JSON_TYPE, ...answer.headers });
+    // Errors may quote a connection string: its password never leaves the process.
+    res.end(redact(JSON.stringify(answer.body)));
+  };
+}
+
+function failure(error: unknown): Answer {
+  if (error instanceof ApiError)
+    return { status: error.status, body: { error: { code: error.code, message: error.message } } };
+  if (error instanceof InvalidArgsError)
+    return { status: 400, body: { error: { code: error.code, message: error.message } } };
+  if (error instanceof ErrandError && error.code === "ERRAND_JOB_NOT_FOUND")
+    return { status: 404, body: { error: { code: error.code, message: error.message } } };
+  const message = error instanceof Error ? error.message : String(error);
+  return { status: 500, body: { error: { code: "ERRAND_API_ERROR", message } } };
+}
+
+async function route(
+  errand: Errand,
+  base: string,
+  csrf: string,
+  req: IncomingMessage,
+  path: string,
+  url: URL,
+): Promise<Answer> {
+  const method = req.method ?? "GET";
+  if (path === "/api/openapi.json") {
+    allow(method, "GET");
+    return { status: 200, body: openApiDocument(`${base}/api`) };
+  }
+  if (path === "/api/jobs") {
+    if (method === "POST") {
+      checkWrite(req, csrf);
+      const id = await enqueue(errand, await readJson(req));
+      return {
+        status: 201,
+        body: shown(errand, await recordOf(errand, id)),
+        headers: { Location: `${base}/api/jobs/${id}` },
+      };
+    }
+    allow(method, "GET", "POST");
+    return list(errand, url);
+  }
+  const one = /^\/api\/jobs\/([^/]+)(?:\/(cancel|retry))?$/.exec(path);
+  if (one) {
+    const id = one[1]!;
+    if (!/^\d{1,18}$/.test(id))
+      throw new ApiError(404, "ERRAND_JOB_NOT_FOUND", `No job has the id ${JSON.stringify(id)}.`);
+    const action = one[2];
+    if (!action) {
+      allow(method, "GET");
+      return { status: 200, body: shown(errand, await recordOf(errand, id)) };
+    }
+    allow(method, "POST");
+    checkWrite(req, csrf);
+    const before = await recordOf(errand, id);
+    if (action === "cancel") {
+      if (ENDED.includes(before.state)) {
+        throw new ApiError(
+          409,
+          "ERRAND_JOB_ENDED",
+          `Job ${id} has already ended (${before.state}): nothing to cancel.`,
+        );
+      }
+      await errand.cancel(id);
+    } else if (!(await errand.retry(id))) {
+      throw new ApiError(
+        409,
+        "ERRAND_NOT_RETRYABLE",
+        `Job ${id} is ${before.state}: only a failed or cancelled job can be retried.`,
+      );
+    }
+    return { status: 200, body: shown(errand, await recordOf(errand, id)) };
+  }
+  throw new ApiError(
+    404,
+    "ERRAND_API_NOT_FOUND",
+    `No such API route: ${method} ${base}${path}. See ${base}/api/openapi.json.`,
+  );
+}
+
+function allow(method: string, ...allowed: string[]): void {
+  if (allowed.includes(method) || (method === "HEAD" && allowed.includes("GET"))) return;
+  throw new ApiError(405, "ERRAND_METHOD_NOT_ALLOWED", `${method} is not allowed here; use ${allowed.join(" or ")}.`);
+}
+
+async function recordOf(errand: Errand, id: string): Promise<JobRecord> {
+  const record = await (await errand.getJob(id))?.get();
+  if (!record) throw new ApiError(404, "ERRAND_JOB_NOT_FOUND", `Job ${id} does not exist.`);
+  return record;
+}
+
+/** The write rules of the handler's comment; throws 403 or 415 with what to do. */
+function checkWrite(req: IncomingMessage, csrf: string): void {
+  if ((req.headers.authorization ?? "").startsWith("Bearer ")) return;
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json") {
+    throw new ApiError(415, "ERRAND_API_CONTENT_TYPE", "Send the request with Content-Type: application/json.");
+  }
+  const withCookie = (req.headers.cookie ?? "").includes(`${TOKEN_COOKIE}=`);
+  const given = req.headers["x-csrf-token"];
+  const refused = refuseAction(req, csrf, withCookie ? (typeof given === "string" ? given : null) : csrf);
+  if (refused) {
+    throw new ApiError(
+      403,
+      "ERRAND_API_FORBIDDEN",
+      `${refused}. Programs: send Authorization: Bearer <token>; pages: send the dashboard's X-CSRF-Token.`,
+    );
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  // A framework may have parsed the body already (express.json()).
+  const parsed = (req as { body?: unknown }).body;
+  if (parsed !== undefined && !Buffer.isBuffer(parsed) && typeof parsed !== "string") return parsed;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      throw new ApiError(413, "ERRAND_PAYLOAD_TOO_LARGE", `The request body is over ${MAX_BODY_BYTES} bytes.`);
+    }
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch (error) {
+    throw new ApiError(400, "ERRAND_INVALID_JSON", `The request body is not JSON: ${(error as Error).message}.`);
+  }
+}
+
+const OPTION_DATES = ["runAt", "expiresAt"] as const;
+
+/** POST /api/jobs: `{ task, args, options }`, enqueued by the task this process defines. Returns the job's id. */
+async function enqueue(errand: Errand, body: unknown): Promise<string> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new InvalidArgsError(
+      'POST /api/jobs: the body must be a JSON object: { "task": "...", "args": {...}, "options": {...} }. Nothing was stored.',
+    );
+  }
+  const { task: name, args, options, ...rest } = body as Record<string, unknown>;
+  const extra = Object.keys(rest);
+  if (extra.length > 0) {
+    throw new InvalidArgsError(
+      `POST /api/jobs: unknown field ${JSON.stringify(extra[0])}; the body holds task, args and options. Nothing was stored.`,
+    );
+  }
+  if (typeof name !== "string")
+    throw new InvalidArgsError("POST /api/jobs: task must be a task's name (a string). Nothing was stored.");
+  const task = errand.tasks().get(name);
+  if (!task) {
+    const known = [...errand.tasks().keys()].sort();
+    throw new ApiError(
+      422,
+      "ERRAND_UNKNOWN_TASK",
+      `POST /api/jobs: no task named ${JSON.stringify(name)} is defined here (defined: ${known.join(", ") || "none"}). Nothing was stored.`,
+    );
+  }
+  if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
+    throw new InvalidArgsError("POST /api/jobs: options must be a JSON object. Nothing was stored.");
+  }
+  const opts: Record<string, unknown> = { ...(options as Record<string, unknown> | undefined) };
+  if ("tx" in opts) throw new InvalidArgsError("POST /api/jobs: options.tx cannot come over HTTP. Nothing was stored.");
+  for (const field of OPTION_DATES) {
+    const value = opts[field];
+    if (value === undefined) continue;
+    const date = typeof value === "string" || typeof value === "number" ? new Date(value) : null;
+    if (!date || Number.isNaN(date.getTime())) {
+      throw new InvalidArgsError(
+        `POST /api/jobs: options.${field} must be an ISO-8601 time or Unix milliseconds; got ${JSON.stringify(value)}. Nothing was stored.`,
+      );
+    }
+    opts[field] = date;
+  }
+  // A task known by name only: its args' type is its own, checked at run time by its schema.
+  const job = await (task as unknown as { enqueue(args: unknown, options: object): Promise<{ id: string }> }).enqueue(
+    args,
+    opts,
+  );
+  return job.id;
+}
+
+/** GET /api/jobs?state=&task=&queue=&before=&limit=: newest first, `next` pages on. */
+async function list(errand: Errand, url: URL): Promise<Answer> {
+  const q = url.searchParams;
+  for (const name of q.keys()) {
+    if (!["state", "task", "queue", "before", "limit"].includes(name)) {
+      throw new InvalidArgsError(
+        `GET /api/jobs: unknown parameter ${JSON.stringify(name)} (state, task, queue, before, limit).`,
+      );
+    }
+  }
+  const state = q.get("state") ?? undefined;
+  if (state !== undefined && !JOB_STATES.includes(state as JobState)) {
+    throw new InvalidArgsError(
+      `GET /api/jobs: state must be one of ${JOB_STATES.join(", ")}; got ${JSON.stringify(state)}.`,
+    );
+  }
+  const before = q.get("before") ?? undefined;
+  if (before !== undefined && !/^\d{1,18}$/.test(before)) {
+    throw new InvalidArgsError(`GET /api/jobs: before must be a job id; got ${JSON.stringify(before)}.`);
+  }
+  const limitText = q.get("limit");
+  const limit = limitText === null ? 50 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_MAX) {
+    throw new InvalidArgsError(
+      `GET /api/jobs: limit must be a whole number from 1 to ${PAGE_MAX}; got ${JSON.stringify(limitText)}.`,
+    );
+  }
+  const jobs = await errand.listJobs({
+    state: state as JobState | undefined,
+    task: q.get("task") ?? undefined,
+    queue: q.get("queue") ?? undefined,
+    before,
+    limit: limit + 1,
+  });
+  const page = jobs.slice(0, limit);
+  const next = jobs.length > limit ? page.at(-1)!.id : null;
+  return { status: 200, body: { jobs: page.map((j) => shown(errand, j)), next } };
+}

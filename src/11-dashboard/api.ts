@@ -63,7 +63,7 @@ function failure(error: unknown): Answer {
   if (error instanceof ErrandError && error.code === "ERRAND_JOB_NOT_FOUND")
     return { status: 404, body: { error: { code: error.code, message: error.message } } };
   const message = error instanceof Error ? error.message : String(error);
-  return { status: 500, body: { error: { code: "ERRAND_API_ERROR", message } } };
+  return { status: 500, body: { error: { code: "internal", message } } };
 }
 
 async function route(
@@ -95,8 +95,7 @@ async function route(
   const one = /^\/api\/jobs\/([^/]+)(?:\/(cancel|retry))?$/.exec(path);
   if (one) {
     const id = one[1]!;
-    if (!/^\d{1,18}$/.test(id))
-      throw new ApiError(404, "ERRAND_JOB_NOT_FOUND", `No job has the id ${JSON.stringify(id)}.`);
+    if (!/^\d{1,18}$/.test(id)) throw new ApiError(404, "job_not_found", `No job has the id ${JSON.stringify(id)}.`);
     const action = one[2];
     if (!action) {
       allow(method, "GET");
@@ -107,37 +106,29 @@ async function route(
     const before = await recordOf(errand, id);
     if (action === "cancel") {
       if (ENDED.includes(before.state)) {
-        throw new ApiError(
-          409,
-          "ERRAND_JOB_ENDED",
-          `Job ${id} has already ended (${before.state}): nothing to cancel.`,
-        );
+        throw new ApiError(409, "job_ended", `Job ${id} has already ended (${before.state}): nothing to cancel.`);
       }
       await errand.cancel(id);
     } else if (!(await errand.retry(id))) {
       throw new ApiError(
         409,
-        "ERRAND_NOT_RETRYABLE",
+        "not_retryable",
         `Job ${id} is ${before.state}: only a failed or cancelled job can be retried.`,
       );
     }
     return { status: 200, body: shown(errand, await recordOf(errand, id)) };
   }
-  throw new ApiError(
-    404,
-    "ERRAND_API_NOT_FOUND",
-    `No such API route: ${method} ${base}${path}. See ${base}/api/openapi.json.`,
-  );
+  throw new ApiError(404, "not_found", `No such API route: ${method} ${base}${path}. See ${base}/api/openapi.json.`);
 }
 
 function allow(method: string, ...allowed: string[]): void {
   if (allowed.includes(method) || (method === "HEAD" && allowed.includes("GET"))) return;
-  throw new ApiError(405, "ERRAND_METHOD_NOT_ALLOWED", `${method} is not allowed here; use ${allowed.join(" or ")}.`);
+  throw new ApiError(405, "method_not_allowed", `${method} is not allowed here; use ${allowed.join(" or ")}.`);
 }
 
 async function recordOf(errand: Errand, id: string): Promise<JobRecord> {
   const record = await (await errand.getJob(id))?.get();
-  if (!record) throw new ApiError(404, "ERRAND_JOB_NOT_FOUND", `Job ${id} does not exist.`);
+  if (!record) throw new ApiError(404, "job_not_found", `Job ${id} does not exist.`);
   return record;
 }
 
@@ -146,7 +137,7 @@ function checkWrite(req: IncomingMessage, csrf: string): void {
   if ((req.headers.authorization ?? "").startsWith("Bearer ")) return;
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
   if (type !== "application/json") {
-    throw new ApiError(415, "ERRAND_API_CONTENT_TYPE", "Send the request with Content-Type: application/json.");
+    throw new ApiError(415, "unsupported_media_type", "Send the request with Content-Type: application/json.");
   }
   const withCookie = (req.headers.cookie ?? "").includes(`${TOKEN_COOKIE}=`);
   const given = req.headers["x-csrf-token"];
@@ -154,7 +145,7 @@ function checkWrite(req: IncomingMessage, csrf: string): void {
   if (refused) {
     throw new ApiError(
       403,
-      "ERRAND_API_FORBIDDEN",
+      "forbidden",
       `${refused}. Programs: send Authorization: Bearer <token>; pages: send the dashboard's X-CSRF-Token.`,
     );
   }
@@ -169,14 +160,14 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_BODY_BYTES) {
-      throw new ApiError(413, "ERRAND_PAYLOAD_TOO_LARGE", `The request body is over ${MAX_BODY_BYTES} bytes.`);
+      throw new ApiError(413, "payload_too_large", `The request body is over ${MAX_BODY_BYTES} bytes.`);
     }
     chunks.push(chunk);
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch (error) {
-    throw new ApiError(400, "ERRAND_INVALID_JSON", `The request body is not JSON: ${(error as Error).message}.`);
+    throw new ApiError(400, "invalid_json", `The request body is not JSON: ${(error as Error).message}.`);
   }
 }
 
@@ -203,7 +194,7 @@ async function enqueue(errand: Errand, body: unknown): Promise<string> {
     const known = [...errand.tasks().keys()].sort();
     throw new ApiError(
       422,
-      "ERRAND_UNKNOWN_TASK",
+      "unknown_task",
       `POST /api/jobs: no task named ${JSON.stringify(name)} is defined here (defined: ${known.join(", ") || "none"}). Nothing was stored.`,
     );
   }

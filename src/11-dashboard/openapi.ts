@@ -183,7 +183,16 @@ export function openApiDocument(serverUrl: string): object {
             error: {
               type: "object",
               required: ["code", "message"],
-              properties: { code: { type: "string" }, message: { type: "string" } },
+              properties: {
+                code: {
+                  type: "string",
+                  description:
+                    "An ErrandError's code (ERRAND_INVALID_ARGS, ERRAND_JOB_NOT_FOUND), or the API's own: " +
+                    "unknown_task, job_not_found, job_ended, not_retryable, invalid_json, payload_too_large, " +
+                    "unsupported_media_type, forbidden, unauthorized, method_not_allowed, not_found, internal.",
+                },
+                message: { type: "string" },
+              },
             },
           },
         },

@@ -124,7 +124,7 @@ export async function authorize(
     a.token !== undefined
       ? "errand dashboard: open it with ?token=<your token> or send Authorization: Bearer <token>."
       : "errand dashboard: authentication required.";
-  res.end(api ? JSON.stringify({ error: { code: "ERRAND_UNAUTHORIZED", message } }) : `${message}\n`);
+  res.end(api ? JSON.stringify({ error: { code: "unauthorized", message } }) : `${message}\n`);
   return false;
 }
 

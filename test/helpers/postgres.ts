@@ -2,11 +2,12 @@
 // Order: ERRAND_TEST_POSTGRES_URL; else a server on 127.0.0.1:5432; else a throwaway cluster started from the
 // local PostgreSQL binaries on a free port, stopped when the test process exits. Set
 // ERRAND_TEST_POSTGRES_NO_LOCAL=1 to skip the 127.0.0.1:5432 probe (to exercise the throwaway path).
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import pg from "pg";
 
 let server: Promise<string> | null = null;
@@ -187,32 +188,37 @@ export async function freshPostgresDatabase(
   await admin((c) => c.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ""}`));
   return {
     url: withDatabase(base, name),
-    drop: () => admin((c) => dropQuietly(c, name)),
+    drop: () => dropLater(name),
   };
 }
 
+/** Databases to drop once this process exits, and the server they are on. */
+const toDrop = new Set<string>();
+let dropServer: string | null = null;
+
 /**
- * Drops a test's database once the sessions still closing on it (a pool's last connections, a killed worker
- * process's) have gone, for up to 2 s, then by force: a session this process still held, terminated by the server,
- * would otherwise surface in it as an unhandled "terminating connection due to administrator command".
+ * Schedules a test database's drop for when this process has exited, by a detached process (drop-databases.mjs):
+ * a drop forces a checkpoint (about a second each, 210 s in all across the suite when each file waited for its
+ * own), and the sessions this process still holds must be gone first, or the server's termination of them would
+ * surface here as an unhandled "terminating connection due to administrator command".
  */
-async function dropQuietly(c: pg.Client, name: string): Promise<void> {
-  for (let i = 0; i < 40; i++) {
-    const { rows } = await c.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-      [name],
-    );
-    if (rows[0]!.n === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+async function dropLater(name: string): Promise<void> {
+  dropServer ??= await postgresServerUrl();
+  if (toDrop.size === 0) process.once("exit", spawnDropper);
+  toDrop.add(name);
 }
 
-/** Drops this process's template databases; call from an `after` hook of the last suite using them. */
+function spawnDropper(): void {
+  if (toDrop.size === 0 || dropServer === null) return;
+  const script = fileURLToPath(new URL("./drop-databases.mjs", import.meta.url));
+  spawn(process.execPath, [script, dropServer, ...toDrop], { detached: true, stdio: "ignore" }).unref();
+}
+
+/** Drops this process's template databases once it has exited (dropLater); call from an `after` hook. */
 export async function dropTemplates(): Promise<void> {
   for (const made of templates.values()) {
     const name = await made.catch(() => null);
-    if (name) await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    if (name) await dropLater(name);
   }
   templates.clear();
 }

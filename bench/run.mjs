@@ -18,8 +18,10 @@
 // and no-op jobs with handlers on the main thread and isolated in threads or processes, and the no-op ones on a
 // baseline checkout's main thread when given (bench/cpu.mjs); figures go to bench/results/cpu-<backend>.json.
 // `npm run bench -- --sql [--backend name]` times enqueue from SQL and its pickup (bench/sql-enqueue.mjs); figures go
-// to bench/results/sql-<backend>.json.
+// to bench/results/sql-<backend>.json. `npm run bench -- --orm` times enqueue inside each ORM's transaction beside
+// its own insert (bench/orm.mjs, under tsx); figures go to bench/results/orm.json.
 import { Errand } from "errand";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -80,6 +82,7 @@ let latency = false;
 let recovery = false;
 let cpu = false;
 let sqlEnqueue = false;
+let orm = false;
 let baseline = null;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
@@ -95,6 +98,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (arg === "--recovery") recovery = true;
   else if (arg === "--cpu") cpu = true;
   else if (arg === "--sql") sqlEnqueue = true;
+  else if (arg === "--orm") orm = true;
   else if (arg === "--baseline") baseline = process.argv[++i] ?? usage("--baseline needs a folder");
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
@@ -122,7 +126,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir] | --sql] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir] | --sql | --orm] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -724,6 +728,12 @@ async function mainCpu() {
 }
 
 /** Enqueue from SQL beside the floor and task.enqueue(), backend by backend. */
+/** --orm: bench/orm.mjs opens the ORMs as the tests do (TypeScript), so it runs in a child under tsx. */
+const mainOrm = () => {
+  const run = spawnSync(process.execPath, ["--import", "tsx", "bench/orm.mjs"], { stdio: "inherit" });
+  process.exitCode = run.status ?? 1;
+};
+
 const mainSqlEnqueue = () =>
   eachBackend(
     "enqueue from SQL",
@@ -755,4 +765,6 @@ await (schedules
                   ? mainCpu()
                   : sqlEnqueue
                     ? mainSqlEnqueue()
-                    : main());
+                    : orm
+                      ? mainOrm()
+                      : main());

@@ -19,7 +19,7 @@ export function enqueue(ctx: SqliteContext, jobs: readonly NewJob[], tx?: object
     if (isSynchronousTx(tx)) return Promise.resolve(enqueueSync(ctx, jobs, tx));
     try {
       const seen = sqliteUserTx(tx);
-      if ("query" in seen) return enqueueThrough(ctx, jobs, seen);
+      if ("query" in seen) return enqueueThrough(ctx, jobs, seen, tx);
       if ("connectionLater" in seen) return seen.connectionLater().then((db) => enqueueSync(ctx, jobs, db));
       return Promise.resolve(enqueueSync(ctx, jobs, tx));
     } catch (error) {
@@ -155,15 +155,25 @@ export function* keyedInsert(job: NewJob, values: unknown[]): Generator<InsertSt
 // through their raw-query calls, awaited, on the transaction's one connection.
 type Query = (sql: string, params: readonly unknown[]) => Promise<TxRow[]>;
 
+/** The errand files each ORM transaction has been checked to be on. */
+const onErrandsFile = new WeakMap<object, Set<string>>();
+
 export async function enqueueThrough(
   ctx: SqliteContext,
   jobs: readonly NewJob[],
   orm: { query: Query; via: string },
+  tx: object,
 ): Promise<EnqueueResult[]> {
   const { query, via } = orm;
   let results: EnqueueResult[];
   try {
-    await checkFile(ctx.file, query, via);
+    // Once per transaction object: through Kysely each statement is prepared anew, so a check costs as much as a job.
+    let files = onErrandsFile.get(tx);
+    if (!files?.has(ctx.file)) {
+      await checkFile(ctx.file, query, via);
+      if (!files) onErrandsFile.set(tx, (files = new Set()));
+      files.add(ctx.file);
+    }
     // A savepoint keeps a batch all-or-none within their transaction.
     if (jobs.length === 1) results = [await insert(query, jobs[0]!)];
     else {

@@ -10,6 +10,7 @@ import m010 from "./010-flows.js";
 import m011 from "./011-worker-load.js";
 import m012 from "./012-sql-enqueue.js";
 import m013 from "./013-sql-enqueue-faster.js";
+import m014 from "./014-sql-debounce.js";
 
 /** In order, numbered as their files; each applied once and recorded in <schema>.migrations (the version: the highest). */
 export const MIGRATIONS: readonly { version: number; sql: string }[] = [
@@ -25,6 +26,7 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 11, sql: m011 },
   { version: 12, sql: m012 },
   { version: 13, sql: m013 },
+  { version: 14, sql: m014 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

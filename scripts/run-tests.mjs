@@ -9,7 +9,7 @@
 //   processes and databases rather than compute: on 2 cores, three at once keep both busy.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 
 const DURATIONS = "scripts/test-durations.json";
@@ -114,13 +114,7 @@ function runFile(file) {
       {
         detached: true,
         stdio: ["ignore", "pipe", "pipe"],
-        env: {
-          ...process.env,
-          ERRAND_LOG_LEVEL: process.env.ERRAND_LOG_LEVEL ?? "silent",
-          FORCE_COLOR: "0",
-          // Every node the tests start (CLI workers, above all) reuses V8's compiled code: about a tenth of a start.
-          NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), "errand-test-compile-cache"),
-        },
+        env: { ...process.env, ERRAND_LOG_LEVEL: process.env.ERRAND_LOG_LEVEL ?? "silent", FORCE_COLOR: "0" },
       },
     );
     const chunks = [];

@@ -2,6 +2,7 @@
 // the driver's connection in reach (Drizzle, Knex, TypeORM) are unwrapped to it, so that errand writes exactly as on
 // the driver; Kysely and Prisma keep theirs private, so errand's statements run through their raw-query calls.
 // Only shapes are read here: no ORM is imported, and none is a dependency.
+import { InvalidArgsError } from "./errors.js";
 
 export type TxRow = Record<string, unknown>;
 
@@ -24,19 +25,21 @@ export const ACCEPTED_TX =
 
 const NOTHING = "Nothing was stored.";
 
-/** Thrown for a `tx` that is an ORM's handle but not a transaction: the job would commit whatever the user's does. */
-export class NotATransaction extends Error {}
+/** An ORM's handle that is not a transaction: the job would commit whatever the user's transaction does. */
+function notATransaction(why: string): InvalidArgsError {
+  return new InvalidArgsError(`enqueue() tx: ${why}`);
+}
 
 type Shape = Record<string, unknown>;
 const isObject = (v: unknown): v is Shape => (typeof v === "object" || typeof v === "function") && v !== null;
 
-/** Sees `tx` through its ORM; throws NotATransaction for an ORM's handle that is not in a transaction. */
+/** Sees `tx` through its ORM; throws InvalidArgsError for an ORM's handle that is not in a transaction. */
 export function userTx(tx: object): UserTx {
   const t = tx as Shape;
   // Prisma: the interactive transaction's client has $queryRawUnsafe but not $disconnect.
   if (typeof t.$queryRawUnsafe === "function") {
     if (typeof t.$disconnect === "function") {
-      throw new NotATransaction(
+      throw notATransaction(
         "this is the PrismaClient itself: the job would commit at once, whatever your transaction does. Pass the " +
           `\`tx\` of prisma.$transaction(async (tx) => { ... }). ${NOTHING}`,
       );
@@ -47,7 +50,7 @@ export function userTx(tx: object): UserTx {
   // Kysely: a Transaction (or ControlledTransaction) says so; plugins would rewrite errand's rows, so none run.
   if (typeof t.executeQuery === "function" && typeof t.withoutPlugins === "function" && "isTransaction" in t) {
     if (t.isTransaction !== true) {
-      throw new NotATransaction(
+      throw notATransaction(
         "this is a Kysely instance, not a transaction: the job would commit at once. Pass the `trx` of " +
           `db.transaction().execute(async (trx) => { ... }). ${NOTHING}`,
       );
@@ -71,18 +74,15 @@ export function userTx(tx: object): UserTx {
   const client = t.client as Shape | undefined;
   if (isObject(client) && typeof client.acquireConnection === "function" && "isTransaction" in t) {
     if (t.isTransaction !== true) {
-      throw new NotATransaction(
+      throw notATransaction(
         "this is a Knex instance, not a transaction: the job would commit at once. Pass the `trx` of " +
           `knex.transaction(async (trx) => { ... }). ${NOTHING}`,
       );
     }
     return { via: "Knex", connectionLater: () => (client.acquireConnection as () => Promise<object>).call(client) };
   }
-  // Drizzle: a transaction (or db) holds its session, and the session the driver's client.
-  const session = t.session as Shape | undefined;
-  if (isObject(session) && isObject(session.client) && isObject(t.dialect)) {
-    return { via: "Drizzle", connection: session.client };
-  }
+  const drizzle = drizzleClient(t);
+  if (drizzle) return { via: "Drizzle", connection: drizzle };
   // TypeORM: an EntityManager made by dataSource.transaction() carries its QueryRunner.
   if (
     typeof t.transaction === "function" &&
@@ -90,7 +90,7 @@ export function userTx(tx: object): UserTx {
     isObject(t.dataSource ?? t.connection)
   ) {
     if (!isObject(t.queryRunner)) {
-      throw new NotATransaction(
+      throw notATransaction(
         "this is a TypeORM EntityManager outside a transaction (the DataSource's own manager): the job would " +
           "commit at once. Pass the manager of dataSource.transaction(async (manager) => { ... }), or a QueryRunner " +
           `after startTransaction(). ${NOTHING}`,
@@ -104,17 +104,23 @@ export function userTx(tx: object): UserTx {
   return { via: null, connection: tx };
 }
 
+/** Drizzle: a transaction (or db) holds its session, and the session the driver's client. */
+function drizzleClient(t: Shape): Shape | null {
+  const session = t.session as Shape | undefined;
+  return isObject(session) && isObject(session.client) && isObject(t.dialect) ? session.client : null;
+}
+
 /** TypeORM's QueryRunner: PostgreSQL's holds its pool client once connected; SQLite's driver holds the one handle. */
 function typeOrmRunner(runner: Shape): UserTx {
   if (runner.isTransactionActive !== true) {
-    throw new NotATransaction(
+    throw notATransaction(
       "this TypeORM QueryRunner has no transaction open: the job would commit at once. Call " +
         `\`await queryRunner.startTransaction()\` first, or pass the manager of dataSource.transaction(). ${NOTHING}`,
     );
   }
   const connection = runner.databaseConnection ?? (runner.driver as Shape).databaseConnection;
   if (!isObject(connection)) {
-    throw new NotATransaction(`this TypeORM QueryRunner has no connection open. ${NOTHING}`);
+    throw notATransaction(`this TypeORM QueryRunner has no connection open. ${NOTHING}`);
   }
   return { via: "TypeORM", connection };
 }
@@ -126,8 +132,6 @@ function typeOrmRunner(runner: Shape): UserTx {
  */
 export function isSynchronousTx(tx: object | undefined): boolean {
   if (tx === undefined) return false;
-  const session = (tx as Shape).session;
-  const handle = isObject(session) && isObject((tx as Shape).dialect) ? session.client : tx;
-  const h = handle as { prepare?: unknown; inTransaction?: unknown } | undefined;
+  const h = (drizzleClient(tx as Shape) ?? tx) as { prepare?: unknown; inTransaction?: unknown } | undefined;
   return isObject(h) && typeof h.prepare === "function" && typeof h.inTransaction === "boolean";
 }

@@ -127,7 +127,8 @@ function allow(method: string, ...allowed: string[]): void {
 }
 
 async function recordOf(errand: Errand, id: string): Promise<JobRecord> {
-  const record = await (await errand.getJob(id))?.get();
+  // One read: getJob() would read the record, then its get() again.
+  const record = await (await errand.backend()).get(id);
   if (!record) throw new ApiError(404, "job_not_found", `Job ${id} does not exist.`);
   return record;
 }

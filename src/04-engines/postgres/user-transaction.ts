@@ -1,5 +1,5 @@
 import { InvalidArgsError } from "../../01-core/errors.js";
-import { ACCEPTED_TX, NotATransaction, userTx, type UserTx } from "../../01-core/user-tx.js";
+import { ACCEPTED_TX, userTx } from "../../01-core/user-tx.js";
 import type { Row } from "./driver/connections.js";
 
 const NOTHING_STORED = "Nothing was stored.";
@@ -12,13 +12,7 @@ type Runner = (sql: string, params: unknown[]) => Promise<Row[]>;
  * one promise of `{ tx }`).
  */
 export function userRunner(tx: object, explain: (e: unknown) => Error): Runner {
-  let seen: UserTx;
-  try {
-    seen = userTx(tx);
-  } catch (error) {
-    if (error instanceof NotATransaction) throw new InvalidArgsError(`enqueue() tx: ${error.message}`);
-    throw error;
-  }
+  const seen = userTx(tx);
   const guard =
     (run: Runner): Runner =>
     async (sql, params) => {

@@ -4,21 +4,21 @@
 import type Database from "better-sqlite3";
 import { resolve } from "node:path";
 import { InvalidArgsError } from "../../01-core/errors.js";
-import { isSynchronousTx, type TxRow } from "../../01-core/user-tx.js";
+import { isSynchronousTx, userTx, type TxRow } from "../../01-core/user-tx.js";
 import type { EnqueueResult, NewJob } from "../../02-storage/jobs.js";
 import { initialState } from "../../03-storage-logic/rows.js";
 import type { SqliteContext } from "./context.js";
 import { isBusy } from "./driver/busy.js";
 import type { Statement } from "./rows.js";
 import * as Q from "./sql/enqueue.js";
-import { sqliteUserTx, userDatabase, userStatement } from "./user-transaction.js";
+import { userDatabase, userStatement } from "./user-transaction.js";
 
 export function enqueue(ctx: SqliteContext, jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
   if (tx !== undefined) {
     // In the user's transaction a failure throws, so that their transaction (synchronous) rolls back with it.
     if (isSynchronousTx(tx)) return Promise.resolve(enqueueSync(ctx, jobs, tx));
     try {
-      const seen = sqliteUserTx(tx);
+      const seen = userTx(tx);
       if ("query" in seen) return enqueueThrough(ctx, jobs, seen, tx);
       if ("connectionLater" in seen) return seen.connectionLater().then((db) => enqueueSync(ctx, jobs, db));
       return Promise.resolve(enqueueSync(ctx, jobs, tx));

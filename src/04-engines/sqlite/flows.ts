@@ -1,13 +1,14 @@
 // Flows on SQLite (FlowStore), and the steps and spawns of the jobs that run in them. The flow machinery they
 // write through is flow-ops.ts.
 import { InvalidArgsError } from "../../01-core/errors.js";
+import { userTx } from "../../01-core/user-tx.js";
 import type { MemberEnded } from "../../03-storage-logic/flow-advance.js";
 import type { FlowRecord, FlowState, NewFlow, StoredStep } from "../../02-storage/flows.js";
 import { cancelJob, retry } from "./admin.js";
 import type { SqliteContext } from "./context.js";
 import { cancelWaiting, create, get, jobsToCancel, reopen } from "./flow-ops.js";
 import * as Q from "./sql/flows.js";
-import { sqliteUserTx, userDatabase, userStatement } from "./user-transaction.js";
+import { userDatabase, userStatement } from "./user-transaction.js";
 
 export function createFlow(
   ctx: SqliteContext,
@@ -16,7 +17,7 @@ export function createFlow(
 ): Promise<{ id: string; jobIds: (string | null)[] }> {
   if (tx === undefined) return ctx.run(ctx.transaction(() => create(ctx, flow))).then(ctx.emitted);
   try {
-    const seen = sqliteUserTx(tx);
+    const seen = userTx(tx);
     if ("connectionLater" in seen) return seen.connectionLater().then((db) => createFlowSync(ctx, flow, db));
     if ("query" in seen) {
       throw new InvalidArgsError(

@@ -2,25 +2,15 @@
 import type Database from "better-sqlite3";
 import { resolve } from "node:path";
 import { InvalidArgsError } from "../../01-core/errors.js";
-import { ACCEPTED_TX, NotATransaction, userTx, type UserTx } from "../../01-core/user-tx.js";
+import { ACCEPTED_TX, userTx } from "../../01-core/user-tx.js";
 import type { Statement } from "./rows.js";
-
-/** `tx` seen through its ORM (user-tx.ts); an ORM's handle outside a transaction is refused. */
-export function sqliteUserTx(tx: object): UserTx {
-  try {
-    return userTx(tx);
-  } catch (error) {
-    if (error instanceof NotATransaction) throw new InvalidArgsError(`enqueue() tx: ${error.message}`);
-    throw error;
-  }
-}
 
 /**
  * The user's better-sqlite3 handle (theirs, or the one their Drizzle, Knex or TypeORM transaction runs on), checked
  * to be in a transaction on errand's own file.
  */
 export function userDatabase(tx: object, file: string): Database.Database {
-  const seen = sqliteUserTx(tx);
+  const seen = userTx(tx);
   if (!("connection" in seen)) {
     throw new InvalidArgsError(
       `enqueueSync() tx: ${seen.via}'s transactions are asynchronous, so errand cannot write in one before ` +

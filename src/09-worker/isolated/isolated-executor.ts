@@ -133,7 +133,9 @@ export class IsolatedExecutor implements Executor {
   }
 
   renewed(sentAt: number): void {
-    const at = performance.timeOrigin + sentAt;
+    // On the wall clock as read now: performance.timeOrigin is read at the process's start, and under load was seen
+    // off by 33 ms.
+    const at = Date.now() - performance.now() + sentAt;
     for (const slot of this.slots) slot.proc.send({ t: "renewed", at });
   }
 
@@ -184,7 +186,7 @@ export class IsolatedExecutor implements Executor {
           module,
           workerId,
           startsHeldAfterMs: startsHeldAfterMs(leaseMs),
-          timeOrigin: performance.timeOrigin,
+          timeOrigin: Date.now() - performance.now(),
           ...(shared && ring ? { running: shared, outcomes: ring.buffer } : {}),
         },
         maxMemoryMb,

@@ -11,7 +11,10 @@ export interface ExecutorData {
   readonly workerId: string;
   /** A job that waited this long (ms) since its claim and the last renewal waits for the next (startsHeldAfterMs). */
   readonly startsHeldAfterMs: number;
-  /** The worker's performance.timeOrigin: a job's leasedAt (the worker's performance.now()) on the wall clock. */
+  /**
+   * The worker's Date.now() less its performance.now(), read as the slot starts: a job's leasedAt (the worker's
+   * performance.now()) on the wall clock. Not performance.timeOrigin, which can be off by tens of ms under load.
+   */
   readonly timeOrigin: number;
   /**
    * A thread's: two float64s it writes as each handler starts, which the worker reads to know which job runs

@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   "ERRAND_FLOW_FAILED",
   "ERRAND_FLOW_CANCELLED",
   "ERRAND_FLOW_NOT_FOUND",
+  "ERRAND_NO_WATCH_SECRET",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -53,11 +54,15 @@ export class InvalidArgsError extends ErrandError {
 
 /**
  * errand is set up in a way it cannot work with: a database URL it cannot open, a Node too old for SQLite, a worker
- * without tasks, or a job whose task this worker does not define.
+ * without tasks, a job whose task this worker does not define, or a watch token asked for without a watch secret.
  */
 export class ConfigError extends ErrandError {
   declare readonly code:
-    "ERRAND_UNSUPPORTED_DATABASE" | "ERRAND_NODE_TOO_OLD" | "ERRAND_NO_TASKS" | "ERRAND_UNKNOWN_TASK";
+    | "ERRAND_UNSUPPORTED_DATABASE"
+    | "ERRAND_NODE_TOO_OLD"
+    | "ERRAND_NO_TASKS"
+    | "ERRAND_UNKNOWN_TASK"
+    | "ERRAND_NO_WATCH_SECRET";
   constructor(code: ConfigError["code"], message: string) {
     super(code, message);
     this.name = "ConfigError";

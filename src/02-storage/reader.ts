@@ -4,6 +4,8 @@ import type { Counts, ExpiredCount, FinishedStats, ListParams, MinuteCount, Wait
 /** What status, the CLI, the dashboard and the metrics read: jobs, counts, workers and finished totals. */
 export interface JobReader {
   get(id: string): Promise<JobRecord | null>;
+  /** The jobs of `ids` that exist, in no set order: one read for many watched jobs. */
+  getMany(ids: readonly string[]): Promise<JobRecord[]>;
   list(params: ListParams): Promise<JobRecord[]>;
   counts(): Promise<Counts[]>;
   /** Jobs stored that ended cancelled because they expired, per queue (queues with none left out). */

@@ -4,10 +4,15 @@ import { formatMs, toMs, type Duration } from "../01-core/duration.js";
 import { FlowFailedError, WaitTimeoutError } from "../01-core/errors.js";
 import type { FlowStore } from "../02-storage/flows.js";
 import type { FlowKind, FlowMemberState, FlowRecord, FlowState } from "../02-storage/flows.js";
+import type { WatchTarget } from "../01-core/watch-token.js";
+import { watchFlow, type FlowUpdate, type FlowWatchSource } from "./flow-watch.js";
+import { lazyIterator } from "./feed.js";
 
 export interface FlowHost {
-  backend(): Promise<FlowStore>;
+  backend(): Promise<FlowStore & FlowWatchSource>;
   now(): number;
+  /** A watch token for a job or flow (see Errand's watchSecret); throws when no secret is set. */
+  watchToken(target: WatchTarget, id: string, expiresIn: Duration | undefined): string;
 }
 
 /** A flow's state and each member's, results parsed. */
@@ -102,6 +107,19 @@ export class Flow<R = unknown> {
     const flow = await (await this.host.backend()).getFlow(this.id);
     if (!flow) throw notFound(this.id);
     return flow;
+  }
+
+  /**
+   * The flow's updates as they happen: its state and its members' now, each change of a member's state, and its end,
+   * after which the iteration is done. `since`: an earlier update's version, to watch on from it.
+   */
+  watch(options: { since?: string; signal?: AbortSignal } = {}): AsyncIterableIterator<FlowUpdate> {
+    return lazyIterator(async () => watchFlow(await this.host.backend(), this.id, options));
+  }
+
+  /** A token that opens this flow's watch stream, and nothing else, until it expires (default "1h"). */
+  watchToken(options: { expiresIn?: Duration } = {}): string {
+    return this.host.watchToken("flow", this.id, options.expiresIn);
   }
 
   toJSON(): { id: string; kind: FlowKind | null } {

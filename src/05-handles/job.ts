@@ -5,13 +5,18 @@ import type { JobRecord, JobState } from "../01-core/job.js";
 import type { Backend } from "../02-storage/backend.js";
 import type { JobEvent } from "../01-core/events.js";
 import { waitForEvents } from "./job-waiters.js";
+import type { WatchTarget } from "../01-core/watch-token.js";
+import { watchJob, type JobUpdate, type WatchOptions } from "./watch.js";
+import { lazyIterator } from "./feed.js";
 
 /** With job events to wake it, result() still reads the job this often: events are at most once. */
 const SAFETY_RECHECK_MS = 5_000;
 
 export interface JobSource {
-  backend(): Promise<Pick<Backend, "get" | "cancel" | "onChange" | "onEvents">>;
+  backend(): Promise<Pick<Backend, "get" | "getMany" | "cancel" | "onChange" | "onEvents">>;
   now(): number;
+  /** A watch token for a job or flow (see Errand's watchSecret); throws when no secret is set. */
+  watchToken(target: WatchTarget, id: string, expiresIn: Duration | undefined): string;
 }
 
 /** A handle on a stored job. R is the task handler's result type. */
@@ -108,6 +113,23 @@ export class Job<R = unknown> {
       offEvents?.();
       offChange?.();
     }
+  }
+
+  /**
+   * The job's updates as they happen: its state now, then each change of state or progress, and its end (the
+   * handler's result, or the error), after which the iteration is done. One subscription per process serves every
+   * watcher; see WatchOptions for resuming from an update's version.
+   */
+  watch(options: WatchOptions = {}): AsyncIterableIterator<JobUpdate<R>> {
+    return lazyIterator(async () => watchJob<R>(await this.source.backend(), this.id, options));
+  }
+
+  /**
+   * A token that opens this job's watch stream, and nothing else, until it expires (default "1h"): hand it to the
+   * browser that watches. Signed with the Errand's watchSecret.
+   */
+  watchToken(options: { expiresIn?: Duration } = {}): string {
+    return this.source.watchToken("job", this.id, options.expiresIn);
   }
 
   toJSON(): { id: string; task: string } {

@@ -107,6 +107,7 @@ export interface TaskHost {
   openBackend(): TaskStore | null;
   now(): number;
   readonly maxPayloadBytes: number;
+  readonly watchToken: JobSource["watchToken"];
   /**
    * Writes prepared jobs: backend.enqueue(), or what wraps it (producer spans when tracing is on). Given by the
    * Errand, so that tasks know nothing of the features built on them.

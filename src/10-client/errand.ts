@@ -1,7 +1,11 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { Backend } from "../02-storage/backend.js";
 import type { FinishedStats, MinuteCount } from "../02-storage/reads.js";
-import { InvalidArgsError } from "../01-core/errors.js";
+import { ConfigError, InvalidArgsError } from "../01-core/errors.js";
+import { toMs } from "../01-core/duration.js";
+import { signWatchToken, verifyWatchToken, type WatchTarget } from "../01-core/watch-token.js";
+import { watchJob, type JobUpdate, type WatchOptions } from "../05-handles/watch.js";
+import { lazyIterator } from "../05-handles/feed.js";
 import type { JobRecord, JobState } from "../01-core/job.js";
 import type { Logger } from "../01-core/logger.js";
 import { redactFields } from "../01-core/redact-fields.js";
@@ -69,6 +73,17 @@ export class Errand {
       sendSync: sendJobsSync,
       retentionMs: this.retentionMs,
       openSpec: () => this.connection.openSpec(),
+      watchToken: (target, id, expiresIn) => {
+        const secret = settings.watchSecret;
+        if (secret === null) {
+          throw new ConfigError(
+            "ERRAND_NO_WATCH_SECRET",
+            "watchToken(): no watch secret is set. Give new Errand({ watchSecret }) or ERRAND_WATCH_SECRET a random string of at least 32 characters (openssl rand -base64 32), the same in every process that signs or serves watch streams.",
+          );
+        }
+        const ms = toMs(expiresIn ?? "1h", "watchToken() expiresIn", { allowZero: false });
+        return signWatchToken(secret, target, id, this.now() + ms);
+      },
     };
     this.registry = new Registry(this.host);
     this.events = new EventHub({ backend: () => this.backend(), logger: this.logger });
@@ -164,6 +179,25 @@ export class Errand {
     const worker = new Worker(this.host, options);
     this.workersStarted.add(worker);
     return worker;
+  }
+
+  /**
+   * A job's updates as they happen: its state now, each change of state or progress, and its end (result or error),
+   * after which the iteration is done; see job.watch(). However many watchers, a process holds one subscription and
+   * reads every watched job in one statement per second (for what no event tells, such as a job starting).
+   */
+  watch<R = unknown>(job: Job<R> | string | number, options: WatchOptions = {}): AsyncIterableIterator<JobUpdate<R>> {
+    const id = typeof job === "object" ? job.id : String(job);
+    return lazyIterator(async () => watchJob<R>(await this.backend(), id, options));
+  }
+
+  /**
+   * Whether `token` opens the watch stream of `target` `id` now: signed with this Errand's watchSecret for that job
+   * or flow, and not expired. False for anything else, and when no watch secret is set.
+   */
+  checkWatchToken(target: WatchTarget, id: string, token: string): boolean {
+    const secret = this.settings.watchSecret;
+    return secret !== null && verifyWatchToken(secret, token, target, id, this.now());
   }
 
   /** A handle on a stored job, or null when there is none with this id. */

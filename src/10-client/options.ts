@@ -2,6 +2,7 @@ import { toMs, type Duration } from "../01-core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../01-core/errors.js";
 import { consoleLogger, redactingLogger, type Logger } from "../01-core/logger.js";
 import { rememberPassword } from "../01-core/redact.js";
+import { watchSecretFrom } from "../01-core/watch-token.js";
 import { DEFAULT_DATABASE } from "../04-engines/engine-choice.js";
 
 export interface ErrandOptions {
@@ -43,6 +44,11 @@ export interface ErrandOptions {
    * Matched at any depth, case-insensitively. The job still runs with the real values.
    */
   redact?: readonly string[];
+  /**
+   * The key that signs watch tokens (job.watchToken()), which let a browser open a job's watch stream: at least 32
+   * characters, kept secret, the same in every process that signs or serves them. Else ERRAND_WATCH_SECRET.
+   */
+  watchSecret?: string;
 }
 
 type PostgresSsl = boolean | { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string };
@@ -60,6 +66,7 @@ const ERRAND_OPTIONS = [
   "postgres",
   "sqlite",
   "redact",
+  "watchSecret",
 ] as const;
 
 /** ErrandOptions checked, with every default filled in. */
@@ -75,6 +82,7 @@ export interface ErrandSettings {
   readonly maxPayloadBytes: number;
   readonly migrate: boolean;
   readonly clock: (() => number) | undefined;
+  readonly watchSecret: string | null;
 }
 
 /** new Errand()'s checks, in the order they report: the first wrong option is the one named. */
@@ -153,6 +161,7 @@ export function errandSettings(options: ErrandOptions): ErrandSettings {
     maxPayloadBytes,
     migrate: options.migrate ?? true,
     clock: options.clock,
+    watchSecret: watchSecretFrom(options.watchSecret, process.env.ERRAND_WATCH_SECRET),
   };
 }
 

@@ -88,6 +88,7 @@ const CLASS_OF: { [C in ErrorCode]: ClassFor<C> } = {
   ERRAND_PERMANENT: PermanentError,
   ERRAND_FLOW_FAILED: FlowFailedError,
   ERRAND_FLOW_CANCELLED: FlowFailedError,
+  ERRAND_NO_WATCH_SECRET: ConfigError,
   ERRAND_FLOW_NOT_FOUND: FlowFailedError,
   ERRAND_RETRY: RetryError,
 };

@@ -127,7 +127,6 @@ export class PostgresBackend implements Backend {
   }
 
   // ---- Enqueue (enqueue.ts) ----
-
   enqueue(jobs: readonly NewJob[], tx?: object): Promise<EnqueueResult[]> {
     return enqueue.enqueue(this.ctx, jobs, tx);
   }
@@ -154,7 +153,6 @@ export class PostgresBackend implements Backend {
   }
 
   // ---- What a worker drives (claim.ts, outcomes.ts, leases.ts, flows.ts) ----
-
   useMemberConcurrency(concurrency: MemberConcurrency | null): void {
     this.ctx.flows.memberConcurrency = concurrency;
   }
@@ -212,7 +210,6 @@ export class PostgresBackend implements Backend {
   }
 
   // ---- Maintenance (maintenance.ts) ----
-
   rescueExpired(now: number, retryAt: (attempt: number) => number): Promise<number> {
     return maintenance.rescueExpired(this.ctx, now, retryAt);
   }
@@ -230,9 +227,12 @@ export class PostgresBackend implements Backend {
   }
 
   // ---- Reads (reader.ts) ----
-
   get(id: string): Promise<JobRecord | null> {
     return reader.get(this.ctx, id);
+  }
+
+  getMany(ids: readonly string[]): Promise<JobRecord[]> {
+    return reader.getMany(this.ctx, ids);
   }
 
   list(p: ListParams): Promise<JobRecord[]> {
@@ -272,7 +272,6 @@ export class PostgresBackend implements Backend {
   }
 
   // ---- Operators' actions (admin.ts) ----
-
   cancel(id: string, now: number): Promise<JobState | null> {
     return admin.cancel(this.ctx, id, now);
   }
@@ -301,7 +300,6 @@ export class PostgresBackend implements Backend {
   }
 
   // ---- Flows (flows.ts) ----
-
   createFlow(flow: NewFlow, tx?: object): Promise<{ id: string; jobIds: (string | null)[] }> {
     return flows.createFlow(this.ctx, flow, tx);
   }
@@ -323,7 +321,6 @@ export class PostgresBackend implements Backend {
   }
 
   // ---- Recurring schedules (schedules.ts) ----
-
   schedules(_now: number, names?: readonly string[]): Promise<ScheduleRow[]> {
     return schedules.schedules(this.ctx, names);
   }
@@ -357,7 +354,6 @@ export class PostgresBackend implements Backend {
   }
 
   // ---- Clock, wake-ups, events, end ----
-
   async serverTime(): Promise<number> {
     return ((await this.ctx.db.query("SELECT clock_timestamp() AS now"))[0]!.now as Date).getTime();
   }

@@ -16,6 +16,12 @@ export async function get(ctx: PostgresContext, id: string): Promise<JobRecord |
   return row ? toJobRecord(row) : null;
 }
 
+export async function getMany(ctx: PostgresContext, ids: readonly string[]): Promise<JobRecord[]> {
+  const numbers = ids.filter((id) => /^\d+$/.test(id));
+  if (numbers.length === 0) return [];
+  return (await ctx.db.query(ctx.sql.reader.getJobs, [numbers])).map(toJobRecord);
+}
+
 export async function list(ctx: PostgresContext, p: ListParams): Promise<JobRecord[]> {
   const given = {
     state: p.state,

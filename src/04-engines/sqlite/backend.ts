@@ -221,6 +221,10 @@ export class SqliteBackend implements Backend {
     return reader.get(this.ctx, id);
   }
 
+  getMany(ids: readonly string[]): Promise<JobRecord[]> {
+    return reader.getMany(this.ctx, ids);
+  }
+
   list(p: ListParams): Promise<JobRecord[]> {
     return reader.list(this.ctx, p);
   }

@@ -17,6 +17,12 @@ export async function get(ctx: SqliteContext, id: string): Promise<JobRecord | n
   return row ? toJobRecord(row) : null;
 }
 
+export async function getMany(ctx: SqliteContext, ids: readonly string[]): Promise<JobRecord[]> {
+  const numbers = ids.filter((id) => /^\d+$/.test(id)).map(Number);
+  if (numbers.length === 0) return [];
+  return (await ctx.read(Q.GET_JOBS, JSON.stringify(numbers))).map(toJobRecord);
+}
+
 export async function list(ctx: SqliteContext, p: ListParams): Promise<JobRecord[]> {
   const params: Record<string, unknown> = { limit: p.limit };
   if (p.state !== undefined) params.state = p.state;

@@ -53,6 +53,7 @@ export interface SchedulesHost {
   now: () => number;
   tasks(): ReadonlyMap<string, TaskDefinition>;
   readonly maxPayloadBytes: number;
+  readonly watchToken: JobSource["watchToken"];
 }
 
 const UPSERT_OPTIONS = ["task", "cron", "timezone", "args", "misfire", "overlap"] as const;

@@ -5,6 +5,7 @@ export function readerSql(schema: string) {
   const { jobs, workers, counts, throughput } = fragments(schema);
   return {
     getJob: `SELECT * FROM ${jobs} WHERE id = $1`,
+    getJobs: `SELECT * FROM ${jobs} WHERE id = ANY($1::bigint[])`,
 
     // Newest first, keyset-paginated on id. Only the filters given are in the statement, so that the planner can use
     // the primary key's order and the partial indexes.

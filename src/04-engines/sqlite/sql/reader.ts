@@ -3,6 +3,7 @@
 import { RUN_TIME_BUCKETS } from "../../../02-storage/reads.js";
 
 export const GET_JOB = /* sql */ `SELECT * FROM errand_jobs WHERE id = ?`;
+export const GET_JOBS = /* sql */ `SELECT * FROM errand_jobs WHERE id IN (SELECT value FROM json_each(?))`;
 
 // Newest first, keyset-paginated on id. Only the filters given are in the statement: "(:x IS NULL OR ...)" would
 // keep SQLite from seeking to the page's first id (a page deep in a million jobs took 50 ms instead of 1).

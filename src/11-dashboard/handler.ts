@@ -36,6 +36,8 @@ import {
 } from "./views.js";
 import { scheduleList, schedulesLive } from "./schedules-view.js";
 import { html } from "./html.js";
+import { sendResponse } from "./node-response.js";
+import { watchPath, watchResponse } from "./watch-stream.js";
 import { ErrandError } from "../01-core/errors.js";
 
 export interface DashboardOptions {
@@ -130,6 +132,17 @@ export function createDashboard(errand: Errand, options: DashboardOptions = {}):
     const url = new URL(`http://dashboard.invalid${full.startsWith("/") ? "" : "/"}${full}`);
     if (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`))
       return send(res, 404, "text/plain", "not found\n");
+    // Watch streams are for the app's own pages, from any address: their token is their authorization.
+    const watched = watchPath(url.pathname.slice(base.length));
+    if (watched) {
+      if (req.method !== "GET") return send(res, 405, "text/plain", "method not allowed\n", { Allow: "GET" });
+      const last = req.headers["last-event-id"] ?? url.searchParams.get("lastEventId");
+      const token = url.searchParams.get("token");
+      return sendResponse(
+        res,
+        await watchResponse(errand, watched.target, watched.id, token, String(last ?? "") || null),
+      );
+    }
     // No auth given: nothing but this machine may reach it, whatever interface the server listens on.
     if (open && !isLoopbackAddress(req.socket.remoteAddress)) {
       return send(

@@ -50,7 +50,11 @@ export async function watchResponse(
   if (!token) return text(401, "A watch stream needs ?token= from job.watchToken() or flow.watchToken().\n");
   if (!errand.checkWatchToken(target, id, token)) return text(403, "forbidden\n");
   const since = lastEventId && /^[-.0-9a-z]{1,40000}$/.test(lastEventId) ? lastEventId : undefined;
-  if (since !== undefined && (await ended(errand, target, id, since))) return new Response(null, { status: 204 });
+  if (since !== undefined) {
+    const over = await ended(errand, target, id, since).catch(() => null);
+    if (over === null) return text(503, "The database did not answer; the stream will be retried.\n");
+    if (over) return new Response(null, { status: 204 });
+  }
   const abort = new AbortController();
   const options = { signal: abort.signal, ...(since === undefined ? {} : { since }) };
   const updates = target === "job" ? errand.watch(id, options) : errand.flow(id).watch(options);

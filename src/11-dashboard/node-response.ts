@@ -11,7 +11,7 @@ export async function sendResponse(res: ServerResponse, response: Response): Pro
     res.end();
     return;
   }
-  const reader = response.body.getReader();
+  const reader = response.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const stop = () => void reader.cancel().catch(() => {});
   res.once("close", stop);
   try {

@@ -3,7 +3,9 @@
 // wrong), resuming with Last-Event-ID without a gap or a repeat, 204 once the end was seen; and in Debian's chromium,
 // an EventSource that follows a job to its end across a cut connection.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { fileURLToPath } from "node:url";
 import type { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, it } from "node:test";
@@ -14,6 +16,8 @@ import { bothBackends } from "../helpers/databases.js";
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const SECRET = "a-watch-secret-of-at-least-32-characters";
 const databases = bothBackends();
+/** errand/browser as the package exports it, served to the page as a module. */
+const BROWSER_CLIENT = fileURLToPath(import.meta.resolve("errand/browser"));
 
 interface Sse {
   id?: string;
@@ -30,6 +34,9 @@ async function serve(errand: Errand): Promise<{ url: string; server: Server; soc
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     if (req.url?.startsWith("/errand")) return void dashboard(req, res);
+    if (req.url === "/browser.js") {
+      return void res.writeHead(200, { "Content-Type": "text/javascript" }).end(readFileSync(BROWSER_CLIENT));
+    }
     res.writeHead(200, { "Content-Type": "text/html" }).end("<!doctype html><title>app</title>");
   });
   server.on("connection", (s) => {
@@ -44,7 +51,7 @@ async function serve(errand: Errand): Promise<{ url: string; server: Server; soc
 /** Reads SSE messages off a response until the stream ends or `stopAfter` says so (then the connection is cut). */
 async function readSse(res: Response, stopAfter?: (m: Sse) => boolean): Promise<Sse[]> {
   const messages: Sse[] = [];
-  const reader = res.body!.getReader();
+  const reader = res.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const decoder = new TextDecoder();
   let buffered = "";
   for (;;) {
@@ -216,7 +223,7 @@ describe("a watch stream in a browser", () => {
     await page.goto(`${app.url}/page`);
     const path = `/errand/watch/jobs/${job.id}?token=${job.watchToken()}`;
     await page.evaluate((url) => {
-      const w = window as unknown as {
+      const w = globalThis as unknown as {
         got: { type: string; id: string; data: unknown }[];
         opens: number;
         es: EventSource;
@@ -227,33 +234,90 @@ describe("a watch stream in a browser", () => {
       w.es.onopen = () => w.opens++;
       for (const type of ["state", "progress", "succeeded", "failed", "cancelled"]) {
         w.es.addEventListener(type, (e) => {
-          const m = e as MessageEvent<string>;
+          const m = e as unknown as { data: string; lastEventId: string };
           w.got.push({ type, id: m.lastEventId, data: JSON.parse(m.data) });
         });
       }
     }, path);
-    await page.waitForFunction(() => (window as unknown as { got: unknown[] }).got.length >= 1);
+    await page.waitForFunction(() => (globalThis as unknown as { got: unknown[] }).got.length >= 1);
     // Cut every connection to the server: the stream breaks, and EventSource reconnects with Last-Event-ID.
     for (const s of app.sockets) s.destroy();
     release();
     await page.waitForFunction(
-      () => (window as unknown as { got: { type: string }[] }).got.some((g) => g.type === "succeeded"),
+      () => (globalThis as unknown as { got: { type: string }[] }).got.some((g) => g.type === "succeeded"),
       null,
       {
         timeout: 15_000,
       },
     );
     // After the end, EventSource tries once more, gets 204, and stops for good (readyState CLOSED).
-    await page.waitForFunction(() => (window as unknown as { es: EventSource }).es.readyState === 2, null, {
+    await page.waitForFunction(() => (globalThis as unknown as { es: EventSource }).es.readyState === 2, null, {
       timeout: 10_000,
     });
     const { got, opens } = await page.evaluate(() => {
-      const w = window as unknown as { got: { type: string; id: string; data: unknown }[]; opens: number };
+      const w = globalThis as unknown as { got: { type: string; id: string; data: unknown }[]; opens: number };
       return { got: w.got, opens: w.opens };
     });
     assert.ok(opens >= 2, `reconnected after the cut (opened ${opens} times)`);
     assert.equal(new Set(got.map((g) => g.id)).size, got.length, `no repeat: ${JSON.stringify(got)}`);
     assert.equal(got.filter((g) => g.type === "succeeded").length, 1);
     assert.deepEqual((got.at(-1)!.data as { result: unknown }).result, { sent: true });
+  });
+
+  it("errand/browser's watchJob() reports each update and the end, and reports a refused token as an error", async () => {
+    const [, database] = databases[0]!;
+    const errand = new Errand({ database: await database(), logger: quiet, watchSecret: SECRET });
+    const resize = errand.task("resize", async (_a: object, ctx) => {
+      for (const p of [30, 60, 90]) {
+        await ctx.progress({ percent: p });
+        await sleep(120);
+      }
+      return { thumbnail: "/t.png" };
+    });
+    const app = await serve(errand);
+    const browser = await launchChromium();
+    closing.push(
+      async () => void (await errand.close()),
+      async () => void app.server.close(),
+      async () => app.server.closeAllConnections(),
+      async () => browser.close(),
+    );
+    const job = await resize.enqueue({});
+    const other = await resize.enqueue({});
+    const page = await browser.newPage();
+    await page.goto(`${app.url}/page`);
+    const good = `/errand/watch/jobs/${job.id}?token=${job.watchToken()}`;
+    const bad = `/errand/watch/jobs/${job.id}?token=${other.watchToken()}`;
+    // A string, not a function: the test runner's compiler would wrap named callbacks in a helper the page lacks.
+    await page.evaluate(`(async () => {
+      const { watchJob } = await import("/browser.js");
+      Object.assign(globalThis, { updates: [], done: [], errors: [], refused: [] });
+      watchJob(${JSON.stringify(good)}, {
+        onUpdate: (u) => globalThis.updates.push(u),
+        onDone: (u) => globalThis.done.push(u),
+        onError: (e) => globalThis.errors.push(e.message),
+      });
+      watchJob(${JSON.stringify(bad)}, { onError: (e) => globalThis.refused.push(e.message) });
+    })()`);
+    const worker = await errand.work();
+    closing.push(async () => void (await worker.stop()));
+    await page.waitForFunction(() => (globalThis as unknown as { done: unknown[] }).done.length === 1, null, {
+      timeout: 15_000,
+    });
+    const updates = await page.evaluate(() => (globalThis as unknown as { updates: unknown[] }).updates);
+    const done = await page.evaluate(() => (globalThis as unknown as { done: unknown[] }).done);
+    const events = (updates as { event: string }[]).map((u) => u.event);
+    assert.equal(events[0], "state");
+    assert.equal(events.at(-1), "succeeded");
+    assert.deepEqual((done[0] as { result: unknown }).result, { thumbnail: "/t.png" });
+    assert.deepEqual((updates as { progress?: unknown }[]).filter((u) => u.progress !== undefined).at(-1)!.progress, {
+      percent: 90,
+    });
+    // The refused stream ends in onError once its reopens run out (about 5 s).
+    await page.waitForFunction(() => (globalThis as unknown as { refused: unknown[] }).refused.length === 1, null, {
+      timeout: 15_000,
+    });
+    const refused = await page.evaluate(() => (globalThis as unknown as { refused: string[] }).refused);
+    assert.match(refused[0]!, /refused or is unreachable/);
   });
 });

@@ -1,11 +1,11 @@
 // The JSON API under <base>/api, served beside the dashboard and behind its authentication: enqueue a job, read one,
 // list them, cancel or retry one, and the OpenAPI document that describes it all (openapi.ts).
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrandError, InvalidArgsError } from "../01-core/errors.js";
 import { JOB_STATES, type JobRecord, type JobState } from "../01-core/job.js";
 import { redact } from "../01-core/redact.js";
 import type { Errand } from "../10-client/errand.js";
 import { openApiDocument } from "./openapi.js";
+import { readBody } from "./body.js";
 import { refuseAction, SECURITY_HEADERS, TOKEN_COOKIE } from "./security.js";
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -41,17 +41,19 @@ export function createApi(
   errand: Errand,
   base: string,
   csrf: string,
-): (req: IncomingMessage, res: ServerResponse, path: string, url: URL) => Promise<void> {
-  return async (req, res, path, url) => {
+): (request: Request, path: string, url: URL) => Promise<Response> {
+  return async (request, path, url) => {
     let answer: Answer;
     try {
-      answer = await route(errand, base, csrf, req, path, url);
+      answer = await route(errand, base, csrf, request, path, url);
     } catch (error) {
       answer = failure(error);
     }
-    res.writeHead(answer.status, { ...SECURITY_HEADERS, "Content-Type": JSON_TYPE, ...answer.headers });
     // Errors may quote a connection string: its password never leaves the process.
-    res.end(redact(JSON.stringify(answer.body)));
+    return new Response(redact(JSON.stringify(answer.body)), {
+      status: answer.status,
+      headers: { ...SECURITY_HEADERS, "Content-Type": JSON_TYPE, ...answer.headers },
+    });
   };
 }
 
@@ -70,19 +72,19 @@ async function route(
   errand: Errand,
   base: string,
   csrf: string,
-  req: IncomingMessage,
+  request: Request,
   path: string,
   url: URL,
 ): Promise<Answer> {
-  const method = req.method ?? "GET";
+  const method = request.method;
   if (path === "/api/openapi.json") {
     allow(method, "GET");
     return { status: 200, body: openApiDocument(`${base}/api`) };
   }
   if (path === "/api/jobs") {
     if (method === "POST") {
-      checkWrite(req, csrf);
-      const id = await enqueue(errand, await readJson(req));
+      checkWrite(request.headers, csrf);
+      const id = await enqueue(errand, await readJson(request));
       return {
         status: 201,
         body: shown(errand, await recordOf(errand, id)),
@@ -102,7 +104,7 @@ async function route(
       return { status: 200, body: shown(errand, await recordOf(errand, id)) };
     }
     allow(method, "POST");
-    checkWrite(req, csrf);
+    checkWrite(request.headers, csrf);
     const before = await recordOf(errand, id);
     if (action === "cancel") {
       if (ENDED.includes(before.state)) {
@@ -134,15 +136,14 @@ async function recordOf(errand: Errand, id: string): Promise<JobRecord> {
 }
 
 /** The write rules of the handler's comment; throws 403 or 415 with what to do. */
-function checkWrite(req: IncomingMessage, csrf: string): void {
-  if ((req.headers.authorization ?? "").startsWith("Bearer ")) return;
-  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+function checkWrite(headers: Headers, csrf: string): void {
+  if ((headers.get("authorization") ?? "").startsWith("Bearer ")) return;
+  const type = (headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (type !== "application/json") {
     throw new ApiError(415, "unsupported_media_type", "Send the request with Content-Type: application/json.");
   }
-  const withCookie = (req.headers.cookie ?? "").includes(`${TOKEN_COOKIE}=`);
-  const given = req.headers["x-csrf-token"];
-  const refused = refuseAction(req, csrf, withCookie ? (typeof given === "string" ? given : null) : csrf);
+  const withCookie = (headers.get("cookie") ?? "").includes(`${TOKEN_COOKIE}=`);
+  const refused = refuseAction(headers, csrf, withCookie ? headers.get("x-csrf-token") : csrf);
   if (refused) {
     throw new ApiError(
       403,
@@ -152,21 +153,11 @@ function checkWrite(req: IncomingMessage, csrf: string): void {
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  // A framework may have parsed the body already (express.json()).
-  const parsed = (req as { body?: unknown }).body;
-  if (parsed !== undefined && !Buffer.isBuffer(parsed) && typeof parsed !== "string") return parsed;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      throw new ApiError(413, "payload_too_large", `The request body is over ${MAX_BODY_BYTES} bytes.`);
-    }
-    chunks.push(chunk);
-  }
+async function readJson(request: Request): Promise<unknown> {
+  const text = await readBody(request, MAX_BODY_BYTES);
+  if (text === null) throw new ApiError(413, "payload_too_large", `The request body is over ${MAX_BODY_BYTES} bytes.`);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return JSON.parse(text);
   } catch (error) {
     throw new ApiError(400, "invalid_json", `The request body is not JSON: ${(error as Error).message}.`);
   }

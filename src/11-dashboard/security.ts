@@ -1,15 +1,34 @@
 // Who may see the dashboard, and which requests may act: authentication, CSRF and cross-site checks, headers.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 
-export interface DashboardAuth {
+/** Who may use the dashboard and its API, whatever server mounts it. */
+export interface AuthBase {
   /** A secret: sent as `Authorization: Bearer <token>`, or once as `?token=` (then kept in a cookie). */
   token?: string;
   /** HTTP basic auth; browsers ask for it. */
   username?: string;
   password?: string;
+  /** Your own check: its type depends on the server (see DashboardAuth, HttpAuth). */
+  check?: unknown;
+}
+
+export interface DashboardAuth extends AuthBase {
   /** For a dashboard mounted in your server: your own check (session, SSO...). True lets the request in. */
   check?: (req: IncomingMessage) => boolean | Promise<boolean>;
+}
+
+/** As DashboardAuth, for errand/http's web-standard handler: `check` gets the fetch Request. */
+export interface HttpAuth extends AuthBase {
+  check?: (request: Request) => boolean | Promise<boolean>;
+}
+
+/** The request's connection, as the server mounting the handler knows it. */
+export interface Conn {
+  /** The client's address (loopback lets an open dashboard answer); undefined when the server does not say. */
+  remoteAddress: string | undefined;
+  /** The user's auth.check, bound to this request. */
+  check?: () => boolean | Promise<boolean>;
 }
 
 /** No inline script or style anywhere: pages load /static/dashboard.js and .css from the dashboard itself. */
@@ -33,7 +52,7 @@ function same(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-export function hasAuth(auth: DashboardAuth | undefined): boolean {
+export function hasAuth(auth: AuthBase | undefined): boolean {
   return !!auth && (auth.token !== undefined || auth.username !== undefined || auth.check !== undefined);
 }
 
@@ -41,7 +60,7 @@ export function hasAuth(auth: DashboardAuth | undefined): boolean {
  * Why `auth` cannot protect anything, or null. An empty token would let in anyone sending `Authorization: Bearer `
  * (or an empty cookie), and a username without a password anyone who knows the username.
  */
-export function weakAuth(auth: DashboardAuth | undefined): string | null {
+export function weakAuth(auth: AuthBase | undefined): string | null {
   if (!auth) return null;
   if (auth.token !== undefined && (typeof auth.token !== "string" || auth.token.length === 0))
     return "auth.token is empty";
@@ -73,8 +92,8 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   return v4 === "::1" || /^127(\.\d{1,3}){3}$/.test(v4);
 }
 
-function cookie(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? "").split(";")) {
+function cookie(headers: Headers, name: string): string | undefined {
+  for (const part of (headers.get("cookie") ?? "").split(";")) {
     const [k, ...v] = part.trim().split("=");
     if (k === name) return decodeURIComponent(v.join("="));
   }
@@ -82,50 +101,50 @@ function cookie(req: IncomingMessage, name: string): string | undefined {
 }
 
 /**
- * True when the request may go on; otherwise answers 401 itself. A `?token=` that matches sets the cookie and
- * redirects to the same URL without it, so the secret does not stay in the address bar or the history.
+ * null when the request may go on; otherwise the answer: a 401, or, for a `?token=` that matches, a redirect to the
+ * same URL without it that sets the cookie, so the secret does not stay in the address bar or the history.
  */
 export async function authorize(
-  req: IncomingMessage,
-  res: ServerResponse,
+  request: Request,
   url: URL,
-  auth: DashboardAuth | undefined,
+  auth: AuthBase | undefined,
+  conn: Conn,
   cookiePath: string,
   api = false,
-): Promise<boolean> {
-  if (!hasAuth(auth)) return true;
+): Promise<Response | null> {
+  if (!hasAuth(auth)) return null;
   const a = auth!;
-  const header = req.headers.authorization ?? "";
+  const header = request.headers.get("authorization") ?? "";
   if (a.token !== undefined) {
-    const given = header.startsWith("Bearer ") ? header.slice(7) : cookie(req, TOKEN_COOKIE);
-    if (given !== undefined && same(given, a.token)) return true;
+    const given = header.startsWith("Bearer ") ? header.slice(7) : cookie(request.headers, TOKEN_COOKIE);
+    if (given !== undefined && same(given, a.token)) return null;
     const query = url.searchParams.get("token");
     if (query !== null && same(query, a.token)) {
       url.searchParams.delete("token");
-      res.writeHead(303, {
-        ...SECURITY_HEADERS,
-        "Set-Cookie": `${TOKEN_COOKIE}=${encodeURIComponent(a.token)}; HttpOnly; SameSite=Strict; Path=${cookiePath}`,
-        Location: url.pathname + url.search,
+      return new Response(null, {
+        status: 303,
+        headers: {
+          ...SECURITY_HEADERS,
+          "Set-Cookie": `${TOKEN_COOKIE}=${encodeURIComponent(a.token)}; HttpOnly; SameSite=Strict; Path=${cookiePath}`,
+          Location: url.pathname + url.search,
+        },
       });
-      res.end();
-      return false;
     }
   }
   if (a.username !== undefined && header.startsWith("Basic ")) {
     const [user, ...rest] = Buffer.from(header.slice(6), "base64").toString("utf8").split(":");
-    if (same(user ?? "", a.username) && same(rest.join(":"), a.password ?? "")) return true;
+    if (same(user ?? "", a.username) && same(rest.join(":"), a.password ?? "")) return null;
   }
-  if (a.check && (await a.check(req))) return true;
+  if (conn.check && (await conn.check())) return null;
   const type = api ? "application/json; charset=utf-8" : "text/plain; charset=utf-8";
   const headers: Record<string, string> = { ...SECURITY_HEADERS, "Content-Type": type };
   if (a.username !== undefined) headers["WWW-Authenticate"] = 'Basic realm="errand dashboard", charset="UTF-8"';
-  res.writeHead(401, headers);
   const message =
     a.token !== undefined
       ? "errand dashboard: open it with ?token=<your token> or send Authorization: Bearer <token>."
       : "errand dashboard: authentication required.";
-  res.end(api ? JSON.stringify({ error: { code: "unauthorized", message } }) : `${message}\n`);
-  return false;
+  const body = api ? JSON.stringify({ error: { code: "unauthorized", message } }) : `${message}\n`;
+  return new Response(body, { status: 401, headers });
 }
 
 /** A random token per dashboard, in every form: a request from another site cannot know it. */
@@ -137,19 +156,19 @@ export function newCsrfToken(): string {
  * Why an action request must be refused, or null: a missing or wrong CSRF token, or a browser saying it comes from
  * another site (Sec-Fetch-Site, or an Origin that is not this host).
  */
-export function refuseAction(req: IncomingMessage, csrf: string, given: string | null): string | null {
-  const site = req.headers["sec-fetch-site"];
-  if (site !== undefined && site !== "same-origin" && site !== "none")
+export function refuseAction(headers: Headers, csrf: string, given: string | null): string | null {
+  const site = headers.get("sec-fetch-site");
+  if (site !== null && site !== "same-origin" && site !== "none")
     return `cross-site request refused (Sec-Fetch-Site: ${site})`;
-  const origin = req.headers.origin;
-  if (origin !== undefined && origin !== "null") {
+  const origin = headers.get("origin");
+  if (origin !== null && origin !== "null") {
     let host: string;
     try {
       host = new URL(origin).host;
     } catch {
       return "unreadable Origin header";
     }
-    if (host !== req.headers.host) return `cross-site request refused (Origin ${origin})`;
+    if (host !== headers.get("host")) return `cross-site request refused (Origin ${origin})`;
   } else if (origin === "null") return "cross-site request refused (Origin null)";
   if (given === null || !same(given, csrf)) return "missing or wrong CSRF token: reload the page and try again";
   return null;

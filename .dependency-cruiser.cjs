@@ -16,8 +16,9 @@ const LAYERS = [
   "12-cli",
 ];
 
-// src/index.ts, the package's face, stands above every layer but the CLI, which reads the public API as users do.
-const above = (i) => [...LAYERS.slice(i + 1), ...(LAYERS[i] === "12-cli" ? [] : ["index\\.ts$"])];
+// src/index.ts, the package's face, and its other entry points (http.ts, browser.ts) stand above every layer but the
+// CLI, which reads the public API as users do.
+const above = (i) => [...LAYERS.slice(i + 1), ...(LAYERS[i] === "12-cli" ? [] : ["(index|http|browser)\\.ts$"])];
 
 const upward = LAYERS.filter((_, i) => above(i).length > 0).map((layer) => {
   const i = LAYERS.indexOf(layer);
@@ -46,6 +47,13 @@ module.exports = {
       severity: "error",
       from: { path: "^src/04-engines/(sqlite|postgres)/" },
       to: { path: "^src/04-engines/", pathNot: "^src/04-engines/$1/" },
+    },
+    {
+      name: "browser-imports-nothing",
+      comment: "errand/browser runs in web pages: it imports nothing, of errand or of Node.",
+      severity: "error",
+      from: { path: "^src/browser\\.ts$" },
+      to: {},
     },
     {
       name: "src-stands-alone",

@@ -29,11 +29,11 @@ function bodyOf(req: IncomingMessage, headers: Headers): RequestInit["body"] {
     if (typeof parsed === "string" || Buffer.isBuffer(parsed)) return parsed;
     if ((headers.get("content-type") ?? "").includes("json")) return JSON.stringify(parsed);
     return new URLSearchParams(
-      Object.entries(parsed as object).map(([k, v]): [string, string] => [k, String(v)]),
+      Object.entries(parsed).map(([k, v]): [string, string] => [k, String(v)]),
     ).toString();
   }
   if (req.readableEnded) return null;
-  return Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>;
+  return Readable.toWeb(req);
 }
 
 export async function sendResponse(res: ServerResponse, response: Response): Promise<void> {

@@ -135,7 +135,9 @@ export function createWebDashboard(errand: Errand, options: WebDashboardOptions 
       return reply(
         403,
         "text/plain; charset=utf-8",
-        "errand dashboard: without an auth option only this machine may use it; give createDashboard auth (token, username and password, or check).\n",
+        conn.remoteAddress === undefined
+          ? "errand dashboard: without an auth option only this machine may use it, and this server did not say where the request came from; give the handler auth (token, username and password, or check), or pass { remoteAddress } as its second argument.\n"
+          : "errand dashboard: without an auth option only this machine may use it; give createDashboard auth (token, username and password, or check).\n",
       );
     }
     if (open && !isLoopbackHost(request.headers.get("host") ?? undefined)) {

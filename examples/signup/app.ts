@@ -1,5 +1,6 @@
 // The web app: a signup form with a blocking route and an errand route, the received emails, and thumbnails.
 import express, { type NextFunction, type Request, type Response } from "express";
+import { createHandler, nodeListener } from "errand/http";
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +21,13 @@ const isDuplicate = (error: unknown) => (error as { code?: string }).code === "S
 const FORM_LIMIT_BYTES = 10 * 1024;
 
 const IMAGE_FORMATS = new Set(["jpeg", "png", "webp", "gif", "avif", "tiff"]);
+
+/** errand/browser, served to the pages as /static/errand-browser.js. */
+const BROWSER_CLIENT = fileURLToPath(import.meta.resolve("errand/browser"));
+
+/** The page's stream of one job: errand's handler serves it under /errand, the token lets this page in only. */
+const watchUrl = (job: { id: string; watchToken(): string }) =>
+  `/errand/watch/jobs/${job.id}?token=${job.watchToken()}`;
 
 /** Handler times per route, for the evidence bench (GET /stats, DELETE /stats). */
 export type HandlerTimes = Record<"blocking" | "errand", number[]>;
@@ -65,15 +73,15 @@ export function createApp(users: Users, mail: MailServer) {
         return finish(res, "errand", started, 400, signupPage(input, `${input.email} has already signed up.`, null));
       // The user and the job commit together, or neither does.
       let user: User;
-      let jobId: string;
+      let job: ReturnType<typeof welcomeEmail.enqueueSync>;
       try {
-        [user, jobId] = users.db.transaction(() => {
+        [user, job] = users.db.transaction(() => {
           const user = users.insert(input.name, input.email, "errand");
           const job = welcomeEmail.enqueueSync(
             { userId: user.id, name: user.name, email: user.email },
             { tx: users.db },
           );
-          return [user, job.id] as const;
+          return [user, job] as const;
         })();
       } catch (error) {
         if (!isDuplicate(error)) throw error;
@@ -84,7 +92,7 @@ export function createApp(users: Users, mail: MailServer) {
         "errand",
         started,
         200,
-        welcomePage("errand", user, `the welcome email is job ${jobId}, sent by a worker in a moment.`),
+        welcomePage("errand", user, `the welcome email is job ${job.id}, sent by a worker in a moment.`, watchUrl(job)),
       );
     }),
   );
@@ -152,7 +160,7 @@ export function createApp(users: Users, mail: MailServer) {
     const upload = `${randomUUID()}.${format}`;
     writeFileSync(join(uploadsDir, upload), body);
     const job = await makeThumbnail.enqueue({ upload });
-    res.status(202).json({ jobId: job.id });
+    res.status(202).json({ jobId: job.id, watch: watchUrl(job) });
   });
 
   app.get("/images/:id", async (req, res) => {
@@ -165,6 +173,9 @@ export function createApp(users: Users, mail: MailServer) {
     res.json({ id: record.id, state: record.state, progress: record.progress, result });
   });
 
+  // errand's dashboard (this machine only: no auth given) and the pages' watch streams.
+  app.use("/errand", nodeListener(createHandler(errand, { basePath: "/errand" })));
+  app.get("/static/errand-browser.js", (_req, res) => res.type("text/javascript").sendFile(BROWSER_CLIENT));
   app.use("/thumbnails", express.static(thumbnailsDir, { dotfiles: "deny", index: false }));
   app.use("/static", express.static(fileURLToPath(new URL("./static", import.meta.url)), { index: false }));
 

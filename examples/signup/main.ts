@@ -18,6 +18,7 @@ console.log(`errand signup demo (data in ${config.dataDir})
   sign up:          ${demo.url}/
   received emails:  ${demo.url}/emails
   thumbnails:       ${demo.url}/images
+  errand dashboard: ${demo.url}/errand/
   SMTP server:      127.0.0.1:${demo.mail.port}, accepts each mail after ${config.smtpDelayMs} ms
   worker:           ${demo.worker ? `pid ${demo.worker.pid}, running examples/signup/tasks.ts` : "none (SIGNUP_WORKER=0): jobs wait for one"}
 

@@ -1,6 +1,7 @@
 // The demo's background work. The web app imports these to enqueue; `errand worker examples/signup/tasks.ts` runs them.
 import "./tracing.js"; // first: OpenTelemetry, when ERRAND_TRACE=console
 import { Errand } from "errand";
+import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -14,7 +15,13 @@ mkdirSync(uploadsDir, { recursive: true });
 mkdirSync(thumbnailsDir, { recursive: true });
 
 // The users table lives in this file too, so that a signup and its email job commit together: shared on purpose.
-export const errand = new Errand({ database: `sqlite:${databaseFile()}`, sqlite: { shareFile: true } });
+// The watch secret signs the tokens that let the pages follow their jobs; an app keeps one in its environment
+// (ERRAND_WATCH_SECRET), the demo makes one per process when none is set (only the web app signs and checks them).
+export const errand = new Errand({
+  database: `sqlite:${databaseFile()}`,
+  sqlite: { shareFile: true },
+  watchSecret: process.env.ERRAND_WATCH_SECRET || randomBytes(32).toString("base64url"),
+});
 
 export const welcomeEmail = errand.task(
   "send-welcome-email",

@@ -48,12 +48,18 @@ export function welcomePage(
   how: "errand" | "blocking",
   user: { id: number; name: string; email: string },
   detail: string,
+  watch?: string,
 ): string {
+  // The errand route's page follows the email's job and says when it has been sent.
+  const live = watch
+    ? `<p id="email" data-watch="${esc(watch)}" aria-live="polite">The welcome email is on its way…</p>
+<script type="module" src="/static/welcome.js"></script>`
+    : "";
   return layout(
     "Welcome",
     `<h1>Welcome, ${esc(user.name)}!</h1>
 <p class="ok" id="result" data-route="${how}">Signed up the <b>${how}</b> way: ${esc(detail)}
-This page's handler took %HANDLER_MS% ms.</p>
+This page's handler took %HANDLER_MS% ms.</p>${live}
 <p><a href="/">Sign up someone else</a> · <a href="/emails">See the received emails</a></p>`,
   );
 }
@@ -80,11 +86,11 @@ export function imagesPage(banner: string | null): string {
     "Thumbnails",
     `<h1>Thumbnails</h1>
 <p class="note">Pick a picture: the upload answers at once with a job id; a worker makes the thumbnails with sharp and
-reports its progress, shown here until the thumbnail appears.</p>
+reports its progress, streamed to this page as it happens (no polling) until the thumbnail appears.</p>
 <form id="upload"><input type="file" id="file" accept="image/*"> <button type="submit">Upload</button></form>
 <p id="status" aria-live="polite"></p><progress id="progress" max="100" value="0" hidden></progress>
 <p><img id="thumbnail" alt="" hidden></p>
-<script src="/static/images.js" defer></script>`,
+<script type="module" src="/static/images.js"></script>`,
     banner,
   );
 }

@@ -73,14 +73,20 @@ describe("signup demo in a browser", () => {
     ).id;
     const mail = await demo.mail.waitFor(id, 10_000);
     assert.match(mail.subject, /Welcome, Grace/);
+    // The errand route's page follows the email's job over its watch stream, and says when it was sent.
+    await viaErrand.page.waitForSelector("#email[data-state=succeeded]", { timeout: 10_000 });
+    assert.match((await viaErrand.page.textContent("#email")) ?? "", /The welcome email has been sent/);
+    assert.equal(await viaBlocking.page.$("#email"), null, "the blocking route's page has nothing to wait for");
     const emails = await browser.newPage();
     await emails.goto(`${demo.url}/emails`);
     assert.ok(await emails.getByText("grace@example.com").first().isVisible());
     await emails.screenshot({ path: `${ARTIFACTS}/signup-emails.png`, fullPage: true });
   });
 
-  it("shows a thumbnail's progress, then the thumbnail the worker made", async () => {
+  it("shows a thumbnail's progress, then the thumbnail the worker made, streamed without polling", async () => {
     const page = await browser.newPage();
+    const requests: string[] = [];
+    page.on("request", (r) => requests.push(new URL(r.url()).pathname));
     await page.goto(`${demo.url}/images`);
     const png = await sharp({ create: { width: 1200, height: 800, channels: 3, background: "#b35" } })
       .png()
@@ -91,6 +97,15 @@ describe("signup demo in a browser", () => {
     assert.match((await page.textContent("#status")) ?? "", /succeeded/);
     const width = await page.$eval("#thumbnail", (img) => (img as unknown as { naturalWidth: number }).naturalWidth);
     assert.equal(width, 480);
+    assert.ok(
+      requests.some((p) => /^\/errand\/watch\/jobs\/\d+$/.test(p)),
+      `a watch stream was opened: ${requests.join(" ")}`,
+    );
+    assert.deepEqual(
+      requests.filter((p) => /^\/images\/\d+$/.test(p)),
+      [],
+      "no polling of the job",
+    );
     await page.screenshot({ path: `${ARTIFACTS}/signup-thumbnail.png`, fullPage: true });
   });
 });

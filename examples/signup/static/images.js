@@ -1,4 +1,6 @@
-// Uploads the picked image as the request body, then polls its job until the thumbnail is ready.
+// Uploads the picked image as the request body, then follows its job's watch stream until the thumbnail is ready.
+import { watchJob } from "/static/errand-browser.js";
+
 const form = document.getElementById("upload");
 const status = document.getElementById("status");
 const bar = document.getElementById("progress");
@@ -22,17 +24,19 @@ form.addEventListener("submit", async (event) => {
   }
   status.textContent = `Uploaded in ${Math.round(performance.now() - t0)} ms: job ${answer.jobId} queued.`;
   bar.hidden = false;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 200));
-    const job = await (await fetch(`/images/${answer.jobId}`)).json();
-    bar.value = job.progress?.percent ?? 0;
-    status.textContent = `Job ${answer.jobId}: ${job.state}${job.progress ? ` (${job.progress.step})` : ""}`;
-    if (job.state === "succeeded") {
+  watchJob(answer.watch, {
+    onUpdate(job) {
+      bar.value = job.progress?.percent ?? 0;
+      status.textContent = `Job ${answer.jobId}: ${job.state}${job.progress ? ` (${job.progress.step})` : ""}`;
+    },
+    onDone(job) {
+      if (job.event !== "succeeded") return;
       img.src = `/thumbnails/${encodeURIComponent(job.result.thumbnail)}`;
       img.alt = "thumbnail";
       img.hidden = false;
-      return;
-    }
-    if (job.state === "failed" || job.state === "cancelled") return;
-  }
+    },
+    onError(error) {
+      status.textContent = error.message;
+    },
+  });
 });

@@ -19,7 +19,8 @@
 // baseline checkout's main thread when given (bench/cpu.mjs); figures go to bench/results/cpu-<backend>.json.
 // `npm run bench -- --sql [--backend name]` times enqueue from SQL and its pickup (bench/sql-enqueue.mjs); figures go
 // to bench/results/sql-<backend>.json. `npm run bench -- --orm` times enqueue inside each ORM's transaction beside
-// its own insert (bench/orm.mjs, under tsx); figures go to bench/results/orm.json.
+// its own insert (bench/orm.mjs, under tsx); figures go to bench/results/orm.json. `npm run bench -- --watch
+// [--backend name]` times watch streams (bench/watch.mjs); figures go to bench/results/watch-<backend>.json.
 import { Errand } from "errand";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -38,6 +39,7 @@ import { benchLatency, reportLatency } from "./outcome-latency.mjs";
 import { benchRecovery, reportRecovery } from "./recovery.mjs";
 import { benchCpu, reportCpu } from "./cpu.mjs";
 import { benchSqlEnqueue, reportSqlEnqueue } from "./sql-enqueue.mjs";
+import { benchWatch, reportWatch } from "./watch.mjs";
 import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
@@ -83,6 +85,7 @@ let recovery = false;
 let cpu = false;
 let sqlEnqueue = false;
 let orm = false;
+let watch = false;
 let baseline = null;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
@@ -99,6 +102,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (arg === "--cpu") cpu = true;
   else if (arg === "--sql") sqlEnqueue = true;
   else if (arg === "--orm") orm = true;
+  else if (arg === "--watch") watch = true;
   else if (arg === "--baseline") baseline = process.argv[++i] ?? usage("--baseline needs a folder");
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
@@ -126,7 +130,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir] | --sql | --orm] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir] | --sql | --orm | --watch] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -742,6 +746,15 @@ const mainSqlEnqueue = () =>
     (_name, results) => reportSqlEnqueue(results),
   );
 
+/** Watch streams: update latency in chromium, and 10 against 1,000 open streams. */
+const mainWatch = () =>
+  eachBackend(
+    "watch streams",
+    "watch",
+    (backend) => benchWatch(backend, quick),
+    (_name, results) => reportWatch(results),
+  );
+
 /** Worker processes side by side on PostgreSQL. */
 const mainProcesses = () => mainOnPostgres("worker processes", "processes", benchProcesses, reportProcesses);
 
@@ -767,4 +780,6 @@ await (schedules
                     ? mainSqlEnqueue()
                     : orm
                       ? mainOrm()
-                      : main());
+                      : watch
+                        ? mainWatch()
+                        : main());

@@ -21,9 +21,9 @@ export interface JobSnapshot {
 /** Told each snapshot of its job (maybe unchanged), or null once the job no longer exists. */
 export type SnapshotSink = (snapshot: JobSnapshot | null) => void;
 
-/** How often every watched job is read, in one statement per READ_CHUNK jobs. */
+/** How often every watched job is read, in one statement per READ_CHUNK jobs (1,000 watchers: one statement). */
 export const WATCH_POLL_MS = 1000;
-const READ_CHUNK = 500;
+const READ_CHUNK = 1000;
 
 export function snapshotOf(record: JobRecord): JobSnapshot {
   const snap: JobSnapshot = { state: record.state, attempt: record.attempt };

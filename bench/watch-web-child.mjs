@@ -27,11 +27,21 @@ await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 let window = null;
+/** Memory every 5 s of a window, "rss/heapTotal/heapUsed/external/arrayBuffers" in MB: growth told from a level. */
+let samples = [];
+setInterval(() => {
+  if (!window) return;
+  const m = process.memoryUsage();
+  samples.push(
+    [m.rss, m.heapTotal, m.heapUsed, m.external, m.arrayBuffers].map((b) => Math.round(b / 2 ** 20)).join("/"),
+  );
+}, 5000).unref();
 process.on("message", (m) => {
   if (m.type === "window") {
     global.gc?.();
     delay.reset();
     window = { at: performance.now(), statements: statements.count };
+    samples = [];
     const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
     process.send({ type: "window", rss, heapUsed, external: external + arrayBuffers });
   }
@@ -47,6 +57,7 @@ process.on("message", (m) => {
       lagMaxMs: delay.max / 1e6,
       rss: process.memoryUsage().rss,
       heapUsed,
+      rssSamplesMb: samples,
       external: external + arrayBuffers,
       streams: server.connections ?? null,
     });

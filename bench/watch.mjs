@@ -102,6 +102,7 @@ export async function benchWatch(backend, quick) {
         lagMaxMs: m.lagMaxMs,
         extraMemoryMb: (m.rss - idle.rss) / 2 ** 20,
         extraHeapMb: (m.heapUsed - idle.heapUsed) / 2 ** 20,
+        rssSamplesMb: m.rssSamplesMb,
         extraExternalMb: (m.external - idle.external) / 2 ** 20,
         messagesPerSecond: ((open.read.messages - before) / m.ms) * 1000,
         failed: open.read.failed,

@@ -5,7 +5,7 @@ import type { ErrandEvent } from "../01-core/events.js";
 import { FlowFailedError, InvalidArgsError } from "../01-core/errors.js";
 import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
 import type { FlowMemberState, FlowRecord, FlowState, FlowStore } from "../02-storage/flows.js";
-import { feedIterator } from "./feed.js";
+import { feedIterator, type Feed } from "./feed.js";
 import { WATCH_POLL_MS } from "./watch-hub.js";
 
 export type FlowWatchSource = Pick<StorageInfrastructure, "onEvents"> & Pick<FlowStore, "getFlow">;
@@ -97,30 +97,34 @@ export function watchFlow(
       `flow.watch(): since must be the version of an earlier update, got ${JSON.stringify(options.since.slice(0, 40))}.`,
     );
   }
+  return feedIterator<FlowUpdate>((feed) => onFlowUpdates(backend, id, options, feed), options.signal);
+}
+
+/** watchFlow() without the iterator: each update handed to `feed` as it comes. Returns the unsubscribe. */
+export function onFlowUpdates(
+  backend: FlowWatchSource,
+  id: string,
+  options: { since?: string },
+  feed: Feed<FlowUpdate>,
+): () => void {
   let last = options.since ?? null;
   let hub = hubs.get(backend);
   if (!hub) hubs.set(backend, (hub = new FlowWatchHub(backend)));
-  const flows = hub;
-  return feedIterator<FlowUpdate>(
-    (feed) =>
-      flows.add(id, (flow) => {
-        if (feed.ended) return;
-        if (flow === null)
-          return feed.fail(new FlowFailedError(id, `Flow ${id} does not exist.`, "ERRAND_FLOW_NOT_FOUND"));
-        const version = flowVersion(flow);
-        const ended = flow.state !== "running";
-        if (version !== last) {
-          last = version;
-          feed.push({
-            event: ended ? (flow.state as FlowUpdate["event"]) : "state",
-            id,
-            state: flow.state,
-            members: flow.members.map((m) => ({ pos: m.pos, task: m.task, state: m.state, jobId: m.jobId })),
-            version,
-          });
-        }
-        if (ended) feed.end();
-      }),
-    options.signal,
-  );
+  return hub.add(id, (flow) => {
+    if (feed.ended) return;
+    if (flow === null) return feed.fail(new FlowFailedError(id, `Flow ${id} does not exist.`, "ERRAND_FLOW_NOT_FOUND"));
+    const version = flowVersion(flow);
+    const ended = flow.state !== "running";
+    if (version !== last) {
+      last = version;
+      feed.push({
+        event: ended ? (flow.state as FlowUpdate["event"]) : "state",
+        id,
+        state: flow.state,
+        members: flow.members.map((m) => ({ pos: m.pos, task: m.task, state: m.state, jobId: m.jobId })),
+        version,
+      });
+    }
+    if (ended) feed.end();
+  });
 }

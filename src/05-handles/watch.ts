@@ -4,7 +4,7 @@
 import type { JobEventError } from "../01-core/events.js";
 import { InvalidArgsError, JobNotFoundError } from "../01-core/errors.js";
 import { JOB_STATES, type JobRecord, type JobState } from "../01-core/job.js";
-import { feedIterator } from "./feed.js";
+import { feedIterator, type Feed } from "./feed.js";
 import { snapshotOf, watchSnapshots, type JobSnapshot, type WatchSource } from "./watch-hub.js";
 
 /** What an update tells: the job's state or attempt changed, its progress changed, or it ended. */
@@ -93,22 +93,32 @@ export function watchJob<R = unknown>(
   id: string,
   options: WatchOptions = {},
 ): AsyncIterableIterator<JobUpdate<R>> {
+  parseSince(options.since);
+  return feedIterator<JobUpdate<R>>((feed) => onJobUpdates(backend, id, options, feed), options.signal);
+}
+
+/**
+ * watchJob() without the iterator: each update handed to `feed` as it comes, with nothing held between updates
+ * (a watch stream's way: a thousand of them allocate nothing while they wait). Returns the unsubscribe.
+ */
+export function onJobUpdates<R = unknown>(
+  backend: WatchSource,
+  id: string,
+  options: Pick<WatchOptions, "since">,
+  feed: Feed<JobUpdate<R>>,
+): () => void {
   let last = parseSince(options.since);
-  return feedIterator<JobUpdate<R>>(
-    (feed) =>
-      watchSnapshots(backend, id, (snap) => {
-        if (feed.ended) return;
-        if (snap === null)
-          return feed.fail(
-            new JobNotFoundError(id, `Job ${id} does not exist: it was never stored, or was deleted or pruned.`),
-          );
-        const update = updateFrom(id, last, snap);
-        if (update) {
-          last = versionOf(snap);
-          feed.push(update as JobUpdate<R>);
-        }
-        if (FINAL.has(snap.state)) feed.end();
-      }),
-    options.signal,
-  );
+  return watchSnapshots(backend, id, (snap) => {
+    if (feed.ended) return;
+    if (snap === null)
+      return feed.fail(
+        new JobNotFoundError(id, `Job ${id} does not exist: it was never stored, or was deleted or pruned.`),
+      );
+    const update = updateFrom(id, last, snap);
+    if (update) {
+      last = versionOf(snap);
+      feed.push(update as JobUpdate<R>);
+    }
+    if (FINAL.has(snap.state)) feed.end();
+  });
 }

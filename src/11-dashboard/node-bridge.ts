@@ -4,6 +4,7 @@
 import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
+import { TEXT_SOURCE, type TextSource } from "./watch-stream.js";
 
 /** `req` as a fetch Request. Its URL keeps the path as the client sent it, on a placeholder origin. */
 export function toRequest(req: IncomingMessage): Request {
@@ -28,9 +29,7 @@ function bodyOf(req: IncomingMessage, headers: Headers): RequestInit["body"] {
     headers.delete("content-length");
     if (typeof parsed === "string" || Buffer.isBuffer(parsed)) return parsed;
     if ((headers.get("content-type") ?? "").includes("json")) return JSON.stringify(parsed);
-    return new URLSearchParams(
-      Object.entries(parsed).map(([k, v]): [string, string] => [k, String(v)]),
-    ).toString();
+    return new URLSearchParams(Object.entries(parsed).map(([k, v]): [string, string] => [k, String(v)])).toString();
   }
   if (req.readableEnded) return null;
   return Readable.toWeb(req);
@@ -42,6 +41,8 @@ export async function sendResponse(res: ServerResponse, response: Response): Pro
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers["set-cookie"] = cookies;
   res.writeHead(response.status, headers);
+  const text = (response as { [TEXT_SOURCE]?: TextSource })[TEXT_SOURCE];
+  if (text) return writeText(res, text);
   if (!response.body) {
     res.end();
     return;
@@ -53,7 +54,7 @@ export async function sendResponse(res: ServerResponse, response: Response): Pro
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value) && !res.destroyed) await once(res, "drain");
+      if (!res.write(value)) await drained(res);
     }
     res.end();
   } catch {
@@ -62,3 +63,18 @@ export async function sendResponse(res: ServerResponse, response: Response): Pro
     res.off("close", stop);
   }
 }
+
+/** A watch stream's messages written as text as they come, until it ends or the client goes away. */
+function writeText(res: ServerResponse, source: TextSource): void {
+  res.once("close", source.cancel);
+  source.start(
+    (text) => void (res.destroyed || res.write(text)),
+    () => {
+      res.off("close", source.cancel);
+      res.end();
+    },
+  );
+}
+
+/** The socket took what was written, or the client went away. */
+const drained = (res: ServerResponse) => Promise.race([once(res, "drain"), once(res, "close")]);

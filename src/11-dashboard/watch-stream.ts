@@ -96,9 +96,9 @@ export const TEXT_SOURCE = Symbol("errand.sseText");
 
 export interface TextSource {
   /** Starts the stream: `write` gets each message (a retry field, an update, a keepalive comment), `close` its end. */
-  start(write: (text: string) => void, close: () => void): void;
+  start(this: void, write: (text: string) => void, close: () => void): void;
   /** The client went away. */
-  cancel(): void;
+  cancel(this: void): void;
 }
 
 function sseSource(backend: Backend, target: WatchTarget, id: string, since: string | undefined): TextSource {

@@ -23,18 +23,22 @@ const MARK_CLICK = `document.addEventListener("click", () => {
   sessionStorage.setItem("clickAt", String(performance.timeOrigin + performance.now()));
 }, { capture: true });`;
 
-/** `n` signups through `route`, each a new user: click → confirmation painted, ms. */
-export async function clickToPaint(browser, url, route, n, tag) {
+/**
+ * `n` signups through `route`, each a new user: click → confirmation painted, ms. `floor`: the form sent without a
+ * name instead, which the route answers at once with the form and its error (nothing stored, no job): what the
+ * browser's own navigation and paint cost.
+ */
+export async function clickToPaint(browser, url, route, n, tag, { floor = false } = {}) {
   const page = await browser.newPage();
   const samples = [];
   try {
     for (let i = 0; i < n; i++) {
       await page.goto(`${url}/`);
       await page.evaluate(MARK_CLICK);
-      await page.fill("input[name=name]", `Paint ${i}`);
+      await page.fill("input[name=name]", floor ? "" : `Paint ${i}`);
       await page.fill("input[name=email]", `paint-${tag}-${route}-${i}@example.com`);
       await Promise.all([page.waitForURL(`**/signup/${route}`), page.click(`#${route}`)]);
-      await page.waitForSelector(`#result[data-route=${route}]`);
+      await page.waitForSelector(floor ? ".error" : `#result[data-route=${route}]`);
       const ms = await page.evaluate(`new Promise((resolve) => {
         const done = (entry) => resolve(performance.timeOrigin + entry.startTime - Number(sessionStorage.getItem("clickAt")));
         const seen = performance.getEntriesByName("first-contentful-paint")[0];

@@ -11,7 +11,10 @@ export const MIN_WATCH_SECRET = 32;
 const mac = (secret: string, target: WatchTarget, id: string, expires: string) =>
   createHmac("sha256", secret).update(`errand-watch\n${target}\n${id}\n${expires}`).digest("base64url");
 
-/** A token for `target` `id`, valid until `expiresAt` (ms since the epoch): "<expiry in base 36>.<mac>". */
+/**
+ * A token for `target` `id`, valid until `expiresAt` (ms since the epoch, rounded up to the second):
+ * "<expiry in base 36>.<mac>".
+ */
 export function signWatchToken(secret: string, target: WatchTarget, id: string, expiresAt: number): string {
   const expires = Math.ceil(expiresAt / 1000).toString(36);
   return `${expires}.${mac(secret, target, id, expires)}`;

@@ -180,6 +180,20 @@ for (const [name, database] of databases) {
         assert.equal(bodies.size, 1, "every refusal reads the same");
         // The dashboard itself still needs its own auth.
         assert.equal((await fetch(`${app.url}/errand/jobs`)).status, 401);
+        // A flow's token opens its flow's stream, not the job of the same id.
+        const flow = await errand.chain(t.with({}), t).enqueue();
+        const flowToken = flow.watchToken();
+        assert.equal((await fetch(`${app.url}/errand/watch/jobs/${flow.id}?token=${flowToken}`)).status, 403);
+        const flowStream = await fetch(`${app.url}/errand/watch/flows/${flow.id}?token=${flowToken}`, {
+          signal: AbortSignal.timeout(5000),
+        });
+        assert.equal(flowStream.status, 200);
+        const [first] = await readSse(flowStream, () => true);
+        assert.equal(first!.event, "state");
+        assert.deepEqual(
+          (first!.data as { members: { state: string }[] }).members.map((m) => m.state),
+          ["ready", "waiting"],
+        );
       } finally {
         app.server.closeAllConnections();
         app.server.close();
@@ -313,6 +327,20 @@ describe("a watch stream in a browser", () => {
     assert.deepEqual((updates as { progress?: unknown }[]).filter((u) => u.progress !== undefined).at(-1)!.progress, {
       percent: 90,
     });
+    // Every refusal, as the browser's own requests see it.
+    // Expiries are whole seconds, rounded up: "1s" lasts one to two seconds.
+    const expiring = job.watchToken({ expiresIn: "1s" });
+    await sleep(2100);
+    const statuses = await page.evaluate(
+      `Promise.all(${JSON.stringify([
+        `/errand/watch/jobs/${job.id}`,
+        bad,
+        good.replace(/.$/, (c) => (c === "A" ? "B" : "A")),
+        `/errand/watch/jobs/${job.id}?token=${expiring}`,
+        `/errand/watch/jobs/${job.id}?token=garbage`,
+      ])}.map((u) => fetch(u).then((r) => r.status)))`,
+    );
+    assert.deepEqual(statuses, [401, 403, 403, 403, 403]);
     // The refused stream ends in onError once its reopens run out (about 5 s).
     await page.waitForFunction(() => (globalThis as unknown as { refused: unknown[] }).refused.length === 1, null, {
       timeout: 15_000,

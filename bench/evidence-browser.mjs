@@ -15,6 +15,7 @@ const withP95 = (samples) => ({ ...summarize(samples), p95: percentile(Float64Ar
 
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"];
 
+/** Debian's chromium, headless, never calling home. */
 export async function launch() {
   return chromium.launch({ executablePath: "/usr/bin/chromium", args: ARGS });
 }

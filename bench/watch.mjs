@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Errand } from "errand";
-import { chromium } from "playwright-core";
+import { launch } from "./evidence-browser.mjs";
 import { startChild } from "./lib/child.mjs";
 import { num, printTable, summarize } from "./lib/stats.mjs";
 
@@ -20,10 +20,7 @@ const JOBS = 1000;
 export const WATCH_TARGETS = { latencyP50Ms: 20, lagP99Ms: 20, extraMemoryMb: 100 };
 
 async function browserLatency(base, ticker, ticks) {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"],
-  });
+  const browser = await launch();
   try {
     const page = await browser.newPage();
     await page.goto(`${base}/`);

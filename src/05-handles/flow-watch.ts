@@ -1,7 +1,7 @@
 // flow.watch(): a flow's updates as an async iterable: its state and its members' now, each change, and its end.
 // Watchers of one flow in a process share one read of it per change or poll; a member's job event or the flow's
 // end event reads it at once.
-import type { ErrandEvent } from "../01-core/events.js";
+import { isFlowEvent, type ErrandEvent } from "../01-core/events.js";
 import { FlowFailedError, InvalidArgsError } from "../01-core/errors.js";
 import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
 import type { FlowMemberState, FlowRecord, FlowState, FlowStore } from "../02-storage/flows.js";
@@ -27,6 +27,8 @@ class FlowWatchHub {
   private offEvents: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly reading = new Set<string>();
+  /** Flows to read again once their read under way ends: asked for meanwhile, they may have changed after it. */
+  private readonly again = new Set<string>();
 
   constructor(private readonly backend: FlowWatchSource) {}
 
@@ -56,7 +58,7 @@ class FlowWatchHub {
   /** One read per flow at a time; a read asked for meanwhile comes after it, so none ends on an older row. */
   private read(id: string): void {
     if (this.reading.has(id)) {
-      this.reading.add(`again:${id}`);
+      this.again.add(id);
       return;
     }
     this.reading.add(id);
@@ -69,12 +71,12 @@ class FlowWatchHub {
   private readDone(id: string, flow: FlowRecord | null | undefined): void {
     this.reading.delete(id);
     if (flow !== undefined) for (const sink of [...(this.sinks.get(id) ?? [])]) sink(flow);
-    if (this.reading.delete(`again:${id}`) && this.sinks.has(id)) this.read(id);
+    if (this.again.delete(id) && this.sinks.has(id)) this.read(id);
   }
 
   private readonly dispatch = (events: readonly ErrandEvent[]): void => {
     for (const event of events) {
-      const flowId = event.kind.startsWith("flow.") ? event.id : (event as { flow?: { id: string } }).flow?.id;
+      const flowId = isFlowEvent(event) ? event.id : event.flow?.id;
       if (flowId !== undefined && this.sinks.has(flowId)) this.read(flowId);
     }
   };

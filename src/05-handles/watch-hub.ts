@@ -1,11 +1,11 @@
-// What watchers of jobs share in one process: one event subscription and one timer per backend, however many
-// watchers. Events bring progress and ends at once; reads, batched across every watched job, bring what no event
+// What watchers of jobs share in one process: the job events' subscription (job-waiters.ts, job.result()'s too) and
+// one timer per backend, however many watchers. Events bring progress and ends at once; reads, batched across every watched job, bring what no event
 // carries (a job starting, a retry's new state) and whatever an event lost (they are at most once).
-import type { ErrandEvent, JobEventError } from "../01-core/events.js";
-import { isFlowEvent } from "../01-core/events.js";
+import type { JobEvent, JobEventError } from "../01-core/events.js";
 import type { JobRecord, JobState } from "../01-core/job.js";
 import type { JobReader } from "../02-storage/reader.js";
 import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
+import { waitForEvents } from "./job-waiters.js";
 
 export type WatchSource = Pick<StorageInfrastructure, "onEvents"> & Pick<JobReader, "getMany">;
 
@@ -29,12 +29,10 @@ export function snapshotOf(record: JobRecord): JobSnapshot {
   const snap: JobSnapshot = { state: record.state, attempt: record.attempt };
   if (record.progress !== null && record.progress !== undefined) snap.progress = record.progress;
   if (record.state === "succeeded") snap.result = record.result;
-  if (record.state === "failed" || record.state === "cancelled") {
-    const last = record.errors[record.errors.length - 1];
-    if (last && record.state === "failed") {
-      const { stack: _stack, ...error } = last;
-      snap.error = error;
-    }
+  const last = record.state === "failed" ? record.errors.at(-1) : undefined;
+  if (last) {
+    const { stack: _stack, ...error } = last;
+    snap.error = error;
   }
   return snap;
 }
@@ -45,7 +43,8 @@ class WatchHub {
   private readonly latest = new Map<string, JobSnapshot>();
   /** Events seen per job: a read begun before an event may be older than it, and is read again. */
   private readonly eventCount = new Map<string, number>();
-  private offEvents: (() => void) | null = null;
+  /** Each watched job's place among the job events' waiters. */
+  private readonly offEvents = new Map<string, (() => void) | null>();
   private timer: NodeJS.Timeout | null = null;
   private toRead = new Set<string>();
   private flushing = false;
@@ -54,12 +53,14 @@ class WatchHub {
 
   add(id: string, sink: SnapshotSink): () => void {
     if (this.sinks.size === 0) {
-      this.offEvents = this.backend.onEvents(this.dispatch);
       this.timer = setInterval(() => this.read(this.sinks.keys()), WATCH_POLL_MS);
       this.timer.unref();
     }
     let set = this.sinks.get(id);
-    if (!set) this.sinks.set(id, (set = new Set()));
+    if (!set) {
+      this.sinks.set(id, (set = new Set()));
+      this.offEvents.set(id, waitForEvents(this.backend, id, this.onEvent));
+    }
     set.add(sink);
     // Subscribed first, read next: nothing that happens in between is missed.
     const known = this.latest.get(id);
@@ -70,9 +71,9 @@ class WatchHub {
       this.sinks.delete(id);
       this.latest.delete(id);
       this.eventCount.delete(id);
+      this.offEvents.get(id)?.();
+      this.offEvents.delete(id);
       if (this.sinks.size > 0) return;
-      this.offEvents?.();
-      this.offEvents = null;
       if (this.timer) clearInterval(this.timer);
       this.timer = null;
     };
@@ -121,26 +122,25 @@ class WatchHub {
     for (const sink of [...(this.sinks.get(id) ?? [])]) sink(snap);
   }
 
-  private readonly dispatch = (events: readonly ErrandEvent[]): void => {
-    for (const event of events) {
-      if (isFlowEvent(event) || !this.sinks.has(event.id)) continue;
-      this.eventCount.set(event.id, (this.eventCount.get(event.id) ?? 0) + 1);
-      const before = this.latest.get(event.id);
-      if (event.kind === "progress" && !event.progressOmitted) {
-        this.tell(event.id, { state: "running", attempt: event.attempt, progress: event.progress });
-      } else if (event.kind === "succeeded" && !event.resultOmitted) {
-        const snap: JobSnapshot = { state: "succeeded", attempt: event.attempt, result: event.result };
-        if (before?.progress !== undefined) snap.progress = before.progress;
-        this.tell(event.id, snap);
-      } else if (event.kind === "cancelled" || event.kind === "failed") {
-        const snap: JobSnapshot = { state: event.kind, attempt: event.attempt };
-        if (event.kind === "failed") snap.error = event.error;
-        if (before?.progress !== undefined) snap.progress = before.progress;
-        this.tell(event.id, snap);
-      } else {
-        // A retry's state (scheduled, or ready at once) and an omitted value are the job's to tell: read it.
-        this.read([event.id]);
-      }
+  /** A watched job's event: progress and ends are told at once, anything else is read. */
+  private readonly onEvent = (event: JobEvent): void => {
+    if (!this.sinks.has(event.id)) return;
+    this.eventCount.set(event.id, (this.eventCount.get(event.id) ?? 0) + 1);
+    const before = this.latest.get(event.id);
+    if (event.kind === "progress" && !event.progressOmitted) {
+      this.tell(event.id, { state: "running", attempt: event.attempt, progress: event.progress });
+    } else if (event.kind === "succeeded" && !event.resultOmitted) {
+      const snap: JobSnapshot = { state: "succeeded", attempt: event.attempt, result: event.result };
+      if (before?.progress !== undefined) snap.progress = before.progress;
+      this.tell(event.id, snap);
+    } else if (event.kind === "cancelled" || event.kind === "failed") {
+      const snap: JobSnapshot = { state: event.kind, attempt: event.attempt };
+      if (event.kind === "failed") snap.error = event.error;
+      if (before?.progress !== undefined) snap.progress = before.progress;
+      this.tell(event.id, snap);
+    } else {
+      // A retry's state (scheduled, or ready at once) and an omitted value are the job's to tell: read it.
+      this.read([event.id]);
     }
   };
 }

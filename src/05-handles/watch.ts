@@ -32,7 +32,8 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
-const FINAL: ReadonlySet<JobState> = new Set(["succeeded", "failed", "cancelled"]);
+/** The states a job ends in: its watch ends with them. */
+export const FINAL: ReadonlySet<JobState> = new Set(["succeeded", "failed", "cancelled"]);
 
 /** FNV-1a of the progress's JSON, in base 36: progress is any JSON, the version holds only whether it changed. */
 function progressTag(progress: unknown): string {
@@ -93,7 +94,6 @@ export function watchJob<R = unknown>(
   id: string,
   options: WatchOptions = {},
 ): AsyncIterableIterator<JobUpdate<R>> {
-  parseSince(options.since);
   return feedIterator<JobUpdate<R>>((feed) => onJobUpdates(backend, id, options, feed), options.signal);
 }
 

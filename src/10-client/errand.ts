@@ -4,8 +4,7 @@ import type { FinishedStats, MinuteCount } from "../02-storage/reads.js";
 import { ConfigError, InvalidArgsError } from "../01-core/errors.js";
 import { toMs } from "../01-core/duration.js";
 import { signWatchToken, verifyWatchToken, type WatchTarget } from "../01-core/watch-token.js";
-import { watchJob, type JobUpdate, type WatchOptions } from "../05-handles/watch.js";
-import { lazyIterator } from "../05-handles/feed.js";
+import type { JobUpdate, WatchOptions } from "../05-handles/watch.js";
 import type { JobRecord, JobState } from "../01-core/job.js";
 import type { Logger } from "../01-core/logger.js";
 import { redactFields } from "../01-core/redact-fields.js";
@@ -187,8 +186,7 @@ export class Errand {
    * reads every watched job in one statement per second (for what no event tells, such as a job starting).
    */
   watch<R = unknown>(job: Job<R> | string | number, options: WatchOptions = {}): AsyncIterableIterator<JobUpdate<R>> {
-    const id = typeof job === "object" ? job.id : String(job);
-    return lazyIterator(async () => watchJob<R>(await this.backend(), id, options));
+    return (typeof job === "object" ? job : new Job<R>(this.host, String(job), "")).watch(options);
   }
 
   /**

@@ -4,7 +4,7 @@
 import type { Errand } from "../10-client/errand.js";
 import type { WatchTarget } from "../01-core/watch-token.js";
 import { redact } from "../01-core/redact.js";
-import { jobVersion, onJobUpdates, type JobUpdate } from "../05-handles/watch.js";
+import { FINAL, jobVersion, onJobUpdates, type JobUpdate } from "../05-handles/watch.js";
 import type { Feed } from "../05-handles/feed.js";
 import type { Backend } from "../02-storage/backend.js";
 import { flowVersion, onFlowUpdates, type FlowUpdate } from "../05-handles/flow-watch.js";
@@ -20,7 +20,7 @@ export function watchPath(path: string): { target: WatchTarget; id: string } | n
   return m ? { target: m[1] === "jobs" ? "job" : "flow", id: m[2]! } : null;
 }
 
-const text = (status: number, body: string) =>
+const plain = (status: number, body: string) =>
   new Response(body, {
     status,
     headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
@@ -49,15 +49,16 @@ export async function watchResponse(
   token: string | null,
   lastEventId: string | null,
 ): Promise<Response> {
-  if (!token) return text(401, "A watch stream needs ?token= from job.watchToken() or flow.watchToken().\n");
-  if (!errand.checkWatchToken(target, id, token)) return text(403, "forbidden\n");
+  if (!token) return plain(401, "A watch stream needs ?token= from job.watchToken() or flow.watchToken().\n");
+  if (!errand.checkWatchToken(target, id, token)) return plain(403, "forbidden\n");
   const since = lastEventId && /^[-.0-9a-z]{1,40000}$/.test(lastEventId) ? lastEventId : undefined;
+  const backend = await errand.backend();
   if (since !== undefined) {
-    const over = await ended(errand, target, id, since).catch(() => null);
-    if (over === null) return text(503, "The database did not answer; the stream will be retried.\n");
+    const over = await ended(backend, target, id, since).catch(() => null);
+    if (over === null) return plain(503, "The database did not answer; the stream will be retried.\n");
     if (over) return new Response(null, { status: 204 });
   }
-  const source = sseSource(await errand.backend(), target, id, since);
+  const source = sseSource(backend, target, id, since);
   const encoder = new TextEncoder();
   // Started at the first read, not before: node:http takes the text instead and never reads the body.
   let reading = false;
@@ -146,11 +147,10 @@ function sseSource(backend: Backend, target: WatchTarget, id: string, since: str
 }
 
 /** Whether `since` is the final version of the job or flow (or it is gone): nothing more to stream. */
-async function ended(errand: Errand, target: WatchTarget, id: string, since: string): Promise<boolean> {
-  const backend = await errand.backend();
+async function ended(backend: Backend, target: WatchTarget, id: string, since: string): Promise<boolean> {
   if (target === "job") {
     const record = await backend.get(id);
-    return !record || (["succeeded", "failed", "cancelled"].includes(record.state) && jobVersion(record) === since);
+    return !record || (FINAL.has(record.state) && jobVersion(record) === since);
   }
   const flow = await backend.getFlow(id);
   return !flow || (flow.state !== "running" && flowVersion(flow) === since);

@@ -84,6 +84,9 @@ class FlowWatchHub {
 
 const hubs = new WeakMap<FlowWatchSource, FlowWatchHub>();
 
+/** Whether `text` is a flow update's version (a watch stream's Last-Event-ID may be anything a client sends). */
+export const isFlowVersion = (text: string) => /^[a-z]+\.[a-z]{0,20000}$/.test(text);
+
 /** The version of a flow's stored state: what an update of it now would carry. */
 export const flowVersion = (flow: FlowRecord) =>
   `${flow.state}.${flow.members.map((m) => m.state.slice(0, 2)).join("")}`;
@@ -94,7 +97,7 @@ export function watchFlow(
   id: string,
   options: { since?: string; signal?: AbortSignal } = {},
 ): AsyncIterableIterator<FlowUpdate> {
-  if (options.since !== undefined && !/^[a-z]+\.[a-z]{0,20000}$/.test(options.since)) {
+  if (options.since !== undefined && !isFlowVersion(options.since)) {
     throw new InvalidArgsError(
       `flow.watch(): since must be the version of an earlier update, got ${JSON.stringify(options.since.slice(0, 40))}.`,
     );

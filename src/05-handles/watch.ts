@@ -59,9 +59,17 @@ const format = (v: Version) => `${v.attempt}.${v.state}.${v.progress}`;
 /** The version of a job's stored state: what an update of it now would carry. */
 export const jobVersion = (record: JobRecord): string => format(versionOf(snapshotOf(record)));
 
+const VERSION = /^(\d{1,9})\.([a-z]+)\.([-0-9a-z]{1,8})$/;
+
+/** Whether `text` is a job update's version (a watch stream's Last-Event-ID may be anything a client sends). */
+export function isJobVersion(text: string): boolean {
+  const m = VERSION.exec(text);
+  return m !== null && JOB_STATES.includes(m[2] as JobState);
+}
+
 function parseSince(since: string | undefined): Version | null {
   if (since === undefined) return null;
-  const m = /^(\d{1,9})\.([a-z]+)\.([-0-9a-z]{1,8})$/.exec(since);
+  const m = VERSION.exec(since);
   if (!m || !JOB_STATES.includes(m[2] as JobState)) {
     throw new InvalidArgsError(
       `watch: since must be the version of an earlier update (such as "1.running.-"), got ${JSON.stringify(since)}.`,

@@ -4,10 +4,10 @@
 import type { Errand } from "../10-client/errand.js";
 import type { WatchTarget } from "../01-core/watch-token.js";
 import { redact } from "../01-core/redact.js";
-import { FINAL, jobVersion, onJobUpdates, type JobUpdate } from "../05-handles/watch.js";
+import { FINAL, isJobVersion, jobVersion, onJobUpdates, type JobUpdate } from "../05-handles/watch.js";
 import type { Feed } from "../05-handles/feed.js";
 import type { Backend } from "../02-storage/backend.js";
-import { flowVersion, onFlowUpdates, type FlowUpdate } from "../05-handles/flow-watch.js";
+import { flowVersion, isFlowVersion, onFlowUpdates, type FlowUpdate } from "../05-handles/flow-watch.js";
 
 /** A comment this often keeps proxies from closing an idle stream. */
 export const KEEPALIVE_MS = 15_000;
@@ -51,7 +51,8 @@ export async function watchResponse(
 ): Promise<Response> {
   if (!token) return plain(401, "A watch stream needs ?token= from job.watchToken() or flow.watchToken().\n");
   if (!errand.checkWatchToken(target, id, token)) return plain(403, "forbidden\n");
-  const since = lastEventId && /^[-.0-9a-z]{1,40000}$/.test(lastEventId) ? lastEventId : undefined;
+  // A Last-Event-ID that is no version of this kind (a client's own) is ignored: the stream starts from the state now.
+  const since = lastEventId && (target === "job" ? isJobVersion : isFlowVersion)(lastEventId) ? lastEventId : undefined;
   const backend = await errand.backend();
   if (since !== undefined) {
     const over = await ended(backend, target, id, since).catch(() => null);

@@ -94,7 +94,8 @@ export function createWebDashboard(errand: Errand, options: WebDashboardOptions 
     errand,
     options.metricsSettleMs === undefined ? {} : { settleMs: options.metricsSettleMs },
   );
-  const redact = (v: unknown) => errand.redact(v);
+  // Args with the `redact` fields hidden; the module's redact() hides passwords in text, logs included.
+  const redactArgs = (v: unknown) => errand.redact(v);
 
   // Counting every job is a scan (about 0.6 s at a million jobs on SQLite): open pages refresh every 2 s, so the
   // figures are reused for ten times as long as they took to read, keeping the dashboard's share of the database
@@ -177,7 +178,7 @@ export function createWebDashboard(errand: Errand, options: WebDashboardOptions 
         const filter = listFilter(url);
         if (typeof filter === "string") return reply(400, HTML, message(page, "Bad filter", filter));
         const shown = await listShown(errand, filter, limit);
-        return reply(200, HTML, layout(page, "Jobs", jobList(page, filter, shown, redact)));
+        return reply(200, HTML, layout(page, "Jobs", jobList(page, filter, shown, redactArgs)));
       }
       if (path === "/schedules" || path === "/live/schedules") {
         const list = await errand.schedules.list();
@@ -220,7 +221,9 @@ export function createWebDashboard(errand: Errand, options: WebDashboardOptions 
         return reply(
           200,
           HTML,
-          detail[1] ? jobLive(page, record, redact) : layout(page, `Job ${record.id}`, jobDetail(page, record, redact)),
+          detail[1]
+            ? jobLive(page, record, redactArgs)
+            : layout(page, `Job ${record.id}`, jobDetail(page, record, redactArgs)),
         );
       }
       return reply(404, HTML, message(page, "Not found", `Nothing at ${path}.`));

@@ -114,6 +114,28 @@ describe("errand/http's createHandler()", () => {
     }
   });
 
+  it("logs a request that failed with its database password hidden", async () => {
+    const handler = createHandler(errand, {
+      auth: {
+        check: () => {
+          throw new Error("could not reach postgres://app:hunter2-secret@db.internal:5432/app");
+        },
+      },
+    });
+    const logged: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void logged.push(args.map(String).join(" "));
+    try {
+      const res = await handler(new Request("http://localhost/"), { remoteAddress: "127.0.0.1" });
+      assert.equal(res.status, 500);
+      assert.doesNotMatch(await res.text(), /hunter2/);
+    } finally {
+      console.error = original;
+    }
+    assert.match(logged.join("\n"), /could not reach postgres:\/\/app:\*\*\*@db\.internal/);
+    assert.doesNotMatch(logged.join("\n"), /hunter2/);
+  });
+
   it("called directly, as Next.js or Bun would: open only to a client the server says is on this machine", async () => {
     const handler = createHandler(errand);
     const request = () => new Request("http://localhost:3000/", { headers: { host: "localhost:3000" } });

@@ -133,6 +133,12 @@ for (const [name, database] of databases) {
           late.map((m) => m.event),
           ["succeeded"],
         );
+        // A Last-Event-ID that is no job version (a client's own) is ignored: the stream starts from the state now.
+        const bogus = await readSse(await fetch(stream, { headers: { "Last-Event-ID": "foo.bar" } }));
+        assert.deepEqual(
+          bogus.map((m) => m.event),
+          ["succeeded"],
+        );
       } finally {
         release();
         await worker.stop();

@@ -1,7 +1,6 @@
 // The PostgreSQL engine: the Backend contract, each method handed to the part that does it (enqueue.ts, claim.ts,
 // outcomes.ts, leases.ts, maintenance.ts, reader.ts, admin.ts, flows.ts, schedules.ts) with the context they share.
-import type pg from "pg";
-import { DatabaseMismatchError, InvalidArgsError } from "../../01-core/errors.js";
+import { InvalidArgsError } from "../../01-core/errors.js";
 import type { ErrandEvent } from "../../01-core/events.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../01-core/job.js";
 import type { Backend, BackendCapabilities } from "../../02-storage/backend.js";
@@ -41,15 +40,12 @@ import * as flows from "./flows.js";
 import * as intake from "./intake.js";
 import * as leases from "./leases.js";
 import * as maintenance from "./maintenance.js";
-import { MIGRATIONS, SCHEMA_VERSION } from "./migrations/index.js";
+import { migrate } from "./migrate.js";
 import * as outcomes from "./outcomes.js";
 import * as reader from "./reader.js";
 import * as schedules from "./schedules.js";
 
 export type { PostgresOptions } from "./driver/options.js";
-
-/** Statements of a migration may rebuild a large table: they get this long instead of the query timeout. */
-const MIGRATION_TIMEOUT_MS = 3_600_000;
 
 export class PostgresBackend implements Backend {
   readonly kind = "postgres";
@@ -102,28 +98,8 @@ export class PostgresBackend implements Backend {
     this.claims = new Claims(this.ctx);
   }
 
-  async migrate(): Promise<void> {
-    const q = this.ctx.sql.migrate;
-    await this.ctx.db.transaction(async (db) => {
-      // Ten workers starting at once migrate once: the others wait here, then find nothing to do.
-      await db.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`errand migrate ${this.options.schema}`]);
-      await db.query(q.createSchema);
-      await db.query(q.createMigrations);
-      const version = Number(((await db.query(q.schemaVersion)).rows[0] as { version: string }).version);
-      if (version > SCHEMA_VERSION) {
-        throw new DatabaseMismatchError(
-          "ERRAND_SCHEMA_NEWER",
-          `PostgreSQL schema ${this.options.schema} at ${this.ctx.db.where()} has errand schema version ${version}, but this ` +
-            `errand knows only ${SCHEMA_VERSION}: a newer errand migrated it. Upgrade errand here too (npm install errand@latest).`,
-        );
-      }
-      for (const m of MIGRATIONS) {
-        if (m.version <= version) continue;
-        const sql = m.sql.replaceAll("$schema", this.schema).replaceAll("$channel", `'${this.ctx.channel}'`);
-        await db.query({ text: sql, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
-        await db.query(q.recordMigration, [m.version]);
-      }
-    });
+  migrate(): Promise<void> {
+    return migrate(this.ctx, this.schema);
   }
 
   // ---- Enqueue (enqueue.ts) ----

@@ -12,6 +12,7 @@ import m011 from "./011-worker-load.js";
 import m012 from "./012-sql-enqueue.js";
 import m013 from "./013-sql-enqueue-faster.js";
 import m014 from "./014-sql-enqueue-surrogates.js";
+import m015 from "./015-signals.js";
 
 /**
  * In order, numbered as their files; each is applied once, and the schema version (PRAGMA user_version) is the
@@ -32,6 +33,7 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 12, sql: m012 },
   { version: 13, sql: m013 },
   { version: 14, sql: m014 },
+  { version: 15, sql: m015 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -53,11 +53,13 @@ export {
   ScheduleError,
   FlowFailedError,
 } from "./01-core/errors.js";
-export { PermanentError, RetryError } from "./01-core/handler-errors.js";
+export { PermanentError, RetryError, SignalTimeoutError } from "./01-core/handler-errors.js";
 export { Flow, type FlowStatus, type FlowMemberStatus } from "./05-handles/flow.js";
 export type { JobUpdate, WatchEventName, WatchOptions } from "./05-handles/watch.js";
 export type { FlowUpdate } from "./05-handles/flow-watch.js";
 export type { WatchTarget } from "./01-core/watch-token.js";
+export type { SignalRecipient } from "./05-handles/signal.js";
+export type { SignalSent } from "./02-storage/signals.js";
 export { Chain, Group, Chord } from "./07-features/flows/builders.js";
 export type { FlowEnqueueOptions } from "./07-features/flows/builders.js";
 export type { FlowState, FlowKind, FlowMemberState } from "./02-storage/flows.js";

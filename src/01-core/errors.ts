@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   "ERRAND_FLOW_CANCELLED",
   "ERRAND_FLOW_NOT_FOUND",
   "ERRAND_NO_WATCH_SECRET",
+  "ERRAND_SIGNAL_TIMEOUT",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

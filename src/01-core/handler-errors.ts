@@ -30,3 +30,24 @@ export class RetryError extends ErrandError {
     this.afterMs = toMs(options?.after, "new RetryError() after");
   }
 }
+
+/**
+ * Thrown by ctx.waitFor() when its timeout passed before the signal came. A handler may catch it and go on; one that
+ * does not fails its job for good (the wait's timeout is stored, so a retry would only meet it again).
+ */
+export class SignalTimeoutError extends ErrandError {
+  declare readonly code: "ERRAND_SIGNAL_TIMEOUT";
+  /** The signal waited for, and when the wait began. */
+  readonly signalName: string;
+  readonly since: Date;
+  constructor(signalName: string, since: Date, until: Date) {
+    super(
+      "ERRAND_SIGNAL_TIMEOUT",
+      `ctx.waitFor("${signalName}") timed out: no signal "${signalName}" came between ${since.toISOString()} and ` +
+        `${until.toISOString()}. Catch SignalTimeoutError to go on without it, or give a longer timeout.`,
+    );
+    this.name = "SignalTimeoutError";
+    this.signalName = signalName;
+    this.since = since;
+  }
+}

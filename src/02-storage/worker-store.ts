@@ -1,5 +1,6 @@
 import type { AttemptError } from "../01-core/job.js";
 import type { NewFlow, StoredStep } from "./flows.js";
+import type { SignalTake, SignalWait } from "./signals.js";
 import type {
   ClaimParams,
   ClaimResult,
@@ -65,6 +66,12 @@ export interface WorkerStore {
    * then waits for it) and the step that remembers it. Returns the flow's id, or null when the lease was lost.
    */
   spawn(id: string, token: string, step: Omit<StoredStep, "result">, flow: NewFlow): Promise<string | null>;
+  /**
+   * ctx.waitFor(), in one transaction fenced by the lease: takes the oldest signal named `wait.signal` from the job's
+   * mailbox and stores it as the wait's step; with none, stores the timeout once `now` is past `wait.until`, or else
+   * records that the job waits for that signal (a signal sent from then on wakes it). Null when the lease was lost.
+   */
+  awaitSignal(id: string, token: string, wait: SignalWait, now: number): Promise<SignalTake | null>;
   /** The earliest run time of a scheduled job (delayed or retrying), to sleep until then. */
   nextRunAt(): Promise<number | null>;
   /** A worker's presence ends: it stopped. */

@@ -8,13 +8,16 @@ import { waitForEvents } from "./job-waiters.js";
 import type { WatchTarget } from "../01-core/watch-token.js";
 import { watchJob, type JobUpdate, type WatchOptions } from "./watch.js";
 import { lazyIterator } from "./feed.js";
+import type { SignalSent } from "../02-storage/signals.js";
+import { sendSignal } from "./signal.js";
 
 /** With job events to wake it, result() still reads the job this often: events are at most once. */
 const SAFETY_RECHECK_MS = 5_000;
 
 export interface JobSource {
-  backend(): Promise<Pick<Backend, "get" | "getMany" | "cancel" | "onChange" | "onEvents">>;
+  backend(): Promise<Pick<Backend, "get" | "getMany" | "cancel" | "onChange" | "onEvents" | "signal">>;
   now(): number;
+  maxPayloadBytes: number;
   /** A watch token for a job or flow (see Errand's watchSecret); throws when no secret is set. */
   watchToken(target: WatchTarget, id: string, expiresIn: Duration | undefined): string;
 }
@@ -47,6 +50,14 @@ export class Job<R = unknown> {
     const state = await (await this.source.backend()).cancel(this.id, this.source.now());
     if (state === null) throw new JobNotFoundError(this.id, `Job ${this.id} does not exist.`);
     return state;
+  }
+
+  /**
+   * Sends the job signal `name` with `payload` (any JSON value), for its handler's ctx.waitFor(name): see
+   * errand.signal(). `{ sent: false, reason }` when the job has ended or no longer exists: nothing is stored then.
+   */
+  signal(name: string, payload?: unknown): Promise<SignalSent> {
+    return sendSignal(this.source, this, name, payload);
   }
 
   /**

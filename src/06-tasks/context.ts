@@ -62,6 +62,10 @@ export class RunContext implements JobContext {
     return (this.steps ??= new Steps(this.job.id, this.sink)).sleep(duration);
   }
 
+  waitFor<T = unknown>(name: string, options?: { timeout?: Duration }): Promise<T> {
+    return (this.steps ??= new Steps(this.job.id, this.sink)).waitFor<T>(name, options);
+  }
+
   spawn(calls: readonly AnyCall[], options?: { failParent?: boolean }): Promise<never> {
     return (this.steps ??= new Steps(this.job.id, this.sink)).spawn(calls, options) as Promise<never>;
   }

@@ -1,8 +1,11 @@
 import { toMs, type Duration } from "../01-core/duration.js";
 import { InvalidArgsError } from "../01-core/errors.js";
-import { PermanentError } from "../01-core/handler-errors.js";
+import { PermanentError, SignalTimeoutError } from "../01-core/handler-errors.js";
 import { findUnsafeJson } from "../01-core/json-safe.js";
 import type { FlowRecord, NewFlow, StoredStep } from "../02-storage/flows.js";
+import type { SignalTake, SignalWait } from "../02-storage/signals.js";
+import { WAITS_FOR_CHILDREN } from "../03-storage-logic/flow-ends.js";
+import type { WaitStep } from "../03-storage-logic/signal-steps.js";
 
 import { failedInput } from "../03-storage-logic/flow-advance.js";
 import { childrenPlan } from "./children.js";
@@ -23,12 +26,17 @@ export interface StepSink {
   /** ctx.spawn()'s transaction (see WorkerStore.spawn): the children's flow id, or null when the lease was lost. */
   spawnChildren(step: Omit<StoredStep, "result">, flow: NewFlow): Promise<string | null>;
   getFlow(id: string): Promise<FlowRecord | null>;
+  /** ctx.waitFor()'s transaction (see WorkerStore.awaitSignal); null when the lease was lost. */
+  awaitSignal(wait: SignalWait): Promise<SignalTake | null>;
   now(): number;
 }
 
 /** The names a durable sleep's and a spawn's steps are stored under. */
 const SLEEP = "errand:sleep";
 const SPAWN = "errand:spawn";
+const WAIT = "errand:wait";
+/** The longest a signal name may be: it is stored with every signal and shown by the dashboard. */
+const MAX_SIGNAL_NAME = 200;
 
 /**
  * A run's durable steps (ctx.step, ctx.sleep). A step whose result was stored by an earlier attempt returns it
@@ -126,6 +134,45 @@ export class Steps {
     };
   }
 
+  /**
+   * Waits durably for a signal (errand.signal): the attempt ends here, freeing its slot, and the job runs again when
+   * the signal comes, this call then returning its payload; one sent before the wait is kept and returned at once.
+   * Past `timeout`, throws SignalTimeoutError. Not charged as an attempt.
+   */
+  async waitFor<T>(name: string, options: { timeout?: Duration } = {}): Promise<T> {
+    const timeoutMs = checkWait(name, options);
+    const step = `${WAIT}:${name}`;
+    const seq = this.take(`${WAIT}#${this.seq}`);
+    const done = await this.storedAt(seq, step);
+    const stored = done?.result ? (JSON.parse(done.result) as WaitStep) : null;
+    if (stored?.state === "received") return stored.payload as T;
+    const now = this.sink.now();
+    const wait: SignalWait = {
+      seq,
+      step,
+      signal: name,
+      since: stored?.since ?? now,
+      until: stored ? stored.until : timeoutMs === undefined ? null : now + timeoutMs,
+    };
+    if (stored?.state === "timed-out") throw timedOut(wait);
+    const took = await this.sink.awaitSignal(wait);
+    if (took === null) {
+      this.sink.lose(`its lease was lost while it waited for signal "${name}"`);
+      throw new PermanentError(`the lease was lost: ctx.waitFor("${name}") did not wait`);
+    }
+    const steps = await this.stored!;
+    if (took.kind === "received") {
+      const payload = took.payload === null ? undefined : (JSON.parse(took.payload) as T);
+      steps[seq] = { seq, name: step, result: JSON.stringify({ state: "received", payload }) };
+      return payload as T;
+    }
+    steps[seq] = { seq, name: step, result: JSON.stringify({ ...wait, state: took.kind }) };
+    if (took.kind === "timed-out") throw timedOut(wait);
+    this.sink.suspend(wait.until ?? WAITS_FOR_CHILDREN);
+    // Never settles: the handler's code after it runs in the attempt that resumes.
+    return new Promise<T>(() => {});
+  }
+
   private take(name: string): number {
     if (this.names.has(name))
       throw new PermanentError(
@@ -160,7 +207,29 @@ export class Steps {
 }
 
 function describe(name: string): string {
+  if (name.startsWith(`${WAIT}:`)) return `ctx.waitFor("${name.slice(WAIT.length + 1)}")`;
   return name === SLEEP ? "ctx.sleep()" : name === SPAWN ? "ctx.spawn()" : name;
+}
+
+/** The wait's timeout in ms (undefined: none), once its name and options are known good. */
+function checkWait(name: unknown, options: unknown): number | undefined {
+  if (typeof name !== "string" || name === "" || name.length > MAX_SIGNAL_NAME)
+    throw new InvalidArgsError(
+      `ctx.waitFor(): the signal name must be a non-empty string of at most ${MAX_SIGNAL_NAME} characters, got ${typeof name === "string" ? `a string of ${name.length}` : typeof name}.`,
+    );
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgsError(`ctx.waitFor("${name}"): options must be an object such as { timeout: "3d" }.`);
+  const unknown = Object.keys(options).filter((k) => k !== "timeout");
+  if (unknown.length > 0)
+    throw new InvalidArgsError(
+      `ctx.waitFor("${name}"): unknown option ${unknown.join(", ")}; the one option is timeout.`,
+    );
+  const { timeout } = options as { timeout?: Duration };
+  return timeout === undefined ? undefined : toMs(timeout, `ctx.waitFor("${name}") timeout`);
+}
+
+function timedOut(wait: SignalWait): SignalTimeoutError {
+  return new SignalTimeoutError(wait.signal, new Date(wait.since), new Date(wait.until ?? wait.since));
 }
 
 function childResults(flow: FlowRecord, failParent: boolean): unknown[] {

@@ -65,6 +65,14 @@ export interface JobContext {
    */
   sleep(duration: Duration): Promise<void>;
   /**
+   * Waits durably for a signal sent with `errand.signal(jobId, name, payload)` (or `job.signal()`) from any process:
+   * the attempt ends here and frees its worker slot, and the job runs again when the signal comes, this call then
+   * returning its payload (code before it runs again too: keep side effects in steps). A signal sent before the wait
+   * is kept and returned at once; each signal is returned by one wait. Past `timeout` it throws SignalTimeoutError,
+   * which the handler may catch. Not counted as an attempt.
+   */
+  waitFor<T = unknown>(name: string, options?: { timeout?: Duration }): Promise<T>;
+  /**
    * Enqueues child jobs (`task.with(args)` calls) and waits for them: the attempt ends here, freeing its worker
    * slot, and the job runs again once every child has ended (code before it runs again too: keep side effects in
    * steps). `children.results()` then gives their results in order; a child that failed makes it throw

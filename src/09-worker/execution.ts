@@ -10,7 +10,7 @@ import {
   JobStoppedError,
   JobTimeoutError,
 } from "../01-core/errors.js";
-import { PermanentError, RetryError } from "../01-core/handler-errors.js";
+import { PermanentError, RetryError, SignalTimeoutError } from "../01-core/handler-errors.js";
 import type { AttemptError } from "../01-core/job.js";
 import { findUnsafeJson, toStorableText } from "../01-core/json-safe.js";
 import type { Logger } from "../01-core/logger.js";
@@ -19,6 +19,7 @@ import type { TaskDefinition } from "../06-tasks/task.js";
 import { AttemptSpan } from "../07-features/tracing/consumer.js";
 import type { StoredStep } from "../02-storage/flows.js";
 import type { FlowRecord, FlowStore, NewFlow } from "../02-storage/flows.js";
+import type { SignalTake, SignalWait } from "../02-storage/signals.js";
 import type { Deadlines } from "./deadlines.js";
 import type { Attempt, Settled } from "./executor.js";
 
@@ -203,6 +204,11 @@ export class Execution implements Attempt {
     return this.host.backend.getFlow(id);
   }
 
+  awaitSignal(wait: SignalWait): Promise<SignalTake | null> {
+    if (this.isSettled) return Promise.resolve(null);
+    return this.host.backend.awaitSignal(this.job.id, this.job.token, wait, Date.now());
+  }
+
   now(): number {
     return Date.now();
   }
@@ -242,7 +248,7 @@ export function toAttemptError(error: unknown, attempt: number, workerId: string
       out = { attempt, at, name: storable(name, 200), message: storable(message, MAX_MESSAGE_CHARS), workerId };
       const stack = readText(() => error.stack);
       if (stack) out.stack = storable(stack, MAX_STACK_CHARS);
-      if (error instanceof PermanentError) out.permanent = true;
+      if (error instanceof PermanentError || error instanceof SignalTimeoutError) out.permanent = true;
     } else {
       out = {
         attempt,

@@ -40,5 +40,11 @@ function inlineContext(task: string, queue: string, log: Logger) {
       Promise.reject(
         new InvalidArgsError(`ctx.spawn() needs a worker: ${task} ran inline (.now()), where there is no job to wait.`),
       ),
+    waitFor: () =>
+      Promise.reject(
+        new InvalidArgsError(
+          `ctx.waitFor() needs a worker: ${task} ran inline (.now()), where there is no job to signal.`,
+        ),
+      ),
   };
 }

@@ -18,6 +18,8 @@ import { Worker, type WorkerHost, type WorkerOptions } from "../09-worker/worker
 import type { ErrandEventName, ErrandEvents } from "../01-core/events.js";
 import { EventHub } from "./events.js";
 import { Schedules } from "../07-features/schedules/api.js";
+import { sendSignal, type SignalRecipient } from "../05-handles/signal.js";
+import type { SignalSent } from "../02-storage/signals.js";
 import { Job } from "../05-handles/job.js";
 import { backgroundCall, type Background } from "./background.js";
 import { Connection } from "./connection.js";
@@ -187,6 +189,17 @@ export class Errand {
    */
   watch<R = unknown>(job: Job<R> | string | number, options: WatchOptions = {}): AsyncIterableIterator<JobUpdate<R>> {
     return (typeof job === "object" ? job : new Job<R>(this.host, String(job), "")).watch(options);
+  }
+
+  /**
+   * Sends signal `name` with `payload` (any JSON value) to a job, from any process, for its handler's
+   * `await ctx.waitFor(name)`: kept in the job's mailbox until a wait takes it (a signal sent before the wait is
+   * delivered when the handler reaches it), and waking the job now if it waits for that name. `to` is a Job, a job
+   * id, or `{ key }`: the job still to run or running that holds that key. Returns `{ sent: true, jobId }`, or
+   * `{ sent: false, reason: "ended" | "not-found" }`, with nothing stored.
+   */
+  signal(to: SignalRecipient, name: string, payload?: unknown): Promise<SignalSent> {
+    return sendSignal(this.host, to, name, payload);
   }
 
   /**

@@ -28,6 +28,7 @@ import {
   type ErrorCode,
   type EnqueueOptions,
   type ErrandOptions,
+  SignalTimeoutError,
 } from "../../src/index.js";
 import { silentLogger } from "../../src/01-core/logger.js";
 import { freshSqliteUrl, tempDir } from "../helpers/tmp.js";
@@ -52,6 +53,7 @@ const SUBCLASSES = [
   PermanentError,
   RetryError,
   FlowFailedError,
+  SignalTimeoutError,
 ] as const;
 type Subclass = (typeof SUBCLASSES)[number];
 type CodesOf<K> = K extends abstract new (...args: never[]) => { readonly code: infer C } ? C : never;
@@ -91,6 +93,7 @@ const CLASS_OF: { [C in ErrorCode]: ClassFor<C> } = {
   ERRAND_NO_WATCH_SECRET: ConfigError,
   ERRAND_FLOW_NOT_FOUND: FlowFailedError,
   ERRAND_RETRY: RetryError,
+  ERRAND_SIGNAL_TIMEOUT: SignalTimeoutError,
 };
 
 const SRC = join(import.meta.dirname, "..", "..", "src");

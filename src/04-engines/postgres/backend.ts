@@ -26,6 +26,7 @@ import type {
   WaitingTask,
 } from "../../02-storage/reads.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../../02-storage/schedules.js";
+import type { SignalSent, SignalTake, SignalTarget, SignalWait } from "../../02-storage/signals.js";
 import { ChangeListeners } from "../../03-storage-logic/change-listeners.js";
 import * as admin from "./admin.js";
 import { Claims, nextRunAt } from "./claim.js";
@@ -44,6 +45,7 @@ import { migrate } from "./migrate.js";
 import * as outcomes from "./outcomes.js";
 import * as reader from "./reader.js";
 import * as schedules from "./schedules.js";
+import * as signals from "./signals.js";
 
 export type { PostgresOptions } from "./driver/options.js";
 
@@ -183,6 +185,14 @@ export class PostgresBackend implements Backend {
 
   spawn(id: string, token: string, step: Omit<StoredStep, "result">, flow: NewFlow): Promise<string | null> {
     return flows.spawn(this.ctx, id, token, step, flow);
+  }
+
+  awaitSignal(id: string, token: string, wait: SignalWait, now: number): Promise<SignalTake | null> {
+    return signals.awaitSignal(this.ctx, id, token, wait, now);
+  }
+
+  signal(target: SignalTarget, name: string, payload: string | null, now: number): Promise<SignalSent> {
+    return signals.signal(this.ctx, target, name, payload, now);
   }
 
   // ---- Maintenance (maintenance.ts) ----

@@ -18,6 +18,7 @@ import { migrateSql } from "./sql/migrate.js";
 import { outcomesSql } from "./sql/outcomes.js";
 import { readerSql } from "./sql/reader.js";
 import { schedulesSql } from "./sql/schedules.js";
+import { signalsSql } from "./sql/signals.js";
 
 /** Every statement of the engine for one schema (quoted), by part. */
 export function statements(schema: string) {
@@ -34,6 +35,7 @@ export function statements(schema: string) {
     flows: flowsSql(schema),
     schedules: schedulesSql(schema),
     intake: intakeSql(schema),
+    signals: signalsSql(schema),
   };
 }
 

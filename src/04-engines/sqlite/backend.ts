@@ -6,6 +6,7 @@ import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../01-c
 import type { FlowRecord, FlowState, NewFlow, StoredStep } from "../../02-storage/flows.js";
 import type { Admission, IntakeRow, TaskRow } from "../../02-storage/intake.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../../02-storage/schedules.js";
+import type { SignalSent, SignalTake, SignalTarget, SignalWait } from "../../02-storage/signals.js";
 import type { Backend, BackendCapabilities } from "../../02-storage/backend.js";
 import type { MemberEnded } from "../../03-storage-logic/flow-advance.js";
 import type {
@@ -44,6 +45,7 @@ import * as maintenance from "./maintenance.js";
 import * as outcomes from "./outcomes.js";
 import * as reader from "./reader.js";
 import * as schedules from "./schedules.js";
+import * as signals from "./signals.js";
 
 export { explainWriteError } from "./driver/open-file.js";
 
@@ -201,6 +203,14 @@ export class SqliteBackend implements Backend {
 
   spawn(id: string, token: string, step: Omit<StoredStep, "result">, flow: NewFlow): Promise<string | null> {
     return flows.spawn(this.ctx, id, token, step, flow);
+  }
+
+  awaitSignal(id: string, token: string, wait: SignalWait, now: number): Promise<SignalTake | null> {
+    return signals.awaitSignal(this.ctx, id, token, wait, now);
+  }
+
+  signal(target: SignalTarget, name: string, payload: string | null, now: number): Promise<SignalSent> {
+    return signals.signal(this.ctx, target, name, payload, now);
   }
 
   // ---- MaintenanceStore (maintenance.ts) ----

@@ -115,6 +115,7 @@ function start(errand: TasksErrand): void {
     saveStep: (...a: Parameters<Store["saveStep"]>) => opened().then((b) => b.saveStep(...a)),
     spawn: (...a: Parameters<Store["spawn"]>) => opened().then((b) => b.spawn(...a)),
     getFlow: (id: string) => opened().then((b) => b.getFlow(id)),
+    awaitSignal: (...a: Parameters<Store["awaitSignal"]>) => opened().then((b) => b.awaitSignal(...a)),
     progress: (...a: Parameters<Store["progress"]>) => opened().then((b) => b.progress(...a)),
   } as unknown as Store;
   /** What the worker reads of this thread's running job (see ExecutorData.running); absent in a process. */

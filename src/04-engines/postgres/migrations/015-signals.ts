@@ -10,6 +10,14 @@ CREATE TABLE $schema.signals (
   sent_at timestamptz NOT NULL
 );
 CREATE INDEX signals_job ON $schema.signals (job_id, name, id);
+-- A job's kept signals go with it, however it is deleted (pruned, by an operator): one statement per delete.
+CREATE FUNCTION $schema.drop_signals() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM $schema.signals s USING gone WHERE s.job_id = gone.id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER signals_gone AFTER DELETE ON $schema.jobs
+  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION $schema.drop_signals();
 -- The signal a job's handler waits for (ctx.waitFor), from when. A signal and the job's own suspension both update
 -- this row, whose lock orders them: whichever comes second finds what the first did (as waiting_for does).
 ALTER TABLE $schema.jobs ADD COLUMN waiting_signal text, ADD COLUMN waiting_since timestamptz;

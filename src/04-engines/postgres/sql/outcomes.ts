@@ -48,14 +48,18 @@ export function outcomesSql(schema: string) {
       ${tally("written")}
       SELECT id, token FROM written`,
 
-    // ctx.sleep() and ctx.spawn(): the job waits for its time, or (run_at NULL) until its children have ended, as if
-    // never claimed (the attempt is given back, not counted). Children that ended before this write woke it
-    // already. A run time is as far after the server's now as it is after the caller's.
+    // ctx.sleep(), ctx.spawn() and ctx.waitFor(): the job waits for its time, or (run_at NULL) until its children
+    // have ended, as if never claimed (the attempt is given back, not counted). Children that ended before this
+    // write woke it already; so did the signal it waits for, if one came since the wait began (waiting_signal
+    // cleared, see signals.ts). A run time is as far after the server's now as it is after the caller's.
     suspendMany: /* sql */ `
       UPDATE ${jobs} j
-      SET state = CASE WHEN o.run_at IS NULL THEN (CASE WHEN j.waiting_for > 0 THEN 'scheduled' ELSE 'ready' END)
+      SET state = CASE WHEN j.waiting_since IS NOT NULL AND j.waiting_signal IS NULL THEN 'ready'
+                       WHEN o.run_at IS NULL THEN (CASE WHEN j.waiting_for > 0 THEN 'scheduled' ELSE 'ready' END)
                        WHEN o.run_at > $1 THEN 'scheduled' ELSE 'ready' END,
-          run_at = CASE WHEN o.run_at IS NULL THEN (CASE WHEN j.waiting_for > 0 THEN $5 ELSE clock_timestamp() END)
+          run_at = CASE WHEN j.waiting_since IS NOT NULL AND j.waiting_signal IS NULL THEN clock_timestamp()
+                        WHEN o.run_at IS NULL THEN (CASE WHEN j.waiting_for > 0 THEN $5 ELSE clock_timestamp() END)
+                        WHEN o.run_at >= $5 THEN o.run_at
                         ELSE clock_timestamp() + (o.run_at - $1) END,
           attempt = j.attempt - 1, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, suspect = false
       FROM unnest($2::bigint[], $3::text[], $4::timestamptz[]) AS o(id, token, run_at)

@@ -31,13 +31,16 @@ SET state = 'ready', run_at = :now, attempt = attempt - 1,
     lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, lease_started = 0
 WHERE id = :id AND lease_token = :token AND state = 'running'`;
 
-// ctx.sleep() and ctx.spawn(): the job waits for its time, or (:run_at NULL) until its children have ended, as if
-// never claimed (the attempt is given back, not counted). Children that ended before this write woke it already.
+// ctx.sleep(), ctx.spawn() and ctx.waitFor(): the job waits for its time, or (:run_at NULL) until its children have
+// ended, as if never claimed (the attempt is given back, not counted). Children that ended before this write woke it
+// already; so did the signal it waits for, if one came since the wait began (waiting_signal cleared, see signals.ts).
 export const SUSPEND = /* sql */ `
 UPDATE errand_jobs
-SET state = CASE WHEN :run_at IS NULL THEN (CASE WHEN waiting_for > 0 THEN 'scheduled' ELSE 'ready' END)
+SET state = CASE WHEN waiting_since IS NOT NULL AND waiting_signal IS NULL THEN 'ready'
+                 WHEN :run_at IS NULL THEN (CASE WHEN waiting_for > 0 THEN 'scheduled' ELSE 'ready' END)
                  WHEN :run_at > :now THEN 'scheduled' ELSE 'ready' END,
-    run_at = CASE WHEN :run_at IS NULL THEN (CASE WHEN waiting_for > 0 THEN :far ELSE :now END) ELSE :run_at END,
+    run_at = CASE WHEN waiting_since IS NOT NULL AND waiting_signal IS NULL THEN :now
+                  WHEN :run_at IS NULL THEN (CASE WHEN waiting_for > 0 THEN :far ELSE :now END) ELSE :run_at END,
     attempt = attempt - 1, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL, suspect = 0
 WHERE id = :id AND lease_token = :token`;
 

@@ -49,7 +49,7 @@ function recipient(to: unknown): SignalTarget {
   if (typeof to === "string" && to !== "") return { id: to };
   if (to !== null && typeof to === "object") {
     if ("key" in to && !("id" in to)) {
-      const { key } = to as { key: unknown };
+      const { key } = to;
       if (typeof key === "string" && key !== "") return { key };
       throw new InvalidArgsError(
         `signal(): { key } must hold a non-empty string, got ${typeof key}. Nothing was sent.`,

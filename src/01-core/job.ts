@@ -29,6 +29,9 @@ export interface AttemptError {
   permanent?: boolean;
 }
 
+/** The run time of a job that waits with no time set (for its children, for a signal): never (9999-12-31). */
+export const FAR_RUN_AT = 253402300799000;
+
 /** Everything stored about a job, as the API, CLI and dashboard see it. */
 export interface JobRecord {
   id: string;
@@ -46,6 +49,11 @@ export interface JobRecord {
   flow: { id: string; pos: number } | null;
   /** It spawned children (ctx.spawn) and waits for them to end before it runs again. */
   waitsForChildren: boolean;
+  /**
+   * Its handler waits for a signal (ctx.waitFor): the signal's name, since when, and until when (null: no timeout);
+   * null when it waits for none.
+   */
+  waitingFor: { signal: string; since: Date; until: Date | null } | null;
   runAt: Date;
   createdAt: Date;
   startedAt: Date | null;

@@ -1,9 +1,10 @@
+import { FAR_RUN_AT } from "../01-core/job.js";
 import type { MemberEnded } from "./flow-advance.js";
 import type { Outcome } from "../02-storage/jobs.js";
 import type { Row } from "./rows.js";
 
-/** The run time of a parent waiting for its children: never, until their end wakes it (9999-12-31). */
-export const WAITS_FOR_CHILDREN = 253402300799000;
+/** The run time of a parent waiting for its children: never, until their end wakes it. */
+export const WAITS_FOR_CHILDREN = FAR_RUN_AT;
 
 export const CANCELLED = { name: "JobCancelled", message: "cancelled" };
 export const EXPIRED = { name: "JobExpired", message: "expired before it could start" };

@@ -1,5 +1,12 @@
 // Row mapping shared by the backends: each engine adapts only how its driver hands back timestamps and JSON.
-import type { AttemptError, JobRecord, JobState, WorkerLoad, WorkerRecord } from "../01-core/job.js";
+import {
+  FAR_RUN_AT,
+  type AttemptError,
+  type JobRecord,
+  type JobState,
+  type WorkerLoad,
+  type WorkerRecord,
+} from "../01-core/job.js";
 import { RUN_TIME_BUCKETS } from "../02-storage/reads.js";
 import type { FinishedStats, WaitingTask } from "../02-storage/reads.js";
 import type { NewJob } from "../02-storage/jobs.js";
@@ -57,6 +64,7 @@ export function rowMapping(raw: RawValues): RowMapping {
           ? { id: String(r.flow_id), pos: r.flow_pos as number }
           : null,
       waitsForChildren: Number(r.waiting_for ?? 0) > 0,
+      waitingFor: waitingFor(r, date),
       runAt: date(r.run_at),
       createdAt: date(r.created_at),
       startedAt: dateOrNull(r.started_at),
@@ -92,4 +100,12 @@ export function rowMapping(raw: RawValues): RowMapping {
     }),
     toFinishedStats,
   };
+}
+
+/** A job's wait for a signal: until is its run time while it is suspended (a far run time: no timeout). */
+function waitingFor(r: Row, date: (v: unknown) => Date): JobRecord["waitingFor"] {
+  if (r.waiting_signal === null || r.waiting_signal === undefined || r.waiting_since == null) return null;
+  const runAt = date(r.run_at);
+  const until = r.state === "scheduled" && runAt.getTime() < FAR_RUN_AT ? runAt : null;
+  return { signal: r.waiting_signal as string, since: date(r.waiting_since), until };
 }

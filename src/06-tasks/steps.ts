@@ -1,10 +1,10 @@
 import { toMs, type Duration } from "../01-core/duration.js";
 import { InvalidArgsError } from "../01-core/errors.js";
 import { PermanentError, SignalTimeoutError } from "../01-core/handler-errors.js";
+import { FAR_RUN_AT } from "../01-core/job.js";
 import { findUnsafeJson } from "../01-core/json-safe.js";
 import type { FlowRecord, NewFlow, StoredStep } from "../02-storage/flows.js";
 import type { SignalTake, SignalWait } from "../02-storage/signals.js";
-import { WAITS_FOR_CHILDREN } from "../03-storage-logic/flow-ends.js";
 import type { WaitStep } from "../03-storage-logic/signal-steps.js";
 
 import { failedInput } from "../03-storage-logic/flow-advance.js";
@@ -168,7 +168,7 @@ export class Steps {
     }
     steps[seq] = { seq, name: step, result: JSON.stringify({ ...wait, state: took.kind }) };
     if (took.kind === "timed-out") throw timedOut(wait);
-    this.sink.suspend(wait.until ?? WAITS_FOR_CHILDREN);
+    this.sink.suspend(wait.until ?? FAR_RUN_AT);
     // Never settles: the handler's code after it runs in the attempt that resumes.
     return new Promise<T>(() => {});
   }

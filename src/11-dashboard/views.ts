@@ -167,16 +167,32 @@ export function jobLive(p: Page, job: JobRecord, redact: (v: unknown) => unknown
 ${job.expired ? html`<dt>cancelled</dt><dd id="expired">expired before it could start</dd>` : ""}
 <dt>attempts</dt><dd>${job.attempt} of ${job.maxAttempts}</dd><dt>priority</dt><dd>${job.priority}</dd>${job.key === null ? "" : html`<dt>key</dt><dd>${job.key}</dd>`}${job.concurrencyKey === null ? "" : html`<dt>limit key</dt><dd id="concurrency-key">${job.concurrencyKey}</dd>`}
 ${job.workerId === null ? "" : html`<dt>worker</dt><dd>${job.workerId}</dd>`}${job.expiresAt === null ? "" : html`<dt>expires</dt><dd>${when(job.expiresAt, p.now)}</dd>`}
-${job.flow === null ? "" : html`<dt>flow</dt><dd><a id="flow" href="${p.base}/flows/${job.flow.id}">flow ${job.flow.id}, member #${job.flow.pos}</a></dd>`}${job.waitsForChildren && job.state === "scheduled" ? html`<dt>waiting</dt><dd id="waiting">for its children (ctx.spawn)</dd>` : ""}
+${job.flow === null ? "" : html`<dt>flow</dt><dd><a id="flow" href="${p.base}/flows/${job.flow.id}">flow ${job.flow.id}, member #${job.flow.pos}</a></dd>`}${job.waitsForChildren && job.state === "scheduled" ? html`<dt>waiting</dt><dd id="waiting">for its children (ctx.spawn)</dd>` : ""}${waitingField(p, job)}
 ${job.schedule === null ? "" : html`<dt>schedule</dt><dd><a id="schedule" href="${p.base}/schedules#${scheduleAnchor(job.schedule)}">${job.schedule}</a></dd>`}
 ${job.tick === null ? "" : html`<dt>tick</dt><dd><time id="tick" datetime="${job.tick.toISOString()}">${job.tick.toISOString()}</time></dd>`}</dl>
 <h2>Timeline</h2><ol class="timeline"><li>enqueued ${when(job.createdAt, p.now)}</li><li>run at ${when(job.runAt, p.now)}</li>
 ${job.startedAt ? html`<li>last claimed ${when(job.startedAt, p.now)}</li>` : ""}${job.finishedAt ? html`<li>finished ${when(job.finishedAt, p.now)}</li>` : ""}</ol>
-<h2>Args</h2><pre id="args">${pretty(redact(job.args))}</pre>
+${signalForm(p, job)}<h2>Args</h2><pre id="args">${pretty(redact(job.args))}</pre>
 ${job.progress === null ? "" : html`<h2>Progress</h2><pre id="progress">${pretty(job.progress)}</pre>`}
 ${job.state === "succeeded" ? html`<h2>Result</h2><pre id="result">${pretty(job.result)}</pre>` : ""}
 <h2>Attempts with errors (${job.errors.length})</h2>
 ${job.errors.map((e) => html`<details class="error" open><summary>attempt ${e.attempt} · ${e.at}: ${e.permanent ? html`<span class="state failed permanent">permanent</span> ` : ""}<b>${e.message}</b></summary><pre>${e.stack ?? ""}</pre></details>`)}`;
+}
+
+/** What the job waits for (a <dt>/<dd> pair), or nothing. */
+function waitingField(p: Page, job: JobRecord): Html | string {
+  const w = job.waitingFor;
+  if (w === null) return "";
+  const until = w.until === null ? "no timeout" : html`until ${when(w.until, p.now)}`;
+  return html`<dt>waiting</dt><dd id="waiting-signal">for signal <code>${w.signal}</code> since ${when(w.since, p.now)} (${until})</dd>`;
+}
+
+/** The form that sends a signal, for a job still to run or running; named as the job's wait when it waits. */
+function signalForm(p: Page, job: JobRecord): Html | string {
+  if (job.state !== "scheduled" && job.state !== "ready" && job.state !== "running") return "";
+  return html`<h2>Send a signal</h2><form method="post" action="${p.base}/jobs/${job.id}/signal" class="signal" id="signal-form">
+<input type="hidden" name="_csrf" value="${p.csrf}"><label>name <input name="name" required maxlength="200" value="${job.waitingFor?.signal ?? ""}"></label>
+<label>payload (JSON, optional) <textarea name="payload" rows="3" placeholder='{"approved": true}'></textarea></label><button type="submit">Send signal</button></form>`;
 }
 
 export function message(p: Page, title: string, text: string, backTo?: string): Html {

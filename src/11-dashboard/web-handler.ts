@@ -38,6 +38,7 @@ import {
 import { scheduleList, schedulesLive } from "./schedules-view.js";
 import { html } from "./html.js";
 import { readBody } from "./body.js";
+import { sendFormSignal } from "./signal-form.js";
 import { watchPath, watchResponse } from "./watch-stream.js";
 import { ErrandError } from "../01-core/errors.js";
 
@@ -283,6 +284,11 @@ export function createWebDashboard(errand: Errand, options: WebDashboardOptions 
       if (state === null)
         return reply(404, HTML, message(page, "No such flow", `There is no flow ${flowId} (it may have been pruned).`));
       return back(`/flows/${flowId}`);
+    }
+    const signalled = /^\/jobs\/(\d+)\/signal$/.exec(path)?.[1];
+    if (signalled !== undefined) {
+      const { status, text } = await sendFormSignal(errand, signalled, form);
+      return status === 303 ? back(`/jobs/${signalled}`) : reply(status, HTML, message(page, "Not sent", text));
     }
     const m = /^\/jobs\/(\d+)\/(retry|cancel|delete|run-now)$/.exec(path);
     if (!m) return reply(404, HTML, message(page, "Not found", `No action at ${path}.`));

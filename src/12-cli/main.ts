@@ -9,6 +9,7 @@ import { migrate } from "./commands/migrate.js";
 import { retry } from "./commands/retry.js";
 import { schedules } from "./commands/schedules.js";
 import { show } from "./commands/show.js";
+import { signal } from "./commands/signal.js";
 import { status } from "./commands/status.js";
 import { worker } from "./commands/worker.js";
 import { redactError } from "../01-core/redact.js";
@@ -21,6 +22,7 @@ const COMMANDS: readonly Command[] = [
   show,
   retry,
   cancel,
+  signal,
   pause,
   resume,
   schedules,

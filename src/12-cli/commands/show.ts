@@ -86,6 +86,11 @@ function render(job: JobRecord, now: number): string {
     field("Attempts", `${job.attempt} of ${job.maxAttempts}`),
     field("Priority", String(job.priority)),
   ];
+  if (job.waitingFor !== null) {
+    const w = job.waitingFor;
+    const until = w.until === null ? "no timeout" : `until ${formatTimestamp(w.until, now)}`;
+    lines.push(field("Waiting", `for signal "${w.signal}" since ${formatTimestamp(w.since, now)}, ${until}`));
+  }
   if (job.key !== null) lines.push(field("Key", job.key));
   if (job.concurrencyKey !== null)
     lines.push(field("Limit key", `${job.concurrencyKey} (its task's concurrency limit)`));

@@ -15,6 +15,7 @@ import { eventTests } from "./events.js";
 import { expiryTests } from "./expiry.js";
 import { jobTests } from "./jobs.js";
 import { leaseTests } from "./leases.js";
+import { signalTests } from "./signals.js";
 import { sqlEnqueueTests } from "./sql-enqueue.js";
 import { storedTests } from "./stored.js";
 
@@ -97,6 +98,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
       claim: ctx.claim,
     });
     storedTests(ctx);
+    signalTests(ctx);
     sqlEnqueueTests({ backend: () => ctx.b, t0: () => ctx.T0, job: ctx.job }, fixture);
   });
 }

@@ -43,7 +43,7 @@ export function signalTests(c: ContractContext): void {
       assert.deepEqual(await take(j!.id, j!.token, third, c.T0), { kind: "waiting" });
       const steps = await c.b.loadSteps(id);
       assert.deepEqual(
-        steps.map((s) => [s.seq, s.name, JSON.parse(s.result!)]),
+        steps.map((s) => [s.seq, s.name, JSON.parse(s.result!) as unknown]),
         [
           [0, "errand:wait:go", { state: "received", signal: "go", since: c.T0, until: null, payload: { n: 1 } }],
           [1, "errand:wait:go", { state: "received", signal: "go", since: c.T0, until: null, payload: { n: 2 } }],
@@ -70,7 +70,7 @@ export function signalTests(c: ContractContext): void {
       assert.equal(rec.waitingFor, null);
       const [again] = await c.claim({ now: await c.at(50) });
       assert.equal(again?.id, id);
-      assert.deepEqual(await take(id, again!.token, wait(), c.T0 + 50), {
+      assert.deepEqual(await take(id, again.token, wait(), c.T0 + 50), {
         kind: "received",
         payload: "yes",
       });
@@ -99,7 +99,7 @@ export function signalTests(c: ContractContext): void {
       const w = wait({ until: c.T0 + 100 });
       assert.deepEqual(await take(id, j!.token, w, c.T0), { kind: "waiting" });
       assert.deepEqual(await take(id, j!.token, w, c.T0 + 100), { kind: "timed-out" });
-      assert.equal(JSON.parse((await c.b.loadSteps(id))[0]!.result!).state, "timed-out");
+      assert.equal((JSON.parse((await c.b.loadSteps(id))[0]!.result!) as { state: string }).state, "timed-out");
       assert.equal((await c.b.get(id))!.waitingFor, null);
       assert.equal(await take(id, "not-the-token", wait({ seq: 1 }), c.T0), null);
       assert.equal((await c.b.loadSteps(id)).length, 1);

@@ -41,7 +41,7 @@ import * as flows from "./flows.js";
 import * as intake from "./intake.js";
 import * as leases from "./leases.js";
 import * as maintenance from "./maintenance.js";
-import { migrate } from "./migrate.js";
+import { migrate } from "./driver/migrate.js";
 import * as outcomes from "./outcomes.js";
 import * as reader from "./reader.js";
 import * as schedules from "./schedules.js";

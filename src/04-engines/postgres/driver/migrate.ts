@@ -1,8 +1,8 @@
 // Brings a schema up to this errand's version: the migrations not yet recorded, in order, in one transaction.
 import type pg from "pg";
-import { DatabaseMismatchError } from "../../01-core/errors.js";
-import type { PostgresContext } from "./context.js";
-import { MIGRATIONS, SCHEMA_VERSION } from "./migrations/index.js";
+import { DatabaseMismatchError } from "../../../01-core/errors.js";
+import type { PostgresContext } from "../context.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "../migrations/index.js";
 
 /** Statements of a migration may rebuild a large table: they get this long instead of the query timeout. */
 const MIGRATION_TIMEOUT_MS = 3_600_000;

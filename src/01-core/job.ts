@@ -50,8 +50,8 @@ export interface JobRecord {
   /** It spawned children (ctx.spawn) and waits for them to end before it runs again. */
   waitsForChildren: boolean;
   /**
-   * Its handler waits for a signal (ctx.waitFor): the signal's name, since when, and until when (null: no timeout);
-   * null when it waits for none.
+   * Its handler waits for a signal (ctx.waitFor), suspended: the signal's name, since when, and until when (null: no
+   * timeout); null when it waits for none.
    */
   waitingFor: { signal: string; since: Date; until: Date | null } | null;
   runAt: Date;

@@ -102,10 +102,9 @@ export function rowMapping(raw: RawValues): RowMapping {
   };
 }
 
-/** A job's wait for a signal: until is its run time while it is suspended (a far run time: no timeout). */
+/** A suspended job's wait for a signal: until is its run time (a far run time: no timeout). */
 function waitingFor(r: Row, date: (v: unknown) => Date): JobRecord["waitingFor"] {
-  if (r.waiting_signal === null || r.waiting_signal === undefined || r.waiting_since == null) return null;
+  if (r.state !== "scheduled" || typeof r.waiting_signal !== "string" || r.waiting_since == null) return null;
   const runAt = date(r.run_at);
-  const until = r.state === "scheduled" && runAt.getTime() < FAR_RUN_AT ? runAt : null;
-  return { signal: r.waiting_signal as string, since: date(r.waiting_since), until };
+  return { signal: r.waiting_signal, since: date(r.waiting_since), until: runAt.getTime() < FAR_RUN_AT ? runAt : null };
 }

@@ -50,6 +50,8 @@ export function signalTests(c: ContractContext): void {
           [2, "errand:wait:go", { state: "waiting", signal: "go", since: c.T0, until: null }],
         ],
       );
+      assert.equal((await c.b.get(id))!.waitingFor, null, "not waiting until it is suspended");
+      await suspend(j!, FAR);
       assert.equal((await c.b.get(id))!.waitingFor?.signal, "go");
     });
 

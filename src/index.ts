@@ -13,7 +13,10 @@ export {
   type ResultsOf,
   type MemberOptions,
   type MemberFailure,
+  type EnqueueCall,
+  type EnqueueNext,
 } from "./06-tasks/task.js";
+export type { Middleware, RunNext } from "./06-tasks/middleware.js";
 export type { ConcurrencyOption, RateLimitOption, QueueOptions } from "./06-tasks/limits.js";
 export { Worker, type WorkerOptions } from "./09-worker/worker.js";
 export type { JobRecord, JobState, AttemptError, WorkerRecord, WorkerLoad } from "./01-core/job.js";

@@ -3,9 +3,10 @@ import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { BackoffOptions } from "../01-core/backoff.js";
 import type { Duration } from "../01-core/duration.js";
 import { InvalidArgsError } from "../01-core/errors.js";
+import type { Logger } from "../01-core/logger.js";
 import type { StorageInfrastructure } from "../02-storage/infrastructure.js";
 import type { JobWriter } from "../02-storage/writer.js";
-import type { JobSource } from "../05-handles/job.js";
+import type { Job, JobSource } from "../05-handles/job.js";
 import type { EnqueueResult, NewJob } from "../02-storage/jobs.js";
 import type { ConcurrencyOption, RateLimitOption } from "./limits.js";
 import type { ScheduleOptions } from "./schedule-definition.js";
@@ -87,6 +88,29 @@ export interface EnqueueOptions {
   tx?: object;
 }
 
+/** What an enqueue hook (errand.use({ enqueue })) gets: the call as made, before any validation. */
+export interface EnqueueCall {
+  /** The task's name. A hook cannot change it. */
+  readonly task: string;
+  /** The args as given, not validated yet: a hook may replace them (the task's checks and schema still apply). */
+  args: unknown;
+  /**
+   * The call's options: an object of this call's own ({} when none were given), which a hook may change. `tx` stays
+   * the caller's: the job is written in the caller's transaction, if any.
+   */
+  options: EnqueueOptions;
+}
+
+/** An enqueue hook's next(): the hooks after it, then validation and the write; resolves to the stored Job. */
+export type EnqueueNext = (job?: EnqueueCall) => Promise<Job>;
+
+/** An enqueue hook as errand.use() keeps it: its function, its middleware (`this`), and its place (1 for the first). */
+export interface EnqueueHook {
+  readonly fn: (job: EnqueueCall, next: EnqueueNext) => unknown;
+  readonly self: object;
+  readonly at: number;
+}
+
 /**
  * What enqueueSync() writes through: better-sqlite3's Database (only the parts that tell it apart are named), or a
  * Drizzle transaction over one (its db.transaction() callback is synchronous; its handle is internal to its types).
@@ -106,6 +130,7 @@ export interface TaskHost {
   /** The backend when it is already open, so the hot path skips an await. */
   openBackend(): TaskStore | null;
   now(): number;
+  readonly logger: Logger;
   readonly maxPayloadBytes: number;
   readonly watchToken: JobSource["watchToken"];
   /**
@@ -115,6 +140,8 @@ export interface TaskHost {
   send(backend: JobWriter, jobs: readonly NewJob[], tx: object | undefined): Promise<EnqueueResult[]>;
   /** send() inside the user's synchronous better-sqlite3 transaction. */
   sendSync(backend: JobWriter, jobs: readonly NewJob[], tx: object): EnqueueResult[];
+  /** The enqueue hooks of errand.use(), in order of registration: a live list, empty when none are registered. */
+  readonly enqueueHooks: readonly EnqueueHook[];
 }
 
 export const TASK_OPTIONS = [

@@ -18,16 +18,18 @@ import {
   TASK_OPTIONS,
   ISOLATE_MODES,
   type IsolateMode,
+  type EnqueueHook,
   type EnqueueOptions,
   type SqliteHandle,
   type TaskHost,
   type TaskOptions,
 } from "./options.js";
 import { checkSyncTx, JobPreparer, notNow, syncWriteBackend, type MemberOptions } from "./prepare.js";
+import { enqueueThrough, type EnqueueMode, type EnqueueSink } from "./enqueue-hooks.js";
 import { defineSchedule } from "./schedule-definition.js";
 import { taskTiming, type TaskTiming } from "./timing.js";
 
-export type { EnqueueOptions, SqliteHandle, TaskHost, TaskOptions } from "./options.js";
+export type { EnqueueCall, EnqueueNext, EnqueueOptions, SqliteHandle, TaskHost, TaskOptions } from "./options.js";
 export type { MemberOptions } from "./prepare.js";
 
 export type Handler<A, R> = (args: A, ctx: JobContext) => R | Promise<R>;
@@ -156,6 +158,8 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   readonly isolate: IsolateMode | null;
   private readonly prep: JobPreparer;
   private readonly timing: TaskTiming;
+  /** errand.use()'s enqueue hooks: the Errand's live list, empty (one comparison per enqueue) when there are none. */
+  private readonly hooks: readonly EnqueueHook[];
 
   constructor(
     private readonly host: TaskHost,
@@ -188,6 +192,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
       );
     }
     this.schema = options.schema;
+    this.hooks = host.enqueueHooks;
     this.timing = taskTiming(where, options);
     this.prep = new JobPreparer(host, {
       name,
@@ -210,6 +215,7 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
    * which is what lets it join a synchronous better-sqlite3 transaction.
    */
   enqueue(...[args, options]: ArgsAndOptions<A, EnqueueOptions>): Promise<Job<R>> {
+    if (this.hooks.length !== 0) return this.throughHooks([args], options, false).then((jobs) => jobs[0]!);
     const syncTx = isSynchronousTx(options?.tx);
     let job: NewJob | Promise<NewJob>;
     try {
@@ -238,6 +244,11 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
   enqueueSync(args: A, options: Omit<EnqueueOptions, "tx"> & { tx: SqliteHandle }): Job<R> {
     const where = `${this.name}.enqueueSync()`;
     checkSyncTx(where, options?.tx, `${this.name}.enqueue(args)`);
+    if (this.hooks.length !== 0) {
+      syncWriteBackend(where, null, () => this.host.openBackend(), `${this.name}.enqueue(args, { tx })`);
+      const jobs = enqueueThrough(this.hooks, this.sink(), [args], options, false, "return", this.host.logger);
+      return (jobs as Job<R>[])[0]!;
+    }
     const job = this.prep.job(args, options);
     const backend = syncWriteBackend(where, job, () => this.host.openBackend(), `${this.name}.enqueue(args, { tx })`);
     return this.handle(this.host.sendSync(backend, [job as NewJob], options.tx)[0]!);
@@ -309,24 +320,62 @@ export class Task<A = unknown, R = unknown> implements TaskDefinition {
           `${this.name}.enqueueMany(): expected an array of args, got ${typeof argsList}. Nothing was stored.`,
         );
       }
+      if (this.hooks.length !== 0)
+        return argsList.length === 0 ? Promise.resolve([]) : this.throughHooks(argsList, options, true);
       jobs = argsList.map((args: A, i) => this.prep.job(args, options, i));
     } catch (error) {
       if (isSynchronousTx(options?.tx)) throw error;
       return Promise.reject(error);
     }
     if (jobs.length === 0) return Promise.resolve([]);
+    return this.write(jobs, options?.tx, `${this.name}.enqueueMany()`);
+  }
+
+  /** Writes prepared jobs in one transaction; throws at once, rather than rejecting, in a synchronous one. */
+  private write(jobs: readonly (NewJob | Promise<NewJob>)[], tx: object | undefined, where: string): Promise<Job<R>[]> {
     const backend = this.host.openBackend();
     if (backend && !jobs.some((j) => j instanceof Promise)) {
-      return this.host
-        .send(backend, jobs as NewJob[], options?.tx)
-        .then((results) => results.map((r) => this.handle(r)));
+      return this.host.send(backend, jobs as NewJob[], tx).then((results) => results.map((r) => this.handle(r)));
     }
-    if (isSynchronousTx(options?.tx)) throw notNow(`${this.name}.enqueueMany()`);
+    if (isSynchronousTx(tx)) throw notNow(where);
     return (async () => {
       const ready = await Promise.all(jobs);
-      const results = await this.host.send(backend ?? (await this.host.backend()), ready, options?.tx);
+      const results = await this.host.send(backend ?? (await this.host.backend()), ready, tx);
       return results.map((r) => this.handle(r));
     })();
+  }
+
+  /** enqueue() and enqueueMany() through errand.use()'s enqueue hooks (see enqueue-hooks.ts). */
+  private throughHooks(
+    argsList: readonly unknown[],
+    options: EnqueueOptions | undefined,
+    many: boolean,
+  ): Promise<Job<R>[]> {
+    const mode: EnqueueMode = isSynchronousTx(options?.tx) ? "tx" : "async";
+    return enqueueThrough(this.hooks, this.sink(), argsList, options, many, mode, this.host.logger) as Promise<
+      Job<R>[]
+    >;
+  }
+
+  /** What the enqueue hooks' last next() stores through. */
+  private sink(): EnqueueSink {
+    const name = this.name;
+    return {
+      name,
+      prepare: (args, options, index) => this.prep.job(args, options, index),
+      write: (jobs, tx) => this.write(jobs, tx, `${name}.${jobs.length === 1 ? "enqueue" : "enqueueMany"}()`),
+      writeSync: (jobs, tx) => {
+        const where = `${name}.enqueueSync()`;
+        const pending = jobs.find((j) => j instanceof Promise);
+        const backend = syncWriteBackend(
+          where,
+          pending,
+          () => this.host.openBackend(),
+          `${name}.enqueue(args, { tx })`,
+        );
+        return this.host.sendSync(backend, jobs as NewJob[], tx).map((r) => this.handle(r));
+      },
+    };
   }
 }
 

@@ -16,6 +16,7 @@ import { findUnsafeJson, toStorableText } from "../01-core/json-safe.js";
 import type { Logger } from "../01-core/logger.js";
 import { RunContext } from "../06-tasks/context.js";
 import type { TaskDefinition } from "../06-tasks/task.js";
+import { runThrough, type RunHook } from "../06-tasks/middleware.js";
 import { AttemptSpan } from "../07-features/tracing/consumer.js";
 import type { StoredStep } from "../02-storage/flows.js";
 import type { FlowRecord, FlowStore, NewFlow } from "../02-storage/flows.js";
@@ -34,6 +35,8 @@ export interface ExecutionHost {
   settle(exec: Execution, settled: Settled): void;
   /** A handler's first synchronous stretch took `ms` (told on the worker's main thread, where it holds the rest). */
   readonly held?: (task: string, id: string, ms: number) => void;
+  /** errand.use()'s run hooks, around each handler: a live list, empty (one comparison per attempt) when none. */
+  readonly runHooks: readonly RunHook[];
 }
 
 /** The execution whose handler code is running, through its timers and promises: to blame an uncaught error. */
@@ -80,7 +83,9 @@ export class Execution implements Attempt {
     const t0 = held ? performance.now() : 0;
     try {
       const args: unknown = JSON.parse(job.args);
-      const call = () => (task.schema ? this.parseThenRun(task, args, ctx) : task.handler(args, ctx));
+      const handle = () => (task.schema ? this.parseThenRun(task, args, ctx) : task.handler(args, ctx));
+      const hooks = this.host.runHooks;
+      const call = hooks.length === 0 ? handle : () => runThrough(hooks, ctx, handle);
       if (this.span) pending = this.span.run(() => (this.host.trackUncaught ? running.run(this, call) : call()));
       else pending = this.host.trackUncaught ? running.run(this, call) : call();
     } catch (error) {

@@ -2,6 +2,7 @@ import type { Logger } from "../01-core/logger.js";
 import type { FlowStore } from "../02-storage/flows.js";
 import type { ClaimedJob } from "../02-storage/jobs.js";
 import type { WorkerStore } from "../02-storage/worker-store.js";
+import type { RunHook } from "../06-tasks/middleware.js";
 import type { TaskDefinition } from "../06-tasks/task.js";
 import { Deadlines } from "./deadlines.js";
 import { currentExecution, Execution, type ExecutionHost } from "./execution.js";
@@ -18,6 +19,8 @@ export interface MainThreadExecutorOptions {
   readonly onSettled: OnSettled;
   /** Told when a handler's first synchronous stretch ends, with how long it took (see BlockWatch). */
   readonly held?: (task: string, id: string, ms: number) => void;
+  /** errand.use()'s run hooks (a live list). */
+  readonly runHooks: readonly RunHook[];
 }
 
 /** Runs handlers on this thread, each as an Execution: a handler that computes holds the event loop meanwhile. */
@@ -36,6 +39,7 @@ export class MainThreadExecutor implements Executor {
       backend: options.backend,
       deadlines: this.deadlines,
       trackUncaught: options.trackUncaught,
+      runHooks: options.runHooks,
       ...(options.held ? { held: options.held } : {}),
       settle: (exec, settled) => {
         this.executions.delete(exec.job.id);

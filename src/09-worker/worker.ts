@@ -25,7 +25,7 @@ import { heartbeatIntervalMs, LeaseKeeper } from "./lease-keeper.js";
 import { LeaseThread, type LeaseThreadSpec } from "./lease-thread.js";
 import type { IsolatedExecutor } from "./isolated/isolated-executor.js";
 import { isolatedExecutors, type Isolation } from "./isolated/isolation.js";
-import { MainThreadExecutor } from "./main-thread-executor.js";
+import { MainThreadExecutor, type MainThreadExecutorOptions } from "./main-thread-executor.js";
 import { Producer } from "./producer.js";
 import { workerSettings, type WorkerOptions } from "./worker-options.js";
 
@@ -50,6 +50,8 @@ export interface WorkerHost {
   queueLimits(): ReadonlyMap<string, QueueLimits>;
   /** How a lease thread opens the database; null (or absent) when it cannot, and the worker goes without one. */
   openSpec?(): LeaseThreadSpec | null;
+  /** errand.use()'s run hooks, around the handlers this worker runs on its main thread: a live list. */
+  readonly runHooks: MainThreadExecutorOptions["runHooks"];
 }
 
 /** A worker's parts, made once its backend is open (see assemble()). */
@@ -156,6 +158,7 @@ export class Worker {
       backend,
       tasks,
       trackUncaught: this.trackUncaught,
+      runHooks: this.host.runHooks,
       onSettled,
       held: (task, jobId, ms) => blocks.held(task, jobId, ms),
     });
@@ -165,6 +168,7 @@ export class Worker {
       log,
       tasks,
       onSettled,
+      runHooks: this.host.runHooks,
     });
     // After the isolation options are judged: a worker refused starts no timer.
     const blocks = new BlockWatch(log, () => main.runningTasks());

@@ -12,6 +12,7 @@ import { Flow } from "../05-handles/flow.js";
 import { Chain, Group, type BuilderHost, type ChainBuilder } from "../07-features/flows/builders.js";
 import type { AnyCall, Handler, Task, TaskDefinition, TaskHost, TaskOptions } from "../06-tasks/task.js";
 import type { QueueOptions } from "../06-tasks/limits.js";
+import { Middlewares, type Middleware } from "../06-tasks/middleware.js";
 import { loadTracing } from "../07-features/tracing/api.js";
 import { sendJobs, sendJobsSync } from "../07-features/tracing/producer.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "../09-worker/worker.js";
@@ -42,6 +43,7 @@ export class Errand {
   private readonly connection: Connection;
   private readonly registry: Registry;
   private readonly workersStarted = new Set<Worker>();
+  private readonly middlewares = new Middlewares();
   /** What tasks, workers, handles and schedules need of this Errand: each takes the narrow part it uses. */
   private readonly host: Omit<TaskHost, "backend" | "openBackend"> &
     Omit<WorkerHost, "backend"> & { backend(): Promise<Backend>; openBackend(): Backend | null };
@@ -72,6 +74,8 @@ export class Errand {
       maxPayloadBytes: this.maxPayloadBytes,
       send: sendJobs,
       sendSync: sendJobsSync,
+      enqueueHooks: this.middlewares.enqueue,
+      runHooks: this.middlewares.run,
       retentionMs: this.retentionMs,
       openSpec: () => this.connection.openSpec(),
       watchToken: (target, id, expiresIn) => {
@@ -123,6 +127,23 @@ export class Errand {
   task<A, R>(name: string, handler: Handler<A, R>, options?: TaskOptions<A>): Task<A, Awaited<R>>;
   task(name: string, handler: Handler<unknown, unknown>, options?: TaskOptions): Task<unknown, unknown> {
     return this.registry.task(name, handler, options);
+  }
+
+  /**
+   * Adds middleware: `enqueue(job, next)` around every task.enqueue(), each item of enqueueMany() and enqueueSync()
+   * (not flows, ctx.spawn() children, schedule ticks or enqueues from SQL); `run(ctx, next)` around every attempt's
+   * handler, where the handler runs. Hooks run in order of registration, the first outermost, and each calls next()
+   * once or throws. Register them in the module that defines the tasks: isolated handlers run through the run hooks
+   * that module registers in their thread or process. Middleware added while a worker runs applies to the enqueues
+   * and attempts that start from then on. See "Middleware" in the README.
+   */
+  use(middleware: Middleware): void {
+    this.middlewares.use(middleware);
+  }
+
+  /** The middleware added with use(), in order of registration. */
+  middleware(): readonly Middleware[] {
+    return this.middlewares.all;
   }
 
   /**

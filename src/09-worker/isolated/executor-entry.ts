@@ -9,6 +9,7 @@ import type { ClaimedJob } from "../../02-storage/jobs.js";
 import type { WorkerStore } from "../../02-storage/worker-store.js";
 import type { FlowStore } from "../../02-storage/flows.js";
 import { memberConcurrency } from "../../06-tasks/limits.js";
+import { runHooksOf, type Middleware } from "../../06-tasks/middleware.js";
 import type { TaskDefinition } from "../../06-tasks/task.js";
 import { Deadlines } from "../deadlines.js";
 import { currentExecution, Execution, type ExecutionHost } from "../execution.js";
@@ -23,6 +24,8 @@ interface TasksErrand {
   tasks(): ReadonlyMap<string, TaskDefinition>;
   backend(): Promise<Store>;
   readonly logger: Logger;
+  /** errand.use()'s middleware (absent from an errand older than middleware). */
+  middleware?(): readonly Middleware[];
 }
 
 const data = (parentPort ? workerData : JSON.parse(process.env.ERRAND_EXECUTOR_DATA!)) as ExecutorData;
@@ -124,12 +127,17 @@ function start(errand: TasksErrand): void {
   let pumping = false;
   /** A process's first queued job, while it waits for a renewal. */
   let heldId: string | null = null;
+  // The run hooks the module registered; read again when it registers more.
+  const runHooks = runHooksOf(() => errand.middleware?.() ?? []);
   const host: ExecutionHost = {
     workerId: data.workerId,
     log: errand.logger,
     backend,
     deadlines: new Deadlines(),
     trackUncaught: true,
+    get runHooks() {
+      return runHooks();
+    },
     settle: (exec, settled) => {
       tell(exec.job.id, settled);
       if (exec !== current) return;
@@ -201,7 +209,7 @@ function start(errand: TasksErrand): void {
   };
   process.on("uncaughtException", (e) => uncaught(e, "uncaught exception"));
   process.on("unhandledRejection", (e) => uncaught(e, "unhandled rejection"));
-  send({ t: "ready" });
+  send({ t: "ready", runHooks: runHooks().length });
 }
 
 // A child process ends with its worker, however the worker ends.

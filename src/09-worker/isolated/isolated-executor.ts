@@ -24,6 +24,8 @@ export interface IsolatedExecutorOptions {
   readonly log: Logger;
   readonly tasks: ReadonlyMap<string, TaskDefinition>;
   readonly onSettled: OnSettled;
+  /** Told as each executor has loaded the module, with the number of run hooks (errand.use()) it registered. */
+  readonly loaded?: (runHooks: number) => void;
 }
 
 /** Past its timeout, an isolated handler that did not end itself (it holds its event loop) is stopped after this. */
@@ -245,6 +247,7 @@ export class IsolatedExecutor implements Executor {
 
   private received(slot: Slot, m: FromExecutor): void {
     if (m.t === "ready") {
+      this.options.loaded?.(m.runHooks);
       slot.isReady = true;
       this.loadFailures = 0;
       this.firstReady?.resolve();

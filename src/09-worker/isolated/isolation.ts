@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { InvalidArgsError } from "../../01-core/errors.js";
 import type { Logger } from "../../01-core/logger.js";
 import { ISOLATE_MODES, type IsolateMode } from "../../06-tasks/options.js";
+import type { RunHook } from "../../06-tasks/middleware.js";
 import type { TaskDefinition } from "../../06-tasks/task.js";
 import type { Executor, OnSettled } from "../executor.js";
 import { IsolatedExecutor } from "./isolated-executor.js";
@@ -93,6 +94,8 @@ export function isolatedExecutors(
     log: Logger;
     tasks: ReadonlyMap<string, TaskDefinition>;
     onSettled: OnSettled;
+    /** The worker's run hooks, to compare with those the module registers where isolated handlers run. */
+    runHooks: readonly RunHook[];
   },
 ): { executor: Executor; pools: IsolatedExecutor[] } {
   const modeOf = new Map<string, IsolateMode>();
@@ -109,8 +112,19 @@ export function isolatedExecutors(
     );
   }
   const pools = new Map<IsolateMode, IsolatedExecutor>();
+  const { runHooks, ...rest } = context;
+  let warned = false;
+  const loaded = (n: number) => {
+    if (warned || n === runHooks.length) return;
+    warned = true;
+    context.log.warn(
+      `isolated handlers run through the ${n} run middleware that ${isolation.module} registers as it is imported, ` +
+        `and this worker's Errand has ${runHooks.length}: call errand.use() in the module that defines the tasks, so ` +
+        "that every handler runs through the same hooks wherever it runs.",
+    );
+  };
   for (const mode of new Set(modeOf.values())) {
-    pools.set(mode, new IsolatedExecutor({ ...isolation, ...context, mode, module: isolation.module }));
+    pools.set(mode, new IsolatedExecutor({ ...isolation, ...rest, mode, module: isolation.module, loaded }));
   }
   const route = (job: { task: string }): Executor => {
     const mode = modeOf.get(job.task);

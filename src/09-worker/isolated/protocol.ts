@@ -37,8 +37,8 @@ export type ToExecutor =
 
 /** Executor → worker. */
 export type FromExecutor =
-  /** The module is loaded: its tasks can run. */
-  | { readonly t: "ready" }
+  /** The module is loaded: its tasks can run, through the run hooks it registered (errand.use()). */
+  | { readonly t: "ready"; readonly runHooks: number }
   /** The module could not be loaded, or exports no Errand. */
   | { readonly t: "failed"; readonly message: string }
   /** Attempts that ended, in the order they ended: [job id, how]. */

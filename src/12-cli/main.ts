@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { CliError, EXIT, isErrandError, nearest, parseCommandArgs, type Command } from "./args.js";
 import { cancel } from "./commands/cancel.js";
+import { remove } from "./commands/delete.js";
 import { pause, resume } from "./commands/pause.js";
 import { dashboard } from "./commands/dashboard.js";
 import { jobs } from "./commands/jobs.js";
@@ -21,6 +22,7 @@ const COMMANDS: readonly Command[] = [
   show,
   retry,
   cancel,
+  remove,
   pause,
   resume,
   schedules,

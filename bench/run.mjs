@@ -21,6 +21,8 @@
 // to bench/results/sql-<backend>.json. `npm run bench -- --orm` times enqueue inside each ORM's transaction beside
 // its own insert (bench/orm.mjs, under tsx); figures go to bench/results/orm.json. `npm run bench -- --watch
 // [--backend name]` times watch streams (bench/watch.mjs); figures go to bench/results/watch-<backend>.json.
+// `npm run bench -- --bulk [--quick] [--backend name]` times errand.cancelJobs() over 1,000,000 ready jobs beside a
+// worker and a web process (bench/bulk.mjs); figures go to bench/results/bulk-<backend>.json.
 import { Errand } from "errand";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -40,6 +42,7 @@ import { benchRecovery, reportRecovery } from "./recovery.mjs";
 import { benchCpu, reportCpu } from "./cpu.mjs";
 import { benchSqlEnqueue, reportSqlEnqueue } from "./sql-enqueue.mjs";
 import { benchWatch, reportWatch } from "./watch.mjs";
+import { benchBulk, reportBulk } from "./bulk.mjs";
 import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
@@ -86,6 +89,7 @@ let cpu = false;
 let sqlEnqueue = false;
 let orm = false;
 let watch = false;
+let bulk = false;
 let baseline = null;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
@@ -103,6 +107,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (arg === "--sql") sqlEnqueue = true;
   else if (arg === "--orm") orm = true;
   else if (arg === "--watch") watch = true;
+  else if (arg === "--bulk") bulk = true;
   else if (arg === "--baseline") baseline = process.argv[++i] ?? usage("--baseline needs a folder");
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
@@ -130,7 +135,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir] | --sql | --orm | --watch] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir] | --sql | --orm | --watch | --bulk] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -755,6 +760,10 @@ const mainWatch = () =>
     (_name, results) => reportWatch(results),
   );
 
+/** Bulk actions beside a worker and a web process. */
+const mainBulk = () =>
+  eachBackend(`bulk actions${quick ? " (quick)" : ""}`, "bulk", (backend) => benchBulk(backend, quick), reportBulk);
+
 /** Worker processes side by side on PostgreSQL. */
 const mainProcesses = () => mainOnPostgres("worker processes", "processes", benchProcesses, reportProcesses);
 
@@ -782,4 +791,6 @@ await (schedules
                       ? mainOrm()
                       : watch
                         ? mainWatch()
-                        : main());
+                        : bulk
+                          ? mainBulk()
+                          : main());

@@ -25,18 +25,20 @@ export interface JobSelection {
   flow: string | null;
 }
 
-/** What a bulk step does to the jobs it selects; "count" changes nothing (a dry run). */
-export type BulkAction = "cancel" | "retry" | "delete" | "count";
+/** What a bulk step does to the jobs it selects. */
+export type BulkAction = "cancel" | "retry" | "delete";
 
 /** One step of a bulk action: the selected jobs with ids in (after, upTo], at most `limit` of them changed. */
 export interface BulkStep {
   after: string;
   upTo: string;
   limit: number;
+  /** Count the jobs of the whole range the action would change now (no limit), and change nothing. */
+  dryRun?: boolean;
 }
 
 export interface BulkStepResult {
-  /** Jobs changed (counted, for "count"). */
+  /** Jobs changed (with dryRun, that it would change). */
   count: number;
   /** The id the walk goes on after: every selected job up to it is done (`upTo`, unless the limit cut the step). */
   next: string;
@@ -65,8 +67,9 @@ export interface JobAdmin {
   bulkRange(selection: JobSelection): Promise<BulkRange>;
   /**
    * One step of a bulk action, atomic: in one transaction, each selected job in the step's ids is changed as the
-   * single-job action changes it (cancel as cancel(), flows advanced; retry as retry(); delete as remove(), a
-   * flow member still to run ending cancelled in its flow), with errand_counts kept exact; or counted.
+   * single-job action changes it (cancel as cancel(), flows advanced; retry as retry(), but never a job whose key
+   * another job still to run holds; delete as remove(), a flow member still to run ending cancelled in its flow),
+   * with errand_counts kept exact; or, with dryRun, counted.
    */
   bulkStep(action: BulkAction, selection: JobSelection, step: BulkStep, now: number): Promise<BulkStepResult>;
 }

@@ -47,7 +47,7 @@ export interface BulkResult {
   count: number;
 }
 
-export type BulkVerb = "cancel" | "retry" | "delete";
+export type BulkVerb = BulkAction;
 
 /** The states each action takes: by default (no state in the filter), and at most. */
 export const BULK_STATES: Record<BulkVerb, { byDefault: readonly JobState[]; accepted: readonly JobState[] }> = {
@@ -63,7 +63,7 @@ const FILTER_FIELDS = ["task", "queue", "state", "keyPrefix", "createdBefore", "
 const FIELDS = [...FILTER_FIELDS, "all", "dryRun", "batchSize", "onProgress"];
 
 /** Step sizes (jobs changed at most), and how many ids a step reads per job it may change. */
-const FIRST_LIMIT = 200;
+const FIRST_LIMIT = 100;
 const MIN_LIMIT = 10;
 const MAX_LIMIT = 10_000;
 const IDS_PER_LIMIT = 16;
@@ -192,31 +192,57 @@ export async function runBulk(
   const store = await backend();
   const range = await store.bulkRange(selection);
   if (range === null) return { count: 0 };
-  const action: BulkAction = dryRun ? "count" : verb;
   const oneWriter = !store.capabilities.parallelOutcomes;
   const targetMs = oneWriter ? TARGET_MS.oneWriter : TARGET_MS.manyWriters;
-  let limit = batchSize ?? FIRST_LIMIT;
+  const sizer = new StepSizer(batchSize, oneWriter ? TARGET_MS.oneWriter : TARGET_MS.manyWriters);
   let after = BigInt(range.first) - 1n;
   const last = BigInt(range.last);
   let count = 0;
   while (after < last) {
-    const upTo = after + BigInt(limit * IDS_PER_LIMIT) < last ? after + BigInt(limit * IDS_PER_LIMIT) : last;
-    const step = await store.bulkStep(action, selection, { after: String(after), upTo: String(upTo), limit }, now());
+    const limit = sizer.limit;
+    const span = BigInt(limit * IDS_PER_LIMIT);
+    const upTo = after + span < last ? after + span : last;
+    const step = await store.bulkStep(
+      verb,
+      selection,
+      { after: String(after), upTo: String(upTo), limit, dryRun },
+      now(),
+    );
     count += step.count;
     after = BigInt(step.next);
     onProgress?.(count);
-    if (batchSize === null) limit = nextLimit(limit, step.ms, targetMs);
+    sizer.took(step.ms);
     // One writer at a time: the lock stays free for as long as the step held it, so that a worker's claim or a web
     // process's enqueue waiting for it gets it within a step. A dry run reads beside the writers.
-    if (oneWriter && action !== "count" && step.count > 0) await sleep(Math.max(1, step.ms));
+    if (oneWriter && !dryRun && step.count > 0) await sleep(Math.max(1, step.ms));
     else await yieldToLoop();
   }
   return { count };
 }
 
-/** The next step's limit: halved down to the target when a step took too long, doubled while well under it. */
-function nextLimit(limit: number, ms: number, targetMs: number): number {
-  if (ms > targetMs) return Math.max(MIN_LIMIT, Math.floor((limit * targetMs) / ms));
-  if (ms < targetMs / 2) return Math.min(MAX_LIMIT, limit * 2);
-  return limit;
+/**
+ * Sizes the steps to take about `targetMs` each: the time per unit of limit (a step reads up to IDS_PER_LIMIT ids and
+ * changes up to one job per unit) is averaged over the last steps, so that one step slowed by something else (the
+ * machine busy, a lock wait) does not halve the next, and a region of the table that costs more is followed within
+ * a few steps. A fixed batchSize is kept as it is.
+ */
+class StepSizer {
+  limit: number;
+  private msPerUnit: number | null = null;
+
+  constructor(
+    private readonly fixed: number | null,
+    private readonly targetMs: number,
+  ) {
+    this.limit = fixed ?? FIRST_LIMIT;
+  }
+
+  took(ms: number): void {
+    if (this.fixed !== null) return;
+    const perUnit = ms / this.limit;
+    this.msPerUnit = this.msPerUnit === null ? perUnit : 0.7 * this.msPerUnit + 0.3 * perUnit;
+    const next = this.targetMs / Math.max(this.msPerUnit, 1e-6);
+    // At most twice as large as the step before: the estimate comes from smaller steps.
+    this.limit = Math.round(Math.min(MAX_LIMIT, this.limit * 2, Math.max(MIN_LIMIT, next)));
+  }
 }

@@ -43,7 +43,8 @@ Run errand <command> --help for a command's options.
 
 Exit codes:
   0    success
-  1    error (database unavailable or not found, module failed to load, ...)
+  1    error (database unavailable or not found, module failed to load, a bulk action not
+       confirmed, ...)
   2    wrong command line (unknown command or option, bad value)
   3    errand status found warnings
   4    no such job or schedule, or a job not in a state the command accepts

@@ -120,6 +120,21 @@ export function bulkTests(ctx: ContractContext): void {
       await assertCountsExact(ctx.b, "retrying the cancelled and expired ones");
     });
 
+    it("retry no job whose key another job still to run holds, and one job of those sharing a key", async () => {
+      const held = await ended("cancelled", { key: "k1" });
+      const holder = await enqueueOne({ key: "k1" });
+      const first = await ended("cancelled", { key: "k2" });
+      const second = await ended("cancelled", { key: "k2" });
+      const plain = await ended("cancelled");
+      assert.deepEqual(await bulk("retry", { task: "t", dryRun: true }), { count: 3 }, "not the one whose key is held");
+      assert.deepEqual(await bulk("retry", { task: "t" }), { count: 2 });
+      assert.deepEqual(await states([held, holder, first, second, plain]), [
+        ...["cancelled", "ready", "ready", "cancelled", "ready"],
+      ]);
+      assert.deepEqual(await bulk("retry", { task: "t" }), { count: 0 }, "its key is held now");
+      await assertCountsExact(ctx.b, "retries of keyed jobs");
+    });
+
     it("delete finished jobs by default, jobs still to run when their state is named, never running ones", async () => {
       const stepped = await enqueueOne({ maxAttempts: 1 });
       const [s] = (await claim()).filter((j) => j.id === stepped);
@@ -181,7 +196,12 @@ export function bulkTests(ctx: ContractContext): void {
       const first = await ctx.b.bulkStep("cancel", selection, { after, upTo: range.last, limit: 3 }, ctx.T0);
       assert.deepEqual([first.count, first.next], [3, ids[4]]);
       assert.ok(first.ms >= 0);
-      const count = await ctx.b.bulkStep("count", selection, { after: first.next, upTo: ids[7]!, limit: 1 }, ctx.T0);
+      const count = await ctx.b.bulkStep(
+        "cancel",
+        selection,
+        { after: first.next, upTo: ids[7]!, limit: 1, dryRun: true },
+        ctx.T0,
+      );
       assert.deepEqual([count.count, count.next], [1, ids[7]], "a count reads the whole range");
       const rest = await ctx.b.bulkStep("cancel", selection, { after: first.next, upTo: range.last, limit: 3 }, ctx.T0);
       assert.deepEqual([rest.count, rest.next], [2, range.last]);

@@ -76,6 +76,7 @@ describe("the SQLite backend's statements", async () => {
   };
   for (const [name, shape] of Object.entries(shapes)) {
     statements.push([`bulkSelect(${name})`, Q.bulkSelect(shape)], [`bulkCount(${name})`, Q.bulkCount(shape)]);
+    statements.push([`bulkSelect(${name}, retry)`, Q.bulkSelect(shape, true)]);
   }
 
   it("read errand_jobs through an index, or say why not", () => {

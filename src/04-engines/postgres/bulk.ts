@@ -25,8 +25,8 @@ export async function step(
 ): Promise<BulkStepResult> {
   const q = ctx.sql.bulk;
   const t0 = performance.now();
-  if (action === "count") {
-    const count = q.count(s);
+  if (p.dryRun === true) {
+    const count = q.count(s, action === "retry");
     const [row] = await ctx.db.query(count.text, [p.after, p.upTo, ...count.params]);
     return { count: row!.n as number, next: p.upTo, ms: performance.now() - t0 };
   }

@@ -28,31 +28,36 @@ export async function step(
   now: number,
 ): Promise<BulkStepResult> {
   const params = Q.bulkParams(s, p.after, p.upTo);
-  if (action === "count") {
+  if (p.dryRun === true) {
     // On the read thread (a file's): a dry run holds neither the write lock nor this event loop.
     const t0 = performance.now();
-    const [row] = await ctx.read(Q.bulkCount(s), params);
+    const [row] = await ctx.read(Q.bulkCount(s, action === "retry"), params);
     return { count: Number(row?.n ?? 0), next: p.upTo, ms: performance.now() - t0 };
   }
-  let ms = 0;
   const write = ctx.transaction(() => {
-    const t0 = performance.now();
-    const rows = ctx.stmt(Q.bulkSelect(s)).all({ ...params, limit: p.limit });
-    if (rows.length > 0) {
-      if (action === "cancel") cancel(ctx, rows, now);
-      else if (action === "retry") retry(ctx, rows, now);
-      else remove(ctx, rows, now);
-    }
-    ms = performance.now() - t0;
-    return rows;
+    const rows = ctx.stmt(Q.bulkSelect(s, action === "retry")).all({ ...params, limit: p.limit });
+    if (rows.length === 0) return { rows, changed: 0 };
+    if (action === "cancel") cancel(ctx, rows, now);
+    else if (action === "delete") remove(ctx, rows, now);
+    else return { rows, changed: retry(ctx, rows, now) };
+    return { rows, changed: rows.length };
   });
-  const rows = await ctx.run(write);
-  if (rows.length > 0) {
+  // The whole transaction, its commit included: what it held the lock and this event loop for (its last try's).
+  let ms = 0;
+  const { rows, changed } = await ctx.run(() => {
+    const t0 = performance.now();
+    try {
+      return write();
+    } finally {
+      ms = performance.now() - t0;
+    }
+  });
+  if (changed > 0) {
     ctx.listeners.emitSoon();
     ctx.checkpointAside();
   }
   const next = rows.length === p.limit ? String(rows[rows.length - 1]!.id) : p.upTo;
-  return { count: rows.length, next, ms };
+  return { count: changed, next, ms };
 }
 
 const idsOf = (rows: readonly Row[]) => JSON.stringify(rows.map((r) => r.id));
@@ -74,10 +79,24 @@ function cancel(ctx: SqliteContext, rows: readonly Row[], now: number): void {
   if (ended.length > 0) ctx.advanceFlows(ended, now);
 }
 
-/** As retry() (admin.ts): ready now with an attempt left, out of the finished counts. */
-function retry(ctx: SqliteContext, rows: readonly Row[], now: number): void {
-  ctx.stmt(RETRY_IDS).run({ now, ids: idsOf(rows) });
-  uncount(ctx, rows);
+/**
+ * As retry() (admin.ts): ready now with an attempt left, out of the finished counts. Of the step's jobs sharing a key
+ * (or a debounce key), the first only: two still to run cannot hold it. Returns how many it retried.
+ */
+function retry(ctx: SqliteContext, rows: readonly Row[], now: number): number {
+  const held = new Set<string>();
+  const retried = rows.filter((r) => {
+    const keys = [
+      r.key === null ? "" : `k${r.key as string}`,
+      r.debounce_key === null ? "" : `d${r.debounce_key as string}`,
+    ];
+    if (keys.some((k) => k !== "" && held.has(k))) return false;
+    for (const k of keys) if (k !== "") held.add(k);
+    return true;
+  });
+  ctx.stmt(RETRY_IDS).run({ now, ids: idsOf(retried) });
+  uncount(ctx, retried);
+  return retried.length;
 }
 
 /** As remove() (admin.ts), never of a running job; a flow member still to run ends cancelled in its flow. */

@@ -16,8 +16,14 @@ export interface BulkStatement {
 export function bulkSql(schema: string) {
   const { jobs, countInto, uncount } = fragments(schema);
 
+  // A retry leaves alone a job whose key (or debounce key) another job still to run holds now: two would hold it.
+  const keyFree = /* sql */ `(key IS NULL OR NOT EXISTS (SELECT 1 FROM ${jobs} h WHERE h.key = ${jobs}.key
+      AND h.state IN ('scheduled', 'ready', 'running')))
+    AND (debounce_key IS NULL OR NOT EXISTS (SELECT 1 FROM ${jobs} h WHERE h.debounce_key = ${jobs}.debounce_key
+      AND h.state IN ('scheduled', 'ready')))`;
+
   /** The selection's conditions, on ids in (`after`, `upTo`], its parameters numbered from `first`. */
-  const where = (s: JobSelection, after: string, upTo: string, first: number): BulkStatement => {
+  const where = (s: JobSelection, after: string, upTo: string, first: number, retry: boolean): BulkStatement => {
     const params: unknown[] = [];
     const param = (value: unknown, type: string) => {
       params.push(value);
@@ -33,19 +39,28 @@ export function bulkSql(schema: string) {
     if (s.createdBefore !== null) conditions.push(`created_at < ${param(new Date(s.createdBefore), "timestamptz")}`);
     if (s.createdAfter !== null) conditions.push(`created_at > ${param(new Date(s.createdAfter), "timestamptz")}`);
     if (s.flow !== null) conditions.push(`flow_id = ${param(s.flow, "bigint")}`);
+    if (retry) conditions.push(keyFree);
     return { text: conditions.join(" AND "), params };
   };
 
-  /** The CTEs every changing step starts with: its candidates, then those locked, as `picked`. */
-  const pick = (s: JobSelection, columns: string): BulkStatement => {
-    const w = where(s, "$2", "$3", 5);
+  /**
+   * The CTEs every changing step starts with: its candidates, then those locked, as `picked`. A retry's candidates
+   * sharing a key (or a debounce key) give the first of them only: two still to run cannot hold it.
+   */
+  const pick = (s: JobSelection, columns: string, retry = false): BulkStatement => {
+    const w = where(s, "$2", "$3", 5, retry);
     const states = `state IN (${s.states.map((state) => `'${state}'`).join(", ")})`;
+    const firsts = retry
+      ? /* sql */ `SELECT id FROM (
+          SELECT id, key, debounce_key, row_number() OVER (PARTITION BY key ORDER BY id) AS k,
+                 row_number() OVER (PARTITION BY debounce_key ORDER BY id) AS d FROM candidates) c
+        WHERE (key IS NULL OR k = 1) AND (debounce_key IS NULL OR d = 1)`
+      : "SELECT id FROM candidates";
     return {
       text: /* sql */ `
-      WITH candidates AS (SELECT id FROM ${jobs} WHERE ${w.text} ORDER BY id LIMIT $4),
+      WITH candidates AS (SELECT id, key, debounce_key FROM ${jobs} WHERE ${w.text} ORDER BY id LIMIT $4),
       meta AS (SELECT count(*)::int AS seen, max(id)::text AS last, $1::timestamptz AS now FROM candidates),
-      picked AS (SELECT ${columns} FROM ${jobs} WHERE id IN (SELECT id FROM candidates) AND ${states}
-                 ORDER BY id FOR UPDATE)`,
+      picked AS (SELECT ${columns} FROM ${jobs} WHERE id IN (${firsts}) AND ${states} ORDER BY id FOR UPDATE)`,
       params: w.params,
     };
   };
@@ -58,8 +73,8 @@ export function bulkSql(schema: string) {
     // A flow's jobs, from its members (the flow's own key): jobs a member creates later come past `last`.
     flowRange: `SELECT min(job_id)::text AS first, max(job_id)::text AS last FROM ${schema}.flow_members WHERE flow_id = $1`,
 
-    count(s: JobSelection): BulkStatement {
-      const w = where(s, "$1", "$2", 3);
+    count(s: JobSelection, retry: boolean): BulkStatement {
+      const w = where(s, "$1", "$2", 3, retry);
       return { text: `SELECT count(*)::int AS n FROM ${jobs} WHERE ${w.text}`, params: w.params };
     },
 
@@ -81,7 +96,7 @@ export function bulkSql(schema: string) {
     // before it, as locked).
     retry: (s: JobSelection) =>
       step(
-        pick(s, "id, state, expires_at"),
+        pick(s, "id, state, expires_at", true),
         /* sql */ `
       retried AS (
         UPDATE ${jobs} j

@@ -4,8 +4,14 @@
 // States are written out (the client checked them against the job states); everything else is a parameter.
 import type { JobSelection } from "../../../02-storage/admin.js";
 
-/** The conditions a selection sets, after the step's range (:after, :up_to]. */
-function where(s: JobSelection): string {
+// A retry leaves alone a job whose key (or debounce key) another job still to run holds now: two would hold it.
+const KEY_FREE = /* sql */ `(key IS NULL OR NOT EXISTS (SELECT 1 FROM errand_jobs h WHERE h.key = errand_jobs.key
+    AND (h.state = 'scheduled' OR h.state = 'ready' OR h.state = 'running')))
+  AND (debounce_key IS NULL OR NOT EXISTS (SELECT 1 FROM errand_jobs h WHERE h.debounce_key = errand_jobs.debounce_key
+    AND (h.state = 'scheduled' OR h.state = 'ready')))`;
+
+/** The conditions a selection sets, after the step's range (:after, :up_to]; a retry's keys free. */
+function where(s: JobSelection, retry: boolean): string {
   const conditions = [
     "id > :after AND id <= :up_to",
     `(${s.states.map((state) => `state = '${state}'`).join(" OR ")})`,
@@ -16,19 +22,20 @@ function where(s: JobSelection): string {
   if (s.createdBefore !== null) conditions.push("created_at < :created_before");
   if (s.createdAfter !== null) conditions.push("created_at > :created_after");
   if (s.flow !== null) conditions.push("flow_id = :flow");
+  if (retry) conditions.push(KEY_FREE);
   return conditions.join(" AND ");
 }
 
 /** The selected jobs of a step, in id order, at most :limit: what its write needs of each. */
-export function bulkSelect(s: JobSelection): string {
+export function bulkSelect(s: JobSelection, retry = false): string {
   return /* sql */ `
-SELECT id, task, queue, state, attempt, expires_at IS NOT NULL AS expired, flow_id, flow_pos
-FROM errand_jobs NOT INDEXED WHERE ${where(s)} ORDER BY id LIMIT :limit`;
+SELECT id, task, queue, state, attempt, expires_at IS NOT NULL AS expired, flow_id, flow_pos, key, debounce_key
+FROM errand_jobs NOT INDEXED WHERE ${where(s, retry)} ORDER BY id LIMIT :limit`;
 }
 
 /** A dry run's step: how many jobs of the range are selected. */
-export function bulkCount(s: JobSelection): string {
-  return /* sql */ `SELECT count(*) AS n FROM errand_jobs NOT INDEXED WHERE ${where(s)}`;
+export function bulkCount(s: JobSelection, retry = false): string {
+  return /* sql */ `SELECT count(*) AS n FROM errand_jobs NOT INDEXED WHERE ${where(s, retry)}`;
 }
 
 /** The parameters of a selection's statements, those its text names only. */

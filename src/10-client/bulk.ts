@@ -193,7 +193,6 @@ export async function runBulk(
   const range = await store.bulkRange(selection);
   if (range === null) return { count: 0 };
   const oneWriter = !store.capabilities.parallelOutcomes;
-  const targetMs = oneWriter ? TARGET_MS.oneWriter : TARGET_MS.manyWriters;
   const sizer = new StepSizer(batchSize, oneWriter ? TARGET_MS.oneWriter : TARGET_MS.manyWriters);
   let after = BigInt(range.first) - 1n;
   const last = BigInt(range.last);

@@ -41,7 +41,7 @@ export function bulkHelp(verb: BulkVerb): string {
   --created-before <time>   Enqueued before this time: ISO 8601 (2026-05-01, 2026-05-01T12:00:00Z),
                             or a duration ago (30m, 2h, 7d)
   --created-after <time>    Enqueued after this time, likewise
-  --all                     No filter: every ${byDefault.join(", ")} job (needed when no
+  --all                     No filter: every ${orList(byDefault)} job (needed when no
                             other filter is given)
   --dry-run                 Print how many jobs match, and change nothing
   -y, --yes                 Do not ask for confirmation
@@ -99,9 +99,14 @@ export function bulkFilter(verb: BulkVerb, values: Values, flow?: string): JobFi
   else if (Object.keys(filter).length === 0)
     usage(
       `${where}: give a job id, or filters (--task, --queue, --state, --key-prefix, --created-before, --created-after), ` +
-        `or --all to ${verb} every ${BULK_STATES[verb].byDefault.join(", ")} job. See: ${where} --help`,
+        `or --all to ${verb} every ${orList(BULK_STATES[verb].byDefault)} job. See: ${where} --help`,
     );
   return filter;
+}
+
+/** "a, b or c". */
+function orList(items: readonly string[]): string {
+  return items.length < 2 ? items.join("") : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`;
 }
 
 function usage(message: string): never {

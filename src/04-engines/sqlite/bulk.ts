@@ -42,12 +42,13 @@ export async function step(
     else return { rows, changed: retry(ctx, rows, now) };
     return { rows, changed: rows.length };
   });
-  // The whole transaction, its commit included: what it held the lock and this event loop for (its last try's).
+  // The whole transaction, its commit included: what it held the lock and this event loop for (its last try's). Its
+  // commit leaves the checkpoint to the read thread (checkpointAside, after it).
   let ms = 0;
   const { rows, changed } = await ctx.run(() => {
     const t0 = performance.now();
     try {
-      return write();
+      return ctx.withoutAutoCheckpoint(write);
     } finally {
       ms = performance.now() - t0;
     }

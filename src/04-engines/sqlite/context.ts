@@ -85,6 +85,22 @@ export class SqliteContext {
   }
 
   private checkpointing = false;
+  private autoCheckpoint: number | null = null;
+
+  /**
+   * Runs a large write whose commit must not checkpoint on this thread: SQLite's auto-checkpoint is off for it (on a
+   * file with a read thread), and checkpointAside() is to follow.
+   */
+  withoutAutoCheckpoint<T>(write: () => T): T {
+    if (this.reads === null) return write();
+    this.autoCheckpoint ??= this.db.pragma("wal_autocheckpoint", { simple: true }) as number;
+    this.db.pragma("wal_autocheckpoint = 0");
+    try {
+      return write();
+    } finally {
+      this.db.pragma(`wal_autocheckpoint = ${this.autoCheckpoint}`);
+    }
+  }
 
   /**
    * A PASSIVE checkpoint on the read thread (a file's), unless one is under way: after a large write, such as a bulk

@@ -175,7 +175,7 @@ export function reportBulk(name, results) {
       "steps",
       "jobs/step p50, max",
       "step ms p50, p99, max",
-      "its loop's longest pause, ms",
+      "its loop's longest pause (GC too), ms",
     ],
     results.runs.map((r) => [
       r.placement === "own process" ? "a process of its own" : "the web process",

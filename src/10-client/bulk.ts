@@ -35,7 +35,7 @@ export interface BulkOptions extends JobFilter {
   dryRun?: boolean;
   /**
    * Jobs changed per step at most, fixed. By default the size adapts as the action goes, so that a step takes about
-   * 4 ms on SQLite (an event-loop pause of that length in this process) and 50 ms on PostgreSQL, up to 10,000.
+   * 3 ms on SQLite (an event-loop pause of that length in this process) and 50 ms on PostgreSQL, up to 10,000.
    */
   batchSize?: number;
   /** Called after each step with the jobs changed (or counted) so far. */
@@ -68,7 +68,7 @@ const MIN_LIMIT = 10;
 const MAX_LIMIT = 10_000;
 const IDS_PER_LIMIT = 16;
 /** How long a step should hold the database: one writer at a time (SQLite, this thread), or many (PostgreSQL). */
-const TARGET_MS = { oneWriter: 4, manyWriters: 50 };
+const TARGET_MS = { oneWriter: 3, manyWriters: 50 };
 
 interface Checked {
   selection: JobSelection;

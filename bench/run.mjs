@@ -23,6 +23,8 @@
 // [--backend name]` times watch streams (bench/watch.mjs); figures go to bench/results/watch-<backend>.json.
 // `npm run bench -- --signals [--backend name]` times a signal's resume and a worker's statements with jobs waiting
 // (bench/signals.mjs); figures go to bench/results/signals-<backend>.json.
+// `npm run bench -- --bulk [--quick] [--backend name]` times errand.cancelJobs() over 1,000,000 ready jobs beside a
+// worker and a web process (bench/bulk.mjs); figures go to bench/results/bulk-<backend>.json.
 import { Errand } from "errand";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -43,6 +45,7 @@ import { benchCpu, reportCpu } from "./cpu.mjs";
 import { benchSqlEnqueue, reportSqlEnqueue } from "./sql-enqueue.mjs";
 import { benchWatch, reportWatch } from "./watch.mjs";
 import { benchSignals, reportSignals } from "./signals.mjs";
+import { benchBulk, reportBulk } from "./bulk.mjs";
 import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
@@ -90,6 +93,7 @@ let sqlEnqueue = false;
 let orm = false;
 let watch = false;
 let signals = false;
+let bulk = false;
 let baseline = null;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
@@ -108,6 +112,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (arg === "--orm") orm = true;
   else if (arg === "--watch") watch = true;
   else if (arg === "--signals") signals = true;
+  else if (arg === "--bulk") bulk = true;
   else if (arg === "--baseline") baseline = process.argv[++i] ?? usage("--baseline needs a folder");
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
@@ -135,7 +140,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir] | --sql | --orm | --watch | --signals] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir] | --sql | --orm | --watch | --signals | --bulk] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -768,6 +773,9 @@ const mainSignals = () =>
     (backend) => benchSignals(backend, quick),
     (_name, results) => reportSignals(results),
   );
+/** Bulk actions beside a worker and a web process. */
+const mainBulk = () =>
+  eachBackend(`bulk actions${quick ? " (quick)" : ""}`, "bulk", (backend) => benchBulk(backend, quick), reportBulk);
 
 /** Worker processes side by side on PostgreSQL. */
 const mainProcesses = () => mainOnPostgres("worker processes", "processes", benchProcesses, reportProcesses);
@@ -798,4 +806,6 @@ await (schedules
                         ? mainWatch()
                         : signals
                           ? mainSignals()
-                          : main());
+                          : bulk
+                            ? mainBulk()
+                            : main());

@@ -1,4 +1,12 @@
-export { Errand, type ErrandOptions, type Status, type Background } from "./10-client/errand.js";
+export {
+  Errand,
+  type ErrandOptions,
+  type Status,
+  type Background,
+  type BulkOptions,
+  type BulkResult,
+  type JobFilter,
+} from "./10-client/errand.js";
 export { Job } from "./05-handles/job.js";
 export {
   Task,

@@ -11,7 +11,7 @@ import type { WorkerStore } from "./worker-store.js";
 import type { JobWriter } from "./writer.js";
 
 export type { BackendCapabilities } from "./capabilities.js";
-export type { JobAdmin } from "./admin.js";
+export type * from "./admin.js";
 export type { FlowStore } from "./flows.js";
 export type { IntakeStore } from "./intake.js";
 export type { StorageInfrastructure } from "./infrastructure.js";

@@ -8,6 +8,8 @@ export const WAITS_FOR_CHILDREN = FAR_RUN_AT;
 
 export const CANCELLED = { name: "JobCancelled", message: "cancelled" };
 export const EXPIRED = { name: "JobExpired", message: "expired before it could start" };
+/** What a member's job deleted before it ended (a bulk delete of jobs still to run) tells its flow. */
+export const DELETED = { name: "JobDeleted", message: "deleted before it ran" };
 
 /** The outcomes, among those written, that end a flow member's job: success, or failure with no retry left. */
 export function flowEnds(outcomes: readonly Outcome[], lost: readonly string[]): MemberEnded[] {

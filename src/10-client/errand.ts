@@ -27,10 +27,12 @@ import { Connection } from "./connection.js";
 import { errandSettings, isPostgresUrl, type ErrandOptions, type ErrandSettings } from "./options.js";
 import { checkQueueName, Registry } from "./registry.js";
 import { listJobs, readStatus, readThroughput, type ListFilter, type Status } from "./status.js";
+import { runBulk, type BulkOptions, type BulkResult } from "./bulk.js";
 
 export type { Background } from "./background.js";
 export type { ErrandOptions } from "./options.js";
 export type { Status } from "./status.js";
+export type { BulkOptions, BulkResult, JobFilter } from "./bulk.js";
 
 /** The entry point: defines tasks, enqueues jobs, runs workers, and reads job state. */
 export class Errand {
@@ -265,6 +267,29 @@ export class Errand {
   /** Deletes a job that is not running. */
   async deleteJob(id: string | number): Promise<boolean> {
     return (await this.backend()).remove(String(id));
+  }
+
+  /**
+   * Cancels every scheduled, ready or running job `filter` selects (its `state` narrows those), each as cancel()
+   * does: a running one's handler sees its signal aborted, a flow member's flow moves on. In atomic steps, a range of
+   * ids at a time: the jobs stored when it starts; concurrent with workers, a job ends cancelled or as it would have.
+   * `dryRun: true` counts them instead. An empty filter is refused unless `all: true`.
+   */
+  cancelJobs(filter: BulkOptions): Promise<BulkResult> {
+    return runBulk(() => this.backend(), "cancel", filter, this.now);
+  }
+
+  /** Retries every failed or cancelled job `filter` selects, each as retry() does; see cancelJobs(). */
+  retryJobs(filter: BulkOptions): Promise<BulkResult> {
+    return runBulk(() => this.backend(), "retry", filter, this.now);
+  }
+
+  /**
+   * Deletes every succeeded, failed or cancelled job `filter` selects; with a `state` naming them, scheduled and ready
+   * jobs too (a flow member among them ends cancelled in its flow). Never a running job. See cancelJobs().
+   */
+  deleteJobs(filter: BulkOptions): Promise<BulkResult> {
+    return runBulk(() => this.backend(), "delete", filter, this.now);
   }
 
   /** `value` (a job's args) with the fields named in the `redact` option hidden, for showing it to people. */

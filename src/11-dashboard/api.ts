@@ -94,6 +94,12 @@ async function route(
     allow(method, "GET", "POST");
     return list(errand, url);
   }
+  const bulk = /^\/api\/jobs\/(cancel|retry|delete)$/.exec(path)?.[1] as "cancel" | "retry" | "delete" | undefined;
+  if (bulk !== undefined) {
+    allow(method, "POST");
+    checkWrite(request.headers, csrf);
+    return { status: 200, body: await bulkAction(errand, bulk, await readJson(request)) };
+  }
   const one = /^\/api\/jobs\/([^/]+)(?:\/(cancel|retry))?$/.exec(path);
   if (one) {
     const id = one[1]!;
@@ -212,6 +218,40 @@ async function enqueue(errand: Errand, body: unknown): Promise<string> {
     opts,
   );
   return job.id;
+}
+
+/**
+ * POST /api/jobs/cancel, /retry, /delete: errand.cancelJobs() and the others with the body as their filter (times as
+ * ISO-8601 text or Unix milliseconds). Returns how many jobs changed (with dryRun, would change).
+ */
+async function bulkAction(errand: Errand, verb: "cancel" | "retry" | "delete", body: unknown): Promise<unknown> {
+  const where = `POST /api/jobs/${verb}`;
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new InvalidArgsError(
+      `${where}: the body must be a JSON object, the filter: { "task": "...", "state": "failed", ... }. Nothing was changed.`,
+    );
+  }
+  const filter: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  if ("onProgress" in filter)
+    throw new InvalidArgsError(`${where}: onProgress cannot come over HTTP. Nothing was changed.`);
+  for (const field of ["createdBefore", "createdAfter"]) {
+    const value = filter[field];
+    if (value === undefined) continue;
+    const date = typeof value === "string" || typeof value === "number" ? new Date(value) : null;
+    if (!date || Number.isNaN(date.getTime())) {
+      throw new InvalidArgsError(
+        `${where}: ${field} must be an ISO-8601 time or Unix milliseconds; got ${JSON.stringify(value)}. Nothing was changed.`,
+      );
+    }
+    filter[field] = date;
+  }
+  const { count } =
+    verb === "cancel"
+      ? await errand.cancelJobs(filter)
+      : verb === "retry"
+        ? await errand.retryJobs(filter)
+        : await errand.deleteJobs(filter);
+  return { action: verb, count, dryRun: filter.dryRun === true };
 }
 
 /** GET /api/jobs?state=&task=&queue=&before=&limit=: newest first, `next` pages on. */

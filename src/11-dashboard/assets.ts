@@ -16,7 +16,8 @@ button.danger{border-color:#c24141;color:#9b1c1c}.actions{display:flex;gap:.5rem
 dt{color:#555}dd{margin:0}details.error{border-left:3px solid #c24141;padding-left:.6rem;margin:.4rem 0}
 .chart{width:100%;height:auto}.chart text{font-size:10px;fill:#555}.chart .ok{fill:#4f9a6b}.chart .bad{fill:#c24141}
 ol.runs{margin:0;padding-left:1.1rem}small{color:#555}.actions-cell{white-space:nowrap}.notice{background:#e0ecff;border-color:#8fb0e0}
-tr:target{background:#fffbe6}.schedules code,ol.runs time{white-space:nowrap}`;
+tr:target{background:#fffbe6}.schedules code,ol.runs time{white-space:nowrap}
+a.button{display:inline-block;margin-left:.4rem;padding:.2rem .7rem;border:1px solid #98a2ae;border-radius:4px;background:#fff;color:inherit;text-decoration:none}`;
 
 export const JS = `// errand dashboard: confirmations for actions, and live refresh of the parts marked data-live.
 document.addEventListener("submit", (event) => {

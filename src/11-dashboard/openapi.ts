@@ -12,6 +12,23 @@ const idParam = {
   schema: { type: "string", pattern: "^[0-9]{1,18}$" },
 };
 const time = { type: "string", format: "date-time" };
+const bulkPath = (verb: string, summary: string) => ({
+  post: {
+    operationId: `${verb}Jobs`,
+    summary,
+    description:
+      "In atomic batches, over the jobs stored when it starts, each changed as the single-job action changes it. " +
+      "An empty filter is refused unless `all` is true; `dryRun` counts and changes nothing.",
+    requestBody: { required: true, content: json(ref("BulkFilter")) },
+    responses: {
+      "200": { description: "How many jobs changed (would change, with dryRun)", content: json(ref("BulkResult")) },
+      "400": error("Bad JSON, an unknown field, a bad value, a state the action does not take, or an empty filter"),
+      "403": error("A cross-site request, or a cookie-authenticated one without X-CSRF-Token"),
+      "415": error("Not sent as application/json"),
+    },
+  },
+});
+const names = { oneOf: [{ type: "string" }, { type: "array", items: { type: "string" }, minItems: 1 }] };
 const nullable = (schema: object) => ({ oneOf: [schema, { type: "null" }] });
 
 export function openApiDocument(serverUrl: string): object {
@@ -21,7 +38,8 @@ export function openApiDocument(serverUrl: string): object {
       title: "errand",
       version: "1",
       description:
-        "Enqueue, read, list, cancel and retry errand's jobs. Behind the dashboard's authentication; a POST without " +
+        "Enqueue, read, list, cancel and retry errand's jobs, one or every one a filter selects. Behind the " +
+        "dashboard's authentication; a POST without " +
         "a bearer token must be sent as application/json, and with the dashboard's cookie also with X-CSRF-Token.",
     },
     servers: [{ url: serverUrl || "/" }],
@@ -72,6 +90,12 @@ export function openApiDocument(serverUrl: string): object {
           },
         },
       },
+      "/jobs/cancel": bulkPath("cancel", "Cancel every scheduled, ready or running job the filter selects"),
+      "/jobs/retry": bulkPath("retry", "Retry every failed or cancelled job the filter selects"),
+      "/jobs/delete": bulkPath(
+        "delete",
+        "Delete every finished job the filter selects (scheduled and ready ones too when `state` names them; never running ones)",
+      ),
       "/jobs/{id}": {
         get: {
           operationId: "getJob",
@@ -140,6 +164,40 @@ export function openApiDocument(serverUrl: string): object {
                 expiresAt: { oneOf: [time, { type: "integer" }] },
               },
             },
+          },
+        },
+        BulkFilter: {
+          type: "object",
+          additionalProperties: false,
+          description: "Every field given is a condition a job must meet.",
+          properties: {
+            task: names,
+            queue: names,
+            state: {
+              oneOf: [
+                { type: "string", enum: [...JOB_STATES] },
+                { type: "array", items: { type: "string", enum: [...JOB_STATES] }, minItems: 1 },
+              ],
+              description:
+                "Among those the action takes: cancel scheduled, ready, running (all by default); retry failed, " +
+                "cancelled (both by default); delete scheduled, ready, succeeded, failed, cancelled (by default the last three).",
+            },
+            keyPrefix: { type: "string", minLength: 1, description: "Jobs whose key starts with this text." },
+            createdBefore: { oneOf: [time, { type: "integer" }], description: "Enqueued before (exclusive)." },
+            createdAfter: { oneOf: [time, { type: "integer" }], description: "Enqueued after (exclusive)." },
+            flow: { type: "string", pattern: "^[0-9]{1,18}$", description: "Members of this flow." },
+            all: { type: "boolean", description: "Say so to act with no other condition." },
+            dryRun: { type: "boolean", description: "Count, change nothing." },
+            batchSize: { type: "integer", minimum: 1, maximum: 100000, description: "Jobs per batch, fixed." },
+          },
+        },
+        BulkResult: {
+          type: "object",
+          required: ["action", "count", "dryRun"],
+          properties: {
+            action: { type: "string", enum: ["cancel", "retry", "delete"] },
+            count: { type: "integer", minimum: 0 },
+            dryRun: { type: "boolean" },
           },
         },
         Job: {

@@ -131,6 +131,8 @@ export function jobList(
   filter: ListFilter,
   { jobs, next, searched }: ShownPage,
   redact: (v: unknown) => unknown,
+  /** Under the filters: the bulk actions (bulk-view.ts). */
+  bulk: Html | string = "",
 ): Html {
   const params = (extra: Record<string, string>) => query({ ...filter, ...extra });
   return html`<h1>Jobs</h1>
@@ -138,6 +140,7 @@ export function jobList(
 <label>state <select name="state"><option value="">any</option>${JOB_STATES.map((s) => html`<option${s === filter.state ? html` selected` : ""}>${s}</option>`)}</select></label>
 <label>queue <input name="queue" value="${filter.queue ?? ""}"></label><label>task <input name="task" value="${filter.task ?? ""}"></label>
 <label>args contain <input name="q" value="${filter.q ?? ""}"></label><button type="submit">Filter</button></form>
+${bulk}
 ${filter.state === "failed" && jobs.length > 0 ? action(p, "/actions/retry-failed", "Retry all failed", "Retry every failed job?") : ""}
 <table class="jobs"><thead><tr><th class="num">id</th><th>task</th><th>queue</th><th>state</th><th class="num">attempts</th><th>args</th><th>created</th></tr></thead><tbody>
 ${jobs.map((j) => html`<tr><td class="num"><a href="${p.base}/jobs/${j.id}">${j.id}</a></td><td>${j.task}</td><td>${j.queue}</td><td><span class="state ${j.state}">${j.state}</span></td><td class="num">${j.attempt}/${j.maxAttempts}</td><td><code>${preview(redact(j.args))}</code></td><td>${when(j.createdAt, p.now)}</td></tr>`)}

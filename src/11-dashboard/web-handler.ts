@@ -9,6 +9,8 @@ import { CSS, JS } from "./assets.js";
 import type { Html } from "./html.js";
 import { createMetrics } from "./metrics.js";
 import { listShown } from "./search.js";
+import { BULK_VERBS, bulkAct, bulkBar, bulkPreview, doneOf, type BulkAnswer } from "./bulk-view.js";
+import type { BulkVerb } from "../10-client/bulk.js";
 import { InvalidArgsError } from "../01-core/errors.js";
 import { redact } from "../01-core/redact.js";
 import {
@@ -179,8 +181,10 @@ export function createWebDashboard(errand: Errand, options: WebDashboardOptions 
         const filter = listFilter(url);
         if (typeof filter === "string") return reply(400, HTML, message(page, "Bad filter", filter));
         const shown = await listShown(errand, filter, limit);
-        return reply(200, HTML, layout(page, "Jobs", jobList(page, filter, shown, redactArgs)));
+        const bulk = bulkBar(page, filter, doneOf(url));
+        return reply(200, HTML, layout(page, "Jobs", jobList(page, filter, shown, redactArgs, bulk)));
       }
+      if (path === "/jobs/bulk") return answer(await bulkPreview(errand, page, url.searchParams));
       if (path === "/schedules" || path === "/live/schedules") {
         const list = await errand.schedules.list();
         if (path === "/live/schedules") return reply(200, HTML, schedulesLive(page, list));
@@ -273,6 +277,9 @@ export function createWebDashboard(errand: Errand, options: WebDashboardOptions 
     }
     const scheduleVerb = /^\/schedules\/(trigger|pause|resume)$/.exec(path)?.[1];
     if (scheduleVerb !== undefined) return actOnSchedule(scheduleVerb, form.get("name") ?? "", page);
+    const bulkVerb = /^\/jobs\/bulk\/(\w+)$/.exec(path)?.[1] as BulkVerb | undefined;
+    if (bulkVerb !== undefined && BULK_VERBS.includes(bulkVerb))
+      return answer(await bulkAct(errand, page, bulkVerb, form));
     const flowAction = /^\/flows\/(\d+)\/(retry|cancel)$/.exec(path);
     if (flowAction) {
       const [, flowId, verb] = flowAction as unknown as [string, string, "retry" | "cancel"];
@@ -320,6 +327,11 @@ export function createWebDashboard(errand: Errand, options: WebDashboardOptions 
       );
     }
     return back(verb === "delete" ? "/jobs" : `/jobs/${id}`);
+  }
+
+  function answer(a: BulkAnswer): Response {
+    if (a.location !== undefined) return reply(303, "text/plain", "", { Location: `${base}${a.location}` });
+    return reply(a.status, HTML, a.body ?? "");
   }
 
   async function actOnSchedule(verb: string, name: string, page: Page): Promise<Response> {

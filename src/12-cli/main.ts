@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { CliError, EXIT, isErrandError, nearest, parseCommandArgs, type Command } from "./args.js";
 import { cancel } from "./commands/cancel.js";
+import { remove } from "./commands/delete.js";
 import { pause, resume } from "./commands/pause.js";
 import { dashboard } from "./commands/dashboard.js";
 import { jobs } from "./commands/jobs.js";
@@ -23,6 +24,7 @@ const COMMANDS: readonly Command[] = [
   retry,
   cancel,
   signal,
+  remove,
   pause,
   resume,
   schedules,
@@ -43,7 +45,8 @@ Run errand <command> --help for a command's options.
 
 Exit codes:
   0    success
-  1    error (database unavailable or not found, module failed to load, ...)
+  1    error (database unavailable or not found, module failed to load, a bulk action not
+       confirmed, ...)
   2    wrong command line (unknown command or option, bad value)
   3    errand status found warnings
   4    no such job or schedule, or a job not in a state the command accepts

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Backend } from "../../src/02-storage/backend.js";
 import { RESCUE_SPREAD_MS } from "../../src/03-storage-logic/rescue-plan.js";
 import { adminTests } from "./admin.js";
+import { bulkTests } from "./bulk.js";
 import { capabilityTests, type ContractFixture } from "./capabilities.js";
 import { LEASE, type ContractContext } from "./context.js";
 import { countsTests } from "./counts.js";
@@ -86,6 +87,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
     jobTests(ctx);
     leaseTests(ctx);
     adminTests(ctx);
+    bulkTests(ctx);
     eventTests(ctx);
     capabilityTests(name, () => ctx.b, ctx.job, fixture);
     expiryTests({ backend: () => ctx.b, job: ctx.job, t0: () => ctx.T0, at: ctx.at, claim: ctx.claim }, fixture);

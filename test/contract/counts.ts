@@ -16,31 +16,32 @@ export interface CountsContext {
   claim: (over?: Partial<ClaimParams>) => Promise<ClaimedJob[]>;
 }
 
+/** counts() and expiredCounts() as a tally of every stored job would give them. */
+export async function assertCountsExact(b: Backend, step: string): Promise<void> {
+  const jobs = await b.list({ limit: 10_000 });
+  const tally = new Map<string, number>();
+  const expired = new Map<string, number>();
+  for (const j of jobs) {
+    tally.set(`${j.queue} ${j.state}`, (tally.get(`${j.queue} ${j.state}`) ?? 0) + 1);
+    if (j.expired) expired.set(j.queue, (expired.get(j.queue) ?? 0) + 1);
+  }
+  const counts = await b.counts();
+  assert.deepEqual(
+    Object.fromEntries(counts.map((r) => [`${r.queue} ${r.state}`, Number(r.count)])),
+    Object.fromEntries(tally),
+    `counts() after ${step}`,
+  );
+  const order = counts.map((r) => `${r.queue} ${r.state}`);
+  assert.deepEqual(order, [...order].sort(), `counts() in queue and state order after ${step}`);
+  assert.deepEqual(
+    (await b.expiredCounts()).map((r) => [r.queue, Number(r.count)]),
+    [...expired].sort(),
+    `expiredCounts() after ${step}`,
+  );
+}
+
 export function countsTests(c: CountsContext): void {
-  /** counts() and expiredCounts() as a tally of every stored job would give them. */
-  const assertExact = async (step: string) => {
-    const b = c.backend();
-    const jobs = await b.list({ limit: 10_000 });
-    const tally = new Map<string, number>();
-    const expired = new Map<string, number>();
-    for (const j of jobs) {
-      tally.set(`${j.queue} ${j.state}`, (tally.get(`${j.queue} ${j.state}`) ?? 0) + 1);
-      if (j.expired) expired.set(j.queue, (expired.get(j.queue) ?? 0) + 1);
-    }
-    const counts = await b.counts();
-    assert.deepEqual(
-      Object.fromEntries(counts.map((r) => [`${r.queue} ${r.state}`, Number(r.count)])),
-      Object.fromEntries(tally),
-      `counts() after ${step}`,
-    );
-    const order = counts.map((r) => `${r.queue} ${r.state}`);
-    assert.deepEqual(order, [...order].sort(), `counts() in queue and state order after ${step}`);
-    assert.deepEqual(
-      (await b.expiredCounts()).map((r) => [r.queue, Number(r.count)]),
-      [...expired].sort(),
-      `expiredCounts() after ${step}`,
-    );
-  };
+  const assertExact = (step: string) => assertCountsExact(c.backend(), step);
   const started = (j: ClaimedJob): HeldLease => ({ id: j.id, token: j.token, started: true });
   const outcome = (j: ClaimedJob, o: Partial<Outcome> = {}): Outcome =>
     ({ id: j.id, token: j.token, kind: "succeeded", result: null, task: j.task, queue: j.queue, ...o }) as Outcome;

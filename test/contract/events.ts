@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { JobEvent } from "../../src/01-core/events.js";
+import { runBulk, type BulkOptions, type BulkVerb } from "../../src/10-client/bulk.js";
 import { type ContractContext } from "./context.js";
 
 export function eventTests(ctx: ContractContext): void {
@@ -136,6 +137,38 @@ export function eventTests(ctx: ContractContext): void {
       assert.match(failed.error.message, /lease/);
       assert.deepEqual(failed.args, {});
       assert.equal(kinds.has(unstarted), false, "an attempt given back is no failure");
+      off();
+    });
+
+    it("tells of each job a bulk cancel ends, once, and of none a bulk retry or delete changes", async () => {
+      const { got, off, until } = await listen();
+      const ready = [await enqueueOne({ queue: "q2" }), await enqueueOne({ queue: "q2" })];
+      const running = await enqueueOne();
+      const [c] = await claim({ queues: ["default"] });
+      const bulk = (verb: BulkVerb, filter: BulkOptions) =>
+        runBulk(
+          async () => ctx.b,
+          verb,
+          filter,
+          () => ctx.T0,
+        );
+      assert.deepEqual(await bulk("cancel", { task: "t", batchSize: 2 }), { count: 3 });
+      await until("three cancels", () => got.length >= 3);
+      assert.deepEqual(
+        [...got].sort((x, y) => Number(x.id) - Number(y.id)),
+        [
+          ...ready.map((id) => ({ kind: "cancelled", id, task: "t", queue: "q2", attempt: 0 })),
+          { kind: "cancelled", id: running, ...about, attempt: 1 },
+        ],
+      );
+      assert.equal(c!.id, running);
+      assert.deepEqual(await bulk("retry", { task: "t" }), { count: 3 });
+      assert.deepEqual(await bulk("cancel", { task: "t" }), { count: 3 });
+      await until("the second cancels", () => got.length >= 6);
+      assert.deepEqual(await bulk("delete", { task: "t" }), { count: 3 });
+      await ctx.b.cancel(await enqueueOne({ task: "fence" }), ctx.T0);
+      await until("the fence", () => got.some((e) => e.task === "fence"));
+      assert.equal(got.length, 7, "retries and deletes tell nothing");
       off();
     });
 

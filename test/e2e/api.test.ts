@@ -159,6 +159,52 @@ for (const [name, fresh] of backends) {
       assert.equal((await call("POST", "jobs/424242/cancel")).status, 404);
     });
 
+    it("cancels, retries and deletes every job a filter selects, and refuses a bad filter changing nothing", async () => {
+      const { errand, signup, call } = await setUp(fresh);
+      await signup.enqueueMany(
+        Array.from({ length: 7 }, (_, i) => ({ email: `u${i}@example.com` })),
+        {
+          queue: "emails",
+        },
+      );
+      await signup.enqueue({ email: "other@example.com" });
+      const bulk = async (verb: string, body: unknown) => {
+        const res = await call("POST", `jobs/${verb}`, body);
+        return { status: res.status, body: res.body as unknown as { count: number; error: Answer["error"] } };
+      };
+      const refusals: [string, unknown, RegExp][] = [
+        ["cancel", {}, /the filter is empty/],
+        ["cancel", { tsk: "signup" }, /unknown filter field "tsk"/],
+        ["cancel", { state: "failed" }, /state "failed" is not one it acts on/],
+        ["delete", { state: "running" }, /cancel a running job first/],
+        ["retry", { createdBefore: "last week" }, /createdBefore must be an ISO-8601 time/],
+        ["retry", [1], /must be a JSON object/],
+      ];
+      for (const [verb, body, message] of refusals) {
+        const res = await bulk(verb, body);
+        assert.equal(res.status, 400, JSON.stringify([verb, body, res.body]));
+        assert.match(res.body.error.message, message);
+      }
+      assert.equal((await call("GET", "jobs/cancel")).status, 405);
+      assert.deepEqual(await bulk("cancel", { queue: "emails", dryRun: true }), {
+        status: 200,
+        body: { action: "cancel", count: 7, dryRun: true },
+      });
+      assert.equal((await errand.listJobs({ state: "cancelled" })).length, 0, "nothing changed so far");
+      const before = new Date(Date.now() + 60_000).toISOString();
+      assert.deepEqual(await bulk("cancel", { queue: ["emails"], task: "signup", createdBefore: before }), {
+        status: 200,
+        body: { action: "cancel", count: 7, dryRun: false },
+      });
+      assert.equal((await bulk("retry", { state: "cancelled", batchSize: 3 })).body.count, 7);
+      assert.equal((await bulk("cancel", { all: true })).body.count, 8);
+      assert.equal((await bulk("delete", { queue: "emails", createdAfter: 0 })).body.count, 7);
+      assert.deepEqual(
+        (await errand.listJobs()).map((j) => [j.queue, j.state]),
+        [["default", "cancelled"]],
+      );
+    });
+
     it("keeps the dashboard's authentication, and its CSRF rules for writes without a bearer token", async () => {
       const { errand, call, dashboard } = await setUp(fresh);
       const none = await fetch(new URL("api/jobs", dashboard.url));
@@ -191,6 +237,16 @@ for (const [name, fresh] of backends) {
       assert.deepEqual(await errand.listJobs(), []);
       const ok = await call("POST", "jobs", body, { Authorization: "", Cookie: cookie, "X-CSRF-Token": csrf });
       assert.equal(ok.status, 201, JSON.stringify(ok.body));
+      const bulkNoCsrf = await call("POST", "jobs/cancel", { all: true }, { Authorization: "", Cookie: cookie });
+      assert.equal(bulkNoCsrf.status, 403, "a bulk action keeps the same rules");
+      assert.equal((await errand.listJobs({ state: "cancelled" })).length, 0);
+      const bulkOk = await call(
+        "POST",
+        "jobs/cancel",
+        { all: true },
+        { Authorization: "", Cookie: cookie, "X-CSRF-Token": csrf },
+      );
+      assert.equal(bulkOk.status, 200, JSON.stringify(bulkOk.body));
     });
   });
 }

@@ -73,8 +73,11 @@ export class Spawned {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
 
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string) {
-    this.child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+  /** `input`: written to its stdin, which is then closed (no input: stdin is closed from the start). */
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string, input?: string) {
+    const stdin = input === undefined ? "ignore" : "pipe";
+    this.child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: [stdin, "pipe", "pipe"] });
+    if (input !== undefined) this.child.stdin!.end(input);
     this.child.stdout!.setEncoding("utf8").on("data", (d: string) => (this.stdout += d));
     this.child.stderr!.setEncoding("utf8").on("data", (d: string) => (this.stderr += d));
     this.exited = new Promise((resolve, reject) => {
@@ -126,9 +129,14 @@ export interface Ran {
   stderr: string;
 }
 
-/** Runs a CLI command to its end. */
-export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Ran> {
-  const run = new Spawned(args, env, cwd);
+/** Runs a CLI command to its end, with `input` on its stdin if given. */
+export async function runCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd?: string,
+  input?: string,
+): Promise<Ran> {
+  const run = new Spawned(args, env, cwd, input);
   const code = await run.exitCode(15_000);
   return { code, stdout: run.stdout, stderr: run.stderr };
 }

@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { Errand } from "errand";
 import * as Admin from "../../src/04-engines/sqlite/sql/admin.js";
+import * as Bulk from "../../src/04-engines/sqlite/sql/bulk.js";
 import * as Claim from "../../src/04-engines/sqlite/sql/claim.js";
 import * as ClaimLimits from "../../src/04-engines/sqlite/sql/claim-limits.js";
 import * as Enqueue from "../../src/04-engines/sqlite/sql/enqueue.js";
@@ -20,6 +21,7 @@ import { tempDir } from "../helpers/tmp.js";
 
 const Q = {
   ...Admin,
+  ...Bulk,
   ...Claim,
   ...ClaimLimits,
   ...Enqueue,
@@ -57,6 +59,25 @@ describe("the SQLite backend's statements", async () => {
   }
   for (const filters of [[], ["state"], ["task"], ["queue"], ["before"], ["after"], ["state", "before"]] as const)
     statements.push([`listJobs(${filters.join(", ")})`, Q.listJobs(filters)]);
+  // Bulk steps read a range of the rowid whatever the filter: one of each condition, and all of them.
+  const none = { tasks: null, queues: null, keyPrefix: null, createdBefore: null, createdAfter: null, flow: null };
+  const shapes = {
+    ready: { ...none, states: ["ready"] as const },
+    "failed, cancelled": { ...none, states: ["failed", "cancelled"] as const },
+    "every condition": {
+      states: ["scheduled", "ready", "running"] as const,
+      tasks: ["t"],
+      queues: ["q"],
+      keyPrefix: "k",
+      createdBefore: 1,
+      createdAfter: 0,
+      flow: "1",
+    },
+  };
+  for (const [name, shape] of Object.entries(shapes)) {
+    statements.push([`bulkSelect(${name})`, Q.bulkSelect(shape)], [`bulkCount(${name})`, Q.bulkCount(shape)]);
+    statements.push([`bulkSelect(${name}, retry)`, Q.bulkSelect(shape, true)]);
+  }
 
   it("read errand_jobs through an index, or say why not", () => {
     const db = new Database(file, { readonly: true });

@@ -1,9 +1,10 @@
 // The PostgreSQL engine: the Backend contract, each method handed to the part that does it (enqueue.ts, claim.ts,
-// outcomes.ts, leases.ts, maintenance.ts, reader.ts, admin.ts, flows.ts, schedules.ts) with the context they share.
+// outcomes.ts, leases.ts, maintenance.ts, reader.ts, admin.ts, bulk.ts, flows.ts, schedules.ts) with their context.
 import { InvalidArgsError } from "../../01-core/errors.js";
 import type { ErrandEvent } from "../../01-core/events.js";
 import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../01-core/job.js";
-import type { Backend, BackendCapabilities } from "../../02-storage/backend.js";
+import type { Backend, BackendCapabilities, BulkAction, BulkStep, JobSelection } from "../../02-storage/backend.js";
+import type { BulkRange, BulkStepResult, RetryParams } from "../../02-storage/admin.js";
 import type { FlowRecord, FlowState, NewFlow, StoredStep } from "../../02-storage/flows.js";
 import type { Admission, IntakeRow, TaskRow } from "../../02-storage/intake.js";
 import type {
@@ -29,6 +30,7 @@ import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../../02-
 import type { SignalSent, SignalTake, SignalTarget, SignalWait } from "../../02-storage/signals.js";
 import { ChangeListeners } from "../../03-storage-logic/change-listeners.js";
 import * as admin from "./admin.js";
+import * as bulk from "./bulk.js";
 import { Claims, nextRunAt } from "./claim.js";
 import { hotStatements, statements, type PostgresContext } from "./context.js";
 import { Connections } from "./driver/connections.js";
@@ -85,16 +87,8 @@ export class PostgresBackend implements Backend {
       wanted: () => events.listeners.size > 0,
       deliver: (payload: string) => events.listeners.deliver(payload),
     };
-    const { connectTimeoutMs, queryTimeoutMs } = db;
-    const listener = new Listener(
-      options,
-      channel,
-      listeners,
-      connectTimeoutMs,
-      queryTimeoutMs,
-      eventChannel,
-      intakeListeners,
-    );
+    const timeouts = [db.connectTimeoutMs, db.queryTimeoutMs] as const;
+    const listener = new Listener(options, channel, listeners, ...timeouts, eventChannel, intakeListeners);
     const flows = new PostgresFlows(sql.flows);
     this.ctx = { options, db, sql, channel, listeners, intakeListeners, listener, events, flows };
     this.claims = new Claims(this.ctx);
@@ -262,10 +256,7 @@ export class PostgresBackend implements Backend {
     return admin.cancel(this.ctx, id, now);
   }
 
-  retry(
-    p: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number },
-    now: number,
-  ): Promise<string[]> {
+  retry(p: RetryParams, now: number): Promise<string[]> {
     return admin.retry(this.ctx, p, now);
   }
 
@@ -283,6 +274,14 @@ export class PostgresBackend implements Backend {
 
   runNow(id: string, now: number): Promise<boolean> {
     return admin.runNow(this.ctx, id, now);
+  }
+
+  bulkRange(selection: JobSelection): Promise<BulkRange> {
+    return bulk.range(this.ctx, selection);
+  }
+
+  bulkStep(action: BulkAction, selection: JobSelection, step: BulkStep, now: number): Promise<BulkStepResult> {
+    return bulk.step(this.ctx, action, selection, step, now);
   }
 
   // ---- Flows (flows.ts) ----

@@ -7,6 +7,7 @@ import type { PostgresOptions } from "./driver/options.js";
 import type { PostgresEvents } from "./events.js";
 import type { PostgresFlows } from "./flow-ops.js";
 import { adminSql } from "./sql/admin.js";
+import { bulkSql } from "./sql/bulk.js";
 import { claimLimitsSql } from "./sql/claim-limits.js";
 import { claimSql } from "./sql/claim.js";
 import { enqueueSql } from "./sql/enqueue.js";
@@ -32,6 +33,7 @@ export function statements(schema: string) {
     maintenance: maintenanceSql(schema),
     reader: readerSql(schema),
     admin: adminSql(schema),
+    bulk: bulkSql(schema),
     flows: flowsSql(schema),
     schedules: schedulesSql(schema),
     intake: intakeSql(schema),

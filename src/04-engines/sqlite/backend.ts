@@ -7,7 +7,8 @@ import type { FlowRecord, FlowState, NewFlow, StoredStep } from "../../02-storag
 import type { Admission, IntakeRow, TaskRow } from "../../02-storage/intake.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../../02-storage/schedules.js";
 import type { SignalSent, SignalTake, SignalTarget, SignalWait } from "../../02-storage/signals.js";
-import type { Backend, BackendCapabilities } from "../../02-storage/backend.js";
+import type { Backend, BackendCapabilities, BulkAction, BulkStep, JobSelection } from "../../02-storage/backend.js";
+import type { BulkRange, BulkStepResult, RetryParams } from "../../02-storage/admin.js";
 import type { MemberEnded } from "../../03-storage-logic/flow-advance.js";
 import type {
   Counts,
@@ -29,6 +30,7 @@ import type {
   MemberConcurrency,
 } from "../../02-storage/jobs.js";
 import * as admin from "./admin.js";
+import * as bulk from "./bulk.js";
 import * as claim from "./claim.js";
 import { SqliteContext } from "./context.js";
 import { openDatabase } from "./driver/open-file.js";
@@ -276,10 +278,7 @@ export class SqliteBackend implements Backend {
     return admin.cancel(this.ctx, id, now);
   }
 
-  retry(
-    p: { ids?: readonly string[]; state?: "failed" | "cancelled"; limit?: number },
-    now: number,
-  ): Promise<string[]> {
+  retry(p: RetryParams, now: number): Promise<string[]> {
     return admin.retry(this.ctx, p, now);
   }
 
@@ -297,6 +296,14 @@ export class SqliteBackend implements Backend {
 
   runNow(id: string, now: number): Promise<boolean> {
     return admin.runNow(this.ctx, id, now);
+  }
+
+  bulkRange(selection: JobSelection): Promise<BulkRange> {
+    return bulk.range(this.ctx, selection);
+  }
+
+  bulkStep(action: BulkAction, selection: JobSelection, step: BulkStep, now: number): Promise<BulkStepResult> {
+    return bulk.step(this.ctx, action, selection, step, now);
   }
 
   // ---- FlowStore (flows.ts) ----

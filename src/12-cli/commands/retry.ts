@@ -1,5 +1,6 @@
 import type { Errand } from "../../index.js";
 import { CliError, EXIT, intFlag, jobIdArg, UsageError, type Command } from "../args.js";
+import { BULK_OPTIONS, bulkFilter, bulkHelp, isBulk, runBulkCommand } from "../bulk.js";
 import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
 import { print, printJson } from "../output.js";
 import { ProgressBar } from "../progress.js";
@@ -7,34 +8,55 @@ import { ProgressBar } from "../progress.js";
 const HELP = `Usage: errand retry <id> [options]
        errand retry --failed [--limit <n>] [options]
        errand retry --flow <id> [options]
+       errand retry <filters> [--yes] [options]
 
 Puts a failed or cancelled job back to ready, with at least one more attempt. Its earlier
-errors are kept.
+errors are kept. With filters instead of an id, retries every failed or cancelled job they
+select (e.g. errand retry --task send-email --state failed --yes).
 
 Options:
   --failed            Retry every failed job (oldest first)
   --limit <n>         With --failed: retry at most n jobs
   --flow              The id is a failed or cancelled flow's: resume it where it stopped (its failed
-                      members run again; members that succeeded keep their results)
+                      members run again; members that succeeded keep their results); with filters,
+                      retry only the flow's jobs they select, as jobs (the flow is not reopened)
+
+${bulkHelp("retry")}
 
 ${DATABASE_HELP}
   -h, --help          Show this help
 
-Exit codes: 0 when retried (with --failed: also when there was none to retry), 4 when the job does
-not exist or is neither failed nor cancelled, 2 when the command line is wrong.`;
+Exit codes: 0 when retried (with --failed or filters: also when there was none to retry), 4 when the
+job does not exist or is neither failed nor cancelled, 1 when the confirmation was not given, 2 when
+the command line is wrong.`;
 
 /** Jobs retried per call: small enough that each transaction is short, large enough to be quick. */
 const BATCH = 500;
 
 export const retry: Command = {
   name: "retry",
-  summary: "Run a failed or cancelled job again, or every failed job",
+  summary: "Run a failed or cancelled job again, or every one a filter selects",
   help: HELP,
-  options: { ...DATABASE_OPTIONS, failed: { type: "boolean" }, limit: { type: "string" }, flow: { type: "boolean" } },
+  options: {
+    ...DATABASE_OPTIONS,
+    ...BULK_OPTIONS,
+    failed: { type: "boolean" },
+    limit: { type: "string" },
+    flow: { type: "boolean" },
+  },
   positionals: ["id?"],
   async run({ values, positionals }) {
     const id = positionals[0] === undefined ? undefined : jobIdArg(positionals[0], "retry");
     const isAllFailed = values.failed === true;
+    if (isBulk(values)) {
+      if (isAllFailed || values.limit !== undefined)
+        throw new UsageError("errand retry: --failed and --limit go without filters (use --state failed there).");
+      if (id !== undefined && values.flow !== true)
+        throw new UsageError("errand retry: give a job id or filters, not both (with --flow, the id is a flow's).");
+      if (values.flow === true && id === undefined) throw new UsageError("errand retry: --flow takes a flow's id.");
+      const filter = bulkFilter("retry", values, id);
+      return withErrand(values, (errand) => runBulkCommand(errand, "retry", filter, values), { existing: "retry" });
+    }
     if (values.flow === true) {
       if (id === undefined || isAllFailed) throw new UsageError("errand retry: --flow takes a flow's id, alone.");
       return withErrand(values, (errand) => retryFlow(errand, id, values.json === true), { existing: "retry" });
@@ -43,7 +65,8 @@ export const retry: Command = {
       throw new UsageError("errand retry: give either a job id or --failed, not both.");
     if (id === undefined && !isAllFailed)
       throw new UsageError(
-        "errand retry: give the id of the job to retry, or --failed to retry every failed job. See: errand retry --help",
+        "errand retry: give the id of the job to retry, --failed to retry every failed job, or filters (--task, " +
+          "--queue, --state, ...). See: errand retry --help",
       );
     const limit = intFlag(values, "limit", "errand retry");
     if (limit !== undefined && !isAllFailed) throw new UsageError("errand retry: --limit goes with --failed.");

@@ -1,5 +1,8 @@
 import type { JobState } from "../01-core/job.js";
 
+/** The longest a signal name may be: it is stored with every signal and shown by the dashboard. */
+export const MAX_SIGNAL_NAME = 200;
+
 /** ctx.waitFor()'s wait, as a worker asks storage to satisfy or record it. */
 export interface SignalWait {
   /** The wait's step: its position among the run's steps and its stored name. */

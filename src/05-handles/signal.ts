@@ -1,10 +1,7 @@
 // errand.signal() and job.signal(): what a signal is sent to, checked before anything is stored.
 import { InvalidArgsError } from "../01-core/errors.js";
 import { findUnsafeJson } from "../01-core/json-safe.js";
-import type { SignalSent, SignalStore, SignalTarget } from "../02-storage/signals.js";
-
-/** The longest a signal name may be (as ctx.waitFor() takes it). */
-const MAX_NAME = 200;
+import { MAX_SIGNAL_NAME, type SignalSent, type SignalStore, type SignalTarget } from "../02-storage/signals.js";
 
 /** A job by handle, id, or `{ key }`: the job still to run or running that holds that key. */
 export type SignalRecipient = { readonly id: string } | string | number | { readonly key: string };
@@ -27,9 +24,9 @@ export async function sendSignal(
   payload?: unknown,
 ): Promise<SignalSent> {
   const target = recipient(to);
-  if (typeof name !== "string" || name === "" || name.length > MAX_NAME)
+  if (typeof name !== "string" || name === "" || name.length > MAX_SIGNAL_NAME)
     throw new InvalidArgsError(
-      `signal(): the signal name must be a non-empty string of at most ${MAX_NAME} characters (as ctx.waitFor() names it), got ${typeof name === "string" ? `a string of ${name.length}` : typeof name}. Nothing was sent.`,
+      `signal(): the signal name must be a non-empty string of at most ${MAX_SIGNAL_NAME} characters (as ctx.waitFor() names it), got ${typeof name === "string" ? `a string of ${name.length}` : typeof name}. Nothing was sent.`,
     );
   let json: string | null = null;
   if (payload !== undefined) {

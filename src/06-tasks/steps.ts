@@ -4,8 +4,8 @@ import { PermanentError, SignalTimeoutError } from "../01-core/handler-errors.js
 import { FAR_RUN_AT } from "../01-core/job.js";
 import { findUnsafeJson } from "../01-core/json-safe.js";
 import type { FlowRecord, NewFlow, StoredStep } from "../02-storage/flows.js";
-import type { SignalTake, SignalWait } from "../02-storage/signals.js";
-import type { WaitStep } from "../03-storage-logic/signal-steps.js";
+import { MAX_SIGNAL_NAME, type SignalTake, type SignalWait } from "../02-storage/signals.js";
+import { waitStepJson, type WaitStep } from "../03-storage-logic/signal-steps.js";
 
 import { failedInput } from "../03-storage-logic/flow-advance.js";
 import { childrenPlan } from "./children.js";
@@ -35,8 +35,6 @@ export interface StepSink {
 const SLEEP = "errand:sleep";
 const SPAWN = "errand:spawn";
 const WAIT = "errand:wait";
-/** The longest a signal name may be: it is stored with every signal and shown by the dashboard. */
-const MAX_SIGNAL_NAME = 200;
 
 /**
  * A run's durable steps (ctx.step, ctx.sleep). A step whose result was stored by an earlier attempt returns it
@@ -163,10 +161,10 @@ export class Steps {
     const steps = await this.stored!;
     if (took.kind === "received") {
       const payload = took.payload === null ? undefined : (JSON.parse(took.payload) as T);
-      steps[seq] = { seq, name: step, result: JSON.stringify({ state: "received", payload }) };
+      steps[seq] = { seq, name: step, result: waitStepJson(wait, "received", took.payload) };
       return payload as T;
     }
-    steps[seq] = { seq, name: step, result: JSON.stringify({ ...wait, state: took.kind }) };
+    steps[seq] = { seq, name: step, result: waitStepJson(wait, took.kind) };
     if (took.kind === "timed-out") throw timedOut(wait);
     this.sink.suspend(wait.until ?? FAR_RUN_AT);
     // Never settles: the handler's code after it runs in the attempt that resumes.

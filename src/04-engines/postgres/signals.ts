@@ -13,10 +13,7 @@ export async function signal(
 ): Promise<SignalSent> {
   const q = ctx.sql.signals;
   const sent = await ctx.db.transaction(async (db): Promise<SignalSent> => {
-    const id =
-      "id" in target
-        ? target.id
-        : ((await db.query<{ id: string }>(q.jobByKey, [target.key])).rows[0]?.id ?? undefined);
+    const id = "id" in target ? target.id : (await db.query<{ id: string }>(q.jobByKey, [target.key])).rows[0]?.id;
     if (id === undefined || !/^[0-9]{1,18}$/.test(String(id))) return { sent: false, jobId: null, reason: "not-found" };
     const jobId = String(id);
     if ((await db.query(q.signalJob, [jobId, name, ctx.channel])).rowCount === 0) {

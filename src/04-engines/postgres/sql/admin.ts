@@ -1,16 +1,9 @@
 import { fragments } from "./fragments.js";
 
 export function adminSql(schema: string) {
-  const { jobs, countInto, stillToRun, uncount } = fragments(schema);
+  const { jobs, countInto, stillToRun, uncount, retryFrom } = fragments(schema);
   const retry = (locked: string) => /* sql */ `
-      WITH before AS (${locked}),
-      retried AS (
-        UPDATE ${jobs} j
-        SET state = 'ready', run_at = $1, finished_at = NULL, max_attempts = greatest(j.max_attempts, j.attempt + 1),
-            lease_token = NULL, worker_id = NULL, expires_at = NULL
-        FROM before WHERE j.id = before.id
-        RETURNING j.id, j.queue, before.state, before.expires_at),
-      ${uncount("retried")}
+      WITH before AS (${locked}),${retryFrom("before")}
       SELECT id FROM retried`;
 
   return {

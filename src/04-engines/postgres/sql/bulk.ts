@@ -14,7 +14,7 @@ export interface BulkStatement {
 }
 
 export function bulkSql(schema: string) {
-  const { jobs, countInto, uncount } = fragments(schema);
+  const { jobs, uncount, cancelFrom, retryFrom } = fragments(schema);
 
   // A retry leaves alone a job whose key (or debounce key) another job still to run holds now: two would hold it.
   const keyFree = /* sql */ `(key IS NULL OR NOT EXISTS (SELECT 1 FROM ${jobs} h WHERE h.key = ${jobs}.key
@@ -83,12 +83,7 @@ export function bulkSql(schema: string) {
       step(
         pick(s, "id"),
         /* sql */ `
-      cancelled AS (
-        UPDATE ${jobs} j SET state = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL,
-          expires_at = NULL
-        FROM picked WHERE j.id = picked.id
-        RETURNING j.id, j.task, j.queue, j.attempt, j.flow_id, j.flow_pos),
-      counted AS (${countInto("cancelled", "'cancelled'")})
+${cancelFrom("picked")}
       SELECT m.seen, m.last, c.* FROM meta m LEFT JOIN cancelled c ON true`,
       ),
 
@@ -98,13 +93,7 @@ export function bulkSql(schema: string) {
       step(
         pick(s, "id, state, expires_at", true),
         /* sql */ `
-      retried AS (
-        UPDATE ${jobs} j
-        SET state = 'ready', run_at = $1, finished_at = NULL, max_attempts = greatest(j.max_attempts, j.attempt + 1),
-            lease_token = NULL, worker_id = NULL, expires_at = NULL
-        FROM picked WHERE j.id = picked.id
-        RETURNING j.id, j.queue, picked.state, picked.expires_at),
-      ${uncount("retried")}
+${retryFrom("picked")}
       SELECT m.seen, m.last, r.id FROM meta m LEFT JOIN retried r ON true`,
       ),
 

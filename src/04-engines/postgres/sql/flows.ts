@@ -1,7 +1,7 @@
 import { fragments } from "./fragments.js";
 
 export function flowsSql(schema: string) {
-  const { jobs, countInto, stillToRun } = fragments(schema);
+  const { jobs, stillToRun, cancelFrom } = fragments(schema);
   return {
     // Flows (src/07-features/flows, src/03-storage-logic/flow-advance.ts): a flow, its members, and the jobs members become. Writers lock a flow's row before its
     // members', after the jobs whose outcome moves it: one order everywhere.
@@ -96,13 +96,7 @@ export function flowsSql(schema: string) {
       WITH locked AS (
         -- Found from the flow's members: jobs have no index on their flow.
         SELECT j.id FROM ${schema}.flow_members m JOIN ${jobs} j ON j.id = m.job_id
-        WHERE m.flow_id = $2 AND j.${stillToRun} ORDER BY j.id FOR UPDATE OF j),
-      cancelled AS (
-        UPDATE ${jobs} j SET state = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL,
-          expires_at = NULL
-        FROM locked WHERE j.id = locked.id
-        RETURNING j.id, j.task, j.queue, j.attempt, j.flow_id, j.flow_pos),
-      counted AS (${countInto("cancelled", "'cancelled'")})
+        WHERE m.flow_id = $2 AND j.${stillToRun} ORDER BY j.id FOR UPDATE OF j),${cancelFrom("locked")}
       SELECT * FROM cancelled`,
     // A parent's children ended: it runs now if it already waits for them; otherwise its suspension finds it so.
     wakeParent: /* sql */ `

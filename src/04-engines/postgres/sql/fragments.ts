@@ -39,8 +39,31 @@ export function fragments(schema: string) {
       -- For ordering the batch in the worker: a number parses in a fraction of a timestamp's time.
       extract(epoch FROM j.run_at)::float8 AS run_at`;
 
+  // By hand (a job, a flow, a bulk step), the CTE `cancelled`: the jobs of `source` (a CTE of ids) end cancelled at $1,
+  // their expiry cleared (a cancelled job keeps one only when it expired); with what flows and events need.
+  const cancelFrom = (source: string) => /* sql */ `
+      cancelled AS (
+        UPDATE ${jobs} j SET state = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL,
+          expires_at = NULL
+        FROM ${source} WHERE j.id = ${source}.id
+        RETURNING j.id, j.task, j.queue, j.attempt, j.flow_id, j.flow_pos),
+      counted AS (${countInto("cancelled", "'cancelled'")})`;
+
+  // An operator's retry, the CTEs `retried` and the uncounting: the jobs of `source` (a CTE of id, state and
+  // expires_at, as locked) run at $1 with at least one more attempt, out of the finished counts.
+  const retryFrom = (source: string) => /* sql */ `
+      retried AS (
+        UPDATE ${jobs} j
+        SET state = 'ready', run_at = $1, finished_at = NULL, max_attempts = greatest(j.max_attempts, j.attempt + 1),
+            lease_token = NULL, worker_id = NULL, expires_at = NULL
+        FROM ${source} WHERE j.id = ${source}.id
+        RETURNING j.id, j.queue, ${source}.state, ${source}.expires_at),
+      ${uncount("retried")}`;
+
   return {
     jobs,
+    cancelFrom,
+    retryFrom,
     workers,
     counts,
     throughput,

@@ -63,8 +63,10 @@ export {
   ExecutorExitedError,
   ScheduleError,
   FlowFailedError,
+  DecryptionError,
 } from "./01-core/errors.js";
 export { PermanentError, RetryError, SignalTimeoutError } from "./01-core/handler-errors.js";
+export type { EncryptionKey, EncryptionOptions } from "./01-core/encryption.js";
 export { Flow, type FlowStatus, type FlowMemberStatus } from "./05-handles/flow.js";
 export type { JobUpdate, WatchEventName, WatchOptions } from "./05-handles/watch.js";
 export type { FlowUpdate } from "./05-handles/flow-watch.js";

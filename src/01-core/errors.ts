@@ -30,6 +30,7 @@ export const ERROR_CODES = [
   "ERRAND_FLOW_NOT_FOUND",
   "ERRAND_NO_WATCH_SECRET",
   "ERRAND_SIGNAL_TIMEOUT",
+  "ERRAND_CANNOT_DECRYPT",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -41,6 +42,21 @@ export class ErrandError extends Error {
     super(message, options);
     this.name = "ErrandError";
     this.code = code;
+  }
+}
+
+/**
+ * An encrypted value could not be decrypted (new Errand({ encryption })): its key is not listed, or the key listed
+ * under its id is not the one that encrypted it. A job whose args cannot be decrypted fails that attempt with it.
+ */
+export class DecryptionError extends ErrandError {
+  declare readonly code: "ERRAND_CANNOT_DECRYPT";
+  constructor(
+    message: string,
+    readonly keyId: string,
+  ) {
+    super("ERRAND_CANNOT_DECRYPT", message);
+    this.name = "DecryptionError";
   }
 }
 

@@ -144,6 +144,8 @@ export interface ClaimedJob {
   startBy?: number;
   /** Set by the worker: performance.now() when its claim was sent, before which its lease was not set. */
   leasedAt?: number;
+  /** Set when its args are encrypted and cannot be decrypted here (03-storage-logic/sealed-backend.ts): why. */
+  unreadable?: { message: string; keyId: string };
 }
 
 export interface FlowLink {

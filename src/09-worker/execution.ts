@@ -5,6 +5,7 @@ import { formatMs } from "../01-core/duration.js";
 import {
   BadResultError,
   ConfigError,
+  DecryptionError,
   describePath,
   InvalidArgsError,
   JobStoppedError,
@@ -82,6 +83,7 @@ export class Execution implements Attempt {
     const { held } = this.host;
     const t0 = held ? performance.now() : 0;
     try {
+      if (job.unreadable) throw new DecryptionError(job.unreadable.message, job.unreadable.keyId);
       const args: unknown = JSON.parse(job.args);
       const handle = () => (task.schema ? this.parseThenRun(task, args, ctx) : task.handler(args, ctx));
       const hooks = this.host.runHooks;

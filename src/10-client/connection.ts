@@ -2,6 +2,7 @@ import type { Backend } from "../02-storage/backend.js";
 import { BackendUnavailableError, ErrandError } from "../01-core/errors.js";
 import { redact, redactError } from "../01-core/redact.js";
 import { openBackend, sqliteFile, type OpenSpec } from "../04-engines/open.js";
+import { sealBackend } from "../03-storage-logic/sealed-backend.js";
 import { loadTracing } from "../07-features/tracing/api.js";
 import type { ErrandSettings, PostgresSettings } from "./options.js";
 
@@ -60,7 +61,8 @@ export class Connection {
     const settings = this.settings;
     this.opened ??= (async () => {
       const { url, options: open } = this.spec();
-      const backend = openBackend(url, { ...open, logger: settings.logger });
+      const opened = openBackend(url, { ...open, logger: settings.logger });
+      const backend = settings.sealer ? sealBackend(opened, settings.sealer) : opened;
       try {
         if (options.migrate ?? settings.migrate) await backend.migrate();
       } catch (error) {

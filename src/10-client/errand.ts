@@ -8,6 +8,7 @@ import type { JobUpdate, WatchOptions } from "../05-handles/watch.js";
 import type { JobRecord, JobState } from "../01-core/job.js";
 import type { Logger } from "../01-core/logger.js";
 import { redactFields } from "../01-core/redact-fields.js";
+import { showSealed } from "../01-core/encryption.js";
 import { Flow } from "../05-handles/flow.js";
 import { Chain, Group, type BuilderHost, type ChainBuilder } from "../07-features/flows/builders.js";
 import type { AnyCall, Handler, Task, TaskDefinition, TaskHost, TaskOptions } from "../06-tasks/task.js";
@@ -28,11 +29,13 @@ import { errandSettings, isPostgresUrl, type ErrandOptions, type ErrandSettings 
 import { checkQueueName, Registry } from "./registry.js";
 import { listJobs, readStatus, readThroughput, type ListFilter, type Status } from "./status.js";
 import { runBulk, type BulkOptions, type BulkResult } from "./bulk.js";
+import { reencrypt, type ReencryptOptions, type ReencryptResult } from "./reencrypt.js";
 
 export type { Background } from "./background.js";
 export type { ErrandOptions } from "./options.js";
 export type { Status } from "./status.js";
 export type { BulkOptions, BulkResult, JobFilter } from "./bulk.js";
+export type { ReencryptOptions, ReencryptResult } from "./reencrypt.js";
 
 /** The entry point: defines tasks, enqueues jobs, runs workers, and reads job state. */
 export class Errand {
@@ -292,9 +295,20 @@ export class Errand {
     return runBulk(() => this.backend(), "delete", filter, this.now);
   }
 
-  /** `value` (a job's args) with the fields named in the `redact` option hidden, for showing it to people. */
+  /**
+   * Rewrites every stored payload under the newest encryption key, a batch at a time: values under an older key and
+   * values in clear are encrypted with it; values no listed key decrypts are counted and left as they are.
+   */
+  async reencrypt(options: ReencryptOptions = {}): Promise<ReencryptResult> {
+    return reencrypt(await this.backend(), this.settings.sealer, options);
+  }
+
+  /**
+   * `value` (a job's args) with the fields named in the `redact` option hidden, for showing it to people; what this
+   * Errand cannot decrypt shows as "[encrypted: key <id>]".
+   */
   redact(value: unknown): unknown {
-    return redactFields(value, this.settings.redactedFields);
+    return redactFields(showSealed(value), this.settings.redactedFields);
   }
 
   /** Makes a delayed job, or one waiting to retry, ready at once. Returns false if it was not waiting so. */

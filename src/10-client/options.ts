@@ -2,6 +2,7 @@ import { toMs, type Duration } from "../01-core/duration.js";
 import { checkOptionNames, InvalidArgsError } from "../01-core/errors.js";
 import { consoleLogger, redactingLogger, type Logger } from "../01-core/logger.js";
 import { rememberPassword } from "../01-core/redact.js";
+import { sealerFrom, type EncryptionOptions, type Sealer } from "../01-core/encryption.js";
 import { watchSecretFrom } from "../01-core/watch-token.js";
 import { DEFAULT_DATABASE } from "../04-engines/engine-choice.js";
 
@@ -49,6 +50,12 @@ export interface ErrandOptions {
    * characters, kept secret, the same in every process that signs or serves them. Else ERRAND_WATCH_SECRET.
    */
   watchSecret?: string;
+  /**
+   * Encrypts args, results, step results, progress and signal payloads before they are stored (AES-256-GCM), and
+   * decrypts them when errand reads them: the first key encrypts, every key listed decrypts. Else
+   * ERRAND_ENCRYPTION_KEYS ("id:base64,id:base64", newest first).
+   */
+  encryption?: EncryptionOptions;
 }
 
 type PostgresSsl = boolean | { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string };
@@ -67,6 +74,7 @@ const ERRAND_OPTIONS = [
   "sqlite",
   "redact",
   "watchSecret",
+  "encryption",
 ] as const;
 
 /** ErrandOptions checked, with every default filled in. */
@@ -83,6 +91,8 @@ export interface ErrandSettings {
   readonly migrate: boolean;
   readonly clock: (() => number) | undefined;
   readonly watchSecret: string | null;
+  /** What seals and opens payloads; null: they are stored in clear. */
+  readonly sealer: Sealer | null;
 }
 
 /** new Errand()'s checks, in the order they report: the first wrong option is the one named. */
@@ -162,6 +172,7 @@ export function errandSettings(options: ErrandOptions): ErrandSettings {
     migrate: options.migrate ?? true,
     clock: options.clock,
     watchSecret: watchSecretFrom(options.watchSecret, process.env.ERRAND_WATCH_SECRET),
+    sealer: sealerFrom(options.encryption, process.env.ERRAND_ENCRYPTION_KEYS),
   };
 }
 

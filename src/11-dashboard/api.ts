@@ -3,6 +3,7 @@
 import { ErrandError, InvalidArgsError } from "../01-core/errors.js";
 import { JOB_STATES, type JobRecord, type JobState } from "../01-core/job.js";
 import { redact } from "../01-core/redact.js";
+import { showSealed } from "../01-core/encryption.js";
 import type { Errand } from "../10-client/errand.js";
 import { openApiDocument } from "./openapi.js";
 import { readBody } from "./body.js";
@@ -27,7 +28,12 @@ class ApiError extends Error {
 
 /** A job's record as the API shows it: dates as ISO text (JSON's own), args with the `redact` fields hidden. */
 function shown(errand: Errand, record: JobRecord): unknown {
-  return { ...record, args: errand.redact(record.args) };
+  return {
+    ...record,
+    args: errand.redact(record.args),
+    result: showSealed(record.result),
+    progress: showSealed(record.progress),
+  };
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { Status } from "../10-client/errand.js";
 import type { JobRecord, JobState } from "../01-core/job.js";
 import { JOB_STATES } from "../01-core/job.js";
+import { showSealed } from "../01-core/encryption.js";
 import type { MinuteCount } from "../02-storage/reads.js";
 import { throughputChart } from "./chart.js";
 import { html, type Html } from "./html.js";
@@ -176,8 +177,8 @@ ${job.tick === null ? "" : html`<dt>tick</dt><dd><time id="tick" datetime="${job
 <h2>Timeline</h2><ol class="timeline"><li>enqueued ${when(job.createdAt, p.now)}</li><li>run at ${when(job.runAt, p.now)}</li>
 ${job.startedAt ? html`<li>last claimed ${when(job.startedAt, p.now)}</li>` : ""}${job.finishedAt ? html`<li>finished ${when(job.finishedAt, p.now)}</li>` : ""}</ol>
 ${signalForm(p, job)}<h2>Args</h2><pre id="args">${pretty(redact(job.args))}</pre>
-${job.progress === null ? "" : html`<h2>Progress</h2><pre id="progress">${pretty(job.progress)}</pre>`}
-${job.state === "succeeded" ? html`<h2>Result</h2><pre id="result">${pretty(job.result)}</pre>` : ""}
+${job.progress === null ? "" : html`<h2>Progress</h2><pre id="progress">${pretty(showSealed(job.progress))}</pre>`}
+${job.state === "succeeded" ? html`<h2>Result</h2><pre id="result">${pretty(showSealed(job.result))}</pre>` : ""}
 <h2>Attempts with errors (${job.errors.length})</h2>
 ${job.errors.map((e) => html`<details class="error" open><summary>attempt ${e.attempt} · ${e.at}: ${e.permanent ? html`<span class="state failed permanent">permanent</span> ` : ""}<b>${e.message}</b></summary><pre>${e.stack ?? ""}</pre></details>`)}`;
 }

@@ -7,6 +7,7 @@ import { pause, resume } from "./commands/pause.js";
 import { dashboard } from "./commands/dashboard.js";
 import { jobs } from "./commands/jobs.js";
 import { migrate } from "./commands/migrate.js";
+import { reencrypt } from "./commands/reencrypt.js";
 import { retry } from "./commands/retry.js";
 import { schedules } from "./commands/schedules.js";
 import { show } from "./commands/show.js";
@@ -30,6 +31,7 @@ const COMMANDS: readonly Command[] = [
   schedules,
   dashboard,
   migrate,
+  reencrypt,
 ];
 
 function mainHelp(): string {
@@ -55,6 +57,7 @@ Exit codes:
 Environment:
   ERRAND_DATABASE_URL  Database when neither --app nor --database is given
   ERRAND_DASHBOARD_TOKEN  Token the dashboard requires, when --token is not given
+  ERRAND_ENCRYPTION_KEYS  Encryption keys, "id:base64,id:base64" newest first (see reencrypt)
   ERRAND_LOG_LEVEL     debug, info (default), warn, error or silent
   ERRAND_DEBUG=1       Print stacks with errors`;
 }

@@ -27,6 +27,7 @@ import type {
   WaitingTask,
 } from "../../02-storage/reads.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../../02-storage/schedules.js";
+import type { PayloadPlace, PayloadRow, PayloadWrite } from "../../02-storage/payloads.js";
 import type { SignalSent, SignalTake, SignalTarget, SignalWait } from "../../02-storage/signals.js";
 import { ChangeListeners } from "../../03-storage-logic/change-listeners.js";
 import * as admin from "./admin.js";
@@ -45,6 +46,7 @@ import * as leases from "./leases.js";
 import * as maintenance from "./maintenance.js";
 import { migrate } from "./driver/migrate.js";
 import * as outcomes from "./outcomes.js";
+import * as payloads from "./payloads.js";
 import * as reader from "./reader.js";
 import * as schedules from "./schedules.js";
 import * as signals from "./signals.js";
@@ -282,6 +284,15 @@ export class PostgresBackend implements Backend {
 
   bulkStep(action: BulkAction, selection: JobSelection, step: BulkStep, now: number): Promise<BulkStepResult> {
     return bulk.step(this.ctx, action, selection, step, now);
+  }
+
+  // ---- PayloadStore (payloads.ts) ----
+  readPayloads(place: PayloadPlace, after: string | null, limit: number): Promise<PayloadRow[]> {
+    return payloads.read(this.ctx, place, after, limit);
+  }
+
+  writePayloads(place: PayloadPlace, rows: readonly PayloadWrite[]): Promise<number> {
+    return payloads.write(this.ctx, place, rows);
   }
 
   // ---- Flows (flows.ts) ----

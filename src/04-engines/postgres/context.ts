@@ -20,6 +20,7 @@ import { outcomesSql } from "./sql/outcomes.js";
 import { readerSql } from "./sql/reader.js";
 import { schedulesSql } from "./sql/schedules.js";
 import { signalsSql } from "./sql/signals.js";
+import { payloadsSql } from "./sql/payloads.js";
 
 /** Every statement of the engine for one schema (quoted), by part. */
 export function statements(schema: string) {
@@ -38,6 +39,7 @@ export function statements(schema: string) {
     schedules: schedulesSql(schema),
     intake: intakeSql(schema),
     signals: signalsSql(schema),
+    payloads: payloadsSql(schema),
   };
 }
 

@@ -6,6 +6,7 @@ import type { AttemptError, JobRecord, JobState, WorkerRecord } from "../../01-c
 import type { FlowRecord, FlowState, NewFlow, StoredStep } from "../../02-storage/flows.js";
 import type { Admission, IntakeRow, TaskRow } from "../../02-storage/intake.js";
 import type { FireResult, ScheduleRow, ScheduleWrite, TickFire } from "../../02-storage/schedules.js";
+import type { PayloadPlace, PayloadRow, PayloadWrite } from "../../02-storage/payloads.js";
 import type { SignalSent, SignalTake, SignalTarget, SignalWait } from "../../02-storage/signals.js";
 import type { Backend, BackendCapabilities, BulkAction, BulkStep, JobSelection } from "../../02-storage/backend.js";
 import type { BulkRange, BulkStepResult, RetryParams } from "../../02-storage/admin.js";
@@ -45,6 +46,7 @@ import * as intake from "./intake.js";
 import * as leases from "./leases.js";
 import * as maintenance from "./maintenance.js";
 import * as outcomes from "./outcomes.js";
+import * as payloads from "./payloads.js";
 import * as reader from "./reader.js";
 import * as schedules from "./schedules.js";
 import * as signals from "./signals.js";
@@ -304,6 +306,15 @@ export class SqliteBackend implements Backend {
 
   bulkStep(action: BulkAction, selection: JobSelection, step: BulkStep, now: number): Promise<BulkStepResult> {
     return bulk.step(this.ctx, action, selection, step, now);
+  }
+
+  // ---- PayloadStore (payloads.ts) ----
+  readPayloads(place: PayloadPlace, after: string | null, limit: number): Promise<PayloadRow[]> {
+    return payloads.read(this.ctx, place, after, limit);
+  }
+
+  writePayloads(place: PayloadPlace, rows: readonly PayloadWrite[]): Promise<number> {
+    return payloads.write(this.ctx, place, rows);
   }
 
   // ---- FlowStore (flows.ts) ----

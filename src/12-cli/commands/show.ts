@@ -2,6 +2,7 @@ import type { FlowStatus, JobRecord } from "../../index.js";
 import { CliError, EXIT, jobIdArg, type Command } from "../args.js";
 import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
 import { formatTimestamp, prettyJson, print, printJson } from "../output.js";
+import { showSealed } from "../../01-core/encryption.js";
 
 const HELP = `Usage: errand show <id> [options]
        errand show --flow <id> [options]
@@ -49,7 +50,12 @@ export const show: Command = {
             EXIT.notFound,
           );
         const stored = await job.get();
-        const record = { ...stored, args: errand.redact(stored.args) };
+        const record = {
+          ...stored,
+          args: errand.redact(stored.args),
+          result: showSealed(stored.result),
+          progress: showSealed(stored.progress),
+        };
         const flow = record.flow
           ? await errand
               .flow(record.flow.id)

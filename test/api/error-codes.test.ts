@@ -29,6 +29,7 @@ import {
   type EnqueueOptions,
   type ErrandOptions,
   SignalTimeoutError,
+  DecryptionError,
 } from "../../src/index.js";
 import { silentLogger } from "../../src/01-core/logger.js";
 import { freshSqliteUrl, tempDir } from "../helpers/tmp.js";
@@ -54,6 +55,7 @@ const SUBCLASSES = [
   RetryError,
   FlowFailedError,
   SignalTimeoutError,
+  DecryptionError,
 ] as const;
 type Subclass = (typeof SUBCLASSES)[number];
 type CodesOf<K> = K extends abstract new (...args: never[]) => { readonly code: infer C } ? C : never;
@@ -94,6 +96,7 @@ const CLASS_OF: { [C in ErrorCode]: ClassFor<C> } = {
   ERRAND_FLOW_NOT_FOUND: FlowFailedError,
   ERRAND_RETRY: RetryError,
   ERRAND_SIGNAL_TIMEOUT: SignalTimeoutError,
+  ERRAND_CANNOT_DECRYPT: DecryptionError,
 };
 
 const SRC = join(import.meta.dirname, "..", "..", "src");

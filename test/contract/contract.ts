@@ -16,6 +16,7 @@ import { eventTests } from "./events.js";
 import { expiryTests } from "./expiry.js";
 import { jobTests } from "./jobs.js";
 import { leaseTests } from "./leases.js";
+import { payloadTests } from "./payloads.js";
 import { signalTests } from "./signals.js";
 import { sqlEnqueueTests } from "./sql-enqueue.js";
 import { storedTests } from "./stored.js";
@@ -101,6 +102,7 @@ export function runBackendContract(name: string, fresh: () => Promise<Backend>, 
     });
     storedTests(ctx);
     signalTests(ctx);
+    payloadTests(ctx);
     sqlEnqueueTests({ backend: () => ctx.b, t0: () => ctx.T0, job: ctx.job }, fixture);
   });
 }

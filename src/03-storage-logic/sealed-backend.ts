@@ -41,8 +41,13 @@ export function sealBackend(backend: Backend, sealer: Sealer): Backend {
       try {
         job.args = sealer.open(job.args, true);
       } catch (error) {
-        if (!(error instanceof DecryptionError)) throw error;
-        job.unreadable = { message: `job ${job.id}'s args cannot be read: ${error.message}`, keyId: error.keyId };
+        // Anything else (stored text that is no JSON) fails the job's attempt too, rather than every claim after.
+        const why =
+          error instanceof DecryptionError ? error.message : `they are not JSON (${(error as Error).message})`;
+        job.unreadable = {
+          message: `job ${job.id}'s args cannot be read: ${why}`,
+          keyId: error instanceof DecryptionError ? error.keyId : "",
+        };
       }
     }
     return result;

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import Database from "better-sqlite3";
 import { DecryptionError, Errand, InvalidArgsError, startDashboard, type ErrandEvent } from "../../src/index.js";
 import { Sealer, showSealed } from "../../src/01-core/encryption.js";
 import { silentLogger } from "../../src/01-core/logger.js";
@@ -147,5 +148,33 @@ describe("an encrypted Errand's reads, events and dashboard", () => {
       }
     }
     await Promise.all([errand.close(), plain.close()]);
+  });
+
+  it("fails the attempt of a job whose stored args no longer parse, and claims the rest", async () => {
+    const dir = tempDir();
+    const database = freshSqliteUrl(dir);
+    const errand = new Errand({ database, logger: silentLogger, encryption: { keys: [{ id: "k", key: KEY }] } });
+    const echo = errand.task("echo", (args: { n: number }) => args, { maxAttempts: 1 });
+    const broken = await echo.enqueue({ n: 1 });
+    const fine = await echo.enqueue({ n: 2 });
+    const db = new Database(database.slice("sqlite:".length));
+    db.prepare("UPDATE errand_jobs SET args = ? WHERE id = ?").run('{"$errand_enc":"v1", cut short', broken.id);
+    const worker = await errand.work();
+    try {
+      assert.deepEqual(await fine.result({ timeout: "10s" }), { n: 2 });
+      // Read raw: the record's own reader cannot parse those args either.
+      const failed = await waitFor("the broken job's failure", () => {
+        const row = db.prepare("SELECT state, errors FROM errand_jobs WHERE id = ?").get(broken.id) as {
+          state: string;
+          errors: string;
+        };
+        return row.state === "failed" ? row : null;
+      });
+      assert.match(failed.errors, /args cannot be read: they are not JSON/);
+    } finally {
+      db.close();
+      await worker.stop();
+      await errand.close();
+    }
   });
 });

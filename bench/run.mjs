@@ -25,6 +25,9 @@
 // (bench/signals.mjs); figures go to bench/results/signals-<backend>.json.
 // `npm run bench -- --bulk [--quick] [--backend name]` times errand.cancelJobs() over 1,000,000 ready jobs beside a
 // worker and a web process (bench/bulk.mjs); figures go to bench/results/bulk-<backend>.json.
+// `npm run bench -- --encryption [--quick] [--backend name]` times enqueue and drain with encryption at rest beside
+// without, and looks for args' plaintext in the raw database (bench/encryption.mjs); figures go to
+// bench/results/encryption-<backend>.json.
 import { Errand } from "errand";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -46,6 +49,7 @@ import { benchSqlEnqueue, reportSqlEnqueue } from "./sql-enqueue.mjs";
 import { benchWatch, reportWatch } from "./watch.mjs";
 import { benchSignals, reportSignals } from "./signals.mjs";
 import { benchBulk, reportBulk } from "./bulk.mjs";
+import { benchEncryption, reportEncryption } from "./encryption.mjs";
 import { benchScale, reportScale, scaleCounts, SCALE_TARGETS } from "./scale.mjs";
 import { num, printTable, ratio, summarize } from "./lib/stats.mjs";
 
@@ -94,6 +98,7 @@ let orm = false;
 let watch = false;
 let signals = false;
 let bulk = false;
+let encryption = false;
 let baseline = null;
 let backendName = null;
 for (let i = 2; i < process.argv.length; i++) {
@@ -113,6 +118,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (arg === "--watch") watch = true;
   else if (arg === "--signals") signals = true;
   else if (arg === "--bulk") bulk = true;
+  else if (arg === "--encryption") encryption = true;
   else if (arg === "--baseline") baseline = process.argv[++i] ?? usage("--baseline needs a folder");
   else if (arg === "--backend") backendName = process.argv[++i] ?? usage("--backend needs a name");
   else if (arg.startsWith("--backend=")) backendName = arg.slice("--backend=".length);
@@ -140,7 +146,7 @@ const yes = (ok) => (ok ? "yes" : "NO");
 
 function usage(problem) {
   console.error(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir] | --sql | --orm | --watch | --signals | --bulk] [--backend ${Object.keys(BACKENDS).join("|")}]`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--schedules | --scale | --processes | --flow [--baseline dir] | --workflows | --overload | --latency | --recovery [--baseline dir] | --cpu [--baseline dir] | --sql | --orm | --watch | --signals | --bulk | --encryption] [--backend ${Object.keys(BACKENDS).join("|")}]`,
   );
   process.exit(2);
 }
@@ -776,6 +782,14 @@ const mainSignals = () =>
 /** Bulk actions beside a worker and a web process. */
 const mainBulk = () =>
   eachBackend(`bulk actions${quick ? " (quick)" : ""}`, "bulk", (backend) => benchBulk(backend, quick), reportBulk);
+/** Encryption at rest beside none: enqueue, drain, and the raw database searched for args' plaintext. */
+const mainEncryption = () =>
+  eachBackend(
+    `encryption at rest${quick ? " (quick)" : ""}`,
+    "encryption",
+    (backend) => benchEncryption(backend, quick),
+    reportEncryption,
+  );
 
 /** Worker processes side by side on PostgreSQL. */
 const mainProcesses = () => mainOnPostgres("worker processes", "processes", benchProcesses, reportProcesses);
@@ -808,4 +822,6 @@ await (schedules
                           ? mainSignals()
                           : bulk
                             ? mainBulk()
-                            : main());
+                            : encryption
+                              ? mainEncryption()
+                              : main());

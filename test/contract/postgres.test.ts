@@ -7,6 +7,7 @@ import { runBackendContract } from "./contract.js";
 
 const drops: (() => Promise<void>)[] = [];
 after(async () => {
+  await next?.catch(() => {});
   for (const drop of drops) await drop();
   await dropTemplates();
 });
@@ -16,18 +17,28 @@ const backendOn = (url: string) =>
 /** The database the current test's backend opened. */
 let url = "";
 
+/** A database copied from the migrated template; dropped once the file's tests are done. */
+const copy = async () => {
+  const db = await freshPostgresDatabase({
+    templateKey: "errand-contract",
+    template: async (url) => {
+      const b = backendOn(url);
+      await b.migrate();
+      await b.close();
+    },
+  });
+  drops.push(db.drop);
+  return db;
+};
+// Each test's database is copied while the test before it runs: a copy takes the server 0.2 to 0.3 s, about as long
+// as a test, and done in turn it was two thirds of this file's time.
+let next: Promise<{ url: string }> | null = null;
+
 runBackendContract(
   "postgres",
   async () => {
-    const db = await freshPostgresDatabase({
-      templateKey: "errand-contract",
-      template: async (url) => {
-        const b = backendOn(url);
-        await b.migrate();
-        await b.close();
-      },
-    });
-    drops.push(db.drop);
+    const db = await (next ?? copy());
+    next = copy();
     url = db.url;
     return backendOn(db.url);
   },

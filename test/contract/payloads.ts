@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import type { NewFlow } from "../../src/02-storage/flows.js";
 import { PAYLOAD_PLACES, type PayloadPlace, type PayloadRow } from "../../src/02-storage/payloads.js";
 import type { ContractContext } from "./context.js";
+import { scheduleWrite } from "./stored.js";
 
 export function payloadTests(c: ContractContext): void {
   /** Every row of a place, read `batch` at a time; values parsed (PostgreSQL's jsonb has its own spacing). */
@@ -43,26 +44,7 @@ export function payloadTests(c: ContractContext): void {
         members: [{ job: c.job({ args: '{"m":0}' }), after: [], input: "none", onFailure: "skip" }],
       };
       const { id: flowId } = await c.b.createFlow(flow);
-      await c.b.writeSchedules([
-        {
-          name: "nightly:1",
-          task: "t",
-          queue: "default",
-          priority: 0,
-          maxAttempts: 3,
-          cron: "* * * * *",
-          timezone: "UTC",
-          args: '{"s":1}',
-          misfire: "latest",
-          backfillMs: null,
-          overlap: true,
-          source: "dynamic",
-          paused: false,
-          revision: 1,
-          nextTick: c.T0 + 60_000,
-          updatedAt: c.T0,
-        },
-      ]);
+      await c.b.writeSchedules([scheduleWrite(c.T0, { name: "nightly:1", args: '{"s":1}' })]);
       const jobs = await walk("jobs", 2);
       assert.deepEqual(
         jobs.slice(0, 3).map((r) => r.values),

@@ -47,25 +47,7 @@ export function storedTests(ctx: ContractContext): void {
   });
 
   describe("recurring schedules", () => {
-    const schedule = (over: Partial<ScheduleWrite> = {}): ScheduleWrite => ({
-      name: "s",
-      task: "t",
-      queue: "default",
-      priority: 0,
-      maxAttempts: 3,
-      cron: "* * * * *",
-      timezone: "UTC",
-      args: '{"a":1}',
-      misfire: "latest",
-      backfillMs: null,
-      overlap: true,
-      source: "dynamic",
-      paused: false,
-      revision: 1,
-      nextTick: ctx.T0 + 60_000,
-      updatedAt: ctx.T0,
-      ...over,
-    });
+    const schedule = (over: Partial<ScheduleWrite> = {}) => scheduleWrite(ctx.T0, over);
     const fire = (over: Partial<TickFire> = {}): TickFire => ({
       name: "s",
       revision: 1,
@@ -206,4 +188,27 @@ export function storedTests(ctx: ContractContext): void {
       assert.equal((await ctx.b.schedules(ctx.T0, ["s"]))[0]!.lastJobId, id);
     });
   });
+}
+
+/** A dynamic every-minute schedule "s" of task "t" as first written at `t0`, with `over` on top. */
+export function scheduleWrite(t0: number, over: Partial<ScheduleWrite> = {}): ScheduleWrite {
+  return {
+    name: "s",
+    task: "t",
+    queue: "default",
+    priority: 0,
+    maxAttempts: 3,
+    cron: "* * * * *",
+    timezone: "UTC",
+    args: '{"a":1}',
+    misfire: "latest",
+    backfillMs: null,
+    overlap: true,
+    source: "dynamic",
+    paused: false,
+    revision: 1,
+    nextTick: t0 + 60_000,
+    updatedAt: t0,
+    ...over,
+  };
 }

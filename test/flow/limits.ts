@@ -44,13 +44,15 @@ export class Workers {
     private readonly env: NodeJS.ProcessEnv,
     count: number,
     private readonly tasks = "limited-tasks.ts",
+    /** More flags for `errand worker`, e.g. ["--isolate", "process"]. */
+    private readonly flags: readonly string[] = [],
   ) {
     for (let i = 0; i < count; i++) this.start();
   }
 
   start(): ChildProcess {
     const tasks = isAbsolute(this.tasks) ? this.tasks : join(FIXTURES, this.tasks);
-    const args = [CLI, "worker", tasks, "--concurrency", "10", "--lease", "2s"];
+    const args = [CLI, "worker", tasks, "--concurrency", "10", "--lease", "2s", ...this.flags];
     const child = spawn(process.execPath, args, {
       env: this.env,
       stdio: ["ignore", "ignore", "pipe"],

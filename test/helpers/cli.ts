@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -139,6 +139,27 @@ export async function runCli(
   const run = new Spawned(args, env, cwd, input);
   const code = await run.exitCode(15_000);
   return { code, stdout: run.stdout, stderr: run.stderr };
+}
+
+/**
+ * Runs a CLI command to its end, untracked: the afterEach above, which kills every tracked CLI when any test ends,
+ * leaves it alone. For files whose tests run at once.
+ */
+export function runCliAlone(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env, timeout: 20_000 }, (error, stdout, stderr) => {
+      const e = error as (Error & { code?: unknown; signal?: string | null }) | null;
+      resolve({
+        code: e ? (typeof e.code === "number" ? e.code : null) : 0,
+        signal: e?.signal ?? null,
+        stdout,
+        stderr,
+      });
+    });
+  });
 }
 
 /** Runs a command with --json and parses its one JSON document. */

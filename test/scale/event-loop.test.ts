@@ -93,9 +93,17 @@ describe(`reads of a SQLite file holding ${ROWS.toLocaleString("en")} finished j
 
   for (const [name, read] of reads) {
     it(`${name} never holds the event loop for long`, async () => {
-      if (!name.includes("overview")) await read(); // warm: statements prepared, the read thread started
-      const stall = await longestStall(read);
+      const overview = name.includes("overview");
+      if (!overview) await read(); // warm: statements prepared, the read thread started
       const limit = Math.max(bareMs / 3, 10);
+      // The least of up to three tries' longest stalls: a read that holds the loop does so every time, while the
+      // machine's own pauses (other test files, the scheduler) do not come back at the same place. The overview
+      // keeps what it read for a second: it is read again once that has passed.
+      let stall = Infinity;
+      for (let i = 0; i < 3 && stall >= limit; i++) {
+        if (overview && i > 0) await new Promise((resolve) => setTimeout(resolve, 1100));
+        stall = Math.min(stall, await longestStall(read));
+      }
       console.log(
         `${name}: longest stall ${stall.toFixed(1)} ms; bare query ${bareMs.toFixed(1)} ms; limit ${limit.toFixed(1)} ms`,
       );

@@ -29,25 +29,28 @@ describe("several processes on one SQLite file", () => {
       await new Promise((resolve) => w.once("message", resolve));
     }
     const perProcess = 1500;
-    // The machine's own stalls (other test files, the workers, the scheduler) reach this idle process as well: its
-    // longest pause meanwhile is the baseline an enqueuer's is held to, plus 250 ms. A lock waited for synchronously
+    // The machine's own stalls (other test files, the workers, the scheduler) reach other processes as well: the
+    // baseline an enqueuer's longest pause is held to, plus 250 ms, is the longest pause meanwhile of this idle
+    // process and of a fourth enqueuer doing the same work on a file of its own, which no other process locks (a busy
+    // process is scheduled less promptly than an idle one on a loaded machine). A lock waited for synchronously
     // stalls for the whole lock instead.
+    const alone = { ...env, ERRAND_DATABASE_URL: freshSqliteUrl(dir), RUN_LOG: join(dir, "alone.log") };
+    await run(process.execPath, ["--import", "tsx", join(children, "enqueuer.ts"), "1"], { env: alone });
+    const enqueue = (e: NodeJS.ProcessEnv) =>
+      run(process.execPath, ["--import", "tsx", join(children, "enqueuer.ts"), String(perProcess)], { env: e });
     const control = monitorEventLoopDelay({ resolution: 1 });
     control.enable();
-    const results = await Promise.all(
-      [1, 2, 3].map(() =>
-        run(process.execPath, ["--import", "tsx", join(children, "enqueuer.ts"), String(perProcess)], { env }),
-      ),
-    );
+    const [uncontended, ...results] = await Promise.all([enqueue(alone), enqueue(env), enqueue(env), enqueue(env)]);
     control.disable();
-    const baselineMs = control.max / 1e6;
+    const aloneMs = (JSON.parse(uncontended!.stdout) as { maxLoopDelayMs: number }).maxLoopDelayMs;
+    const baselineMs = Math.max(control.max / 1e6, aloneMs);
     for (const { stdout, stderr } of results) {
       const report = JSON.parse(stdout) as { errors: number; maxLoopDelayMs: number; openMs: number };
       assert.equal(report.errors, 0, stderr);
       assert.doesNotMatch(stderr, /locked/i);
       assert.ok(
         report.maxLoopDelayMs < 250 + baselineMs,
-        `an enqueuer's event loop stalled for ${report.maxLoopDelayMs}ms (an idle process's longest pause meanwhile: ${baselineMs}ms; its first enqueue, opening the database, took ${report.openMs}ms)`,
+        `an enqueuer's event loop stalled for ${report.maxLoopDelayMs}ms (the longest pause meanwhile of an idle process: ${control.max / 1e6}ms, of an enqueuer on a file of its own: ${aloneMs}ms; its first enqueue, opening the database, took ${report.openMs}ms)`,
       );
     }
     const expected = 3 * perProcess + 1;

@@ -4,32 +4,16 @@
 // is delivered once; a timeout throws SignalTimeoutError; a signal to a job that ended or does not exist, or bad
 // input, stores nothing; the CLI sends signals by id and by key.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { Errand, InvalidArgsError } from "../../src/index.js";
 import { silentLogger } from "../../src/01-core/logger.js";
-import { CLI, waitFor } from "../helpers/cli.js";
+import { runCliAlone, waitFor } from "../helpers/cli.js";
 import { bothBackends } from "../helpers/databases.js";
 import { tempDir } from "../helpers/tmp.js";
 import { Workers } from "../flow/limits.js";
-
-/** The CLI run to its end; not the shared helper, whose afterEach kills every CLI when any test ends. */
-function runCli(args: readonly string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env, timeout: 20_000 }, (error, stdout, stderr) => {
-      const e = error as (Error & { code?: unknown; signal?: string | null }) | null;
-      resolve({
-        code: e ? (typeof e.code === "number" ? e.code : null) : 0,
-        signal: e?.signal ?? null,
-        stdout,
-        stderr,
-      });
-    });
-  });
-}
 
 const TASKS = fileURLToPath(new URL("./fixtures/signal-tasks.ts", import.meta.url));
 
@@ -197,10 +181,10 @@ describe("signals across worker processes", { concurrency: 2 }, () => {
         await assert.rejects(errand.signal({ key: 7 } as unknown as { key: string }, "approved"), /non-empty string/);
         await assert.rejects(errand.signal(null as unknown as string, "approved"), /a Job, a job id, or \{ key/);
         const env = { ...process.env, ERRAND_DATABASE_URL: url };
-        const bad = await runCli(["signal", "--database", url, job.id, "approved", "--payload", "{nope"], env);
+        const bad = await runCliAlone(["signal", "--database", url, job.id, "approved", "--payload", "{nope"], env);
         assert.equal(bad.code, 2, `${bad.signal} ${bad.stdout}\n${bad.stderr}`);
         assert.match(bad.stderr, /--payload must be JSON/);
-        const byKey = await runCli(
+        const byKey = await runCliAlone(
           ["signal", "--database", url, "--key", "order:cli", "approved", "--payload", '{"by":"cli"}'],
           env,
         );
@@ -214,15 +198,15 @@ describe("signals across worker processes", { concurrency: 2 }, () => {
         try {
           // Only the CLI's signal was stored: the wait gets its payload, and the job then waits for "shipped".
           await waitFor("the wait for shipped", async () => (await job.get()).waitingFor?.signal === "shipped", 20_000);
-          const shown = await runCli(["show", "--database", url, job.id], env);
+          const shown = await runCliAlone(["show", "--database", url, job.id], env);
           assert.match(shown.stdout, /Waiting: +for signal "shipped" since .*, until /);
-          const byId = await runCli(["signal", "--database", url, job.id, "shipped", "--payload", "5"], env);
+          const byId = await runCliAlone(["signal", "--database", url, job.id, "shipped", "--payload", "5"], env);
           assert.equal(byId.code, 0, byId.stderr);
           assert.deepEqual(await job.result({ timeout: "20s" }), { approved: { by: "cli" }, shipped: 5, attempt: 1 });
         } finally {
           await workers.stop();
         }
-        const ended = await runCli(["signal", "--database", url, job.id, "shipped"], env);
+        const ended = await runCliAlone(["signal", "--database", url, job.id, "shipped"], env);
         assert.equal(ended.code, 4);
         assert.match(
           ended.stderr,

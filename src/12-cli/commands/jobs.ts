@@ -1,4 +1,5 @@
 import { JOB_STATES, type JobRecord, type JobState } from "../../index.js";
+import { showSealed } from "../../01-core/encryption.js";
 import { EXIT, intFlag, nearest, stringFlag, UsageError, type Command, type Values } from "../args.js";
 import { DATABASE_HELP, DATABASE_OPTIONS, withErrand } from "../load-app.js";
 import { formatWhen, print, printJson, truncate } from "../output.js";
@@ -70,7 +71,12 @@ export const jobs: Command = {
     return withErrand(
       values,
       async (errand) => {
-        const list = (await errand.listJobs(filter)).map((job) => ({ ...job, args: errand.redact(job.args) }));
+        const list = (await errand.listJobs(filter)).map((job) => ({
+          ...job,
+          args: errand.redact(job.args),
+          result: showSealed(job.result),
+          progress: showSealed(job.progress),
+        }));
         if (values.json === true) {
           printJson(list);
           return EXIT.ok;

@@ -42,7 +42,7 @@ describe("several processes on one SQLite file", () => {
     control.enable();
     const [uncontended, ...results] = await Promise.all([enqueue(alone), enqueue(env), enqueue(env), enqueue(env)]);
     control.disable();
-    const aloneMs = (JSON.parse(uncontended!.stdout) as { maxLoopDelayMs: number }).maxLoopDelayMs;
+    const aloneMs = (JSON.parse(uncontended.stdout) as { maxLoopDelayMs: number }).maxLoopDelayMs;
     const baselineMs = Math.max(control.max / 1e6, aloneMs);
     for (const { stdout, stderr } of results) {
       const report = JSON.parse(stdout) as { errors: number; maxLoopDelayMs: number; openMs: number };

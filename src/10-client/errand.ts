@@ -251,7 +251,10 @@ export class Errand {
     return listJobs(() => this.backend(), filter);
   }
 
-  /** Puts a failed or cancelled job back to ready, with at least one more attempt. Returns false if it was neither. */
+  /**
+   * Puts a failed or cancelled job back to ready, with at least one more attempt. Returns false if it was neither, or
+   * if another job still to run holds its key (or debounce key): two may not.
+   */
   async retry(id: string | number): Promise<boolean> {
     const ids = await (await this.backend()).retry({ ids: [String(id)] }, this.now());
     return ids.length === 1;

@@ -49,6 +49,36 @@ export function adminTests(ctx: ContractContext): void {
     assert.equal(again!.attempt, 2);
   });
 
+  it("retries no job whose key another job still to run holds, and one only of two sharing a key", async () => {
+    // Two cancelled jobs of key "a": a new job of that key holds it now. Two cancelled of key "b", none holding it.
+    const a1 = await enqueueOne({ key: "a" });
+    await ctx.b.cancel(a1, ctx.T0);
+    const a2 = await enqueueOne({ key: "a" });
+    await ctx.b.cancel(a2, ctx.T0);
+    const holder = await enqueueOne({ key: "a" });
+    const b1 = await enqueueOne({ key: "b" });
+    await ctx.b.cancel(b1, ctx.T0);
+    const b2 = await enqueueOne({ key: "b" });
+    await ctx.b.cancel(b2, ctx.T0);
+    const plain = await enqueueOne();
+    await ctx.b.cancel(plain, ctx.T0);
+    assert.deepEqual(await ctx.b.retry({ ids: [a1] }, ctx.T0), [], "its key is held: left alone, no error");
+    assert.deepEqual(await ctx.b.retry({ ids: [b2, b1] }, ctx.T0), [b1], "the first of two sharing a key");
+    assert.deepEqual(await ctx.b.retry({ state: "cancelled" }, ctx.T0), [plain], "the others are left as they were");
+    for (const [id, state] of [
+      [a1, "cancelled"],
+      [a2, "cancelled"],
+      [holder, "ready"],
+      [b1, "ready"],
+      [b2, "cancelled"],
+      [plain, "ready"],
+    ] as const) {
+      assert.equal((await ctx.b.get(id))!.state, state, `job ${id}`);
+    }
+    const counted = (await ctx.b.counts()).filter((c) => c.state === "cancelled").reduce((n, c) => n + c.count, 0);
+    assert.equal(counted, 3, "counts as stored");
+  });
+
   it("lists newest first with filters and keyset pages; counts per queue and state", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await enqueueOne({ task: i % 2 ? "odd" : "t", queue: i < 2 ? "q1" : "q2" }));

@@ -184,3 +184,18 @@ describe("errand jobs, show, cancel and retry", () => {
     assert.equal(both.code, 2, output(both));
   });
 });
+
+describe("errand retry of a job whose key is held", () => {
+  it("says another job still to run holds the key, exits 4, and changes nothing", async () => {
+    const box = sandbox();
+    const first = await box.tasks.echo.enqueue({ n: 1 }, { key: "order:7" });
+    await first.cancel();
+    const holder = await box.tasks.echo.enqueue({ n: 2 }, { key: "order:7" });
+    const ran = await runCli(["retry", first.id], box.env);
+    assert.equal(ran.code, 4, output(ran));
+    assert.match(ran.stderr, /another job still to run holds its key "order:7", and two may not/);
+    assert.equal(await stateOf(box, first.id), "cancelled");
+    assert.equal(await stateOf(box, holder.id), "ready");
+    assert.equal(await box.errand.retry(first.id), false);
+  });
+});

@@ -94,7 +94,14 @@ async function retryOne(errand: Errand, id: string, isJson: boolean): Promise<nu
   if (!(await errand.retry(id))) {
     const job = await errand.getJob(id);
     if (job === null) throw new CliError(`there is no job with id ${id}.`, EXIT.notFound);
-    const state = await job.status();
+    const { state, key } = await job.get();
+    if (state === "failed" || state === "cancelled") {
+      throw new CliError(
+        `job ${id} was not retried: another job still to run holds its key ${JSON.stringify(key)}, and two may not. ` +
+          `Retry it once that job has finished, or cancel that one first.`,
+        EXIT.notFound,
+      );
+    }
     throw new CliError(`job ${id} is ${state}, not failed or cancelled, so it cannot be retried.`, EXIT.notFound);
   }
   const record = await (await errand.getJob(id))?.get();

@@ -1,9 +1,14 @@
 import { fragments } from "./fragments.js";
 
 export function adminSql(schema: string) {
-  const { jobs, countInto, stillToRun, uncount, retryFrom } = fragments(schema);
-  const retry = (locked: string) => /* sql */ `
-      WITH before AS (${locked}),${retryFrom("before")}
+  const { jobs, countInto, stillToRun, uncount, retryFrom, keyFree, firstPerKey } = fragments(schema);
+  // A job whose key another job still to run holds is left alone, and of several sharing a key only the first: two
+  // still to run cannot hold it. The rows are then read locked, for what the retry takes out of the counts (their
+  // state and expiry before it).
+  const retry = (candidates: string, lock: string) => /* sql */ `
+      WITH candidates AS (${candidates}),
+      before AS (SELECT id, state, expires_at FROM ${jobs} WHERE id IN (${firstPerKey})
+                   AND state IN ('failed', 'cancelled') ORDER BY id ${lock}),${retryFrom("before")}
       SELECT id FROM retried`;
 
   return {
@@ -19,12 +24,15 @@ export function adminSql(schema: string) {
     getState: `SELECT state FROM ${jobs} WHERE id = $1`,
 
     // At least one more attempt; earlier errors stay. An operator's retry runs the job whatever its expiry was.
-    // The rows are read locked first, for what the retry takes out of the counts (their state and expiry before it).
-    retryIds:
-      retry(`SELECT id, state, expires_at FROM ${jobs} WHERE id = ANY($2::bigint[]) AND state IN ('failed', 'cancelled')
-                     ORDER BY id FOR UPDATE`),
-    retryState: retry(`SELECT id, state, expires_at FROM ${jobs} WHERE state = $2 ORDER BY id LIMIT $3
-                       FOR UPDATE SKIP LOCKED`),
+    retryIds: retry(
+      `SELECT id, key, debounce_key FROM ${jobs}
+       WHERE id = ANY($2::bigint[]) AND state IN ('failed', 'cancelled') AND ${keyFree}`,
+      "FOR UPDATE",
+    ),
+    retryState: retry(
+      `SELECT id, key, debounce_key FROM ${jobs} WHERE state = $2 AND ${keyFree} ORDER BY id LIMIT $3`,
+      "FOR UPDATE SKIP LOCKED",
+    ),
 
     deleteJob: /* sql */ `
       WITH deleted AS (DELETE FROM ${jobs} WHERE id = $1 AND state <> 'running' RETURNING id, queue, state, expires_at),

@@ -14,13 +14,7 @@ export interface BulkStatement {
 }
 
 export function bulkSql(schema: string) {
-  const { jobs, uncount, cancelFrom, retryFrom } = fragments(schema);
-
-  // A retry leaves alone a job whose key (or debounce key) another job still to run holds now: two would hold it.
-  const keyFree = /* sql */ `(key IS NULL OR NOT EXISTS (SELECT 1 FROM ${jobs} h WHERE h.key = ${jobs}.key
-      AND h.state IN ('scheduled', 'ready', 'running')))
-    AND (debounce_key IS NULL OR NOT EXISTS (SELECT 1 FROM ${jobs} h WHERE h.debounce_key = ${jobs}.debounce_key
-      AND h.state IN ('scheduled', 'ready')))`;
+  const { jobs, uncount, cancelFrom, retryFrom, keyFree, firstPerKey } = fragments(schema);
 
   /** The selection's conditions, on ids in (`after`, `upTo`], its parameters numbered from `first`. */
   const where = (s: JobSelection, after: string, upTo: string, first: number, retry: boolean): BulkStatement => {
@@ -50,12 +44,7 @@ export function bulkSql(schema: string) {
   const pick = (s: JobSelection, columns: string, retry = false): BulkStatement => {
     const w = where(s, "$2", "$3", 5, retry);
     const states = `state IN (${s.states.map((state) => `'${state}'`).join(", ")})`;
-    const firsts = retry
-      ? /* sql */ `SELECT id FROM (
-          SELECT id, key, debounce_key, row_number() OVER (PARTITION BY key ORDER BY id) AS k,
-                 row_number() OVER (PARTITION BY debounce_key ORDER BY id) AS d FROM candidates) c
-        WHERE (key IS NULL OR k = 1) AND (debounce_key IS NULL OR d = 1)`
-      : "SELECT id FROM candidates";
+    const firsts = retry ? firstPerKey : "SELECT id FROM candidates";
     return {
       text: /* sql */ `
       WITH candidates AS (SELECT id, key, debounce_key FROM ${jobs} WHERE ${w.text} ORDER BY id LIMIT $4),

@@ -15,6 +15,16 @@ export function fragments(schema: string) {
   const countInto = (rows: string, state: string, sign = "") => /* sql */ `
       INSERT INTO ${counts} (queue, state, n) SELECT queue, ${state}::text, ${sign}count(*) FROM ${rows} GROUP BY 1, 2`;
   const stillToRun = `state IN ('scheduled', 'ready', 'running')`;
+  // A retry leaves alone a job whose key (or debounce key) another job still to run holds now: two would hold it.
+  const keyFree = /* sql */ `(key IS NULL OR NOT EXISTS (SELECT 1 FROM ${jobs} h WHERE h.key = ${jobs}.key
+      AND h.state IN ('scheduled', 'ready', 'running')))
+    AND (debounce_key IS NULL OR NOT EXISTS (SELECT 1 FROM ${jobs} h WHERE h.debounce_key = ${jobs}.debounce_key
+      AND h.state IN ('scheduled', 'ready')))`;
+  /** Of the CTE `candidates` (id, key, debounce_key), the ids of the first by id of each key and debounce key. */
+  const firstPerKey = /* sql */ `SELECT id FROM (
+          SELECT id, key, debounce_key, row_number() OVER (PARTITION BY key ORDER BY id) AS k,
+                 row_number() OVER (PARTITION BY debounce_key ORDER BY id) AS d FROM candidates) c
+        WHERE (key IS NULL OR k = 1) AND (debounce_key IS NULL OR d = 1)`;
 
   // CTEs that take jobs leaving a finished state (rows with queue, state and expires_at) out of the counts.
   const uncount = (rows: string) => /* sql */ `
@@ -64,6 +74,8 @@ export function fragments(schema: string) {
     jobs,
     cancelFrom,
     retryFrom,
+    keyFree,
+    firstPerKey,
     workers,
     counts,
     throughput,

@@ -1,4 +1,5 @@
 // The statements of admin.ts. Times are integer milliseconds since the epoch, passed in by the caller.
+import { firstPerKey, KEY_FREE } from "./fragments.js";
 // "Still to run" means scheduled, ready or running; the partial indexes of 001-jobs.ts follow the same states.
 
 // Cancelling by hand clears the expiry: a cancelled job keeps one only when it expired.
@@ -23,14 +24,23 @@ export const RETRY_IDS = retry(
 );
 
 // What a retry takes out of errand_counts, read in its transaction before it.
-export const RETRY_IDS_BEFORE = /* sql */ `
-SELECT id, queue, state, expires_at IS NOT NULL AS expired FROM errand_jobs
-WHERE id IN (SELECT value FROM json_each(:ids)) AND (state = 'failed' OR state = 'cancelled')`;
+// A job whose key another job still to run holds is left alone, and of several sharing a key only the first: two
+// still to run cannot hold it.
+export const RETRY_IDS_BEFORE = firstPerKey(
+  /* sql */ `
+  SELECT id, queue, state, expires_at IS NOT NULL AS expired, key, debounce_key FROM errand_jobs
+  WHERE id IN (SELECT value FROM json_each(:ids)) AND (state = 'failed' OR state = 'cancelled') AND ${KEY_FREE}`,
+  "id, queue, state, expired",
+);
 // The state is written out, not a parameter: SQLite reads errand_jobs_failed only for a WHERE it can see implies the
 // index's (with a parameter, retrying failed jobs read all ten million kept, holding the write lock meanwhile).
-const retryStateBefore = (state: "failed" | "cancelled") => /* sql */ `
-SELECT id, queue, state, expires_at IS NOT NULL AS expired FROM errand_jobs WHERE state = '${state}' ORDER BY id
-LIMIT :limit`;
+const retryStateBefore = (state: "failed" | "cancelled") =>
+  firstPerKey(
+    /* sql */ `
+  SELECT id, queue, state, expires_at IS NOT NULL AS expired, key, debounce_key FROM errand_jobs
+  WHERE state = '${state}' AND ${KEY_FREE} ORDER BY id LIMIT :limit`,
+    "id, queue, state, expired",
+  );
 export const RETRY_FAILED_BEFORE = retryStateBefore("failed");
 export const RETRY_CANCELLED_BEFORE = retryStateBefore("cancelled");
 

@@ -3,12 +3,7 @@
 // rows whatever the filter, and changes at most :limit of them; the filter's conditions are tested per row.
 // States are written out (the client checked them against the job states); everything else is a parameter.
 import type { JobSelection } from "../../../02-storage/admin.js";
-
-// A retry leaves alone a job whose key (or debounce key) another job still to run holds now: two would hold it.
-const KEY_FREE = /* sql */ `(key IS NULL OR NOT EXISTS (SELECT 1 FROM errand_jobs h WHERE h.key = errand_jobs.key
-    AND (h.state = 'scheduled' OR h.state = 'ready' OR h.state = 'running')))
-  AND (debounce_key IS NULL OR NOT EXISTS (SELECT 1 FROM errand_jobs h WHERE h.debounce_key = errand_jobs.debounce_key
-    AND (h.state = 'scheduled' OR h.state = 'ready')))`;
+import { KEY_FREE } from "./fragments.js";
 
 /** The conditions a selection sets, after the step's range (:after, :up_to]; a retry's keys free. */
 function where(s: JobSelection, retry: boolean): string {

@@ -5,7 +5,7 @@ import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync, type
 import { DecryptionError, InvalidArgsError } from "./errors.js";
 
 export interface EncryptionKey {
-  /** Stored with each value it seals, so that the key can be found again: letters, digits, `.`, `_`, `:`, `-`. */
+  /** Stored with each value it seals, so that the key can be found again: 1 to 64 letters, digits, `.`, `_`, `-`. */
   id: string;
   /** 32 bytes: base64 text (`openssl rand -base64 32`) or the bytes themselves. */
   key: string | Uint8Array;
@@ -20,7 +20,7 @@ export interface EncryptionOptions {
 export const ENVELOPE_MARK = "$errand_enc";
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-const KEY_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 interface Envelope {
   $errand_enc: "v1";
@@ -56,9 +56,33 @@ export function mapEnvelopes(value: unknown, replace: (e: Envelope) => unknown):
   return out ?? value;
 }
 
+function parseOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 /** A value as shown to people who lack its key (the dashboard, the CLI): each envelope as "[encrypted: key <id>]". */
 export function showSealed(value: unknown): unknown {
   return mapEnvelopes(value, (e) => `[encrypted: key ${e.k}]`);
+}
+
+/**
+ * `value`, unless it still holds an envelope (this Errand lacks its key): then DecryptionError, naming the key, rather
+ * than an envelope taken for the value by the code that asked for it (job.result(), flow results, ctx.spawn()).
+ */
+export function refuseSealed<T>(value: T, what: string): T {
+  let found: Envelope | null = null;
+  mapEnvelopes(value, (e) => (found ??= e));
+  if (found === null) return value;
+  const { k } = found as Envelope;
+  throw new DecryptionError(
+    `${what} is encrypted with key "${k}", which this Errand cannot decrypt: add that key to encryption.keys ` +
+      `(or ERRAND_ENCRYPTION_KEYS)`,
+    k,
+  );
 }
 
 /** Seals and opens payloads with a checked key ring. */
@@ -81,8 +105,12 @@ export class Sealer {
     return [...this.keys.keys()];
   }
 
-  /** JSON text → the envelope's JSON text, under the newest key. */
+  /**
+   * JSON text → the envelope's JSON text, under the newest key. An envelope already (one read back that this Errand
+   * could not open, written again) is kept as it is: sealed twice, its key would be hidden from reencrypt.
+   */
   seal(text: string): string {
+    if (text.includes(ENVELOPE_MARK) && isEnvelope(parseOrNull(text))) return text;
     if (this.ivAt + IV_BYTES > this.ivs.length) {
       this.ivs = randomFillSync(Buffer.allocUnsafe(IV_BYTES * 256));
       this.ivAt = 0;
@@ -189,8 +217,14 @@ function checkKeys(options: EncryptionOptions, where: string): Map<string, KeyOb
     if (typeof entry !== "object" || entry === null) throw new InvalidArgsError(`${at} must be { id, key }, ${hint}.`);
     const { id, key } = entry as { id?: unknown; key?: unknown };
     if (typeof id !== "string" || !KEY_ID.test(id)) {
+      // Not echoed: an id and key given the wrong way round would print the key.
+      const got = typeof id === "string" ? `${id.length} characters that are not all of those` : typeof id;
       throw new InvalidArgsError(
-        `${at}: id must be 1 to 64 letters, digits, ".", "_", ":" or "-" (it is stored with what the key seals), got ${JSON.stringify(id) ?? String(id)}.`,
+        `${at}: id must be 1 to 64 letters, digits, ".", "_" or "-" (it is stored with what the key seals), got ${got}` +
+          (typeof id === "string" && id.length >= 40
+            ? "; it looks like a key: are the id and the key the wrong way round?"
+            : "") +
+          ".",
       );
     }
     if (keys.has(id)) throw new InvalidArgsError(`${at}: id "${id}" is listed twice; each key needs its own id.`);

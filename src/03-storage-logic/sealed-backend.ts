@@ -11,10 +11,6 @@ import type { FlowRecord, NewFlow, StoredStep } from "../02-storage/flows.js";
 import type { ClaimResult, NewJob, Outcome } from "../02-storage/jobs.js";
 import type { ScheduleRow, ScheduleWrite, TickFire } from "../02-storage/schedules.js";
 
-/** The sealer of a backend made by sealBackend(), or null. */
-const SEALERS = new WeakMap<object, Sealer>();
-export const sealerOf = (backend: object): Sealer | null => SEALERS.get(backend) ?? null;
-
 /** `backend` with its payloads sealed by `sealer`: the same object for every caller, its other methods its own. */
 export function sealBackend(backend: Backend, sealer: Sealer): Backend {
   const seal = (text: string) => sealer.seal(text);
@@ -125,6 +121,5 @@ export function sealBackend(backend: Backend, sealer: Sealer): Backend {
       return fn;
     },
   });
-  SEALERS.set(sealed, sealer);
   return sealed;
 }

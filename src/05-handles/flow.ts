@@ -1,4 +1,5 @@
 // A stored flow as its caller holds it: its state, its result once it ends, cancel and retry.
+import { refuseSealed } from "../01-core/encryption.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { formatMs, toMs, type Duration } from "../01-core/duration.js";
 import { FlowFailedError, WaitTimeoutError } from "../01-core/errors.js";
@@ -69,8 +70,13 @@ export class Flow<R = unknown> {
       const flow = await this.record();
       if (flow.state === "succeeded") {
         const parse = (text: string | null) => (text === null ? null : (JSON.parse(text) as unknown));
-        if (flow.resultPos === null) return flow.members.map((m) => parse(m.result)) as R;
-        return parse(flow.members[flow.resultPos]!.result) as R;
+        const what = `flow ${this.id}'s result`;
+        if (flow.resultPos === null)
+          return refuseSealed(
+            flow.members.map((m) => parse(m.result)),
+            what,
+          ) as R;
+        return refuseSealed(parse(flow.members[flow.resultPos]!.result), what) as R;
       }
       if (flow.state === "failed" || flow.state === "cancelled") throw endedError(flow);
       const left = deadline - Date.now();

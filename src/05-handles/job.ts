@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { refuseSealed } from "../01-core/encryption.js";
 import { toMs, type Duration, formatMs } from "../01-core/duration.js";
 import { JobFailedError, JobNotFoundError, WaitTimeoutError } from "../01-core/errors.js";
 import type { JobRecord, JobState } from "../01-core/job.js";
@@ -87,10 +88,10 @@ export class Job<R = unknown> {
     const maxPoll = offEvents ? SAFETY_RECHECK_MS : 500;
     try {
       for (let poll = 10; ; poll = Math.min(poll * 2, maxPoll)) {
-        if (seen.succeeded) return seen.result as R;
+        if (seen.succeeded) return refuseSealed(seen.result, `job ${this.id}'s result`) as R;
         woken = false;
         const job = await this.get();
-        if (job.state === "succeeded") return job.result as R;
+        if (job.state === "succeeded") return refuseSealed(job.result, `job ${this.id}'s result`) as R;
         if (job.state === "failed") {
           const last = job.errors[job.errors.length - 1];
           throw new JobFailedError(

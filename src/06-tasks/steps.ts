@@ -1,4 +1,5 @@
 import { toMs, type Duration } from "../01-core/duration.js";
+import { refuseSealed } from "../01-core/encryption.js";
 import { InvalidArgsError } from "../01-core/errors.js";
 import { PermanentError, SignalTimeoutError } from "../01-core/handler-errors.js";
 import { FAR_RUN_AT } from "../01-core/job.js";
@@ -232,7 +233,9 @@ function timedOut(wait: SignalWait): SignalTimeoutError {
 
 function childResults(flow: FlowRecord, failParent: boolean): unknown[] {
   return flow.members.map((m) => {
-    if (m.state === "succeeded") return m.result === null ? null : (JSON.parse(m.result) as unknown);
+    if (m.state === "succeeded") {
+      return m.result === null ? null : refuseSealed(JSON.parse(m.result) as unknown, `child ${m.pos}'s result`);
+    }
     const failure = failedInput({ pos: m.pos, task: m.task, state: m.state, error: m.error });
     if (failParent) {
       throw new PermanentError(

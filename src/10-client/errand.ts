@@ -298,6 +298,11 @@ export class Errand {
     return runBulk(() => this.backend(), "delete", filter, this.now);
   }
 
+  /** Whether this Errand encrypts payloads (new Errand({ encryption }), or ERRAND_ENCRYPTION_KEYS). */
+  get encrypts(): boolean {
+    return this.settings.sealer !== null;
+  }
+
   /**
    * Rewrites every stored payload under the newest encryption key, a batch at a time: values under an older key and
    * values in clear are encrypted with it; values no listed key decrypts are counted and left as they are.

@@ -14,13 +14,21 @@ export interface ReencryptOptions {
 }
 
 export interface ReencryptResult {
-  /** Rows read. */
+  /** Rows read, over every pass. */
   rows: number;
-  /** Values written under the newest key (in clear or under an older key before). */
+  /** Rows written under the newest key (their values in clear or under an older key before). */
   rewritten: number;
-  /** Values no listed key could decrypt, by key id: left as they were. */
+  /** Values no listed key could decrypt (by key id), or that are not JSON ("not JSON"): left as they were. */
   unreadable: Record<string, number>;
+  /**
+   * Rows a worker wrote between their read and their rewrite, left for another pass: each pass takes them again,
+   * up to five passes; what is still left after the last is counted here, and a later run takes it.
+   */
+  left: number;
+  passes: number;
 }
+
+const MAX_PASSES = 5;
 
 export async function reencrypt(
   backend: Backend,
@@ -39,8 +47,14 @@ export async function reencrypt(
       `reencrypt(): batchSize must be a whole number from 1 to 10000, got ${String(batchSize)}.`,
     );
   }
-  const result: ReencryptResult = { rows: 0, rewritten: 0, unreadable: {} };
-  for (const place of PAYLOAD_PLACES) await walk(backend, sealer, place, batchSize, result, options.onProgress);
+  const result: ReencryptResult = { rows: 0, rewritten: 0, unreadable: {}, left: 0, passes: 0 };
+  // A pass counts what it cannot read afresh: the same rows are read again by the next.
+  do {
+    result.passes++;
+    result.left = 0;
+    result.unreadable = {};
+    for (const place of PAYLOAD_PLACES) await walk(backend, sealer, place, batchSize, result, options.onProgress);
+  } while (result.left > 0 && result.passes < MAX_PASSES);
   return result;
 }
 
@@ -60,14 +74,16 @@ async function walk(
     for (const row of rows) {
       let changed = false;
       const values = row.values.map((value) => {
-        if (value === null || sealer.sealedNewest(value)) return value;
+        if (value === null) return value;
         try {
+          if (sealer.sealedNewest(value)) return value;
           const sealed = sealer.seal(sealer.open(value, true));
           changed = true;
           return sealed;
         } catch (error) {
-          if (!(error instanceof DecryptionError)) throw error;
-          result.unreadable[error.keyId] = (result.unreadable[error.keyId] ?? 0) + 1;
+          const key = error instanceof DecryptionError ? error.keyId : error instanceof SyntaxError ? "not JSON" : null;
+          if (key === null) throw error;
+          result.unreadable[key] = (result.unreadable[key] ?? 0) + 1;
           return value;
         }
       });
@@ -75,8 +91,9 @@ async function walk(
     }
     result.rows += rows.length;
     if (writes.length > 0) {
-      await backend.writePayloads(place, writes);
-      for (const w of writes) result.rewritten += w.values.filter((v, i) => v !== w.old[i]).length;
+      const written = await backend.writePayloads(place, writes);
+      result.rewritten += written;
+      result.left += writes.length - written;
     }
     onProgress?.({ ...result, unreadable: { ...result.unreadable } });
     if (rows.length < batchSize) return;

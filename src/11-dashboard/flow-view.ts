@@ -1,5 +1,6 @@
 // A flow's page: its members as a tree (each with what it waits for), their states, attempts, jobs and results,
 // and the actions that act on the whole flow.
+import { showSealed } from "../01-core/encryption.js";
 import type { FlowStatus } from "../05-handles/flow.js";
 import { html, type Html } from "./html.js";
 import { action, layout, when, type Page } from "./views.js";
@@ -35,7 +36,7 @@ export function flowLive(p: Page, flow: FlowStatus): Html {
     const after = m.after.length === 0 ? "" : m.after.map((a) => `#${a}`).join(" ");
     const outcome =
       m.state === "succeeded"
-        ? html`<code>${clip(JSON.stringify(m.result ?? null))}</code>`
+        ? html`<code>${clip(JSON.stringify(showSealed(m.result ?? null)))}</code>`
         : m.error
           ? html`<span class="error-text">${clip(m.error.message)}</span>`
           : "";

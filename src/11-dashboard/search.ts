@@ -1,6 +1,7 @@
 // The job list's "args contain" search, without becoming an oracle for redacted fields: the database matches the
 // text against the stored args, hidden fields included, so a job whose match lies only in a redacted value is left
 // out (else searching `"password":"a`, `"password":"ab`... would spell the secret out one character at a time).
+import { ENVELOPE_MARK } from "../01-core/encryption.js";
 import type { Errand } from "../10-client/errand.js";
 import type { JobRecord, JobState } from "../01-core/job.js";
 
@@ -28,9 +29,11 @@ function jsonbText(value: unknown): string {
 }
 
 /** False when `text` matched the args only through a field that redaction hides. */
-export function matchVisible(args: unknown, redacted: unknown, text: string): boolean {
+export function matchVisible(args: unknown, redacted: unknown, text: string, encrypts = false): boolean {
   const shown = JSON.stringify(redacted);
-  if (shown === JSON.stringify(args)) return true; // nothing hidden: the database's match stands
+  // Nothing hidden and nothing encrypted (the database matched the very text shown): its match stands. Encrypted
+  // args were matched in their ciphertext, which is not what the page shows.
+  if (!encrypts && shown === JSON.stringify(args) && !shown.includes(ENVELOPE_MARK)) return true;
   return shown.includes(text) || jsonbText(redacted).includes(text);
 }
 
@@ -74,7 +77,7 @@ export async function listShown(errand: Errand, query: ListQuery, limit: number)
   for (let read = 0; read < MAX_READS; read++) {
     const batch = await errand.listJobs({ ...filter, search: q, before, after, limit });
     for (const job of batch) {
-      if (!matchVisible(job.args, errand.redact(job.args), q)) continue;
+      if (!matchVisible(job.args, errand.redact(job.args), q, errand.encrypts)) continue;
       jobs.push(job);
       if (jobs.length === limit) return { jobs, next: job.id, searched: null };
     }

@@ -1,6 +1,7 @@
 // Watch streams: GET <base>/watch/jobs/:id?token=… (and /watch/flows/:id) as Server-Sent Events, one message per
 // update, its id the update's version, so that EventSource's Last-Event-ID resumes without a gap or a repeat. A web
 // Response: served as it is by fetch-style servers, piped into node:http by the dashboard.
+import { showSealed } from "../01-core/encryption.js";
 import type { Errand } from "../10-client/errand.js";
 import type { WatchTarget } from "../01-core/watch-token.js";
 import { redact } from "../01-core/redact.js";
@@ -29,8 +30,8 @@ const plain = (status: number, body: string) =>
 /** What a job update's message holds: the update without its event name and version (those are the SSE fields). */
 function jobData(u: JobUpdate): string {
   const data: Record<string, unknown> = { id: u.id, state: u.state, attempt: u.attempt };
-  if (u.progress !== undefined) data.progress = u.progress;
-  if (u.result !== undefined) data.result = u.result;
+  if (u.progress !== undefined) data.progress = showSealed(u.progress);
+  if (u.result !== undefined) data.result = showSealed(u.result);
   if (u.error) data.error = { ...u.error, message: redact(u.error.message) };
   return JSON.stringify(data);
 }

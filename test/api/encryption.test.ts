@@ -9,6 +9,8 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { DecryptionError, Errand, InvalidArgsError, startDashboard, type ErrandEvent } from "../../src/index.js";
 import { Sealer, showSealed } from "../../src/01-core/encryption.js";
+import type { Backend } from "../../src/02-storage/backend.js";
+import { reencrypt } from "../../src/10-client/reencrypt.js";
 import { silentLogger } from "../../src/01-core/logger.js";
 import { waitFor } from "../helpers/cli.js";
 import { freshSqliteUrl, tempDir } from "../helpers/tmp.js";
@@ -44,6 +46,8 @@ describe("encryption keys", () => {
       },
       /id "dup" is listed twice/,
     );
+    // The id and the key the wrong way round: the key is never printed, and the message says what looks wrong.
+    refused({ keys: [{ id: KEY, key: "2026-12" }] }, /got 44 characters .*the id and the key the wrong way round/);
     refused({ keys: [{ id: "x", key: KEY }], rotate: true }, /unknown option "rotate"/);
     const before = process.env.ERRAND_ENCRYPTION_KEYS;
     try {
@@ -51,6 +55,11 @@ describe("encryption keys", () => {
       assert.throws(
         () => new Errand({ database, logger: silentLogger }),
         /ERRAND_ENCRYPTION_KEYS: entry 1 is not "<id>:<base64 key>"/,
+      );
+      process.env.ERRAND_ENCRYPTION_KEYS = `${KEY}:2026-12`;
+      assert.throws(
+        () => new Errand({ database, logger: silentLogger }),
+        (e) => e instanceof InvalidArgsError && /wrong way round/.test(e.message) && !e.message.includes(KEY),
       );
       process.env.ERRAND_ENCRYPTION_KEYS = `old:${randomBytes(24).toString("base64")}`;
       assert.throws(
@@ -176,5 +185,94 @@ describe("an encrypted Errand's reads, events and dashboard", () => {
       await worker.stop();
       await errand.close();
     }
+  });
+
+  it("refuses an envelope to code that asked for the value, and searches only what it shows", async () => {
+    const database = freshSqliteUrl(tempDir());
+    const [current, old] = [
+      { id: "2026-12", key: KEY },
+      { id: "2026-06", key: randomBytes(32).toString("base64") },
+    ];
+    const worker = new Errand({ database, logger: silentLogger, encryption: { keys: [current, old] } });
+    const reader = new Errand({ database, logger: silentLogger, encryption: { keys: [old] } });
+    const define = (e: Errand) => e.task("card", (args: { card: string }) => ({ last4: args.card.slice(-4) }));
+    define(worker);
+    const card = define(reader);
+    const job = await card.enqueue({ card: "CARD-4242" });
+    const chain = await reader.chain(card.with({ card: "CARD-1111" })).enqueue();
+    const running = await worker.work();
+    try {
+      await (await worker.getJob(job.id))!.result({ timeout: "10s" });
+      await worker.flow(chain.id).result({ timeout: "10s" });
+    } finally {
+      await running.stop();
+    }
+    // The reader lacks the newest key, which sealed the results: an error naming it, never the envelope.
+    await assert.rejects(job.result({ timeout: "1s" }), (e) => e instanceof DecryptionError && e.keyId === "2026-12");
+    await assert.rejects(
+      reader.flow(chain.id).result({ timeout: "1s" }),
+      /flow \d+'s result is encrypted with key "2026-12"/,
+    );
+    // The dashboard's search matches the stored text, the envelope: it keeps only what the page shows, so neither the
+    // envelope's own text nor (encrypted) the args' text finds the job.
+    for (const who of [worker, new Errand({ database, logger: silentLogger })]) {
+      const dashboard = await startDashboard(who, { port: 0 });
+      try {
+        // Without the key the page shows "[encrypted: key 2026-06]": that id is on it, and found.
+        for (const q of who.encrypts ? ["2026-06", "errand_enc", "CARD"] : ["errand_enc", "iv"]) {
+          const page = await (await fetch(new URL(`/jobs?q=${q}`, dashboard.url))).text();
+          assert.doesNotMatch(page, new RegExp(`href="/jobs/${job.id}"`), `q=${q}`);
+        }
+        const flowPage = await (await fetch(new URL(`/flows/${chain.id}`, dashboard.url))).text();
+        if (!who.encrypts) assert.match(flowPage, /\[encrypted: key 2026-12\]/, "a flow member's result");
+        else assert.match(flowPage, /1111/, "a flow member's result, decrypted");
+      } finally {
+        await dashboard.close();
+      }
+      if (who !== worker) await who.close();
+    }
+    await Promise.all([worker.close(), reader.close()]);
+  });
+
+  it("reencrypts what a worker wrote meanwhile in another pass, and counts what is not JSON", async () => {
+    const dir = tempDir();
+    const database = freshSqliteUrl(dir);
+    const old = { id: "old", key: randomBytes(32).toString("base64") };
+    const current = { id: "new", key: KEY };
+    const before = new Errand({ database, logger: silentLogger, encryption: { keys: [old] } });
+    const task = before.task("t", (_: { n: number }) => null);
+    const jobs = await Promise.all([1, 2, 3].map((n) => task.enqueue({ n })));
+    const broken = await task.enqueue({ n: 4 });
+    await before.close();
+    const db = new Database(database.slice("sqlite:".length));
+    db.prepare("UPDATE errand_jobs SET args = ? WHERE id = ?").run('{"$errand_enc":"v1", cut', broken.id);
+    const after = new Errand({ database, logger: silentLogger, encryption: { keys: [current, old] } });
+    const backend = await after.backend();
+    // A worker's write lands between the first batch's read and its rewrite: that row is left, and taken again.
+    let raced = false;
+    const racing = new Proxy(backend, {
+      get(target, prop) {
+        if (prop !== "writePayloads") return Reflect.get(target, prop, target) as unknown;
+        return async (...a: Parameters<Backend["writePayloads"]>) => {
+          if (!raced) {
+            raced = true;
+            const stale = db.prepare("SELECT args FROM errand_jobs WHERE id = ?").get(jobs[0]!.id) as { args: string };
+            db.prepare("UPDATE errand_jobs SET args = ? WHERE id = ?").run(` ${stale.args}`, jobs[0]!.id);
+          }
+          return target.writePayloads(...a);
+        };
+      },
+    });
+    const result = await reencrypt(racing, new Sealer({ keys: [current, old] }, "test"), { batchSize: 2 });
+    assert.deepEqual(result.unreadable, { "not JSON": 1 }, "the broken row is counted, and the run goes on");
+    assert.equal(result.left, 0);
+    assert.equal(result.passes, 2, "a second pass took the row the worker changed");
+    assert.equal(result.rewritten, 3);
+    const keys = (db.prepare("SELECT args FROM errand_jobs ORDER BY id").all() as { args: string }[]).map(
+      (r) => /"k":"(\w+)"/.exec(r.args)?.[1] ?? "none",
+    );
+    assert.deepEqual(keys, ["new", "new", "new", "none"]);
+    db.close();
+    await after.close();
   });
 });

@@ -35,14 +35,23 @@ export const reencrypt: Command = {
         const unreadable = Object.entries(result.unreadable);
         if (values.json === true) printJson(result);
         else {
-          print(`Read ${result.rows} rows; rewrote ${result.rewritten} values under the newest key.`);
+          print(
+            `Read ${result.rows} rows in ${result.passes} pass(es); rewrote ${result.rewritten} under the newest key.`,
+          );
           for (const [key, count] of unreadable) {
-            print(`${count} values are encrypted with key "${key}", which is not listed: left as they are.`);
+            print(
+              key === "not JSON"
+                ? `${count} values are not JSON: left as they are.`
+                : `${count} values are encrypted with key "${key}", which is not listed: left as they are.`,
+            );
           }
+          if (result.left > 0) print(`${result.left} rows kept changing while workers ran: run it again.`);
         }
-        if (unreadable.length > 0) {
+        if (unreadable.length > 0 || result.left > 0) {
           throw new CliError(
-            `some values could not be decrypted (keys ${unreadable.map(([k]) => `"${k}"`).join(", ")}): add those keys to decrypt them.`,
+            unreadable.length > 0
+              ? `some values could not be decrypted (${unreadable.map(([k]) => `"${k}"`).join(", ")}): add those keys to decrypt them.`
+              : `${result.left} rows are not under the newest key yet: run errand reencrypt again.`,
             EXIT.error,
           );
         }

@@ -148,7 +148,8 @@ function renderFlow(flow: FlowStatus, current: string | null, now: number): stri
     const after =
       m.after.length === 0 ? "" : `, after ${m.after.length === 1 ? `#${m.after[0]}` : `${m.after.length} members`}`;
     let detail = "";
-    if (m.state === "succeeded" && m.result !== undefined) detail = ` → ${oneLine(JSON.stringify(m.result))}`;
+    if (m.state === "succeeded" && m.result !== undefined)
+      detail = ` → ${oneLine(JSON.stringify(showSealed(m.result)))}`;
     else if (m.error) detail = ` — ${oneLine(m.error.message)}`;
     lines.push(` ${mark} #${m.pos} ${m.task}: ${m.state} (${job}${attempts}${after})${detail}`);
   }

@@ -159,6 +159,46 @@ describe("an encrypted Errand's reads, events and dashboard", () => {
     await Promise.all([errand.close(), plain.close()]);
   });
 
+  it("runs a job enqueued from SQL as it was stored, in clear, and seals the args a failure's event carries", async () => {
+    const database = freshSqliteUrl(tempDir());
+    const errand = new Errand({ database, logger: silentLogger, encryption: { keys: [{ id: "k", key: KEY }] } });
+    const heard: ErrandEvent[] = [];
+    errand.on("retrying", (e) => void heard.push(e));
+    errand.task("greet", (args: { name: string }) => `hello ${args.name}`);
+    const flaky = errand.task(
+      "flaky",
+      (args: { card: string }, ctx) => {
+        if (ctx.attempt === 1) throw new Error("declined");
+        return args.card.length;
+      },
+      { backoff: { base: "10ms", max: "10ms" } },
+    );
+    const failing = await flaky.enqueue({ card: "FAILED-CARD-0042" });
+    const worker = await errand.work(); // stores the tasks' definitions: SQL enqueues take them from there
+    try {
+      const db = new Database(database.slice("sqlite:".length));
+      db.prepare("INSERT INTO errand_enqueue (task, args) VALUES ('greet', ?)").run('{"name": "from SQL"}');
+      db.close();
+      const [fromSql] = await waitFor("the SQL job", async () =>
+        (await errand.listJobs({ task: "greet" })).filter((j) => j.state === "succeeded"),
+      );
+      assert.deepEqual([fromSql!.args, fromSql!.result], [{ name: "from SQL" }, "hello from SQL"]);
+      assert.equal(await failing.result({ timeout: "10s" }), 16);
+    } finally {
+      await worker.stop();
+      await errand.close();
+    }
+    await waitFor("the retrying event", () => heard.length === 1);
+    assert.deepEqual((heard[0] as { args?: unknown }).args, { card: "FAILED-CARD-0042" }, "opened for listeners");
+    const file = database.slice("sqlite:".length);
+    const raw = [file, `${file}-wal`]
+      .filter(existsSync)
+      .map((f) => readFileSync(f, "latin1"))
+      .join("");
+    assert.ok(raw.includes("from SQL"), "the SQL job's args are stored as given, in clear");
+    assert.ok(!raw.includes("FAILED-CARD"), "the failure's event row holds the args sealed");
+  });
+
   it("fails the attempt of a job whose stored args no longer parse, and claims the rest", async () => {
     const dir = tempDir();
     const database = freshSqliteUrl(dir);

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { Errand, startDashboard, type RunningDashboard } from "errand";
-import { ARTIFACTS, launchChromium } from "../helpers/browser.js";
+import { ARTIFACTS, launchChromium, openPage } from "../helpers/browser.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const dir = tempDir("errand-bulk-dashboard-");
@@ -32,12 +32,8 @@ after(async () => {
   await errand.close();
 });
 
-async function open(path: string): Promise<Page> {
-  const page = await browser.newPage();
-  page.on("dialog", (dialog) => void dialog.accept()); // the confirmation of the action
-  await page.goto(new URL(path, dashboard.url).toString());
-  return page;
-}
+// Confirmations of actions are accepted.
+const open = (path: string) => openPage(browser, dashboard.url, path);
 
 /** Jobs per task and state, from the jobs themselves. */
 async function tally(): Promise<Record<string, number>> {

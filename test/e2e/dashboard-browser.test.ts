@@ -4,10 +4,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { Errand, startDashboard, type RunningDashboard } from "errand";
 import { runCli, waitFor } from "../helpers/cli.js";
-import { ARTIFACTS, launchChromium } from "../helpers/browser.js";
+import { ARTIFACTS, launchChromium, openPage } from "../helpers/browser.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const dir = tempDir("errand-dashboard-");
@@ -51,12 +51,8 @@ after(async () => {
   await errand.close();
 });
 
-async function open(path: string): Promise<Page> {
-  const page = await browser.newPage();
-  page.on("dialog", (dialog) => void dialog.accept()); // the confirmations of actions
-  await page.goto(new URL(path, dashboard.url).toString());
-  return page;
-}
+// Confirmations of actions are accepted.
+const open = (path: string) => openPage(browser, dashboard.url, path);
 
 describe("dashboard in a browser", () => {
   it("shows the counts the database holds, the last hour, and a screenshot of the overview", async () => {

@@ -4,10 +4,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Browser, Locator, Page } from "playwright-core";
+import type { Browser, Locator } from "playwright-core";
 import { Errand, startDashboard, type RunningDashboard } from "errand";
 import { waitFor } from "../helpers/cli.js";
-import { ARTIFACTS, launchChromium } from "../helpers/browser.js";
+import { ARTIFACTS, launchChromium, openPage } from "../helpers/browser.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const dir = tempDir("errand-schedules-dashboard-");
@@ -45,12 +45,7 @@ after(async () => {
   await errand.close();
 });
 
-async function open(path: string, answer: "accept" | "dismiss" = "accept"): Promise<Page> {
-  const page = await browser.newPage();
-  page.on("dialog", (dialog) => void (answer === "accept" ? dialog.accept() : dialog.dismiss()));
-  await page.goto(new URL(path, dashboard.url).toString());
-  return page;
-}
+const open = (path: string, answer: "accept" | "dismiss" = "accept") => openPage(browser, dashboard.url, path, answer);
 
 const row = (name: string) => `tr[data-schedule="${name}"]`;
 

@@ -1,7 +1,7 @@
 // Debian's chromium, headless, driven by playwright-core: never a browser downloaded by a tool.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 
 export const CHROMIUM = "/usr/bin/chromium";
 /** Screenshots the browser tests keep (not committed). */
@@ -27,4 +27,17 @@ export async function launchChromium(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+/** A new page of `browser` at `path` under `base`, answering every confirmation dialog as `answer` says. */
+export async function openPage(
+  browser: Browser,
+  base: string,
+  path: string,
+  answer: "accept" | "dismiss" = "accept",
+): Promise<Page> {
+  const page = await browser.newPage();
+  page.on("dialog", (dialog) => void (answer === "accept" ? dialog.accept() : dialog.dismiss()));
+  await page.goto(new URL(path, base).toString());
+  return page;
 }
